@@ -1,0 +1,27 @@
+# Two commands set everything up on a fresh machine: `make test` (and, with the studio, `make run`).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Rebuilt when the dependency lists change; `make clean-venv` forces a fresh one.
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint format clean-venv
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml installer/constraints.txt
+	$(PY) -m pip install --quiet --constraint installer/constraints.txt --editable '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check engine tests benchmarks
+
+format: $(STAMP)
+	$(PY) -m ruff format engine tests benchmarks
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,114 @@
+"""The ``yolo`` command: ``yolo [TASK] MODE key=value ...``, as in the reference CLI.
+
+This is a shell around the engine: it parses, validates through ``Settings``, calls the API,
+and prints. Engine errors become one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any, get_args
+
+import yaml
+
+from .config import Settings, validate_settings
+from .config.settings import Mode, Task
+from .errors import EngineError, SettingsError
+from .version import __version__
+
+TASKS = get_args(Task)
+MODES = get_args(Mode)
+# Modes the engine can run today; the rest are accepted by the parser and named as pending.
+AVAILABLE_MODES = ("info",)
+
+USAGE = f"""usage: yolo [TASK] MODE [key=value ...]
+
+  TASK   one of {", ".join(TASKS)} (optional; taken from the model when left out)
+  MODE   one of {", ".join(MODES)}
+
+examples:
+  yolo info model=yolov8n-seg.yaml          layer table, parameters and GFLOPs
+  yolo pose info model=yolov8x-pose-p6.yaml imgsz=1280
+  yolo settings                             every setting and its default
+  yolo version
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``yolo`` console script; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("help", "-h", "--help"):
+        print(USAGE)
+        return 0
+    if args[0] in ("version", "--version"):
+        print(__version__)
+        return 0
+    if args[0] == "settings":
+        print(render_settings(Settings()))
+        return 0
+    try:
+        settings = parse_arguments(args)
+        return run(settings)
+    except EngineError as exc:
+        print(f"yolo: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def parse_arguments(args: Sequence[str]) -> Settings:
+    """Turn ``[TASK] MODE key=value ...`` into validated ``Settings``."""
+    values: dict[str, Any] = {}
+    for token in args:
+        if "=" in token:
+            key, _, raw = token.partition("=")
+            if not key:
+                raise SettingsError(f"'{token}' has no key before '='")
+            values[key] = _parse_value(raw)
+        elif token in TASKS:
+            values["task"] = token
+        elif token in MODES:
+            values["mode"] = token
+        else:
+            raise SettingsError(
+                f"'{token}' is neither a task ({', '.join(TASKS)}), a mode "
+                f"({', '.join(MODES)}) nor key=value"
+            )
+    if "mode" not in values:
+        raise SettingsError(f"no mode given; add one of {', '.join(MODES)}")
+    return validate_settings(values, source="command line")
+
+
+def run(settings: Settings) -> int:
+    """Carry out the mode named in ``settings``."""
+    if settings.mode not in AVAILABLE_MODES:
+        print(
+            f"yolo: '{settings.mode}' is not available in engine {__version__} yet; "
+            f"available: {', '.join(AVAILABLE_MODES)}",
+            file=sys.stderr,
+        )
+        return 2
+    from .api import YOLO
+
+    model = YOLO(settings.model or "yolov8n.yaml", task=settings.task)
+    imgsz = settings.imgsz if isinstance(settings.imgsz, int) else max(settings.imgsz)
+    model.info(detailed=True, imgsz=imgsz if "imgsz" in settings.model_fields_set else None)
+    return 0
+
+
+def render_settings(settings: Settings) -> str:
+    """``key: value`` lines, one per setting, in declaration order."""
+    return "\n".join(f"{key}: {value!r}" for key, value in settings.model_dump().items())
+
+
+def _parse_value(raw: str) -> Any:
+    """Values are yaml scalars or lists (``True``, ``640``, ``[5, 3]``, ``None``)."""
+    if raw in ("None", "none", "null"):
+        return None
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,17 @@
+"""Shared test set-up: no test may reach the internet or the user's weights cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+OFFICIAL = FIXTURES / "ultralytics"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_weights(tmp_path_factory, monkeypatch):
+    """Point the weights cache at a temp folder and downloads at a closed local port."""
+    monkeypatch.setenv("YOLO_STUDIO_WEIGHTS_DIR", str(tmp_path_factory.mktemp("weights")))
+    monkeypatch.setenv("YOLO_STUDIO_WEIGHTS_URL", "http://127.0.0.1:9/closed")
