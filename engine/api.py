@@ -127,7 +127,8 @@ class YOLO:
         )
 
     def __repr__(self) -> str:
-        return f"YOLO(task={self.task!r}, classes={len(self.names)}, params={self.model.num_parameters():,})"
+        params = self.model.num_parameters()
+        return f"YOLO(task={self.task!r}, classes={len(self.names)}, params={params:,})"
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor):
