@@ -32,8 +32,10 @@ def main() -> None:
             float(np.abs(o.numpy() - np.load(FIXTURES / ref["file"])).max())
             for o, ref in zip(ours, meta["outputs"], strict=True)
         ]
-        print(f"{meta['checkpoint']}: load {load_s * 1000:.0f} ms, max abs diff per output "
-              + ", ".join(f"{d:.2e}" for d in diffs))
+        print(
+            f"{meta['checkpoint']}: load {load_s * 1000:.0f} ms, max abs diff per output "
+            + ", ".join(f"{d:.2e}" for d in diffs)
+        )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError, EngineError
+from ..nn.builder import HEAD_TASKS_BY_NAME
 from ..nn.model import TaskModel
 from ..nn.zoo import build_model
 from .format import is_our_checkpoint
@@ -159,10 +160,10 @@ def _from_ours(source: Path, raw: dict[str, Any]) -> LoadedWeights:
 
 
 def _task_of(model_yaml: dict[str, Any]) -> str | None:
-    head = (model_yaml.get("head") or [[None, None, None]])[-1]
-    return {"Classify": "classify", "Detect": "detect", "Segment": "segment", "Pose": "pose"}.get(
-        head[2] if len(head) > 2 else None
-    )
+    """The task of a yaml, read off the block name of its last row."""
+    rows = model_yaml.get("head") or []
+    last = rows[-1] if rows and isinstance(rows[-1], list | tuple) and len(rows[-1]) > 2 else None
+    return HEAD_TASKS_BY_NAME.get(last[2]) if last else None
 
 
 def _as_float(state: dict[str, torch.Tensor], model: TaskModel) -> dict[str, torch.Tensor]:

@@ -109,6 +109,14 @@ class Bottleneck(nn.Module):
         return x + y if self.add else y
 
 
+def _bottlenecks(channels: int, n: int, shortcut: bool, groups: int) -> list[Bottleneck]:
+    """The ``n`` full-width 3x3/3x3 bottlenecks inside the CSP blocks C2f and C2."""
+    return [
+        Bottleneck(channels, channels, shortcut, groups, kernel_sizes=(3, 3), expansion=1.0)
+        for _ in range(n)
+    ]
+
+
 class C2f(nn.Module):
     """CSP block with two convolutions and ``n`` bottlenecks whose outputs are all kept."""
 
@@ -125,10 +133,7 @@ class C2f(nn.Module):
         self.c = int(out_channels * expansion)
         self.cv1 = Conv(in_channels, 2 * self.c, 1, 1)
         self.cv2 = Conv((2 + n) * self.c, out_channels, 1)
-        self.m = nn.ModuleList(
-            Bottleneck(self.c, self.c, shortcut, groups, kernel_sizes=(3, 3), expansion=1.0)
-            for _ in range(n)
-        )
+        self.m = nn.ModuleList(_bottlenecks(self.c, n, shortcut, groups))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         parts = list(self.cv1(x).chunk(2, 1))
@@ -211,12 +216,7 @@ class C2(nn.Module):
         self.c = int(out_channels * expansion)
         self.cv1 = Conv(in_channels, 2 * self.c, 1, 1)
         self.cv2 = Conv(2 * self.c, out_channels, 1)
-        self.m = nn.Sequential(
-            *(
-                Bottleneck(self.c, self.c, shortcut, groups, kernel_sizes=(3, 3), expansion=1.0)
-                for _ in range(n)
-            )
-        )
+        self.m = nn.Sequential(*_bottlenecks(self.c, n, shortcut, groups))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         processed, passed = self.cv1(x).chunk(2, 1)

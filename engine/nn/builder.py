@@ -42,6 +42,7 @@ HEAD_TASKS: dict[type[nn.Module], str] = {
     Segment: "segment",
     Pose: "pose",
 }
+HEAD_TASKS_BY_NAME: dict[str, str] = {cls.__name__: task for cls, task in HEAD_TASKS.items()}
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def build_layers(
         channels.append(out_channels)
         strides.append(out_stride)
     head = layers[-1]
-    task = next((t for cls, t in HEAD_TASKS.items() if type(head) is cls), None)
+    task = HEAD_TASKS.get(type(head))
     if task is None:
         raise ModelConfigError(
             f"the last layer is {type(head).__name__}; it must be a head "

@@ -3,6 +3,7 @@
 Models are built on the meta device, so even the x scales cost no memory or compute.
 """
 
+import json
 import re
 
 import pytest
@@ -11,28 +12,14 @@ import torch
 from engine import YOLO
 from engine.nn import build_model
 from engine.nn.flops import count_flops, default_imgsz
+from tests.conftest import FIXTURES
 
-# Reference parameter counts (classify: 1000 classes; segment: 80; pose: 1 class, 17 kpts)
-# and GFLOPs of the BN-fused model at 640 (1280 for P6).
+# Reference parameter counts and fused-model GFLOPs at 640 (1280 for P6); one table shared
+# with benchmarks/zoo_parity.py.
 REFERENCE = {
-    "yolov8n-cls": (2_719_288, 3.29),
-    "yolov8s-cls": (6_361_736, 12.45),
-    "yolov8m-cls": (17_053_336, 41.64),
-    "yolov8l-cls": (37_480_744, 98.71),
-    "yolov8x-cls": (57_422_840, 153.80),
-    "yolov8n-seg": (3_409_968, 12.00),
-    "yolov8s-seg": (11_821_056, 40.09),
-    "yolov8m-seg": (27_285_968, 104.54),
-    "yolov8l-seg": (45_997_728, 210.39),
-    "yolov8x-seg": (71_827_888, 328.36),
-    "yolov8n-pose": (3_295_470, 9.18),
-    "yolov8s-pose": (11_626_046, 30.19),
-    "yolov8m-pose": (26_464_462, 81.02),
-    "yolov8l-pose": (44_489_196, 168.55),
-    "yolov8x-pose": (69_491_724, 263.21),
-    "yolov8x-pose-p6": (99_182_640, 1066.4),
+    name: (entry["params"], entry["gflops"])
+    for name, entry in json.loads((FIXTURES / "reference_zoo.json").read_text())["models"].items()
 }
-
 
 _BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 _LAYER_ROW = re.compile(r"^\s*(?P<index>\d+)\s+(-?\d+|\[[^\]]*\])\s+\S+\s+(?P<params>\d+)$")
@@ -77,8 +64,6 @@ def test_yolo_facade_builds_scale_from_name():
     ],
 )
 def test_per_layer_and_per_tensor_layout_matches_reference(stem, overrides):
-    from tests.conftest import FIXTURES
-
     listing = (FIXTURES / "reference-architecture" / f"layers_{stem}.txt").read_text()
     model = meta_model(stem.split("_")[0], **overrides)
     expected_tensors, expected_layers = {}, {}
