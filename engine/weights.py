@@ -92,8 +92,7 @@ def download_weights(
         raise WeightsDownloadError(
             f"{destination.name} is not on this machine and could not be downloaded from "
             f"{url} ({reason}). On a machine with internet access, download {url} and put it "
-            f"at {destination}, or pass the file's path instead of its name.",
-            path=destination,
+            f"at {destination}, or pass the file's path instead of its name."
         ) from exc
     progress(DownloadProgress(url, done, total, finished=True))
     return destination
