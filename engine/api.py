@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .checkpoints import checkpoint_dict, load_model, read_weights, save_checkpoint
+from .checkpoints import cast_like, checkpoint_dict, load_model, read_weights, save_checkpoint
 from .errors import ModelConfigError
 from .events import Reporter
 from .nn import TaskModel, build_model
@@ -54,14 +54,15 @@ class YOLO:
         self.checkpoint_meta: dict[str, Any] = {}
         self.transfer_report: TransferReport | None = None
         source = str(model)
-        if Path(source).suffix.lower() in _YAML_SUFFIXES:
+        suffix = Path(source).suffix.lower()
+        if suffix in _YAML_SUFFIXES:
             self.model: TaskModel = build_model(
                 source,
                 num_classes=num_classes,
                 keypoint_shape=keypoint_shape,
                 in_channels=in_channels,
             )
-        elif Path(source).suffix.lower() == ".pt":
+        elif suffix == ".pt":
             path = resolve_weights(source, progress=self._progress)
             self.model, weights = load_model(path)
             self.checkpoint_path, self.checkpoint_meta = path, weights.metadata
@@ -88,11 +89,9 @@ class YOLO:
         source = read_weights(path)
         target = self.model.state_dict()
         matched = {
-            k: v.to(target[k].dtype)
-            for k, v in source.state_dict.items()
-            if k in target and v.shape == target[k].shape
+            k: v for k, v in source.state_dict.items() if k in target and v.shape == target[k].shape
         }
-        self.model.load_state_dict(matched, strict=False)
+        self.model.load_state_dict(cast_like(matched, target), strict=False)
         skipped = tuple(k for k in target if k not in matched)
         self.transfer_report = TransferReport(str(weights), len(matched), len(target), skipped)
         log.info("%s", self.transfer_report)

@@ -1,6 +1,13 @@
 """Checkpoints: our plain-dict format, the official-checkpoint importer, and one loader."""
 
 from .format import checkpoint_dict, save_checkpoint
-from .loading import LoadedWeights, load_model, read_weights
+from .loading import LoadedWeights, cast_like, load_model, read_weights
 
-__all__ = ["LoadedWeights", "checkpoint_dict", "load_model", "read_weights", "save_checkpoint"]
+__all__ = [
+    "LoadedWeights",
+    "cast_like",
+    "checkpoint_dict",
+    "load_model",
+    "read_weights",
+    "save_checkpoint",
+]

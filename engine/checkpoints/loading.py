@@ -16,7 +16,6 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError, EngineError
-from ..nn.builder import HEAD_TASKS_BY_NAME
 from ..nn.model import TaskModel
 from ..nn.zoo import build_model
 from .format import is_our_checkpoint
@@ -32,7 +31,6 @@ class LoadedWeights:
     state_dict: dict[str, torch.Tensor]
     model_yaml: dict[str, Any] | None = None
     names: dict[int, str] = field(default_factory=dict)
-    task: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     batchnorm_eps: dict[str, float] = field(default_factory=dict)
 
@@ -51,7 +49,6 @@ def read_weights(path: str | Path) -> LoadedWeights:
             official.state_dict,
             official.model_yaml,
             official.names,
-            _task_of(official.model_yaml),
             official.metadata,
             official.batchnorm_eps,
         )
@@ -96,7 +93,7 @@ def load_model(path: str | Path) -> tuple[TaskModel, LoadedWeights]:
             f"{_few(missing)}; unexpected {_few(unexpected)}; other shape {_few(wrong_shape)})",
             path=weights.path,
         )
-    model.load_state_dict(_as_float(weights.state_dict, model))
+    model.load_state_dict(cast_like(weights.state_dict, expected))
     _apply_batchnorm_eps(model, weights.batchnorm_eps)
     if weights.names:
         model.names = dict(weights.names)
@@ -130,22 +127,14 @@ def _unsafe_globals(source: Path) -> list[str]:
         KeyError,
         ValueError,
     ) as exc:
-        raise CheckpointError(
-            f"cannot be read as a checkpoint ({_first_line(exc)}); it may be truncated or "
-            "damaged. Re-download or re-export it.",
-            path=source,
-        ) from exc
+        raise _unreadable(source, exc) from exc
 
 
 def _load_plain(source: Path) -> Any:
     try:
         return torch.load(source, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as exc:
-        raise CheckpointError(
-            f"cannot be read as a checkpoint ({_first_line(exc)}); it may be truncated or "
-            "damaged. Re-download or re-export it.",
-            path=source,
-        ) from exc
+        raise _unreadable(source, exc) from exc
 
 
 def _from_ours(source: Path, raw: dict[str, Any]) -> LoadedWeights:
@@ -155,20 +144,15 @@ def _from_ours(source: Path, raw: dict[str, Any]) -> LoadedWeights:
     metadata = {k: v for k, v in raw.items() if k not in ("state_dict", "model_yaml", "names")}
     names = {int(k): str(v) for k, v in (raw.get("names") or {}).items()}
     return LoadedWeights(
-        source, "ours", dict(raw["state_dict"]), raw["model_yaml"], names, raw.get("task"), metadata
+        source, "ours", dict(raw["state_dict"]), raw["model_yaml"], names, metadata
     )
 
 
-def _task_of(model_yaml: dict[str, Any]) -> str | None:
-    """The task of a yaml, read off the block name of its last row."""
-    rows = model_yaml.get("head") or []
-    last = rows[-1] if rows and isinstance(rows[-1], list | tuple) and len(rows[-1]) > 2 else None
-    return HEAD_TASKS_BY_NAME.get(last[2]) if last else None
-
-
-def _as_float(state: dict[str, torch.Tensor], model: TaskModel) -> dict[str, torch.Tensor]:
-    """Cast half-precision weights (as official files store them) to the model's dtype."""
-    reference = model.state_dict()
+def cast_like(
+    state: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Cast floating tensors to the dtype of their namesakes in ``reference`` (official files
+    store half precision; our models run in float32)."""
     return {
         k: v.to(reference[k].dtype) if k in reference and v.is_floating_point() else v
         for k, v in state.items()
@@ -177,6 +161,14 @@ def _as_float(state: dict[str, torch.Tensor], model: TaskModel) -> dict[str, tor
 
 def _few(keys: list[str]) -> str:
     return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "") or "none"
+
+
+def _unreadable(source: Path, exc: BaseException) -> CheckpointError:
+    return CheckpointError(
+        f"cannot be read as a checkpoint ({_first_line(exc)}); it may be truncated or "
+        "damaged. Re-download or re-export it.",
+        path=source,
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -42,7 +42,6 @@ HEAD_TASKS: dict[type[nn.Module], str] = {
     Segment: "segment",
     Pose: "pose",
 }
-HEAD_TASKS_BY_NAME: dict[str, str] = {cls.__name__: task for cls, task in HEAD_TASKS.items()}
 
 
 @dataclass(frozen=True)

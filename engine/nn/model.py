@@ -10,7 +10,7 @@ from torch import nn
 
 from .blocks import DETECTION_BN_EPS, DETECTION_BN_MOMENTUM, Conv
 from .builder import build_layers
-from .heads import Classify, Detect, Pose, Segment
+from .heads import Detect, Pose
 
 
 class TaskModel(nn.Module):
@@ -94,9 +94,3 @@ class TaskModel(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.BatchNorm2d):
                 module.eps, module.momentum = eps, momentum
-
-    def set_export_mode(self, enabled: bool) -> None:
-        """Heads return their single export tensor(s) instead of (decoded, raw)."""
-        for module in self.modules():
-            if isinstance(module, Classify | Detect | Segment | Pose):
-                module.export = enabled

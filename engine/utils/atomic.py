@@ -32,12 +32,6 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
         raise
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_writer(path) as handle:
-        handle.write(data)
-
-
 def atomic_write_with(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
     """Let ``write`` fill a file handle, then put the result at ``path`` atomically."""
     with atomic_writer(path) as handle:
