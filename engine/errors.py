@@ -46,3 +46,23 @@ class WeightsDownloadError(EngineError):
 
 class SettingsError(EngineError):
     """An unknown setting, or a value of the wrong type."""
+
+
+class DatasetError(EngineError):
+    """A dataset that is missing, empty, or laid out in a way training cannot use."""
+
+
+class ImageReadError(EngineError):
+    """An image file that cannot be decoded (missing, truncated, not an image)."""
+
+
+class SourceError(EngineError):
+    """A prediction source (file, folder, glob, video, URL, camera) that cannot be opened."""
+
+
+class ExportError(EngineError):
+    """An export that cannot be made, or an exported file that cannot be run."""
+
+
+class Cancelled(EngineError):  # noqa: N818 - it is an outcome, not a failure
+    """Work stopped at a safe point because its cancel token was set."""

@@ -1,12 +1,21 @@
 """Progress leaves the engine as small frozen events passed to a plain callable (a Reporter).
 
-The CLI renders them with tqdm; the studio's worker passes ``signal.emit``.
+The CLI renders them with tqdm; the studio's worker passes ``signal.emit``. Events carry plain
+values only (str, int, float, tuples, mappings of those), so they cross threads safely.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+Mode = Literal["train", "val", "predict", "export"]
+
+
+def _frozen(values: Mapping[str, float] | None = None) -> Mapping[str, float]:
+    return MappingProxyType(dict(values or {}))
 
 
 @dataclass(frozen=True)
@@ -19,9 +28,81 @@ class DownloadProgress:
     finished: bool = False
 
 
-Event = DownloadProgress
+@dataclass(frozen=True)
+class RunStarted:
+    """A train/val/predict/export run began; ``total`` counts its epochs, batches or items."""
+
+    mode: Mode
+    task: str
+    save_dir: str | None
+    total: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class StepEnd:
+    """One training step (or one val/predict batch) is done.
+
+    ``step`` counts from 1 within the epoch, of ``steps`` in all; ``losses`` are running means.
+    """
+
+    mode: Mode
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    losses: Mapping[str, float] = field(default_factory=_frozen)
+    lr: float | None = None
+    images_per_s: float | None = None
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """An epoch is done; ``metrics`` hold train losses, val metrics and lr (results.csv row)."""
+
+    epoch: int
+    epochs: int
+    metrics: Mapping[str, float] = field(default_factory=_frozen)
+    seconds: float = 0.0
+    best_fitness: float | None = None
+    is_best: bool = False
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    path: str
+    epoch: int
+    is_best: bool = False
+
+
+@dataclass(frozen=True)
+class Warning:  # noqa: A001 - the event's name in the studio's log
+    """Something the user should know that did not stop the run (a skipped image, a rounding)."""
+
+    message: str
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The run ended: ``status`` is completed, cancelled or failed; ``results`` is a summary."""
+
+    mode: Mode
+    status: Literal["completed", "cancelled", "failed"]
+    save_dir: str | None = None
+    results: Mapping[str, float] = field(default_factory=_frozen)
+    message: str = ""
+    seconds: float = 0.0
+
+
+Event = DownloadProgress | RunStarted | StepEnd | EpochEnd | CheckpointSaved | Warning | RunFinished
 Reporter = Callable[[Event], None]
 
 
 def ignore(_event: Event) -> None:
     """A Reporter that drops everything."""
+
+
+def frozen_metrics(values: Mapping[str, float]) -> Mapping[str, float]:
+    """A read-only copy of ``values`` with plain floats, fit for an event."""
+    return _frozen({str(k): float(v) for k, v in values.items()})
