@@ -11,11 +11,13 @@ from typing import Any
 
 import torch
 
+from .cancel import NEVER, CancelToken
 from .checkpoints import cast_like, checkpoint_dict, load_model, read_weights, save_checkpoint
 from .errors import ModelConfigError
 from .events import Reporter
 from .nn import TaskModel, build_model
 from .nn.summary import ModelSummary, summarize
+from .train.trainer import TrainResult
 from .weights import resolve_weights
 
 log = logging.getLogger(__name__)
@@ -129,10 +131,75 @@ class YOLO:
         params = self.model.num_parameters()
         return f"YOLO(task={self.task!r}, classes={len(self.names)}, params={params:,})"
 
+    # --- modes -----------------------------------------------------------------------------
+
+    def _settings(self, mode: str, overrides: dict[str, Any], inherit: tuple[str, ...] = ()):
+        """Settings for ``mode``: defaults, then what the checkpoint remembers (``inherit``
+        keys), then the caller's keyword arguments (validated: unknown keys are errors)."""
+        from .config import validate_settings
+
+        remembered = self.checkpoint_meta.get("train_args") or {}
+        values = {k: remembered[k] for k in inherit if remembered.get(k) is not None}
+        values.update(overrides)
+        values.update(mode=mode, task=self.task)
+        return validate_settings(values, source=f"{mode}()")
+
+    def train(
+        self, *, progress: Reporter | None = None, cancel: CancelToken | None = None, **kwargs
+    ) -> TrainResult:
+        """Train on ``data=`` (see ``yolo settings`` for every key); afterwards this object
+        holds the best weights, and ``val()`` with no arguments scores them on the same data."""
+        from .train.entry import start_training
+
+        settings = self._settings("train", kwargs)
+        result = start_training(
+            self.model,
+            settings,
+            checkpoint=self.checkpoint_path,
+            progress=progress or self._progress,
+            cancel=cancel or NEVER,
+        )
+        best = result.best or result.last
+        if best is not None and best.exists():
+            self.model, weights = load_model(best)
+            self.checkpoint_path, self.checkpoint_meta = best, weights.metadata
+        return result
+
+    def val(
+        self, *, progress: Reporter | None = None, cancel: CancelToken | None = None, **kwargs
+    ):
+        """Score the model on ``data=`` (default: the data it was trained on); returns the
+        task's metrics (``.top1``, ``.top5`` for classification)."""
+        from .devices import select_device
+        from .val.classify_run import run_classify_val
+        from .val.classify_validator import model_forward
+
+        settings = self._settings("val", kwargs, inherit=("data", "imgsz", "batch"))
+        if self.task != "classify":
+            raise ModelConfigError(f"validating {self.task} models is not available yet")
+        device = select_device(settings.device)
+        imgsz = _one_size(settings.imgsz)
+        validation, save_dir = run_classify_val(
+            model_forward(self.model.to(device)),
+            self.names,
+            settings,
+            imgsz,
+            device=device,
+            progress=progress or self._progress,
+            cancel=cancel or NEVER,
+        )
+        metrics = validation.details
+        metrics.save_dir = save_dir
+        return metrics
+
     @torch.no_grad()
     def forward(self, images: torch.Tensor):
         """Run the network on a float tensor ``[N, C, H, W]`` in 0..1 (eval mode)."""
         return self.model.eval()(images)
+
+
+def _one_size(imgsz: int | list[int]) -> int:
+    return int(max(imgsz) if isinstance(imgsz, list) else imgsz)
 
 
 def _float_metrics(meta: dict[str, Any]) -> dict[str, float]:

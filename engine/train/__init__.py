@@ -1,0 +1,1 @@
+"""One training loop for every task; each task plugs in its data, loss and validation."""

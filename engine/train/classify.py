@@ -1,0 +1,137 @@
+"""Classification's part of training: ImageNet-style folders, cross-entropy, top-1/top-5."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..cancel import NEVER, CancelToken
+from ..config import Settings
+from ..data.classify_augment import ClassifyAugment, center_crop_resize
+from ..data.classify_folder import load_classify_folder
+from ..data.loader import BatchLoader, ImageStore
+from ..data.named import resolve_dataset_dir
+from ..errors import DatasetError
+from ..events import Reporter, ignore
+from ..nn.model import TaskModel
+from ..val.classify_validator import model_forward, validate_classify
+from .task import TaskData, Validation, WarningSink
+
+
+def center_crop_transform(size: int):
+    def transform(image, _rng):
+        return center_crop_resize(image, size)
+
+    return transform
+
+
+class ClassifyTask:
+    """TaskHooks for classification."""
+
+    task = "classify"
+    loss_names = ("loss",)
+
+    def __init__(self, progress: Reporter = ignore) -> None:
+        self.progress = progress
+
+    def build_data(
+        self,
+        settings: Settings,
+        imgsz: int,
+        batch: int,
+        *,
+        warn: WarningSink,
+        cancel: CancelToken = NEVER,
+    ) -> TaskData:
+        if not settings.data:
+            raise DatasetError(
+                "no dataset given; pass data=<folder with train/ and val/> or a "
+                "dataset name such as mnist160",
+                key="data",
+            )
+        root = resolve_dataset_dir(settings.data, progress=self.progress, cancel=cancel)
+        report = load_classify_folder(root, cancel=cancel)
+        for problem in report.problems:
+            warn(problem.reason, str(problem.path))
+        splits = report.splits
+        names = dict(enumerate(splits.names))
+        train = list(splits.train)
+        if settings.fraction < 1.0:
+            train = train[: max(1, round(len(train) * settings.fraction))]
+        self.dropout = settings.dropout
+        train_loader = self._loader(
+            train,
+            ClassifyAugment.from_settings(settings, imgsz),
+            batch,
+            True,
+            settings,
+            warn,
+            cancel,
+        )
+        val_loader = None
+        if splits.val:
+            val_loader = self._loader(
+                splits.val, center_crop_transform(imgsz), batch * 2, False, settings, warn, cancel
+            )
+        description = (
+            f"{root.name}: {len(names)} classes, {len(train)} train / "
+            f"{len(splits.val)} {splits.val_split_name} images"
+        )
+        return TaskData(train_loader, val_loader, names, root, description)
+
+    @staticmethod
+    def _loader(samples, transform, batch, shuffle, settings, warn, cancel) -> BatchLoader:
+        store = ImageStore([s.path for s in samples], cache=settings.cache)
+        store.fill(settings.workers, cancel)
+        return BatchLoader(
+            store,
+            [s.label for s in samples],
+            transform,
+            batch_size=batch,
+            shuffle=shuffle,
+            seed=settings.seed,
+            workers=settings.workers,
+            on_warning=warn,
+            cancel=cancel,
+        )
+
+    def adapt_model(self, model: TaskModel, names: dict[int, str]) -> TaskModel:
+        """Resize the classifier to the dataset's classes (pretrained backbones keep theirs)."""
+        head = model.head
+        if model.num_classes != len(names):
+            head.linear = nn.Linear(head.linear.in_features, len(names))
+            model.yaml["nc"] = len(names)
+        head.drop.p = getattr(self, "dropout", 0.0)
+        return model
+
+    def loss(self, model: TaskModel, preds, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        loss = F.cross_entropy(preds, batch["cls"].to(preds.device))
+        return loss, loss.detach().reshape(1)
+
+    def validate(
+        self,
+        model: TaskModel,
+        loader: BatchLoader,
+        device: torch.device,
+        *,
+        half: bool,
+        cancel: CancelToken,
+    ) -> Validation:
+        was_training = model.training
+        try:
+            return validate_classify(
+                model_forward(model), loader, model.names, device, half=half, cancel=cancel
+            )
+        finally:
+            model.train(was_training)
+
+    def final_plots(self, validation: Validation, save_dir: Path, names: dict[int, str]) -> None:
+        from ..plots import plot_confusion_matrix
+
+        matrix = validation.details.confusion_matrix
+        labels = [names[i] for i in sorted(names)]
+        plot_confusion_matrix(matrix, labels, save_dir / "confusion_matrix.png", normalize=False)
+        plot_confusion_matrix(matrix, labels, save_dir / "confusion_matrix_normalized.png")

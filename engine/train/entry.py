@@ -1,0 +1,99 @@
+"""Starting a run: pick the task's hooks, load pretrained weights, or pick up a resumed run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..cancel import NEVER, CancelToken
+from ..checkpoints import load_model, read_weights
+from ..checkpoints.loading import cast_like
+from ..config import Settings, validate_settings
+from ..errors import CheckpointError, EngineError
+from ..events import Reporter, Warning, ignore
+from ..nn.model import TaskModel
+from ..version import __version__
+from ..weights import resolve_weights
+from .task import TaskHooks
+from .trainer import Trainer, TrainResult
+
+# Settings a resumed run may change; everything else comes from the interrupted run.
+RESUME_OVERRIDABLE = ("device", "workers", "cache", "batch", "plots", "verbose")
+
+
+def task_hooks(task: str, progress: Reporter = ignore) -> TaskHooks:
+    if task == "classify":
+        from .classify import ClassifyTask
+
+        return ClassifyTask(progress)
+    raise EngineError(
+        f"training {task} models is not available in engine {__version__} yet; "
+        "classification is"
+    )
+
+
+def transfer_pretrained(model: TaskModel, source: str | Path, progress: Reporter) -> int:
+    """Copy tensors matching by name and shape from ``source`` into ``model``; returns count."""
+    path = resolve_weights(source, progress=progress)
+    weights = read_weights(path)
+    target = model.state_dict()
+    matched = {k: v for k, v in weights.state_dict.items()
+               if k in target and v.shape == target[k].shape}
+    model.load_state_dict(cast_like(matched, target), strict=False)
+    progress(Warning(f"transferred {len(matched)}/{len(target)} tensors from {source}", None))
+    return len(matched)
+
+
+def resume_source(settings: Settings, checkpoint: Path | None) -> Path:
+    """The last.pt to resume: ``resume=path``, or the model's own checkpoint."""
+    if isinstance(settings.resume, str) and settings.resume not in ("True", "true"):
+        return Path(settings.resume)
+    if checkpoint is None:
+        raise CheckpointError(
+            "resume=True needs the interrupted run's checkpoint: pass model=runs/<task>/train/"
+            "weights/last.pt (or resume=that path)",
+            key="resume",
+        )
+    return checkpoint
+
+
+def start_training(
+    model: TaskModel,
+    settings: Settings,
+    *,
+    checkpoint: Path | None = None,
+    progress: Reporter = ignore,
+    cancel: CancelToken = NEVER,
+) -> TrainResult:
+    """Train ``model`` with ``settings`` (or resume the run ``checkpoint`` belongs to)."""
+    if settings.resume:
+        return _resume(settings, checkpoint, progress, cancel)
+    if isinstance(settings.pretrained, str):
+        transfer_pretrained(model, settings.pretrained, progress)
+    hooks = task_hooks(model.task, progress)
+    return Trainer(hooks, model, settings, progress=progress, cancel=cancel).train()
+
+
+def _resume(settings: Settings, checkpoint: Path | None, progress: Reporter,
+            cancel: CancelToken) -> TrainResult:
+    source = resume_source(settings, checkpoint)
+    model, weights = load_model(source)
+    state: dict[str, Any] = weights.metadata
+    if "train_state" not in state:
+        raise CheckpointError(
+            "has nothing to resume: its run finished (or it is not a last.pt). Start a new run "
+            "with model=<this file> to train further",
+            path=source,
+        )
+    saved = dict(state.get("train_args") or {})
+    overrides = {k: getattr(settings, k) for k in RESUME_OVERRIDABLE
+                 if k in settings.model_fields_set}
+    for key in ("save_dir",):
+        saved.pop(key, None)
+    merged = validate_settings({**saved, **overrides, "resume": False, "mode": "train"},
+                               source=str(source))
+    save_dir = source.parent.parent
+    hooks = task_hooks(model.task, progress)
+    trainer = Trainer(hooks, model.train(), merged, progress=progress, cancel=cancel,
+                      resume_state=state, save_dir=save_dir)
+    return trainer.train()

@@ -1,0 +1,95 @@
+"""Optimizer, parameter groups and learning-rate schedule, after the reference recipe.
+
+Three groups: biases (pg0, no decay), other weights (pg1, decay), norm weights (pg2, no
+decay). ``optimizer='auto'`` picks SGD (lr 0.01) for long runs (> 10,000 iterations) and
+AdamW with ``lr = 0.002 · 5 / (4 + nc)`` otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import SettingsError
+
+_ADAM_FAMILY = ("Adam", "Adamax", "AdamW", "NAdam", "RAdam")
+AUTO_SGD_ITERATIONS = 10_000
+
+
+@dataclass(frozen=True)
+class OptimizerChoice:
+    name: str
+    lr: float
+    momentum: float
+    auto: bool
+
+
+def choose_optimizer(
+    name: str, lr0: float, momentum: float, *, iterations: int, num_classes: int
+) -> OptimizerChoice:
+    """Resolve ``optimizer='auto'`` into a name, learning rate and momentum."""
+    if name != "auto":
+        return OptimizerChoice(name, lr0, momentum, auto=False)
+    if iterations > AUTO_SGD_ITERATIONS:
+        return OptimizerChoice("SGD", 0.01, 0.9, auto=True)
+    return OptimizerChoice("AdamW", round(0.002 * 5 / (4 + num_classes), 6), 0.9, auto=True)
+
+
+def parameter_groups(model: nn.Module) -> tuple[list, list, list]:
+    """(biases, decayed weights, norm-layer weights) among trainable parameters."""
+    biases, weights, norms = [], [], []
+    norm_types = tuple(v for k, v in nn.__dict__.items() if "Norm" in k and isinstance(v, type))
+    for module in model.modules():
+        for param_name, param in module.named_parameters(recurse=False):
+            if not param.requires_grad:
+                continue
+            if param_name == "bias":
+                biases.append(param)
+            elif isinstance(module, norm_types):
+                norms.append(param)
+            else:
+                weights.append(param)
+    return biases, weights, norms
+
+
+def build_optimizer(
+    model: nn.Module, choice: OptimizerChoice, weight_decay: float
+) -> torch.optim.Optimizer:
+    """The optimizer with groups pg0 (biases), pg1 (weights, decayed), pg2 (norm weights)."""
+    biases, weights, norms = parameter_groups(model)
+    name, lr, momentum = choice.name, choice.lr, choice.momentum
+    if name in _ADAM_FAMILY:
+        cls = getattr(torch.optim, name)
+        optimizer = cls(biases, lr=lr, betas=(momentum, 0.999), weight_decay=0.0)
+    elif name == "RMSProp":
+        optimizer = torch.optim.RMSprop(biases, lr=lr, momentum=momentum)
+    elif name == "SGD":
+        optimizer = torch.optim.SGD(biases, lr=lr, momentum=momentum, nesterov=True)
+    else:
+        raise SettingsError(
+            f"unknown optimizer {name!r}; use auto, SGD, Adam, Adamax, AdamW, NAdam, RAdam "
+            "or RMSProp",
+            key="optimizer",
+        )
+    optimizer.add_param_group({"params": weights, "weight_decay": weight_decay})
+    optimizer.add_param_group({"params": norms, "weight_decay": 0.0})
+    return optimizer
+
+
+def lr_factor(epochs: int, lrf: float, cosine: bool) -> Callable[[int], float]:
+    """Multiplier of the initial lr at each epoch: linear to ``lrf``, or a cosine one-cycle."""
+    if cosine:
+        return lambda e: ((1 - math.cos(e * math.pi / epochs)) / 2) * (lrf - 1) + 1
+    return lambda e: max(1 - e / epochs, 0) * (1.0 - lrf) + lrf
+
+
+def interpolate(x: float, xp: tuple[float, float], fp: tuple[float, float]) -> float:
+    if x <= xp[0]:
+        return fp[0]
+    if x >= xp[1]:
+        return fp[1]
+    return fp[0] + (fp[1] - fp[0]) * (x - xp[0]) / (xp[1] - xp[0])

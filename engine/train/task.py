@@ -1,0 +1,76 @@
+"""What a task plugs into the shared training loop: its data, its loss, its validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from ..cancel import CancelToken
+from ..config import Settings
+from ..data.loader import BatchLoader
+from ..nn.model import TaskModel
+
+
+@dataclass
+class TaskData:
+    """Loaders and class names for one run (``val`` is None when there is nothing to validate)."""
+
+    train: BatchLoader
+    val: BatchLoader | None
+    names: dict[int, str]
+    root: Path
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Validation:
+    """One validation pass: ``metrics`` use results.csv column names; higher fitness is better."""
+
+    metrics: Mapping[str, float]
+    fitness: float
+    losses: Mapping[str, float] = field(default_factory=dict)
+    details: Any = None  # the task's own metrics object (confusion matrix, per-class figures)
+
+
+WarningSink = Callable[[str, str | None], None]
+
+
+class TaskHooks(Protocol):
+    """The task-specific half of training. ``loss_names`` label the columns ``train/<name>``."""
+
+    task: str
+    loss_names: tuple[str, ...]
+
+    def build_data(
+        self,
+        settings: Settings,
+        imgsz: int,
+        batch: int,
+        *,
+        warn: WarningSink,
+        cancel: CancelToken,
+    ) -> TaskData: ...
+
+    def adapt_model(self, model: TaskModel, names: dict[int, str]) -> TaskModel: ...
+
+    def loss(
+        self, model: TaskModel, preds: Any, batch: dict
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def validate(
+        self,
+        model: TaskModel,
+        loader: BatchLoader,
+        device: torch.device,
+        *,
+        half: bool,
+        cancel: CancelToken,
+    ) -> Validation: ...
+
+    def final_plots(
+        self, validation: Validation, save_dir: Path, names: dict[int, str]
+    ) -> None: ...

@@ -1,0 +1,554 @@
+"""The one training loop: warm-up, accumulation, AMP, EMA, validation, checkpoints, resume.
+
+Tasks supply data, loss and validation through :class:`~engine.train.task.TaskHooks`.
+Progress leaves as events; a :class:`~engine.cancel.CancelToken` stops the run between steps.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from ..cancel import NEVER, CancelToken
+from ..checkpoints import checkpoint_dict, save_checkpoint
+from ..config import Settings
+from ..devices import select_device
+from ..errors import Cancelled, EngineError, SettingsError
+from ..events import (
+    CheckpointSaved,
+    EpochEnd,
+    Reporter,
+    RunFinished,
+    RunStarted,
+    StepEnd,
+    Warning,
+    frozen_metrics,
+    ignore,
+)
+from ..nn.model import TaskModel
+from ..utils.atomic import atomic_writer
+from .ema import ModelEMA
+from .optim import build_optimizer, choose_optimizer, interpolate, lr_factor
+from .run_dir import run_dir
+from .task import TaskData, TaskHooks, Validation
+
+MAX_GRAD_NORM = 10.0
+# Steps with a non-finite loss are skipped; this many in a row stop the run.
+MAX_NONFINITE_STEPS = 10
+CPU_DEFAULT_BATCH = 16
+
+
+class TrainingDiverged(EngineError):  # noqa: N818 - the name says what happened
+    """The loss stayed NaN/inf; no checkpoint was written from the broken weights."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) run left behind."""
+
+    save_dir: Path
+    status: str
+    epochs_completed: int
+    best: Path | None = None
+    last: Path | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    best_fitness: float | None = None
+    seconds: float = 0.0
+    validation: Validation | None = None
+
+
+def round_imgsz(imgsz: int | list[int], stride: int, warn) -> int:
+    """One square size, rounded up to a multiple of ``stride`` (with a warning when changed)."""
+    size = int(max(imgsz) if isinstance(imgsz, list) else imgsz)
+    if size <= 0:
+        raise SettingsError(f"imgsz={imgsz} must be a positive number of pixels", key="imgsz")
+    rounded = max(math.ceil(size / stride) * stride, stride)
+    if rounded != size:
+        warn(
+            f"imgsz={size} is not a multiple of the model's stride {stride}; using {rounded}", None
+        )
+    return rounded
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    if torch.backends.cudnn.is_available():
+        torch.backends.cudnn.deterministic = deterministic
+        torch.backends.cudnn.benchmark = not deterministic
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Runs ``settings.epochs`` epochs of ``hooks``' task on ``model``."""
+
+    def __init__(
+        self,
+        hooks: TaskHooks,
+        model: TaskModel,
+        settings: Settings,
+        *,
+        progress: Reporter = ignore,
+        cancel: CancelToken = NEVER,
+        resume_state: dict[str, Any] | None = None,
+        save_dir: Path | None = None,
+    ) -> None:
+        self.hooks = hooks
+        self.model = model
+        self.settings = settings
+        self.progress = progress
+        self.cancel = cancel
+        self.resume_state = resume_state
+        self.save_dir = save_dir
+        self.history: list[dict[str, float]] = list((resume_state or {}).get("history", []))
+
+    # --- public --------------------------------------------------------------------------
+
+    def train(self) -> TrainResult:
+        """Run to the end, to early stop, or to cancel; always leaves a consistent run folder."""
+        started = time.perf_counter()
+        s = self.settings
+        self.save_dir = self.save_dir or run_dir(
+            self.hooks.task, "train", project=s.project, name=s.name, exist_ok=s.exist_ok
+        )
+        self.weights_dir = self.save_dir / "weights"
+        self.weights_dir.mkdir(parents=True, exist_ok=True)
+        data: TaskData | None = None
+        result = TrainResult(self.save_dir, "failed", 0)
+        try:
+            data = self._setup()
+            result = self._loop(data)
+            result.status = "completed"
+            self._finish(result, data)
+        except Cancelled:
+            result = self._result("cancelled")
+        except BaseException as exc:
+            self.progress(
+                RunFinished(
+                    "train",
+                    "failed",
+                    str(self.save_dir),
+                    message=str(exc),
+                    seconds=time.perf_counter() - started,
+                )
+            )
+            raise
+        finally:
+            if data is not None:
+                data.train.close()
+                if data.val is not None:
+                    data.val.close()
+        result.seconds = time.perf_counter() - started
+        self.progress(
+            RunFinished(
+                "train",
+                result.status,
+                str(self.save_dir),
+                frozen_metrics(result.metrics),
+                seconds=result.seconds,
+            )
+        )
+        return result
+
+    # --- setup ---------------------------------------------------------------------------
+
+    def _warn(self, message: str, path: str | None = None) -> None:
+        self.progress(Warning(message, path))
+
+    def _setup(self) -> TaskData:
+        s = self.settings
+        seed_everything(s.seed, s.deterministic)
+        self.device = select_device(s.device)
+        self.amp = bool(s.amp) and self.device.type == "cuda"
+        self.imgsz = round_imgsz(s.imgsz, max(self.model.strides), self._warn)
+        self.batch_size = self._batch_size()
+        data = self.hooks.build_data(
+            s, self.imgsz, self.batch_size, warn=self._warn, cancel=self.cancel
+        )
+        self.names = data.names
+        self.model = self.hooks.adapt_model(self.model, data.names).to(self.device)
+        self.model.names = dict(data.names)
+        self._freeze()
+        self.epochs = int(s.epochs)
+        self.steps_per_epoch = len(data.train)
+        self.accumulate = max(round(s.nbs / self.batch_size), 1)
+        weight_decay = s.weight_decay * self.batch_size * self.accumulate / s.nbs
+        iterations = math.ceil(data.train.num_images / max(self.batch_size, s.nbs)) * self.epochs
+        self.choice = choose_optimizer(
+            s.optimizer, s.lr0, s.momentum, iterations=iterations, num_classes=len(data.names)
+        )
+        self.warmup_bias_lr = 0.0 if self.choice.auto else s.warmup_bias_lr
+        self.optimizer = build_optimizer(self.model, self.choice, weight_decay)
+        self.lf = lr_factor(self.epochs, s.lrf, s.cos_lr)
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = group["lr"]
+        self.ema = ModelEMA(self.model)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.start_epoch, self.best_fitness = 0, None
+        if self.resume_state:
+            self._restore(self.resume_state)
+        self._write_args()
+        self.progress(
+            RunStarted(
+                "train", self.hooks.task, str(self.save_dir), self.epochs, self._description(data)
+            )
+        )
+        return data
+
+    def _description(self, data: TaskData) -> str:
+        return (
+            f"{data.description} · {self.epochs} epochs · imgsz {self.imgsz} · batch "
+            f"{self.batch_size} · {self.choice.name}(lr={self.choice.lr:g}) · {self.device}"
+        )
+
+    def _batch_size(self) -> int:
+        batch = self.settings.batch
+        if isinstance(batch, float) and 0 < batch < 1 or batch == -1:
+            self._warn(
+                f"batch={batch} (automatic) needs a CUDA GPU to size itself; "
+                f"using batch={CPU_DEFAULT_BATCH}"
+            )
+            return CPU_DEFAULT_BATCH
+        if batch < 1:
+            raise SettingsError(
+                f"batch={batch} must be at least 1 (or -1 for automatic)", key="batch"
+            )
+        return int(batch)
+
+    def _freeze(self) -> None:
+        freeze = self.settings.freeze
+        if freeze is None:
+            return
+        layers = list(range(freeze)) if isinstance(freeze, int) else list(freeze)
+        prefixes = tuple(f"model.{i}." for i in layers)
+        for name, param in self.model.named_parameters():
+            if name.startswith(prefixes):
+                param.requires_grad_(False)
+
+    def _write_args(self) -> None:
+        args = self.settings.model_dump(mode="json")
+        args.update(imgsz=self.imgsz, batch=self.batch_size, save_dir=str(self.save_dir))
+        with atomic_writer(self.save_dir / "args.yaml") as handle:
+            handle.write(yaml.safe_dump(args, sort_keys=False).encode())
+        self.train_args = args
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        train_state = state["train_state"]
+        self.model.load_state_dict(train_state["model"])
+        self.optimizer.load_state_dict(train_state["optimizer"])
+        self.ema.load_state_dict(train_state["ema"])
+        self.scaler.load_state_dict(train_state.get("scaler", {}) or self.scaler.state_dict())
+        self.start_epoch = int(state["epoch"]) + 1
+        self.best_fitness = train_state.get("best_fitness")
+        self.history = list(train_state.get("history", []))
+        restore_rng_state(train_state["rng"])
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def _loop(self, data: TaskData) -> TrainResult:
+        s = self.settings
+        warmup_steps = (
+            max(round(s.warmup_epochs * self.steps_per_epoch), 100) if s.warmup_epochs > 0 else -1
+        )
+        patience = s.patience or math.inf
+        best_epoch = self._best_epoch()
+        deadline = time.monotonic() + s.time * 3600 if s.time else None
+        last_validation: Validation | None = None
+        for epoch in range(self.start_epoch, self.epochs):
+            epoch_started = time.perf_counter()
+            self._set_epoch_lr(epoch)
+            train_losses = self._train_epoch(data, epoch, warmup_steps)
+            lrs = {f"lr/pg{i}": g["lr"] for i, g in enumerate(self.optimizer.param_groups)}
+            validation = self._validate(data, epoch)
+            last_validation = validation or last_validation
+            metrics = {"epoch": epoch + 1, **train_losses}
+            if validation is not None:
+                metrics.update(validation.metrics)
+                metrics.update({f"val/{k}": v for k, v in validation.losses.items()})
+            metrics.update(lrs)
+            fitness = (
+                validation.fitness
+                if validation is not None
+                else -train_losses[f"train/{self.hooks.loss_names[0]}"]
+            )
+            is_best = self.best_fitness is None or fitness >= self.best_fitness
+            if is_best:
+                self.best_fitness, best_epoch = fitness, epoch
+            self.best_epoch = best_epoch
+            self.history.append({k: float(v) for k, v in metrics.items()})
+            self._write_results_csv()
+            self._save(epoch, metrics, is_best)
+            stop = epoch - best_epoch >= patience
+            if stop:
+                self._warn(
+                    f"no improvement for {s.patience} epochs (best: epoch {best_epoch + 1})"
+                    "; stopping early. Raise patience= to train longer"
+                )
+            if deadline is not None and time.monotonic() > deadline:
+                self._warn(f"time={s.time} hours reached; stopping")
+                stop = True
+            self.progress(
+                EpochEnd(
+                    epoch + 1,
+                    self.epochs,
+                    frozen_metrics(metrics),
+                    time.perf_counter() - epoch_started,
+                    self.best_fitness,
+                    is_best,
+                )
+            )
+            self.epochs_completed = epoch + 1
+            if stop:
+                break
+        return self._result("completed", last_validation)
+
+    def _best_epoch(self) -> int:
+        state = (self.resume_state or {}).get("train_state", {})
+        return int(state.get("best_epoch", self.start_epoch - 1))
+
+    def _set_epoch_lr(self, epoch: int) -> None:
+        factor = self.lf(epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * factor
+
+    def _train_epoch(self, data: TaskData, epoch: int, warmup_steps: int) -> dict[str, float]:
+        self.model.train()
+        data.train.set_epoch(epoch)
+        steps = self.steps_per_epoch
+        loss_sum: torch.Tensor | None = None
+        counted, nonfinite, images, last_step = 0, 0, 0, -1
+        window_start, window_images = time.perf_counter(), 0
+        self.optimizer.zero_grad(set_to_none=True)
+        for step, batch in enumerate(data.train):
+            self.cancel.raise_if_cancelled()
+            global_step = step + steps * epoch
+            accumulate = self._warmup(global_step, warmup_steps, epoch)
+            batch = self._to_device(batch)
+            with torch.autocast(self.device.type, enabled=self.amp):
+                preds = self.model(batch["img"])
+                loss, items = self.hooks.loss(self.model, preds, batch)
+            if not torch.isfinite(loss):
+                nonfinite += 1
+                self._warn(
+                    f"epoch {epoch + 1} step {step + 1}: the loss is {loss.item()}; the "
+                    "step was skipped"
+                )
+                self.optimizer.zero_grad(set_to_none=True)
+                if nonfinite >= MAX_NONFINITE_STEPS:
+                    raise TrainingDiverged(
+                        f"the loss was not finite in {nonfinite} steps of epoch {epoch + 1}; "
+                        "training stopped with the last good checkpoint kept. Lower lr0, "
+                        "check the labels, or set amp=False",
+                        path=self.save_dir,
+                    )
+                continue
+            nonfinite = 0
+            self.scaler.scale(loss).backward()
+            if global_step - last_step >= accumulate or step == steps - 1:
+                self._optimizer_step()
+                last_step = global_step
+            items = items.detach()
+            loss_sum = items if loss_sum is None else loss_sum + items
+            counted += 1
+            n = len(batch["img"])
+            images += n
+            window_images += n
+            if step % 5 == 4 or step == steps - 1:
+                now = time.perf_counter()
+                rate = window_images / max(now - window_start, 1e-9)
+                window_start, window_images = now, 0
+                self.progress(
+                    StepEnd(
+                        "train",
+                        epoch + 1,
+                        self.epochs,
+                        step + 1,
+                        steps,
+                        frozen_metrics(self._named_losses(loss_sum, counted)),
+                        self.optimizer.param_groups[0]["lr"],
+                        rate,
+                    )
+                )
+        if counted == 0:
+            raise TrainingDiverged(
+                f"no training step of epoch {epoch + 1} had a finite loss", path=self.save_dir
+            )
+        return {f"train/{k}": v for k, v in self._named_losses(loss_sum, counted).items()}
+
+    def _named_losses(self, loss_sum: torch.Tensor | None, count: int) -> dict[str, float]:
+        if loss_sum is None:
+            return {}
+        values = (loss_sum / max(count, 1)).float().cpu().reshape(-1).tolist()
+        return dict(zip(self.hooks.loss_names, values, strict=False))
+
+    def _warmup(self, global_step: int, warmup_steps: int, epoch: int) -> int:
+        """Ramp lr (and SGD momentum) over the first steps; returns the accumulation now."""
+        if global_step > warmup_steps:
+            return self.accumulate
+        s = self.settings
+        span = (0, warmup_steps)
+        accumulate = max(1, round(interpolate(global_step, span, (1, s.nbs / self.batch_size))))
+        factor = self.lf(epoch)
+        for i, group in enumerate(self.optimizer.param_groups):
+            start = self.warmup_bias_lr if i == 0 else 0.0
+            group["lr"] = interpolate(global_step, span, (start, group["initial_lr"] * factor))
+            if "momentum" in group:
+                group["momentum"] = interpolate(
+                    global_step, span, (s.warmup_momentum, self.choice.momentum)
+                )
+        return accumulate
+
+    def _optimizer_step(self) -> None:
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm=MAX_GRAD_NORM)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.ema.update(self.model)
+
+    def _to_device(self, batch: dict) -> dict:
+        if self.device.type == "cpu":
+            return batch
+        return {
+            k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+            for k, v in batch.items()
+        }
+
+    def _validate(self, data: TaskData, epoch: int) -> Validation | None:
+        if data.val is None or not self.settings.val and epoch + 1 < self.epochs:
+            return None
+        data.val.set_epoch(0)
+        return self.hooks.validate(
+            self.ema.ema, data.val, self.device, half=self.amp, cancel=self.cancel
+        )
+
+    # --- outputs -------------------------------------------------------------------------
+
+    def _write_results_csv(self) -> None:
+        columns: list[str] = []
+        for row in self.history:
+            columns += [k for k in row if k not in columns]
+        lines = [",".join(columns)]
+        for row in self.history:
+            lines.append(",".join(_csv_value(row.get(c), c) for c in columns))
+        with atomic_writer(self.save_dir / "results.csv") as handle:
+            handle.write(("\n".join(lines) + "\n").encode())
+
+    def _checkpoint(self, epoch: int, metrics: dict[str, float], with_state: bool) -> dict:
+        extra: dict[str, Any] = {"best_fitness": self.best_fitness, "imgsz": self.imgsz}
+        if with_state:
+            extra["train_state"] = {
+                "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+                "optimizer": self.optimizer.state_dict(),
+                "ema": self.ema.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "rng": rng_state(),
+                "best_fitness": self.best_fitness,
+                "best_epoch": self.best_epoch,
+                "history": self.history,
+                "epochs": self.epochs,
+            }
+        return checkpoint_dict(
+            self.ema.ema, train_args=self.train_args, metrics=metrics, epoch=epoch, extra=extra
+        )
+
+    def _save(self, epoch: int, metrics: dict[str, float], is_best: bool) -> None:
+        if not all(
+            torch.isfinite(p).all()
+            for p in self.ema.ema.state_dict().values()
+            if p.is_floating_point()
+        ):
+            raise TrainingDiverged(
+                f"the weights became NaN/inf in epoch {epoch + 1}; the last good checkpoint "
+                "was kept. Lower lr0 or set amp=False",
+                path=self.save_dir,
+            )
+        checkpoint = self._checkpoint(epoch, metrics, with_state=True)
+        self.last = save_checkpoint(self.weights_dir / "last.pt", checkpoint)
+        self.progress(CheckpointSaved(str(self.last), epoch + 1))
+        if is_best:
+            checkpoint.pop("train_state")
+            self.best = save_checkpoint(self.weights_dir / "best.pt", checkpoint)
+            self.progress(CheckpointSaved(str(self.best), epoch + 1, is_best=True))
+        period = self.settings.save_period
+        if period > 0 and (epoch + 1) % period == 0:
+            save_checkpoint(self.weights_dir / f"epoch{epoch + 1}.pt", checkpoint)
+
+    def _result(self, status: str, validation: Validation | None = None) -> TrainResult:
+        last_metrics = self.history[-1] if self.history else {}
+        return TrainResult(
+            self.save_dir,
+            status,
+            getattr(self, "epochs_completed", 0),
+            best=getattr(self, "best", None),
+            last=getattr(self, "last", None),
+            metrics=dict(last_metrics),
+            best_fitness=self.best_fitness if hasattr(self, "best_fitness") else None,
+            validation=validation,
+        )
+
+    def _finish(self, result: TrainResult, data: TaskData | None) -> None:
+        """Drop the training state from last.pt (a finished run has nothing to resume), then
+        validate best.pt once more for the final plots."""
+        if result.last is not None and result.last.exists():
+            from ..checkpoints.loading import read_weights
+
+            weights = read_weights(result.last)
+            raw = {
+                **weights.metadata,
+                "state_dict": weights.state_dict,
+                "model_yaml": weights.model_yaml,
+                "names": weights.names,
+            }
+            raw.pop("train_state", None)
+            save_checkpoint(result.last, raw)
+        if self.settings.plots and data is not None and data.val is not None and result.best:
+            from ..checkpoints import load_model
+
+            best, _ = load_model(result.best)
+            validation = self.hooks.validate(
+                best.to(self.device), data.val, self.device, half=False, cancel=NEVER
+            )
+            result.validation = validation
+            self.hooks.final_plots(validation, self.save_dir, self.names)
+        if self.settings.plots and (self.save_dir / "results.csv").exists():
+            try:
+                from ..plots import plot_results
+
+                plot_results(self.save_dir / "results.csv")
+            except EngineError as exc:
+                self._warn(f"results.png was not drawn: {exc}")
+
+
+def _csv_value(value: float | None, column: str) -> str:
+    if value is None:
+        return ""
+    if column == "epoch":
+        return str(int(value))
+    return f"{value:.6g}"
