@@ -20,7 +20,13 @@ from .version import __version__
 TASKS = get_args(Task)
 MODES = get_args(Mode)
 # Modes the engine can run today; the rest are accepted by the parser and named as pending.
-AVAILABLE_MODES = ("info",)
+AVAILABLE_MODES = ("info", "train", "val", "predict", "export")
+DEFAULT_MODELS = {
+    "classify": "yolov8n-cls.pt",
+    "segment": "yolov8n-seg.pt",
+    "pose": "yolov8n-pose.pt",
+    "detect": "yolov8n.pt",
+}
 
 USAGE = f"""usage: yolo [TASK] MODE [key=value ...]
 
@@ -28,6 +34,12 @@ USAGE = f"""usage: yolo [TASK] MODE [key=value ...]
   MODE   one of {", ".join(MODES)}
 
 examples:
+  yolo classify train data=mnist160 model=yolov8n-cls.yaml epochs=100 imgsz=64
+  yolo classify train model=runs/classify/train/weights/last.pt resume=True
+  yolo classify val model=runs/classify/train/weights/best.pt
+  yolo classify predict model=best.pt source=path/to/images/
+  yolo export model=best.pt format=onnx
+  yolo predict model=best.onnx source=image.jpg
   yolo info model=yolov8n-seg.yaml          layer table, parameters and GFLOPs
   yolo pose info model=yolov8x-pose-p6.yaml imgsz=1280
   yolo settings                             every setting and its default
@@ -89,10 +101,58 @@ def run(settings: Settings) -> int:
         return 2
     from .api import YOLO
 
-    model = YOLO(settings.model or "yolov8n.yaml", task=settings.task)
-    imgsz = settings.imgsz if isinstance(settings.imgsz, int) else max(settings.imgsz)
-    model.info(detailed=True, imgsz=imgsz if "imgsz" in settings.model_fields_set else None)
+    if settings.mode == "info":
+        model = YOLO(settings.model or "yolov8n.yaml", task=settings.task)
+        imgsz = settings.imgsz if isinstance(settings.imgsz, int) else max(settings.imgsz)
+        model.info(detailed=True, imgsz=imgsz if "imgsz" in settings.model_fields_set else None)
+        return 0
+    model = YOLO(settings.model or DEFAULT_MODELS[settings.task or "classify"], task=settings.task)
+    overrides = {
+        key: getattr(settings, key)
+        for key in settings.model_fields_set
+        if key not in ("mode", "task", "model")
+    }
+    return MODE_RUNNERS[settings.mode](model, overrides)
+
+
+def _train(model, overrides: dict[str, Any]) -> int:
+    result = model.train(**overrides)
+    details = getattr(result.validation, "details", None)
+    if details is not None and hasattr(details, "summary_table"):
+        print(details.summary_table())
+    print(f"weights: {result.best or result.last}")
+    return 0 if result.status == "completed" else 130
+
+
+def _val(model, overrides: dict[str, Any]) -> int:
+    metrics = model.val(**overrides)
+    print(metrics.summary_table())
+    if getattr(metrics, "save_dir", None):
+        print(f"plots: {metrics.save_dir}")
     return 0
+
+
+def _predict(model, overrides: dict[str, Any]) -> int:
+    overrides.setdefault("verbose", True)
+    count = 0
+    for result in model.predict(stream=True, print_results=True, **overrides):
+        count += 1
+        del result
+    if count == 0:
+        print("no images were predicted", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _export(model, overrides: dict[str, Any]) -> int:
+    path = model.export(**overrides)
+    print(f"exported: {path}")
+    print(f"use it:   yolo predict model={path} source=<images>")
+    print(f"          yolo val model={path} data=<dataset>")
+    return 0
+
+
+MODE_RUNNERS = {"train": _train, "val": _val, "predict": _predict, "export": _export}
 
 
 def render_settings(settings: Settings) -> str:

@@ -1,4 +1,4 @@
-"""Shared test set-up: no test may reach the internet or the user's weights cache."""
+"""Shared test set-up: no test may reach the internet, the user's weights cache or datasets."""
 
 from __future__ import annotations
 
@@ -15,3 +15,10 @@ def _isolated_weights(tmp_path_factory, monkeypatch):
     """Point the weights cache at a temp folder and downloads at a closed local port."""
     monkeypatch.setenv("YOLO_STUDIO_WEIGHTS_DIR", str(tmp_path_factory.mktemp("weights")))
     monkeypatch.setenv("YOLO_STUDIO_WEIGHTS_URL", "http://127.0.0.1:9/closed")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_datasets(tmp_path_factory, monkeypatch):
+    """Named datasets live in a temp folder; their downloads go to a closed local port."""
+    monkeypatch.setenv("YOLO_STUDIO_DATASETS_DIR", str(tmp_path_factory.mktemp("datasets")))
+    monkeypatch.setenv("YOLO_STUDIO_DATASETS_URL", "http://127.0.0.1:9/closed")

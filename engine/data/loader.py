@@ -63,10 +63,15 @@ class ImageStore:
         cancel.raise_if_cancelled()
 
 
-def to_tensor(images: Sequence[np.ndarray]) -> torch.Tensor:
-    """H×W×3 uint8 BGR arrays → one float32 N×3×H×W RGB tensor in 0..1."""
-    batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).flip(1)
+def to_tensor(images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
+    """H×W×3 uint8 BGR arrays (or their N×H×W×3 stack) → float32 N×3×H×W RGB in 0..1."""
+    stack = images if isinstance(images, np.ndarray) else np.stack(images)
+    batch = torch.from_numpy(stack).permute(0, 3, 1, 2).flip(1)
     return batch.float().div_(255.0).contiguous()
+
+
+def _as_tensors(batch: dict) -> dict:
+    return {**batch, "img": to_tensor(batch["img"]), "cls": torch.from_numpy(batch["cls"])}
 
 
 class BatchLoader:
@@ -127,7 +132,7 @@ class BatchLoader:
         if self.workers == 0:
             for chunk in chunks:
                 self.cancel.raise_if_cancelled()
-                yield self._make_batch(chunk)
+                yield _as_tensors(self._make_batch(chunk))
             return
         pool = self._executor()
         pending: deque[Future] = deque()
@@ -135,10 +140,10 @@ class BatchLoader:
             for chunk in chunks:
                 pending.append(pool.submit(self._make_batch, chunk))
                 if len(pending) > self.prefetch:
-                    yield pending.popleft().result()
+                    yield _as_tensors(pending.popleft().result())
                     self.cancel.raise_if_cancelled()
             while pending:
-                yield pending.popleft().result()
+                yield _as_tensors(pending.popleft().result())
                 self.cancel.raise_if_cancelled()
         finally:
             for future in pending:
@@ -163,11 +168,9 @@ class BatchLoader:
             images.append(self.transform(image, rng))
             labels.append(self.labels[index])
             paths.append(str(self.store.paths[index]))
-        return {
-            "img": to_tensor(images),
-            "cls": torch.from_numpy(np.asarray(labels)),
-            "paths": paths,
-        }
+        # Plain numpy here: a torch op on a pool thread starts a second OpenMP team whose
+        # spinning threads slow the training step 2-3x. The caller's thread makes tensors.
+        return {"img": np.stack(images), "cls": np.asarray(labels), "paths": paths}
 
     def _readable(self, index: int) -> tuple[int, np.ndarray]:
         """Image ``index``, or the next one that decodes (each bad file is reported once)."""

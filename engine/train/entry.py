@@ -68,10 +68,12 @@ def start_training(
     """Train ``model`` with ``settings`` (or resume the run ``checkpoint`` belongs to)."""
     if settings.resume:
         return _resume(settings, checkpoint, progress, cancel)
+    fresh = checkpoint is None
     if isinstance(settings.pretrained, str):
         transfer_pretrained(model, settings.pretrained, progress)
+        fresh = False
     hooks = task_hooks(model.task, progress)
-    return Trainer(hooks, model, settings, progress=progress, cancel=cancel).train()
+    return Trainer(hooks, model, settings, progress=progress, cancel=cancel, fresh=fresh).train()
 
 
 def _resume(settings: Settings, checkpoint: Path | None, progress: Reporter,

@@ -34,6 +34,7 @@ from ..events import (
     ignore,
 )
 from ..nn.model import TaskModel
+from ..nn.zoo import build_model
 from ..utils.atomic import atomic_writer
 from .ema import ModelEMA
 from .optim import build_optimizer, choose_optimizer, interpolate, lr_factor
@@ -118,7 +119,10 @@ class Trainer:
         cancel: CancelToken = NEVER,
         resume_state: dict[str, Any] | None = None,
         save_dir: Path | None = None,
+        fresh: bool = False,
     ) -> None:
+        """``fresh``: the model is new (built from yaml); it is rebuilt after seeding so the
+        initial weights, and so the whole run, follow ``seed``."""
         self.hooks = hooks
         self.model = model
         self.settings = settings
@@ -126,6 +130,7 @@ class Trainer:
         self.cancel = cancel
         self.resume_state = resume_state
         self.save_dir = save_dir
+        self.fresh = fresh
         self.history: list[dict[str, float]] = list((resume_state or {}).get("history", []))
 
     # --- public --------------------------------------------------------------------------
@@ -184,6 +189,8 @@ class Trainer:
     def _setup(self) -> TaskData:
         s = self.settings
         seed_everything(s.seed, s.deterministic)
+        if self.fresh:
+            self.model = build_model(self.model.yaml)
         self.device = select_device(s.device)
         self.amp = bool(s.amp) and self.device.type == "cuda"
         self.imgsz = round_imgsz(s.imgsz, max(self.model.strides), self._warn)

@@ -1,0 +1,323 @@
+"""Pictures a run saves: confusion matrices, the results.csv curves and training-batch mosaics.
+
+Matplotlib is used through ``Figure`` and ``FigureCanvasAgg`` only, never ``pyplot``: no global
+figure registry or backend switch, so plotting works from any thread (the studio's worker) and
+leaves the caller's matplotlib state alone. Matplotlib's font cache is shared and matplotlib
+promises no thread safety, so figures are drawn one at a time under a module lock. Matplotlib
+is imported inside the functions so ``import engine`` stays fast. Every file is written
+atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+import numpy as np
+
+from .errors import EngineError
+from .utils.atomic import atomic_writer
+
+if TYPE_CHECKING:
+    import torch
+    from matplotlib.figure import Figure
+
+ANNOTATE_MAX_CLASSES = 30
+TICK_LABELS_MAX_CLASSES = 50
+_DPI = 150
+_FIGURE_FORMATS = frozenset({"png", "jpg", "jpeg", "pdf", "svg"})
+_MOSAIC_MAX_SIDE = 1920
+_TILE_MIN_SIDE = 160
+_MATPLOTLIB_LOCK = threading.Lock()
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _one_figure_at_a_time(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    @functools.wraps(function)
+    def locked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _MATPLOTLIB_LOCK:
+            return function(*args, **kwargs)
+
+    return locked
+
+
+# -- confusion matrix ------------------------------------------------------------------------
+
+
+@_one_figure_at_a_time
+def plot_confusion_matrix(
+    matrix: np.ndarray,
+    names: Sequence[str],
+    path: str | Path,
+    *,
+    normalize: bool = True,
+    title: str | None = None,
+) -> Path:
+    """Draw a [C, C] confusion matrix (rows = true, columns = predicted) to ``path``.
+
+    With ``normalize`` each row is divided by its total (a row with no samples stays 0). Cells
+    carry their values up to 30 classes and the axes carry class names up to 50.
+    """
+    counts = np.asarray(matrix)
+    classes = len(names)
+    if counts.shape != (classes, classes):
+        raise ValueError(
+            f"matrix must be [{classes}, {classes}] for {classes} names, got {counts.shape}"
+        )
+    values = _row_normalised(counts) if normalize else counts.astype(np.float64)
+    figure = _new_figure(_matrix_figure_size(classes))
+    axes = figure.add_subplot()
+    image = axes.imshow(
+        values,
+        cmap="Blues",
+        interpolation="nearest",
+        aspect="auto",
+        vmin=0.0,
+        vmax=1.0 if normalize else max(float(values.max()), 1.0),
+    )
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    if classes <= ANNOTATE_MAX_CLASSES:
+        _annotate_cells(axes, values, integers=not normalize)
+    _set_class_ticks(axes, names)
+    axes.set_xlabel("Predicted")
+    axes.set_ylabel("True")
+    axes.set_title(title or ("Confusion Matrix Normalized" if normalize else "Confusion Matrix"))
+    return _save_figure(figure, path)
+
+
+def _row_normalised(counts: np.ndarray) -> np.ndarray:
+    totals = counts.sum(axis=1, keepdims=True).astype(np.float64)
+    return np.divide(counts, totals, out=np.zeros(counts.shape, np.float64), where=totals > 0)
+
+
+def _matrix_figure_size(classes: int) -> tuple[float, float]:
+    side = min(max(6.0, 0.32 * classes + 3.0), 16.0)
+    return side * 1.2, side
+
+
+def _annotate_cells(axes, values: np.ndarray, *, integers: bool) -> None:
+    classes = len(values)
+    font_size = max(4.0, min(10.0, 240.0 / classes))
+    threshold = 0.5 * (float(values.max()) or 1.0)
+    for row in range(classes):
+        for column in range(classes):
+            value = values[row, column]
+            text = f"{int(value)}" if integers else f"{value:.2f}"
+            if not integers and value == 0:
+                text = "0"
+            colour = "white" if value > threshold else "black"
+            axes.text(column, row, text, ha="center", va="center", fontsize=font_size, color=colour)
+
+
+def _set_class_ticks(axes, names: Sequence[str]) -> None:
+    classes = len(names)
+    if classes > TICK_LABELS_MAX_CLASSES:
+        axes.set_xticks([])
+        axes.set_yticks([])
+        return
+    font_size = max(5.0, min(10.0, 300.0 / classes))
+    positions = np.arange(classes)
+    axes.set_xticks(positions, [str(name) for name in names], rotation=90, fontsize=font_size)
+    axes.set_yticks(positions, [str(name) for name in names], fontsize=font_size)
+
+
+# -- results.csv curves ----------------------------------------------------------------------
+
+
+@_one_figure_at_a_time
+def plot_results(csv_path: str | Path, path: str | Path | None = None) -> Path:
+    """Plot every column of a results.csv against epoch; writes results.png beside it by default.
+
+    Any columns are accepted (one small subplot each); a file with only a header gives empty
+    plots. A missing or malformed file raises ``EngineError`` naming the file and line.
+    """
+    source = Path(csv_path)
+    columns, rows = read_results_csv(source)
+    epoch_index = columns.index("epoch") if "epoch" in columns else None
+    data = np.array(rows, np.float64).reshape(len(rows), len(columns))
+    epochs = data[:, epoch_index] if epoch_index is not None else np.arange(1, len(rows) + 1.0)
+    series = [(name, data[:, i]) for i, name in enumerate(columns) if i != epoch_index]
+    count = max(len(series), 1)
+    grid_columns = min(5, count)
+    grid_rows = math.ceil(count / grid_columns)
+    figure = _new_figure((3.0 * grid_columns, 2.6 * grid_rows))
+    for index, (name, values) in enumerate(series, start=1):
+        axes = figure.add_subplot(grid_rows, grid_columns, index)
+        _plot_series(axes, epochs, values, name)
+    if not series:
+        figure.add_subplot().text(0.5, 0.5, "no metrics yet", ha="center", va="center")
+    figure.tight_layout()
+    return _save_figure(figure, Path(path) if path is not None else source.with_name("results.png"))
+
+
+def read_results_csv(path: Path) -> tuple[list[str], list[list[float]]]:
+    """(column names, rows of floats) from a results.csv; EngineError names the bad line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise EngineError(
+            f"cannot read the results file ({exc.strerror or exc}); check the run folder",
+            path=path,
+        ) from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise EngineError(
+            "is not a UTF-8 text file; expected a results.csv written by training",
+            path=path,
+            line=raw[: exc.start].count(b"\n") + 1,
+        ) from exc
+    records = list(csv.reader(text.splitlines()))
+    if not records or not any(field.strip() for field in records[0]):
+        raise EngineError("has no header row; expected columns such as 'epoch'", path=path, line=1)
+    columns = [field.strip() for field in records[0]]
+    rows = [
+        _parse_row(record, len(columns), path, line)
+        for line, record in enumerate(records[1:], start=2)
+        if any(field.strip() for field in record)
+    ]
+    return columns, rows
+
+
+def _parse_row(record: list[str], width: int, path: Path, line: int) -> list[float]:
+    if len(record) != width:
+        raise EngineError(
+            f"has {len(record)} values where the header names {width} columns; "
+            "fix or delete this line",
+            path=path,
+            line=line,
+        )
+    try:
+        return [float(field) if field.strip() else math.nan for field in record]
+    except ValueError as exc:
+        raise EngineError(
+            f"holds a value that is not a number ({exc}); fix or delete this line",
+            path=path,
+            line=line,
+        ) from exc
+
+
+def _plot_series(axes, epochs: np.ndarray, values: np.ndarray, name: str) -> None:
+    axes.plot(epochs, values, marker=".", linewidth=1.5, markersize=5, label="results")
+    if len(values) >= 5 and np.isfinite(values).all():
+        axes.plot(epochs, _smooth(values), ":", linewidth=1.5, label="smooth")
+    axes.set_title(name, fontsize=10)
+    axes.tick_params(labelsize=8)
+    axes.grid(alpha=0.3)
+
+
+def _smooth(values: np.ndarray) -> np.ndarray:
+    """A centred moving average over about a tenth of the points, edges padded."""
+    width = max(3, (len(values) // 10) | 1)
+    padded = np.pad(values, width // 2, mode="edge")
+    return np.convolve(padded, np.ones(width) / width, mode="valid")
+
+
+# -- training-batch mosaic -------------------------------------------------------------------
+
+
+def plot_image_grid(
+    images: np.ndarray | torch.Tensor,
+    labels: Sequence[str],
+    path: str | Path,
+    *,
+    max_images: int = 16,
+) -> Path:
+    """Tile up to ``max_images`` images with their labels into one picture (JPEG, PNG, ...).
+
+    ``images`` is [N, 3, H, W] float RGB in 0..1 (a training batch) or [N, H, W, 3] uint8 BGR.
+    Labels are drawn with OpenCV's built-in font, which has ASCII glyphs only: other characters
+    show as '?'.
+    """
+    from .data.images import write_image
+
+    target = Path(path)
+    if target.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".webp"):
+        raise ValueError(f"{target}: use a .jpg, .png, .bmp or .webp name for an image grid")
+    tiles = _as_bgr_uint8(images)[:max_images]
+    if len(tiles) == 0:
+        raise ValueError("plot_image_grid needs at least one image")
+    if len(labels) < len(tiles):
+        raise ValueError(f"{len(labels)} labels for {len(tiles)} images; give one label per image")
+    write_image(target, _mosaic(tiles, [str(label) for label in labels[: len(tiles)]]))
+    return target
+
+
+def _as_bgr_uint8(images: np.ndarray | torch.Tensor) -> np.ndarray:
+    """[N, H, W, 3] uint8 BGR from either accepted layout."""
+    array = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
+    if array.ndim == 4 and array.dtype == np.uint8 and array.shape[3] == 3:
+        return array
+    if array.ndim == 4 and np.issubdtype(array.dtype, np.floating) and array.shape[1] == 3:
+        rgb = np.clip(np.nan_to_num(array.astype(np.float32)), 0.0, 1.0)
+        bgr = (rgb[:, ::-1] * 255.0 + 0.5).astype(np.uint8)
+        return np.ascontiguousarray(bgr.transpose(0, 2, 3, 1))
+    raise ValueError(
+        "images must be [N, 3, H, W] float RGB in 0..1 or [N, H, W, 3] uint8 BGR, "
+        f"got {list(array.shape)} {array.dtype}"
+    )
+
+
+def _mosaic(tiles: np.ndarray, labels: list[str]) -> np.ndarray:
+    import cv2
+
+    count, height, width = tiles.shape[:3]
+    columns = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    scale = max(1.0, _TILE_MIN_SIDE / max(height, width))  # small images: labels stay legible
+    scale = min(scale, _MOSAIC_MAX_SIDE / max(columns * width, rows * height))
+    tile_h, tile_w = max(1, round(height * scale)), max(1, round(width * scale))
+    canvas = np.full((rows * tile_h, columns * tile_w, 3), 114, np.uint8)
+    interpolation = cv2.INTER_NEAREST if scale >= 1 else cv2.INTER_AREA
+    for index, (tile, label) in enumerate(zip(tiles, labels, strict=True)):
+        top, left = (index // columns) * tile_h, (index % columns) * tile_w
+        resized = cv2.resize(tile, (tile_w, tile_h), interpolation=interpolation)
+        canvas[top : top + tile_h, left : left + tile_w] = resized
+        cv2.rectangle(
+            canvas, (left, top), (left + tile_w - 1, top + tile_h - 1), (255, 255, 255), 1
+        )
+        _draw_label(canvas, label, left, top, tile_w)
+    return canvas
+
+
+def _draw_label(canvas: np.ndarray, label: str, left: int, top: int, tile_width: int) -> None:
+    import cv2
+
+    font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, max(0.35, tile_width / 400), 1
+    text = label.encode("ascii", "replace").decode("ascii")
+    while len(text) > 1 and cv2.getTextSize(text, font, scale, thickness)[0][0] > tile_width - 6:
+        text = text[:-2] + "~"
+    (text_w, text_h), baseline = cv2.getTextSize(text, font, scale, thickness)
+    corner = (left + 2 + text_w + 4, top + 2 + text_h + baseline + 4)
+    cv2.rectangle(canvas, (left + 2, top + 2), corner, (0, 0, 0), -1)
+    origin = (left + 4, top + 4 + text_h)
+    cv2.putText(canvas, text, origin, font, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+
+
+# -- shared ----------------------------------------------------------------------------------
+
+
+def _new_figure(size: tuple[float, float]) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, dpi=_DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save_figure(figure: Figure, path: str | Path) -> Path:
+    target = Path(path)
+    file_format = target.suffix.lower().lstrip(".") or "png"
+    if file_format not in _FIGURE_FORMATS:
+        raise ValueError(f"{target}: use a .png, .jpg, .pdf or .svg name for a plot")
+    with atomic_writer(target) as handle:
+        figure.savefig(handle, format=file_format, dpi=_DPI, bbox_inches="tight")
+    return target
