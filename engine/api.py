@@ -23,6 +23,7 @@ from .weights import resolve_weights
 log = logging.getLogger(__name__)
 
 _YAML_SUFFIXES = (".yaml", ".yml")
+_EXPORT_SUFFIXES = (".onnx", ".torchscript")
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,11 @@ class TransferReport:
 
 
 class YOLO:
-    """A model plus what it needs to train, predict and export (those arrive in later modes)."""
+    """A model plus what it needs to train, validate, predict and export.
+
+    ``YOLO('best.onnx')`` / ``YOLO('best.torchscript')`` hold an exported model: those
+    predict and validate; training, ``info`` and export need the ``.pt`` or ``.yaml``.
+    """
 
     def __init__(
         self,
@@ -51,11 +56,14 @@ class YOLO:
         in_channels: int | None = None,
         progress: Reporter | None = None,
     ) -> None:
-        self._progress = progress or _default_reporter()
+        self._progress = _default_reporter() if progress is None else progress
         self.checkpoint_path: Path | None = None
         self.checkpoint_meta: dict[str, Any] = {}
         self.transfer_report: TransferReport | None = None
+        self.exported = None  # a Backend, for .onnx / .torchscript files
+        self._backend = None
         source = str(model)
+        self.source_stem = Path(source).stem
         suffix = Path(source).suffix.lower()
         if suffix in _YAML_SUFFIXES:
             self.model: TaskModel = build_model(
@@ -68,22 +76,40 @@ class YOLO:
             path = resolve_weights(source, progress=self._progress)
             self.model, weights = load_model(path)
             self.checkpoint_path, self.checkpoint_meta = path, weights.metadata
+        elif suffix in _EXPORT_SUFFIXES:
+            from .backends import load_backend
+
+            self.model = None  # type: ignore[assignment]
+            self.exported = load_backend(source, device="cpu")
+            self.checkpoint_path = Path(source)
+            self.checkpoint_meta = {"train_args": {"imgsz": _export_size(self.exported)}}
         else:
             raise ModelConfigError(
-                "expected a model yaml (yolov8n-seg.yaml) or a checkpoint (.pt)", path=source
+                "expected a model yaml (yolov8n-seg.yaml), a checkpoint (.pt) or an export "
+                "(.onnx, .torchscript)",
+                path=source,
             )
-        if task is not None and task != self.model.task:
+        if task is not None and task != self.task:
             raise ModelConfigError(
-                f"is a {self.model.task} model, but task={task} was asked for", path=source
+                f"is a {self.task} model, but task={task} was asked for", path=source
             )
 
     @property
     def task(self) -> str:
-        return self.model.task
+        return self.exported.task if self.model is None else self.model.task
 
     @property
     def names(self) -> dict[int, str]:
-        return self.model.names
+        return self.exported.names if self.model is None else self.model.names
+
+    def _require_model(self, action: str) -> TaskModel:
+        if self.model is None:
+            raise ModelConfigError(
+                f"is an exported model: it can predict and val, but not {action}. Use the "
+                ".pt checkpoint it was exported from",
+                path=self.checkpoint_path,
+            )
+        return self.model
 
     def load(self, weights: str | Path) -> YOLO:
         """Copy every tensor whose name and shape match from ``weights`` into this model."""
@@ -151,13 +177,14 @@ class YOLO:
         holds the best weights, and ``val()`` with no arguments scores them on the same data."""
         from .train.entry import start_training
 
+        model = self._require_model("train")
         settings = self._settings("train", kwargs)
         result = start_training(
-            self.model,
+            model,
             settings,
             checkpoint=self.checkpoint_path,
-            progress=progress or self._progress,
-            cancel=cancel or NEVER,
+            progress=self._progress if progress is None else progress,
+            cancel=NEVER if cancel is None else cancel,
         )
         best = result.best or result.last
         if best is not None and best.exists():
@@ -172,7 +199,6 @@ class YOLO:
         task's metrics (``.top1``, ``.top5`` for classification)."""
         from .devices import select_device
         from .val.classify_run import run_classify_val
-        from .val.classify_validator import model_forward
 
         settings = self._settings("val", kwargs, inherit=("data", "imgsz", "batch"))
         if self.task != "classify":
@@ -180,22 +206,129 @@ class YOLO:
         device = select_device(settings.device)
         imgsz = _one_size(settings.imgsz)
         validation, save_dir = run_classify_val(
-            model_forward(self.model.to(device)),
+            self._forward(device),
             self.names,
             settings,
             imgsz,
             device=device,
-            progress=progress or self._progress,
-            cancel=cancel or NEVER,
+            progress=self._progress if progress is None else progress,
+            cancel=NEVER if cancel is None else cancel,
         )
         metrics = validation.details
         metrics.save_dir = save_dir
         return metrics
 
+    def _forward(self, device):
+        """images -> (probabilities, logits or None) on ``device``, for any kind of model."""
+        if self.model is not None:
+            from .val.classify_validator import model_forward
+
+            return model_forward(self.model.to(device))
+        backend = self.exported
+
+        def forward(images: torch.Tensor):
+            return backend.forward(images.to(backend.device)).to(images.device), None
+
+        return forward
+
+    def backend(self, device=None):
+        """The inference backend for this model (cached per device)."""
+        from .backends import load_backend
+        from .devices import select_device
+
+        if self.model is None:
+            return self.exported
+        target = select_device(device)
+        if self._backend is None or self._backend.device != target:
+            self._backend = load_backend(self.model, device=target)
+        return self._backend
+
+    def predict(
+        self,
+        source=None,
+        *,
+        stream: bool = False,
+        progress: Reporter | None = None,
+        cancel: CancelToken | None = None,
+        print_results: bool = False,
+        **kwargs,
+    ):
+        """Predict on ``source`` (file, folder, glob, video, URL, array, camera index, or a
+        list of these). Returns a list of ``Results``, or a generator when ``stream=True``."""
+        from .predict.predictor import Predictor
+        from .train.run_dir import run_dir
+
+        if source is not None:
+            kwargs["source"] = str(source) if isinstance(source, Path) else source
+        raw_source = kwargs.pop("source", None)
+        settings = self._settings("predict", kwargs, inherit=("imgsz",))
+        if raw_source is None:
+            raise ModelConfigError("nothing to predict: pass source=<image, folder, video, URL "
+                                   "or camera index>", key="source")
+        save_dir = None
+        if settings.save and "save" in kwargs:
+            save_dir = run_dir(self.task, "predict", project=settings.project,
+                               name=settings.name, exist_ok=settings.exist_ok)
+        predictor = Predictor(
+            self.backend(settings.device), imgsz=_one_size(settings.imgsz),
+            batch=int(settings.batch) if "batch" in kwargs else 1,
+            vid_stride=settings.vid_stride, save_dir=save_dir,
+            progress=self._progress if progress is None else progress,
+            cancel=NEVER if cancel is None else cancel,
+            on_result=_result_sink(save_dir, print_results),
+        )
+        generator = predictor.stream(raw_source)
+        return generator if stream else list(generator)
+
+    __call__ = predict
+
+    def export(self, *, progress: Reporter | None = None, cancel: CancelToken | None = None,
+               **kwargs) -> Path:
+        """Export to ``format=`` (onnx, torchscript); returns the written file's path."""
+        from .export import export_model
+
+        model = self._require_model("export")
+        settings = self._settings("export", kwargs, inherit=("imgsz",))
+        output = self.checkpoint_path or Path(f"{self.source_stem}.pt")
+        imgsz = settings.imgsz if "imgsz" in kwargs or self.checkpoint_meta else 224
+        return export_model(
+            model, settings.format, output=output, imgsz=imgsz, batch=int(settings.batch)
+            if "batch" in kwargs else 1, half=settings.half, dynamic=settings.dynamic,
+            simplify=settings.simplify, opset=settings.opset, optimize=settings.optimize,
+            metadata={"names": dict(model.names)},
+            progress=self._progress if progress is None else progress,
+            cancel=NEVER if cancel is None else cancel,
+        )
+
     @torch.no_grad()
     def forward(self, images: torch.Tensor):
         """Run the network on a float tensor ``[N, C, H, W]`` in 0..1 (eval mode)."""
         return self.model.eval()(images)
+
+
+def _export_size(backend) -> int:
+    return int(max(backend.imgsz)) if backend.imgsz else 224
+
+
+def _result_sink(save_dir: Path | None, print_results: bool):
+    """Save and/or print each result as it is made (the CLI's line per image)."""
+    if save_dir is None and not print_results:
+        return None
+    counter = {"n": 0}
+
+    def sink(result) -> None:
+        counter["n"] += 1
+        if save_dir is not None:
+            name = Path(result.path).stem or f"image{counter['n']}"
+            suffix = f"_{result.frame}" if getattr(result, "frame", None) is not None else ""
+            result.save(save_dir / f"{name}{suffix}.jpg")
+        if print_results:
+            h, w = result.orig_img.shape[:2]
+            speed = sum(result.speed.values())
+            print(f"{counter['n']} {result.path}: {w}x{h} {result.verbose()} {speed:.1f}ms",
+                  flush=True)
+
+    return sink
 
 
 def _one_size(imgsz: int | list[int]) -> int:

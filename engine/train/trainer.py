@@ -404,7 +404,10 @@ class Trainer:
                 )
         if counted == 0:
             raise TrainingDiverged(
-                f"no training step of epoch {epoch + 1} had a finite loss", path=self.save_dir
+                f"the loss was not finite in any step of epoch {epoch + 1}; training stopped "
+                "with the last good checkpoint kept. Lower lr0, check the labels, or set "
+                "amp=False",
+                path=self.save_dir,
             )
         return {f"train/{k}": v for k, v in self._named_losses(loss_sum, counted).items()}
 

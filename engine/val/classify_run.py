@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import torch
@@ -47,6 +48,7 @@ def run_classify_val(
     if settings.save or settings.plots:
         save_dir = run_dir("classify", "val", project=settings.project, name=settings.name,
                            exist_ok=settings.exist_ok)
+    started = time.perf_counter()
     progress(RunStarted("val", "classify", str(save_dir) if save_dir else None, len(samples),
                         f"{root.name} {settings.split}: {len(samples)} images"))
     store = ImageStore([s.path for s in samples], cache=settings.cache)
@@ -64,7 +66,8 @@ def run_classify_val(
 
         ClassifyTask().final_plots(validation, save_dir, names)
     progress(RunFinished("val", "completed", str(save_dir) if save_dir else None,
-                         frozen_metrics(validation.metrics)))
+                         frozen_metrics(validation.metrics),
+                         seconds=time.perf_counter() - started))
     return validation, save_dir
 
 

@@ -1,0 +1,1 @@
+"""Prediction: sources of frames, the predictor, and results."""

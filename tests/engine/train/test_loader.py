@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from engine.cancel import CancelToken
+from engine.data.images import read_image
+from engine.data.loader import BatchLoader, ImageStore, to_tensor
+from engine.errors import Cancelled
+
+
+def paths_and_labels(digits):
+    paths = sorted((digits / "train").glob("*/*.png"))
+    return paths, [int(p.parent.name) for p in paths]
+
+
+def identity(image, _rng):
+    return image
+
+
+def test_to_tensor_is_rgb_float_nchw():
+    bgr = np.zeros((2, 4, 3), np.uint8)
+    bgr[..., 0] = 255  # blue
+    out = to_tensor([bgr])
+    assert out.shape == (1, 3, 2, 4) and out.dtype == torch.float32
+    assert out[0, 2].max() == 1.0 and out[0, 0].max() == 0.0  # blue lands in channel 2
+
+
+def test_batches_cover_every_image_once_in_a_seeded_order(digits):
+    paths, labels = paths_and_labels(digits)
+    loader = BatchLoader(ImageStore(paths), labels, identity, batch_size=32, shuffle=True,
+                         seed=3, workers=2)
+    seen = [p for batch in loader for p in batch["paths"]]
+    again = [p for batch in loader for p in batch["paths"]]
+    loader.set_epoch(1)
+    other = [p for batch in loader for p in batch["paths"]]
+    loader.close()
+    assert sorted(seen) == sorted(map(str, paths)) and len(loader) == 4
+    assert seen == again and seen != other
+
+
+def test_labels_follow_images(digits):
+    paths, labels = paths_and_labels(digits)
+    loader = BatchLoader(ImageStore(paths, cache="ram"), labels, identity, batch_size=50,
+                         shuffle=True, workers=0)
+    for batch in loader:
+        assert [int(p.split("/")[-2]) for p in batch["paths"]] == batch["cls"].tolist()
+        assert batch["img"].shape[1:] == (3, 32, 32)
+
+
+def test_a_corrupt_image_is_reported_once_and_replaced(digits, tmp_path):
+    root = tmp_path / "d"
+    shutil.copytree(digits, root)
+    paths, labels = paths_and_labels(root)
+    paths[5].write_bytes(b"not a png")
+    warnings = []
+    loader = BatchLoader(ImageStore(paths), labels, identity, batch_size=40, shuffle=False,
+                         workers=2, on_warning=lambda m, p: warnings.append((m, p)))
+    for _ in range(2):
+        batches = list(loader)
+        assert sum(len(b["paths"]) for b in batches) == len(paths)
+        assert str(paths[5]) not in [p for b in batches for p in b["paths"]]
+    loader.close()
+    assert len(warnings) == 1 and warnings[0][1] == str(paths[5])
+    assert paths[5].read_bytes() == b"not a png"  # never rewritten
+
+
+def test_cancel_stops_between_batches_and_threads_end(digits):
+    paths, labels = paths_and_labels(digits)
+    token = CancelToken()
+
+    def slow(image, _rng):
+        time.sleep(0.002)
+        return image
+
+    loader = BatchLoader(ImageStore(paths), labels, slow, batch_size=8, shuffle=False,
+                         workers=2, cancel=token)
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        for i, _ in enumerate(loader):
+            if i == 1:
+                token.cancel()
+    loader.close()
+    assert time.monotonic() - started < 2
+    assert not [t for t in threading.enumerate() if t.name.startswith("yolo-data")]
+
+
+def test_ram_cache_decodes_each_file_once(digits, monkeypatch):
+    paths, _ = paths_and_labels(digits)
+    store = ImageStore(paths[:10], cache="ram")
+    store.fill(workers=2)
+    calls = []
+    monkeypatch.setattr("engine.data.loader.read_image",
+                        lambda p: calls.append(p) or read_image(p))
+    for i in range(10):
+        store.get(i)
+    assert calls == []
