@@ -22,3 +22,4 @@ def _isolated_datasets(tmp_path_factory, monkeypatch):
     """Named datasets live in a temp folder; their downloads go to a closed local port."""
     monkeypatch.setenv("YOLO_STUDIO_DATASETS_DIR", str(tmp_path_factory.mktemp("datasets")))
     monkeypatch.setenv("YOLO_STUDIO_DATASETS_URL", "http://127.0.0.1:9/closed")
+    monkeypatch.setenv("YOLO_STUDIO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -9,6 +9,7 @@ run is reproducible whatever the thread scheduling, and a resumed run sees the s
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +21,7 @@ import torch
 
 from ..cancel import NEVER, CancelToken
 from ..errors import DatasetError, ImageReadError
+from ..utils.atomic import atomic_writer
 from .images import read_image
 
 Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
@@ -27,11 +29,18 @@ WarningSink = Callable[[str, str | None], None]
 
 
 class ImageStore:
-    """Decoded images by index: read from disk each time, or once into RAM (``cache='ram'``)."""
+    """Decoded images by index: from disk each time, kept in RAM (``cache='ram'``/True), or
+    decoded once into ``.npy`` files under the cache folder (``cache='disk'``).
 
-    def __init__(self, paths: Sequence[Path], *, cache: bool | str = False) -> None:
+    The disk cache lives outside the dataset (the user's folders are never written to); a
+    file's entry is keyed by its path, size and modification time, so edits invalidate it.
+    """
+
+    def __init__(self, paths: Sequence[Path], *, cache: bool | str = False,
+                 cache_dir: Path | None = None) -> None:
         self.paths = list(paths)
         self.ram: dict[int, np.ndarray] | None = {} if cache in (True, "ram") else None
+        self.disk = (cache_dir or image_cache_dir()) if cache == "disk" else None
         self.bad: set[int] = set()
 
     def __len__(self) -> int:
@@ -40,14 +49,39 @@ class ImageStore:
     def get(self, index: int) -> np.ndarray:
         if self.ram is not None and index in self.ram:
             return self.ram[index]
-        image = read_image(self.paths[index])
+        image = self._from_disk_cache(index) if self.disk is not None else None
+        if image is None:
+            image = read_image(self.paths[index])
+            if self.disk is not None:
+                self._to_disk_cache(index, image)
         if self.ram is not None:
             self.ram[index] = image
         return image
 
+    def _cache_file(self, index: int) -> Path:
+        path = Path(self.paths[index])
+        stat = path.stat()
+        key = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        return self.disk / f"{key.hexdigest()}.npy"
+
+    def _from_disk_cache(self, index: int) -> np.ndarray | None:
+        try:
+            return np.load(self._cache_file(index), allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+
+    def _to_disk_cache(self, index: int, image: np.ndarray) -> None:
+        target = self._cache_file(index)
+        try:
+            with atomic_writer(target) as handle:
+                np.save(handle, image, allow_pickle=False)
+        except OSError:
+            pass  # a full or read-only cache only costs speed
+
     def fill(self, workers: int, cancel: CancelToken = NEVER) -> None:
-        """Decode everything now (``cache='ram'``), in parallel; bad files are left for later."""
-        if self.ram is None:
+        """Decode everything now (for ``cache='ram'`` or ``'disk'``), in parallel; files that
+        fail are left for the loader to report."""
+        if self.ram is None and self.disk is None:
             return
 
         def load(i: int) -> None:
@@ -56,11 +90,20 @@ class ImageStore:
             try:
                 self.get(i)
             except ImageReadError:
-                self.bad.add(i)
+                self.bad.discard(i)  # reported (once) when a batch asks for it
 
         with ThreadPoolExecutor(max(workers, 1)) as pool:
             list(pool.map(load, range(len(self.paths))))
         cancel.raise_if_cancelled()
+
+
+def image_cache_dir() -> Path:
+    """``$YOLO_STUDIO_CACHE_DIR/images``, else ``$XDG_CACHE_HOME/yolo-studio/images``."""
+    explicit = os.environ.get("YOLO_STUDIO_CACHE_DIR")
+    if explicit:
+        return Path(explicit) / "images"
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "yolo-studio" / "images"
 
 
 def to_tensor(images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import torch
@@ -128,10 +130,25 @@ class ClassifyTask:
         finally:
             model.train(was_training)
 
+    def plot_batch(self, batch: dict, names: dict[int, str], path: Path) -> None:
+        """A mosaic of augmented training images with their labels (train_batch0.jpg …)."""
+        from ..plots import plot_image_grid
+
+        labels = [names[int(c)] for c in batch["cls"]]
+        plot_image_grid(batch["img"], labels, path)
+
     def final_plots(self, validation: Validation, save_dir: Path, names: dict[int, str]) -> None:
+        """Confusion matrices as pictures (counts and row-normalised) and as CSV data."""
         from ..plots import plot_confusion_matrix
+        from ..utils.atomic import atomic_writer
 
         matrix = validation.details.confusion_matrix
         labels = [names[i] for i in sorted(names)]
         plot_confusion_matrix(matrix, labels, save_dir / "confusion_matrix.png", normalize=False)
         plot_confusion_matrix(matrix, labels, save_dir / "confusion_matrix_normalized.png")
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["true \\ predicted", *labels])
+        writer.writerows([label, *map(int, row)] for label, row in zip(labels, matrix, strict=True))
+        with atomic_writer(save_dir / "confusion_matrix.csv") as handle:
+            handle.write(text.getvalue().encode())

@@ -6,14 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from ..cancel import NEVER, CancelToken
-from ..checkpoints import load_model, read_weights
-from ..checkpoints.loading import cast_like
+from ..checkpoints import load_model
 from ..config import Settings, validate_settings
 from ..errors import CheckpointError, EngineError
-from ..events import Reporter, Warning, ignore
+from ..events import Reporter, ignore
 from ..nn.model import TaskModel
 from ..version import __version__
-from ..weights import resolve_weights
 from .task import TaskHooks
 from .trainer import Trainer, TrainResult
 
@@ -30,18 +28,6 @@ def task_hooks(task: str, progress: Reporter = ignore) -> TaskHooks:
         f"training {task} models is not available in engine {__version__} yet; "
         "classification is"
     )
-
-
-def transfer_pretrained(model: TaskModel, source: str | Path, progress: Reporter) -> int:
-    """Copy tensors matching by name and shape from ``source`` into ``model``; returns count."""
-    path = resolve_weights(source, progress=progress)
-    weights = read_weights(path)
-    target = model.state_dict()
-    matched = {k: v for k, v in weights.state_dict.items()
-               if k in target and v.shape == target[k].shape}
-    model.load_state_dict(cast_like(matched, target), strict=False)
-    progress(Warning(f"transferred {len(matched)}/{len(target)} tensors from {source}", None))
-    return len(matched)
 
 
 def resume_source(settings: Settings, checkpoint: Path | None) -> Path:
@@ -68,11 +54,8 @@ def start_training(
     """Train ``model`` with ``settings`` (or resume the run ``checkpoint`` belongs to)."""
     if settings.resume:
         return _resume(settings, checkpoint, progress, cancel)
-    fresh = checkpoint is None
-    if isinstance(settings.pretrained, str):
-        transfer_pretrained(model, settings.pretrained, progress)
-        fresh = False
     hooks = task_hooks(model.task, progress)
+    fresh = checkpoint is None  # a new model from yaml: rebuilt after seeding
     return Trainer(hooks, model, settings, progress=progress, cancel=cancel, fresh=fresh).train()
 
 

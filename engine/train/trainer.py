@@ -38,6 +38,7 @@ from ..nn.zoo import build_model
 from ..utils.atomic import atomic_writer
 from .ema import ModelEMA
 from .optim import build_optimizer, choose_optimizer, interpolate, lr_factor
+from .pretrained import transfer_pretrained
 from .run_dir import run_dir
 from .task import TaskData, TaskHooks, Validation
 
@@ -201,6 +202,9 @@ class Trainer:
         self.names = data.names
         self.model = self.hooks.adapt_model(self.model, data.names).to(self.device)
         self.model.names = dict(data.names)
+        if isinstance(s.pretrained, str) and not self.resume_state:
+            # after the head fits the dataset, so a head of the same size transfers too
+            transfer_pretrained(self.model, s.pretrained, self.progress)
         self._freeze()
         self.epochs = int(s.epochs)
         self.steps_per_epoch = len(data.train)
@@ -356,6 +360,8 @@ class Trainer:
             self.cancel.raise_if_cancelled()
             global_step = step + steps * epoch
             accumulate = self._warmup(global_step, warmup_steps, epoch)
+            if self.settings.plots and epoch == self.start_epoch and step < 3:
+                self.hooks.plot_batch(batch, self.names, self.save_dir / f"train_batch{step}.jpg")
             batch = self._to_device(batch)
             with torch.autocast(self.device.type, enabled=self.amp):
                 preds = self.model(batch["img"])

@@ -100,3 +100,25 @@ def test_ram_cache_decodes_each_file_once(digits, monkeypatch):
     for i in range(10):
         store.get(i)
     assert calls == []
+
+
+def test_disk_cache_decodes_once_and_notices_edits(digits, tmp_path, monkeypatch):
+    import os
+
+    data = tmp_path / "d"
+    shutil.copytree(digits / "val" / "1", data)
+    paths = sorted(data.glob("*.png"))
+    ImageStore(paths, cache="disk", cache_dir=tmp_path / "cache").fill(workers=2)
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == len(paths)
+    calls = []
+    monkeypatch.setattr("engine.data.loader.read_image",
+                        lambda p: calls.append(p) or read_image(p))
+    store = ImageStore(paths, cache="disk", cache_dir=tmp_path / "cache")
+    cached = store.get(0)
+    assert calls == [] and np.array_equal(cached, read_image(paths[0]))
+    calls.clear()
+    store.get(1)
+    assert calls == []
+    os.utime(paths[1], ns=(1, 1))  # an edited file is decoded again
+    store.get(1)
+    assert calls == [paths[1]]

@@ -39,7 +39,8 @@ def test_a_run_leaves_weights_results_and_args(digits, tmp_path):
     run = tmp_path / "runs" / "train"
     assert result.status == "completed" and result.save_dir == run
     for name in ("weights/last.pt", "weights/best.pt", "results.csv", "args.yaml",
-                 "results.png", "confusion_matrix.png", "confusion_matrix_normalized.png"):
+                 "results.png", "confusion_matrix.png", "confusion_matrix_normalized.png",
+                 "confusion_matrix.csv", "train_batch0.jpg", "train_batch2.jpg"):
         assert (run / name).is_file(), name
     rows = list(csv.DictReader((run / "results.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2"]
@@ -198,3 +199,30 @@ def test_bad_input_gets_clear_errors(digits, tmp_path):
     seg = YOLO("yolov8n-seg.yaml")
     with pytest.raises(Exception, match="segment"):
         seg.train(data=str(digits), epochs=1)
+
+
+def test_training_from_an_official_checkpoint_and_with_pretrained(digits, tmp_path):
+    from tests.conftest import OFFICIAL
+
+    official = OFFICIAL / "yolov8n-cls-digits.pt"
+    start = YOLO(official, progress=Recorder())
+    before = start.val(data=str(digits), project=str(tmp_path / "v"), progress=Recorder()).top1
+    assert before > 0.8  # the reference's digits model already knows the digits
+    _, tuned = train(digits, tmp_path / "a", model=official, epochs=1)
+    assert tuned.metrics["metrics/accuracy_top1"] > 0.5
+    events = Recorder()
+    _, transferred = train(digits, tmp_path / "b", events, epochs=1, pretrained=str(official))
+    assert any("transferred" in w.message for w in events.of(Warning))
+    assert transferred.metrics["metrics/accuracy_top1"] > 0.5
+
+
+def test_a_dataset_with_other_classes_resizes_the_classifier(tmp_path):
+    from engine.data.samples import make_digits_folder
+
+    data = make_digits_folder(tmp_path / "d", limit=160)
+    for split in ("train", "val"):
+        for digit in "3456789":
+            shutil.rmtree(data / split / digit)
+    model, result = train(data, tmp_path, epochs=1)
+    assert model.names == {0: "0", 1: "1", 2: "2"}
+    assert model.model.head.linear.out_features == 3
