@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 _EXPORT_SUFFIXES = (".onnx", ".torchscript")
+CLASSIFY_IMGSZ = 224
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,8 @@ class YOLO:
 
         remembered = self.checkpoint_meta.get("train_args") or {}
         values = {k: remembered[k] for k in inherit if remembered.get(k) is not None}
+        if "imgsz" in inherit and "imgsz" not in values and self.task == "classify":
+            values["imgsz"] = CLASSIFY_IMGSZ  # classifiers' native size, not detection's 640
         values.update(overrides)
         values.update(mode=mode, task=self.task)
         return validate_settings(values, source=f"{mode}()")
@@ -290,7 +293,7 @@ class YOLO:
         model = self._require_model("export")
         settings = self._settings("export", kwargs, inherit=("imgsz",))
         output = self.checkpoint_path or Path(f"{self.source_stem}.pt")
-        imgsz = settings.imgsz if "imgsz" in kwargs or self.checkpoint_meta else 224
+        imgsz = settings.imgsz
         return export_model(
             model, settings.format, output=output, imgsz=imgsz, batch=int(settings.batch)
             if "batch" in kwargs else 1, half=settings.half, dynamic=settings.dynamic,

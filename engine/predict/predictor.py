@@ -49,7 +49,6 @@ class Predictor:
         self.progress = progress
         self.cancel = cancel
         self.on_result = on_result
-        self._warmed = False
 
     def _warn(self, message: str, path: str | None = None) -> None:
         self.progress(Warning(message, path))
@@ -62,9 +61,10 @@ class Predictor:
             self.progress(RunStarted("predict", self.backend.task,
                                      str(self.save_dir) if self.save_dir else None,
                                      frames.total))
-            if not self._warmed:
+            warmed = self.backend.__dict__.setdefault("warmed_sizes", set())
+            if self.imgsz not in warmed:  # once per backend and size, not per call
                 self.backend.warmup(self.imgsz)
-                self._warmed = True
+                warmed.add(self.imgsz)
             for group in iter_batches(frames, self.batch):
                 self.cancel.raise_if_cancelled()
                 for result in self._predict_batch(group):
