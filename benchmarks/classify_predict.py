@@ -20,7 +20,6 @@ import cv2
 import numpy as np
 
 from engine import YOLO
-cv2.setNumThreads(int(__import__("os").environ.get("CV_THREADS", "-1")))
 from engine.data.images import read_image
 from engine.events import ignore
 

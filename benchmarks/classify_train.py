@@ -60,7 +60,8 @@ def main() -> None:
         )
         total = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    top1 = result.metrics.get("metrics/accuracy_top1", float("nan"))
+    top1 = result.final_metrics.get("metrics/accuracy_top1", float("nan"))
+    last_top1 = result.metrics.get("metrics/accuracy_top1", float("nan"))
     steady = epoch_seconds[1:] or epoch_seconds
     train_images = 1397
     per_epoch = statistics.median(steady)
@@ -71,7 +72,8 @@ def main() -> None:
     print(f"train images/s (median of step windows): {statistics.median(rates):.0f} "
           f"(reference ≈{REFERENCE['images_per_s']:.0f}); per epoch incl. val: "
           f"{train_images / per_epoch:.0f}")
-    print(f"top1 {top1:.4f} (reference {REFERENCE['top1']})")
+    print(f"top1 of best.pt {top1:.4f}, of the last epoch {last_top1:.4f} "
+          f"(reference {REFERENCE['top1']})")
     print(f"peak memory (max RSS) {peak_mib:.0f} MiB (reference {REFERENCE['peak_mib']:.0f})")
 
 

@@ -6,15 +6,19 @@ and prints. Engine errors become one line on stderr and exit status 1.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any, get_args
 
 import yaml
 
+from .cancel import CancelToken
 from .config import Settings, validate_settings
 from .config.settings import Mode, Task
-from .errors import EngineError, SettingsError
+from .errors import Cancelled, EngineError, SettingsError
 from .version import __version__
 
 TASKS = get_args(Task)
@@ -115,8 +119,31 @@ def run(settings: Settings) -> int:
     return MODE_RUNNERS[settings.mode](model, overrides)
 
 
+@contextlib.contextmanager
+def _interruptible() -> Iterator[CancelToken]:
+    """Ctrl+C sets a cancel token (the run stops at its next safe point and keeps what it
+    saved); a second Ctrl+C interrupts at once."""
+    token = CancelToken()
+    if threading.current_thread() is not threading.main_thread():
+        yield token
+        return
+
+    def on_interrupt(_signum, _frame) -> None:
+        if token.cancelled:
+            raise KeyboardInterrupt
+        print("\nstopping after this step (Ctrl+C again to stop now)", file=sys.stderr)
+        token.cancel()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield token
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _train(model, overrides: dict[str, Any]) -> int:
-    result = model.train(**overrides)
+    with _interruptible() as token:
+        result = model.train(cancel=token, **overrides)
     details = getattr(result.validation, "details", None)
     if details is not None and hasattr(details, "summary_table"):
         print(details.summary_table())
@@ -135,9 +162,13 @@ def _val(model, overrides: dict[str, Any]) -> int:
 def _predict(model, overrides: dict[str, Any]) -> int:
     overrides.setdefault("verbose", True)
     count = 0
-    for result in model.predict(stream=True, print_results=True, **overrides):
-        count += 1
-        del result
+    with _interruptible() as token:
+        try:
+            for _ in model.predict(stream=True, print_results=True, cancel=token, **overrides):
+                count += 1
+        except Cancelled:
+            print(f"stopped after {count} images", file=sys.stderr)
+            return 130
     if count == 0:
         print("no images were predicted", file=sys.stderr)
         return 1

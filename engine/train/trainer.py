@@ -65,6 +65,15 @@ class TrainResult:
     best_fitness: float | None = None
     seconds: float = 0.0
     validation: Validation | None = None
+    final_metrics: dict[str, float] = field(default_factory=dict)
+    """best.pt's validation metrics (``metrics`` is the last epoch's results.csv row)."""
+
+    def __getattr__(self, name: str):
+        """``result.top1`` etc.: the task's metrics of best.pt (e.g. ClassifyMetrics)."""
+        details = getattr(self.__dict__.get("validation"), "details", None)
+        if details is not None and not name.startswith("_"):
+            return getattr(details, name)
+        raise AttributeError(name)
 
 
 def round_imgsz(imgsz: int | list[int], stride: int, warn) -> int:
@@ -544,7 +553,8 @@ class Trainer:
             }
             raw.pop("train_state", None)
             save_checkpoint(result.last, raw)
-        if self.settings.plots and data is not None and data.val is not None and result.best:
+        if data is not None and data.val is not None and result.best:
+            # The run's result is best.pt's score, as the reference reports it.
             from ..checkpoints import load_model
 
             best, _ = load_model(result.best)
@@ -552,7 +562,9 @@ class Trainer:
                 best.to(self.device), data.val, self.device, half=False, cancel=NEVER
             )
             result.validation = validation
-            self.hooks.final_plots(validation, self.save_dir, self.names)
+            result.final_metrics = dict(validation.metrics)
+            if self.settings.plots:
+                self.hooks.final_plots(validation, self.save_dir, self.names)
         if self.settings.plots and (self.save_dir / "results.csv").exists():
             try:
                 from ..plots import plot_results

@@ -1,0 +1,55 @@
+"""The thread policy: OpenMP spin settings before torch starts, non-spinning ORT sessions."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from engine.backends.threads import OPENMP_SETTINGS, configure_threads, session_options
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_sets_the_openmp_spin_policy_when_the_user_chose_none():
+    environ = {"PATH": "/bin"}
+    assert configure_threads(environ) == OPENMP_SETTINGS
+    assert environ == {"PATH": "/bin", **OPENMP_SETTINGS}
+
+
+def test_a_users_own_openmp_policy_is_kept():
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        environ = {name: "ACTIVE" if name == "OMP_WAIT_POLICY" else "200000"}
+        before = dict(environ)
+        assert configure_threads(environ) == {}
+        assert environ == before
+
+
+def test_too_late_once_torch_is_imported(monkeypatch):
+    for name in OPENMP_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    assert "torch" in sys.modules  # the test session has imported it
+    assert configure_threads() == {}
+    assert not set(OPENMP_SETTINGS) & set(os.environ)
+
+
+def test_reaches_torch_when_called_before_it_is_imported():
+    code = (
+        "import os, sys\n"
+        "from engine.backends.threads import configure_threads, OPENMP_SETTINGS\n"
+        "assert 'torch' not in sys.modules, 'threads must not import torch'\n"
+        "assert configure_threads() == OPENMP_SETTINGS\n"
+        "import torch\n"
+        "assert all(os.environ[k] == v for k, v in OPENMP_SETTINGS.items())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in OPENMP_SETTINGS}
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env)
+
+
+def test_onnxruntime_sessions_do_not_spin():
+    options = session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+    assert options.inter_op_num_threads == 1 and options.intra_op_num_threads == 0
+    spinning = session_options(intra_op_threads=2, spinning=True)
+    assert spinning.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert spinning.intra_op_num_threads == 2
