@@ -68,9 +68,9 @@ def test_runs_number_themselves_and_name_exist_ok_choose_the_folder(digits, tmp_
     assert reused.save_dir == named.save_dir
 
 
-def test_same_seed_same_weights(digits, tmp_path):
+def test_same_seed_same_weights_whatever_the_threads_and_cache(digits, tmp_path):
     _, a = train(digits, tmp_path / "a", epochs=1)
-    _, b = train(digits, tmp_path / "b", epochs=1)
+    _, b = train(digits, tmp_path / "b", epochs=1, workers=0, cache="ram")
     wa = torch.load(a.last, weights_only=True)["state_dict"]
     wb = torch.load(b.last, weights_only=True)["state_dict"]
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
