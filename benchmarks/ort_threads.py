@@ -1,12 +1,16 @@
 """How onnxruntime and torch share the CPU in one process, and which thread policy to use.
 
-Each scenario runs in a fresh subprocess, because ``OMP_WAIT_POLICY`` only counts when it is in
-the environment before torch (its OpenMP runtime) starts. Scenarios are interleaved over several
-rounds so that other load on the machine spreads over all of them; the table gives the median
-of the rounds' medians, and the best round.
+Each scenario runs in a fresh subprocess, because ``OMP_WAIT_POLICY`` and ``GOMP_SPINCOUNT``
+only count when they are in the environment before torch (its OpenMP runtime, libgomp) starts.
+Scenarios are interleaved over several rounds so that other load on the machine spreads over
+all of them; the tables give the median of the rounds' medians, and the best round. A "frame"
+is what a predictor does per image: torch pre-processing (resize, scale) then the ORT call.
+``--busy 1`` runs a busy-looping process beside the measurements (a loaded desktop); check the
+printed load average: other work on the machine skews every figure.
 
-Run: .venv/bin/python benchmarks/ort_threads.py [--rounds 3] [--runs 40]
-(yolov8n-cls at 224, batch 1, exported to ONNX in a temp folder; about a minute on 2 cores.)
+Run: .venv/bin/python benchmarks/ort_threads.py [--rounds 3] [--runs 40] [--busy 1] [--only ort]
+(yolov8n-cls at 224, batch 1, exported to ONNX in a temp folder; 2-3 minutes on 2 cores.)
+The policy chosen from these figures is in engine/backends/threads.py.
 """
 
 from __future__ import annotations

@@ -1,13 +1,20 @@
-"""How onnxruntime and torch share the CPU in one process (see benchmarks/ort_threads.py).
+"""How torch and onnxruntime share the CPU in one process (measured in benchmarks/ort_threads.py).
 
 Both runtimes keep worker threads that busy-wait ("spin") after each parallel region: torch's
-OpenMP threads (libgomp) and onnxruntime's own pool. On a machine with few cores a spinning pool
-holds the cores the other runtime needs, and a frame that does torch pre/post-processing around
-an onnxruntime call runs several times slower. Two settings stop it:
+OpenMP threads (libgomp, which spins 300,000 rounds by default) and onnxruntime's own pool.
+When anything else wants a core (a second runtime, a loader thread, the GUI, another program) a
+spinning pool holds the core that the thread it waits for needs: on 2 cores with one busy
+process beside it, a yolov8n-cls training step took 2.2-3 s instead of 25 ms, and a frame of
+torch pre-processing plus an onnxruntime call took 6.5 ms instead of 2.5 ms even without one.
 
-- onnxruntime sessions that do not spin (``session_options``): local, no side effect;
-- ``OMP_WAIT_POLICY=PASSIVE`` for torch's OpenMP, which libgomp reads once, when torch is
-  imported: ``configure_threads()`` must run before the first ``import torch`` of the process.
+- ``GOMP_SPINCOUNT=10000`` (``configure_threads``) cuts torch's spinning short:
+  no measurable cost when the CPU is free (24.8 vs 24.5 ms per training step, 4.6 ms per
+  224px inference), 7-17x faster steps beside a busy process. ``OMP_WAIT_POLICY=PASSIVE`` is
+  rejected: it also cures contention but makes torch 2.4x slower on a free CPU (60 ms per step,
+  13.5 ms per inference). libgomp reads the variable once, when torch is imported, so this must
+  run before the first ``import torch`` of the process; a user's own setting is kept.
+- onnxruntime sessions that do not spin (``session_options``) are local to the session: about
+  0.5 ms slower per 224px classification on a free CPU (2.3 vs 1.8 ms), 2x faster beside load.
 """
 
 from __future__ import annotations
@@ -20,29 +27,33 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-WAIT_POLICY = "OMP_WAIT_POLICY"
+OPENMP_SETTINGS = {"GOMP_SPINCOUNT": "10000"}
+"""What ``configure_threads`` puts in the environment (libgomp: torch's OpenMP on Linux)."""
+_USER_CHOICES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
-def configure_threads(environ: MutableMapping[str, str] | None = None) -> bool:
-    """Make OpenMP threads wait passively, unless the user set a policy; True when applied.
+def configure_threads(environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
+    """Shorten OpenMP spinning unless the user chose a policy; returns what it set.
 
-    Effective only before torch is imported (libgomp reads the variable when it loads); later it
-    does nothing and says so in the log. A policy already in the environment is respected.
+    Call it before torch is imported (libgomp reads the environment once, when it loads);
+    once torch is in ``sys.modules`` it changes nothing. ``environ`` defaults to
+    ``os.environ``; passing a mapping only fills that mapping (for tests and subprocesses).
     """
     env = os.environ if environ is None else environ
-    if WAIT_POLICY in env:
-        return False
+    if any(name in env for name in _USER_CHOICES):
+        return {}
     if environ is None and "torch" in sys.modules:
-        log.debug("%s not set: torch is already imported, so it would have no effect", WAIT_POLICY)
-        return False
-    env[WAIT_POLICY] = "PASSIVE"
-    return True
+        log.debug("OpenMP settings left alone: torch is already imported, so they would not count")
+        return {}
+    env.update(OPENMP_SETTINGS)
+    return dict(OPENMP_SETTINGS)
 
 
 def session_options(*, intra_op_threads: int = 0, spinning: bool = False) -> Any:
     """onnxruntime SessionOptions for running beside torch: worker threads do not spin.
 
-    ``intra_op_threads=0`` lets onnxruntime use one thread per physical core.
+    ``intra_op_threads=0`` lets onnxruntime use one thread per physical core; the graph runs
+    sequentially, so one inter-op thread is enough.
     """
     import onnxruntime
 

@@ -69,7 +69,7 @@ def export_model(
     size, rounding = check_imgsz(imgsz, stride=stride, task=model.task)
     options = _check_options(exporter, size, batch, half, dynamic, simplify, opset, optimize)
     device = _model_device(model)
-    if half and device.type != "cuda":
+    if options.half and device.type != "cuda":
         raise ExportError(
             f"half=True (fp16) {exporter.name} export needs the model on a CUDA GPU, but it is "
             f"on {device.type}. Use device=0 on a machine with a GPU, or export with half=False",
@@ -266,14 +266,15 @@ def _check_options(
             f"not {opset!r}",
             key="opset",
         )
+    honoured = exporter.arguments  # the others keep their defaults (and get a warning)
     return ExportOptions(
         imgsz=size,
         batch=batch,
-        half=bool(half),
-        dynamic=bool(dynamic),
-        simplify=bool(simplify),
+        half=bool(half) and "half" in honoured,
+        dynamic=bool(dynamic) and "dynamic" in honoured,
+        simplify=bool(simplify) or "simplify" not in honoured,
         opset=DEFAULT_OPSET if opset is None else opset,
-        optimize=bool(optimize),
+        optimize=bool(optimize) and "optimize" in honoured,
     )
 
 

@@ -71,18 +71,23 @@ def quiet_jit() -> Iterator[None]:
 def _optimize(
     traced: torch.jit.ScriptModule, example: torch.Tensor, progress: Reporter
 ) -> torch.jit.ScriptModule:
-    """Mobile optimisation (CPU only); skipped with a warning where it does not apply."""
+    """Mobile optimisation (CPU, XNNPACK); skipped with a warning where it cannot run."""
     reason = None
     if example.device.type != "cpu":
-        reason = "it applies to CPU models only"
-    else:
-        try:
-            from torch.utils.mobile_optimizer import optimize_for_mobile
-        except ImportError:
-            reason = "this torch build has no torch.utils.mobile_optimizer"
+        reason = "it applies to CPU models only; export on the CPU to use it"
+    elif not _xnnpack_enabled():
+        reason = "this torch build has no XNNPACK, which mobile optimisation needs"
     if reason:
         message = f"optimize=True skipped: {reason}"
         log.warning(message)
         progress(Warning(message))
         return traced
+    from torch.utils.mobile_optimizer import optimize_for_mobile
+
     return optimize_for_mobile(traced)
+
+
+def _xnnpack_enabled() -> bool:
+    import torch.backends.xnnpack
+
+    return bool(torch.backends.xnnpack.enabled)

@@ -1,7 +1,9 @@
-"""What prediction returns: one ``Results`` per image or frame.
+"""What prediction returns: one ``Results`` per image or video frame.
 
-Classification fills ``probs``; ``boxes``, ``masks`` and ``keypoints`` are the slots the
-detection-family tasks fill (None until then).
+Classification fills ``probs``. ``boxes``, ``masks`` and ``keypoints`` are the slots the
+detection-family tasks will fill; until then they stay None and ``plot`` draws only ``probs``.
+Per-image outputs derive from :class:`TensorView`, so ``Results.cpu()`` / ``numpy()`` / ``to()``
+move every output the same way, whatever the task.
 """
 
 from __future__ import annotations
@@ -10,161 +12,227 @@ import json
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
 from ..data.images import write_image
+from .drawing import draw_text_panel, fit_font_scale, font_scale_for, line_width_for
+
+Array = torch.Tensor | np.ndarray
+OUTPUT_SLOTS = ("boxes", "masks", "probs", "keypoints")
+"""The per-task output attributes of ``Results``, in the order ``len()`` looks at them."""
 
 
-class Probs:
-    """Class probabilities of one image: ``top1``, ``top5`` (best first) and their scores."""
+class TensorView:
+    """A per-image output held as a torch tensor or a numpy array (``data``).
 
-    def __init__(self, data: torch.Tensor | np.ndarray) -> None:
-        tensor = torch.as_tensor(data)
-        if tensor.ndim != 1:
-            raise ValueError(
-                f"Probs expects a 1-D vector of class scores, got {tuple(tensor.shape)}"
-            )
-        self.data = tensor
+    ``cpu()``, ``numpy()`` and ``to()`` return a new object of the same class; numpy functions
+    accept it directly (``np.stack([r.probs for r in results])``).
+    """
+
+    def __init__(self, data: Array | Any) -> None:
+        self.data: Array = data if isinstance(data, Array) else torch.as_tensor(data)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    def cpu(self) -> TensorView:
+        """A copy with the data on the CPU (numpy data is returned as it is)."""
+        return self._new(self.data.cpu() if isinstance(self.data, torch.Tensor) else self.data)
+
+    def numpy(self) -> TensorView:
+        """A copy holding a numpy array (detached, on the CPU)."""
+        if isinstance(self.data, np.ndarray):
+            return self._new(self.data)
+        return self._new(self.data.detach().cpu().numpy())
+
+    def to(self, *args: Any, **kwargs: Any) -> TensorView:
+        """A copy holding a tensor moved / cast as ``torch.Tensor.to`` would."""
+        return self._new(torch.as_tensor(self.data).to(*args, **kwargs))
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        array = self.numpy().data
+        return np.array(array, dtype=dtype, copy=True) if copy else np.asarray(array, dtype)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def _new(self, data: Array) -> TensorView:
+        return type(self)(data)
+
+
+class Probs(TensorView):
+    """Class probabilities of one image: ``top1``, ``top5`` (best first) and their scores.
+
+    Ties rank the lower class index first, for tensors and arrays alike.
+    """
+
+    def __init__(self, data: Array | Any) -> None:
+        super().__init__(data)
+        if self.data.ndim != 1 or len(self.data) == 0:
+            raise ValueError(f"Probs needs a 1-D vector of class scores, got shape {self.shape}")
 
     @property
     def top1(self) -> int:
-        return int(self.data.argmax())
+        """Index of the most likely class."""
+        return self.top5[0]
 
     @property
     def top5(self) -> list[int]:
-        k = min(5, self.data.numel())
-        return [int(i) for i in torch.topk(self.data, k).indices]
+        """Indices of the (up to) five most likely classes, best first."""
+        k = min(5, len(self.data))
+        if isinstance(self.data, torch.Tensor):
+            order = torch.argsort(self.data, descending=True, stable=True)
+        else:
+            order = np.argsort(-self.data, kind="stable")
+        return [int(i) for i in order[:k]]
 
     @property
-    def top1conf(self) -> torch.Tensor:
+    def top1conf(self) -> Array:
+        """Score of ``top1`` (a 0-d tensor, or a numpy scalar for numpy data)."""
         return self.data[self.top1]
 
     @property
-    def top5conf(self) -> torch.Tensor:
+    def top5conf(self) -> Array:
+        """Scores of ``top5``, in the same order."""
         return self.data[self.top5]
-
-    def cpu(self) -> Probs:
-        return Probs(self.data.cpu())
-
-    def numpy(self) -> np.ndarray:
-        return self.data.detach().cpu().numpy()
-
-    def to(self, device) -> Probs:
-        return Probs(self.data.to(device))
-
-    def __len__(self) -> int:
-        return int(self.data.numel())
 
     def __repr__(self) -> str:
         return f"Probs(classes={len(self)}, top1={self.top1}, top1conf={float(self.top1conf):.4f})"
 
 
 class Results:
-    """Prediction for one image: the original image, its path, class names and outputs."""
+    """The prediction for one image: the original image, where it came from, class names and
+    the task's outputs, with the time each stage took (``speed``, ms per image)."""
 
     def __init__(
         self,
         orig_img: np.ndarray,
         path: str,
         names: dict[int, str],
-        probs: Probs | torch.Tensor | None = None,
+        probs: Probs | Array | None = None,
         *,
-        boxes=None,
-        masks=None,
-        keypoints=None,
+        boxes: TensorView | None = None,
+        masks: TensorView | None = None,
+        keypoints: TensorView | None = None,
         speed: dict[str, float] | None = None,
         frame: int | None = None,
+        save_dir: str | None = None,
     ) -> None:
         self.orig_img = orig_img
-        self.orig_shape = tuple(orig_img.shape[:2])
+        self.orig_shape: tuple[int, int] = (int(orig_img.shape[0]), int(orig_img.shape[1]))
         self.path = str(path)
         self.names = dict(names)
-        self.probs = probs if probs is None or isinstance(probs, Probs) else Probs(probs)
+        self.probs = _as_probs(probs)
         self.boxes, self.masks, self.keypoints = boxes, masks, keypoints
         self.speed = dict(speed or {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0})
-        self.frame = frame
-        self.save_dir: str | None = None
+        self.frame = frame  # video frame number (from 0); None for still images
+        self.save_dir = save_dir
 
     def __len__(self) -> int:
-        return 0 if self.probs is None else 1
+        """Length of the first output set (boxes, masks, probs, keypoints): for a classifier,
+        the number of classes; 0 when there are no outputs."""
+        for slot in OUTPUT_SLOTS:
+            value = getattr(self, slot)
+            if value is not None:
+                return len(value)
+        return 0
 
     def top(self, k: int = 5) -> list[tuple[int, str, float]]:
-        """(class, name, confidence) of the ``k`` best classes."""
+        """(class, name, confidence) of the ``k`` (at most 5) best classes, best first."""
         if self.probs is None:
             return []
         indices = self.probs.top5[:k]
-        scores = self.probs.data[indices].tolist()
-        return [
-            (i, self.names.get(i, str(i)), float(s)) for i, s in zip(indices, scores, strict=True)
-        ]
+        scores = [float(s) for s in self.probs.data[indices]]
+        return [(i, self.names.get(i, str(i)), s) for i, s in zip(indices, scores, strict=True)]
 
     def verbose(self) -> str:
-        """``"cat 0.92, dog 0.05, ..."`` for the top 5 classes."""
+        """``"cat 0.92, dog 0.05, ..."``: the top-5 classes; empty without class scores."""
         return ", ".join(f"{name} {conf:.2f}" for _, name, conf in self.top())
 
-    def summary(self) -> list[dict[str, Any]]:
-        return [{"class": i, "name": n, "confidence": c} for i, n, c in self.top()]
+    def summary(self, decimals: int = 5) -> list[dict[str, Any]]:
+        """The top-5 classes as ``{"class", "name", "confidence"}`` records, best first."""
+        return [
+            {"class": i, "name": name, "confidence": round(conf, decimals)}
+            for i, name, conf in self.top()
+        ]
 
-    def to_json(self) -> str:
-        return json.dumps(self.summary())
+    def to_json(self, decimals: int = 5) -> str:
+        """:meth:`summary` as a JSON string."""
+        return json.dumps(self.summary(decimals), indent=2)
 
     def plot(
-        self, *, probs: bool = True, font_scale: float | None = None, line_width: int | None = None
+        self,
+        *,
+        probs: bool = True,
+        font_scale: float | None = None,
+        line_width: int | None = None,
     ) -> np.ndarray:
-        """A copy of the image with the top-5 classes written in its top-left corner."""
+        """A copy of the image with the top-5 classes and confidences in its top-left corner.
+
+        Text size follows the image size unless ``font_scale`` / ``line_width`` (text stroke,
+        in pixels) are given; ``orig_img`` is never changed.
+        """
         canvas = self.orig_img.copy()
-        if not probs or self.probs is None:
+        lines = [f"{name} {conf:.2f}" for _, name, conf in self.top()] if probs else []
+        if not lines:
             return canvas
-        h, w = canvas.shape[:2]
-        scale = font_scale or max(min(h, w) / 640, 0.35)
-        thickness = line_width or max(int(round(scale * 2)), 1)
-        lines = [f"{name} {conf:.2f}" for _, name, conf in self.top()]
-        sizes = [cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)[0] for t in lines]
-        pad = max(int(4 * scale), 2)
-        line_h = max(s[1] for s in sizes) + 2 * pad
-        box_w = max(s[0] for s in sizes) + 2 * pad
-        box_h = line_h * len(lines)
-        region = canvas[: min(box_h, h), : min(box_w, w)]
-        region[:] = (region * 0.35).astype(np.uint8)  # darken behind the text
-        for row, text in enumerate(lines):
-            y = line_h * (row + 1) - pad
-            cv2.putText(
-                canvas,
-                text,
-                (pad, y),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                scale,
-                (255, 255, 255),
-                thickness,
-                cv2.LINE_AA,
-            )
+        thickness = line_width or max(line_width_for(canvas.shape) // 2, 1)
+        scale = font_scale or fit_font_scale(
+            lines, font_scale_for(canvas.shape), thickness, max_width=int(canvas.shape[1] * 0.9)
+        )
+        draw_text_panel(canvas, lines, font_scale=scale, thickness=thickness)
         return canvas
 
     def save(self, filename: str | Path) -> str:
-        """Write :meth:`plot` to ``filename`` (atomically); returns the path."""
+        """Write :meth:`plot` to ``filename`` atomically (format from its suffix); returns it."""
         write_image(filename, self.plot())
         return str(filename)
 
+    def new(self) -> Results:
+        """An empty ``Results`` for the same image (no outputs), to fill with :meth:`update`."""
+        return Results(
+            self.orig_img,
+            self.path,
+            self.names,
+            speed=self.speed,
+            frame=self.frame,
+            save_dir=self.save_dir,
+        )
+
+    def update(self, *, probs: Probs | Array | None = None) -> None:
+        """Replace the outputs that are given."""
+        if probs is not None:
+            self.probs = _as_probs(probs)
+
     def cpu(self) -> Results:
-        return self._with(probs=None if self.probs is None else self.probs.cpu())
+        """A copy with every output on the CPU."""
+        return self._apply("cpu")
 
     def numpy(self) -> Results:
-        return self._with(probs=None if self.probs is None else Probs(self.probs.numpy()))
+        """A copy with every output as numpy arrays."""
+        return self._apply("numpy")
 
-    def new(self) -> Results:
-        return Results(self.orig_img, self.path, self.names, speed=self.speed, frame=self.frame)
+    def to(self, *args: Any, **kwargs: Any) -> Results:
+        """A copy with every output moved / cast as ``torch.Tensor.to`` would."""
+        return self._apply("to", *args, **kwargs)
 
-    def update(self, *, probs=None) -> None:
-        if probs is not None:
-            self.probs = probs if isinstance(probs, Probs) else Probs(probs)
-
-    def _with(self, **changes) -> Results:
+    def _apply(self, method: str, *args: Any, **kwargs: Any) -> Results:
         out = self.new()
-        out.probs = changes.get("probs", self.probs)
-        out.boxes, out.masks, out.keypoints = self.boxes, self.masks, self.keypoints
+        for slot in OUTPUT_SLOTS:
+            value = getattr(self, slot)
+            if value is not None:
+                setattr(out, slot, getattr(value, method)(*args, **kwargs))
         return out
 
     def __repr__(self) -> str:
-        return f"Results(path={self.path!r}, shape={self.orig_shape}, {self.verbose()})"
+        outputs = ", ".join(s for s in OUTPUT_SLOTS if getattr(self, s) is not None) or "none"
+        return (
+            f"Results(path={self.path!r}, orig_shape={self.orig_shape}, outputs={outputs}, "
+            f"top={self.verbose()!r})"
+        )
+
+
+def _as_probs(probs: Probs | Array | None) -> Probs | None:
+    return probs if probs is None or isinstance(probs, Probs) else Probs(probs)

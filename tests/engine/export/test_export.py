@@ -102,10 +102,9 @@ def test_torchscript_export_carries_its_metadata_and_warns_of_ignored_arguments(
     assert [e.message for e in events if isinstance(e, Warning)] == [
         "dynamic=True has no effect on TorchScript export (it uses batch, imgsz, optimize)"
     ]
-    extra = {CONFIG_FILE: ""}
+    metadata = read_metadata(_torchscript_config(path), path)
     with quiet_jit():
-        module = torch.jit.load(str(path), _extra_files=extra)
-    metadata = read_metadata(json.loads(extra[CONFIG_FILE]), path)
+        module = torch.jit.load(str(path))
     assert (metadata.task, metadata.names, metadata.imgsz) == (
         "classify",
         classifier.names,
@@ -183,6 +182,19 @@ def test_half_on_the_cpu_is_refused_with_what_to_do(classifier, tmp_path):
     ) as caught:
         export_model(classifier, "onnx", output=tmp_path / "m.pt", half=True)
     assert caught.value.key == "half" and not os.listdir(tmp_path)
+    events = []  # a format without fp16 ignores half=True, with a warning
+    path = export_model(
+        classifier,
+        "torchscript",
+        output=tmp_path / "m.pt",
+        imgsz=32,
+        half=True,
+        progress=events.append,
+    )
+    assert [e.message for e in events if isinstance(e, Warning)] == [
+        "half=True has no effect on TorchScript export (it uses batch, imgsz, optimize)"
+    ]
+    assert read_metadata(_torchscript_config(path), path).half is False
 
 
 def test_bad_arguments_are_named(classifier, tmp_path):
@@ -249,3 +261,35 @@ def test_a_cancelled_export_writes_nothing(classifier, tmp_path):
             progress=events.append,
         )
     assert not os.listdir(tmp_path) and events[-1].status == "cancelled"
+
+
+def test_optimize_is_applied_or_the_reason_given(classifier, tmp_path):
+    import torch.backends.xnnpack
+
+    events = []
+    path = export_model(
+        classifier,
+        "torchscript",
+        output=tmp_path / "m.pt",
+        imgsz=32,
+        optimize=True,
+        progress=events.append,
+    )
+    warnings = [e.message for e in events if isinstance(e, Warning)]
+    if torch.backends.xnnpack.enabled:
+        assert warnings == []
+    else:  # as in the CPU wheels here
+        assert warnings == [
+            "optimize=True skipped: this torch build has no XNNPACK, which mobile optimisation needs"
+        ]
+    images = torch.rand(2, 3, 32, 32)
+    with torch.inference_mode():
+        expected = classifier.eval()(images)[0]
+    torch.testing.assert_close(load_backend(path)(images), expected, atol=1e-4, rtol=0)
+
+
+def _torchscript_config(path):
+    extra = {CONFIG_FILE: ""}
+    with quiet_jit():
+        torch.jit.load(str(path), _extra_files=extra)
+    return json.loads(extra[CONFIG_FILE])
