@@ -19,9 +19,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine import YOLO
-from engine.data.images import read_image
-from engine.events import ignore
+from engine.backends.threads import configure_threads
+
+configure_threads()  # as the yolo command does, before torch loads
+
+from engine import YOLO  # noqa: E402
+from engine.data.images import read_image  # noqa: E402
+from engine.events import ignore  # noqa: E402
 
 REFERENCE = {"preprocess": 4.9, "inference": 7.7, "onnx_inference": 3.6}
 

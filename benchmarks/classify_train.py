@@ -19,8 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine import YOLO
-from engine.events import EpochEnd, StepEnd
+from engine.backends.threads import configure_threads
+
+configure_threads()  # as the yolo command does, before torch loads
+
+from engine import YOLO  # noqa: E402
+from engine.events import EpochEnd, StepEnd  # noqa: E402
 
 REFERENCE = {"epoch_s": 2.7, "images_per_s": 520.0, "top1": 0.915, "peak_mib": 492.0}
 

@@ -15,6 +15,7 @@ from typing import Any, get_args
 
 import yaml
 
+from .backends.threads import configure_threads
 from .cancel import CancelToken
 from .config import Settings, validate_settings
 from .config.settings import Mode, Task
@@ -53,6 +54,7 @@ examples:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``yolo`` console script; returns the exit status."""
+    configure_threads()  # before anything imports torch; see engine/backends/threads.py
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("help", "-h", "--help"):
         print(USAGE)

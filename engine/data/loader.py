@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -108,9 +109,12 @@ def image_cache_dir() -> Path:
 
 def to_tensor(images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
     """H×W×3 uint8 BGR arrays (or their N×H×W×3 stack) → float32 N×3×H×W RGB in 0..1."""
-    stack = images if isinstance(images, np.ndarray) else np.stack(images)
-    batch = torch.from_numpy(stack).permute(0, 3, 1, 2).flip(1)
-    return batch.float().div_(255.0).contiguous()
+    # Channel order is swapped on the uint8 data (a third of the bytes of a float flip).
+    if isinstance(images, np.ndarray):
+        rgb = np.ascontiguousarray(images[..., ::-1])
+    else:
+        rgb = np.stack([cv2.cvtColor(image, cv2.COLOR_BGR2RGB) for image in images])
+    return torch.from_numpy(rgb).permute(0, 3, 1, 2).float().div_(255.0).contiguous()
 
 
 def _as_tensors(batch: dict) -> dict:

@@ -33,22 +33,36 @@ def test_too_late_once_torch_is_imported(monkeypatch):
 
 
 def test_can_run_before_torch_is_imported():
-    # engine/__init__ imports torch; stand in an empty package for it, so that this checks that
-    # engine.backends and its threads module themselves import no torch.
+    # ``import engine`` and the CLI module load no torch, so the policy can still reach it.
     code = (
-        "import os, sys, types\n"
-        "package = types.ModuleType('engine'); package.__path__ = ['engine']\n"
-        "sys.modules['engine'] = package\n"
+        "import os, sys\n"
+        "import engine, engine.cli\n"
         "from engine.backends.threads import configure_threads, OPENMP_SETTINGS\n"
         "import engine.backends\n"
-        "assert 'torch' not in sys.modules, 'engine.backends must not import torch'\n"
+        "assert 'torch' not in sys.modules, 'importing engine must not import torch'\n"
         "assert configure_threads() == OPENMP_SETTINGS\n"
-        "import torch\n"
+        "from engine import YOLO\n"
+        "assert 'torch' in sys.modules\n"
         "assert all(os.environ[k] == v for k, v in OPENMP_SETTINGS.items())\n"
         "from engine.backends import load_backend\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in OPENMP_SETTINGS}
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env)
+
+
+def test_the_yolo_command_applies_the_policy_before_torch_loads():
+    # The console script's entry point: the environment torch's OpenMP runtime starts with.
+    code = (
+        "import os, sys\n"
+        "from engine.cli import main\n"
+        "assert main(['info', 'model=yolov8n-cls.yaml']) == 0\n"
+        "print(os.environ.get('GOMP_SPINCOUNT'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in OPENMP_SETTINGS}
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == OPENMP_SETTINGS["GOMP_SPINCOUNT"]
 
 
 def test_onnxruntime_sessions_do_not_spin():

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -11,6 +12,7 @@ from engine.data.classify_augment import (
     rand_augment,
     random_erase,
     random_resized_crop,
+    resize_to_square,
 )
 
 
@@ -44,6 +46,24 @@ def test_center_crop_takes_the_middle_of_the_short_side():
     src[:, 100:200] = 255  # the centre square is white, the sides black
     out = center_crop_resize(src, 50)
     assert out.shape == (50, 50, 3) and out.min() == 255
+
+
+@pytest.mark.parametrize("shape", [(810, 810), (1080, 810), (97, 450), (20, 30)])
+def test_resize_to_square_has_the_size_and_is_contiguous(shape):
+    out = resize_to_square(image(*shape), 32)
+    assert out.shape == (32, 32, 3) and out.flags.c_contiguous
+
+
+def test_resize_to_square_antialiases_when_shrinking():
+    # One-pixel stripes at a factor of 3.6: a plain bilinear resize samples them into bands of
+    # black and white; an antialiased one averages them towards the mean grey.
+    stripes = np.zeros((810, 810, 3), np.uint8)
+    stripes[:, ::2] = 255
+    out = resize_to_square(stripes, 224).astype(float)
+    plain = cv2.resize(stripes, (224, 224), interpolation=cv2.INTER_LINEAR).astype(float)
+    assert abs(out.mean() - 127.5) < 2
+    assert out.std() < 0.4 * plain.std()
+    assert out.min() > 60 and out.max() < 195
 
 
 def test_random_resized_crop_stays_inside_and_has_size():
