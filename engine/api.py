@@ -205,7 +205,11 @@ class YOLO:
 
         settings = self._settings("val", kwargs, inherit=("data", "imgsz", "batch"))
         if self.task != "classify":
-            raise ModelConfigError(f"validating {self.task} models is not available yet")
+            raise ModelConfigError(
+                f"is a {self.task} model; validating {self.task} models is not available in "
+                f"this engine yet (classification is)",
+                path=self.checkpoint_path or self.source_stem,
+            )
         device = select_device(settings.device)
         imgsz = _one_size(settings.imgsz)
         validation, save_dir = run_classify_val(

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, get_args
 
 import yaml
@@ -19,7 +20,8 @@ from .backends.threads import configure_threads
 from .cancel import CancelToken
 from .config import Settings, validate_settings
 from .config.settings import Mode, Task
-from .errors import Cancelled, EngineError, SettingsError
+from .errors import Cancelled, CheckpointError, EngineError, SettingsError
+from .train.run_dir import latest_checkpoint
 from .version import __version__
 
 TASKS = get_args(Task)
@@ -55,6 +57,7 @@ examples:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``yolo`` console script; returns the exit status."""
     configure_threads()  # before anything imports torch; see engine/backends/threads.py
+    _quiet_opencv()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("help", "-h", "--help"):
         print(USAGE)
@@ -71,6 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EngineError as exc:
         print(f"yolo: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _quiet_opencv() -> None:
+    """OpenCV's own decoder messages name no file; the engine reports each bad image itself."""
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def parse_arguments(args: Sequence[str]) -> Settings:
@@ -112,13 +122,32 @@ def run(settings: Settings) -> int:
         imgsz = settings.imgsz if isinstance(settings.imgsz, int) else max(settings.imgsz)
         model.info(detailed=True, imgsz=imgsz if "imgsz" in settings.model_fields_set else None)
         return 0
-    model = YOLO(settings.model or DEFAULT_MODELS[settings.task or "classify"], task=settings.task)
+    model = YOLO(_model_source(settings), task=settings.task)
     overrides = {
         key: getattr(settings, key)
         for key in settings.model_fields_set
         if key not in ("mode", "task", "model")
     }
     return MODE_RUNNERS[settings.mode](model, overrides)
+
+
+def _model_source(settings: Settings) -> str:
+    """``model=``, or for ``resume=True`` alone the newest last.pt under runs/ (as the
+    reference does), or the task's default weights."""
+    if settings.model:
+        return settings.model
+    if settings.mode == "train" and settings.resume is True:
+        root = Path(settings.project) if settings.project else Path("runs")
+        latest = latest_checkpoint(root)
+        if latest is None:
+            raise CheckpointError(
+                f"resume=True found no interrupted run (no last.pt under {root.resolve()}); "
+                "pass model=<run>/weights/last.pt",
+                key="resume",
+            )
+        print(f"resuming {latest}", file=sys.stderr)
+        return str(latest)
+    return DEFAULT_MODELS[settings.task or "classify"]
 
 
 @contextlib.contextmanager
@@ -154,7 +183,12 @@ def _train(model, overrides: dict[str, Any]) -> int:
 
 
 def _val(model, overrides: dict[str, Any]) -> int:
-    metrics = model.val(**overrides)
+    with _interruptible() as token:
+        try:
+            metrics = model.val(cancel=token, **overrides)
+        except Cancelled:
+            print("validation stopped", file=sys.stderr)
+            return 130
     print(metrics.summary_table())
     if getattr(metrics, "save_dir", None):
         print(f"plots: {metrics.save_dir}")
@@ -178,7 +212,12 @@ def _predict(model, overrides: dict[str, Any]) -> int:
 
 
 def _export(model, overrides: dict[str, Any]) -> int:
-    path = model.export(**overrides)
+    with _interruptible() as token:
+        try:
+            path = model.export(cancel=token, **overrides)
+        except Cancelled:
+            print("export stopped; nothing was written", file=sys.stderr)
+            return 130
     print(f"exported: {path}")
     print(f"use it:   yolo predict model={path} source=<images>")
     print(f"          yolo val model={path} data=<dataset>")

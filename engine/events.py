@@ -6,10 +6,14 @@ values only (str, int, float, tuples, mappings of those), so they cross threads 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
+
+from .errors import Cancelled
 
 Mode = Literal["train", "val", "predict", "export"]
 
@@ -106,3 +110,38 @@ def ignore(_event: Event) -> None:
 def frozen_metrics(values: Mapping[str, float]) -> Mapping[str, float]:
     """A read-only copy of ``values`` with plain floats, fit for an event."""
     return _frozen({str(k): float(v) for k, v in values.items()})
+
+
+@dataclass
+class RunRecord:
+    """What :func:`reported_run` puts in its closing ``RunFinished``; the run fills it in."""
+
+    save_dir: str | None = None
+    results: Mapping[str, float] = field(default_factory=_frozen)
+
+
+@contextmanager
+def reported_run(mode: Mode, progress: Reporter) -> Iterator[RunRecord]:
+    """Close a run with exactly one ``RunFinished``, whichever way it ends.
+
+    Completed runs report ``record.results``; ``Cancelled`` (and a generator closed early by its
+    consumer) report "cancelled", any other exception "failed" with its message; exceptions
+    propagate unchanged.
+    """
+    record = RunRecord()
+    started = time.perf_counter()
+
+    def finish(status: Literal["completed", "cancelled", "failed"], message: str = "") -> None:
+        results = frozen_metrics(record.results) if status == "completed" else _frozen()
+        progress(RunFinished(mode, status, record.save_dir, results, message,
+                             seconds=time.perf_counter() - started))
+
+    try:
+        yield record
+    except (Cancelled, GeneratorExit) as exc:
+        finish("cancelled", str(exc) if isinstance(exc, Cancelled) else "stopped by the caller")
+        raise
+    except BaseException as exc:
+        finish("failed", str(exc))
+        raise
+    finish("completed")

@@ -79,7 +79,8 @@ class Settings(BaseModel):
     plots: bool = True
 
     # --- prediction
-    source: str | None = None
+    # a path, glob or URL; a camera index (0); or a list of these
+    source: str | int | list[str | int] | None = None
     vid_stride: int = Field(1, ge=1)
     stream_buffer: bool = False
     visualize: bool = False

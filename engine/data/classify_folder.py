@@ -162,6 +162,8 @@ def load_classify_folder(
     problems += [Problem(path, reason, "error") for path, reason in sorted(bad.items())]
     samples = {split: _samples(names, scan, bad) for split, scan in scans.items()}
     problems += _unusable_classes(names, scans["train"], samples["train"], folders["train"])
+    problems += _unvalidated_classes(names, scans[val_split], samples[val_split],
+                                     folders[val_split])
     _require_images(samples, folders, val_split)
     splits = ClassifySplits(
         root=root,
@@ -362,6 +364,27 @@ def _unusable_classes(
                 folder / name,
                 f"{what}; class '{name}' keeps its index but will not be learned "
                 f"(add images to {folder.name}/{name}/ or remove the folder)",
+                "warning",
+            )
+        )
+    return problems
+
+
+def _unvalidated_classes(
+    names: tuple[str, ...], scan: _Scan, samples: tuple[Sample, ...], folder: Path
+) -> list[Problem]:
+    """Validation class folders with no usable image (a missing folder is reported apart)."""
+    used = {sample.label for sample in samples}
+    problems = []
+    for label, name in enumerate(names):
+        if label in used or name not in scan.classes:
+            continue
+        what = "empty class folder" if not scan.classes[name] else "no readable images"
+        problems.append(
+            Problem(
+                folder / name,
+                f"{what}; class '{name}' is not validated (add images to "
+                f"{folder.name}/{name}/)",
                 "warning",
             )
         )

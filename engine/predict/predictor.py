@@ -18,7 +18,7 @@ from ..cancel import NEVER, CancelToken
 from ..data.classify_augment import center_crop_resize
 from ..data.loader import to_tensor
 from ..errors import EngineError
-from ..events import Reporter, RunFinished, RunStarted, StepEnd, Warning, ignore
+from ..events import Reporter, RunStarted, StepEnd, Warning, ignore, reported_run
 from .results import Probs, Results
 from .sources import Frame, iter_batches, open_source
 
@@ -39,7 +39,8 @@ class Predictor:
         on_result: Callable[[Results], None] | None = None,
     ) -> None:
         if backend.task != "classify":
-            raise EngineError(f"predicting with {backend.task} models is not available yet",
+            raise EngineError(f"is a {backend.task} model; predicting with {backend.task} "
+                              "models is not available in this engine yet (classification is)",
                               path=backend.source)
         self.backend = backend
         self.imgsz = imgsz
@@ -54,28 +55,38 @@ class Predictor:
         self.progress(Warning(message, path))
 
     def stream(self, source) -> Iterator[Results]:
-        """One ``Results`` per image or video frame, produced lazily."""
-        started, count = time.perf_counter(), 0
-        with open_source(source, vid_stride=self.vid_stride, cancel=self.cancel,
-                         on_warning=self._warn) as frames:
-            self.progress(RunStarted("predict", self.backend.task,
-                                     str(self.save_dir) if self.save_dir else None,
-                                     frames.total))
-            warmed = self.backend.__dict__.setdefault("warmed_sizes", set())
-            if self.imgsz not in warmed:  # once per backend and size, not per call
-                self.backend.warmup(self.imgsz)
-                warmed.add(self.imgsz)
-            for group in iter_batches(frames, self.batch):
-                self.cancel.raise_if_cancelled()
-                for result in self._predict_batch(group):
-                    count += 1
-                    if self.on_result is not None:
-                        self.on_result(result)
-                    yield result
-                self.progress(StepEnd("predict", 0, 0, count, frames.total or 0))
-        self.progress(RunFinished("predict", "completed",
-                                  str(self.save_dir) if self.save_dir else None,
-                                  seconds=time.perf_counter() - started))
+        """One ``Results`` per image or video frame, produced lazily.
+
+        Ends with one ``RunFinished`` event: completed, cancelled (the token, or the consumer
+        closing the generator early) or failed.
+        """
+        count = 0
+        save_dir = str(self.save_dir) if self.save_dir else None
+        with reported_run("predict", self.progress) as record:
+            record.save_dir = save_dir
+            with open_source(source, vid_stride=self.vid_stride, cancel=self.cancel,
+                             on_warning=self._warn) as frames:
+                self.progress(RunStarted("predict", self.backend.task, save_dir, frames.total))
+                self._warm_up()
+                for group in iter_batches(frames, self.batch):
+                    self.cancel.raise_if_cancelled()
+                    started = time.perf_counter()
+                    results = self._predict_batch(group)
+                    rate = len(results) / max(time.perf_counter() - started, 1e-9)
+                    for result in results:
+                        count += 1
+                        if self.on_result is not None:
+                            self.on_result(result)
+                        yield result
+                    self.progress(StepEnd("predict", 0, 0, count, frames.total or 0,
+                                          images_per_s=rate))
+            record.results = {"images": float(count)}
+
+    def _warm_up(self) -> None:
+        warmed = self.backend.__dict__.setdefault("warmed_sizes", set())
+        if self.imgsz not in warmed:  # once per backend and size, not per call
+            self.backend.warmup(self.imgsz)
+            warmed.add(self.imgsz)
 
     @torch.inference_mode()
     def _predict_batch(self, frames: list[Frame]) -> list[Results]:

@@ -19,14 +19,18 @@ from .trainer import Trainer, TrainResult
 RESUME_OVERRIDABLE = ("device", "workers", "cache", "batch", "plots", "verbose")
 
 
-def task_hooks(task: str, progress: Reporter = ignore) -> TaskHooks:
+def task_hooks(
+    task: str, progress: Reporter = ignore, source: Path | None = None
+) -> TaskHooks:
     if task == "classify":
         from .classify import ClassifyTask
 
         return ClassifyTask(progress)
     raise EngineError(
         f"training {task} models is not available in engine {__version__} yet; "
-        "classification is"
+        "classification is",
+        path=source,
+        key=None if source else "model",
     )
 
 
@@ -54,7 +58,7 @@ def start_training(
     """Train ``model`` with ``settings`` (or resume the run ``checkpoint`` belongs to)."""
     if settings.resume:
         return _resume(settings, checkpoint, progress, cancel)
-    hooks = task_hooks(model.task, progress)
+    hooks = task_hooks(model.task, progress, checkpoint)
     fresh = checkpoint is None  # a new model from yaml: rebuilt after seeding
     return Trainer(hooks, model, settings, progress=progress, cancel=cancel, fresh=fresh).train()
 
@@ -78,7 +82,7 @@ def _resume(settings: Settings, checkpoint: Path | None, progress: Reporter,
     merged = validate_settings({**saved, **overrides, "resume": False, "mode": "train"},
                                source=str(source))
     save_dir = source.parent.parent
-    hooks = task_hooks(model.task, progress)
+    hooks = task_hooks(model.task, progress, source)
     trainer = Trainer(hooks, model.train(), merged, progress=progress, cancel=cancel,
                       resume_state=state, save_dir=save_dir)
     return trainer.train()

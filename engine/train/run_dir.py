@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 
@@ -24,3 +25,17 @@ def run_dir(
         path = base / f"{stem}{number}"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def remove_if_no_files(folder: Path) -> bool:
+    """Delete ``folder`` when it holds only (empty) folders; True when it did."""
+    if not folder.is_dir() or any(p.is_file() or p.is_symlink() for p in folder.rglob("*")):
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
+def latest_checkpoint(root: str | Path = "runs", name: str = "last.pt") -> Path | None:
+    """The most recently written ``name`` under ``root`` (``runs/*/*/weights/last.pt``)."""
+    found = [p for p in Path(root).rglob(name) if p.is_file()] if Path(root).is_dir() else []
+    return max(found, key=lambda p: p.stat().st_mtime, default=None)

@@ -39,7 +39,7 @@ from ..utils.atomic import atomic_writer
 from .ema import ModelEMA
 from .optim import build_optimizer, choose_optimizer, interpolate, lr_factor
 from .pretrained import transfer_pretrained
-from .run_dir import run_dir
+from .run_dir import remove_if_no_files, run_dir
 from .task import TaskData, TaskHooks, Validation
 
 MAX_GRAD_NORM = 10.0
@@ -152,6 +152,7 @@ class Trainer:
         self.save_dir = self.save_dir or run_dir(
             self.hooks.task, "train", project=s.project, name=s.name, exist_ok=s.exist_ok
         )
+        new_folder = not any(self.save_dir.iterdir())
         self.weights_dir = self.save_dir / "weights"
         self.weights_dir.mkdir(parents=True, exist_ok=True)
         data: TaskData | None = None
@@ -163,7 +164,11 @@ class Trainer:
             self._finish(result, data)
         except Cancelled:
             result = self._result("cancelled")
+            if new_folder:
+                remove_if_no_files(self.save_dir)
         except BaseException as exc:
+            if new_folder:
+                remove_if_no_files(self.save_dir)  # a run that wrote nothing leaves no folder
             self.progress(
                 RunFinished(
                     "train",
@@ -274,6 +279,9 @@ class Trainer:
     def _write_args(self) -> None:
         args = self.settings.model_dump(mode="json")
         args.update(imgsz=self.imgsz, batch=self.batch_size, save_dir=str(self.save_dir))
+        local = Path(str(args.get("data") or "")).expanduser()
+        if args.get("data") and local.is_dir():  # so model.val() works from any folder
+            args["data"] = str(local.resolve())
         with atomic_writer(self.save_dir / "args.yaml") as handle:
             handle.write(yaml.safe_dump(args, sort_keys=False).encode())
         self.train_args = args
@@ -558,9 +566,13 @@ class Trainer:
             from ..checkpoints import load_model
 
             best, _ = load_model(result.best)
-            validation = self.hooks.validate(
-                best.to(self.device), data.val, self.device, half=False, cancel=NEVER
-            )
+            try:
+                validation = self.hooks.validate(
+                    best.to(self.device), data.val, self.device, half=False, cancel=self.cancel
+                )
+            except Cancelled:  # every epoch is done and saved: only the final report is lost
+                self._warn("final validation of best.pt skipped: stopped on request")
+                return
             result.validation = validation
             result.final_metrics = dict(validation.metrics)
             if self.settings.plots:

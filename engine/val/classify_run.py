@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
@@ -13,7 +12,7 @@ from ..data.classify_folder import load_classify_folder
 from ..data.loader import BatchLoader, ImageStore
 from ..data.named import resolve_dataset_dir
 from ..errors import DatasetError
-from ..events import Reporter, RunFinished, RunStarted, Warning, frozen_metrics, ignore
+from ..events import Reporter, RunStarted, Warning, ignore, reported_run
 from ..train.classify import center_crop_transform
 from ..train.run_dir import run_dir
 from ..train.task import Validation
@@ -30,51 +29,69 @@ def run_classify_val(
     progress: Reporter = ignore,
     cancel: CancelToken = NEVER,
 ) -> tuple[Validation, Path | None]:
-    """Validate on ``settings.split`` of ``settings.data``; plots go to runs/classify/val*."""
-    if not settings.data:
-        raise DatasetError("no dataset to validate on; pass data=<folder or name> (models "
-                           "trained here remember theirs)", key="data")
-    root = resolve_dataset_dir(settings.data, progress=progress, cancel=cancel)
-    report = load_classify_folder(root, cancel=cancel)
-    for problem in report.problems:
-        progress(Warning(problem.reason, str(problem.path)))
-    splits = report.splits
-    samples = {"train": splits.train, "val": splits.val, "test": splits.test}[settings.split]
-    if not samples:
-        raise DatasetError(f"has no images in the {settings.split} split", path=root,
-                           key="split")
-    _check_names(names, splits.names, root)
-    save_dir = None
-    if settings.save or settings.plots:
-        save_dir = run_dir("classify", "val", project=settings.project, name=settings.name,
-                           exist_ok=settings.exist_ok)
-    started = time.perf_counter()
-    progress(RunStarted("val", "classify", str(save_dir) if save_dir else None, len(samples),
-                        f"{root.name} {settings.split}: {len(samples)} images"))
-    store = ImageStore([s.path for s in samples], cache=settings.cache)
-    batch = int(settings.batch) if settings.batch and settings.batch >= 1 else 32
-    loader = BatchLoader(store, [s.label for s in samples], center_crop_transform(imgsz),
-                         batch_size=batch, shuffle=False, workers=settings.workers,
-                         on_warning=lambda m, p: progress(Warning(m, p)), cancel=cancel)
-    try:
-        validation = validate_classify(forward, loader, names, device, half=settings.half,
-                                       cancel=cancel, progress=progress)
-    finally:
-        loader.close()
-    if save_dir is not None and settings.plots:
-        from ..train.classify import ClassifyTask
+    """Validate on ``settings.split`` of ``settings.data``; plots go to runs/classify/val*.
 
-        ClassifyTask().final_plots(validation, save_dir, names)
-    progress(RunFinished("val", "completed", str(save_dir) if save_dir else None,
-                         frozen_metrics(validation.metrics),
-                         seconds=time.perf_counter() - started))
+    Ends with one ``RunFinished`` event however it ends (completed, cancelled or failed).
+    """
+    with reported_run("val", progress) as record:
+        if not settings.data:
+            raise DatasetError("no dataset to validate on; pass data=<folder or name> (models "
+                               "trained here remember theirs)", key="data")
+        root = resolve_dataset_dir(settings.data, progress=progress, cancel=cancel)
+        report = load_classify_folder(root, cancel=cancel)
+        for problem in report.problems:
+            progress(Warning(problem.reason, str(problem.path)))
+        splits = report.splits
+        samples = {"train": splits.train, "val": splits.val, "test": splits.test}[settings.split]
+        if not samples:
+            raise DatasetError(f"has no images in the {settings.split} split", path=root,
+                               key="split")
+        _check_names(names, splits.names, root, progress)
+        save_dir = None
+        if settings.save or settings.plots:
+            save_dir = run_dir("classify", "val", project=settings.project, name=settings.name,
+                               exist_ok=settings.exist_ok)
+            record.save_dir = str(save_dir)
+        progress(RunStarted("val", "classify", record.save_dir, len(samples),
+                            f"{root.name} {settings.split}: {len(samples)} images"))
+        store = ImageStore([s.path for s in samples], cache=settings.cache)
+        batch = int(settings.batch) if settings.batch and settings.batch >= 1 else 32
+        loader = BatchLoader(store, [s.label for s in samples], center_crop_transform(imgsz),
+                             batch_size=batch, shuffle=False, workers=settings.workers,
+                             on_warning=lambda m, p: progress(Warning(m, p)), cancel=cancel)
+        try:
+            validation = validate_classify(forward, loader, names, device, half=settings.half,
+                                           cancel=cancel, progress=progress)
+        finally:
+            loader.close()
+        if save_dir is not None and settings.plots:
+            from ..train.classify import ClassifyTask
+
+            ClassifyTask().final_plots(validation, save_dir, names)
+        record.results = validation.metrics
     return validation, save_dir
 
 
-def _check_names(model_names: dict[int, str], data_names: tuple[str, ...], root: Path) -> None:
+def _check_names(
+    model_names: dict[int, str], data_names: tuple[str, ...], root: Path, progress: Reporter
+) -> None:
+    """Class counts must match; names that differ are scored by position, with a warning
+    (ImageNet folders named by WordNet id against a model holding readable names are fine)."""
     if len(model_names) != len(data_names):
         raise DatasetError(
             f"has {len(data_names)} classes but the model predicts {len(model_names)}; "
             "validate on the dataset the model was trained for",
             path=root,
         )
+    differ = [(i, name) for i, name in enumerate(data_names) if model_names.get(i) != name]
+    if differ:
+        shown = ", ".join(
+            f"{name!r} is the model's {model_names.get(i)!r}" for i, name in differ[:3]
+        )
+        more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
+        progress(Warning(
+            f"{len(differ)} class names differ from the model's and are scored by position "
+            f"(sorted folder order): {shown}{more}. Check that this is the dataset the model "
+            "was trained for",
+            str(root),
+        ))

@@ -58,7 +58,8 @@ def validate_classify(
             loss_sum += float(F.cross_entropy(logits.float(), target, reduction="sum"))
         metrics.update(probs.float(), target)
         count += len(target)
-        progress(StepEnd("val", 0, 0, step + 1, steps))
+        rate = count / max(time.perf_counter() - started, 1e-9)
+        progress(StepEnd("val", 0, 0, step + 1, steps, images_per_s=rate))
     total_ms = (time.perf_counter() - started) * 1000 / max(count, 1)
     inference_ms = inference_s * 1000 / max(count, 1)
     metrics.speed = {

@@ -104,6 +104,17 @@ def test_an_empty_train_class_keeps_its_index_with_a_warning(tmp_path):
     assert problem.severity == "warning" and "empty class folder; class 'b'" in problem.reason
 
 
+def test_an_empty_val_class_is_named_as_not_validated(tmp_path):
+    root = make_classify_folder(tmp_path, classes=("a", "b"))
+    for path in (root / "val" / "b").iterdir():
+        path.unlink()
+    report = load_classify_folder(root)
+    (problem,) = [p for p in report.problems if p.path == root.resolve() / "val" / "b"]
+    assert problem.severity == "warning"
+    assert problem.reason == "empty class folder; class 'b' is not validated (add images to val/b/)"
+    assert len(report.splits.train) == 4  # training is untouched
+
+
 def test_a_class_whose_images_are_all_broken_is_named(tmp_path):
     root = make_classify_folder(tmp_path, classes=("a", "b"))
     for path in (root / "train" / "b").iterdir():
