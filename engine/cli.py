@@ -71,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = parse_arguments(args)
         return run(settings)
+    except Cancelled:  # Ctrl+C in val or export; train and predict report their own stop
+        print("yolo: stopped on request; nothing half-written was kept", file=sys.stderr)
+        return 130
     except EngineError as exc:
         print(f"yolo: error: {exc}", file=sys.stderr)
         return 1
@@ -184,11 +187,7 @@ def _train(model, overrides: dict[str, Any]) -> int:
 
 def _val(model, overrides: dict[str, Any]) -> int:
     with _interruptible() as token:
-        try:
-            metrics = model.val(cancel=token, **overrides)
-        except Cancelled:
-            print("validation stopped", file=sys.stderr)
-            return 130
+        metrics = model.val(cancel=token, **overrides)
     print(metrics.summary_table())
     if getattr(metrics, "save_dir", None):
         print(f"plots: {metrics.save_dir}")
@@ -213,11 +212,7 @@ def _predict(model, overrides: dict[str, Any]) -> int:
 
 def _export(model, overrides: dict[str, Any]) -> int:
     with _interruptible() as token:
-        try:
-            path = model.export(cancel=token, **overrides)
-        except Cancelled:
-            print("export stopped; nothing was written", file=sys.stderr)
-            return 130
+        path = model.export(cancel=token, **overrides)
     print(f"exported: {path}")
     print(f"use it:   yolo predict model={path} source=<images>")
     print(f"          yolo val model={path} data=<dataset>")

@@ -161,9 +161,13 @@ def load_classify_folder(
     bad = _check_all(scans, check, workers, cancel, progress)
     problems += [Problem(path, reason, "error") for path, reason in sorted(bad.items())]
     samples = {split: _samples(names, scan, bad) for split, scan in scans.items()}
-    problems += _unusable_classes(names, scans["train"], samples["train"], folders["train"])
-    problems += _unvalidated_classes(names, scans[val_split], samples[val_split],
-                                     folders[val_split])
+    problems += _classes_without_images(
+        names, scans["train"], samples["train"], folders["train"],
+        "keeps its index but will not be learned", " or remove the folder",
+    )
+    problems += _classes_without_images(
+        names, scans[val_split], samples[val_split], folders[val_split], "is not validated", ""
+    )
     _require_images(samples, folders, val_split)
     splits = ClassifySplits(
         root=root,
@@ -347,33 +351,18 @@ def _samples(names: tuple[str, ...], scan: _Scan, bad: Mapping[Path, str]) -> tu
     )
 
 
-def _unusable_classes(
-    names: tuple[str, ...], scan: _Scan, train: tuple[Sample, ...], folder: Path
+def _classes_without_images(
+    names: tuple[str, ...],
+    scan: _Scan,
+    samples: tuple[Sample, ...],
+    folder: Path,
+    consequence: str,
+    fix: str,
 ) -> list[Problem]:
-    """Train classes with no usable image: the model gets an output it never learns."""
-    counts = {label: 0 for label in range(len(names))}
-    for sample in train:
-        counts[sample.label] += 1
-    problems = []
-    for label, name in enumerate(names):
-        if counts[label]:
-            continue
-        what = "empty class folder" if not scan.classes[name] else "no readable images"
-        problems.append(
-            Problem(
-                folder / name,
-                f"{what}; class '{name}' keeps its index but will not be learned "
-                f"(add images to {folder.name}/{name}/ or remove the folder)",
-                "warning",
-            )
-        )
-    return problems
+    """Class folders of one split with no usable image (a missing folder is reported apart).
 
-
-def _unvalidated_classes(
-    names: tuple[str, ...], scan: _Scan, samples: tuple[Sample, ...], folder: Path
-) -> list[Problem]:
-    """Validation class folders with no usable image (a missing folder is reported apart)."""
+    In train/ the model gets an output it never learns; in val/ the class goes unscored.
+    """
     used = {sample.label for sample in samples}
     problems = []
     for label, name in enumerate(names):
@@ -383,8 +372,8 @@ def _unvalidated_classes(
         problems.append(
             Problem(
                 folder / name,
-                f"{what}; class '{name}' is not validated (add images to "
-                f"{folder.name}/{name}/)",
+                f"{what}; class '{name}' {consequence} (add images to {folder.name}/{name}/"
+                f"{fix})",
                 "warning",
             )
         )

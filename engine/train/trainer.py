@@ -400,6 +400,8 @@ class Trainer:
                 continue
             nonfinite = 0
             self.scaler.scale(loss).backward()
+            # Unlike the reference, the last batch of an epoch always steps: no gradient is
+            # carried into the next epoch, so a checkpoint holds everything resume needs.
             if global_step - last_step >= accumulate or step == steps - 1:
                 self._optimizer_step()
                 last_step = global_step

@@ -1,7 +1,5 @@
 """Named weights download from a local server the test runs (never the internet)."""
 
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,42 +10,7 @@ from engine.checkpoints import checkpoint_dict, save_checkpoint
 from engine.events import DownloadProgress
 from engine.nn import build_model
 from engine.weights import download_weights, is_official_name, resolve_weights
-
-
-class _Server:
-    """Serves ``files`` on 127.0.0.1; ``behaviour`` can truncate or fail on purpose."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.files, self.requests, self.behaviour = files, [], "normal"
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                server.requests.append(self.path)
-                body = server.files.get(self.path.rsplit("/", 1)[-1])
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                length = len(body) * 2 if server.behaviour == "truncate" else len(body)
-                self.send_header("Content-Length", str(length))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/releases"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from tests.file_server import FileServer, by_file_name
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +28,7 @@ def test_official_names_are_recognised():
 
 def test_named_weights_download_once_into_cache(tmp_path, checkpoint_bytes, monkeypatch):
     events: list[DownloadProgress] = []
-    with _Server({"yolov8n-cls.pt": checkpoint_bytes}) as server:
+    with _server({"yolov8n-cls.pt": checkpoint_bytes}) as server:
         monkeypatch.setenv("YOLO_STUDIO_WEIGHTS_URL", server.url)
         path = resolve_weights("yolov8n-cls.pt", cache_dir=tmp_path, progress=events.append)
         again = resolve_weights("yolov8n-cls.pt", cache_dir=tmp_path)
@@ -78,7 +41,7 @@ def test_named_weights_download_once_into_cache(tmp_path, checkpoint_bytes, monk
 
 
 def test_yolo_with_a_name_downloads_and_loads(tmp_path, checkpoint_bytes, monkeypatch):
-    with _Server({"yolov8n-cls.pt": checkpoint_bytes}) as server:
+    with _server({"yolov8n-cls.pt": checkpoint_bytes}) as server:
         monkeypatch.setenv("YOLO_STUDIO_WEIGHTS_URL", server.url)
         monkeypatch.setenv("YOLO_STUDIO_WEIGHTS_DIR", str(tmp_path))
         model = YOLO("yolov8n-cls.pt", progress=lambda event: None)
@@ -86,7 +49,7 @@ def test_yolo_with_a_name_downloads_and_loads(tmp_path, checkpoint_bytes, monkey
 
 
 def test_incomplete_download_leaves_nothing(tmp_path, checkpoint_bytes):
-    with _Server({"yolov8n-seg.pt": checkpoint_bytes}) as server:
+    with _server({"yolov8n-seg.pt": checkpoint_bytes}) as server:
         server.behaviour = "truncate"
         with pytest.raises(WeightsDownloadError):
             resolve_weights("yolov8n-seg.pt", cache_dir=tmp_path, base_url=server.url, timeout=5)
@@ -94,20 +57,20 @@ def test_incomplete_download_leaves_nothing(tmp_path, checkpoint_bytes):
 
 
 def test_error_page_is_not_kept_as_weights(tmp_path):
-    with _Server({"yolov8n.pt": b"<html>rate limited</html>" * 100}) as server:
+    with _server({"yolov8n.pt": b"<html>rate limited</html>" * 100}) as server:
         with pytest.raises(WeightsDownloadError, match="not a PyTorch checkpoint"):
             download_weights(f"{server.url}/yolov8n.pt", tmp_path / "yolov8n.pt")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_tiny_body_fails_the_size_check(tmp_path):
-    with _Server({"yolov8n.pt": b"PK\x03\x04tiny"}) as server:
+    with _server({"yolov8n.pt": b"PK\x03\x04tiny"}) as server:
         with pytest.raises(WeightsDownloadError, match="too small"):
             download_weights(f"{server.url}/yolov8n.pt", tmp_path / "yolov8n.pt")
 
 
 def test_offline_error_says_what_to_fetch_and_where_to_put_it(tmp_path):
-    with _Server({}) as server:  # answers 404 for everything
+    with _server({}) as server:  # answers 404 for everything
         with pytest.raises(WeightsDownloadError) as caught:
             resolve_weights("yolov8s-pose.pt", cache_dir=tmp_path, base_url=server.url)
     message = str(caught.value)
@@ -130,9 +93,13 @@ def test_a_missing_local_file_is_not_downloaded(tmp_path):
 def test_download_progress_drives_a_terminal_bar(tmp_path, checkpoint_bytes, capsys):
     from engine.reporting import TerminalReporter
 
-    with _Server({"yolov8n-cls.pt": checkpoint_bytes}) as server:
+    with _server({"yolov8n-cls.pt": checkpoint_bytes}) as server:
         download_weights(
             f"{server.url}/yolov8n-cls.pt", tmp_path / "w.pt", progress=TerminalReporter()
         )
     assert "yolov8n-cls.pt" in capsys.readouterr().err
     assert torch.load(Path(tmp_path / "w.pt"), weights_only=True)["task"] == "classify"
+
+
+def _server(files: dict[str, bytes]) -> FileServer:
+    return FileServer(files, key=by_file_name, prefix="/releases")

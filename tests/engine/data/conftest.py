@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,36 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.file_server import FileServer, by_file_name
+
 CLOSED_URL = "http://127.0.0.1:9/closed"
-
-
-class FileServer:
-    """Serves ``files`` (name -> bytes) on 127.0.0.1 under ``/releases``; 404 for the rest."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.files, self.requests = files, []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                server.requests.append(self.path)
-                body = server.files.get(self.path.rsplit("/", 1)[-1])
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/releases"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
 
 
 @pytest.fixture
@@ -50,16 +21,14 @@ def serve(monkeypatch) -> Iterator:
     servers: list[FileServer] = []
 
     def start(files: dict[str, bytes]) -> FileServer:
-        server = FileServer(files)
-        server.thread.start()
+        server = FileServer(files, key=by_file_name, prefix="/releases").start()
         servers.append(server)
         monkeypatch.setenv("YOLO_STUDIO_DATASETS_URL", server.url)
         return server
 
     yield start
     for server in servers:
-        server.httpd.shutdown()
-        server.httpd.server_close()
+        server.stop()
 
 
 def noise(height: int = 16, width: int = 16, channels: int = 3, seed: int = 0) -> np.ndarray:

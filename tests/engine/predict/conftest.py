@@ -3,14 +3,14 @@ and fake captures that stand in for a webcam."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+from tests.file_server import FileServer
 
 
 def noise(h: int = 24, w: int = 32, seed: int = 0) -> np.ndarray:
@@ -71,46 +71,13 @@ class CaptureFactory:
         return capture
 
 
-class FileServer:
-    """Serves ``files`` (URL path -> bytes) on 127.0.0.1; 404 for anything else."""
-
-    def __init__(self, files: dict[str, bytes]):
-        files = dict(files)
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                body = files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
-
-
 @pytest.fixture
 def serve() -> Iterator:
     """``serve({'/a.jpg': bytes})`` starts a local server; it stops after the test."""
     servers: list[FileServer] = []
 
     def start(files: dict[str, bytes]) -> FileServer:
-        servers.append(FileServer(files))
+        servers.append(FileServer(files).start())
         return servers[-1]
 
     yield start

@@ -4,13 +4,14 @@ folder; the CLI finds the run to resume and takes camera and list sources."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import pytest
 
 from engine import YOLO
 from engine.cancel import CancelToken
-from engine.cli import _model_source, parse_arguments
+from engine.cli import _model_source, main, parse_arguments
 from engine.errors import Cancelled, CheckpointError, DatasetError
 from engine.events import (
     CheckpointSaved,
@@ -149,3 +150,16 @@ def test_a_relative_data_path_is_stored_resolved_so_val_works_from_elsewhere(
     monkeypatch.chdir(tmp_path)
     metrics = YOLO(result.best).val(progress=Recorder(), plots=False)
     assert metrics.seen == 40
+
+
+def test_ctrl_c_during_val_stops_it_with_status_130(trained, digits, monkeypatch, capsys):
+    original = YOLO.val
+
+    def val_interrupted_at_once(self, **kwargs):
+        signal.raise_signal(signal.SIGINT)  # as a user's Ctrl+C: the CLI's handler sets the token
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(YOLO, "val", val_interrupted_at_once)
+    status = main(["classify", "val", f"model={trained}", f"data={digits}", "plots=False"])
+    assert status == 130
+    assert "stopped on request" in capsys.readouterr().err
