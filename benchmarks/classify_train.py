@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
+    parser.add_argument("--cache", default=None, help="ram or disk (default: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "digits"
@@ -59,7 +60,7 @@ def main() -> None:
         started = time.perf_counter()
         result = model.train(
             data=str(data), epochs=args.epochs, imgsz=32, batch=args.batch, seed=args.seed,
-            device=args.device, workers=args.workers, amp=args.amp,
+            device=args.device, workers=args.workers, amp=args.amp, cache=args.cache or False,
             project=str(Path(tmp) / "runs"), plots=False, progress=progress,
         )
         total = time.perf_counter() - started

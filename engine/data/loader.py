@@ -10,7 +10,9 @@ run is reproducible whatever the thread scheduling, and a resumed run sees the s
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,35 +31,60 @@ Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 WarningSink = Callable[[str, str | None], None]
 
 
+AUTO_RAM_CACHE_BYTES = 256 * 2**20
+"""Without ``cache='ram'``, decoded images are still kept in memory up to this many bytes.
+
+A small dataset then decodes once per run instead of once per epoch: on the digits benchmark
+(2 cores) an epoch takes ~1.0 s instead of ~1.3 s. Pixels are the same either way, so results
+do not change; large datasets keep the first images only and read the rest from disk.
+"""
+
+
 class ImageStore:
     """Decoded images by index: from disk each time, kept in RAM (``cache='ram'``/True), or
-    decoded once into ``.npy`` files under the cache folder (``cache='disk'``).
+    decoded once into ``.npy`` files under the cache folder (``cache='disk'``). Otherwise the
+    first :data:`AUTO_RAM_CACHE_BYTES` of decoded images stay in RAM (``auto_ram_bytes``).
 
     The disk cache lives outside the dataset (the user's folders are never written to); a
     file's entry is keyed by its path, size and modification time, so edits invalidate it.
     """
 
     def __init__(self, paths: Sequence[Path], *, cache: bool | str = False,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None,
+                 auto_ram_bytes: int = AUTO_RAM_CACHE_BYTES) -> None:
         self.paths = list(paths)
-        self.ram: dict[int, np.ndarray] | None = {} if cache in (True, "ram") else None
+        self.ram: dict[int, np.ndarray] = {}
+        self.ram_budget = math.inf if cache in (True, "ram") else max(auto_ram_bytes, 0)
+        self.ram_bytes = 0
+        self._ram_lock = threading.Lock()
         self.disk = (cache_dir or image_cache_dir()) if cache == "disk" else None
         self.bad: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.paths)
 
+    @property
+    def caches_everything(self) -> bool:
+        """True for ``cache='ram'`` or ``'disk'``: worth decoding everything up front."""
+        return self.ram_budget == math.inf or self.disk is not None
+
     def get(self, index: int) -> np.ndarray:
-        if self.ram is not None and index in self.ram:
-            return self.ram[index]
+        image = self.ram.get(index)
+        if image is not None:
+            return image
         image = self._from_disk_cache(index) if self.disk is not None else None
         if image is None:
             image = read_image(self.paths[index])
             if self.disk is not None:
                 self._to_disk_cache(index, image)
-        if self.ram is not None:
-            self.ram[index] = image
+        self._keep(index, image)
         return image
+
+    def _keep(self, index: int, image: np.ndarray) -> None:
+        with self._ram_lock:  # loader threads share the budget
+            if index not in self.ram and self.ram_bytes + image.nbytes <= self.ram_budget:
+                self.ram[index] = image
+                self.ram_bytes += image.nbytes
 
     def _cache_file(self, index: int) -> Path:
         path = Path(self.paths[index])
@@ -82,7 +109,7 @@ class ImageStore:
     def fill(self, workers: int, cancel: CancelToken = NEVER) -> None:
         """Decode everything now (for ``cache='ram'`` or ``'disk'``), in parallel; files that
         fail are left for the loader to report."""
-        if self.ram is None and self.disk is None:
+        if not self.caches_everything:
             return
 
         def load(i: int) -> None:

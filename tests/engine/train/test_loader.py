@@ -119,6 +119,24 @@ def test_disk_cache_decodes_once_and_notices_edits(digits, tmp_path, monkeypatch
     calls.clear()
     store.get(1)
     assert calls == []
-    os.utime(paths[1], ns=(1, 1))  # an edited file is decoded again
-    store.get(1)
+    os.utime(paths[1], ns=(1, 1))  # an edited file is decoded again by the next run
+    ImageStore(paths, cache="disk", cache_dir=tmp_path / "cache").get(1)
     assert calls == [paths[1]]
+
+
+def test_without_a_cache_small_datasets_stay_in_memory_up_to_the_budget(digits, monkeypatch):
+    paths, _ = paths_and_labels(digits)
+    one_image = read_image(paths[0]).nbytes
+    calls = []
+    monkeypatch.setattr("engine.data.loader.read_image",
+                        lambda p: calls.append(p) or read_image(p))
+    store = ImageStore(paths[:10], auto_ram_bytes=4 * one_image)
+    for _ in range(2):
+        for i in range(10):
+            store.get(i)
+    assert calls == paths[:10] + paths[4:10]  # the first four were kept, the rest read again
+    assert store.ram_bytes == 4 * one_image
+    assert not store.caches_everything  # so nothing is decoded up front
+    none_kept = ImageStore(paths[:10], auto_ram_bytes=0)
+    none_kept.get(0)
+    assert none_kept.ram == {}
