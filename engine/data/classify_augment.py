@@ -161,23 +161,21 @@ def _signed(value: float, rng: np.random.Generator) -> float:
 
 
 def _affine(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    # Bilinear, as the reference runs RandAugment (its interpolation is BILINEAR).
     h, w = image.shape[:2]
-    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=_BORDER)
+    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=_BORDER)
 
 
 def _shear(image, rng, axis: int):
+    # About the top-left corner, as torchvision's RandAugment shears.
     s = _signed(0.3 * _LEVEL, rng)
-    h, w = image.shape[:2]
-    if axis == 0:  # shear x about the centre
-        m = np.array([[1, s, -s * h / 2], [0, 1, 0]], np.float32)
-    else:
-        m = np.array([[1, 0, 0], [s, 1, -s * w / 2]], np.float32)
+    m = np.array([[1, s, 0], [0, 1, 0]] if axis == 0 else [[1, 0, 0], [s, 1, 0]], np.float32)
     return _affine(image, m)
 
 
 def _translate(image, rng, axis: int):
     h, w = image.shape[:2]
-    shift = _signed(150.0 / 331.0 * _LEVEL * (w if axis == 0 else h), rng)
+    shift = _signed(int(150.0 / 331.0 * _LEVEL * (w if axis == 0 else h)), rng)
     m = np.array([[1, 0, shift if axis == 0 else 0], [0, 1, shift if axis == 1 else 0]], np.float32)
     return _affine(image, m)
 

@@ -91,3 +91,10 @@ def test_hsv_jitter_without_gain_is_near_identity():
 def test_rand_augment_runs_two_ops():
     out = rand_augment(image(), np.random.default_rng(5), num_ops=2)
     assert out.shape == (40, 60, 3)
+
+
+def test_shears_pivot_on_the_top_left_corner_as_the_reference_does():
+    src = image(32, 32)
+    shear_x, shear_y = _OPS[1](src, np.random.default_rng(0)), _OPS[2](src, np.random.default_rng(0))
+    assert np.array_equal(shear_x[0], src[0]) and not np.array_equal(shear_x, src)
+    assert np.array_equal(shear_y[:, 0], src[:, 0]) and not np.array_equal(shear_y, src)
