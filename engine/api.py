@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from .cancel import NEVER, CancelToken
 from .checkpoints import cast_like, checkpoint_dict, load_model, read_weights, save_checkpoint
@@ -322,20 +323,39 @@ def _result_sink(save_dir: Path | None, print_results: bool):
     if save_dir is None and not print_results:
         return None
     counter = {"n": 0}
+    used: set[str] = set()
 
     def sink(result) -> None:
         counter["n"] += 1
         if save_dir is not None:
-            name = Path(result.path).stem or f"image{counter['n']}"
-            suffix = f"_{result.frame}" if getattr(result, "frame", None) is not None else ""
-            result.save(save_dir / f"{name}{suffix}.jpg")
+            result.save(save_dir / _saved_name(result, counter["n"], used))
         if print_results:
             h, w = result.orig_img.shape[:2]
             speed = sum(result.speed.values())
-            print(f"{counter['n']} {result.path}: {w}x{h} {result.verbose()} {speed:.1f}ms",
-                  flush=True)
+            # tqdm.write keeps the line above the CLI's progress bar instead of through it
+            tqdm.write(f"{counter['n']} {result.path}: {w}x{h} {result.verbose()} {speed:.1f}ms",
+                       file=sys.stdout)
 
     return sink
+
+
+_SAVED_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def _saved_name(result, number: int, used: set[str]) -> str:
+    """The source's file name (video frames get ``_<frame>`` and a .jpg; other formats .jpg);
+    a name already written in this run gets ``_2``, ``_3`` … rather than overwriting it."""
+    source = Path(result.path)
+    stem = source.stem or f"image{number}"
+    frame = getattr(result, "frame", None)
+    suffix = source.suffix.lower() if source.suffix.lower() in _SAVED_SUFFIXES else ".jpg"
+    if frame is not None:
+        stem, suffix = f"{stem}_{frame}", ".jpg"
+    name, copy = f"{stem}{suffix}", 2
+    while name in used:
+        name, copy = f"{stem}_{copy}{suffix}", copy + 1
+    used.add(name)
+    return name
 
 
 def _one_size(imgsz: int | list[int]) -> int:

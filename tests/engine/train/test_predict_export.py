@@ -41,9 +41,13 @@ def test_predict_returns_results_with_probs_and_speed(trained, digits):
 
 def test_predict_save_writes_annotated_images(trained, digits, tmp_path):
     model = YOLO(trained, progress=ignore)
-    model.predict(source=images_of(digits, 2), save=True, project=str(tmp_path), name="p")
-    written = sorted((tmp_path / "p").glob("*.jpg"))
-    assert len(written) == 2 and read_image(written[0]).shape == (32, 32, 3)
+    sources = images_of(digits, 2)
+    sources += [sources[0]]  # the same name twice in one run is not overwritten
+    model.predict(source=sources, save=True, project=str(tmp_path), name="p")
+    written = sorted(path.name for path in (tmp_path / "p").iterdir())
+    first, second = sources[0].stem, sources[1].stem
+    assert written == sorted([f"{first}.png", f"{second}.png", f"{first}_2.png"])
+    assert read_image(tmp_path / "p" / f"{first}.png").shape == (32, 32, 3)
 
 
 def test_cli_predict_prints_a_line_per_image(trained, digits, capsys):
