@@ -16,50 +16,12 @@ import numpy as np
 import torch
 
 from ..data.images import write_image
+from .draw_detections import detection_records, draw_detections
 from .drawing import draw_text_panel, fit_font_scale, font_scale_for, line_width_for
+from .tensor_view import Array, TensorView
 
-Array = torch.Tensor | np.ndarray
 OUTPUT_SLOTS = ("boxes", "masks", "probs", "keypoints")
 """The per-task output attributes of ``Results``, in the order ``len()`` looks at them."""
-
-
-class TensorView:
-    """A per-image output held as a torch tensor or a numpy array (``data``).
-
-    ``cpu()``, ``numpy()`` and ``to()`` return a new object of the same class; numpy functions
-    accept it directly (``np.stack([r.probs for r in results])``).
-    """
-
-    def __init__(self, data: Array | Any) -> None:
-        self.data: Array = data if isinstance(data, Array) else torch.as_tensor(data)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.data.shape)
-
-    def cpu(self) -> TensorView:
-        """A copy with the data on the CPU (numpy data is returned as it is)."""
-        return self._new(self.data.cpu() if isinstance(self.data, torch.Tensor) else self.data)
-
-    def numpy(self) -> TensorView:
-        """A copy holding a numpy array (detached, on the CPU)."""
-        if isinstance(self.data, np.ndarray):
-            return self._new(self.data)
-        return self._new(self.data.detach().cpu().numpy())
-
-    def to(self, *args: Any, **kwargs: Any) -> TensorView:
-        """A copy holding a tensor moved / cast as ``torch.Tensor.to`` would."""
-        return self._new(torch.as_tensor(self.data).to(*args, **kwargs))
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        array = self.numpy().data
-        return np.array(array, dtype=dtype, copy=True) if copy else np.asarray(array, dtype)
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def _new(self, data: Array) -> TensorView:
-        return type(self)(data)
 
 
 class Probs(TensorView):
@@ -148,15 +110,27 @@ class Results:
         return [(i, self.names.get(i, str(i)), s) for i, s in zip(indices, scores, strict=True)]
 
     def verbose(self) -> str:
-        """``"cat 0.92, dog 0.05, ..."``: the top-5 classes; empty without class scores."""
-        return ", ".join(f"{name} {conf:.2f}" for _, name, conf in self.top())
+        """``"cat 0.92, dog 0.05, ..."`` (the top-5 classes) for a classifier; ``"2 circles,
+        1 star"`` (objects per class) for detections; "(no detections)" when there are none."""
+        if self.boxes is None:
+            return ", ".join(f"{name} {conf:.2f}" for _, name, conf in self.top())
+        counts = np.bincount(np.asarray(self.boxes.cls, dtype=np.int64), minlength=0)
+        parts = [
+            f"{n} {self.names.get(i, str(i))}{'s' if n > 1 else ''}"
+            for i, n in enumerate(counts)
+            if n
+        ]
+        return ", ".join(parts) or "(no detections)"
 
     def summary(self, decimals: int = 5) -> list[dict[str, Any]]:
-        """The top-5 classes as ``{"class", "name", "confidence"}`` records, best first."""
-        return [
-            {"class": i, "name": name, "confidence": round(conf, decimals)}
-            for i, name, conf in self.top()
-        ]
+        """The top-5 classes as ``{"class", "name", "confidence"}`` records, best first; for
+        detections one record per object with its ``box`` (and ``segments`` outline)."""
+        if self.boxes is None:
+            return [
+                {"class": i, "name": name, "confidence": round(conf, decimals)}
+                for i, name, conf in self.top()
+            ]
+        return detection_records(self, decimals)
 
     def to_json(self, decimals: int = 5) -> str:
         """:meth:`summary` as a JSON string."""
@@ -166,15 +140,30 @@ class Results:
         self,
         *,
         probs: bool = True,
+        boxes: bool = True,
+        masks: bool = True,
+        labels: bool = True,
+        conf: bool = True,
         font_scale: float | None = None,
         line_width: int | None = None,
     ) -> np.ndarray:
-        """A copy of the image with the top-5 classes and confidences in its top-left corner.
+        """A copy of the image with the outputs drawn: translucent masks, boxes with
+        "name conf" labels, and for a classifier the top-5 classes in the top-left corner.
 
-        Text size follows the image size unless ``font_scale`` / ``line_width`` (text stroke,
-        in pixels) are given; ``orig_img`` is never changed.
+        Sizes follow the image unless ``font_scale`` / ``line_width`` (in pixels) are given;
+        ``orig_img`` is never changed.
         """
         canvas = self.orig_img.copy()
+        draw_detections(
+            self,
+            canvas,
+            masks=masks,
+            boxes=boxes,
+            labels=labels,
+            conf=conf,
+            line_width=line_width,
+            font_scale=font_scale,
+        )
         lines = [f"{name} {conf:.2f}" for _, name, conf in self.top()] if probs else []
         if not lines:
             return canvas
