@@ -321,3 +321,101 @@ def _save_figure(figure: Figure, path: str | Path) -> Path:
     with atomic_writer(target) as handle:
         figure.savefig(handle, format=file_format, dpi=_DPI, bbox_inches="tight")
     return target
+
+
+# -- detection curves ------------------------------------------------------------------------
+
+CURVE_LEGEND_MAX_CLASSES = 20
+
+
+@_one_figure_at_a_time
+def plot_pr_curve(
+    recall: np.ndarray,
+    precision: np.ndarray,
+    names: Sequence[str],
+    path: str | Path,
+    *,
+    ap50: np.ndarray | None = None,
+    title: str = "Precision-Recall Curve",
+) -> Path:
+    """Draw precision [C, K] over recall [K] per class, with the class mean drawn thick.
+
+    Up to 20 classes get a labelled line each (with their AP at IoU 0.5 when ``ap50`` is given);
+    more are drawn thin and grey. The mean line carries the mean of ``ap50``.
+    """
+    x, curves = _curve_data(recall, precision, names)
+    figure = _new_figure((9.0, 6.0))
+    axes = figure.add_subplot()
+    labelled = len(names) <= CURVE_LEGEND_MAX_CLASSES
+    for index, (name, curve) in enumerate(zip(names, curves, strict=True)):
+        label = f"{name} {float(ap50[index]):.3f}" if ap50 is not None else str(name)
+        if labelled:
+            axes.plot(x, curve, linewidth=1, label=label)
+        else:
+            axes.plot(x, curve, linewidth=1, color="grey")
+    if len(curves):
+        summary = f" {float(np.mean(ap50)):.3f} mAP@0.5" if ap50 is not None and len(ap50) else ""
+        axes.plot(x, curves.mean(0), linewidth=3, color="blue", label=f"all classes{summary}")
+    _finish_curve_axes(axes, "Recall", "Precision", title)
+    return _save_figure(figure, path)
+
+
+@_one_figure_at_a_time
+def plot_confidence_curve(
+    confidence: np.ndarray,
+    values: np.ndarray,
+    names: Sequence[str],
+    path: str | Path,
+    *,
+    ylabel: str,
+    title: str | None = None,
+) -> Path:
+    """Draw a metric (F1, precision, recall) [C, K] over confidence [K] per class.
+
+    The class mean is smoothed, drawn thick and labelled with its maximum and the confidence
+    where it is reached.
+    """
+    x, curves = _curve_data(confidence, values, names)
+    figure = _new_figure((9.0, 6.0))
+    axes = figure.add_subplot()
+    labelled = len(names) <= CURVE_LEGEND_MAX_CLASSES
+    for name, curve in zip(names, curves, strict=True):
+        if labelled:
+            axes.plot(x, curve, linewidth=1, label=str(name))
+        else:
+            axes.plot(x, curve, linewidth=1, color="grey")
+    if len(curves):
+        mean = _box_smooth(curves.mean(0), 0.05)
+        best = int(mean.argmax())
+        label = f"all classes {mean[best]:.2f} at {x[best]:.3f}"
+        axes.plot(x, mean, linewidth=3, color="blue", label=label)
+    _finish_curve_axes(axes, "Confidence", ylabel, title or f"{ylabel}-Confidence Curve")
+    return _save_figure(figure, path)
+
+
+def _curve_data(
+    x: np.ndarray, y: np.ndarray, names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    axis = np.asarray(x, np.float64).reshape(-1)
+    curves = np.asarray(y, np.float64).reshape(-1, len(axis)) if len(names) else np.zeros((0, 0))
+    if len(curves) != len(names):
+        raise ValueError(f"{len(curves)} curves for {len(names)} names; give one name per curve")
+    return axis, curves
+
+
+def _finish_curve_axes(axes, xlabel: str, ylabel: str, title: str) -> None:
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.01)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=8)
+
+
+def _box_smooth(values: np.ndarray, fraction: float) -> np.ndarray:
+    """Moving average over an odd window of about ``2 * fraction`` of the points, edges held."""
+    width = round(len(values) * fraction * 2) // 2 + 1
+    padded = np.pad(values, width // 2, mode="edge")
+    return np.convolve(padded, np.ones(width) / width, mode="valid")

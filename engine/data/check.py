@@ -36,12 +36,14 @@ class Problem:
     """Something wrong with one file or folder of a dataset.
 
     ``error``: the file (or folder) is left out of training; ``warning``: it is used, or its
-    absence does not stop training, but the user should know.
+    absence does not stop training, but the user should know. ``line`` (from 1) points into a
+    text file (a label file, an image list) when the problem is one of its lines.
     """
 
     path: Path
     reason: str
     severity: Severity = "error"
+    line: int | None = None
 
 
 def default_workers() -> int:
