@@ -14,327 +14,62 @@ torch: these functions run on loader threads; ``to_targets`` returns numpy array
 caller turns into tensors.
 
 Coordinates are pixels with edges at whole numbers (an image ``w`` wide spans ``0..w``), boxes
-``xyxy``; see :mod:`engine.data.instances`.
+``xyxy``; see :mod:`engine.data.instances`. The geometry (letterbox, warp, flips) lives in
+:mod:`engine.data.detect_geometry` and the batching in :mod:`engine.data.detect_targets`; both
+are re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-from .instances import Instances, xyxy_to_xywh
-from .polygons import overlap_masks, polygons_to_masks, resample_polygons
+from .detect_geometry import (
+    box_candidates,
+    clip_instances,
+    concat_instances,
+    flip,
+    flip_instances,
+    letterbox,
+    letterbox_instances,
+    load_resized,
+    random_perspective,
+    scale_shift,
+    warp,
+)
+from .detect_targets import to_targets
+from .instances import Instances
+from .polygons import resample_polygons
+
+__all__ = [
+    "DetectAugment",
+    "DetectValTransform",
+    "box_candidates",
+    "box_ioa",
+    "copy_paste",
+    "flip",
+    "hsv_augment",
+    "letterbox",
+    "letterbox_instances",
+    "load_resized",
+    "mixup",
+    "mosaic4",
+    "random_perspective",
+    "to_targets",
+    "warp",
+]
 
 log = logging.getLogger(__name__)
 
-FILL = (114, 114, 114)
 Loader = Callable[[int], tuple[np.ndarray, Instances]]
 RatioPad = tuple[tuple[float, float], tuple[float, float]]
 
 
-# --- resizing -----------------------------------------------------------------------------------
-
-
-def load_resized(
-    image: np.ndarray, imgsz: int
-) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
-    """Long side to ``imgsz``, aspect kept: ``(image, (h0, w0), (h, w))``.
-
-    Enlarges bilinearly; shrinks with the area filter by the whole factor and bilinearly for the
-    rest (OpenCV's area filter is slow at fractional factors), as the reference sizes images
-    before mosaic (its sizes: ``min(ceil(side * r), imgsz)``).
-    """
-    h0, w0 = image.shape[:2]
-    ratio = imgsz / max(h0, w0)
-    if ratio == 1:
-        return image, (h0, w0), (h0, w0)
-    w, h = min(math.ceil(w0 * ratio), imgsz), min(math.ceil(h0 * ratio), imgsz)
-    if ratio > 1:
-        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
-    else:
-        fy, fx = max(h0 // h, 1), max(w0 // w, 1)
-        if fy >= 2 or fx >= 2:
-            hh, ww = h0 // fy, w0 // fx
-            image = cv2.resize(image[: hh * fy, : ww * fx], (ww, hh), interpolation=cv2.INTER_AREA)
-        if image.shape[:2] != (h, w):
-            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
-    return image, (h0, w0), (h, w)
-
-
-def letterbox(
-    image: np.ndarray,
-    new_shape: int | tuple[int, int],
-    *,
-    auto: bool = False,
-    scaleup: bool = True,
-    center: bool = True,
-    stride: int = 32,
-    color: tuple[int, int, int] = FILL,
-) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """Resize keeping aspect to fit ``new_shape`` (h, w) and pad: ``(image, ratio, (padw, padh))``.
-
-    ``auto`` pads only to a multiple of ``stride``; ``scaleup=False`` never enlarges; ``center``
-    splits the padding between both sides (else it all goes right/bottom). ``padw``/``padh`` are
-    the left/top padding; map labels with :func:`letterbox_instances`.
-    """
-    if isinstance(new_shape, int):
-        new_shape = (new_shape, new_shape)
-    h, w = image.shape[:2]
-    ratio = min(new_shape[0] / h, new_shape[1] / w)
-    if not scaleup:
-        ratio = min(ratio, 1.0)
-    new_w, new_h = int(round(w * ratio)), int(round(h * ratio))
-    dw, dh = new_shape[1] - new_w, new_shape[0] - new_h
-    if auto:
-        dw, dh = dw % stride, dh % stride
-    if (new_w, new_h) != (w, h):
-        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    left = int(round(dw / 2 - 0.1)) if center else 0
-    top = int(round(dh / 2 - 0.1)) if center else 0
-    right, bottom = dw - left, dh - top
-    if dw or dh:
-        image = cv2.copyMakeBorder(
-            image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=color
-        )
-    return image, ratio, (left, top)
-
-
-def letterbox_instances(instances: Instances, ratio: float, pad: tuple[float, float]) -> Instances:
-    """``instances`` (pixels of the image before :func:`letterbox`) in the letterboxed image."""
-    return _scale_shift(instances, ratio, ratio, pad[0], pad[1])
-
-
-# --- instance geometry --------------------------------------------------------------------------
-
-
-def _scale_shift(instances: Instances, sx: float, sy: float, dx: float, dy: float) -> Instances:
-    """A pixels copy with every point mapped by ``x * sx + dx``, ``y * sy + dy``."""
-    scale, shift = np.array([sx, sy], np.float32), np.array([dx, dy], np.float32)
-    keypoints = None
-    if instances.keypoints is not None:
-        keypoints = instances.keypoints.copy()
-        keypoints[..., :2] = keypoints[..., :2] * scale + shift
-    return Instances(
-        instances.cls.copy(),
-        instances.boxes * np.tile(scale, 2) + np.tile(shift, 2),
-        [s * scale + shift for s in instances.segments],
-        keypoints,
-        normalized=False,
-    )
-
-
-def clip_instances(instances: Instances, width: float, height: float) -> Instances:
-    """Boxes, polygons and keypoints clipped to ``0..width`` × ``0..height`` (pixels).
-
-    Keypoints that were outside get visibility 0 (when they carry one) before being clipped.
-    """
-    boxes = instances.boxes.copy()
-    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
-    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
-    limit = np.array([width, height], np.float32)
-    segments = [np.clip(s, 0, limit) for s in instances.segments]
-    keypoints = instances.keypoints
-    if keypoints is not None:
-        keypoints = keypoints.copy()
-        xy = keypoints[..., :2]
-        if keypoints.shape[-1] > 2:
-            outside = (xy < 0).any(-1) | (xy > limit).any(-1)
-            keypoints[..., 2][outside] = 0
-        keypoints[..., :2] = np.clip(xy, 0, limit)
-    return replace(instances, boxes=boxes, segments=segments, keypoints=keypoints)
-
-
-def concat_instances(parts: Sequence[Instances]) -> Instances:
-    """One ``Instances`` of all ``parts`` (pixels). Empty parts never decide the fields present."""
-    full = [p for p in parts if len(p)]
-    if not full:
-        shapes = [p.keypoints.shape[1:] for p in parts if p.keypoints is not None]
-        empty = Instances.empty(tuple(shapes[0]) if shapes else None)
-        return replace(empty, normalized=False)
-    with_segments = [bool(p.segments) for p in full]
-    with_keypoints = [p.keypoints is not None for p in full]
-    if any(with_keypoints) and not all(with_keypoints):
-        raise ValueError("concat_instances: some parts have keypoints and others do not")
-    return Instances(
-        np.concatenate([p.cls for p in full]),
-        np.concatenate([p.boxes for p in full]),
-        [s for p in full for s in p.segments] if all(with_segments) else [],
-        np.concatenate([p.keypoints for p in full]) if all(with_keypoints) else None,
-        normalized=False,
-    )
-
-
-def box_ioa(boxes1: np.ndarray, boxes2: np.ndarray, eps: float = 1e-7) -> np.ndarray:
-    """Intersection over the area of ``boxes2``: ``[n, m]`` for ``xyxy`` ``[n, 4]``, ``[m, 4]``."""
-    low = np.maximum(boxes1[:, None, :2], boxes2[None, :, :2])
-    high = np.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])
-    inter = np.prod(np.clip(high - low, 0, None), -1)
-    area2 = np.prod(boxes2[:, 2:] - boxes2[:, :2], -1)
-    return inter / (area2[None] + eps)
-
-
-def box_candidates(
-    before: np.ndarray,
-    after: np.ndarray,
-    *,
-    wh_thr: float = 2,
-    ar_thr: float = 100,
-    area_thr: float = 0.1,
-    eps: float = 1e-16,
-) -> np.ndarray:
-    """Which warped boxes to keep: wider and taller than ``wh_thr`` px, aspect under ``ar_thr``,
-    and more than ``area_thr`` of the area of the box ``before`` (already scaled by the warp's
-    scale), so objects mostly cut off by the border are dropped.
-    """
-    w1, h1 = before[:, 2] - before[:, 0], before[:, 3] - before[:, 1]
-    w2, h2 = after[:, 2] - after[:, 0], after[:, 3] - after[:, 1]
-    aspect = np.maximum(w2 / (h2 + eps), h2 / (w2 + eps))
-    return (
-        (w2 > wh_thr) & (h2 > wh_thr) & (w2 * h2 / (w1 * h1 + eps) > area_thr) & (aspect < ar_thr)
-    )
-
-
-# --- perspective --------------------------------------------------------------------------------
-
-
-def perspective_matrix(
-    rng: np.random.Generator,
-    shape: tuple[int, int],
-    size: tuple[int, int],
-    *,
-    degrees: float,
-    translate: float,
-    scale: float,
-    shear: float,
-    perspective: float,
-) -> tuple[np.ndarray, float]:
-    """A random 3×3 warp from an image of ``shape`` (h, w) to one of ``size`` (w, h), and its scale.
-
-    Composed as the reference does, right to left: move the centre to the origin, perspective,
-    rotation and scale, shear, translation to a random point near the output's centre.
-    """
-    centre = np.eye(3)
-    centre[0, 2], centre[1, 2] = -shape[1] / 2, -shape[0] / 2
-    persp = np.eye(3)
-    persp[2, 0], persp[2, 1] = rng.uniform(-perspective, perspective, 2)
-    angle = math.radians(rng.uniform(-degrees, degrees))
-    s = float(rng.uniform(1 - scale, 1 + scale))
-    rotate = np.eye(3)
-    cos, sin = s * math.cos(angle), s * math.sin(angle)
-    rotate[:2, :2] = [[cos, sin], [-sin, cos]]  # cv2.getRotationMatrix2D's convention
-    skew = np.eye(3)
-    skew[0, 1], skew[1, 0] = np.tan(np.radians(rng.uniform(-shear, shear, 2)))
-    move = np.eye(3)
-    move[0, 2] = rng.uniform(0.5 - translate, 0.5 + translate) * size[0]
-    move[1, 2] = rng.uniform(0.5 - translate, 0.5 + translate) * size[1]
-    return move @ skew @ rotate @ persp @ centre, s
-
-
-def _transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    out = points.reshape(-1, 2).astype(np.float64) @ matrix[:2, :2].T + matrix[:2, 2]
-    if matrix[2, 0] or matrix[2, 1]:
-        out /= (points.reshape(-1, 2) @ matrix[2, :2] + matrix[2, 2])[:, None]
-    return out.reshape(points.shape).astype(np.float32)
-
-
-def _warp_segments(
-    segments: list[np.ndarray], matrix: np.ndarray, width: int, height: int
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Warped polygons and their boxes: the tight box of each polygon's points inside the image,
-    then every point clipped to that box (the reference's rule; all-outside polygons collapse to
-    a zero box). Vectorised over all points."""
-    lengths = np.array([len(s) for s in segments])
-    points = _transform_points(np.concatenate(segments), matrix)
-    inside = (points >= 0).all(1) & (points[:, 0] <= width) & (points[:, 1] <= height)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))[lengths > 0]
-    boxes = np.zeros((len(segments), 4), np.float32)
-    if len(starts):
-        low = np.minimum.reduceat(np.where(inside[:, None], points, np.inf), starts)
-        high = np.maximum.reduceat(np.where(inside[:, None], points, -np.inf), starts)
-        found = np.isfinite(low).all(1)
-        boxes[lengths > 0] = np.where(found[:, None], np.concatenate((low, high), 1), 0)
-    owner = np.repeat(np.arange(len(segments)), lengths)
-    points = np.clip(points, boxes[owner, :2], boxes[owner, 2:])
-    return boxes, np.split(points, np.cumsum(lengths)[:-1])
-
-
-def warp(
-    image: np.ndarray,
-    instances: Instances,
-    matrix: np.ndarray,
-    size: tuple[int, int],
-    *,
-    scale: float = 1.0,
-) -> tuple[np.ndarray, Instances]:
-    """Warp ``image`` and its ``instances`` (pixels) by the 3×3 ``matrix`` to ``size`` (w, h).
-
-    Boxes come from the warped polygons when there are any, else from the warped box corners;
-    everything is clipped to the output, and objects failing :func:`box_candidates` against
-    their original box times ``scale`` are dropped (area threshold 0.01 with polygons, else 0.1).
-    """
-    width, height = size
-    is_perspective = bool(matrix[2, 0] or matrix[2, 1])
-    if (width, height) != image.shape[1::-1] or not np.array_equal(matrix, np.eye(3)):
-        if is_perspective:
-            image = cv2.warpPerspective(image, matrix, size, borderValue=FILL)
-        else:
-            image = cv2.warpAffine(image, matrix[:2], size, borderValue=FILL)
-    if not len(instances):
-        return image, replace(instances, normalized=False)
-    corners = instances.boxes[:, [0, 1, 2, 3, 0, 3, 2, 1]].reshape(-1, 4, 2)
-    corners = _transform_points(corners, matrix)
-    boxes = np.concatenate((corners.min(1), corners.max(1)), 1)
-    segments = instances.segments
-    if segments:
-        boxes, segments = _warp_segments(segments, matrix, width, height)
-    keypoints = instances.keypoints
-    if keypoints is not None:
-        keypoints = keypoints.copy()
-        keypoints[..., :2] = _transform_points(keypoints[..., :2], matrix)
-    warped = clip_instances(
-        Instances(instances.cls, boxes, segments, keypoints, normalized=False), width, height
-    )
-    keep = box_candidates(instances.boxes * scale, warped.boxes, area_thr=0.01 if segments else 0.1)
-    return image, warped.select(keep)
-
-
-def random_perspective(
-    image: np.ndarray,
-    instances: Instances,
-    rng: np.random.Generator,
-    *,
-    degrees: float,
-    translate: float,
-    scale: float,
-    shear: float,
-    perspective: float,
-    border: tuple[int, int] = (0, 0),
-) -> tuple[np.ndarray, Instances]:
-    """A random :func:`perspective_matrix` applied with :func:`warp`.
-
-    The output is the input grown by ``border`` (y, x) on every side: ``(-imgsz // 2,) * 2``
-    crops a 2·imgsz mosaic to imgsz. ``instances`` in pixels.
-    """
-    size = (image.shape[1] + 2 * border[1], image.shape[0] + 2 * border[0])
-    matrix, s = perspective_matrix(
-        rng,
-        image.shape[:2],
-        size,
-        degrees=degrees,
-        translate=translate,
-        scale=scale,
-        shear=shear,
-        perspective=perspective,
-    )
-    return warp(image, instances, matrix, size, scale=s)
-
-
-# --- mosaic, mixup, copy-paste, colour, flips ---------------------------------------------------
+# --- mosaic, mixup, copy-paste, colour ----------------------------------------------------------
 
 
 def mosaic4(
@@ -363,7 +98,7 @@ def mosaic4(
         x1b = w - (x2a - x1a) if left else 0
         y1b = h - (y2a - y1a) if top else 0
         canvas[y1a:y2a, x1a:x2a] = image[y1b : y1b + y2a - y1a, x1b : x1b + x2a - x1a]
-        parts.append(_scale_shift(instances, 1, 1, x1a - x1b, y1a - y1b))
+        parts.append(scale_shift(instances, 1, 1, x1a - x1b, y1a - y1b))
     merged = clip_instances(concat_instances(parts), 2 * s, 2 * s)
     area = np.prod(merged.boxes[:, 2:] - merged.boxes[:, :2], 1)
     return canvas, merged.select(area > 0)
@@ -402,7 +137,7 @@ def copy_paste(
         return image, instances
     h, w = image.shape[:2]
     if mode == "flip":
-        donors = _flip_instances(instances, w, h, True)
+        donors = flip_instances(instances, w, h, True)
     elif mode == "mixup":
         if source is None:
             raise ValueError("copy_paste: mode 'mixup' needs a source image and instances")
@@ -433,6 +168,15 @@ def copy_paste(
     return out, concat_instances([instances, donors.select(chosen)])
 
 
+def box_ioa(boxes1: np.ndarray, boxes2: np.ndarray, eps: float = 1e-7) -> np.ndarray:
+    """Intersection over the area of ``boxes2``: ``[n, m]`` for ``xyxy`` ``[n, 4]``, ``[m, 4]``."""
+    low = np.maximum(boxes1[:, None, :2], boxes2[None, :, :2])
+    high = np.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])
+    inter = np.prod(np.clip(high - low, 0, None), -1)
+    area2 = np.prod(boxes2[:, 2:] - boxes2[:, :2], -1)
+    return inter / (area2[None] + eps)
+
+
 def hsv_augment(
     image: np.ndarray, gains: tuple[float, float, float], rng: np.random.Generator
 ) -> np.ndarray:
@@ -452,53 +196,6 @@ def hsv_augment(
     hue, sat, val = cv2.split(cv2.cvtColor(image, cv2.COLOR_BGR2HSV))
     hsv = cv2.merge((cv2.LUT(hue, lut_h), cv2.LUT(sat, lut_s), cv2.LUT(val, lut_v)))
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
-
-
-def _flip_instances(
-    instances: Instances,
-    width: float,
-    height: float,
-    horizontal: bool,
-    flip_idx: Sequence[int] | None = None,
-) -> Instances:
-    axis, extent = (0, width) if horizontal else (1, height)
-    boxes = instances.boxes.copy()
-    boxes[:, [axis, axis + 2]] = extent - instances.boxes[:, [axis + 2, axis]]
-    segments = []
-    for s in instances.segments:
-        s = s.copy()
-        s[:, axis] = extent - s[:, axis]
-        segments.append(s)
-    keypoints = instances.keypoints
-    if keypoints is not None:
-        keypoints = keypoints.copy()
-        keypoints[..., axis] = extent - keypoints[..., axis]
-        if horizontal and flip_idx is not None:
-            if len(flip_idx) != keypoints.shape[1]:
-                raise ValueError(
-                    f"flip: flip_idx has {len(flip_idx)} entries for {keypoints.shape[1]} keypoints"
-                )
-            keypoints = np.ascontiguousarray(keypoints[:, list(flip_idx)])
-    return replace(instances, boxes=boxes, segments=segments, keypoints=keypoints)
-
-
-def flip(
-    image: np.ndarray,
-    instances: Instances,
-    direction: str,
-    flip_idx: Sequence[int] | None = None,
-) -> tuple[np.ndarray, Instances]:
-    """Mirror left-right (``"horizontal"``) or top-bottom (``"vertical"``).
-
-    A horizontal flip also reorders keypoints by ``flip_idx`` (left eye ↔ right eye). Works on
-    pixel or normalised instances.
-    """
-    if direction not in ("horizontal", "vertical"):
-        raise ValueError(f"flip: direction must be 'horizontal' or 'vertical', not {direction!r}")
-    horizontal = direction == "horizontal"
-    h, w = (1, 1) if instances.normalized else image.shape[:2]
-    flipped = cv2.flip(image, 1 if horizontal else 0)
-    return flipped, _flip_instances(instances, w, h, horizontal, flip_idx)
 
 
 # --- the recipes --------------------------------------------------------------------------------
@@ -652,82 +349,7 @@ class DetectValTransform:
         if instances.normalized:
             instances = instances.to_pixels(w, h)
         else:
-            instances = _scale_shift(instances, w / w0, h / h0, 0, 0)
+            instances = scale_shift(instances, w / w0, h / h0, 0, 0)
         out, ratio, pad = letterbox(resized, self.imgsz, scaleup=False)
         instances = letterbox_instances(instances, ratio, pad)
         return out, instances, ((w / w0 * ratio, h / h0 * ratio), (float(pad[0]), float(pad[1])))
-
-
-# --- batching for the loss ----------------------------------------------------------------------
-
-
-def to_targets(
-    batch: Sequence[Instances],
-    imgsz: int | tuple[int, int],
-    *,
-    task: str,
-    mask_ratio: int = 4,
-    overlap: bool = True,
-    keypoint_shape: tuple[int, int] | None = None,
-) -> dict[str, np.ndarray]:
-    """Collate the instances (pixels of ``imgsz`` images) of a batch in the loss's layout.
-
-    ``cls`` float32 ``[M, 1]``, ``bboxes`` float32 ``[M, 4]`` normalised ``xywh``, ``batch_idx``
-    float32 ``[M]`` (the image of each object); segment: ``masks`` uint8 (int32 past 255 objects)
-    — with ``overlap`` one index map per image ``[N, h/r, w/r]`` whose value ``k`` is the image's
-    ``k``-th object (objects are reordered largest first to match), else ``[M, h/r, w/r]`` 0/1;
-    pose: ``keypoints`` float32 ``[M, K, 3|2]`` with ``x, y`` normalised (``keypoint_shape`` gives
-    ``K, 3|2`` for a batch without objects).
-    """
-    height, width = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
-    mask_shape = (height // mask_ratio, width // mask_ratio)
-    cls, boxes, owner, masks, keypoints = [], [], [], [], []
-    for i, instances in enumerate(batch):
-        if task == "segment":
-            if len(instances) and not instances.segments:
-                raise ValueError(f"to_targets: image {i} of the batch has objects but no polygons")
-            if overlap:
-                index_map, order = overlap_masks(instances.segments, (height, width), mask_ratio)
-                instances = instances.select(order)
-                masks.append(index_map[None])
-            else:
-                masks.append(polygons_to_masks(instances.segments, (height, width), mask_ratio))
-        cls.append(instances.cls)
-        boxes.append(instances.boxes)
-        owner.append(np.full(len(instances), i))
-        if task == "pose" and instances.keypoints is not None:
-            keypoints.append(instances.keypoints)
-    scale = np.array([width, height, width, height], np.float32)
-    targets = {
-        "cls": np.concatenate(cls or [np.zeros(0)]).astype(np.float32).reshape(-1, 1),
-        "bboxes": xyxy_to_xywh(np.concatenate(boxes or [np.zeros((0, 4))])) / scale,
-        "batch_idx": np.concatenate(owner or [np.zeros(0)]).astype(np.float32),
-    }
-    if task == "segment":
-        targets["masks"] = np.concatenate(masks) if masks else np.zeros((0, *mask_shape), np.uint8)
-    if task == "pose":
-        targets["keypoints"] = _normalised_keypoints(
-            keypoints, len(targets["cls"]), width, height, keypoint_shape
-        )
-    return targets
-
-
-def _normalised_keypoints(
-    parts: list[np.ndarray],
-    count: int,
-    width: int,
-    height: int,
-    keypoint_shape: tuple[int, int] | None,
-) -> np.ndarray:
-    known = [p for p in parts if len(p)]
-    if not known:
-        shape = keypoint_shape or (parts[0].shape[1:] if parts else (0, 3))
-        if count:
-            raise ValueError("to_targets: pose objects without keypoints")
-        return np.zeros((0, *shape), np.float32)
-    out = np.concatenate(known).astype(np.float32)
-    if len(out) != count:
-        raise ValueError("to_targets: pose objects without keypoints")
-    out[..., 0] /= width
-    out[..., 1] /= height
-    return out

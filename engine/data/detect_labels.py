@@ -34,6 +34,7 @@ from ..errors import DatasetError
 from .check import CheckProgress, Problem, check_image, default_workers
 from .instances import Instances, xywh_to_xyxy
 from .label_cache import CachedLabels, LabelCache, read_stamp
+from .polygons import polygon_area
 
 __all__ = [
     "COORD_TOLERANCE",
@@ -210,7 +211,7 @@ def _segment_row(cls: int, coords: np.ndarray) -> _Row:
         raise _RowError(f"polygon has {count // 2} points; at least 3 are needed")
     warnings: list[str] = []
     polygon = _within_unit(coords.reshape(-1, 2), "polygon", warnings)
-    if _area(polygon) <= 1e-12:
+    if polygon_area(polygon) <= 1e-12:
         raise _RowError("polygon has zero area (its points lie on one line)")
     box = np.concatenate((polygon.min(0), polygon.max(0)))
     return _Row(cls, box, polygon.astype(np.float32), None, warnings)
@@ -284,11 +285,6 @@ def _within_unit(coords: np.ndarray, what: str, warnings: list[str]) -> np.ndarr
         )
         return np.clip(coords, 0.0, 1.0)
     return coords
-
-
-def _area(polygon: np.ndarray) -> float:
-    x, y = polygon[:, 0], polygon[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
 
 
 def _instances(rows: Sequence[_Row], layout: _Layout) -> Instances:

@@ -13,16 +13,22 @@ the bilinear taps of a whole-number shrink never leave their own ``ratio``×``ra
 crop gives identical values (tested against the full-size rule) without a full-size buffer per
 object (~20 % faster for 20 dense polygons at 640, ratio 4; the 1000-point fills dominate).
 Image sizes that are not multiples of the ratio take the full-size path.
+
+Outlines (for COCO conversion): several parts of one object joined into one polygon along the
+shortest links, walked there and back as the reference does; a mask traced into such a polygon;
+the shoelace area used to refuse degenerate polygons.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 SEGMENT_POINTS = 1000
+_CLOSEST_CHUNK = 1024
 
 
 def resample_polygon(points: np.ndarray, n: int = SEGMENT_POINTS) -> np.ndarray:
@@ -163,3 +169,62 @@ def overlap_masks(
         region = index_map[top : top + crop.shape[0], left : left + crop.shape[1]]
         region[crop > 0] = rank + 1
     return index_map, order
+
+
+# -- outlines: area, several parts joined into one, a mask traced -----------------------------
+
+
+def polygon_area(polygon: np.ndarray) -> float:
+    """The area of a polygon ``[k, 2]`` by the shoelace formula (either winding)."""
+    x, y = polygon[:, 0], polygon[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+
+
+def mask_to_polygon(mask: np.ndarray) -> np.ndarray | None:
+    """The outline of a 0/1 mask as one pixel polygon ``[k, 2]``: every outer contour of 3 or
+    more points, joined as :func:`merge_polygons` does; None when there is none."""
+    contours, _ = cv2.findContours(
+        (np.asarray(mask) > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
+    parts = [c.reshape(-1, 2).astype(np.float64) for c in contours if len(c) >= 3]
+    return merge_polygons(parts) if parts else None
+
+
+def merge_polygons(polygons: Sequence[np.ndarray]) -> np.ndarray:
+    """Join polygons into one: each part is linked to the next at their closest points, and
+    the outline walks into every part and back out along the same line.
+
+    Filled, the result covers the parts (the links have no area). One part is returned as is.
+    """
+    parts = [np.asarray(p, np.float64).reshape(-1, 2) for p in polygons]
+    if len(parts) == 1:
+        return parts[0]
+    links = [_closest_pair(parts[i], parts[i + 1]) for i in range(len(parts) - 1)]
+    pieces: list[np.ndarray] = []
+    way_back: list[tuple[np.ndarray, int]] = []
+    entry = links[0][0]
+    for i, part in enumerate(parts):
+        ring = np.roll(part, -entry, axis=0)  # starts where the walk enters this part
+        if i == len(parts) - 1:
+            pieces += [ring, ring[:1]]
+            break
+        leave = (links[i][0] - entry) % len(ring)
+        pieces.append(ring[: leave + 1])
+        way_back.append((ring, leave))
+        entry = links[i][1]
+    for ring, leave in reversed(way_back):
+        pieces += [ring[leave:], ring[:1]]
+    merged = np.concatenate(pieces)
+    return merged[:-1] if np.array_equal(merged[0], merged[-1]) else merged
+
+
+def _closest_pair(first: np.ndarray, second: np.ndarray) -> tuple[int, int]:
+    """Indices of the closest points of two polygons (in chunks, to bound memory)."""
+    best, pair = math.inf, (0, 0)
+    for start in range(0, len(first), _CLOSEST_CHUNK):
+        block = first[start : start + _CLOSEST_CHUNK]
+        distances = ((block[:, None, :] - second[None, :, :]) ** 2).sum(-1)
+        i, j = np.unravel_index(int(np.argmin(distances)), distances.shape)
+        if distances[i, j] < best:
+            best, pair = float(distances[i, j]), (start + int(i), int(j))
+    return pair

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..utils import rle
 from ..utils.atomic import atomic_writer
-from . import rle
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""COCO JSON to YOLO labels: our RLE decoder against pycocotools, polygons and masks round
-trip within a pixel, several parts merge into one outline, and every skipped annotation is
-reported with its id."""
+"""COCO JSON to YOLO labels: polygons and RLE masks round trip within a pixel, several parts
+merge into one outline, and every skipped annotation is reported with its id. The RLE codec
+itself is checked against pycocotools in tests/engine/utils/test_rle.py."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from pycocotools import mask as coco_mask
 from engine.data.coco_convert import (
     convert_coco,
     convert_from_cli,
-    decode_rle,
     mask_to_polygon,
     merge_polygons,
 )
@@ -79,46 +78,6 @@ def _runs(mask: np.ndarray) -> list[int]:
             current, length = value, 0
         length += 1
     return [*runs, length]
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_rle_decoder_matches_pycocotools(seed):
-    rng = np.random.default_rng(seed)
-    for _ in range(25):
-        height, width = (int(v) for v in rng.integers(1, 70, 2))
-        density = rng.choice([0.0, 0.02, 0.5, 0.98, 1.0])
-        mask = (rng.random((height, width)) < density).astype(np.uint8)
-        if seed % 2:  # blobs: long runs, large counts, deltas of both signs
-            mask = cv2.dilate(mask, np.ones((9, 9), np.uint8))
-        compressed = coco_mask.encode(np.asfortranarray(mask))
-        expected = coco_mask.decode(compressed)
-        as_text = {"size": compressed["size"], "counts": compressed["counts"].decode()}
-        assert np.array_equal(decode_rle(as_text), expected)
-        assert np.array_equal(decode_rle(compressed), expected)  # bytes counts too
-        uncompressed = {"size": [height, width], "counts": _runs(mask)}
-        reference = coco_mask.decode(coco_mask.frPyObjects(uncompressed, height, width))
-        assert np.array_equal(decode_rle(uncompressed), reference)
-
-
-def test_large_runs_decode_like_pycocotools():
-    mask = np.zeros((600, 700), np.uint8)
-    mask[100:500, 50:650] = 1
-    mask[250:260, :] = 0
-    compressed = coco_mask.encode(np.asfortranarray(mask))
-    assert np.array_equal(decode_rle(compressed), coco_mask.decode(compressed))
-
-
-@pytest.mark.parametrize(
-    ("rle", "message"),
-    [
-        ({"size": [2, 2], "counts": [1, 2]}, "runs add up to 3, a 2×2 mask needs 4"),
-        ({"size": [2, 2], "counts": "0~"}, "character '~' is not in compressed counts"),
-        ({"size": [2, 2], "counts": "0b"}, "end in the middle of a run"),
-    ],
-)
-def test_bad_rle_is_a_value_error(rle, message):
-    with pytest.raises(ValueError, match=message):
-        decode_rle(rle)
 
 
 # -- geometry ----------------------------------------------------------------------------------

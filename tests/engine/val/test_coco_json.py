@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from engine.val import rle
+from engine.utils import rle
 from engine.val.coco_json import (
     CocoAnnotation,
     CocoImage,
