@@ -206,7 +206,7 @@ class BatchLoader:
         if self.workers == 0:
             for chunk in chunks:
                 self.cancel.raise_if_cancelled()
-                yield _as_tensors(self._make_batch(chunk))
+                yield self._to_tensors(self._make_batch(chunk))
             return
         pool = self._executor()
         pending: deque[Future] = deque()
@@ -214,10 +214,10 @@ class BatchLoader:
             for chunk in chunks:
                 pending.append(pool.submit(self._make_batch, chunk))
                 if len(pending) > self.prefetch:
-                    yield _as_tensors(pending.popleft().result())
+                    yield self._to_tensors(pending.popleft().result())
                     self.cancel.raise_if_cancelled()
             while pending:
-                yield _as_tensors(pending.popleft().result())
+                yield self._to_tensors(pending.popleft().result())
                 self.cancel.raise_if_cancelled()
         finally:
             for future in pending:
@@ -233,6 +233,10 @@ class BatchLoader:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="yolo-data")
         return self._pool
+
+    def _to_tensors(self, batch: dict) -> dict:
+        """On the caller's thread: numpy batch → tensors (see ``_make_batch``)."""
+        return _as_tensors(batch)
 
     def _make_batch(self, indices: np.ndarray) -> dict:
         images, labels, paths = [], [], []

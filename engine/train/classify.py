@@ -65,9 +65,12 @@ class ClassifyTask:
             train = train[: max(1, round(len(train) * settings.fraction))]
         self.dropout = settings.dropout
         if settings.auto_augment and settings.auto_augment != "randaugment":
-            warn(f"auto_augment={settings.auto_augment} is done with RandAugment's operations "
-                 "(2 per image, magnitude 9); auto_augment=randaugment says so, None turns it "
-                 "off", None)
+            warn(
+                f"auto_augment={settings.auto_augment} is done with RandAugment's operations "
+                "(2 per image, magnitude 9); auto_augment=randaugment says so, None turns it "
+                "off",
+                None,
+            )
         train_loader = self._loader(
             train,
             ClassifyAugment.from_settings(settings, imgsz),

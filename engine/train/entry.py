@@ -19,16 +19,18 @@ from .trainer import Trainer, TrainResult
 RESUME_OVERRIDABLE = ("device", "workers", "cache", "batch", "plots", "verbose")
 
 
-def task_hooks(
-    task: str, progress: Reporter = ignore, source: Path | None = None
-) -> TaskHooks:
+def task_hooks(task: str, progress: Reporter = ignore, source: Path | None = None) -> TaskHooks:
     if task == "classify":
         from .classify import ClassifyTask
 
         return ClassifyTask(progress)
+    if task == "segment":
+        from .segment import SegmentTask
+
+        return SegmentTask(progress)
     raise EngineError(
         f"training {task} models is not available in engine {__version__} yet; "
-        "classification is",
+        "classification and segmentation are",
         path=source,
         key=None if source else "model",
     )
@@ -63,8 +65,9 @@ def start_training(
     return Trainer(hooks, model, settings, progress=progress, cancel=cancel, fresh=fresh).train()
 
 
-def _resume(settings: Settings, checkpoint: Path | None, progress: Reporter,
-            cancel: CancelToken) -> TrainResult:
+def _resume(
+    settings: Settings, checkpoint: Path | None, progress: Reporter, cancel: CancelToken
+) -> TrainResult:
     source = resume_source(settings, checkpoint)
     model, weights = load_model(source)
     state: dict[str, Any] = weights.metadata
@@ -75,14 +78,23 @@ def _resume(settings: Settings, checkpoint: Path | None, progress: Reporter,
             path=source,
         )
     saved = dict(state.get("train_args") or {})
-    overrides = {k: getattr(settings, k) for k in RESUME_OVERRIDABLE
-                 if k in settings.model_fields_set}
+    overrides = {
+        k: getattr(settings, k) for k in RESUME_OVERRIDABLE if k in settings.model_fields_set
+    }
     for key in ("save_dir",):
         saved.pop(key, None)
-    merged = validate_settings({**saved, **overrides, "resume": False, "mode": "train"},
-                               source=str(source))
+    merged = validate_settings(
+        {**saved, **overrides, "resume": False, "mode": "train"}, source=str(source)
+    )
     save_dir = source.parent.parent
     hooks = task_hooks(model.task, progress, source)
-    trainer = Trainer(hooks, model.train(), merged, progress=progress, cancel=cancel,
-                      resume_state=state, save_dir=save_dir)
+    trainer = Trainer(
+        hooks,
+        model.train(),
+        merged,
+        progress=progress,
+        cancel=cancel,
+        resume_state=state,
+        save_dir=save_dir,
+    )
     return trainer.train()

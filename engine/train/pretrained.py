@@ -16,8 +16,9 @@ def transfer_pretrained(model: TaskModel, source: str | Path, progress: Reporter
     path = resolve_weights(source, progress=progress)
     weights = read_weights(path)
     target = model.state_dict()
-    matched = {k: v for k, v in weights.state_dict.items()
-               if k in target and v.shape == target[k].shape}
+    matched = {
+        k: v for k, v in weights.state_dict.items() if k in target and v.shape == target[k].shape
+    }
     model.load_state_dict(cast_like(matched, target), strict=False)
     progress(Warning(f"transferred {len(matched)}/{len(target)} tensors from {source}", None))
     return len(matched)

@@ -1,0 +1,174 @@
+"""What the detection-family tasks (segment, pose) share in training: the dataset check, the
+augmented and letterboxed loaders, resizing the head to the data's classes, the loss call and
+the label mosaics of ``train_batch*.jpg``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..cancel import NEVER, CancelToken
+from ..config import Settings
+from ..data.detect_augment import DetectAugment
+from ..data.detect_dataset import load_detect_dataset, require_flip_idx
+from ..data.detect_labels import require_labels, verify_split
+from ..data.detect_loader import DetectBatchLoader
+from ..errors import DatasetError
+from ..events import Reporter, ignore
+from ..nn import build_model
+from ..nn.model import TaskModel
+from .task import TaskData, Validation, WarningSink
+
+
+class DetectFamilyTask:
+    """TaskHooks base for segment and pose; subclasses give ``task``, ``loss_names``,
+    ``make_loss`` and ``run_validation``."""
+
+    task = "detect"
+    loss_names: tuple[str, ...] = ()
+
+    def __init__(self, progress: Reporter = ignore) -> None:
+        self.progress = progress
+        self.overlap = True
+        self.gains = {"box": 7.5, "cls": 0.5, "dfl": 1.5, "pose": 12.0, "kobj": 1.0}
+        self.keypoint_shape: tuple[int, int] | None = None
+        self._loss = None
+        self._loss_model: TaskModel | None = None
+
+    # --- data -----------------------------------------------------------------------------
+
+    def build_data(
+        self,
+        settings: Settings,
+        imgsz: int,
+        batch: int,
+        *,
+        warn: WarningSink,
+        cancel: CancelToken = NEVER,
+    ) -> TaskData:
+        if not settings.data:
+            raise DatasetError(
+                "no dataset given; pass data=<dataset .yaml> (for example "
+                f"coco8-{_short(self.task)}.yaml)",
+                key="data",
+            )
+        dataset = load_detect_dataset(
+            settings.data, self.task, progress=self.progress, cancel=cancel
+        )
+        for problem in dataset.problems:
+            warn(problem.reason, _where(problem))
+        self.overlap = bool(settings.overlap_mask)
+        self.gains = {k: float(getattr(settings, k)) for k in self.gains}
+        self.keypoint_shape = dataset.kpt_shape
+        flip_idx = require_flip_idx(dataset, settings.fliplr) if self.task == "pose" else None
+        train = self._verified(dataset, "train", settings, warn, cancel)
+        require_labels(train, "train")
+        samples = list(train.samples)
+        if settings.fraction < 1.0:
+            samples = samples[: max(1, round(len(samples) * settings.fraction))]
+        augment = DetectAugment.from_settings(settings, imgsz, task=self.task, flip_idx=flip_idx)
+        train_loader = self._loader(samples, imgsz, batch, augment, settings, warn, cancel)
+        val_loader, val_count = None, 0
+        val_split = "val" if "val" in dataset.splits else "test"
+        if dataset.splits.get(val_split):
+            val = self._verified(dataset, val_split, settings, warn, cancel)
+            val_count = len(val.samples)
+            if val.samples:
+                val_loader = self._loader(
+                    list(val.samples), imgsz, batch * 2, None, settings, warn, cancel
+                )
+        description = (
+            f"{dataset.yaml_path.name}: {dataset.num_classes} classes, {len(samples)} train / "
+            f"{val_count} {val_split} images, {train.num_instances} train objects"
+        )
+        return TaskData(train_loader, val_loader, dict(dataset.names), dataset.root, description)
+
+    def _verified(
+        self, dataset, split: str, settings: Settings, warn: WarningSink, cancel: CancelToken
+    ):
+        report = verify_split(
+            dataset.splits[split],
+            self.task,
+            dataset.names,
+            kpt_shape=dataset.kpt_shape,
+            cancel=cancel,
+        )
+        for problem in report.problems:
+            warn(problem.reason, _where(problem))
+        return report
+
+    def _loader(self, samples, imgsz, batch, augment, settings, warn, cancel):
+        return DetectBatchLoader(
+            samples,
+            imgsz=imgsz,
+            task=self.task,
+            augment=augment,
+            batch_size=batch,
+            shuffle=augment is not None,
+            seed=settings.seed,
+            workers=settings.workers,
+            mask_ratio=settings.mask_ratio,
+            overlap=self.overlap,
+            keypoint_shape=self.keypoint_shape,
+            epochs=int(settings.epochs),
+            close_mosaic=int(settings.close_mosaic) if augment is not None else 0,
+            cache=settings.cache,
+            on_warning=warn,
+            cancel=cancel,
+        )
+
+    # --- model and loss -------------------------------------------------------------------
+
+    def adapt_model(self, model: TaskModel, names: dict[int, str]) -> TaskModel:
+        """A head for the dataset's classes: rebuilt when the count differs, keeping every
+        tensor whose name and shape still match (the backbone, the box branches)."""
+        if model.num_classes == len(names):
+            return model
+        fresh = build_model(model.yaml, num_classes=len(names))
+        target = fresh.state_dict()
+        matched = {
+            k: v
+            for k, v in model.state_dict().items()
+            if k in target and v.shape == target[k].shape
+        }
+        fresh.load_state_dict(matched, strict=False)
+        return fresh
+
+    def make_loss(self, model: TaskModel):
+        raise NotImplementedError
+
+    def loss(self, model: TaskModel, preds, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._loss is None or self._loss_model is not model:
+            self._loss, self._loss_model = self.make_loss(model), model
+        return self._loss(preds, batch)
+
+    # --- validation and plots -------------------------------------------------------------
+
+    def validate(
+        self, model: TaskModel, loader, device: torch.device, *, half: bool, cancel: CancelToken
+    ) -> Validation:
+        was_training = model.training
+        model.eval()
+        try:
+            return self.run_validation(model, loader, device, half=half, cancel=cancel)
+        finally:
+            model.train(was_training)
+
+    def run_validation(self, model, loader, device, *, half, cancel) -> Validation:
+        raise NotImplementedError
+
+    def plot_batch(self, batch: dict, names: dict[int, str], path: Path) -> None:
+        """Augmented training images with their boxes (and masks) drawn (train_batch0.jpg …)."""
+        from ..detection_plots import plot_detection_batch
+
+        plot_detection_batch(batch, names, path, overlap=self.overlap)
+
+
+def _where(problem) -> str:
+    line = getattr(problem, "line", None)
+    return f"{problem.path}:{line}" if line else str(problem.path)
+
+
+def _short(task: str) -> str:
+    return {"segment": "seg", "pose": "pose"}.get(task, task)

@@ -1,0 +1,41 @@
+"""Instance segmentation's part of training: YOLO segment datasets, the detection and mask
+losses, box and mask AP. The detection family's shared pieces live in ``detect_common``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..nn.model import TaskModel
+from ..val.segment_validator import validate_segment
+from .detect_common import DetectFamilyTask
+from .detect_loss import SegmentationLoss
+from .task import Validation
+
+
+class SegmentTask(DetectFamilyTask):
+    """TaskHooks for instance segmentation."""
+
+    task = "segment"
+    loss_names = SegmentationLoss.loss_names
+
+    def make_loss(self, model: TaskModel) -> SegmentationLoss:
+        gains = self.gains
+        return SegmentationLoss(
+            model.head, overlap=self.overlap, box=gains["box"], cls=gains["cls"], dfl=gains["dfl"]
+        )
+
+    def run_validation(self, model, loader, device, *, half, cancel) -> Validation:
+        return validate_segment(
+            model,
+            loader,
+            model.names,
+            device,
+            half=half,
+            overlap=self.overlap,
+            loss=self.make_loss(model),
+            cancel=cancel,
+        )
+
+    def final_plots(self, validation: Validation, save_dir: Path, names: dict[int, str]) -> None:
+        """Confusion matrix, and PR / F1 / P / R curves of boxes and masks (PNG and CSV)."""
+        validation.details.save(save_dir, plots=True)
