@@ -196,9 +196,12 @@ def test_bad_input_gets_clear_errors(digits, tmp_path):
         YOLO("yolov8n-cls.yaml").train(data=str(digits), epocs=3)
     with pytest.raises(SettingsError, match="CUDA"):
         train(digits, tmp_path, device=0)
-    seg = YOLO("yolov8n-seg.yaml")
-    with pytest.raises(Exception, match="segment"):
+    seg = YOLO("yolov8n-seg.yaml")  # a classify folder is no segment dataset
+    with pytest.raises(DatasetError, match="is a folder with no .yaml file"):
         seg.train(data=str(digits), epochs=1)
+    pose = YOLO("yolov8n-pose.yaml")
+    with pytest.raises(Exception, match="training pose models is not available"):
+        pose.train(data=str(digits), epochs=1)
 
 
 def test_training_from_an_official_checkpoint_and_with_pretrained(digits, tmp_path):
