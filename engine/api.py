@@ -202,18 +202,18 @@ class YOLO:
         """Score the model on ``data=`` (default: the data it was trained on); returns the
         task's metrics (``.top1``, ``.top5`` for classification)."""
         from .devices import select_device
-        from .val.classify_run import run_classify_val
 
         settings = self._settings("val", kwargs, inherit=("data", "imgsz", "batch"))
-        if self.task != "classify":
+        runner = _val_runner(self.task)
+        if runner is None:
             raise ModelConfigError(
                 f"is a {self.task} model; validating {self.task} models is not available in "
-                f"this engine yet (classification is)",
+                f"this engine yet (classification and segmentation are)",
                 path=self.checkpoint_path or self.source_stem,
             )
         device = select_device(settings.device)
         imgsz = _one_size(settings.imgsz)
-        validation, save_dir = run_classify_val(
+        validation, save_dir = runner(
             self._forward(device),
             self.names,
             settings,
@@ -227,15 +227,20 @@ class YOLO:
         return metrics
 
     def _forward(self, device):
-        """images -> (probabilities, logits or None) on ``device``, for any kind of model."""
+        """The validator's forward on ``device`` for any kind of model: classify gives
+        (probabilities, logits or None); segment the model's (or export's) own outputs."""
         if self.model is not None:
             from .val.classify_validator import model_forward
 
-            return model_forward(self.model.to(device))
+            model = self.model.to(device)
+            return model_forward(model) if self.task == "classify" else model.eval()
         backend = self.exported
 
         def forward(images: torch.Tensor):
-            return backend.forward(images.to(backend.device)).to(images.device), None
+            outputs = backend.forward(images.to(backend.device))
+            if self.task == "classify":
+                return outputs.to(images.device), None
+            return tuple(o.to(images.device) for o in outputs)
 
         return forward
 
@@ -264,6 +269,7 @@ class YOLO:
         """Predict on ``source`` (file, folder, glob, video, URL, array, camera index, or a
         list of these). Returns a list of ``Results``, or a generator when ``stream=True``."""
         from .predict.predictor import Predictor
+        from .predict.task_steps import DetectOptions
         from .train.run_dir import run_dir
 
         if source is not None:
@@ -284,6 +290,7 @@ class YOLO:
             progress=self._progress if progress is None else progress,
             cancel=NEVER if cancel is None else cancel,
             on_result=_result_sink(save_dir, print_results),
+            options=DetectOptions.from_settings(settings),
         )
         generator = predictor.stream(raw_source)
         return generator if stream else list(generator)
@@ -312,6 +319,19 @@ class YOLO:
     def forward(self, images: torch.Tensor):
         """Run the network on a float tensor ``[N, C, H, W]`` in 0..1 (eval mode)."""
         return self.model.eval()(images)
+
+
+def _val_runner(task: str):
+    """The ``val`` run of a task, or None where the engine has none yet."""
+    if task == "classify":
+        from .val.classify_run import run_classify_val
+
+        return run_classify_val
+    if task == "segment":
+        from .val.segment_run import run_segment_val
+
+        return run_segment_val
+    return None
 
 
 def _export_size(backend) -> int:

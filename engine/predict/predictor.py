@@ -1,8 +1,7 @@
 """Prediction: frames from any source, batched through a backend, as ``Results``.
 
-Classification preprocessing is one crop and one resize per frame (centre square of the short
-side, straight to ``imgsz``), then BGR→RGB and scaling in a single tensor op; it is the same
-transform validation uses, so predictions and val metrics agree.
+What differs by task (how frames become a batch, how outputs become ``Results``) lives in
+:mod:`engine.predict.task_steps`.
 """
 
 from __future__ import annotations
@@ -15,12 +14,11 @@ import torch
 
 from ..backends.base import Backend
 from ..cancel import NEVER, CancelToken
-from ..data.classify_augment import center_crop_resize
-from ..data.loader import to_tensor
 from ..errors import EngineError
 from ..events import Reporter, RunStarted, StepEnd, Warning, ignore, reported_run
-from .results import Probs, Results
+from .results import Results
 from .sources import Frame, iter_batches, open_source
+from .task_steps import DetectOptions, task_steps
 
 
 class Predictor:
@@ -37,11 +35,16 @@ class Predictor:
         progress: Reporter = ignore,
         cancel: CancelToken = NEVER,
         on_result: Callable[[Results], None] | None = None,
+        options: DetectOptions | None = None,
     ) -> None:
-        if backend.task != "classify":
-            raise EngineError(f"is a {backend.task} model; predicting with {backend.task} "
-                              "models is not available in this engine yet (classification is)",
-                              path=backend.source)
+        self.steps = task_steps(backend, imgsz, options)
+        if self.steps is None:
+            raise EngineError(
+                f"is a {backend.task} model; predicting with {backend.task} "
+                "models is not available in this engine yet (classification "
+                "and segmentation are)",
+                path=backend.source,
+            )
         self.backend = backend
         self.imgsz = imgsz
         self.batch = max(int(batch), 1)
@@ -64,8 +67,9 @@ class Predictor:
         save_dir = str(self.save_dir) if self.save_dir else None
         with reported_run("predict", self.progress) as record:
             record.save_dir = save_dir
-            with open_source(source, vid_stride=self.vid_stride, cancel=self.cancel,
-                             on_warning=self._warn) as frames:
+            with open_source(
+                source, vid_stride=self.vid_stride, cancel=self.cancel, on_warning=self._warn
+            ) as frames:
                 self.progress(RunStarted("predict", self.backend.task, save_dir, frames.total))
                 self._warm_up()
                 for group in iter_batches(frames, self.batch):
@@ -78,8 +82,9 @@ class Predictor:
                         if self.on_result is not None:
                             self.on_result(result)
                         yield result
-                    self.progress(StepEnd("predict", 0, 0, count, frames.total or 0,
-                                          images_per_s=rate))
+                    self.progress(
+                        StepEnd("predict", 0, 0, count, frames.total or 0, images_per_s=rate)
+                    )
             record.results = {"images": float(count)}
 
     def _warm_up(self) -> None:
@@ -91,22 +96,19 @@ class Predictor:
     @torch.inference_mode()
     def _predict_batch(self, frames: list[Frame]) -> list[Results]:
         t0 = time.perf_counter()
-        images = to_tensor([center_crop_resize(f.image, self.imgsz) for f in frames])
+        images, context = self.steps.preprocess(frames)
         images = images.to(self.backend.device)
         t1 = time.perf_counter()
-        probs = self.backend.forward(images)
-        if isinstance(probs, tuple):
-            probs = probs[0]
-        probs = probs.float().cpu()
+        outputs = self.backend.forward(images)
         t2 = time.perf_counter()
-        n = len(frames)
-        results = [
-            Results(f.image, f.path, self.backend.names, Probs(probs[i]), frame=f.frame)
-            for i, f in enumerate(frames)
-        ]
+        results = self.steps.postprocess(outputs, frames, context)
         t3 = time.perf_counter()
-        speed = {"preprocess": (t1 - t0) * 1000 / n, "inference": (t2 - t1) * 1000 / n,
-                 "postprocess": (t3 - t2) * 1000 / n}
+        n = len(frames)
+        speed = {
+            "preprocess": (t1 - t0) * 1000 / n,
+            "inference": (t2 - t1) * 1000 / n,
+            "postprocess": (t3 - t2) * 1000 / n,
+        }
         for result in results:
             result.speed = dict(speed)
         return results

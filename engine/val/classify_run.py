@@ -46,7 +46,7 @@ def run_classify_val(
         if not samples:
             raise DatasetError(f"has no images in the {settings.split} split", path=root,
                                key="split")
-        _check_names(names, splits.names, root, progress)
+        check_class_names(names, splits.names, root, progress)
         save_dir = None
         if settings.save or settings.plots:
             save_dir = run_dir("classify", "val", project=settings.project, name=settings.name,
@@ -72,7 +72,7 @@ def run_classify_val(
     return validation, save_dir
 
 
-def _check_names(
+def check_class_names(
     model_names: dict[int, str], data_names: tuple[str, ...], root: Path, progress: Reporter
 ) -> None:
     """Class counts must match; names that differ are scored by position, with a warning

@@ -1,0 +1,76 @@
+"""``yolo segment val``: score a model (checkpoint or export) on a dataset split, save plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..cancel import NEVER, CancelToken
+from ..config import Settings
+from ..data.detect_dataset import load_detect_dataset
+from ..data.detect_labels import verify_split
+from ..data.detect_loader import DetectBatchLoader
+from ..errors import DatasetError
+from ..events import Reporter, RunStarted, Warning, ignore, reported_run
+from ..train.run_dir import run_dir
+from ..train.task import Validation
+from .classify_run import check_class_names
+from .segment_validator import SegmentForward, validate_segment
+
+
+def run_segment_val(
+    forward: SegmentForward,
+    names: dict[int, str],
+    settings: Settings,
+    imgsz: int,
+    *,
+    device: torch.device,
+    progress: Reporter = ignore,
+    cancel: CancelToken = NEVER,
+) -> tuple[Validation, Path | None]:
+    """Validate on ``settings.split`` of the dataset yaml ``settings.data``; plots and curves
+    go to runs/segment/val*. Ends with one ``RunFinished`` event however it ends."""
+    with reported_run("val", progress) as record:
+        if not settings.data:
+            raise DatasetError("no dataset to validate on; pass data=<dataset .yaml> (models "
+                               "trained here remember theirs)", key="data")
+        dataset = load_detect_dataset(settings.data, "segment", progress=progress, cancel=cancel)
+        images = dataset.splits.get(settings.split)
+        if not images:
+            raise DatasetError(f"has no images in the {settings.split} split",
+                               path=dataset.yaml_path, key="split")
+        check_class_names(names, tuple(dataset.names[i] for i in sorted(dataset.names)),
+                     dataset.yaml_path, progress)
+        report = verify_split(images, "segment", dataset.names, cancel=cancel)
+        for problem in report.problems:
+            where = f"{problem.path}:{problem.line}" if problem.line else str(problem.path)
+            progress(Warning(problem.reason, where))
+        save_dir = None
+        if settings.save or settings.plots:
+            save_dir = run_dir("segment", "val", project=settings.project, name=settings.name,
+                               exist_ok=settings.exist_ok)
+            record.save_dir = str(save_dir)
+        progress(RunStarted("val", "segment", record.save_dir, len(report.samples),
+                            f"{dataset.yaml_path.name} {settings.split}: "
+                            f"{len(report.samples)} images"))
+        batch = int(settings.batch) if settings.batch and settings.batch >= 1 else 16
+        loader = DetectBatchLoader(
+            list(report.samples), imgsz=imgsz, task="segment", augment=None, batch_size=batch,
+            shuffle=False, workers=settings.workers, mask_ratio=settings.mask_ratio,
+            overlap=settings.overlap_mask, cache=settings.cache,
+            on_warning=lambda m, p: progress(Warning(m, p)), cancel=cancel,
+        )
+        try:
+            validation = validate_segment(
+                forward, loader, names, device, half=settings.half,
+                conf=settings.conf if settings.conf is not None else 0.001, iou=settings.iou,
+                max_det=settings.max_det, overlap=settings.overlap_mask, cancel=cancel,
+                progress=progress,
+            )
+        finally:
+            loader.close()
+        if save_dir is not None:
+            validation.details.save(save_dir, plots=settings.plots)
+        record.results = validation.metrics
+    return validation, save_dir
