@@ -16,6 +16,7 @@ from ..events import Reporter, RunStarted, Warning, ignore, reported_run
 from ..train.run_dir import run_dir
 from ..train.task import Validation
 from .classify_run import check_class_names
+from .segment_json import SegmentJsonCollector
 from .segment_validator import SegmentForward, validate_segment
 
 
@@ -33,43 +34,81 @@ def run_segment_val(
     go to runs/segment/val*. Ends with one ``RunFinished`` event however it ends."""
     with reported_run("val", progress) as record:
         if not settings.data:
-            raise DatasetError("no dataset to validate on; pass data=<dataset .yaml> (models "
-                               "trained here remember theirs)", key="data")
+            raise DatasetError(
+                "no dataset to validate on; pass data=<dataset .yaml> (models "
+                "trained here remember theirs)",
+                key="data",
+            )
         dataset = load_detect_dataset(settings.data, "segment", progress=progress, cancel=cancel)
         images = dataset.splits.get(settings.split)
         if not images:
-            raise DatasetError(f"has no images in the {settings.split} split",
-                               path=dataset.yaml_path, key="split")
-        check_class_names(names, tuple(dataset.names[i] for i in sorted(dataset.names)),
-                     dataset.yaml_path, progress)
+            raise DatasetError(
+                f"has no images in the {settings.split} split", path=dataset.yaml_path, key="split"
+            )
+        check_class_names(
+            names,
+            tuple(dataset.names[i] for i in sorted(dataset.names)),
+            dataset.yaml_path,
+            progress,
+        )
         report = verify_split(images, "segment", dataset.names, cancel=cancel)
         for problem in report.problems:
             where = f"{problem.path}:{problem.line}" if problem.line else str(problem.path)
             progress(Warning(problem.reason, where))
         save_dir = None
-        if settings.save or settings.plots:
-            save_dir = run_dir("segment", "val", project=settings.project, name=settings.name,
-                               exist_ok=settings.exist_ok)
+        if settings.save or settings.plots or settings.save_json:
+            save_dir = run_dir(
+                "segment",
+                "val",
+                project=settings.project,
+                name=settings.name,
+                exist_ok=settings.exist_ok,
+            )
             record.save_dir = str(save_dir)
-        progress(RunStarted("val", "segment", record.save_dir, len(report.samples),
-                            f"{dataset.yaml_path.name} {settings.split}: "
-                            f"{len(report.samples)} images"))
+        progress(
+            RunStarted(
+                "val",
+                "segment",
+                record.save_dir,
+                len(report.samples),
+                f"{dataset.yaml_path.name} {settings.split}: {len(report.samples)} images",
+            )
+        )
         batch = int(settings.batch) if settings.batch and settings.batch >= 1 else 16
         loader = DetectBatchLoader(
-            list(report.samples), imgsz=imgsz, task="segment", augment=None, batch_size=batch,
-            shuffle=False, workers=settings.workers, mask_ratio=settings.mask_ratio,
-            overlap=settings.overlap_mask, cache=settings.cache,
-            on_warning=lambda m, p: progress(Warning(m, p)), cancel=cancel,
+            list(report.samples),
+            imgsz=imgsz,
+            task="segment",
+            augment=None,
+            batch_size=batch,
+            shuffle=False,
+            workers=settings.workers,
+            mask_ratio=settings.mask_ratio,
+            overlap=settings.overlap_mask,
+            cache=settings.cache,
+            on_warning=lambda m, p: progress(Warning(m, p)),
+            cancel=cancel,
         )
+        collector = SegmentJsonCollector(report.samples, names) if settings.save_json else None
         try:
             validation = validate_segment(
-                forward, loader, names, device, half=settings.half,
-                conf=settings.conf if settings.conf is not None else 0.001, iou=settings.iou,
-                max_det=settings.max_det, overlap=settings.overlap_mask, cancel=cancel,
+                forward,
+                loader,
+                names,
+                device,
+                half=settings.half,
+                conf=settings.conf if settings.conf is not None else 0.001,
+                iou=settings.iou,
+                max_det=settings.max_det,
+                overlap=settings.overlap_mask,
+                collector=collector,
+                cancel=cancel,
                 progress=progress,
             )
         finally:
             loader.close()
+        if collector is not None:
+            collector.write(save_dir)
         if save_dir is not None:
             validation.details.save(save_dir, plots=settings.plots)
         record.results = validation.metrics

@@ -42,10 +42,13 @@ def validate_segment(
     max_det: int = 300,
     overlap: bool = True,
     loss: Callable | None = None,
+    collector=None,
     cancel: CancelToken = NEVER,
     progress: Reporter = ignore,
 ) -> Validation:
-    """Score ``forward`` on every batch of ``loader`` (a val :class:`DetectBatchLoader`)."""
+    """Score ``forward`` on every batch of ``loader`` (a val :class:`DetectBatchLoader`);
+    a ``collector`` (:class:`~engine.val.segment_json.SegmentJsonCollector`) also gets each
+    image's predictions for the COCO JSON files."""
     metrics = SegmentMetrics(names)
     loss_sum, batches, seen = None, 0, 0
     timings = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
@@ -69,6 +72,15 @@ def validate_segment(
         )
         for i, det in enumerate(found):
             _score_image(metrics, i, det, prototypes[i].float(), batch, images.shape[2:], overlap)
+            if collector is not None:
+                collector.add(
+                    batch["paths"][i],
+                    batch["ori_shapes"][i],
+                    batch["ratio_pad"][i],
+                    det,
+                    prototypes[i].float(),
+                    tuple(images.shape[2:]),
+                )
         seen += len(images)
         timings["preprocess"] += t1 - t0
         timings["inference"] += t2 - t1

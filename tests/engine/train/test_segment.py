@@ -142,3 +142,32 @@ def test_bad_datasets_stop_before_training(shapes, tmp_path):
             data=str(root / "shapes.yaml"), project=str(tmp_path / "r"), **QUICK
         )
     assert not (tmp_path / "r" / "train").exists()  # nothing was written for the failed run
+
+
+def test_save_json_writes_coco_files_that_pycocotools_scores_like_us(trained, tmp_path):
+    import contextlib
+    import io
+    import warnings
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    model, _, _ = trained
+    metrics = YOLO(model.checkpoint_path, progress=ignore).val(
+        save_json=True, plots=False, max_det=100, project=str(tmp_path), name="v"
+    )
+    folder = tmp_path / "v"
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore", DeprecationWarning)
+        truth = COCO(str(folder / "ground_truth.json"))
+        found = truth.loadRes(str(folder / "predictions.json"))
+        scores = {}
+        for kind in ("bbox", "segm"):
+            evaluation = COCOeval(truth, found, kind)
+            evaluation.evaluate()
+            evaluation.accumulate()
+            evaluation.summarize()
+            scores[kind] = max(float(evaluation.stats[0]), 0.0)
+    assert len(truth.getImgIds()) == 4 and len(truth.getAnnIds()) > 0
+    assert scores["bbox"] == pytest.approx(metrics.box.map, abs=0.02)
+    assert scores["segm"] == pytest.approx(metrics.seg.map, abs=0.02)

@@ -1,0 +1,92 @@
+"""``val(save_json=True)`` for segmentation: predictions in the COCO results format (masks as
+RLE) and the ground truth as a COCO instances file beside them, in original-image pixels, so
+anyone can check our numbers with pycocotools::
+
+    gt = COCO("ground_truth.json"); dt = gt.loadRes("predictions.json")
+    COCOeval(gt, dt, "segm").evaluate() ...
+
+Image ids are 1-based positions in the split; category ids are the class indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.detect_labels import LabelledImage
+from ..predict.masks import process_mask_native
+from ..utils.boxes import LetterboxInfo, scale_boxes
+from .coco_json import (
+    CocoAnnotation,
+    CocoImage,
+    ImagePredictions,
+    write_coco_ground_truth,
+    write_coco_results,
+)
+
+
+class SegmentJsonCollector:
+    """Collects each image's predictions (and its labels) during validation; ``write`` saves
+    ``predictions.json`` and ``ground_truth.json``."""
+
+    def __init__(self, samples: Sequence[LabelledImage], names: dict[int, str]) -> None:
+        self.ids = {str(sample.image): position + 1 for position, sample in enumerate(samples)}
+        self.samples = {str(sample.image): sample for sample in samples}
+        self.names = names
+        self.predictions: list[ImagePredictions] = []
+        self.images: list[CocoImage] = []
+        self.annotations: list[CocoAnnotation] = []
+
+    def add(
+        self,
+        path: str,
+        original_shape: tuple[int, int],
+        ratio_pad,
+        det: torch.Tensor,
+        prototypes: torch.Tensor,
+        input_shape: tuple[int, int],
+    ) -> None:
+        """One image: ``det`` rows (xyxy input pixels, conf, cls, mask coefficients)."""
+        image_id = self.ids[path]
+        info = LetterboxInfo(
+            float(ratio_pad[0][0]), (float(ratio_pad[1][0]), float(ratio_pad[1][1]))
+        )
+        boxes = scale_boxes(det[:, :4], input_shape, original_shape, ratio_pad=info)
+        masks = process_mask_native(
+            prototypes, det[:, 6:], boxes, original_shape, input_shape, ratio_pad=info
+        )
+        self.predictions.append(
+            ImagePredictions(
+                image_id,
+                boxes.cpu().numpy(),
+                det[:, 4].cpu().numpy(),
+                det[:, 5].cpu().numpy().astype(int),
+                masks.cpu().numpy(),
+            )
+        )
+        self._add_ground_truth(image_id, path, original_shape)
+
+    def _add_ground_truth(self, image_id: int, path: str, shape: tuple[int, int]) -> None:
+        height, width = shape
+        self.images.append(CocoImage(image_id, width, height, Path(path).name))
+        objects = self.samples[path].instances.to_pixels(width, height)
+        for index, cls in enumerate(objects.cls):
+            polygons = [objects.segments[index]] if objects.segments else None
+            self.annotations.append(
+                CocoAnnotation(
+                    image_id,
+                    int(cls),
+                    np.asarray(objects.boxes[index], np.float64),
+                    polygons=polygons if polygons is not None and len(polygons[0]) >= 3 else None,
+                )
+            )
+
+    def write(self, folder: Path) -> tuple[Path, Path]:
+        predictions = folder / "predictions.json"
+        ground_truth = folder / "ground_truth.json"
+        write_coco_results(predictions, self.predictions)
+        write_coco_ground_truth(ground_truth, self.images, self.annotations, self.names)
+        return predictions, ground_truth
