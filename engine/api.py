@@ -280,7 +280,8 @@ class YOLO:
             raise ModelConfigError("nothing to predict: pass source=<image, folder, video, URL "
                                    "or camera index>", key="source")
         save_dir = None
-        if settings.save and "save" in kwargs:
+        save_images = settings.save and "save" in kwargs
+        if save_images or settings.save_txt:
             save_dir = run_dir(self.task, "predict", project=settings.project,
                                name=settings.name, exist_ok=settings.exist_ok)
         predictor = Predictor(
@@ -289,7 +290,8 @@ class YOLO:
             vid_stride=settings.vid_stride, save_dir=save_dir,
             progress=self._progress if progress is None else progress,
             cancel=NEVER if cancel is None else cancel,
-            on_result=_result_sink(save_dir, print_results),
+            on_result=_result_sink(save_dir, print_results, images=save_images,
+                                   labels=settings.save_txt, confidences=settings.save_conf),
             options=DetectOptions.from_settings(settings),
         )
         generator = predictor.stream(raw_source)
@@ -338,8 +340,10 @@ def _export_size(backend) -> int:
     return int(max(backend.imgsz)) if backend.imgsz else 224
 
 
-def _result_sink(save_dir: Path | None, print_results: bool):
-    """Save and/or print each result as it is made (the CLI's line per image)."""
+def _result_sink(save_dir: Path | None, print_results: bool, *, images: bool = True,
+                 labels: bool = False, confidences: bool = False):
+    """Save annotated images (``images``) and label files (``labels``, under ``labels/``)
+    and/or print each result as it is made (the CLI's line per image)."""
     if save_dir is None and not print_results:
         return None
     counter = {"n": 0}
@@ -348,7 +352,12 @@ def _result_sink(save_dir: Path | None, print_results: bool):
     def sink(result) -> None:
         counter["n"] += 1
         if save_dir is not None:
-            result.save(save_dir / _saved_name(result, counter["n"], used))
+            name = _saved_name(result, counter["n"], used)
+            if images:
+                result.save(save_dir / name)
+            if labels:
+                result.save_txt(save_dir / "labels" / f"{Path(name).stem}.txt",
+                                save_conf=confidences)
         if print_results:
             h, w = result.orig_img.shape[:2]
             speed = sum(result.speed.values())

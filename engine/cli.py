@@ -49,6 +49,7 @@ examples:
   yolo predict model=best.onnx source=image.jpg
   yolo info model=yolov8n-seg.yaml          layer table, parameters and GFLOPs
   yolo pose info model=yolov8x-pose-p6.yaml imgsz=1280
+  yolo convert source=instances.json output=my-data task=segment   COCO JSON -> YOLO labels
   yolo settings                             every setting and its default
   yolo version
 """
@@ -69,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render_settings(Settings()))
         return 0
     try:
+        if args[0] == "convert":
+            return _convert(args[1:])
         settings = parse_arguments(args)
         return run(settings)
     except Cancelled:  # Ctrl+C in val or export; train and predict report their own stop
@@ -77,6 +80,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EngineError as exc:
         print(f"yolo: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _convert(args: Sequence[str]) -> int:
+    """``yolo convert source=instances.json output=dir task=segment|pose``: COCO → YOLO."""
+    from .data.coco_convert import convert_from_cli
+
+    values: dict[str, Any] = {}
+    for token in args:
+        key, sep, raw = token.partition("=")
+        if not sep or not key:
+            raise SettingsError(f"'{token}' is not key=value (e.g. source=instances.json)")
+        values[key] = _parse_value(raw)
+    report = convert_from_cli(values)
+    print(report.summary())
+    return 0
 
 
 def _quiet_opencv() -> None:

@@ -149,3 +149,18 @@ def detection_records(result, decimals: int = 5) -> list[dict]:
             }
         records.append(record)
     return records
+
+
+def label_lines(result, save_conf: bool = False) -> list[str]:
+    """The lines of a YOLO label file for ``result`` (see ``Results.save_txt``)."""
+    if result.boxes is None:
+        return [f"{conf:.2f} {name}" for _, name, conf in result.top()]
+    data = np.asarray(result.boxes.data, dtype=np.float64)
+    outlines = result.masks.xyn if result.masks is not None else None
+    boxes = np.asarray(result.boxes.xywhn, dtype=np.float64)
+    lines = []
+    for i, row in enumerate(data):
+        coords = outlines[i].reshape(-1) if outlines is not None else boxes[i]
+        values = [f"{v:.6g}" for v in coords] + ([f"{row[4]:.6g}"] if save_conf else [])
+        lines.append(" ".join([str(int(row[5])), *values]))
+    return lines

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..data.images import write_image
-from .draw_detections import detection_records, draw_detections
+from .draw_detections import detection_records, draw_detections, label_lines
 from .drawing import draw_text_panel, fit_font_scale, font_scale_for, line_width_for
 from .tensor_view import Array, TensorView
 
@@ -178,6 +178,19 @@ class Results:
         """Write :meth:`plot` to ``filename`` atomically (format from its suffix); returns it."""
         write_image(filename, self.plot())
         return str(filename)
+
+    def save_txt(self, filename: str | Path, *, save_conf: bool = False) -> str:
+        """Write the predictions as a label file (atomically), in the dataset format: for
+        detections ``class x1 y1 x2 y2 ...`` (mask outline, normalised; the box ``cx cy w h``
+        without masks) with ``conf`` last when ``save_conf``; for a classifier the top-5 as
+        ``conf name`` lines."""
+        from ..utils.atomic import atomic_writer
+
+        target = Path(filename)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_writer(target) as handle:
+            handle.write("".join(f"{line}\n" for line in label_lines(self, save_conf)).encode())
+        return str(target)
 
     def new(self) -> Results:
         """An empty ``Results`` for the same image (no outputs), to fill with :meth:`update`."""

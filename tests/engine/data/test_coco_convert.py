@@ -358,3 +358,27 @@ def test_cli_glue(tmp_path):
     assert caught.value.key == "sourc"
     with pytest.raises(SettingsError, match="is not True or False"):
         convert_from_cli({"source": str(source), "include_crowd": "maybe"})
+
+
+def test_the_yolo_command_converts_a_coco_file(tmp_path, capsys):
+    import json
+
+    from engine.cli import main
+
+    coco = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 50}],
+        "categories": [{"id": 3, "name": "cat"}],
+        "annotations": [{"id": 9, "image_id": 1, "category_id": 3, "iscrowd": 0,
+                         "bbox": [10, 10, 20, 20],
+                         "segmentation": [[10, 10, 30, 10, 30, 30, 10, 30]]}],
+    }
+    source = tmp_path / "instances_val.json"
+    source.write_text(json.dumps(coco))
+    assert main(["convert", f"source={source}", f"output={tmp_path / 'out'}"]) == 0
+    labels = list((tmp_path / "out").rglob("a.txt"))
+    assert len(labels) == 1
+    values = [float(v) for v in labels[0].read_text().split()]
+    assert values[0] == 0 and min(values[1::2]) == pytest.approx(0.1)
+    assert "cat" in (tmp_path / "out" / "dataset.yaml").read_text()
+    assert main(["convert", f"sourse={source}"]) == 1
+    assert "did you mean 'source'" in capsys.readouterr().err

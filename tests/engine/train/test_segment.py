@@ -171,3 +171,20 @@ def test_save_json_writes_coco_files_that_pycocotools_scores_like_us(trained, tm
     assert len(truth.getImgIds()) == 4 and len(truth.getAnnIds()) > 0
     assert scores["bbox"] == pytest.approx(metrics.box.map, abs=0.02)
     assert scores["segm"] == pytest.approx(metrics.seg.map, abs=0.02)
+
+
+def test_save_txt_writes_polygon_labels_the_dataset_parser_reads(trained, shapes, tmp_path):
+    from engine.data.detect_labels import read_labels
+
+    model, _, _ = trained
+    image = shapes.parent / "images" / "val" / "val_0002.jpg"
+    model.predict(image, conf=0.0001, max_det=4, save_txt=True, save_conf=True,
+                  project=str(tmp_path), name="p")
+    label = tmp_path / "p" / "labels" / "val_0002.txt"
+    rows = [line.split() for line in label.read_text().splitlines()]
+    assert 0 < len(rows) <= 4
+    assert not list((tmp_path / "p").glob("*.jpg"))  # save_txt alone writes no images
+    without_conf = tmp_path / "plain.txt"
+    without_conf.write_text("".join(" ".join(r[:-1]) + "\n" for r in rows if len(r) > 7))
+    instances, problems = read_labels(without_conf, "segment", 4)
+    assert not [p for p in problems if p.severity == "error"] and len(instances) >= 1
