@@ -188,3 +188,15 @@ def test_save_txt_writes_polygon_labels_the_dataset_parser_reads(trained, shapes
     without_conf.write_text("".join(" ".join(r[:-1]) + "\n" for r in rows if len(r) > 7))
     instances, problems = read_labels(without_conf, "segment", 4)
     assert not [p for p in problems if p.severity == "error"] and len(instances) >= 1
+
+
+def test_a_detection_checkpoint_loads_into_a_segmentation_model(tmp_path):
+    detect = YOLO("yolov8n.yaml", progress=ignore)
+    path = detect.save(tmp_path / "yolov8n.pt")
+    model = YOLO("yolov8n-seg.yaml", progress=ignore)
+    model.load(path)
+    report = model.transfer_report
+    assert report.transferred == len(detect.model.state_dict())  # every detect tensor fits
+    assert report.total == len(model.model.state_dict())
+    name = "model.22.cv2.0.0.conv.weight"
+    assert (model.model.state_dict()[name] == detect.model.state_dict()[name]).all()
