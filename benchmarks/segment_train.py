@@ -47,9 +47,11 @@ def main() -> None:
             if isinstance(event, EpochEnd):
                 epoch_seconds.append(event.seconds)
                 m = event.metrics
-                print(f"epoch {event.epoch}: {event.seconds:.1f} s, box mAP50-95 "
-                      f"{m.get('metrics/mAP50-95(B)', float('nan')):.3f}, mask mAP50-95 "
-                      f"{m.get('metrics/mAP50-95(M)', float('nan')):.3f}", flush=True)
+                losses = " ".join(f"{k[6:-5]} {v:.2f}" for k, v in m.items()
+                                  if k.startswith("train/"))
+                print(f"epoch {event.epoch}: {event.seconds:.1f} s, losses {losses}; box "
+                      f"mAP50-95 {m.get('metrics/mAP50-95(B)', float('nan')):.3f}, mask "
+                      f"mAP50-95 {m.get('metrics/mAP50-95(M)', float('nan')):.3f}", flush=True)
             elif isinstance(event, StepEnd) and event.mode == "train" and event.images_per_s:
                 rates.append(event.images_per_s)
 

@@ -20,7 +20,7 @@ from ..data.detect_geometry import letterbox
 from ..data.loader import to_tensor
 from ..utils.boxes import LetterboxInfo, scale_boxes
 from .detections import Boxes, Masks
-from .masks import process_mask, process_mask_native, scale_masks
+from .masks import process_mask_native, process_mask_to_original
 from .nms import non_max_suppression
 from .results import Probs, Results
 from .sources import Frame
@@ -119,8 +119,9 @@ class SegmentSteps:
                 prototypes, det[:, 6:], boxes, original, input_shape, ratio_pad=info
             )
         else:
-            masks = process_mask(prototypes, det[:, 6:], det[:, :4], input_shape)
-            masks = scale_masks(masks, input_shape, original, ratio_pad=info)
+            masks = process_mask_to_original(
+                prototypes, det[:, 6:], det[:, :4], input_shape, original, info
+            )
         rows = torch.cat((boxes, det[:, 4:6]), 1).cpu()
         return Results(
             frame.image,

@@ -215,6 +215,11 @@ class Trainer:
         )
         self.names = data.names
         self.model = self.hooks.adapt_model(self.model, data.names).to(self.device)
+        self.memory_format = (
+            torch.channels_last if getattr(self.hooks, "channels_last", False)
+            else torch.contiguous_format
+        )
+        self.model = self.model.to(memory_format=self.memory_format)
         self.model.names = dict(data.names)
         if isinstance(s.pretrained, str) and not self.resume_state:
             # after the head fits the dataset, so a head of the same size transfers too
@@ -468,12 +473,12 @@ class Trainer:
         self.ema.update(self.model)
 
     def _to_device(self, batch: dict) -> dict:
-        if self.device.type == "cpu":
-            return batch
-        return {
+        out = {
             k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
             for k, v in batch.items()
         }
+        out["img"] = out["img"].contiguous(memory_format=self.memory_format)
+        return out
 
     def _validate(self, data: TaskData, epoch: int) -> Validation | None:
         if data.val is None or not self.settings.val and epoch + 1 < self.epochs:

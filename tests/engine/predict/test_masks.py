@@ -13,9 +13,10 @@ from engine.predict.masks import (
     masks_to_polygons,
     process_mask,
     process_mask_native,
+    process_mask_to_original,
     scale_masks,
 )
-from engine.utils.boxes import scale_boxes
+from engine.utils.boxes import LetterboxInfo, scale_boxes
 
 
 def halves_prototype(size: int = 16) -> torch.Tensor:
@@ -139,3 +140,30 @@ def test_polygon_strategies_for_a_mask_in_pieces():
     assert len(joined) == len(largest) + 4
     with pytest.raises(ValueError, match="strategy"):
         masks_to_polygons(mask, "biggest")  # type: ignore[arg-type]
+
+
+def test_the_fast_path_to_the_original_size_agrees_with_the_two_step_one():
+    original_shape, input_shape = (150, 200), (128, 128)  # gain 0.64, 16 rows of padding
+    prototypes = smooth_prototypes(8, 32)
+    coefficients = torch.randn(4, 8, generator=torch.Generator().manual_seed(2))
+    boxes = torch.tensor(
+        [
+            [10.0, 20.0, 110.0, 100.0],
+            [0.0, 16.0, 128.0, 112.0],
+            [40.0, 40.0, 90.0, 70.0],
+            [64.0, 30.0, 127.0, 110.0],
+        ]
+    )
+    two_step = scale_masks(
+        process_mask(prototypes, coefficients, boxes, input_shape), input_shape, original_shape
+    )
+    info = LetterboxInfo.from_shapes(input_shape, original_shape)
+    fast = process_mask_to_original(
+        prototypes, coefficients, boxes, input_shape, original_shape, info
+    )
+    assert fast.shape == (4, 150, 200) and fast.dtype == torch.bool
+    assert (mask_iou(fast, two_step) > 0.9).all()  # both resample 1/4-size prototypes
+    empty = process_mask_to_original(
+        prototypes, coefficients[:0], boxes[:0], input_shape, original_shape, info
+    )
+    assert empty.shape == (0, 150, 200)
