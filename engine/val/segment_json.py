@@ -2,8 +2,8 @@
 RLE) and the ground truth as a COCO instances file beside them, in original-image pixels, so
 anyone can check our numbers with pycocotools::
 
-    gt = COCO("ground_truth.json"); dt = gt.loadRes("predictions.json")
-    COCOeval(gt, dt, "segm").evaluate() ...
+    truth = COCO("ground_truth.json")
+    scores = COCOeval(truth, truth.loadRes("predictions.json"), "segm")  # then evaluate()...
 
 Image ids are 1-based positions in the split; category ids are the class indices.
 """
