@@ -1,9 +1,7 @@
 """``val(save_json=True)`` for segmentation: predictions in the COCO results format (masks as
 RLE) and the ground truth as a COCO instances file beside them, in original-image pixels, so
-anyone can check our numbers with pycocotools::
-
-    truth = COCO("ground_truth.json")
-    scores = COCOeval(truth, truth.loadRes("predictions.json"), "segm")  # then evaluate()...
+anyone can check our numbers with pycocotools: load ``ground_truth.json`` with ``COCO``,
+the predictions with its ``loadRes``, and score them with ``COCOeval`` ("bbox" or "segm").
 
 Image ids are 1-based positions in the split; category ids are the class indices.
 """
