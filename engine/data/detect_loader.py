@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from ..cancel import NEVER, CancelToken
-from ..errors import DatasetError, ImageReadError
 from .detect_augment import DetectAugment, DetectValTransform
 from .detect_geometry import load_resized
 from .detect_labels import LabelledImage
@@ -146,21 +145,9 @@ class DetectBatchLoader(BatchLoader):
     def _decoded(self, index: int) -> tuple[int, np.ndarray]:
         """Image ``index`` decoded, or the next one that decodes (each bad file reported once);
         records its original size."""
-        n = len(self.store)
-        for step in range(n):
-            candidate = (index + step) % n
-            if candidate in self.store.bad:
-                continue
-            try:
-                image = self.store.get(candidate)
-            except ImageReadError as exc:
-                self.store.bad.add(candidate)
-                if self.on_warning:
-                    self.on_warning(f"skipped: {exc.message}", exc.path)
-                continue
-            self._shapes[candidate] = (int(image.shape[0]), int(image.shape[1]))
-            return candidate, image
-        raise DatasetError("none of the images could be read", path=self.store.paths[0].parent)
+        candidate, image = self._readable(index)
+        self._shapes[candidate] = (int(image.shape[0]), int(image.shape[1]))
+        return candidate, image
 
 
 def _no_transform(image: np.ndarray, _rng: np.random.Generator) -> np.ndarray:

@@ -207,6 +207,7 @@ def non_max_suppression(
     num_classes: int = 0,
     max_nms: int = 30000,
     max_wh: int = 7680,
+    multi_label: bool = False,
 ) -> list[torch.Tensor]:
     """Per image ``[n, 6 + extra]`` rows (x1, y1, x2, y2, conf, cls, extra...), best first.
 
@@ -216,13 +217,18 @@ def non_max_suppression(
     its best class only; boxes scoring ``<= conf`` and classes outside ``classes`` are dropped,
     at most ``max_nms`` of the best go into NMS, which is per class (boxes shifted by
     ``class * max_wh``) unless ``agnostic``, and at most ``max_det`` rows come out.
+
+    ``multi_label`` (what validation uses, as the reference does) keeps every class scoring
+    above ``conf`` as its own candidate, so a box whose best class is wrong can still count
+    for the right one.
     """
     if not 0 <= conf <= 1 or not 0 <= iou <= 1:
         raise ValueError(f"conf and iou must lie in [0, 1], got conf={conf}, iou={iou}")
     num_classes = num_classes or prediction.shape[1] - 4
     allowed = None if classes is None else torch.tensor(list(classes), device=prediction.device)
+    suppress = _suppress_image_multi_label if multi_label else _suppress_image
     return [
-        _suppress_image(image, num_classes, conf, iou, allowed, agnostic, max_det, max_nms, max_wh)
+        suppress(image, num_classes, conf, iou, allowed, agnostic, max_det, max_nms, max_wh)
         for image in prediction
     ]
 
@@ -251,6 +257,34 @@ def _suppress_image(
     if allowed is not None:
         wanted = (labels[:, None] == allowed).any(1)
         anchors, best, labels = anchors[wanted], best[wanted], labels[wanted]
+    if len(anchors) > max_nms:
+        top = torch.sort(best, descending=True, stable=True).indices[:max_nms]
+        anchors, best, labels = anchors[top], best[top], labels[top]
+    boxes = xywh_to_xyxy(candidates[:4, anchors].T)
+    offsets = labels[:, None].to(boxes.dtype) * (0 if agnostic else max_wh)
+    keep = nms(boxes + offsets, best, iou, max_keep=max_det)
+    extras = candidates[4 + num_classes :, anchors[keep]].T
+    return torch.cat((boxes[keep], best[keep, None], labels[keep, None].to(boxes.dtype), extras), 1)
+
+
+def _suppress_image_multi_label(
+    candidates: torch.Tensor,
+    num_classes: int,
+    conf: float,
+    iou: float,
+    allowed: torch.Tensor | None,
+    agnostic: bool,
+    max_det: int,
+    max_nms: int,
+    max_wh: int,
+) -> torch.Tensor:
+    """As :func:`_suppress_image`, with one candidate per (anchor, class) above ``conf``."""
+    scores = candidates[4 : 4 + num_classes]
+    labels, anchors = torch.nonzero(scores > conf).unbind(1)
+    if allowed is not None:
+        wanted = (labels[:, None] == allowed).any(1)
+        anchors, labels = anchors[wanted], labels[wanted]
+    best = scores[labels, anchors]
     if len(anchors) > max_nms:
         top = torch.sort(best, descending=True, stable=True).indices[:max_nms]
         anchors, best, labels = anchors[top], best[top], labels[top]

@@ -7,13 +7,11 @@ Progress leaves as events; a :class:`~engine.cancel.CancelToken` stops the run b
 from __future__ import annotations
 
 import math
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
 
@@ -40,6 +38,7 @@ from .ema import ModelEMA
 from .optim import build_optimizer, choose_optimizer, interpolate, lr_factor
 from .pretrained import transfer_pretrained
 from .run_dir import remove_if_no_files, run_dir
+from .seeding import restore_rng_state, rng_state, seed_everything
 from .task import TaskData, TaskHooks, Validation
 
 MAX_GRAD_NORM = 10.0
@@ -87,33 +86,6 @@ def round_imgsz(imgsz: int | list[int], stride: int, warn) -> int:
             f"imgsz={size} is not a multiple of the model's stride {stride}; using {rounded}", None
         )
     return rounded
-
-
-def seed_everything(seed: int, deterministic: bool) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
-    if torch.backends.cudnn.is_available():
-        torch.backends.cudnn.deterministic = deterministic
-        torch.backends.cudnn.benchmark = not deterministic
-
-
-def rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: dict[str, Any]) -> None:
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class Trainer:

@@ -68,7 +68,12 @@ def validate_segment(
             loss_sum = items if loss_sum is None else loss_sum + items
             batches += 1
         found = non_max_suppression(
-            detections.float(), conf=conf, iou=iou, max_det=max_det, num_classes=len(names)
+            detections.float(),
+            conf=conf,
+            iou=iou,
+            max_det=max_det,
+            num_classes=len(names),
+            multi_label=True,
         )
         for i, det in enumerate(found):
             _score_image(metrics, i, det, prototypes[i].float(), batch, images.shape[2:], overlap)

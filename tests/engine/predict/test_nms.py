@@ -221,3 +221,18 @@ def test_max_nms_keeps_the_best_scored_candidates():
 def test_rejects_thresholds_outside_unit_interval():
     with pytest.raises(ValueError, match="conf"):
         non_max_suppression(torch.zeros(1, 5, 1), conf=1.5)
+
+
+def test_multi_label_keeps_every_class_above_the_threshold():
+    # one anchor scoring 0.6 for class 0 and 0.4 for class 1, and a weaker duplicate of it
+    prediction = torch.tensor(
+        [[[50.0, 50.0], [50.0, 50.0], [20.0, 20.0], [20.0, 20.0], [0.6, 0.5], [0.4, 0.1]]]
+    )
+    single = non_max_suppression(prediction, conf=0.3, iou=0.5, num_classes=2)[0]
+    multi = non_max_suppression(prediction, conf=0.3, iou=0.5, num_classes=2,
+                                multi_label=True)[0]
+    assert single[:, 5].tolist() == [0.0]
+    assert multi[:, 4:6].flatten().tolist() == pytest.approx([0.6, 0.0, 0.4, 1.0])
+    agnostic = non_max_suppression(prediction, conf=0.3, iou=0.5, num_classes=2,
+                                   multi_label=True, agnostic=True)[0]
+    assert agnostic[:, 5].tolist() == [0.0]  # agnostic: the same box once, best class
