@@ -254,17 +254,19 @@ def _suppress_image(
     anchors = torch.nonzero(best_all > conf).squeeze(1)
     best = best_all[anchors]
     labels = _best_class(scores if len(anchors) == len(best_all) else scores[:, anchors], best)
-    if allowed is not None:
-        wanted = (labels[:, None] == allowed).any(1)
-        anchors, best, labels = anchors[wanted], best[wanted], labels[wanted]
-    if len(anchors) > max_nms:
-        top = torch.sort(best, descending=True, stable=True).indices[:max_nms]
-        anchors, best, labels = anchors[top], best[top], labels[top]
-    boxes = xywh_to_xyxy(candidates[:4, anchors].T)
-    offsets = labels[:, None].to(boxes.dtype) * (0 if agnostic else max_wh)
-    keep = nms(boxes + offsets, best, iou, max_keep=max_det)
-    extras = candidates[4 + num_classes :, anchors[keep]].T
-    return torch.cat((boxes[keep], best[keep, None], labels[keep, None].to(boxes.dtype), extras), 1)
+    return _suppress_candidates(
+        candidates,
+        anchors,
+        best,
+        labels,
+        num_classes,
+        iou,
+        allowed,
+        agnostic,
+        max_det,
+        max_nms,
+        max_wh,
+    )
 
 
 def _suppress_image_multi_label(
@@ -281,10 +283,38 @@ def _suppress_image_multi_label(
     """As :func:`_suppress_image`, with one candidate per (anchor, class) above ``conf``."""
     scores = candidates[4 : 4 + num_classes]
     labels, anchors = torch.nonzero(scores > conf).unbind(1)
+    return _suppress_candidates(
+        candidates,
+        anchors,
+        scores[labels, anchors],
+        labels,
+        num_classes,
+        iou,
+        allowed,
+        agnostic,
+        max_det,
+        max_nms,
+        max_wh,
+    )
+
+
+def _suppress_candidates(
+    candidates: torch.Tensor,
+    anchors: torch.Tensor,
+    best: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    iou: float,
+    allowed: torch.Tensor | None,
+    agnostic: bool,
+    max_det: int,
+    max_nms: int,
+    max_wh: int,
+) -> torch.Tensor:
+    """Filter by ``allowed`` classes, cap at ``max_nms``, suppress, gather the output rows."""
     if allowed is not None:
         wanted = (labels[:, None] == allowed).any(1)
-        anchors, labels = anchors[wanted], labels[wanted]
-    best = scores[labels, anchors]
+        anchors, best, labels = anchors[wanted], best[wanted], labels[wanted]
     if len(anchors) > max_nms:
         top = torch.sort(best, descending=True, stable=True).indices[:max_nms]
         anchors, best, labels = anchors[top], best[top], labels[top]
