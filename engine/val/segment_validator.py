@@ -8,7 +8,6 @@ raw outputs also give the validation losses.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,11 +16,11 @@ import torch.nn.functional as F
 
 from ..cancel import NEVER, CancelToken
 from ..data.loader import BatchLoader
-from ..events import Reporter, StepEnd, ignore
+from ..events import Reporter, ignore
 from ..predict.masks import process_mask
-from ..predict.nms import non_max_suppression
 from ..train.task import Validation
 from ..utils.boxes import xywh_to_xyxy
+from .detect_validator import validate_detections
 from .detection_metrics import SegmentMetrics
 
 # images [N, 3, H, W] -> the model's eval output: (detections, prototypes) for an export, or
@@ -29,7 +28,6 @@ from .detection_metrics import SegmentMetrics
 SegmentForward = Callable[[torch.Tensor], Any]
 
 
-@torch.inference_mode()
 def validate_segment(
     forward: SegmentForward,
     loader: BatchLoader,
@@ -49,63 +47,46 @@ def validate_segment(
     """Score ``forward`` on every batch of ``loader`` (a val :class:`DetectBatchLoader`);
     a ``collector`` (:class:`~engine.val.segment_json.SegmentJsonCollector`) also gets each
     image's predictions for the COCO JSON files."""
-    metrics = SegmentMetrics(names)
-    loss_sum, batches, seen = None, 0, 0
-    timings = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
-    started = time.perf_counter()
-    steps = len(loader)
-    for step, batch in enumerate(loader):
-        cancel.raise_if_cancelled()
-        t0 = time.perf_counter()
-        images = batch["img"].to(device, non_blocking=True)
-        t1 = time.perf_counter()
-        with torch.autocast(device.type, enabled=half):
-            output = forward(images)
-        t2 = time.perf_counter()
-        detections, prototypes, training_view = _unpack(output)
-        if loss is not None and training_view is not None:
-            items = loss(training_view, batch)[1]
-            loss_sum = items if loss_sum is None else loss_sum + items
-            batches += 1
-        found = non_max_suppression(
-            detections.float(),
-            conf=conf,
-            iou=iou,
-            max_det=max_det,
-            num_classes=len(names),
-            multi_label=True,
-        )
-        for i, det in enumerate(found):
-            _score_image(metrics, i, det, prototypes[i].float(), batch, images.shape[2:], overlap)
-            if collector is not None:
-                collector.add(
-                    batch["paths"][i],
-                    batch["ori_shapes"][i],
-                    batch["ratio_pad"][i],
-                    det,
-                    prototypes[i].float(),
-                    tuple(images.shape[2:]),
-                )
-        seen += len(images)
-        timings["preprocess"] += t1 - t0
-        timings["inference"] += t2 - t1
-        timings["postprocess"] += time.perf_counter() - t2
-        rate = seen / max(time.perf_counter() - started, 1e-9)
-        progress(StepEnd("val", 0, 0, step + 1, steps, images_per_s=rate))
-    metrics.speed = {k: v * 1000 / max(seen, 1) for k, v in timings.items()} | {"loss": 0.0}
-    losses = {}
-    if loss_sum is not None:
-        means = (loss_sum / max(batches, 1)).tolist()
-        losses = dict(zip(loss.loss_names, means, strict=True))
-    return Validation(dict(metrics.results_dict), float(metrics.fitness), losses, metrics)
+    scorer = SegmentScorer(SegmentMetrics(names), overlap, collector)
+    return validate_detections(
+        forward,
+        loader,
+        scorer,
+        device,
+        half=half,
+        conf=conf,
+        iou=iou,
+        max_det=max_det,
+        loss=loss,
+        cancel=cancel,
+        progress=progress,
+    )
 
 
-def _unpack(output) -> tuple[torch.Tensor, torch.Tensor, Any]:
-    """(detections, prototypes, what the loss takes or None) from either output form."""
-    detections, rest = output[0], output[1]
-    if isinstance(rest, tuple | list):  # a TaskModel in eval mode
-        return detections, rest[2], rest
-    return detections, rest, None
+class SegmentScorer:
+    """Segmentation's part of :func:`validate_detections`: prototypes and masks."""
+
+    def __init__(self, metrics: SegmentMetrics, overlap: bool, collector=None) -> None:
+        self.metrics, self.overlap, self.collector = metrics, overlap, collector
+
+    def unpack(self, output) -> tuple[torch.Tensor, Any, Any]:
+        """(detections, prototypes, what the loss takes or None) from either output form."""
+        detections, rest = output[0], output[1]
+        if isinstance(rest, tuple | list):  # a TaskModel in eval mode
+            return detections, rest[2], rest
+        return detections, rest, None
+
+    def score(self, i: int, det: torch.Tensor, prototypes, batch: dict, input_shape) -> None:
+        _score_image(self.metrics, i, det, prototypes[i].float(), batch, input_shape, self.overlap)
+        if self.collector is not None:
+            self.collector.add(
+                batch["paths"][i],
+                batch["ori_shapes"][i],
+                batch["ratio_pad"][i],
+                det,
+                prototypes[i].float(),
+                tuple(input_shape),
+            )
 
 
 def _score_image(
