@@ -141,3 +141,53 @@ def test_a_few_steps_on_one_batch_lower_the_loss(segment_model):
         optimizer.step()
         history.append(total.item())
     assert history[-1] < history[0] * 0.8
+
+
+def pose_batch():
+    keypoints = torch.rand(3, 5, 3)
+    keypoints[..., :2] = keypoints[..., :2] * 0.3 + 0.35
+    keypoints[..., 2] = 2.0
+    keypoints[1, 2, 2] = 0.0  # one keypoint not labelled
+    return {
+        "batch_idx": torch.tensor([0.0, 0.0, 1.0]),
+        "cls": torch.zeros(3, 1),
+        "bboxes": torch.tensor([[0.5, 0.5, 0.4, 0.4], [0.3, 0.3, 0.2, 0.3], [0.5, 0.5, 0.5, 0.5]]),
+        "keypoints": keypoints,
+    }
+
+
+def test_pose_loss_has_five_terms_and_trains():
+    from engine.train.pose_loss import PoseLoss, keypoint_loss_sigmas
+
+    torch.manual_seed(0)
+    model = build_model("yolov8n-pose.yaml", num_classes=1, keypoint_shape=(5, 3)).train()
+    loss = PoseLoss(model.head)
+    images, batch = torch.rand(2, 3, 160, 160), pose_batch()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    history = []
+    for _ in range(6):
+        total, items = loss(model(images), batch)
+        assert items.shape == (5,) and torch.isfinite(items).all() and (items > 0).all()
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        history.append(items[1].item())  # the keypoint location term
+    assert history[-1] < history[0]
+    assert torch.allclose(keypoint_loss_sigmas(5), torch.full((5,), 0.2))
+    assert keypoint_loss_sigmas(17)[0].item() == pytest.approx(0.026)
+
+
+def test_pose_loss_without_objects_only_costs_classification():
+    from engine.train.pose_loss import PoseLoss
+
+    model = build_model("yolov8n-pose.yaml", num_classes=1, keypoint_shape=(5, 3)).train()
+    empty = {
+        "batch_idx": torch.zeros(0),
+        "cls": torch.zeros(0, 1),
+        "bboxes": torch.zeros(0, 4),
+        "keypoints": torch.zeros(0, 5, 3),
+    }
+    total, items = PoseLoss(model.head)(model(torch.rand(1, 3, 96, 96)), empty)
+    box, pose, kobj, cls, dfl = items.tolist()
+    assert box == pose == kobj == dfl == 0 and cls > 0
+    total.backward()
