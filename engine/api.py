@@ -208,7 +208,7 @@ class YOLO:
         if runner is None:
             raise ModelConfigError(
                 f"is a {self.task} model; validating {self.task} models is not available in "
-                f"this engine yet (classification and segmentation are)",
+                f"this engine yet (classification, segmentation and pose are)",
                 path=self.checkpoint_path or self.source_stem,
             )
         device = select_device(settings.device)
@@ -240,6 +240,8 @@ class YOLO:
             outputs = backend.forward(images.to(backend.device))
             if self.task == "classify":
                 return outputs.to(images.device), None
+            if isinstance(outputs, torch.Tensor):  # detect and pose exports: one output
+                return outputs.to(images.device)
             return tuple(o.to(images.device) for o in outputs)
 
         return forward
@@ -330,9 +332,13 @@ def _val_runner(task: str):
 
         return run_classify_val
     if task == "segment":
-        from .val.segment_run import run_segment_val
+        from .val.detect_run import run_segment_val
 
         return run_segment_val
+    if task == "pose":
+        from .val.detect_run import run_pose_val
+
+        return run_pose_val
     return None
 
 

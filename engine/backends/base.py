@@ -40,8 +40,10 @@ class Backend(ABC):
         fp16: bool = False,
         fixed_shape: bool = False,
         channels: int = 3,
+        keypoint_shape: tuple[int, int] | list[int] | None = None,
     ) -> None:
         self.source = str(source)
+        self.keypoint_shape = tuple(int(v) for v in keypoint_shape) if keypoint_shape else None
         self.task = task
         self.names = dict(names)
         self.stride = int(stride)

@@ -51,6 +51,7 @@ class OnnxBackend(Backend):
             fp16=half,
             fixed_shape=fixed_size,
             channels=int(graph_input.shape[1]) if _fixed(graph_input.shape[1]) else 3,
+            keypoint_shape=metadata.extras.get("kpt_shape"),
         )
         self.metadata: ExportMetadata = metadata
 

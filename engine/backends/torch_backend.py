@@ -44,6 +44,7 @@ class TorchBackend(Backend):
             device=device,
             fp16=half,
             channels=model.in_channels,
+            keypoint_shape=model.keypoint_shape,
         )
 
     @classmethod

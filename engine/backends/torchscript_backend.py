@@ -39,6 +39,7 @@ class TorchScriptBackend(Backend):
             dynamic=metadata.dynamic,
             fp16=half,
             channels=int(metadata.extras.get("channels", 3)),
+            keypoint_shape=metadata.extras.get("kpt_shape"),
         )
         self.metadata = metadata
 

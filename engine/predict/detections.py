@@ -1,4 +1,4 @@
-"""Detection-family outputs of one image: ``Boxes`` and ``Masks`` (``Keypoints`` come with pose).
+"""Detection-family outputs of one image: ``Boxes``, ``Masks`` and (for pose) ``Keypoints``.
 
 Coordinates are in the original image's pixels; the ``n`` suffix (``xyxyn``, ``xyn``) divides by
 its width and height. Data stays a tensor (or numpy array) until asked for, so ``Results.cpu()``
@@ -18,8 +18,9 @@ from .tensor_view import Array, TensorView
 
 def _xyxy_to_xywh(boxes: Array) -> Array:
     if isinstance(boxes, torch.Tensor):
-        return torch.cat(((boxes[..., :2] + boxes[..., 2:]) / 2, boxes[..., 2:] - boxes[..., :2]),
-                         -1)
+        return torch.cat(
+            ((boxes[..., :2] + boxes[..., 2:]) / 2, boxes[..., 2:] - boxes[..., :2]), -1
+        )
     return np.concatenate(
         ((boxes[..., :2] + boxes[..., 2:]) / 2, boxes[..., 2:] - boxes[..., :2]), -1
     )
@@ -121,3 +122,53 @@ class Masks(TensorView):
 
     def __repr__(self) -> str:
         return f"Masks(n={len(self)}, shape={self.shape}, orig_shape={self.orig_shape})"
+
+
+class Keypoints(TensorView):
+    """``data [n, K, 2|3]``: each object's K keypoints as x, y (pixels of the original image)
+    and, when predicted, a confidence per keypoint.
+
+    ``conf`` is None for ``[n, K, 2]`` data (e.g. ground truth without visibility).
+    """
+
+    def __init__(self, data: Array | Any, orig_shape: tuple[int, int]) -> None:
+        super().__init__(data)
+        if self.data.ndim == 2 and self.data.shape[-1] in (2, 3):  # one object
+            self.data = self.data[None]
+        if self.data.ndim != 3 or self.data.shape[-1] not in (2, 3):
+            raise ValueError(f"Keypoints needs [n, K, 2|3] data (x, y[, conf]), got {self.shape}")
+        self.orig_shape = (int(orig_shape[0]), int(orig_shape[1]))
+
+    @property
+    def has_visible(self) -> bool:
+        """Whether the data carries a confidence (visibility) column."""
+        return self.data.shape[-1] == 3
+
+    @property
+    def xy(self) -> Array:
+        """``[n, K, 2]`` pixel coordinates."""
+        return self.data[..., :2]
+
+    @property
+    def xyn(self) -> Array:
+        """``[n, K, 2]`` coordinates divided by the image's width and height."""
+        height, width = self.orig_shape
+        if isinstance(self.data, torch.Tensor):
+            scale = torch.tensor([width, height], dtype=self.data.dtype, device=self.data.device)
+        else:
+            scale = np.asarray([width, height], dtype=self.data.dtype)
+        return self.xy / scale
+
+    @property
+    def conf(self) -> Array | None:
+        """``[n, K]`` keypoint confidences, or None without a third column."""
+        return self.data[..., 2] if self.has_visible else None
+
+    def _new(self, data: Array) -> Keypoints:
+        return Keypoints(data, self.orig_shape)
+
+    def __repr__(self) -> str:
+        count, dims = self.shape[1:]
+        return (
+            f"Keypoints(n={len(self)}, kpt_shape=[{count}, {dims}], orig_shape={self.orig_shape})"
+        )

@@ -1,4 +1,4 @@
-"""Drawing boxes, labels and translucent masks on a copy of an image (OpenCV, BGR).
+"""Drawing boxes, labels, translucent masks and keypoints on a copy of an image (OpenCV, BGR).
 
 One colour per class from a fixed palette, so a class looks the same in every image, in the
 studio's overlays and in saved predictions.
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from .draw_keypoints import draw_keypoints, skeleton_for
 from .drawing import FONT, font_scale_for, line_width_for
 
 
@@ -106,7 +107,9 @@ def draw_detections(
     line_width: int | None,
     font_scale: float | None,
 ) -> None:
-    """Draw ``result``'s masks and boxes on ``canvas`` in place (nothing for a classifier)."""
+    """Draw ``result``'s masks, boxes and keypoints on ``canvas`` in place (nothing for a
+    classifier). Limbs follow ``result.skeleton`` when the result has one (see ``skeleton_for``).
+    """
     if result.boxes is None or len(result.boxes) == 0:
         return
     data = np.asarray(result.boxes.data, dtype=np.float32)
@@ -123,12 +126,18 @@ def draw_detections(
         draw_boxes(
             canvas, data[:, :4], classes, texts, line_width=line_width, font_scale=font_scale
         )
+    if result.keypoints is not None and len(result.keypoints):
+        points = np.asarray(result.keypoints.data, dtype=np.float32)
+        skeleton = skeleton_for(points.shape[1], getattr(result, "skeleton", None))
+        draw_keypoints(canvas, points, skeleton=skeleton, line_width=line_width)
 
 
 def detection_records(result, decimals: int = 5) -> list[dict]:
-    """One JSON-ready record per object: name, class, confidence, box (and outline)."""
+    """One JSON-ready record per object: name, class, confidence, box (and outline, and
+    keypoints as ``{"x", "y", "visible"}`` lists, ``visible`` holding their confidences)."""
     data = np.asarray(result.boxes.data, dtype=np.float64)
     outlines = result.masks.xy if result.masks is not None else None
+    keypoints = _keypoint_array(result)
     records = []
     for i, row in enumerate(data):
         x1, y1, x2, y2, score, cls = (float(v) for v in row)
@@ -147,20 +156,54 @@ def detection_records(result, decimals: int = 5) -> list[dict]:
                 "x": np.round(polygon[:, 0], decimals).tolist(),
                 "y": np.round(polygon[:, 1], decimals).tolist(),
             }
+        if keypoints is not None:
+            record["keypoints"] = _keypoint_record(keypoints[i], decimals)
         records.append(record)
     return records
 
 
+def _keypoint_array(result) -> np.ndarray | None:
+    if getattr(result, "keypoints", None) is None:
+        return None
+    return np.asarray(result.keypoints.data, dtype=np.float64)
+
+
+def _keypoint_record(points: np.ndarray, decimals: int) -> dict[str, list[float]]:
+    record = {axis: np.round(points[:, i], decimals).tolist() for i, axis in enumerate("xy")}
+    if points.shape[1] == 3:
+        record["visible"] = np.round(points[:, 2], decimals).tolist()
+    return record
+
+
 def label_lines(result, save_conf: bool = False) -> list[str]:
-    """The lines of a YOLO label file for ``result`` (see ``Results.save_txt``)."""
+    """The lines of a YOLO label file for ``result`` (see ``Results.save_txt``).
+
+    Pose rows add ``x y [conf]`` per keypoint (normalised) after the box: the keypoint
+    confidence is written whenever the keypoints carry one; ``save_conf`` appends the object's
+    confidence at the end of every row.
+    """
     if result.boxes is None:
         return [f"{conf:.2f} {name}" for _, name, conf in result.top()]
     data = np.asarray(result.boxes.data, dtype=np.float64)
     outlines = result.masks.xyn if result.masks is not None else None
     boxes = np.asarray(result.boxes.xywhn, dtype=np.float64)
+    keypoints = _normalised_keypoints(result)
     lines = []
     for i, row in enumerate(data):
         coords = outlines[i].reshape(-1) if outlines is not None else boxes[i]
+        if keypoints is not None:
+            coords = np.concatenate((coords, keypoints[i].reshape(-1)))
         values = [f"{v:.6g}" for v in coords] + ([f"{row[4]:.6g}"] if save_conf else [])
         lines.append(" ".join([str(int(row[5])), *values]))
     return lines
+
+
+def _normalised_keypoints(result) -> np.ndarray | None:
+    """``[n, K, 2|3]``: normalised x, y and, when present, the confidence."""
+    if getattr(result, "keypoints", None) is None:
+        return None
+    xyn = np.asarray(result.keypoints.xyn, dtype=np.float64)
+    conf = result.keypoints.conf
+    if conf is None:
+        return xyn
+    return np.concatenate((xyn, np.asarray(conf, dtype=np.float64)[..., None]), -1)

@@ -19,7 +19,7 @@ from ..data.classify_augment import center_crop_resize
 from ..data.detect_geometry import letterbox
 from ..data.loader import to_tensor
 from ..utils.boxes import LetterboxInfo, scale_boxes
-from .detections import Boxes, Masks
+from .detections import Boxes, Keypoints, Masks
 from .masks import process_mask_native, process_mask_to_original
 from .nms import non_max_suppression
 from .results import Probs, Results
@@ -133,10 +133,43 @@ class SegmentSteps:
         )
 
 
+class PoseSteps(SegmentSteps):
+    """Letterbox → NMS → boxes and keypoints in original pixels."""
+
+    def postprocess(self, outputs, frames: list[Frame], context) -> list[Results]:
+        infos, input_shape = context
+        detections = (outputs[0] if isinstance(outputs, tuple) else outputs).float()
+        o = self.options
+        found = non_max_suppression(
+            detections, conf=o.conf, iou=o.iou, classes=list(o.classes) if o.classes else None,
+            agnostic=o.agnostic, max_det=o.max_det, num_classes=len(self.backend.names),
+        )
+        count = (detections.shape[1] - 4 - len(self.backend.names)) // self.keypoint_dims
+        results = []
+        for frame, det, info in zip(frames, found, infos, strict=True):
+            original = frame.image.shape[:2]
+            boxes = scale_boxes(det[:, :4], input_shape, original, ratio_pad=info)
+            points = det[:, 6:].reshape(len(det), count, self.keypoint_dims).clone()
+            points[..., :2] = info.points_to_original(points[..., :2])
+            rows = torch.cat((boxes, det[:, 4:6]), 1).cpu()
+            results.append(Results(frame.image, frame.path, self.backend.names,
+                                   boxes=Boxes(rows, original),
+                                   keypoints=Keypoints(points.cpu(), original),
+                                   frame=frame.frame))
+        return results
+
+    @property
+    def keypoint_dims(self) -> int:
+        shape = getattr(self.backend, "keypoint_shape", None)
+        return int(shape[1]) if shape else 3
+
+
 def task_steps(backend, imgsz: int, options: DetectOptions | None = None):
     """The steps for ``backend``'s task, or None when the engine cannot predict it yet."""
     if backend.task == "classify":
         return ClassifySteps(backend, imgsz)
     if backend.task == "segment":
         return SegmentSteps(backend, imgsz, options or DetectOptions())
+    if backend.task == "pose":
+        return PoseSteps(backend, imgsz, options or DetectOptions())
     return None

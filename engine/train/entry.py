@@ -28,9 +28,13 @@ def task_hooks(task: str, progress: Reporter = ignore, source: Path | None = Non
         from .segment import SegmentTask
 
         return SegmentTask(progress)
+    if task == "pose":
+        from .pose import PoseTask
+
+        return PoseTask(progress)
     raise EngineError(
         f"training {task} models is not available in engine {__version__} yet; "
-        "classification and segmentation are",
+        "classification, segmentation and pose are",
         path=source,
         key=None if source else "model",
     )

@@ -5,9 +5,9 @@ The matching and AP rules (those of pycocotools, so our numbers can be checked a
 :mod:`engine.val.detection_confusion`. ``fitness`` is 0.1 * mAP50 + 0.9 * mAP50-95, summed over
 the parts (box, mask) of a task.
 
-A task is a set of *parts* (``box``, ``seg``; ``pose`` later), each scored from an IoU matrix per
-image: :meth:`InstanceMetrics.add_image` takes those matrices, so a pose task only has to supply
-its keypoint similarity (OKS) as the ``pose`` part's IoU.
+A task is a set of *parts* (``box``, ``seg``, ``pose``), each scored from an IoU matrix per
+image: :meth:`InstanceMetrics.add_image` takes those matrices; the pose task supplies its keypoint
+similarity (OKS, :mod:`engine.val.keypoint_iou`) as the ``pose`` part's IoU.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .average_precision import (
 )
 from .classify_metrics import SPEED_KEYS
 from .detection_confusion import CONFUSION_CONF, CONFUSION_IOU, DetectionConfusionMatrix
+from .keypoint_iou import keypoint_areas, oks
 from .metric_files import write_curve_csv
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "InstanceMetrics",
     "Metric",
     "MetricPart",
+    "PoseMetrics",
     "SegmentMetrics",
     "ap_per_class",
     "box_iou",
@@ -409,6 +411,42 @@ class SegmentMetrics(InstanceMetrics):
         ious = {
             "box": box_iou(_boxes(true_boxes), _boxes(pred_boxes)),
             "seg": mask_iou(true_masks, pred_masks),
+        }
+        self.add_image(pred_conf, pred_classes, true_classes, ious)
+
+
+class PoseMetrics(InstanceMetrics):
+    """Box and keypoint (OKS) AP for pose estimation: ``.box`` and ``.pose``."""
+
+    PARTS = (BOX, POSE)
+
+    @property
+    def pose(self) -> Metric:
+        """Pose (keypoint) results."""
+        return self._metric("pose")
+
+    def update(
+        self,
+        *,
+        pred_boxes: Any,
+        pred_conf: Any,
+        pred_classes: Any,
+        pred_keypoints: Any,
+        true_boxes: Any,
+        true_classes: Any,
+        true_keypoints: Any,
+        true_areas: Any = None,
+    ) -> None:
+        """Add one image; keypoints in pixels, [n, K, 2|3] predicted and [m, K, 3] labelled.
+
+        ``true_areas`` [m] scale OKS; None uses box area * 0.53 like the reference validator
+        (COCO's evaluation uses the segment area instead).
+        """
+        truth = _boxes(true_boxes)
+        areas = keypoint_areas(truth) if true_areas is None else true_areas
+        ious = {
+            "box": box_iou(truth, _boxes(pred_boxes)),
+            "pose": oks(true_keypoints, pred_keypoints, areas),
         }
         self.add_image(pred_conf, pred_classes, true_classes, ious)
 

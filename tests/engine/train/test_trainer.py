@@ -200,7 +200,7 @@ def test_bad_input_gets_clear_errors(digits, tmp_path):
     with pytest.raises(DatasetError, match="is a folder with no .yaml file"):
         seg.train(data=str(digits), epochs=1)
     pose = YOLO("yolov8n-pose.yaml")
-    with pytest.raises(Exception, match="training pose models is not available"):
+    with pytest.raises(DatasetError, match="is a folder with no .yaml file"):
         pose.train(data=str(digits), epochs=1)
 
 
