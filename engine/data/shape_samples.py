@@ -1,6 +1,6 @@
 """A generated segmentation dataset: filled shapes on noisy backgrounds, with polygon labels.
 
-Used by tests (a few tiny images), the demo project and ``benchmarks/segment_train.py`` (320×320
+Used by tests (a few tiny images), the demo project and ``benchmarks/detect_train.py`` (320×320
 images with 1–4 shapes — circle, triangle, rectangle, star — 200 train / 50 val). Shapes do not
 overlap, so every polygon is the whole visible object. Written in the YOLO segment layout::
 
