@@ -96,3 +96,24 @@ def test_the_cli_trains_pose_models(figures, tmp_path):
         ]
     )
     assert status == 0 and (tmp_path / "train" / "weights" / "best.pt").is_file()
+
+
+def test_the_p6_pose_model_trains_a_step_and_predicts(figures, tmp_path):
+    model = YOLO("yolov8x-pose-p6.yaml", keypoint_shape=(5, 3), num_classes=1, progress=ignore)
+    assert tuple(model.model.strides) == (8, 16, 32, 64)
+    result = model.train(
+        data=str(figures),
+        project=str(tmp_path),
+        epochs=1,
+        imgsz=128,
+        batch=2,
+        workers=1,
+        fraction=0.25,
+        plots=False,
+        val=False,
+    )
+    assert result.status == "completed" and result.best.is_file()
+    (prediction,) = model(
+        figures.parent / "images" / "val" / "val_0000.jpg", conf=0.0001, max_det=2
+    )
+    assert prediction.keypoints.shape[1:] == (5, 3)
