@@ -1,11 +1,12 @@
-"""Prediction latency of yolov8n-seg at 640, batch 1, on an 810×1080 photo-sized JPEG (CPU).
+"""Prediction latency of yolov8n-seg / -pose at 640, batch 1, on an 810×1080 photo (CPU).
 
-Reference on this machine: 119 ms inference (PyTorch); 72 ms through onnxruntime. Prints our
+Reference on this machine: segment 119 ms inference (PyTorch) and 72 ms through onnxruntime;
+pose 100 ms and 71 ms. Prints our
 per-stage medians (``Results.speed``: preprocess, inference, postprocess with masks) and the
 end-to-end time of ``model(image)``. Random weights with a low confidence threshold give a
 realistic number of masks to decode (``--conf``, ``--max-det``).
 
-Run: .venv/bin/python benchmarks/segment_predict.py [--runs 30]
+Run: .venv/bin/python benchmarks/detect_predict.py [--task segment|pose] [--runs 30]
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from engine import YOLO  # noqa: E402
 from engine.data.images import read_image  # noqa: E402
 from engine.events import ignore  # noqa: E402
 
-REFERENCE = {"inference": 119.0, "onnx_inference": 72.0}
+REFERENCE = {
+    "segment": {"inference": 119.0, "onnx_inference": 72.0},
+    "pose": {"inference": 100.0, "onnx_inference": 71.0},
+}
 
 
 def measure(model: YOLO, image, runs: int, **options) -> dict[str, float]:
@@ -50,6 +54,7 @@ def measure(model: YOLO, image, runs: int, **options) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=("segment", "pose"), default="segment")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--conf", type=float, default=0.01)
     parser.add_argument("--max-det", type=int, default=20)
@@ -57,19 +62,28 @@ def main() -> None:
     options = {"conf": args.conf, "max_det": args.max_det, "imgsz": 640}
     with tempfile.TemporaryDirectory() as tmp:
         image = read_image(photo(Path(tmp) / "photo.jpg"))
-        checkpoint = YOLO("yolov8n-seg.yaml", progress=ignore).save(Path(tmp) / "n-seg.pt")
+        checkpoint = YOLO(
+            f"yolov8n-{'seg' if args.task == 'segment' else 'pose'}.yaml", progress=ignore
+        ).save(Path(tmp) / "model.pt")
         model = YOLO(checkpoint, progress=ignore)
         ours = measure(model, image, args.runs, **options)
         onnx = YOLO(model.export(format="onnx", imgsz=640, progress=ignore), progress=ignore)
         ort = measure(onnx, image, args.runs, **options)
-    print(f"image {image.shape[1]}x{image.shape[0]}, imgsz 640, batch 1, {args.runs} runs, "
-          f"{ours['objects']:.0f} objects with masks")
-    for label, figures, reference in (("PyTorch", ours, REFERENCE["inference"]),
-                                      ("ONNX   ", ort, REFERENCE["onnx_inference"])):
-        print(f"{label}: preprocess {figures['preprocess']:.1f} ms, inference "
-              f"{figures['inference']:.1f} ms, postprocess {figures['postprocess']:.1f} ms; "
-              f"end to end {figures['end_to_end']:.1f} ms (reference inference {reference} ms;"
-              f" ours end to end / reference = {figures['end_to_end'] / reference:.2f})")
+    print(
+        f"image {image.shape[1]}x{image.shape[0]}, imgsz 640, batch 1, {args.runs} runs, "
+        f"{ours['objects']:.0f} objects ({args.task})"
+    )
+    reference_of = REFERENCE[args.task]
+    for label, figures, reference in (
+        ("PyTorch", ours, reference_of["inference"]),
+        ("ONNX   ", ort, reference_of["onnx_inference"]),
+    ):
+        print(
+            f"{label}: preprocess {figures['preprocess']:.1f} ms, inference "
+            f"{figures['inference']:.1f} ms, postprocess {figures['postprocess']:.1f} ms; "
+            f"end to end {figures['end_to_end']:.1f} ms (reference inference {reference} ms;"
+            f" ours end to end / reference = {figures['end_to_end'] / reference:.2f})"
+        )
 
 
 if __name__ == "__main__":
