@@ -80,7 +80,7 @@ def draw_keypoints(
     if keypoints.ndim != 3 or keypoints.shape[-1] not in (2, 3):
         raise ValueError(f"keypoints must be [n, K, 2|3], got {keypoints.shape}")
     width = line_width or max(line_width_for(canvas.shape) // 2, 1)
-    dot = radius or max(width + 1, 2)
+    dot = radius or max(line_width_for(canvas.shape) * 2, 3)  # legible at 320 px and at 4K
     shown = visible_keypoints(keypoints, canvas.shape[:2], conf_threshold)
     count = keypoints.shape[1]
     for points, mask in zip(keypoints, shown, strict=True):
