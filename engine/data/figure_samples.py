@@ -18,10 +18,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 
-from ..utils.atomic import atomic_writer
-from .images import write_image
+from .sample_writer import contrasting_colour, noisy_background, write_sample_dataset
 
 KEYPOINT_NAMES = ("head", "left_hand", "right_hand", "left_foot", "right_foot")
 FLIP_IDX = (0, 2, 1, 4, 3)
@@ -40,35 +38,27 @@ def make_figures_dataset(
     seed: int = 0,
 ) -> Path:
     """Write the dataset under ``root``; returns the path of its ``figures.yaml``."""
-    root = Path(root)
-    rng = np.random.default_rng(seed)
-    for split, count in (("train", train), ("val", val)):
-        for index in range(count):
-            image, figures = _scene(rng, size, max_figures)
-            stem = f"{split}_{index:04d}"
-            write_image(root / "images" / split / f"{stem}.jpg", image)
-            _write_labels(root / "labels" / split / f"{stem}.txt", figures, size)
     spec = {
-        "path": ".",
-        "train": "images/train",
-        "val": "images/val",
         "kpt_shape": [len(KEYPOINT_NAMES), 3],
         "flip_idx": list(FLIP_IDX),
         "kpt_names": list(KEYPOINT_NAMES),
         "skeleton": [list(pair) for pair in SKELETON],
         "names": {0: "figure"},
     }
-    target = root / "figures.yaml"
-    with atomic_writer(target) as handle:
-        handle.write(yaml.safe_dump(spec, sort_keys=False).encode())
-    return target
+    return write_sample_dataset(
+        root,
+        "figures.yaml",
+        spec,
+        lambda rng: _scene(rng, size, max_figures),
+        counts={"train": train, "val": val},
+        seed=seed,
+    )
 
 
 def _scene(rng: np.random.Generator, size: int, max_figures: int):
-    """A noisy background with 1..max_figures non-overlapping figures: ``(image, figures)``,
-    each figure a ``(box xyxy, keypoints [5, 3])`` pair in pixels."""
-    base = rng.integers(40, 216, 3)
-    image = np.clip(base + rng.normal(0, 25, (size, size, 3)), 0, 255).astype(np.uint8)
+    """A noisy background with 1..max_figures non-overlapping figures, and their label lines
+    (each figure a box and 5 keypoints, normalised)."""
+    image, base = noisy_background(rng, size)
     taken: list[np.ndarray] = []  # xyxy of each figure with its margin
     figures = []
     for _ in range(int(rng.integers(1, max_figures + 1))):
@@ -78,13 +68,13 @@ def _scene(rng: np.random.Generator, size: int, max_figures: int):
         joints, keypoints, thickness, margin = figure
         box = _figure_box(joints, thickness)
         taken.append(box + [-margin, -margin, margin, margin])
-        _draw_figure(image, joints, thickness, _contrasting_colour(rng, base))
+        _draw_figure(image, joints, thickness, contrasting_colour(rng, base, 200))
         if rng.random() < OCCLUDED_HAND_CHANCE:
             hand = int(rng.integers(1, 3))
-            _occlude(image, keypoints[hand, :2], margin, _contrasting_colour(rng, base))
+            _occlude(image, keypoints[hand, :2], margin, contrasting_colour(rng, base, 200))
             keypoints[hand, 2] = 1
         figures.append((box, keypoints))
-    return image, figures
+    return image, _label_lines(figures, size)
 
 
 def _pose(rng: np.random.Generator, height: float) -> dict[str, np.ndarray]:
@@ -167,14 +157,7 @@ def _occlude(image: np.ndarray, centre: np.ndarray, half: float, colour) -> None
     cv2.rectangle(image, (x - reach, y - reach), (x + reach, y + reach), colour, -1)
 
 
-def _contrasting_colour(rng, background: np.ndarray) -> tuple[int, int, int]:
-    while True:
-        colour = rng.integers(0, 256, 3)
-        if np.abs(colour - background).sum() > 200:
-            return tuple(int(c) for c in colour)
-
-
-def _write_labels(path: Path, figures, size: int) -> None:
+def _label_lines(figures, size: int) -> list[str]:
     lines = []
     for box, keypoints in figures:
         x1, y1, x2, y2 = (float(v) for v in np.clip(box / size, 0, 1))
@@ -184,6 +167,4 @@ def _write_labels(path: Path, figures, size: int) -> None:
             values.append(int(visibility))
         tokens = [f"{v:.6f}" if isinstance(v, float) else str(v) for v in values]
         lines.append(" ".join(["0", *tokens]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(path) as handle:
-        handle.write(("\n".join(lines) + "\n").encode() if lines else b"")
+    return lines

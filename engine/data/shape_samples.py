@@ -16,10 +16,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 
-from ..utils.atomic import atomic_writer
-from .images import write_image
+from .sample_writer import contrasting_colour, noisy_background, write_sample_dataset
 
 SHAPE_NAMES = ("circle", "triangle", "rectangle", "star")
 
@@ -34,26 +32,20 @@ def make_shapes_dataset(
     seed: int = 0,
 ) -> Path:
     """Write the dataset under ``root``; returns the path of its ``shapes.yaml``."""
-    root = Path(root)
-    rng = np.random.default_rng(seed)
-    for split, count in (("train", train), ("val", val)):
-        for index in range(count):
-            image, rows = _scene(rng, size, max_shapes)
-            stem = f"{split}_{index:04d}"
-            write_image(root / "images" / split / f"{stem}.jpg", image)
-            _write_labels(root / "labels" / split / f"{stem}.txt", rows, size)
-    spec = {"path": ".", "train": "images/train", "val": "images/val",
-            "names": dict(enumerate(SHAPE_NAMES))}
-    target = root / "shapes.yaml"
-    with atomic_writer(target) as handle:
-        handle.write(yaml.safe_dump(spec, sort_keys=False).encode())
-    return target
+    return write_sample_dataset(
+        root,
+        "shapes.yaml",
+        {"names": dict(enumerate(SHAPE_NAMES))},
+        lambda rng: _scene(rng, size, max_shapes),
+        counts={"train": train, "val": val},
+        seed=seed,
+    )
 
 
 def _scene(rng: np.random.Generator, size: int, max_shapes: int):
-    """A noisy background with 1..max_shapes non-overlapping filled shapes."""
-    base = rng.integers(40, 216, 3)
-    image = np.clip(base + rng.normal(0, 25, (size, size, 3)), 0, 255).astype(np.uint8)
+    """A noisy background with 1..max_shapes non-overlapping filled shapes, and its label
+    lines."""
+    image, base = noisy_background(rng, size)
     placed: list[tuple[float, float, float]] = []  # (cx, cy, radius)
     rows = []
     for _ in range(int(rng.integers(1, max_shapes + 1))):
@@ -63,10 +55,10 @@ def _scene(rng: np.random.Generator, size: int, max_shapes: int):
         placed.append(spot)
         kind = int(rng.integers(0, len(SHAPE_NAMES)))
         polygon = _polygon(kind, *spot, rng)
-        colour = _contrasting_colour(rng, base)
+        colour = contrasting_colour(rng, base, 150)
         cv2.fillPoly(image, [np.round(polygon).astype(np.int32)], colour, cv2.LINE_AA)
         rows.append((kind, polygon))
-    return image, rows
+    return image, _label_lines(rows, size)
 
 
 def _free_spot(rng, size: int, placed, tries: int = 50):
@@ -88,8 +80,9 @@ def _polygon(kind: int, cx: float, cy: float, radius: float, rng) -> np.ndarray:
         radii = np.full(3, radius)
     elif kind == 2:  # rectangle, aspect 0.5..1
         half_w, half_h = radius * 0.7, radius * 0.7 * rng.uniform(0.5, 1.0)
-        corners = np.array([[-half_w, -half_h], [half_w, -half_h], [half_w, half_h],
-                            [-half_w, half_h]])
+        corners = np.array(
+            [[-half_w, -half_h], [half_w, -half_h], [half_w, half_h], [-half_w, half_h]]
+        )
         rotation = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
         return (corners @ rotation.T + [cx, cy]).astype(np.float32)
     else:  # five-pointed star
@@ -99,18 +92,8 @@ def _polygon(kind: int, cx: float, cy: float, radius: float, rng) -> np.ndarray:
     return points.astype(np.float32)
 
 
-def _contrasting_colour(rng, background: np.ndarray) -> tuple[int, int, int]:
-    while True:
-        colour = rng.integers(0, 256, 3)
-        if np.abs(colour - background).sum() > 150:
-            return tuple(int(c) for c in colour)
-
-
-def _write_labels(path: Path, rows, size: int) -> None:
-    lines = []
-    for kind, polygon in rows:
-        coords = np.clip(polygon / size, 0, 1).reshape(-1)
-        lines.append(" ".join([str(kind), *(f"{v:.6f}" for v in coords)]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(path) as handle:
-        handle.write(("\n".join(lines) + "\n").encode() if lines else b"")
+def _label_lines(rows, size: int) -> list[str]:
+    return [
+        " ".join([str(kind), *(f"{v:.6f}" for v in np.clip(polygon / size, 0, 1).reshape(-1))])
+        for kind, polygon in rows
+    ]
