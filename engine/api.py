@@ -13,7 +13,13 @@ import torch
 from tqdm import tqdm
 
 from .cancel import NEVER, CancelToken
-from .checkpoints import cast_like, checkpoint_dict, load_model, read_weights, save_checkpoint
+from .checkpoints import (
+    checkpoint_dict,
+    load_model,
+    read_weights,
+    save_checkpoint,
+    transfer_matching,
+)
 from .errors import ModelConfigError
 from .events import Reporter
 from .nn import TaskModel, build_model
@@ -116,12 +122,8 @@ class YOLO:
     def load(self, weights: str | Path) -> YOLO:
         """Copy every tensor whose name and shape match from ``weights`` into this model."""
         path = resolve_weights(weights, progress=self._progress)
-        source = read_weights(path)
-        target = self.model.state_dict()
-        matched = {
-            k: v for k, v in source.state_dict.items() if k in target and v.shape == target[k].shape
-        }
-        self.model.load_state_dict(cast_like(matched, target), strict=False)
+        target = list(self.model.state_dict())
+        matched = set(transfer_matching(self.model, read_weights(path).state_dict))
         skipped = tuple(k for k in target if k not in matched)
         self.transfer_report = TransferReport(str(weights), len(matched), len(target), skipped)
         log.info("%s", self.transfer_report)

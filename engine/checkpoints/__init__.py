@@ -1,7 +1,7 @@
 """Checkpoints: our plain-dict format, the official-checkpoint importer, and one loader."""
 
 from .format import checkpoint_dict, save_checkpoint
-from .loading import LoadedWeights, cast_like, load_model, read_weights
+from .loading import LoadedWeights, cast_like, load_model, read_weights, transfer_matching
 
 __all__ = [
     "LoadedWeights",
@@ -9,5 +9,6 @@ __all__ = [
     "checkpoint_dict",
     "load_model",
     "read_weights",
+    "transfer_matching",
     "save_checkpoint",
 ]

@@ -159,6 +159,15 @@ def cast_like(
     }
 
 
+def transfer_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """Copy into ``model`` every tensor of ``state`` whose name and shape match one of its own
+    (cast to its dtype); returns the names copied. The rest of ``model`` is left as it is."""
+    target = model.state_dict()
+    matched = {k: v for k, v in state.items() if k in target and v.shape == target[k].shape}
+    model.load_state_dict(cast_like(matched, target), strict=False)
+    return list(matched)
+
+
 def _few(keys: list[str]) -> str:
     return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "") or "none"
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import torch
 
 from ..cancel import NEVER, CancelToken
+from ..checkpoints import transfer_matching
 from ..config import Settings
 from ..data.detect_augment import DetectAugment
 from ..data.detect_dataset import load_detect_dataset, require_flip_idx
 from ..data.detect_labels import require_labels, verify_split
 from ..data.detect_loader import DetectBatchLoader
 from ..errors import DatasetError
-from ..events import Reporter, ignore
+from ..events import Reporter, Warning, ignore
 from ..nn import build_model
 from ..nn.model import TaskModel
 from .task import TaskData, Validation, WarningSink
@@ -124,18 +125,23 @@ class DetectFamilyTask:
     # --- model and loss -------------------------------------------------------------------
 
     def adapt_model(self, model: TaskModel, names: dict[int, str]) -> TaskModel:
-        """A head for the dataset's classes: rebuilt when the count differs, keeping every
-        tensor whose name and shape still match (the backbone, the box branches)."""
-        if model.num_classes == len(names):
+        """A head for the dataset's classes (and, for pose, its ``kpt_shape``): rebuilt when
+        they differ, keeping every tensor whose name and shape still match (the backbone, the
+        box branches). A rebuilt keypoint head is announced with a warning."""
+        keypoints = self.keypoint_shape if self.task == "pose" else None
+        keypoints = tuple(keypoints) if keypoints else model.keypoint_shape
+        if model.num_classes == len(names) and model.keypoint_shape == keypoints:
             return model
-        fresh = build_model(model.yaml, num_classes=len(names))
-        target = fresh.state_dict()
-        matched = {
-            k: v
-            for k, v in model.state_dict().items()
-            if k in target and v.shape == target[k].shape
-        }
-        fresh.load_state_dict(matched, strict=False)
+        if model.keypoint_shape != keypoints:
+            self.progress(
+                Warning(
+                    f"the model predicts {model.keypoint_shape} keypoints but the data has "
+                    f"kpt_shape {list(keypoints)}; the keypoint head was rebuilt for the data",
+                    None,
+                )
+            )
+        fresh = build_model(model.yaml, num_classes=len(names), keypoint_shape=keypoints)
+        transfer_matching(fresh, model.state_dict())
         return fresh
 
     def make_loss(self, model: TaskModel):
