@@ -55,6 +55,11 @@ class Backend(ABC):
         self.channels = channels
         self._fixed_shape = fixed_shape and imgsz is not None
 
+    @property
+    def fixed_shape(self) -> bool:
+        """True when the model only takes ``imgsz`` inputs (an export without dynamic axes)."""
+        return self._fixed_shape
+
     def forward(self, images: torch.Tensor) -> Output:
         """Run a float batch ``[N, C, H, W]`` (values 0..1); see the module docstring."""
         self._check_input(images)

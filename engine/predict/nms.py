@@ -226,76 +226,40 @@ def non_max_suppression(
         raise ValueError(f"conf and iou must lie in [0, 1], got conf={conf}, iou={iou}")
     num_classes = num_classes or prediction.shape[1] - 4
     allowed = None if classes is None else torch.tensor(list(classes), device=prediction.device)
-    suppress = _suppress_image_multi_label if multi_label else _suppress_image
+    select = _every_class_above if multi_label else _best_class_above
     return [
-        suppress(image, num_classes, conf, iou, allowed, agnostic, max_det, max_nms, max_wh)
+        _suppress_candidates(
+            image,
+            *select(image[4 : 4 + num_classes], conf),
+            num_classes,
+            iou,
+            allowed,
+            agnostic,
+            max_det,
+            max_nms,
+            max_wh,
+        )
         for image in prediction
     ]
 
 
-def _suppress_image(
-    candidates: torch.Tensor,
-    num_classes: int,
-    conf: float,
-    iou: float,
-    allowed: torch.Tensor | None,
-    agnostic: bool,
-    max_det: int,
-    max_nms: int,
-    max_wh: int,
-) -> torch.Tensor:
-    """NMS for one image's ``[4 + nc + extra, A]`` candidates (see ``non_max_suppression``).
+def _best_class_above(scores: torch.Tensor, conf: float):
+    """(anchors, scores, classes) of the anchors whose best class scores above ``conf``.
 
-    Only boxes, best scores and classes of the passing anchors are gathered before NMS; the
-    extra columns are gathered for the kept rows alone.
+    Only the passing anchors are gathered; the extra columns are gathered later for the kept
+    rows alone.
     """
-    scores = candidates[4 : 4 + num_classes]
     best_all = scores.amax(0)
     anchors = torch.nonzero(best_all > conf).squeeze(1)
     best = best_all[anchors]
     labels = _best_class(scores if len(anchors) == len(best_all) else scores[:, anchors], best)
-    return _suppress_candidates(
-        candidates,
-        anchors,
-        best,
-        labels,
-        num_classes,
-        iou,
-        allowed,
-        agnostic,
-        max_det,
-        max_nms,
-        max_wh,
-    )
+    return anchors, best, labels
 
 
-def _suppress_image_multi_label(
-    candidates: torch.Tensor,
-    num_classes: int,
-    conf: float,
-    iou: float,
-    allowed: torch.Tensor | None,
-    agnostic: bool,
-    max_det: int,
-    max_nms: int,
-    max_wh: int,
-) -> torch.Tensor:
-    """As :func:`_suppress_image`, with one candidate per (anchor, class) above ``conf``."""
-    scores = candidates[4 : 4 + num_classes]
+def _every_class_above(scores: torch.Tensor, conf: float):
+    """(anchors, scores, classes): one candidate per (anchor, class) scoring above ``conf``."""
     labels, anchors = torch.nonzero(scores > conf).unbind(1)
-    return _suppress_candidates(
-        candidates,
-        anchors,
-        scores[labels, anchors],
-        labels,
-        num_classes,
-        iou,
-        allowed,
-        agnostic,
-        max_det,
-        max_nms,
-        max_wh,
-    )
+    return anchors, scores[labels, anchors], labels
 
 
 def _suppress_candidates(

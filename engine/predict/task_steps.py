@@ -76,7 +76,7 @@ class SegmentSteps:
 
     def preprocess(self, frames: list[Frame]) -> tuple[torch.Tensor, Any]:
         # One image on a model that takes any size: pad to the stride only (less to compute).
-        rect = len(frames) == 1 and not self.backend._fixed_shape
+        rect = len(frames) == 1 and not self.backend.fixed_shape
         placed = [
             letterbox(f.image, self.imgsz, auto=rect, stride=self.backend.stride) for f in frames
         ]

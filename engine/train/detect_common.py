@@ -19,12 +19,13 @@ from ..errors import DatasetError
 from ..events import Reporter, Warning, ignore
 from ..nn import build_model
 from ..nn.model import TaskModel
+from ..val.detect_validator import validate_detections
 from .task import TaskData, Validation, WarningSink
 
 
 class DetectFamilyTask:
     """TaskHooks base for segment and pose; subclasses give ``task``, ``loss_names``,
-    ``make_loss`` and ``run_validation``."""
+    ``make_loss`` and ``scorer``."""
 
     task = "detect"
     loss_names: tuple[str, ...] = ()
@@ -160,11 +161,13 @@ class DetectFamilyTask:
         was_training = model.training
         model.eval()
         try:
-            return self.run_validation(model, loader, device, half=half, cancel=cancel)
+            return validate_detections(model, loader, self.scorer(model), device, half=half,
+                                       loss=self.make_loss(model), cancel=cancel)
         finally:
             model.train(was_training)
 
-    def run_validation(self, model, loader, device, *, half, cancel) -> Validation:
+    def scorer(self, model: TaskModel):
+        """The task's :class:`~engine.val.detect_validator.Scorer` for ``model``."""
         raise NotImplementedError
 
     def plot_batch(self, batch: dict, names: dict[int, str], path: Path) -> None:

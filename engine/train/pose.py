@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..nn.model import TaskModel
-from ..val.pose_validator import validate_pose
+from ..val.pose_validator import PoseScorer
 from .detect_common import DetectFamilyTask
 from .pose_loss import PoseLoss
 from .task import Validation
@@ -30,17 +30,8 @@ class PoseTask(DetectFamilyTask):
             kobj=gains["kobj"],
         )
 
-    def run_validation(self, model, loader, device, *, half, cancel) -> Validation:
-        return validate_pose(
-            model,
-            loader,
-            model.names,
-            model.keypoint_shape,
-            device,
-            half=half,
-            loss=self.make_loss(model),
-            cancel=cancel,
-        )
+    def scorer(self, model: TaskModel):
+        return PoseScorer(model.names, model.keypoint_shape)
 
     def final_plots(self, validation: Validation, save_dir: Path, names: dict[int, str]) -> None:
         """Confusion matrix, and PR / F1 / P / R curves of boxes and keypoints (PNG and CSV)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..nn.model import TaskModel
-from ..val.segment_validator import validate_segment
+from ..val.segment_validator import SegmentScorer
 from .detect_common import DetectFamilyTask
 from .detect_loss import SegmentationLoss
 from .task import Validation
@@ -24,17 +24,8 @@ class SegmentTask(DetectFamilyTask):
             model.head, overlap=self.overlap, box=gains["box"], cls=gains["cls"], dfl=gains["dfl"]
         )
 
-    def run_validation(self, model, loader, device, *, half, cancel) -> Validation:
-        return validate_segment(
-            model,
-            loader,
-            model.names,
-            device,
-            half=half,
-            overlap=self.overlap,
-            loss=self.make_loss(model),
-            cancel=cancel,
-        )
+    def scorer(self, model: TaskModel):
+        return SegmentScorer(model.names, self.overlap)
 
     def final_plots(self, validation: Validation, save_dir: Path, names: dict[int, str]) -> None:
         """Confusion matrix, and PR / F1 / P / R curves of boxes and masks (PNG and CSV)."""

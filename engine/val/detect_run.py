@@ -17,9 +17,10 @@ from ..events import Reporter, RunStarted, Warning, ignore, reported_run
 from ..train.run_dir import run_dir
 from ..train.task import Validation
 from .classify_run import check_class_names
-from .pose_validator import validate_pose
+from .detect_validator import validate_detections
+from .pose_validator import PoseScorer
 from .segment_json import SegmentJsonCollector
-from .segment_validator import SegmentForward, validate_segment
+from .segment_validator import SegmentForward, SegmentScorer
 
 
 def run_segment_val(forward, names, settings, imgsz, **options):
@@ -118,21 +119,12 @@ def run_detect_val(
             cancel=cancel,
             progress=progress,
         )
+        if task == "segment":
+            scorer = SegmentScorer(names, settings.overlap_mask, collector)
+        else:
+            scorer = PoseScorer(names, dataset.kpt_shape)
         try:
-            if task == "segment":
-                validation = validate_segment(
-                    forward,
-                    loader,
-                    names,
-                    device,
-                    overlap=settings.overlap_mask,
-                    collector=collector,
-                    **options,
-                )
-            else:
-                validation = validate_pose(
-                    forward, loader, names, dataset.kpt_shape, device, **options
-                )
+            validation = validate_detections(forward, loader, scorer, device, **options)
         finally:
             loader.close()
         if collector is not None:

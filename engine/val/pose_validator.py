@@ -3,57 +3,20 @@ against the labelled keypoints, box and pose AP."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from ..cancel import NEVER, CancelToken
-from ..data.loader import BatchLoader
-from ..events import Reporter, ignore
-from ..train.task import Validation
 from ..utils.boxes import xywh_to_xyxy
-from .detect_validator import validate_detections
 from .detection_metrics import PoseMetrics
-
-
-def validate_pose(
-    forward: Callable,
-    loader: BatchLoader,
-    names: dict[int, str],
-    keypoint_shape: tuple[int, int],
-    device: torch.device,
-    *,
-    half: bool = False,
-    conf: float = 0.001,
-    iou: float = 0.7,
-    max_det: int = 300,
-    loss: Callable | None = None,
-    cancel: CancelToken = NEVER,
-    progress: Reporter = ignore,
-) -> Validation:
-    """Score ``forward`` on every batch of a val :class:`DetectBatchLoader` of pose data."""
-    scorer = PoseScorer(PoseMetrics(names), tuple(keypoint_shape))
-    return validate_detections(
-        forward,
-        loader,
-        scorer,
-        device,
-        half=half,
-        conf=conf,
-        iou=iou,
-        max_det=max_det,
-        loss=loss,
-        cancel=cancel,
-        progress=progress,
-    )
 
 
 class PoseScorer:
     """Keypoints are the NMS rows' extra columns: K × (x, y[, visibility]) in input pixels."""
 
-    def __init__(self, metrics: PoseMetrics, keypoint_shape: tuple[int, int]) -> None:
-        self.metrics, self.keypoint_shape = metrics, keypoint_shape
+    def __init__(self, names: dict[int, str], keypoint_shape: tuple[int, int]) -> None:
+        self.metrics = PoseMetrics(names)
+        self.keypoint_shape = tuple(keypoint_shape)
 
     def unpack(self, output) -> tuple[torch.Tensor, Any, Any]:
         if isinstance(output, tuple | list):  # a TaskModel in eval mode: (decoded, raw)

@@ -1,10 +1,6 @@
-"""One validation pass of an instance-segmentation model: NMS, mask decoding, box and mask AP.
-
-Predictions and ground truth are compared in the letterboxed input (boxes in input pixels,
-masks at the prototype resolution, 1/4 of the input); a letterbox is a uniform scale plus a
-shift, so box IoU is the same as in the original image. With a ``loss`` (training), the model's
-raw outputs also give the validation losses.
-"""
+"""Segmentation's part of validation (see :func:`~engine.val.detect_validator.validate_detections`):
+mask decoding, box and mask AP. Masks are compared at the prototype resolution (1/4 of the
+input), boxes in input pixels."""
 
 from __future__ import annotations
 
@@ -14,13 +10,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..cancel import NEVER, CancelToken
-from ..data.loader import BatchLoader
-from ..events import Reporter, ignore
 from ..predict.masks import process_mask
-from ..train.task import Validation
 from ..utils.boxes import xywh_to_xyxy
-from .detect_validator import validate_detections
 from .detection_metrics import SegmentMetrics
 
 # images [N, 3, H, W] -> the model's eval output: (detections, prototypes) for an export, or
@@ -28,46 +19,12 @@ from .detection_metrics import SegmentMetrics
 SegmentForward = Callable[[torch.Tensor], Any]
 
 
-def validate_segment(
-    forward: SegmentForward,
-    loader: BatchLoader,
-    names: dict[int, str],
-    device: torch.device,
-    *,
-    half: bool = False,
-    conf: float = 0.001,
-    iou: float = 0.7,
-    max_det: int = 300,
-    overlap: bool = True,
-    loss: Callable | None = None,
-    collector=None,
-    cancel: CancelToken = NEVER,
-    progress: Reporter = ignore,
-) -> Validation:
-    """Score ``forward`` on every batch of ``loader`` (a val :class:`DetectBatchLoader`);
-    a ``collector`` (:class:`~engine.val.segment_json.SegmentJsonCollector`) also gets each
-    image's predictions for the COCO JSON files."""
-    scorer = SegmentScorer(SegmentMetrics(names), overlap, collector)
-    return validate_detections(
-        forward,
-        loader,
-        scorer,
-        device,
-        half=half,
-        conf=conf,
-        iou=iou,
-        max_det=max_det,
-        loss=loss,
-        cancel=cancel,
-        progress=progress,
-    )
-
-
 class SegmentScorer:
     """Segmentation's part of :func:`validate_detections`: prototypes and masks."""
 
-    def __init__(self, metrics: SegmentMetrics, overlap: bool, collector=None) -> None:
-        self.metrics, self.overlap, self.collector = metrics, overlap, collector
+    def __init__(self, names: dict[int, str], overlap: bool = True, collector=None) -> None:
+        self.metrics = SegmentMetrics(names)
+        self.overlap, self.collector = overlap, collector
 
     def unpack(self, output) -> tuple[torch.Tensor, Any, Any]:
         """(detections, prototypes, what the loss takes or None) from either output form."""
