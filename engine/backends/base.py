@@ -41,9 +41,12 @@ class Backend(ABC):
         fixed_shape: bool = False,
         channels: int = 3,
         keypoint_shape: tuple[int, int] | list[int] | None = None,
+        keypoint_layout: dict[str, list] | None = None,
     ) -> None:
         self.source = str(source)
         self.keypoint_shape = tuple(int(v) for v in keypoint_shape) if keypoint_shape else None
+        # kpt_names / skeleton / flip_idx of the training data, when the file keeps them
+        self.keypoint_layout = dict(keypoint_layout or {})
         self.task = task
         self.names = dict(names)
         self.stride = int(stride)

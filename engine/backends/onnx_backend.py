@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..checkpoints.loading import keypoint_layout
 from ..errors import ExportError
 from ..export.base import ExportMetadata, read_metadata
 from .base import Backend
@@ -52,6 +53,7 @@ class OnnxBackend(Backend):
             fixed_shape=fixed_size,
             channels=int(graph_input.shape[1]) if _fixed(graph_input.shape[1]) else 3,
             keypoint_shape=metadata.extras.get("kpt_shape"),
+            keypoint_layout=keypoint_layout(metadata.extras.get("keypoint_layout")),
         )
         self.metadata: ExportMetadata = metadata
 

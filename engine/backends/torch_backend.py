@@ -45,6 +45,7 @@ class TorchBackend(Backend):
             fp16=half,
             channels=model.in_channels,
             keypoint_shape=model.keypoint_shape,
+            keypoint_layout=model.keypoint_layout,
         )
 
     @classmethod

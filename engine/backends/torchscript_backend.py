@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from ..checkpoints.loading import keypoint_layout
 from ..errors import ExportError
 from ..export.base import read_metadata
 from ..export.torchscript import CONFIG_FILE, quiet_jit
@@ -40,6 +41,7 @@ class TorchScriptBackend(Backend):
             fp16=half,
             channels=int(metadata.extras.get("channels", 3)),
             keypoint_shape=metadata.extras.get("kpt_shape"),
+            keypoint_layout=keypoint_layout(metadata.extras.get("keypoint_layout")),
         )
         self.metadata = metadata
 

@@ -46,6 +46,7 @@ def checkpoint_dict(
         "train_args": _plain(train_args or {}),
         "metrics": {str(k): float(v) for k, v in (metrics or {}).items()},
         "epoch": int(epoch),
+        **({"keypoint_layout": _plain(model.keypoint_layout)} if model.keypoint_layout else {}),
         **(extra or {}),
     }
 

@@ -97,7 +97,29 @@ def load_model(path: str | Path) -> tuple[TaskModel, LoadedWeights]:
     _apply_batchnorm_eps(model, weights.batchnorm_eps)
     if weights.names:
         model.names = dict(weights.names)
+    model.keypoint_layout = keypoint_layout(weights.metadata.get("keypoint_layout"))
     return model.eval(), weights
+
+
+def keypoint_layout(value: Any) -> dict[str, list]:
+    """The ``kpt_names`` / ``skeleton`` / ``flip_idx`` a file stores, as plain lists; anything
+    malformed is dropped (it only changes how predictions are drawn)."""
+    if not isinstance(value, dict):
+        return {}
+    layout: dict[str, list] = {}
+    names = value.get("kpt_names")
+    if isinstance(names, list | tuple) and all(isinstance(n, str) for n in names):
+        layout["kpt_names"] = [str(n) for n in names]
+    flip = value.get("flip_idx")
+    if isinstance(flip, list | tuple) and all(isinstance(i, int) for i in flip):
+        layout["flip_idx"] = [int(i) for i in flip]
+    limbs = value.get("skeleton")
+    if isinstance(limbs, list | tuple) and all(
+        isinstance(p, list | tuple) and len(p) == 2 and all(isinstance(i, int) for i in p)
+        for p in limbs
+    ):
+        layout["skeleton"] = [[int(a), int(b)] for a, b in limbs]
+    return layout
 
 
 def _apply_batchnorm_eps(model: TaskModel, eps_by_path: dict[str, float]) -> None:

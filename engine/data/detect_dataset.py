@@ -79,6 +79,17 @@ class DetectDataset:
     def num_classes(self) -> int:
         return len(self.names)
 
+    def keypoint_layout(self) -> dict[str, list]:
+        """``kpt_names``, ``skeleton`` and ``flip_idx`` as plain lists (the ones given)."""
+        layout: dict[str, list] = {}
+        if self.kpt_names:
+            layout["kpt_names"] = list(self.kpt_names)
+        if self.skeleton:
+            layout["skeleton"] = [list(pair) for pair in self.skeleton]
+        if self.flip_idx:
+            layout["flip_idx"] = list(self.flip_idx)
+        return layout
+
 
 def packaged_configs() -> tuple[str, ...]:
     """The names of the packaged dataset yamls (``coco8-seg.yaml``, ...)."""

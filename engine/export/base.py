@@ -34,7 +34,8 @@ DEFAULT_OPSET = 17
 REQUIRED_KEYS = ("task", "names", "stride", "imgsz")
 # Keys whose values are structured (JSON-encoded in string-only metadata stores).
 _STRUCTURED_KEYS = frozenset(
-    {"names", "stride", "imgsz", "batch", "kpt_shape", "args", "dynamic", "half"}
+    {"names", "stride", "imgsz", "batch", "kpt_shape", "keypoint_layout", "args", "dynamic",
+     "half"}
 )
 
 

@@ -220,6 +220,8 @@ def build_metadata(
     }
     if model.keypoint_shape is not None:
         described["kpt_shape"] = list(model.keypoint_shape)
+    if model.keypoint_layout:
+        described["keypoint_layout"] = dict(model.keypoint_layout)
     facts = {
         "task": model.task,
         "stride": max(int(s) for s in model.strides),

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .batchnorm_silu import batchnorm_silu, can_fuse
+
 # Batch-norm settings of the reference's detection-family models (detect, segment, pose);
 # its classifiers keep torch's defaults (eps 1e-5, momentum 0.1). Outputs of imported
 # weights depend on eps, so TaskModel applies the right pair per task.
@@ -53,7 +55,10 @@ class Conv(nn.Module):
         self.act: nn.Module = nn.SiLU(inplace=True) if act else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.bn(self.conv(x)))
+        x = self.conv(x)
+        if can_fuse(self.bn, self.act, x):
+            return batchnorm_silu(self.bn, x)
+        return self.act(self.bn(x))
 
     @torch.no_grad()
     def fuse(self) -> None:

@@ -35,6 +35,9 @@ class TaskModel(nn.Module):
         self.save = built.saved
         self.task = built.task
         self.names: dict[int, str] = {i: f"class{i}" for i in range(int(config["nc"]))}
+        # Pose models: the training data's ``kpt_names``, ``skeleton`` and ``flip_idx`` (the
+        # keys present), kept so predictions draw the dataset's own limbs.
+        self.keypoint_layout: dict[str, list] = {}
         if self.task != "classify":
             self.set_batchnorm(eps=DETECTION_BN_EPS, momentum=DETECTION_BN_MOMENTUM)
         head = self.model[-1]

@@ -81,6 +81,7 @@ class Results:
         speed: dict[str, float] | None = None,
         frame: int | None = None,
         save_dir: str | None = None,
+        skeleton: list | tuple | None = None,
     ) -> None:
         self.orig_img = orig_img
         self.orig_shape: tuple[int, int] = (int(orig_img.shape[0]), int(orig_img.shape[1]))
@@ -91,6 +92,8 @@ class Results:
         self.speed = dict(speed or {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0})
         self.frame = frame  # video frame number (from 0); None for still images
         self.save_dir = save_dir
+        # keypoint index pairs plot() joins (the dataset's own limbs); None: see skeleton_for
+        self.skeleton = skeleton
 
     def __len__(self) -> int:
         """Length of the first output set (boxes, masks, probs, keypoints): for a classifier,
@@ -201,6 +204,7 @@ class Results:
             speed=self.speed,
             frame=self.frame,
             save_dir=self.save_dir,
+            skeleton=self.skeleton,
         )
 
     def update(self, *, probs: Probs | Array | None = None) -> None:

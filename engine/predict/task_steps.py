@@ -155,7 +155,8 @@ class PoseSteps(SegmentSteps):
             results.append(Results(frame.image, frame.path, self.backend.names,
                                    boxes=Boxes(rows, original),
                                    keypoints=Keypoints(points.cpu(), original),
-                                   frame=frame.frame))
+                                   frame=frame.frame,
+                                   skeleton=self.backend.keypoint_layout.get("skeleton")))
         return results
 
     @property

@@ -38,6 +38,7 @@ class DetectFamilyTask:
         self.overlap = True
         self.gains = {"box": 7.5, "cls": 0.5, "dfl": 1.5, "pose": 12.0, "kobj": 1.0}
         self.keypoint_shape: tuple[int, int] | None = None
+        self.keypoint_layout: dict[str, list] = {}
         self._loss = None
         self._loss_model: TaskModel | None = None
 
@@ -67,6 +68,8 @@ class DetectFamilyTask:
         self.gains = {k: float(getattr(settings, k)) for k in self.gains}
         self.keypoint_shape = dataset.kpt_shape
         flip_idx = require_flip_idx(dataset, settings.fliplr) if self.task == "pose" else None
+        if self.task == "pose":
+            self.keypoint_layout = dataset.keypoint_layout()
         train = self._verified(dataset, "train", settings, warn, cancel)
         require_labels(train, "train")
         samples = list(train.samples)
@@ -131,6 +134,8 @@ class DetectFamilyTask:
         box branches). A rebuilt keypoint head is announced with a warning."""
         keypoints = self.keypoint_shape if self.task == "pose" else None
         keypoints = tuple(keypoints) if keypoints else model.keypoint_shape
+        if self.keypoint_layout:
+            model.keypoint_layout = dict(self.keypoint_layout)
         if model.num_classes == len(names) and model.keypoint_shape == keypoints:
             return model
         if model.keypoint_shape != keypoints:
@@ -143,6 +148,7 @@ class DetectFamilyTask:
             )
         fresh = build_model(model.yaml, num_classes=len(names), keypoint_shape=keypoints)
         transfer_matching(fresh, model.state_dict())
+        fresh.keypoint_layout = dict(model.keypoint_layout)
         return fresh
 
     def make_loss(self, model: TaskModel):
@@ -184,3 +190,4 @@ def _where(problem) -> str:
 
 def _short(task: str) -> str:
     return {"segment": "seg", "pose": "pose"}.get(task, task)
+

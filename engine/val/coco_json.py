@@ -29,7 +29,8 @@ class ImagePredictions:
     """One image's predictions in original-image pixels.
 
     ``boxes`` [n, 4] xyxy, ``scores`` [n], ``classes`` [n] class indices, ``masks`` [n, H, W]
-    binary at the original image size (or None for boxes only).
+    binary at the original image size (or None for boxes only), ``keypoints`` [n, K, 3] as
+    (x, y, confidence) in pixels (or None).
     """
 
     image_id: int | str
@@ -37,6 +38,7 @@ class ImagePredictions:
     scores: np.ndarray
     classes: np.ndarray
     masks: np.ndarray | None = None
+    keypoints: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,9 @@ def coco_results(
         scores = np.asarray(image.scores, np.float64).reshape(-1)
         classes = np.asarray(image.classes).reshape(-1).astype(np.int64)
         masks = None if image.masks is None else np.asarray(image.masks)
-        if not len(boxes) == len(scores) == len(classes) or (
-            masks is not None and len(masks) != len(boxes)
+        points = None if image.keypoints is None else np.asarray(image.keypoints, np.float64)
+        if not len(boxes) == len(scores) == len(classes) or any(
+            extra is not None and len(extra) != len(boxes) for extra in (masks, points)
         ):
             raise ValueError(
                 f"image {image.image_id!r}: {len(boxes)} boxes, {len(scores)} scores, "
@@ -111,6 +114,8 @@ def coco_results(
             }
             if masks is not None:
                 record["segmentation"] = rle.encode(masks[index])
+            if points is not None:
+                record["keypoints"] = _rounded(points[index].reshape(-1).tolist(), decimals)
             records.append(record)
     return records
 
@@ -131,8 +136,13 @@ def coco_ground_truth(
     images: Iterable[CocoImage],
     annotations: Iterable[CocoAnnotation],
     categories: Mapping[int, str],
+    *,
+    category_extra: Mapping[str, Any] | None = None,
+    info: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A COCO instances document; ``categories`` maps category id -> name."""
+    """A COCO instances document; ``categories`` maps category id -> name, ``category_extra``
+    adds keys to every category (``keypoints`` and ``skeleton`` for a keypoints file) and
+    ``info`` to the document's ``info``."""
     image_records = [
         {"id": image.id, "width": int(image.width), "height": int(image.height)}
         | {"file_name": image.file_name or f"{image.id}.jpg"}
@@ -147,11 +157,11 @@ def coco_ground_truth(
             raise ValueError(f"annotation {number} names unknown category {annotation.category_id}")
         annotation_records.append(_annotation_record(number, annotation))
     category_records = [
-        {"id": int(key), "name": str(name), "supercategory": ""}
+        {"id": int(key), "name": str(name), "supercategory": ""} | dict(category_extra or {})
         for key, name in sorted(categories.items())
     ]
     return {
-        "info": {"description": "written by YOLO Studio"},
+        "info": {"description": "written by YOLO Studio"} | dict(info or {}),
         "images": image_records,
         "annotations": annotation_records,
         "categories": category_records,
@@ -163,9 +173,10 @@ def write_coco_ground_truth(
     images: Iterable[CocoImage],
     annotations: Iterable[CocoAnnotation],
     categories: Mapping[int, str],
+    **options: Any,
 ) -> Path:
-    """Write a COCO instances JSON (see :func:`coco_ground_truth`)."""
-    return _write_json(path, coco_ground_truth(images, annotations, categories))
+    """Write a COCO instances JSON (see :func:`coco_ground_truth` for ``options``)."""
+    return _write_json(path, coco_ground_truth(images, annotations, categories, **options))
 
 
 def _annotation_record(number: int, annotation: CocoAnnotation) -> dict[str, Any]:

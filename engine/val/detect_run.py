@@ -1,5 +1,5 @@
 """``yolo segment val`` / ``yolo pose val``: score a model (checkpoint or export) on a dataset
-split, save plots and curves (and COCO JSON files for segmentation)."""
+split, save plots and curves (and, with ``save_json``, COCO JSON files)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ..train.run_dir import run_dir
 from ..train.task import Validation
 from .classify_run import check_class_names
 from .detect_validator import validate_detections
+from .pose_json import PoseJsonCollector
 from .pose_validator import PoseScorer
 from .segment_json import SegmentJsonCollector
 from .segment_validator import SegmentForward, SegmentScorer
@@ -110,7 +111,9 @@ def run_detect_val(
         if settings.save_json and task == "segment":
             collector = SegmentJsonCollector(report.samples, names)
         elif settings.save_json:
-            progress(Warning(f"save_json is not written for {task} models yet", None))
+            collector = PoseJsonCollector(
+                report.samples, names, dataset.kpt_shape, dataset.keypoint_layout()
+            )
         options = dict(
             half=settings.half,
             conf=settings.conf if settings.conf is not None else 0.001,
@@ -122,7 +125,7 @@ def run_detect_val(
         if task == "segment":
             scorer = SegmentScorer(names, settings.overlap_mask, collector)
         else:
-            scorer = PoseScorer(names, dataset.kpt_shape)
+            scorer = PoseScorer(names, dataset.kpt_shape, collector)
         try:
             validation = validate_detections(forward, loader, scorer, device, **options)
         finally:

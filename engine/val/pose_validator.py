@@ -14,9 +14,12 @@ from .detection_metrics import PoseMetrics
 class PoseScorer:
     """Keypoints are the NMS rows' extra columns: K × (x, y[, visibility]) in input pixels."""
 
-    def __init__(self, names: dict[int, str], keypoint_shape: tuple[int, int]) -> None:
+    def __init__(
+        self, names: dict[int, str], keypoint_shape: tuple[int, int], collector=None
+    ) -> None:
         self.metrics = PoseMetrics(names)
         self.keypoint_shape = tuple(keypoint_shape)
+        self.collector = collector  # a PoseJsonCollector for save_json, or None
 
     def unpack(self, output) -> tuple[torch.Tensor, Any, Any]:
         if isinstance(output, tuple | list):  # a TaskModel in eval mode: (decoded, raw)
@@ -42,3 +45,8 @@ class PoseScorer:
             true_classes=batch["cls"][owner].view(-1).long(),
             true_keypoints=true_keypoints,
         )
+        if self.collector is not None:
+            self.collector.add(
+                batch["paths"][i], batch["ori_shapes"][i], batch["ratio_pad"][i], det,
+                tuple(input_shape),
+            )

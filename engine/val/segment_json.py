@@ -26,9 +26,9 @@ from .coco_json import (
 )
 
 
-class SegmentJsonCollector:
-    """Collects each image's predictions (and its labels) during validation; ``write`` saves
-    ``predictions.json`` and ``ground_truth.json``."""
+class CocoJsonCollector:
+    """What the segment and pose collectors share: image ids, the ground truth of each scored
+    image, and ``write`` (``predictions.json`` and ``ground_truth.json``)."""
 
     def __init__(self, samples: Sequence[LabelledImage], names: dict[int, str]) -> None:
         self.ids = {str(sample.image): position + 1 for position, sample in enumerate(samples)}
@@ -37,6 +37,39 @@ class SegmentJsonCollector:
         self.predictions: list[ImagePredictions] = []
         self.images: list[CocoImage] = []
         self.annotations: list[CocoAnnotation] = []
+
+    def _add_ground_truth(self, image_id: int, path: str, shape: tuple[int, int]) -> None:
+        height, width = shape
+        self.images.append(CocoImage(image_id, width, height, Path(path).name))
+        objects = self.samples[path].instances.to_pixels(width, height)
+        for index, cls in enumerate(objects.cls):
+            self.annotations.append(self._annotation(image_id, int(cls), objects, index))
+
+    def _annotation(self, image_id: int, cls: int, objects, index: int) -> CocoAnnotation:
+        raise NotImplementedError
+
+    def _ground_truth_options(self) -> dict:
+        return {}
+
+    def write(self, folder: Path) -> tuple[Path, Path]:
+        predictions = folder / "predictions.json"
+        ground_truth = folder / "ground_truth.json"
+        write_coco_results(predictions, self.predictions)
+        write_coco_ground_truth(
+            ground_truth, self.images, self.annotations, self.names,
+            **self._ground_truth_options(),
+        )
+        return predictions, ground_truth
+
+
+def letterbox_info(ratio_pad) -> LetterboxInfo:
+    """The loader's ``((gain, gain), (left, top))`` as a :class:`LetterboxInfo`."""
+    return LetterboxInfo(float(ratio_pad[0][0]), (float(ratio_pad[1][0]), float(ratio_pad[1][1])))
+
+
+class SegmentJsonCollector(CocoJsonCollector):
+    """Collects each image's predictions (and its labels) during validation; ``write`` saves
+    ``predictions.json`` and ``ground_truth.json``."""
 
     def add(
         self,
@@ -49,9 +82,7 @@ class SegmentJsonCollector:
     ) -> None:
         """One image: ``det`` rows (xyxy input pixels, conf, cls, mask coefficients)."""
         image_id = self.ids[path]
-        info = LetterboxInfo(
-            float(ratio_pad[0][0]), (float(ratio_pad[1][0]), float(ratio_pad[1][1]))
-        )
+        info = letterbox_info(ratio_pad)
         boxes = scale_boxes(det[:, :4], input_shape, original_shape, ratio_pad=info)
         masks = process_mask_native(
             prototypes, det[:, 6:], boxes, original_shape, input_shape, ratio_pad=info
@@ -67,24 +98,11 @@ class SegmentJsonCollector:
         )
         self._add_ground_truth(image_id, path, original_shape)
 
-    def _add_ground_truth(self, image_id: int, path: str, shape: tuple[int, int]) -> None:
-        height, width = shape
-        self.images.append(CocoImage(image_id, width, height, Path(path).name))
-        objects = self.samples[path].instances.to_pixels(width, height)
-        for index, cls in enumerate(objects.cls):
-            polygons = [objects.segments[index]] if objects.segments else None
-            self.annotations.append(
-                CocoAnnotation(
-                    image_id,
-                    int(cls),
-                    np.asarray(objects.boxes[index], np.float64),
-                    polygons=polygons if polygons is not None and len(polygons[0]) >= 3 else None,
-                )
-            )
-
-    def write(self, folder: Path) -> tuple[Path, Path]:
-        predictions = folder / "predictions.json"
-        ground_truth = folder / "ground_truth.json"
-        write_coco_results(predictions, self.predictions)
-        write_coco_ground_truth(ground_truth, self.images, self.annotations, self.names)
-        return predictions, ground_truth
+    def _annotation(self, image_id: int, cls: int, objects, index: int) -> CocoAnnotation:
+        polygons = [objects.segments[index]] if objects.segments else None
+        return CocoAnnotation(
+            image_id,
+            cls,
+            np.asarray(objects.boxes[index], np.float64),
+            polygons=polygons if polygons is not None and len(polygons[0]) >= 3 else None,
+        )

@@ -10,7 +10,7 @@ import pytest
 
 from engine import YOLO
 from engine.cli import main
-from engine.data.figure_samples import make_figures_dataset
+from engine.data.figure_samples import FLIP_IDX, KEYPOINT_NAMES, SKELETON, make_figures_dataset
 from engine.events import Warning, ignore
 
 from .test_trainer import Recorder
@@ -69,6 +69,35 @@ def test_pose_onnx_export_runs_like_the_checkpoint(trained, figures, tmp_path, m
         np.asarray(ours.keypoints.data), np.asarray(theirs.keypoints.data), atol=0.05
     )
     assert exported.val(data=str(figures), plots=False).seen == 4
+    assert exported.backend().keypoint_layout["skeleton"] == [list(p) for p in SKELETON]
+    assert theirs.skeleton == ours.skeleton == [list(p) for p in SKELETON]
+
+
+def test_a_checkpoint_keeps_the_datasets_keypoint_names_limbs_and_flips(trained, figures):
+    model, _ = trained
+    reloaded = YOLO(model.checkpoint_path, progress=ignore)
+    assert reloaded.model.keypoint_layout == {
+        "kpt_names": list(KEYPOINT_NAMES),
+        "skeleton": [list(p) for p in SKELETON],
+        "flip_idx": list(FLIP_IDX),
+    }
+    (result,) = reloaded(figures.parent / "images" / "val" / "val_0000.jpg", conf=0.0001)
+    assert result.skeleton == [list(p) for p in SKELETON]  # plot() draws the data's limbs
+
+
+def test_pose_save_json_writes_coco_keypoint_files(trained, tmp_path):
+    import json
+
+    model, _ = trained
+    metrics = YOLO(model.checkpoint_path, progress=ignore).val(
+        save_json=True, plots=False, project=str(tmp_path), name="v"
+    )
+    truth = json.loads((tmp_path / "v" / "ground_truth.json").read_text())
+    predictions = json.loads((tmp_path / "v" / "predictions.json").read_text())
+    assert len(truth["images"]) == metrics.seen == 4
+    assert truth["categories"][0]["keypoints"] == list(KEYPOINT_NAMES)
+    assert all(len(a["keypoints"]) == 15 for a in truth["annotations"])
+    assert predictions and all(len(p["keypoints"]) == 15 for p in predictions)
 
 
 def test_a_keypoint_head_of_another_shape_is_rebuilt_with_a_warning(figures, tmp_path):
