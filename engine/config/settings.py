@@ -74,6 +74,10 @@ class Settings(BaseModel):
     conf: float | None = Field(None, ge=0, le=1)
     iou: float = Field(0.7, ge=0, le=1)
     max_det: int = Field(300, ge=1)
+    # How AP integrates the precision-recall curve: "coco" as pycocotools (a perfect model
+    # scores 1.0), "trapezoid" as the Ultralytics reference (a perfect model scores 0.995), to
+    # compare with figures it printed. Detection-family tasks (segment, pose).
+    ap_method: Literal["coco", "trapezoid"] = "coco"
     half: bool = False
     dnn: bool = False
     plots: bool = True

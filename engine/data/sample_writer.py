@@ -31,7 +31,10 @@ def write_sample_dataset(
     seed: int,
 ) -> Path:
     """Draw ``counts[split]`` scenes per split from one seeded generator, write them and the
-    yaml (``path: .``, the splits' image folders, then ``spec``); returns the yaml's path."""
+    yaml (the splits' image folders, then ``spec``); returns the yaml's path.
+
+    The yaml gives no ``path``: without one, we and the reference both take the yaml's own
+    folder as the root (the reference reads a relative ``path`` from the working directory)."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     for split, count in counts.items():
@@ -40,7 +43,7 @@ def write_sample_dataset(
             stem = f"{split}_{index:04d}"
             write_image(root / "images" / split / f"{stem}.jpg", image)
             _write_lines(root / "labels" / split / f"{stem}.txt", lines)
-    layout = {"path": ".", **{split: f"images/{split}" for split in counts}, **spec}
+    layout = {**{split: f"images/{split}" for split in counts}, **spec}
     target = root / yaml_name
     with atomic_writer(target) as handle:
         handle.write(yaml.safe_dump(layout, sort_keys=False).encode())

@@ -31,7 +31,7 @@ class PoseTask(DetectFamilyTask):
         )
 
     def scorer(self, model: TaskModel):
-        return PoseScorer(model.names, model.keypoint_shape)
+        return PoseScorer(model.names, model.keypoint_shape, ap_method=self.ap_method)
 
     def final_plots(self, validation: Validation, save_dir: Path, names: dict[int, str]) -> None:
         """Confusion matrix, and PR / F1 / P / R curves of boxes and keypoints (PNG and CSV)."""

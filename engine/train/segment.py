@@ -25,7 +25,7 @@ class SegmentTask(DetectFamilyTask):
         )
 
     def scorer(self, model: TaskModel):
-        return SegmentScorer(model.names, self.overlap)
+        return SegmentScorer(model.names, self.overlap, ap_method=self.ap_method)
 
     def final_plots(self, validation: Validation, save_dir: Path, names: dict[int, str]) -> None:
         """Confusion matrix, and PR / F1 / P / R curves of boxes and masks (PNG and CSV)."""

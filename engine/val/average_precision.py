@@ -113,7 +113,8 @@ def ap_per_class(
     ``tp`` [N, T] from :func:`match_predictions`, ``conf`` and ``pred_cls`` [N] for every
     prediction of the data set, ``target_cls`` [M] for every ground truth. ``method="coco"`` is
     pycocotools' 101-point rule; ``"trapezoid"`` integrates the linearly interpolated envelope
-    over the same points, as the Ultralytics reference does (a little different).
+    over the same points, as the Ultralytics reference (8.4) does: the envelope drops to 0 just
+    after the last recall reached, so a perfect detector scores 0.995 instead of 1.0.
     """
     scores = as_array(conf, np.float64).reshape(-1)
     hits = as_array(tp, bool)
@@ -176,9 +177,11 @@ def _average_precision(recall: np.ndarray, precision: np.ndarray, method: ApMeth
 
 
 def _precision_at_recall(recall: np.ndarray, precision: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """The precision envelope, closed by (0, 1) and (1, 0) and read linearly at ``at``."""
-    closed_recall = np.concatenate(([0.0], recall, [1.0]))
-    envelope = np.maximum.accumulate(np.concatenate(([1.0], precision, [0.0]))[::-1])[::-1]
+    """The precision envelope read linearly at ``at``: opened by (0, 1), and closed as the
+    reference (8.4) closes it, dropping to 0 at the last recall reached, then (1, 0)."""
+    last = recall[-1] if len(recall) else 1.0
+    closed_recall = np.concatenate(([0.0], recall, [last, 1.0]))
+    envelope = np.maximum.accumulate(np.concatenate(([1.0], precision, [0.0, 0.0]))[::-1])[::-1]
     return np.interp(at, closed_recall, envelope)
 
 

@@ -123,9 +123,9 @@ def run_detect_val(
             progress=progress,
         )
         if task == "segment":
-            scorer = SegmentScorer(names, settings.overlap_mask, collector)
+            scorer = SegmentScorer(names, settings.overlap_mask, collector, settings.ap_method)
         else:
-            scorer = PoseScorer(names, dataset.kpt_shape, collector)
+            scorer = PoseScorer(names, dataset.kpt_shape, collector, settings.ap_method)
         try:
             validation = validate_detections(forward, loader, scorer, device, **options)
         finally:

@@ -15,9 +15,13 @@ class PoseScorer:
     """Keypoints are the NMS rows' extra columns: K × (x, y[, visibility]) in input pixels."""
 
     def __init__(
-        self, names: dict[int, str], keypoint_shape: tuple[int, int], collector=None
+        self,
+        names: dict[int, str],
+        keypoint_shape: tuple[int, int],
+        collector=None,
+        ap_method="coco",
     ) -> None:
-        self.metrics = PoseMetrics(names)
+        self.metrics = PoseMetrics(names, method=ap_method)
         self.keypoint_shape = tuple(keypoint_shape)
         self.collector = collector  # a PoseJsonCollector for save_json, or None
 

@@ -22,8 +22,10 @@ SegmentForward = Callable[[torch.Tensor], Any]
 class SegmentScorer:
     """Segmentation's part of :func:`validate_detections`: prototypes and masks."""
 
-    def __init__(self, names: dict[int, str], overlap: bool = True, collector=None) -> None:
-        self.metrics = SegmentMetrics(names)
+    def __init__(
+        self, names: dict[int, str], overlap: bool = True, collector=None, ap_method="coco"
+    ) -> None:
+        self.metrics = SegmentMetrics(names, method=ap_method)
         self.overlap, self.collector = overlap, collector
 
     def unpack(self, output) -> tuple[torch.Tensor, Any, Any]:

@@ -109,6 +109,10 @@ def test_ap_uses_the_101_point_precision_envelope():
     assert 0.8 < trapezoid.ap[0, 0] < 0.9 and trapezoid.ap[0, 0] != result.ap[0, 0]
     perfect = ap_per_class([[True], [True]], [0.5, 0.4], [1, 1], [1, 1], method="trapezoid")
     assert perfect.ap[0, 0] == pytest.approx(0.995)  # the reference's figure for perfect boxes
+    # Half the objects found, no false alarm: the reference's envelope drops to 0 right after
+    # recall 0.5 (0.495 over the 101 points), where a line down to recall 1 would give 0.75.
+    half = ap_per_class([[True], [False]], [0.9, 0.8], [0, 0], [0, 0], method="trapezoid")
+    assert half.ap[0, 0] == pytest.approx(0.495)
     with pytest.raises(ValueError, match="unknown AP method"):
         ap_per_class(tp, [0.9, 0.8, 0.7], [0, 0, 0], [0, 0], method="voc")  # type: ignore[arg-type]
 
