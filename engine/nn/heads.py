@@ -13,7 +13,6 @@ import torch
 from torch import nn
 
 from .blocks import DFL, Conv, Proto
-from .recompute import recomputed
 
 
 class Classify(nn.Module):
@@ -138,10 +137,9 @@ class Segment(Detect):
         self.proto = Proto(in_channels[0], proto_channels, num_masks)
         hidden = max(in_channels[0] // 4, num_masks)
         self.cv4 = nn.ModuleList(_branch(c, hidden, num_masks) for c in in_channels)
-        self.recompute_proto = False  # training keeps only the prototypes' input (recompute.py)
 
     def forward(self, xs: list[torch.Tensor]):
-        prototypes = recomputed(self.proto, xs[0]) if self.recompute_proto else self.proto(xs[0])
+        prototypes = self.proto(xs[0])
         batch = prototypes.shape[0]
         coefficients = torch.cat(
             [self.cv4[i](x).view(batch, self.nm, -1) for i, x in enumerate(xs)], 2

@@ -11,7 +11,6 @@ from torch import nn
 from .blocks import DETECTION_BN_EPS, DETECTION_BN_MOMENTUM, Conv
 from .builder import build_layers
 from .heads import Detect, Pose
-from .recompute import recomputed
 
 
 class TaskModel(nn.Module):
@@ -39,8 +38,6 @@ class TaskModel(nn.Module):
         # Pose models: the training data's ``kpt_names``, ``skeleton`` and ``flip_idx`` (the
         # keys present), kept so predictions draw the dataset's own limbs.
         self.keypoint_layout: dict[str, list] = {}
-        # Layer indices whose activations training recomputes in backward (see recompute.py)
-        self.recompute: frozenset[int] = frozenset()
         if self.task != "classify":
             self.set_batchnorm(eps=DETECTION_BN_EPS, momentum=DETECTION_BN_MOMENTUM)
         head = self.model[-1]
@@ -77,7 +74,7 @@ class TaskModel(nn.Module):
                     if isinstance(layer.f, int)
                     else [x if j == -1 else outputs[j] for j in layer.f]
                 )
-            x = recomputed(layer, x) if layer.i in self.recompute else layer(x)
+            x = layer(x)
             outputs.append(x if layer.i in self.save else None)
         return x
 

@@ -32,10 +32,6 @@ class DetectFamilyTask:
     # Channels-last convolutions (oneDNN on the CPU): measured for a yolov8n-seg step at 320
     # px, batch 16: 1.0 s instead of 1.1 s and a 1.6 GiB peak instead of 2.0 GiB.
     channels_last = True
-    # Layers whose activations backward recomputes (engine/nn/recompute.py): the stem at
-    # strides 2 and 4, and the segment head's prototypes. MEASURED_BELOW
-    recompute_layers = frozenset({0, 1, 2})
-    recompute_prototypes = True
 
     def __init__(self, progress: Reporter = ignore) -> None:
         self.progress = progress
@@ -143,7 +139,7 @@ class DetectFamilyTask:
         if self.keypoint_layout:
             model.keypoint_layout = dict(self.keypoint_layout)
         if model.num_classes == len(names) and model.keypoint_shape == keypoints:
-            return self._lean(model)
+            return model
         if model.keypoint_shape != keypoints:
             self.progress(
                 Warning(
@@ -155,14 +151,7 @@ class DetectFamilyTask:
         fresh = build_model(model.yaml, num_classes=len(names), keypoint_shape=keypoints)
         transfer_matching(fresh, model.state_dict())
         fresh.keypoint_layout = dict(model.keypoint_layout)
-        return self._lean(fresh)
-
-    def _lean(self, model: TaskModel) -> TaskModel:
-        """Turn on activation recomputation for training (outputs and gradients unchanged)."""
-        model.recompute = self.recompute_layers
-        if hasattr(model.head, "recompute_proto"):
-            model.head.recompute_proto = self.recompute_prototypes
-        return model
+        return fresh
 
     def make_loss(self, model: TaskModel):
         raise NotImplementedError
