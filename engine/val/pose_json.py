@@ -18,10 +18,9 @@ import numpy as np
 import torch
 
 from ..data.detect_labels import LabelledImage
-from ..utils.boxes import scale_boxes
-from .coco_json import CocoAnnotation, ImagePredictions
+from .coco_json import CocoAnnotation
 from .keypoint_iou import keypoint_areas, keypoint_sigmas
-from .segment_json import CocoJsonCollector, letterbox_info
+from .segment_json import CocoJsonCollector
 
 
 class PoseJsonCollector(CocoJsonCollector):
@@ -38,31 +37,12 @@ class PoseJsonCollector(CocoJsonCollector):
         self.count, self.dims = (int(v) for v in keypoint_shape)
         self.layout = dict(layout or {})
 
-    def add(
-        self,
-        path: str,
-        original_shape: tuple[int, int],
-        ratio_pad,
-        det: torch.Tensor,
-        input_shape: tuple[int, int],
-    ) -> None:
-        """One image: ``det`` rows (xyxy input pixels, conf, cls, K × (x, y[, conf]))."""
-        image_id = self.ids[path]
-        info = letterbox_info(ratio_pad)
-        boxes = scale_boxes(det[:, :4], input_shape, original_shape, ratio_pad=info)
+    def _outputs(self, det, boxes, info, original_shape, input_shape) -> dict:
+        """The rows' K × (x, y[, conf]) keypoints in original pixels, with a confidence."""
         points = info.points_to_original(det[:, 6:].reshape(len(det), self.count, self.dims))
         if self.dims == 2:
             points = torch.cat((points, torch.ones_like(points[..., :1])), -1)
-        self.predictions.append(
-            ImagePredictions(
-                image_id,
-                boxes.cpu().numpy(),
-                det[:, 4].cpu().numpy(),
-                det[:, 5].cpu().numpy().astype(int),
-                keypoints=points.cpu().numpy(),
-            )
-        )
-        self._add_ground_truth(image_id, path, original_shape)
+        return {"keypoints": points}
 
     def _annotation(self, image_id: int, cls: int, objects, index: int) -> CocoAnnotation:
         box = np.asarray(objects.boxes[index], np.float64)

@@ -38,6 +38,36 @@ class CocoJsonCollector:
         self.images: list[CocoImage] = []
         self.annotations: list[CocoAnnotation] = []
 
+    def add(
+        self,
+        path: str,
+        original_shape: tuple[int, int],
+        ratio_pad,
+        det: torch.Tensor,
+        input_shape: tuple[int, int],
+        **inputs: torch.Tensor,
+    ) -> None:
+        """One image: ``det`` rows (xyxy input pixels, conf, cls, the task's columns), in an
+        input of ``input_shape`` letterboxed by ``ratio_pad``; ``inputs`` as the task needs."""
+        image_id = self.ids[path]
+        info = letterbox_info(ratio_pad)
+        boxes = scale_boxes(det[:, :4], input_shape, original_shape, ratio_pad=info)
+        outputs = self._outputs(det, boxes, info, original_shape, input_shape, **inputs)
+        self.predictions.append(
+            ImagePredictions(
+                image_id,
+                boxes.cpu().numpy(),
+                det[:, 4].cpu().numpy(),
+                det[:, 5].cpu().numpy().astype(int),
+                **{k: v.cpu().numpy() for k, v in outputs.items()},
+            )
+        )
+        self._add_ground_truth(image_id, path, original_shape)
+
+    def _outputs(self, det, boxes, info, original_shape, input_shape, **inputs) -> dict:
+        """The task's outputs in original pixels: ``masks`` or ``keypoints`` tensors."""
+        raise NotImplementedError
+
     def _add_ground_truth(self, image_id: int, path: str, shape: tuple[int, int]) -> None:
         height, width = shape
         self.images.append(CocoImage(image_id, width, height, Path(path).name))
@@ -71,32 +101,12 @@ class SegmentJsonCollector(CocoJsonCollector):
     """Collects each image's predictions (and its labels) during validation; ``write`` saves
     ``predictions.json`` and ``ground_truth.json``."""
 
-    def add(
-        self,
-        path: str,
-        original_shape: tuple[int, int],
-        ratio_pad,
-        det: torch.Tensor,
-        prototypes: torch.Tensor,
-        input_shape: tuple[int, int],
-    ) -> None:
-        """One image: ``det`` rows (xyxy input pixels, conf, cls, mask coefficients)."""
-        image_id = self.ids[path]
-        info = letterbox_info(ratio_pad)
-        boxes = scale_boxes(det[:, :4], input_shape, original_shape, ratio_pad=info)
+    def _outputs(self, det, boxes, info, original_shape, input_shape, *, prototypes) -> dict:
+        """Masks at the original size from the rows' mask coefficients and ``prototypes``."""
         masks = process_mask_native(
             prototypes, det[:, 6:], boxes, original_shape, input_shape, ratio_pad=info
         )
-        self.predictions.append(
-            ImagePredictions(
-                image_id,
-                boxes.cpu().numpy(),
-                det[:, 4].cpu().numpy(),
-                det[:, 5].cpu().numpy().astype(int),
-                masks.cpu().numpy(),
-            )
-        )
-        self._add_ground_truth(image_id, path, original_shape)
+        return {"masks": masks}
 
     def _annotation(self, image_id: int, cls: int, objects, index: int) -> CocoAnnotation:
         polygons = [objects.segments[index]] if objects.segments else None

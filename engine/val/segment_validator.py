@@ -43,8 +43,8 @@ class SegmentScorer:
                 batch["ori_shapes"][i],
                 batch["ratio_pad"][i],
                 det,
-                prototypes[i].float(),
                 tuple(input_shape),
+                prototypes=prototypes[i].float(),
             )
 
 
