@@ -207,8 +207,11 @@ def _val(model, overrides: dict[str, Any]) -> int:
     with _interruptible() as token:
         metrics = model.val(cancel=token, **overrides)
     print(metrics.summary_table())
-    if getattr(metrics, "save_dir", None):
-        print(f"plots: {metrics.save_dir}")
+    folder = getattr(metrics, "save_dir", None)
+    if folder:
+        print(f"results: {folder}")
+        if overrides.get("save_json") and (Path(folder) / "predictions.json").is_file():
+            print(f"COCO JSON: {Path(folder) / 'predictions.json'} and ground_truth.json beside it")
     return 0
 
 
