@@ -76,6 +76,41 @@ class DetectBatchLoader(BatchLoader):
         self._resized_bytes = 0
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_settings(
+        cls,
+        samples: Sequence[LabelledImage],
+        settings,
+        *,
+        imgsz: int,
+        task: str,
+        batch_size: int,
+        keypoint_shape: tuple[int, int] | None,
+        augment: DetectAugment | None = None,
+        on_warning: WarningSink | None = None,
+        cancel: CancelToken = NEVER,
+    ) -> DetectBatchLoader:
+        """The loader a run's ``Settings`` ask for: shuffled and closing mosaic on schedule
+        when ``augment`` is given (training), in order otherwise (validation)."""
+        return cls(
+            samples,
+            imgsz=imgsz,
+            task=task,
+            augment=augment,
+            batch_size=batch_size,
+            shuffle=augment is not None,
+            seed=settings.seed,
+            workers=settings.workers,
+            mask_ratio=settings.mask_ratio,
+            overlap=bool(settings.overlap_mask),
+            keypoint_shape=keypoint_shape,
+            epochs=int(settings.epochs),
+            close_mosaic=int(settings.close_mosaic) if augment is not None else 0,
+            cache=settings.cache,
+            on_warning=on_warning,
+            cancel=cancel,
+        )
+
     @property
     def mosaic(self) -> bool:
         """Mosaic (with copy-paste and mixup) is on, except in the last ``close_mosaic`` epochs."""

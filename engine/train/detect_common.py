@@ -109,21 +109,14 @@ class DetectFamilyTask:
         return report
 
     def _loader(self, samples, imgsz, batch, augment, settings, warn, cancel):
-        return DetectBatchLoader(
+        return DetectBatchLoader.from_settings(
             samples,
+            settings,
             imgsz=imgsz,
             task=self.task,
-            augment=augment,
             batch_size=batch,
-            shuffle=augment is not None,
-            seed=settings.seed,
-            workers=settings.workers,
-            mask_ratio=settings.mask_ratio,
-            overlap=self.overlap,
             keypoint_shape=self.keypoint_shape,
-            epochs=int(settings.epochs),
-            close_mosaic=int(settings.close_mosaic) if augment is not None else 0,
-            cache=settings.cache,
+            augment=augment,
             on_warning=warn,
             cancel=cancel,
         )

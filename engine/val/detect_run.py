@@ -92,18 +92,13 @@ def run_detect_val(
             )
         )
         batch = int(settings.batch) if settings.batch and settings.batch >= 1 else 16
-        loader = DetectBatchLoader(
+        loader = DetectBatchLoader.from_settings(
             list(report.samples),
+            settings,
             imgsz=imgsz,
             task=task,
-            augment=None,
             batch_size=batch,
-            shuffle=False,
-            workers=settings.workers,
-            mask_ratio=settings.mask_ratio,
-            overlap=settings.overlap_mask,
             keypoint_shape=dataset.kpt_shape,
-            cache=settings.cache,
             on_warning=lambda m, p: progress(Warning(m, p)),
             cancel=cancel,
         )

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from ..data.detect_labels import LabelledImage
+from .coco_collector import CocoJsonCollector
 from .coco_json import CocoAnnotation
 from .keypoint_iou import keypoint_areas, keypoint_sigmas
-from .segment_json import CocoJsonCollector
 
 
 class PoseJsonCollector(CocoJsonCollector):
