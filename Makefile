@@ -10,8 +10,10 @@ STAMP := $(VENV)/.installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) pyproject.toml installer/constraints.txt
-	$(PY) -m pip install --quiet --constraint installer/constraints.txt --editable '.[dev]'
+$(STAMP): $(PY) pyproject.toml installer/constraints.txt installer/no-deps.txt installer/system-packages.sh
+	bash installer/system-packages.sh
+	$(PY) -m pip install --quiet --constraint installer/constraints.txt --editable '.[dev,export]'
+	$(PY) -m pip install --quiet --constraint installer/constraints.txt --no-deps -r installer/no-deps.txt
 	touch $(STAMP)
 
 test: $(STAMP)

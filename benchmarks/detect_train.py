@@ -13,6 +13,8 @@ sets this script generates (seed 0, its fixtures' arguments), reached box / mask
 compare those with the "reference's AP integration" line this script prints.
 
 Run: .venv/bin/python benchmarks/detect_train.py [--task segment|pose] [--epochs 30] [--seed 0]
+It preloads tcmalloc when installed, as the yolo command does (engine/backends/allocator.py);
+YOLO_ALLOCATOR=system measures with the C library's malloc.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine.backends.allocator import active_allocator, relaunch_with_allocator
 from engine.backends.threads import configure_threads
 
+relaunch_with_allocator()  # as the yolo command does (YOLO_ALLOCATOR=system to compare)
 configure_threads()  # as the yolo command does, before torch loads
 
 from engine import YOLO  # noqa: E402
@@ -68,8 +72,8 @@ def main() -> None:
                                   if k.startswith("train/"))
                 print(f"epoch {event.epoch}: {event.seconds:.1f} s, losses {losses}; box "
                       f"mAP50-95 {m.get('metrics/mAP50-95(B)', float('nan')):.3f}, {part} "
-                      f"mAP50-95 {m.get(f'metrics/mAP50-95({suffix})', float('nan')):.3f}",
-                      flush=True)
+                      f"mAP50-95 {m.get(f'metrics/mAP50-95({suffix})', float('nan')):.3f}; "
+                      f"peak so far {_peak_mib():.0f} MiB", flush=True)
             elif isinstance(event, StepEnd) and event.mode == "train" and event.images_per_s:
                 rates.append(event.images_per_s)
 
@@ -85,7 +89,7 @@ def main() -> None:
         as_reference = YOLO(result.best, progress=lambda _e: None).val(
             data=str(data), imgsz=320, batch=args.batch * 2, plots=False, ap_method="trapezoid"
         )
-    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    peak_gib = _peak_mib() / 1024
     final = result.final_metrics or result.metrics
     per_epoch = statistics.median(epoch_seconds[1:] or epoch_seconds)
     print()
@@ -102,7 +106,13 @@ def main() -> None:
     reference_part = as_reference.seg if args.task == "segment" else as_reference.pose
     print(f"best.pt with the reference's AP integration (ap_method=trapezoid): box mAP50-95 "
           f"{as_reference.box.map:.3f}, {part} mAP50-95 {reference_part.map:.3f}")
-    print(f"peak memory (max RSS) {peak_gib:.2f} GiB (reference {reference['peak_gib']})")
+    print(f"peak memory (max RSS) {peak_gib:.2f} GiB (reference {reference['peak_gib']}), "
+          f"allocator {active_allocator()}")
+
+
+def _peak_mib() -> float:
+    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm import tqdm
@@ -20,17 +20,19 @@ from .checkpoints import (
     save_checkpoint,
     transfer_matching,
 )
-from .errors import ModelConfigError
+from .errors import EngineError, ExportCheckFailed, ModelConfigError
 from .events import Reporter
 from .nn import TaskModel, build_model
 from .nn.summary import ModelSummary, summarize
 from .train.trainer import TrainResult
 from .weights import resolve_weights
 
+if TYPE_CHECKING:
+    from .export.result import ExportResult
+
 log = logging.getLogger(__name__)
 
 _YAML_SUFFIXES = (".yaml", ".yml")
-_EXPORT_SUFFIXES = (".onnx", ".torchscript")
 CLASSIFY_IMGSZ = 224
 
 
@@ -84,7 +86,7 @@ class YOLO:
             path = resolve_weights(source, progress=self._progress)
             self.model, weights = load_model(path)
             self.checkpoint_path, self.checkpoint_meta = path, weights.metadata
-        elif suffix in _EXPORT_SUFFIXES:
+        elif _is_export(source):
             from .backends import load_backend
 
             self.model = None  # type: ignore[assignment]
@@ -94,7 +96,7 @@ class YOLO:
         else:
             raise ModelConfigError(
                 "expected a model yaml (yolov8n-seg.yaml), a checkpoint (.pt) or an export "
-                "(.onnx, .torchscript)",
+                "(.onnx, .torchscript, best_openvino_model/ ...: see `yolo export`)",
                 path=source,
             )
         if task is not None and task != self.task:
@@ -304,22 +306,67 @@ class YOLO:
     __call__ = predict
 
     def export(self, *, progress: Reporter | None = None, cancel: CancelToken | None = None,
-               **kwargs) -> Path:
-        """Export to ``format=`` (onnx, torchscript); returns the written file's path."""
-        from .export import export_model
+               **kwargs) -> ExportResult:
+        """Export to ``format=`` (see ``engine.export.EXPORT_FORMATS``), run the export beside
+        this model and compare them (the parity gate); returns the ExportResult (path-like).
+
+        ``data=`` (by default the dataset the model was trained on) gives the images for int8
+        calibration and the check. Raises ExportCheckFailed, with the figures, when the export
+        does not match the model; its files are kept for inspection.
+        """
+        from .export import check_imgsz, export_model
 
         model = self._require_model("export")
-        settings = self._settings("export", kwargs, inherit=("imgsz",))
+        settings = self._settings("export", kwargs, inherit=("imgsz", "data"))
         output = self.checkpoint_path or Path(f"{self.source_stem}.pt")
-        imgsz = settings.imgsz
-        return export_model(
-            model, settings.format, output=output, imgsz=imgsz, batch=int(settings.batch)
+        stride = max(int(s) for s in model.strides)
+        size, _ = check_imgsz(settings.imgsz, stride=stride, task=model.task)
+        samples = self._export_samples(settings, size, required=bool(settings.int8))
+        result = export_model(
+            model, settings.format, output=output, imgsz=settings.imgsz, batch=int(settings.batch)
             if "batch" in kwargs else 1, half=settings.half, dynamic=settings.dynamic,
             simplify=settings.simplify, opset=settings.opset, optimize=settings.optimize,
+            int8=settings.int8, nms=settings.nms, keras=settings.keras,
+            workspace=settings.workspace, samples=samples,
             metadata={"names": dict(model.names)},
             progress=self._progress if progress is None else progress,
             cancel=NEVER if cancel is None else cancel,
         )
+        if not result.passed:
+            raise ExportCheckFailed(result.report(), path=result.path, result=result)
+        return result
+
+    def benchmark(self, *, cancel: CancelToken | None = None, on_row=None, **kwargs) -> list:
+        """Export to every format that can be made here (or ``format=`` alone), check, validate
+        on ``data=`` and time each; returns BenchmarkRow objects (engine/export/benchmark.py)."""
+        from .export.benchmark import run_benchmark
+
+        self._require_model("benchmark")
+        settings = self._settings("benchmark", kwargs, inherit=("imgsz", "data"))
+        if not settings.data:
+            raise ModelConfigError("benchmark validates every export: pass data=<dataset>",
+                                   key="data")
+        return run_benchmark(
+            self, data=settings.data, imgsz=settings.imgsz,
+            formats=[settings.format] if "format" in kwargs else None,
+            half=settings.half, int8=settings.int8, on_row=on_row,
+            cancel=NEVER if cancel is None else cancel,
+        )
+
+    def _export_samples(self, settings, imgsz: tuple[int, int], *, required: bool) -> list:
+        """Images of ``data`` for calibration and the check; without int8 an unreadable
+        dataset only means the check runs on generated inputs (logged)."""
+        from .export import dataset_samples
+
+        if not settings.data:
+            return []
+        try:
+            return dataset_samples(settings.data, self.task, imgsz)
+        except EngineError as exc:
+            if required:
+                raise
+            log.warning("export check without dataset images: %s", exc)
+            return []
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor):
@@ -342,6 +389,12 @@ def _val_runner(task: str):
 
         return run_pose_val
     return None
+
+
+def _is_export(source: str) -> bool:
+    from .backends.loading import is_export
+
+    return is_export(source)
 
 
 def _export_size(backend) -> int:

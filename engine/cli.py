@@ -16,18 +16,19 @@ from typing import Any, get_args
 
 import yaml
 
+from .backends.allocator import relaunch_with_allocator
 from .backends.threads import configure_threads
 from .cancel import CancelToken
 from .config import Settings, validate_settings
 from .config.settings import Mode, Task
-from .errors import Cancelled, CheckpointError, EngineError, SettingsError
+from .errors import Cancelled, CheckpointError, EngineError, ExportCheckFailed, SettingsError
 from .train.run_dir import latest_checkpoint
 from .version import __version__
 
 TASKS = get_args(Task)
 MODES = get_args(Mode)
 # Modes the engine can run today; the rest are accepted by the parser and named as pending.
-AVAILABLE_MODES = ("info", "train", "val", "predict", "export")
+AVAILABLE_MODES = ("info", "train", "val", "predict", "export", "benchmark")
 DEFAULT_MODELS = {
     "classify": "yolov8n-cls.pt",
     "segment": "yolov8n-seg.pt",
@@ -46,6 +47,7 @@ examples:
   yolo classify val model=runs/classify/train/weights/best.pt
   yolo classify predict model=best.pt source=path/to/images/
   yolo export model=best.pt format=onnx
+  yolo benchmark model=best.pt data=shapes.yaml imgsz=320   every export format: check, val, time
   yolo predict model=best.onnx source=image.jpg
   yolo info model=yolov8n-seg.yaml          layer table, parameters and GFLOPs
   yolo pose info model=yolov8x-pose-p6.yaml imgsz=1280
@@ -233,14 +235,30 @@ def _predict(model, overrides: dict[str, Any]) -> int:
 
 def _export(model, overrides: dict[str, Any]) -> int:
     with _interruptible() as token:
-        path = model.export(cancel=token, **overrides)
-    print(f"exported: {path}")
-    print(f"use it:   yolo predict model={path} source=<images>")
-    print(f"          yolo val model={path} data=<dataset>")
+        try:
+            result = model.export(cancel=token, **overrides)
+        except ExportCheckFailed as failed:
+            print(failed.result.report() if failed.result else failed, file=sys.stderr)
+            return 1
+    print(result.report())
     return 0
 
 
-MODE_RUNNERS = {"train": _train, "val": _val, "predict": _predict, "export": _export}
+def _benchmark(model, overrides: dict[str, Any]) -> int:
+    from .export.benchmark import format_table
+
+    def show(row) -> None:
+        print(f"{row.name}: {row.status}" + (f" ({row.message})" if row.message else ""),
+              file=sys.stderr, flush=True)
+
+    with _interruptible() as token:
+        rows = model.benchmark(cancel=token, on_row=show, **overrides)
+    print(format_table(rows, model.task))
+    return 1 if any(row.status == "failed" for row in rows) else 0
+
+
+MODE_RUNNERS = {"train": _train, "val": _val, "predict": _predict, "export": _export,
+                "benchmark": _benchmark}
 
 
 def render_settings(settings: Settings) -> str:
@@ -258,5 +276,15 @@ def _parse_value(raw: str) -> Any:
         return raw
 
 
-if __name__ == "__main__":  # pragma: no cover
+def entry() -> None:
+    """The ``yolo`` console script: relaunch with a faster allocator where installed, then run.
+
+    Kept apart from ``main`` so that calling ``main`` in a process (tests, the studio) never
+    replaces that process; see engine/backends/allocator.py.
+    """
+    relaunch_with_allocator()
     raise SystemExit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

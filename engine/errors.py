@@ -64,5 +64,16 @@ class ExportError(EngineError):
     """An export that cannot be made, or an exported file that cannot be run."""
 
 
+class ExportCheckFailed(ExportError):
+    """An export that was written but does not match the model when run (the parity gate).
+
+    ``result`` is the ExportResult with the figures; its files are kept for inspection.
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None, result=None) -> None:
+        super().__init__(message, path=path)
+        self.result = result
+
+
 class Cancelled(EngineError):  # noqa: N818 - it is an outcome, not a failure
     """Work stopped at a safe point because its cancel token was set."""

@@ -127,3 +127,20 @@ class Backend(ABC):
 def resolve_device(device: str | int | torch.device | None) -> torch.device:
     """A torch.device from ``device=`` values (cpu, 0, cuda:0, ...), with clear errors."""
     return device if isinstance(device, torch.device) else select_device(device)
+
+
+def metadata_fields(metadata) -> dict:
+    """Backend constructor arguments from an export's parsed metadata (``ExportMetadata``)."""
+    from ..checkpoints.loading import keypoint_layout
+
+    return {
+        "task": metadata.task,
+        "names": metadata.names,
+        "stride": metadata.stride,
+        "imgsz": metadata.imgsz,
+        "batch": metadata.batch,
+        "dynamic": metadata.dynamic,
+        "channels": int(metadata.extras.get("channels", 3)),
+        "keypoint_shape": metadata.extras.get("kpt_shape"),
+        "keypoint_layout": keypoint_layout(metadata.extras.get("keypoint_layout")),
+    }

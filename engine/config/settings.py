@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import SettingsError
 
 Task = Literal["classify", "detect", "segment", "pose"]
-Mode = Literal["train", "val", "predict", "export", "info"]
+Mode = Literal["train", "val", "predict", "export", "benchmark", "info"]
 ImageSize = int | list[int]
 
 

@@ -12,15 +12,43 @@ from .base import (
     read_metadata,
     register,
 )
+from .coreml import CoreMlExporter
+from .ncnn import NcnnExporter
 from .onnx import OnnxExporter
-from .run import check_imgsz, export_model, prepare_model, set_export_mode
+from .openvino import OpenVinoExporter
+from .paddle import PaddleExporter
+from .parity import ParityCheck
+from .result import ExportResult
+from .run import check_imgsz, export_model, prepare_model, set_export_mode, verify_export
+from .samples import dataset_samples
+from .tensorflow import EdgeTpuExporter, GraphDefExporter, SavedModelExporter, TfLiteExporter
+from .tensorrt import TensorRtExporter
+from .tfjs import TfJsExporter
 from .torchscript import TorchScriptExporter
 
-register(TorchScriptExporter())
-register(OnnxExporter())
+# In the order of SPEC's export table (benchmark rows follow it).
+for _exporter in (
+    TorchScriptExporter(),
+    OnnxExporter(),
+    OpenVinoExporter(),
+    TensorRtExporter(),
+    CoreMlExporter(),
+    SavedModelExporter(),
+    GraphDefExporter(),
+    TfLiteExporter(),
+    EdgeTpuExporter(),
+    TfJsExporter(),
+    PaddleExporter(),
+    NcnnExporter(),
+):
+    register(_exporter)
 
 __all__ = [
     "EXPORT_FORMATS",
+    "ExportResult",
+    "ParityCheck",
+    "dataset_samples",
+    "verify_export",
     "ExportMetadata",
     "ExportOptions",
     "Exporter",

@@ -50,6 +50,17 @@ class ExportOptions:
     simplify: bool = True
     opset: int = DEFAULT_OPSET
     optimize: bool = False
+    int8: bool = False
+    nms: bool = False
+    keras: bool = False
+    workspace: float | None = None
+    calibration: tuple[torch.Tensor, ...] = field(default=(), repr=False, compare=False)
+    """Images (``[C, H, W]`` in 0..1 at ``imgsz``) for int8 calibration, from ``data=``."""
+
+    @property
+    def precision(self) -> str:
+        """``int8``, ``fp16`` or ``fp32``: what the export stores its weights as."""
+        return "int8" if self.int8 else "fp16" if self.half else "fp32"
 
     def honoured(self, arguments: frozenset[str]) -> dict[str, Any]:
         """The options an exporter with these ``arguments`` uses, for the metadata's ``args``."""
@@ -61,6 +72,10 @@ class ExportOptions:
             "simplify": self.simplify,
             "opset": self.opset,
             "optimize": self.optimize,
+            "int8": self.int8,
+            "nms": self.nms,
+            "keras": self.keras,
+            "workspace": self.workspace,
         }
         return {k: v for k, v in values.items() if k in arguments or k == "batch"}
 
@@ -77,6 +92,10 @@ class Exporter(Protocol):
 
     def available(self) -> bool:
         """True when the packages this format needs can be imported."""
+        ...
+
+    def runtime_missing(self) -> str:
+        """Why the export cannot be run here to check it (empty when it can)."""
         ...
 
     def export(
@@ -165,6 +184,36 @@ def metadata_to_strings(metadata: Mapping[str, Any]) -> dict[str, str]:
         str(key): value if isinstance(value, str) else json.dumps(_jsonable(value))
         for key, value in metadata.items()
     }
+
+
+METADATA_FILE = "metadata.yaml"
+"""Written inside (or beside) every export whose own format cannot hold our metadata."""
+
+
+def write_metadata_yaml(folder: Path, metadata: Mapping[str, Any]) -> Path:
+    """``folder/metadata.yaml`` with ``metadata`` (plain YAML, keys in the reference's order)."""
+    path = Path(folder) / METADATA_FILE
+    text = yaml.safe_dump(_jsonable(dict(metadata)), sort_keys=False, allow_unicode=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def read_metadata_yaml(folder: Path) -> ExportMetadata:
+    """Parse ``folder/metadata.yaml``; a missing or broken file says what to do."""
+    path = Path(folder) / METADATA_FILE
+    if not path.is_file():
+        raise ExportError(
+            f"has no {METADATA_FILE}, which says the model's task, classes and image size. "
+            "Export the model again with YOLO Studio (or copy the file back beside the model)",
+            path=folder,
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ExportError(f"cannot be parsed ({exc}); export the model again", path=path) from exc
+    if not isinstance(raw, dict):
+        raise ExportError("must be a mapping of keys to values", path=path)
+    return read_metadata(raw, path)
 
 
 def metadata_to_json(metadata: Mapping[str, Any]) -> str:

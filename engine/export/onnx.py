@@ -40,8 +40,13 @@ class OnnxExporter:
     arguments = frozenset({"imgsz", "batch", "half", "dynamic", "simplify", "opset"})
     requirements = ("onnx",)
 
+    extra = ""
+
     def available(self) -> bool:
         return modules_available(*self.requirements)
+
+    def runtime_missing(self) -> str:
+        return "" if modules_available("onnxruntime") else "onnxruntime is not installed"
 
     def export(
         self,
@@ -54,18 +59,41 @@ class OnnxExporter:
         output_shapes: tuple[tuple[int, ...], ...],
         progress: Reporter,
     ) -> Path:
-        import onnx
-
-        _check_opset(options.opset)
-        names = output_names(len(output_shapes))
-        proto = onnx.load_from_string(_trace_to_onnx(model, example, names, output_shapes, options))
-        if options.simplify:
-            proto = _simplify(proto, progress)
-        onnx.helper.set_model_props(proto, metadata_to_strings(metadata))
-        onnx.checker.check_model(proto)
-        with atomic_writer(target) as handle:
-            handle.write(proto.SerializeToString())
+        proto = build_onnx(model, example, output_shapes, options, progress)
+        write_onnx(proto, target, metadata)
         return target
+
+
+def build_onnx(
+    model: nn.Module,
+    example: torch.Tensor,
+    output_shapes: tuple[tuple[int, ...], ...],
+    options: ExportOptions,
+    progress: Reporter,
+) -> Any:
+    """The ONNX ModelProto of ``model`` (at ``options.opset``, simplified when asked), checked.
+
+    Other formats convert from it (TensorRT, TF via onnx2tf, Paddle via x2paddle); they pass
+    options with their own opset and simplify settings (``dataclasses.replace``).
+    """
+    import onnx
+
+    _check_opset(options.opset)
+    names = output_names(len(output_shapes))
+    proto = onnx.load_from_string(_trace_to_onnx(model, example, names, output_shapes, options))
+    if options.simplify:
+        proto = _simplify(proto, progress)
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def write_onnx(proto: Any, target: Path, metadata: Mapping[str, Any]) -> None:
+    """Put ``metadata`` in the model's ``metadata_props`` and write it atomically."""
+    import onnx
+
+    onnx.helper.set_model_props(proto, metadata_to_strings(metadata))
+    with atomic_writer(target) as handle:
+        handle.write(proto.SerializeToString())
 
 
 def _check_opset(opset: int) -> None:

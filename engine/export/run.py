@@ -11,12 +11,14 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..backends.signal_stack import signal_stack_kept
 from ..cancel import NEVER, CancelToken
 from ..errors import Cancelled, EngineError, ExportError
 from ..events import Reporter, RunFinished, RunStarted, Warning, ignore
@@ -26,16 +28,22 @@ from ..version import __version__
 from .base import (
     AUTHOR,
     DEFAULT_OPSET,
+    EXPORT_FORMATS,
     Exporter,
     ExportOptions,
     get_exporter,
     output_path,
 )
+from .parity import ParityCheck, compare, parity_inputs, unchecked
+from .result import ExportResult
 
 log = logging.getLogger(__name__)
 
 # Defaults of the optional arguments: a format that ignores one only warns when it was changed.
-_DEFAULTS = {"half": False, "dynamic": False, "simplify": True, "opset": None, "optimize": False}
+_DEFAULTS = {
+    "half": False, "dynamic": False, "simplify": True, "opset": None, "optimize": False,
+    "int8": False, "nms": False, "keras": False, "workspace": None,
+}
 # Keys that describe the exported file itself; a caller's metadata cannot override them.
 _FILE_FACTS = ("task", "stride", "imgsz", "batch", "args")
 
@@ -52,24 +60,45 @@ def export_model(
     simplify: bool = True,
     opset: int | None = None,
     optimize: bool = False,
+    int8: bool = False,
+    nms: bool = False,
+    keras: bool = False,
+    workspace: float | None = None,
+    samples: Sequence[torch.Tensor] = (),
+    verify: bool = True,
     metadata: Mapping[str, Any] | None = None,
     progress: Reporter = ignore,
     cancel: CancelToken = NEVER,
-) -> Path:
-    """Export ``model`` to ``format`` beside ``output`` (``best.pt`` -> ``best.onnx``).
+) -> ExportResult:
+    """Export ``model`` to ``format`` beside ``output`` (``best.pt`` -> ``best.onnx``), then run
+    the export with its own runtime beside the model (the parity gate, engine/export/parity.py).
 
-    ``metadata`` adds to (or replaces) the descriptive keys written into the file (names,
-    description, author, ...); the keys that describe the file itself (task, stride, imgsz,
-    batch, args) always come from the export. ``half=True`` needs the model on a CUDA device
-    and raises ExportError on the CPU. Returns the path written (atomically).
+    ``samples`` are images (``[C, H, W]`` float in 0..1 at the export size, e.g. from the
+    model's dataset) that int8 calibration and the parity check use; ``verify=False`` skips the
+    check. ``metadata`` adds to (or replaces) the descriptive keys written into the file
+    (names, description, author, ...); the keys that describe the file itself (task, stride,
+    imgsz, batch, args) always come from the export. Formats whose ``half=True`` is done by
+    torch need the model on a CUDA device. Returns an ExportResult (path-like); one whose
+    parity check failed has ``passed == False`` and keeps its files for inspection.
     """
     exporter = get_exporter(format)
     _check_available(exporter)
     stride = max(int(s) for s in model.strides)
     size, rounding = check_imgsz(imgsz, stride=stride, task=model.task)
-    options = _check_options(exporter, size, batch, half, dynamic, simplify, opset, optimize)
+    given = {"half": half, "dynamic": dynamic, "simplify": simplify, "opset": opset,
+             "optimize": optimize, "int8": int8, "nms": nms, "keras": keras,
+             "workspace": workspace}
+    options = _check_options(exporter, size, batch, given)
+    options = replace(options, calibration=tuple(samples) if options.int8 else ())
+    if options.int8 and not options.calibration:
+        raise ExportError(
+            f"int8 {exporter.name} export calibrates on images of the model's dataset, and none "
+            "were given. Pass data=<dataset yaml or folder> (the dataset the model was trained "
+            "on, or images like the ones it will see), or export without int8",
+            key="int8",
+        )
     device = _model_device(model)
-    if options.half and device.type != "cuda":
+    if options.half and device.type != "cuda" and getattr(exporter, "half_needs_cuda", True):
         raise ExportError(
             f"half=True (fp16) {exporter.name} export needs the model on a CUDA GPU, but it is "
             f"on {device.type}. Use device=0 on a machine with a GPU, or export with half=False",
@@ -85,12 +114,12 @@ def export_model(
             description=f"{exporter.name} export",
         )
     )
-    given = {"half": half, "dynamic": dynamic, "simplify": simplify, "opset": opset}
-    ignored = _ignored(exporter, {**given, "optimize": optimize})
-    for message in [*([rounding] if rounding else []), *ignored]:
+    _refuse_unused(exporter, given)
+    for message in [rounding] if rounding else []:
         log.warning(message)
         progress(Warning(message, path=str(target)))
-    return _run(model, exporter, options, target, device, metadata, progress, cancel)
+    return _run(model, exporter, options, target, device, metadata, progress, cancel,
+                samples=tuple(samples) if verify else None)
 
 
 def _run(
@@ -102,27 +131,31 @@ def _run(
     metadata: Mapping[str, Any] | None,
     progress: Reporter,
     cancel: CancelToken,
-) -> Path:
+    *,
+    samples: tuple[torch.Tensor, ...] | None,
+) -> ExportResult:
     start = time.perf_counter()
     finished = {"mode": "export", "save_dir": str(target.parent)}
     try:
         cancel.raise_if_cancelled()
-        prepared = prepare_model(model, half=options.half)
-        dtype = torch.float16 if options.half else torch.float32
+        half_in_torch = options.half and getattr(exporter, "half_needs_cuda", True)
+        prepared = prepare_model(model, half=half_in_torch)
+        dtype = torch.float16 if half_in_torch else torch.float32
         example = torch.zeros(options.batch, model.in_channels, *options.imgsz, device=device)
         example = example.to(dtype)
         shapes = output_shapes(prepared, example)
         facts = build_metadata(model, options, exporter, extra=metadata)
         cancel.raise_if_cancelled()
-        path = exporter.export(
-            prepared,
-            example,
-            target,
-            options=options,
-            metadata=facts,
-            output_shapes=shapes,
-            progress=progress,
-        )
+        with signal_stack_kept():  # converters that compile (NNCF, OpenVINO) replace it
+            path = exporter.export(
+                prepared,
+                example,
+                target,
+                options=options,
+                metadata=facts,
+                output_shapes=shapes,
+                progress=progress,
+            )
     except (Cancelled, KeyboardInterrupt):
         progress(RunFinished(**finished, status="cancelled", seconds=time.perf_counter() - start))
         raise
@@ -133,19 +166,59 @@ def _run(
         error = _export_failed(exporter, model, target, exc)
         progress(RunFinished(**finished, status="failed", message=str(error)))
         raise error from exc
-    size_mb = path.stat().st_size / 1e6 if path.is_file() else 0.0
     seconds = time.perf_counter() - start
-    log.info("%s export done in %.1f s: %s (%.1f MB)", exporter.name, seconds, path, size_mb)
+    check = (
+        unchecked("verify=False", options.precision) if samples is None
+        else verify_export(model, exporter, path, options, samples, cancel)
+    )
+    result = ExportResult.of(
+        path, format=exporter.format, name=exporter.name, task=model.task,
+        imgsz=options.imgsz, seconds=seconds, parity=check,
+        notes=tuple(getattr(exporter, "notes", lambda _o: ())(options)),
+    )
+    log.info("%s", result.report())
     progress(
         RunFinished(
             **finished,
-            status="completed",
-            results={"size_mb": size_mb},
-            message=f"exported {path}",
+            status="completed" if result.passed else "failed",
+            results={"size_mb": result.size_mb, "export": result.as_dict()},
+            message=f"exported {path}" if result.passed else check.summary(),
             seconds=seconds,
         )
     )
-    return path
+    return result
+
+
+def verify_export(
+    model: TaskModel,
+    exporter: Exporter,
+    path: Path,
+    options: ExportOptions,
+    samples: Sequence[torch.Tensor],
+    cancel: CancelToken = NEVER,
+) -> ParityCheck:
+    """Load the export with its runtime and compare it with ``model`` on fixed inputs."""
+    missing = exporter.runtime_missing()
+    if missing:
+        return unchecked(missing, options.precision)
+    from ..backends import load_backend
+
+    cancel.raise_if_cancelled()
+    reference = prepare_model(model).cpu().float()
+    try:
+        backend = load_backend(path, device="cpu")
+    except EngineError as exc:
+        return ParityCheck(status="failed", precision=options.precision,
+                           reason=f"the export does not load: {exc}")
+    inputs = parity_inputs(backend.batch or options.batch, model.in_channels, options.imgsz,
+                           samples)
+
+    def run_reference(images: torch.Tensor):
+        with torch.inference_mode():
+            return reference(images)
+
+    return compare(model.task, run_reference, backend.forward, inputs,
+                   num_classes=len(model.names), precision=options.precision)
 
 
 def check_imgsz(
@@ -242,24 +315,23 @@ def model_name(model: TaskModel) -> str:
 def _check_available(exporter: Exporter) -> None:
     if exporter.available():
         return
+    reason = getattr(exporter, "unavailable_reason", None)
+    if reason is not None:
+        raise ExportError(reason(), key="format")
     packages = " ".join(exporter.requirements)
+    extra = getattr(exporter, "extra", "")
+    how = f"pip install 'yolo-studio[{extra}]'" if extra else f"pip install {packages}"
     raise ExportError(
         f"{exporter.name} export needs the Python package(s) {packages}, which are not "
-        f"installed. Install them (pip install {packages}) and export again",
+        f"installed. Install them ({how}) and export again",
         key="format",
     )
 
 
 def _check_options(
-    exporter: Exporter,
-    size: tuple[int, int],
-    batch: int,
-    half: bool,
-    dynamic: bool,
-    simplify: bool,
-    opset: int | None,
-    optimize: bool,
+    exporter: Exporter, size: tuple[int, int], batch: int, given: Mapping[str, Any]
 ) -> ExportOptions:
+    opset, workspace = given["opset"], given["workspace"]
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ExportError(f"batch must be a whole number >= 1, not {batch!r}", key="batch")
     if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < 7):
@@ -268,26 +340,47 @@ def _check_options(
             f"not {opset!r}",
             key="opset",
         )
+    if workspace is not None and (
+        isinstance(workspace, bool) or not isinstance(workspace, int | float) or workspace <= 0
+    ):
+        raise ExportError(
+            f"workspace is TensorRT's memory limit in GiB (e.g. 4), not {workspace!r}",
+            key="workspace",
+        )
     honoured = exporter.arguments  # the others keep their defaults (and get a warning)
+
+    def flag(name: str) -> bool:
+        return bool(given[name]) and name in honoured
+
+    int8 = flag("int8")
     return ExportOptions(
         imgsz=size,
         batch=batch,
-        half=bool(half) and "half" in honoured,
-        dynamic=bool(dynamic) and "dynamic" in honoured,
-        simplify=bool(simplify) or "simplify" not in honoured,
+        half=flag("half") and not int8,
+        dynamic=flag("dynamic"),
+        simplify=bool(given["simplify"]) or "simplify" not in honoured,
         opset=DEFAULT_OPSET if opset is None else opset,
-        optimize=bool(optimize) and "optimize" in honoured,
+        optimize=flag("optimize"),
+        int8=int8,
+        nms=flag("nms"),
+        keras=flag("keras"),
+        workspace=float(workspace) if workspace is not None and "workspace" in honoured else None,
     )
 
 
-def _ignored(exporter: Exporter, given: Mapping[str, Any]) -> list[str]:
-    """Warnings for arguments changed from their default that this format does not use."""
-    return [
-        f"{key}={given[key]!r} has no effect on {exporter.name} export (it uses "
-        f"{', '.join(sorted(exporter.arguments))})"
-        for key, default in _DEFAULTS.items()
-        if key not in exporter.arguments and given[key] != default
-    ]
+def _refuse_unused(exporter: Exporter, given: Mapping[str, Any]) -> None:
+    """An argument changed from its default that this format does not take is an error: the
+    export would silently not be what was asked for. The message says which formats take it."""
+    for key, default in _DEFAULTS.items():
+        if key in exporter.arguments or given[key] == default:
+            continue
+        takers = sorted(f for f, e in EXPORT_FORMATS.items() if key in e.arguments)
+        raise ExportError(
+            f"{exporter.format} export does not take {key}={given[key]!r}; it takes "
+            f"{', '.join(sorted(exporter.arguments))}. {key} is taken by: "
+            f"{', '.join(takers) or 'no format here'}",
+            key=key,
+        )
 
 
 def _model_device(model: TaskModel) -> torch.device:

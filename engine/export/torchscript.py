@@ -31,8 +31,13 @@ class TorchScriptExporter:
     arguments = frozenset({"imgsz", "batch", "optimize"})
     requirements: tuple[str, ...] = ()
 
+    extra = ""
+
     def available(self) -> bool:
         return True
+
+    def runtime_missing(self) -> str:
+        return ""
 
     def export(
         self,

@@ -56,13 +56,13 @@ def model_files(classifier, tmp_path_factory) -> dict[str, Path]:
         "pt": checkpoint,
         "onnx_dynamic": export_model(
             classifier, "onnx", output=folder / "dynamic.pt", imgsz=IMGSZ, dynamic=True
-        ),
+        ).path,
         "onnx_batch2": export_model(
             classifier, "onnx", output=folder / "batch2.pt", imgsz=IMGSZ, batch=2
-        ),
+        ).path,
         "torchscript_batch2": export_model(
             classifier, "torchscript", output=folder / "batch2.pt", imgsz=IMGSZ, batch=2
-        ),
+        ).path,
     }
 
 

@@ -112,9 +112,12 @@ def test_a_damaged_export_is_reported_not_crashed_on(tmp_path, suffix):
 
 def test_unknown_suffix_and_missing_files(tmp_path):
     with pytest.raises(
-        ExportError, match=r"cannot run '\.tflite' files; .*\.pt, \.torchscript, \.onnx"
+        ExportError, match=r"cannot run '\.h5' files; .*\.pt, \.torchscript, \.onnx.*"
+        r"\(\*_openvino_model/, \*_saved_model/"
     ):
-        load_backend(tmp_path / "model.tflite")
+        load_backend(tmp_path / "model.h5")
+    with pytest.raises(ExportError, match=r"m_openvino_model: no such folder"):
+        load_backend(tmp_path / "m_openvino_model")
     with pytest.raises(ExportError, match=r"missing\.onnx: no such file"):
         load_backend(tmp_path / "missing.onnx")
     (tmp_path / "junk.pt").write_bytes(b"junk")

@@ -43,7 +43,8 @@ def test_registry_lists_the_formats_and_what_they_honour():
 def test_unknown_format_names_the_nearest_and_lists_the_valid_ones():
     with pytest.raises(
         ExportError,
-        match=r"unknown export format 'onxx'; did you mean 'onnx'\? valid formats: onnx, torchscript",
+        match=r"unknown export format 'onxx'; did you mean 'onnx'\? valid formats: coreml, edgetpu, "
+        r"engine, ncnn, onnx, openvino, paddle, pb, saved_model, tfjs, tflite, torchscript",
     ) as caught:
         get_exporter("onxx")
     assert caught.value.key == "format"
@@ -51,7 +52,7 @@ def test_unknown_format_names_the_nearest_and_lists_the_valid_ones():
 
 def test_onnx_export_with_metadata_and_events(classifier, tmp_path):
     events = []
-    path = export_model(
+    result = export_model(
         classifier,
         "onnx",
         output=tmp_path / "best.pt",
@@ -59,7 +60,12 @@ def test_onnx_export_with_metadata_and_events(classifier, tmp_path):
         metadata={"description": "shapes", "task": "detect"},  # task describes the file: kept
         progress=events.append,
     )
-    assert path == tmp_path / "best.onnx"
+    path = result.path
+    assert path == tmp_path / "best.onnx" and os.fspath(result) == str(path)
+    # the parity gate ran the file with onnxruntime beside the model
+    assert result.parity.status == "passed" and result.parity.max_error < 1e-4
+    assert result.parity.decisions.startswith("top-1 equal") and result.latency_ms > 0
+    assert result.files == ("best.onnx",) and result.size_mb > 1
     assert sorted(os.listdir(tmp_path)) == ["best.onnx"]  # no temp file left behind
     props = {p.key: p.value for p in onnx.load(path).metadata_props}
     assert json.loads(props["names"]) == {"0": "cat", "1": "dog", "2": "bird"}
@@ -84,24 +90,21 @@ def test_onnx_export_with_metadata_and_events(classifier, tmp_path):
     )
     assert isinstance(finished, RunFinished) and finished.status == "completed"
     assert finished.results["size_mb"] > 1
+    assert finished.results["export"]["passed"] is True
 
 
-def test_torchscript_export_carries_its_metadata_and_warns_of_ignored_arguments(
+def test_torchscript_export_carries_its_metadata_and_refuses_arguments_it_does_not_take(
     classifier, tmp_path
 ):
-    events = []
-    path = export_model(
-        classifier,
-        "torchscript",
-        output=tmp_path / "m.pt",
-        imgsz=32,
-        dynamic=True,
-        progress=events.append,
-    )
+    with pytest.raises(
+        ExportError,
+        match=r"torchscript export does not take dynamic=True; it takes batch, imgsz, optimize\. "
+        r"dynamic is taken by: engine, onnx, openvino",
+    ) as caught:
+        export_model(classifier, "torchscript", output=tmp_path / "m.pt", imgsz=32, dynamic=True)
+    assert caught.value.key == "dynamic" and not os.listdir(tmp_path)
+    path = export_model(classifier, "torchscript", output=tmp_path / "m.pt", imgsz=32).path
     assert path.name == "m.torchscript"
-    assert [e.message for e in events if isinstance(e, Warning)] == [
-        "dynamic=True has no effect on TorchScript export (it uses batch, imgsz, optimize)"
-    ]
     metadata = read_metadata(_torchscript_config(path), path)
     with quiet_jit():
         module = torch.jit.load(str(path))
@@ -125,7 +128,9 @@ def test_export_leaves_the_given_model_alone(classifier, tmp_path):
 def test_segment_export_rounds_imgsz_up_and_gives_two_outputs(tmp_path):
     model = build_model("yolov8n-seg.yaml", num_classes=2)
     events = []
-    path = export_model(model, "onnx", output=tmp_path / "seg.pt", imgsz=60, progress=events.append)
+    path = export_model(
+        model, "onnx", output=tmp_path / "seg.pt", imgsz=60, progress=events.append
+    ).path
     warnings = [e for e in events if isinstance(e, Warning)]
     assert [w.message for w in warnings] == [
         "imgsz=60 is not a multiple of the model's largest stride 32; exporting at 64x64 instead"
@@ -182,19 +187,6 @@ def test_half_on_the_cpu_is_refused_with_what_to_do(classifier, tmp_path):
     ) as caught:
         export_model(classifier, "onnx", output=tmp_path / "m.pt", half=True)
     assert caught.value.key == "half" and not os.listdir(tmp_path)
-    events = []  # a format without fp16 ignores half=True, with a warning
-    path = export_model(
-        classifier,
-        "torchscript",
-        output=tmp_path / "m.pt",
-        imgsz=32,
-        half=True,
-        progress=events.append,
-    )
-    assert [e.message for e in events if isinstance(e, Warning)] == [
-        "half=True has no effect on TorchScript export (it uses batch, imgsz, optimize)"
-    ]
-    assert read_metadata(_torchscript_config(path), path).half is False
 
 
 def test_bad_arguments_are_named(classifier, tmp_path):
@@ -274,7 +266,7 @@ def test_optimize_is_applied_or_the_reason_given(classifier, tmp_path):
         imgsz=32,
         optimize=True,
         progress=events.append,
-    )
+    ).path
     warnings = [e.message for e in events if isinstance(e, Warning)]
     if torch.backends.xnnpack.enabled:
         assert warnings == []

@@ -62,7 +62,10 @@ def test_export_then_predict_and_val_on_the_export(trained, digits, tmp_path, fm
                                                    monkeypatch):
     monkeypatch.chdir(tmp_path)
     model = YOLO(trained, progress=ignore)
-    path = model.export(format=fmt)
+    result = model.export(format=fmt)
+    path = result.path
+    # the parity gate ran on the model's own dataset images, beside the checkpoint
+    assert result.parity.status == "passed" and result.parity.inputs > 1
     assert path.suffix == f".{fmt}" and path.parent == trained.parent
     exported = YOLO(path, progress=ignore)
     assert exported.task == "classify" and exported.names == model.names
@@ -85,4 +88,5 @@ def test_onnx_metadata_names_the_model(trained, tmp_path):
 def test_cli_export_shows_how_to_use_it(trained, capsys):
     assert main(["export", f"model={trained}", "format=onnx"]) == 0
     out = capsys.readouterr().out
-    assert "exported:" in out and "yolo predict model=" in out
+    assert "ONNX export done in" in out and "parity with the PyTorch model: passed" in out
+    assert "yolo classify predict model=" in out and "yolo classify val model=" in out

@@ -1,0 +1,196 @@
+"""Benchmark mode: export a model to every format that can be made here, check each one,
+validate it on a dataset and time it; one row per format, as data and as a table.
+
+``yolo benchmark model=best.pt data=shapes.yaml imgsz=320`` prints the table; the studio reads
+``BenchmarkRow.as_dict()``. A format that cannot be made here has a row saying why, and a
+format that fails stops nothing: its row says what went wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..cancel import NEVER, CancelToken
+from ..errors import Cancelled, EngineError
+from .base import EXPORT_FORMATS
+
+log = logging.getLogger(__name__)
+
+METRIC_NAMES = {"classify": "top1", "segment": "mask mAP50-95", "pose": "pose mAP50-95"}
+
+
+@dataclass(frozen=True)
+class BenchmarkRow:
+    """One format's outcome. ``status``: passed, failed (export, check or validation), or
+    unavailable (``message`` says what is missing)."""
+
+    format: str
+    name: str
+    status: str
+    size_mb: float | None = None
+    metric: float | None = None
+    parity: str = ""
+    ms_per_image: float | None = None
+    export_seconds: float | None = None
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_benchmark(
+    model: Any,
+    *,
+    data: str | Path,
+    imgsz: int | Sequence[int],
+    formats: Sequence[str] | None = None,
+    folder: str | Path | None = None,
+    half: bool = False,
+    int8: bool = False,
+    on_row: Callable[[BenchmarkRow], None] | None = None,
+    cancel: CancelToken = NEVER,
+) -> list[BenchmarkRow]:
+    """Benchmark ``model`` (a ``YOLO`` holding a .pt model) on ``data`` at ``imgsz``.
+
+    Exports go to ``folder`` (a temp folder, removed afterwards, when None). ``formats``
+    defaults to every registered format; ``on_row`` sees each row as it is made.
+    """
+    from ..api import YOLO
+
+    names = list(formats) if formats else list(EXPORT_FORMATS)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="yolo-benchmark-") as temp:
+        where = Path(folder) if folder is not None else Path(temp)
+        where.mkdir(parents=True, exist_ok=True)
+        source = _copy_of_checkpoint(model, where)
+        for name in ["pytorch", *names]:
+            cancel.raise_if_cancelled()
+            row = _row(YOLO, source, name, data, imgsz, half, int8, cancel)
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    return rows
+
+
+def _copy_of_checkpoint(model: Any, folder: Path) -> Path:
+    """The model's checkpoint copied into ``folder``, so exports land there, not beside it."""
+    import shutil
+
+    if model.checkpoint_path is None or model.model is None:
+        raise EngineError("benchmark needs a trained .pt model (model=path/to/best.pt)",
+                          key="model")
+    target = folder / model.checkpoint_path.name
+    if target.resolve() != model.checkpoint_path.resolve():
+        shutil.copy2(model.checkpoint_path, target)
+    return target
+
+
+def _row(yolo: Any, source: Path, name: str, data: Any, imgsz: Any, half: bool, int8: bool,
+         cancel: CancelToken) -> BenchmarkRow:
+    quiet = dict(progress=lambda _event: None)
+    if name == "pytorch":
+        return _validated(yolo(source, **quiet), "pytorch", "PyTorch", data, imgsz, cancel,
+                          size_mb=source.stat().st_size / 1e6, parity="reference")
+    exporter = EXPORT_FORMATS[name]
+    if not exporter.available():
+        reason = getattr(exporter, "unavailable_reason", None)
+        message = reason() if reason else f"needs {' '.join(exporter.requirements)}"
+        return BenchmarkRow(name, exporter.name, "unavailable", message=message)
+    arguments = {"format": name, "imgsz": imgsz, "data": data}
+    if half and "half" in exporter.arguments:
+        arguments["half"] = True
+    if int8 and "int8" in exporter.arguments:
+        arguments["int8"] = True
+    started = time.perf_counter()
+    try:
+        result = yolo(source, **quiet).export(cancel=cancel, **arguments)
+    except Cancelled:
+        raise
+    except EngineError as exc:
+        figures = getattr(exc, "result", None)
+        return BenchmarkRow(
+            name, exporter.name, "failed",
+            size_mb=getattr(figures, "size_mb", None),
+            parity=figures.parity.summary() if figures is not None else "",
+            export_seconds=time.perf_counter() - started, message=str(exc).splitlines()[0],
+        )
+    common = dict(size_mb=result.size_mb, parity=result.parity.summary(),
+                  export_seconds=result.seconds)
+    if result.parity.status == "unchecked":
+        return BenchmarkRow(name, exporter.name, "passed", ms_per_image=None,
+                            message=result.parity.reason, **common)
+    return _validated(yolo(result.path, **quiet), name, exporter.name, data, imgsz, cancel,
+                      **common)
+
+
+def _validated(model: Any, fmt: str, name: str, data: Any, imgsz: Any, cancel: CancelToken,
+               **known: Any) -> BenchmarkRow:
+    try:
+        metrics = model.val(data=data, imgsz=imgsz, plots=False, cancel=cancel)
+    except Cancelled:
+        raise
+    except EngineError as exc:
+        return BenchmarkRow(fmt, name, "failed", message=f"validation: {exc}", **known)
+    value = _key_metric(model.task, metrics)
+    return BenchmarkRow(fmt, name, "passed", metric=value,
+                        ms_per_image=batch_one_latency(model.backend("cpu"), imgsz), **known)
+
+
+def batch_one_latency(backend: Any, imgsz: int | Sequence[int], runs: int = 10) -> float:
+    """Median milliseconds of one forward pass on one image (after a warm-up pass)."""
+    import statistics
+
+    import torch
+
+    size = backend.imgsz if backend.fixed_shape else imgsz
+    height, width = (size, size) if isinstance(size, int) else tuple(size)
+    image = torch.rand(1, backend.channels, height, width,
+                       generator=torch.Generator().manual_seed(0))
+    backend.forward(image)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        backend.forward(image)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def _key_metric(task: str, metrics: Any) -> float | None:
+    if task == "classify":
+        return float(metrics.top1)
+    part = metrics.seg if task == "segment" else metrics.pose
+    return float(part.map)
+
+
+def format_table(rows: Sequence[BenchmarkRow], task: str) -> str:
+    """The rows as a plain-text table (what ``yolo benchmark`` prints)."""
+    metric = METRIC_NAMES.get(task, "metric")
+    header = ("format", "status", "size MB", metric, "ms/image", "export s", "parity / note")
+    lines = [header]
+    for row in rows:
+        lines.append((
+            row.name,
+            row.status,
+            _number(row.size_mb, 1),
+            _number(row.metric, 4),
+            _number(row.ms_per_image, 1),
+            _number(row.export_seconds, 1),
+            row.parity if row.status == "passed" and not row.message else row.message or
+            row.parity,
+        ))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header) - 1)]
+    rendered = []
+    for line in lines:
+        cells = [str(cell).ljust(width) for cell, width in zip(line[:-1], widths, strict=True)]
+        rendered.append("  ".join([*cells, str(line[-1])]).rstrip())
+    return "\n".join(rendered)
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"

@@ -1,0 +1,106 @@
+"""OpenVINO export: ``openvino.convert_model`` to IR files in ``<stem>_openvino_model/``.
+
+fp32 unless ``half`` (weights stored as fp16: ``save_model`` compresses by default, so it is
+asked not to) or ``int8`` (post-training quantisation with NNCF, calibrated on the dataset's
+images). The detection head's decoding (anchor offsets, DFL, sigmoid, concatenation) stays in
+floating point: quantising box arithmetic in pixels would cost whole pixels of accuracy.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..events import Reporter
+from ..utils.atomic import atomic_directory
+from .base import ExportOptions, modules_available, output_names, write_metadata_yaml
+
+log = logging.getLogger(__name__)
+
+
+class OpenVinoExporter:
+    """``format='openvino'`` -> ``<stem>_openvino_model/`` (``<stem>.xml``, ``.bin``,
+    ``metadata.yaml``)."""
+
+    format = "openvino"
+    name = "OpenVINO"
+    suffix = "_openvino_model"
+    arguments = frozenset({"imgsz", "batch", "half", "int8", "dynamic"})
+    requirements = ("openvino",)
+    extra = "openvino"
+    half_needs_cuda = False  # the converter stores fp16 weights itself
+
+    def available(self) -> bool:
+        return modules_available(*self.requirements)
+
+    def runtime_missing(self) -> str:
+        return "" if modules_available("openvino") else "openvino is not installed"
+
+    def export(
+        self,
+        model: nn.Module,
+        example: torch.Tensor,
+        target: Path,
+        *,
+        options: ExportOptions,
+        metadata: Mapping[str, Any],
+        output_shapes: tuple[tuple[int, ...], ...],
+        progress: Reporter,
+    ) -> Path:
+        import openvino as ov
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notices, as for TorchScript
+            converted = ov.convert_model(model, example_input=example)
+        # convert_model leaves every input dimension free; a fixed shape lets the plugin plan
+        # its memory once (and is what dynamic=False promises)
+        shape = [-1, example.shape[1], -1, -1] if options.dynamic else list(example.shape)
+        converted.reshape({converted.inputs[0]: ov.PartialShape(shape)})
+        converted.inputs[0].get_tensor().set_names({"images"})
+        for output, name in zip(converted.outputs, output_names(len(output_shapes)), strict=True):
+            output.get_tensor().set_names({name})
+        if options.int8:
+            converted = _quantize(converted, options, metadata)
+        for key, value in metadata.items():
+            converted.set_rt_info(str(value), ["model_info", str(key)])
+        stem = target.name[: -len(self.suffix)] or "model"
+        with atomic_directory(target) as folder:
+            ov.save_model(converted, folder / f"{stem}.xml", compress_to_fp16=options.half)
+            write_metadata_yaml(folder, metadata)
+        return target
+
+
+def _quantize(converted: Any, options: ExportOptions, metadata: Mapping[str, Any]) -> Any:
+    """NNCF post-training int8, calibrated on the given images; the head's decoding kept
+    in floating point (see the module docstring)."""
+    from ..errors import ExportError
+
+    if not modules_available("nncf"):
+        raise ExportError(
+            "int8 OpenVINO export quantises with NNCF, which is not installed "
+            "(pip install 'yolo-studio[openvino]')",
+            key="int8",
+        )
+    import nncf
+
+    nncf.set_log_level(logging.WARNING)  # its INFO lines list every node it leaves alone
+    batch = options.batch
+    images = list(options.calibration)
+    batches = [torch.stack(images[i : i + batch]).numpy() for i in range(0, len(images), batch)
+               if len(images[i : i + batch]) == batch]
+    ignored = None
+    if metadata.get("task") != "classify":
+        ignored = nncf.IgnoredScope(types=["Multiply", "Subtract", "Sigmoid"])
+    return nncf.quantize(
+        converted,
+        nncf.Dataset(batches),
+        preset=nncf.QuantizationPreset.MIXED,
+        subset_size=len(batches),
+        ignored_scope=ignored,
+    )

@@ -1,0 +1,44 @@
+"""Benchmark mode on a trained classifier: every format's row, as data and as a table."""
+
+import pytest
+
+from engine import YOLO
+from engine.cli import main
+from engine.events import ignore
+from engine.export.benchmark import format_table
+
+
+def test_benchmark_rows_for_formats_that_run_cannot_run_or_are_macos_only(trained, digits):
+    beside = sorted(p.name for p in trained.parent.iterdir())
+    model = YOLO(trained, progress=ignore)
+    seen = []
+    rows = model.benchmark(data=str(digits), imgsz=32, on_row=seen.append,
+                           format="onnx") + [
+        row for fmt in ("openvino", "engine", "coreml")
+        for row in YOLO(trained, progress=ignore).benchmark(data=str(digits), imgsz=32,
+                                                            format=fmt)[1:]
+    ]
+    assert [r.format for r in seen] == ["pytorch", "onnx"]
+    by = {row.format: row for row in rows}
+    reference = by["pytorch"].metric
+    assert by["pytorch"].status == "passed" and 0 <= reference <= 1
+    for fmt in ("onnx", "openvino"):  # run here: same accuracy, checked, timed
+        row = by[fmt]
+        assert row.status == "passed" and row.metric == pytest.approx(reference, abs=0.026)
+        assert row.parity.startswith("passed") and row.ms_per_image > 0 and row.size_mb > 0
+    assert by["engine"].status == "unavailable" and "NVIDIA GPU" in by["engine"].message
+    assert by["coreml"].status == "passed" and by["coreml"].metric is None
+    assert "macOS only" in by["coreml"].message
+    table = format_table(rows, "classify").splitlines()
+    assert table[0].split()[:4] == ["format", "status", "size", "MB"]
+    assert any(line.startswith("TensorRT") and "unavailable" in line for line in table)
+    # exports went to a temp folder, removed afterwards: nothing new beside the checkpoint
+    assert sorted(p.name for p in trained.parent.iterdir()) == beside
+
+
+def test_cli_benchmark_prints_the_table(trained, digits, capsys):
+    assert main(["classify", "benchmark", f"model={trained}", f"data={digits}", "imgsz=32",
+                 "format=torchscript"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("format") and out[1].startswith("PyTorch")
+    assert out[2].startswith("TorchScript") and "passed" in out[2]
