@@ -10,10 +10,12 @@ STAMP := $(VENV)/.installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) pyproject.toml installer/constraints.txt installer/no-deps.txt installer/system-packages.sh
+$(STAMP): $(PY) pyproject.toml installer/constraints.txt installer/no-deps.txt installer/system-packages.sh \
+		engine/backends/tfjs_runner/package-lock.json
 	bash installer/system-packages.sh
 	$(PY) -m pip install --quiet --constraint installer/constraints.txt --editable '.[dev,export]'
 	$(PY) -m pip install --quiet --constraint installer/constraints.txt --no-deps -r installer/no-deps.txt
+	bash installer/tfjs-runner.sh
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -6,6 +6,8 @@
 #                         peak memory 1.82 -> 1.45 GiB on the segment benchmark, same speed).
 set -uo pipefail
 OPTIONAL=(libtcmalloc-minimal4)
+# Node.js runs TF.js exports (engine/backends/tfjs_backend.py); only where no `node` is on PATH.
+command -v node >/dev/null 2>&1 || OPTIONAL+=(nodejs npm)
 
 missing=()
 for package in "${OPTIONAL[@]}"; do

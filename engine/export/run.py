@@ -160,8 +160,11 @@ def _run(
         progress(RunFinished(**finished, status="cancelled", seconds=time.perf_counter() - start))
         raise
     except EngineError as exc:
-        progress(RunFinished(**finished, status="failed", message=str(exc)))
-        raise
+        error = _placed(exc, target)
+        progress(RunFinished(**finished, status="failed", message=str(error)))
+        if error is exc:
+            raise
+        raise error from exc
     except Exception as exc:
         error = _export_failed(exporter, model, target, exc)
         progress(RunFinished(**finished, status="failed", message=str(error)))
@@ -386,6 +389,13 @@ def _refuse_unused(exporter: Exporter, given: Mapping[str, Any]) -> None:
 def _model_device(model: TaskModel) -> torch.device:
     parameter = next(model.parameters(), None)
     return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _placed(error: EngineError, target: Path) -> EngineError:
+    """An export error that names no file is about the export being written: name it."""
+    if error.path is not None or error.key is not None or not isinstance(error, ExportError):
+        return error
+    return ExportError(error.message, path=target)
 
 
 def _export_failed(

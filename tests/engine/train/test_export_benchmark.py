@@ -42,3 +42,20 @@ def test_cli_benchmark_prints_the_table(trained, digits, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("format") and out[1].startswith("PyTorch")
     assert out[2].startswith("TorchScript") and "passed" in out[2]
+
+
+def test_cli_exports_then_predicts_and_validates_on_the_openvino_folder(trained, digits, capsys,
+                                                                        tmp_path):
+    checkpoint = tmp_path / "best.pt"
+    checkpoint.write_bytes(trained.read_bytes())
+    assert main(["export", f"model={checkpoint}", "format=openvino", "half=True"]) == 0
+    out = capsys.readouterr().out
+    folder = tmp_path / "best_openvino_model"
+    assert "OpenVINO export done in" in out and str(folder) in out
+    assert "parity with the PyTorch model: passed" in out and "(fp16," in out
+    assert f"yolo classify predict model={folder} imgsz=32" in out
+    image = sorted((digits / "val" / "3").glob("*.png"))[0]
+    assert main(["predict", f"model={folder}/", f"source={image}"]) == 0
+    assert f"{image}: 32x32 " in capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["val", f"model={folder}", f"data={digits}"]) == 0
+    assert "top1" in capsys.readouterr().out.lower()

@@ -1,0 +1,80 @@
+"""Every export format for yolov8n-cls@224, yolov8n-seg@640 and yolov8n-pose@640: export time,
+size, the parity check against PyTorch, and CPU latency at batch 1.
+
+Reference (Ultralytics 8.4) ONNX Runtime inference on this machine: classify 3.6 ms, segment
+72 ms, pose 71 ms. Models are built from their yamls (1000, 80 and 1 classes, as the official
+weights) with random weights: export and latency do not depend on the weights' values. The
+parity check also runs one photo-like image (benchmarks/classify_predict.py's), letterboxed.
+
+Run: .venv/bin/python benchmarks/export_formats.py [--tasks classify segment pose]
+     [--formats onnx openvino ...] [--runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from engine.backends.threads import configure_threads
+
+configure_threads()  # as the yolo command does, before torch loads
+
+import torch  # noqa: E402
+from classify_predict import photo  # noqa: E402
+
+from engine.backends import load_backend  # noqa: E402
+from engine.data.images import read_image  # noqa: E402
+from engine.errors import EngineError  # noqa: E402
+from engine.export import EXPORT_FORMATS, export_model  # noqa: E402
+from engine.export.benchmark import batch_one_latency  # noqa: E402
+from engine.export.samples import _prepared  # noqa: E402
+from engine.nn import build_model  # noqa: E402
+
+MODELS = {"classify": ("yolov8n-cls.yaml", 224), "segment": ("yolov8n-seg.yaml", 640),
+          "pose": ("yolov8n-pose.yaml", 640)}
+REFERENCE_ORT_MS = {"classify": 3.6, "segment": 72.0, "pose": 71.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--formats", nargs="+", default=list(EXPORT_FORMATS))
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        image = read_image(photo(folder / "photo.jpg"))
+        for task in args.tasks:
+            config, size = MODELS[task]
+            torch.manual_seed(0)
+            model = build_model(config)
+            sample = _prepared(image, task, (size, size))
+            pytorch_ms = batch_one_latency(load_backend(model), size, args.runs)
+            print(f"\n{config[:-5]} @ {size}: PyTorch {pytorch_ms:.1f} ms/image")
+            print(f"{'format':<14} {'export s':>8} {'MB':>7} {'ms/image':>9}  parity")
+            for fmt in args.formats:
+                print(row(model, fmt, size, sample, folder / task, args.runs), flush=True)
+            print(f"reference ONNX Runtime: {REFERENCE_ORT_MS[task]} ms/image")
+
+
+def row(model, fmt: str, size: int, sample, folder: Path, runs: int) -> str:
+    exporter = EXPORT_FORMATS[fmt]
+    if not exporter.available():
+        reason = getattr(exporter, "unavailable_reason", lambda: "not installed")()
+        return f"{exporter.name:<14} {'-':>8} {'-':>7} {'-':>9}  unavailable: {reason}"
+    try:
+        result = export_model(model, fmt, output=folder / "model.pt", imgsz=size,
+                              samples=[sample])
+    except EngineError as exc:
+        return f"{exporter.name:<14} {'-':>8} {'-':>7} {'-':>9}  failed: {exc}"
+    latency = "-"
+    if result.parity.status != "unchecked":
+        latency = f"{batch_one_latency(load_backend(result.path), size, runs):.1f}"
+    return (f"{exporter.name:<14} {result.seconds:>8.1f} {result.size_mb:>7.1f} {latency:>9}  "
+            f"{result.parity.summary()}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
