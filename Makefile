@@ -13,7 +13,7 @@ $(PY):
 $(STAMP): $(PY) pyproject.toml installer/constraints.txt installer/no-deps.txt installer/system-packages.sh \
 		engine/backends/tfjs_runner/package-lock.json
 	bash installer/system-packages.sh
-	$(PY) -m pip install --quiet --constraint installer/constraints.txt --editable '.[dev,export]'
+	$(PY) -m pip install --quiet --constraint installer/constraints.txt --editable '.[dev,export,studio]'
 	$(PY) -m pip install --quiet --constraint installer/constraints.txt --no-deps -r installer/no-deps.txt
 	bash installer/tfjs-runner.sh
 	touch $(STAMP)
@@ -22,10 +22,10 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check engine tests benchmarks
+	$(PY) -m ruff check engine studio tests benchmarks
 
 format: $(STAMP)
-	$(PY) -m ruff format engine tests benchmarks
+	$(PY) -m ruff format engine studio tests benchmarks
 
 clean-venv:
 	rm -rf $(VENV)
