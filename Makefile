@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Rebuilt when the dependency lists change; `make clean-venv` forces a fresh one.
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint format clean-venv
+.PHONY: run test lint format clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,13 @@ $(STAMP): $(PY) pyproject.toml installer/constraints.txt installer/no-deps.txt i
 	$(PY) -m pip install --quiet --constraint installer/constraints.txt --no-deps -r installer/no-deps.txt
 	bash installer/tfjs-runner.sh
 	touch $(STAMP)
+
+# The studio, opening the demo project (made on first use).
+run: $(STAMP)
+	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ] && [ -z "$$QT_QPA_PLATFORM" ]; then \
+		echo "make run needs a desktop session (no DISPLAY or WAYLAND_DISPLAY is set)."; \
+		echo "On a machine without one: xvfb-run make run"; exit 1; fi
+	$(VENV)/bin/yolo-studio --demo
 
 test: $(STAMP)
 	$(PY) -m pytest

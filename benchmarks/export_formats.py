@@ -3,8 +3,11 @@ size, the parity check against PyTorch, and CPU latency at batch 1.
 
 Reference (Ultralytics 8.4) ONNX Runtime inference on this machine: classify 3.6 ms, segment
 72 ms, pose 71 ms. Models are built from their yamls (1000, 80 and 1 classes, as the official
-weights) with random weights: export and latency do not depend on the weights' values. The
-parity check also runs one photo-like image (benchmarks/classify_predict.py's), letterboxed.
+weights) with decisive random weights (engine/export/decisive.py: clear top-1 classes, a few
+confident detections), since export and latency do not depend on the weights' values but the
+parity gate's decisions need some to compare. The parity check and int8 calibration (Edge TPU)
+use images of a generated dataset (coloured discs, shapes, stick figures) at the model's size
+and one photo-like image (benchmarks/classify_predict.py's), letterboxed.
 
 Run: .venv/bin/python benchmarks/export_formats.py [--tasks classify segment pose]
      [--formats onnx openvino ...] [--runs 20]
@@ -13,6 +16,7 @@ Run: .venv/bin/python benchmarks/export_formats.py [--tasks classify segment pos
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -25,11 +29,12 @@ import torch  # noqa: E402
 from classify_predict import photo  # noqa: E402
 
 from engine.backends import load_backend  # noqa: E402
-from engine.data.images import read_image  # noqa: E402
+from engine.data.figure_samples import make_figures_dataset  # noqa: E402
+from engine.data.shape_samples import make_shapes_dataset  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
-from engine.export import EXPORT_FORMATS, export_model  # noqa: E402
+from engine.export import EXPORT_FORMATS, dataset_samples, export_model  # noqa: E402
 from engine.export.benchmark import batch_one_latency  # noqa: E402
-from engine.export.samples import _prepared  # noqa: E402
+from engine.export.decisive import make_decisive  # noqa: E402
 from engine.nn import build_model  # noqa: E402
 
 MODELS = {"classify": ("yolov8n-cls.yaml", 224), "segment": ("yolov8n-seg.yaml", 640),
@@ -45,18 +50,44 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
-        image = read_image(photo(folder / "photo.jpg"))
         for task in args.tasks:
             config, size = MODELS[task]
             torch.manual_seed(0)
-            model = build_model(config)
-            sample = _prepared(image, task, (size, size))
+            model = make_decisive(build_model(config), imgsz=size)
+            data = sample_dataset(task, folder / f"{task}_data", size, photo(folder / "photo.jpg"))
+            sample = dataset_samples(data, task, (size, size))
             pytorch_ms = batch_one_latency(load_backend(model), size, args.runs)
             print(f"\n{config[:-5]} @ {size}: PyTorch {pytorch_ms:.1f} ms/image")
             print(f"{'format':<14} {'export s':>8} {'MB':>7} {'ms/image':>9}  parity")
             for fmt in args.formats:
                 print(row(model, fmt, size, sample, folder / task, args.runs), flush=True)
             print(f"reference ONNX Runtime: {REFERENCE_ORT_MS[task]} ms/image")
+
+
+def sample_dataset(task: str, root: Path, size: int, photo_file: Path) -> Path:
+    """A few validation images for ``task`` (the photo among them)."""
+    if task == "segment":
+        data = make_shapes_dataset(root, size=size, train=1, val=7)
+    elif task == "pose":
+        data = make_figures_dataset(root, size=size, train=1, val=7)
+    else:
+        import cv2
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        for index, colour in enumerate(((40, 40, 220), (60, 180, 60), (200, 90, 30))):
+            target = root / "val" / f"colour{index}"
+            target.mkdir(parents=True)
+            for count in range(2):
+                image = rng.integers(60, 200, (size, size, 3), dtype=np.uint8)
+                cv2.circle(image, (size // 2, size // 2), size // 3, colour, -1)
+                cv2.imwrite(str(target / f"{count}.jpg"), image)
+        (root / "train").symlink_to(root / "val")
+        data = root
+    folder = root / "val" / "photo" if task == "classify" else data.parent / "images" / "val"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(photo_file, folder / "photo.jpg")
+    return data
 
 
 def row(model, fmt: str, size: int, sample, folder: Path, runs: int) -> str:
@@ -66,7 +97,7 @@ def row(model, fmt: str, size: int, sample, folder: Path, runs: int) -> str:
         return f"{exporter.name:<14} {'-':>8} {'-':>7} {'-':>9}  unavailable: {reason}"
     try:
         result = export_model(model, fmt, output=folder / "model.pt", imgsz=size,
-                              samples=[sample])
+                              samples=sample)
     except EngineError as exc:
         return f"{exporter.name:<14} {'-':>8} {'-':>7} {'-':>9}  failed: {exc}"
     latency = "-"

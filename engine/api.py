@@ -314,14 +314,16 @@ class YOLO:
         calibration and the check. Raises ExportCheckFailed, with the figures, when the export
         does not match the model; its files are kept for inspection.
         """
-        from .export import check_imgsz, export_model
+        from .export import check_imgsz, export_model, get_exporter
 
         model = self._require_model("export")
         settings = self._settings("export", kwargs, inherit=("imgsz", "data"))
         output = self.checkpoint_path or Path(f"{self.source_stem}.pt")
         stride = max(int(s) for s in model.strides)
         size, _ = check_imgsz(settings.imgsz, stride=stride, task=model.task)
-        samples = self._export_samples(settings, size, required=bool(settings.int8))
+        exporter = get_exporter(settings.format)
+        calibrates = settings.int8 or getattr(exporter, "calibrates", False)  # Edge TPU: int8
+        samples = self._export_samples(settings, size, required=bool(calibrates))
         result = export_model(
             model, settings.format, output=output, imgsz=settings.imgsz, batch=int(settings.batch)
             if "batch" in kwargs else 1, half=settings.half, dynamic=settings.dynamic,

@@ -6,6 +6,10 @@
 #                         peak memory 1.82 -> 1.45 GiB on the segment benchmark, same speed).
 set -uo pipefail
 OPTIONAL=(libtcmalloc-minimal4)
+# What Qt needs to open a real window (xcb) on a fresh Debian; offscreen (the tests) needs none.
+OPTIONAL+=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
+           libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
+           libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 fonts-dejavu-core)
 # Node.js runs TF.js exports (engine/backends/tfjs_backend.py); only where no `node` is on PATH.
 command -v node >/dev/null 2>&1 || OPTIONAL+=(nodejs npm)
 
@@ -31,6 +35,7 @@ echo "installing optional system packages: ${missing[*]}"
 if ! "${as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
     "${as_root[@]}" apt-get update -qq >/dev/null 2>&1
     "${as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
-        echo "note: could not install ${missing[*]}; training runs on with the C library's malloc" >&2
+        echo "note: could not install ${missing[*]}: the studio may not open a window" \
+            "(the tests run offscreen) and training uses the C library's malloc" >&2
 fi
 exit 0

@@ -27,3 +27,25 @@ def test_no_eval_or_unsafe_load_in_the_engine():
         for line in text.splitlines():
             if "torch.load(" in line:
                 assert "weights_only=True" in line, f"{path}: {line.strip()}"
+
+
+def test_the_studio_uses_only_the_engines_public_names():
+    import ast
+
+    for path in (ROOT / "studio").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("engine"):
+                assert not any(part.startswith("_") for part in node.module.split(".")), path
+                private = [a.name for a in node.names
+                           if a.name.startswith("_") and not a.name.startswith("__")]
+                assert not private, f"{path}: imports {private} from {node.module}"
+
+
+def test_the_studio_is_no_dependency_of_the_engine_package():
+    code = (
+        "import sys, studio.state, studio.services.projects\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

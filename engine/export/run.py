@@ -89,7 +89,8 @@ def export_model(
              "optimize": optimize, "int8": int8, "nms": nms, "keras": keras,
              "workspace": workspace}
     options = _check_options(exporter, size, batch, given)
-    options = replace(options, calibration=tuple(samples) if options.int8 else ())
+    calibrates = options.int8 or getattr(exporter, "calibrates", False)
+    options = replace(options, calibration=tuple(samples) if calibrates else ())
     if options.int8 and not options.calibration:
         raise ExportError(
             f"int8 {exporter.name} export calibrates on images of the model's dataset, and none "

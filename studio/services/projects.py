@@ -32,6 +32,7 @@ class Project:
         self.folder = folder
         self.database = database
         self._lock = lock
+        self._closed = False
 
     @property
     def name(self) -> str:
@@ -86,6 +87,10 @@ class Project:
         return self.folder / ".cache"
 
     def close(self) -> None:
+        """Release the database and the lock (again: nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         self.database.close()
         self._lock.release()
 

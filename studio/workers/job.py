@@ -48,6 +48,13 @@ class _Runner(QObject):
     @Slot()
     def run(self) -> None:
         try:
+            self._run()
+        finally:
+            # the thread ends by itself: a GUI thread waiting for it at shutdown can't relay
+            self.thread().quit()
+
+    def _run(self) -> None:
+        try:
             result = self._work(self._report, self._cancel)
         except (Cancelled, KeyboardInterrupt):
             self.stopped.emit()

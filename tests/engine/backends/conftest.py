@@ -9,6 +9,7 @@ import torch
 
 from engine.checkpoints import checkpoint_dict, save_checkpoint
 from engine.export import export_model
+from engine.export.decisive import make_decisive
 from engine.nn import build_model
 
 IMGSZ = 32
@@ -22,15 +23,10 @@ def spread_classifier() -> torch.nn.Module:
     that mixes up rows pass; He-initialised convolutions and a much larger classifier make the
     probabilities depend on the image's colour.
     """
-    torch.manual_seed(0)
+    torch.manual_seed(0)  # the layers make_decisive leaves as built
     model = build_model("yolov8n-cls.yaml", num_classes=3)
     model.names = dict(NAMES)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.Conv2d):
-                torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-        model.head.linear.weight.mul_(200)
-    return model.eval()
+    return make_decisive(model)
 
 
 def coloured_images(count: int, size: int = IMGSZ) -> torch.Tensor:

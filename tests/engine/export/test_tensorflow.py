@@ -28,6 +28,7 @@ from engine.export import base as export_base
 from engine.export import dataset_samples, export_model, get_exporter
 from engine.export import tensorflow as tf_export
 from engine.export.base import ExportOptions
+from engine.export.decisive import make_decisive
 from engine.export.run import build_metadata, output_shapes, prepare_model
 from engine.nn import build_model
 from engine.nn.model import TaskModel
@@ -53,42 +54,12 @@ PRECISION = {"tflite_fp16": "fp16", "tflite_int8": "int8"}
 
 
 def task_model(task: str) -> TaskModel:
-    """yolov8n for ``task`` whose outputs depend on the image.
-
-    A fresh model gives nearly the same outputs for every input, which an export that mixes up
-    channels would still match: He-initialised convolutions spread them, and a larger
-    classifier separates the class probabilities. Detection scores (~0.005 everywhere in a
-    fresh model) get larger class weights and biases that put about 2% of the anchors above
-    0.5, so the parity gate and predict compare a few clear detections, not none (or all of
-    them with scores so alike that int8 rounding reorders them); boxes get a fixed size of
-    about 3 strides (random box logits saturate the DFL bins: boxes 15 strides wide).
-    """
+    """yolov8n for ``task`` whose outputs depend on the image (engine/export/decisive.py)."""
     yaml_file, overrides, names, _, _ = TASKS[task]
-    torch.manual_seed(0)
+    torch.manual_seed(0)  # the layers make_decisive leaves as built
     model = build_model(yaml_file, **overrides)
     model.names = dict(names)
-    with torch.no_grad():
-        for name, module in model.named_modules():
-            # not the DFL's fixed convolution: its weights are the bin numbers 0..15
-            if isinstance(module, torch.nn.Conv2d) and ".dfl." not in f".{name}.":
-                torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-        if task == "classify":
-            model.head.linear.weight.mul_(200)
-            return model.eval()
-        for branch in model.head.cv2:  # boxes about 3 strides wide (DFL bins peak at 1.5)
-            branch[-1].weight.zero_()
-            branch[-1].bias.copy_(-(torch.arange(16.0) - 1.5).square().repeat(4) / 2)
-        for branch in model.head.cv3:
-            branch[-1].weight.mul_(100)
-            branch[-1].bias.fill_(0.0)
-        model.eval()
-        images = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(1))
-        scores = prepare_model(model)(images)
-        scores = as_tuple(scores)[0][:, 4 : 4 + model.num_classes]
-        logit = torch.logit(scores.flatten().quantile(0.98).clamp(1e-4, 1 - 1e-4))
-        for branch in model.head.cv3:
-            branch[-1].bias.fill_(-float(logit))
-    return model
+    return make_decisive(model)
 
 
 def make_datasets(root: Path) -> dict[str, Path]:
@@ -353,6 +324,15 @@ def test_edgetpu_writes_the_full_integer_tflite_and_names_the_missing_compiler(
     backend = load_backend(quantised)  # runs here, on the CPU
     assert backend.task == "classify" and backend(torch.rand(2, 3, 32, 32)).shape == (2, 3)
     assert "Edge TPU device" in get_exporter("edgetpu").runtime_missing()
+
+
+def test_yolo_export_to_edgetpu_calibrates_on_data(exports, datasets, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no edgetpu_compiler anywhere
+    checkpoint = shutil.copy2(exports.checkpoint("classify"), tmp_path / "best.pt")
+    with pytest.raises(ExportError, match=r"needs edgetpu_compiler, which is not installed"):
+        YOLO(checkpoint, progress=ignore).export(format="edgetpu", imgsz=32,
+                                                 data=str(datasets["classify"]))
+    assert (tmp_path / "best_full_integer_quant.tflite").is_file()  # calibrated on the data
 
 
 def test_edgetpu_runs_the_compiler_when_it_is_installed(datasets, tmp_path, monkeypatch):

@@ -1,0 +1,58 @@
+"""``yolo-studio [PROJECT]``: the desktop app. With no project it opens the last one (or the
+welcome page); ``--demo [segment|pose|classify]`` opens a demo project, made on first use."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="yolo-studio", description=__doc__.splitlines()[0])
+    parser.add_argument("project", nargs="?", help="a project folder to open")
+    parser.add_argument("--demo", nargs="?", const="segment", choices=("segment", "pose",
+                                                                        "classify"),
+                        help="open a demo project (made on first use)")
+    parser.add_argument("--theme", choices=("system", "light", "dark"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from engine.backends.threads import configure_threads
+
+    configure_threads()  # before torch loads (engine/backends/threads.py)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    from PySide6.QtWidgets import QApplication
+
+    from .services.demo import demo_project
+    from .ui.app_settings import app_settings, recent_projects
+    from .ui.error_dialog import install_excepthook
+    from .ui.main_window import MainWindow
+    from .ui.theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("YOLO Studio")
+    app.setOrganizationName("YOLO Studio")
+    settings = app_settings()
+    theme = args.theme or str(settings.value("theme", "system"))
+    apply_theme(app, theme)
+
+    window = MainWindow(demo_provider=lambda progress, cancel: demo_project(
+        args.demo or "segment", progress=progress, cancel=cancel))
+    install_excepthook(lambda: window)
+    window.show()
+    if args.demo:
+        window.open_demo()
+    elif args.project:
+        window.open_folder(Path(args.project))
+    elif recent_projects():
+        window.open_folder(recent_projects()[0])
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

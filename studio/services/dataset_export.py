@@ -1,0 +1,366 @@
+"""Export a project's dataset as the engine trains on it (YOLO layout) or as COCO JSON.
+
+Only live data is written: images and annotations in the trash (``deleted_at`` set) and draft
+annotations (a model's suggestions not yet accepted) are left out. Images without a split go
+to ``train``. Image files are hard-linked into the export when the disk allows it (no extra
+space; the engine refuses symbolic links that leave a dataset folder), copied otherwise.
+
+Writes are atomic: the YOLO export is built in a temp folder beside the target and renamed into
+place when complete (an earlier export there is replaced only then); the COCO JSON is written
+to a temp file and renamed. A cancelled export raises ``Cancelled`` and leaves nothing behind.
+Numbers are written in the shortest form that reads back as the same float, so a YOLO dataset
+imported and exported again gives label files that parse to the same values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import yaml
+from sqlalchemy import select
+
+from engine.cancel import NEVER, CancelToken
+from engine.utils.atomic import atomic_directory, atomic_writer
+
+from ..errors import ProjectError
+from ..state.models import Annotation, Image, ProjectSettings
+from .image_files import ProblemRecord, Progress, no_progress, problem_record
+from .projects import Project
+
+EXPORT_MARKER = ".yolo-studio-export"
+"""A file in every YOLO export folder: a later export may replace a folder that has it."""
+YAML_NAME = "data.yaml"
+_CANCEL_EVERY = 200
+
+
+@dataclass
+class ExportSummary:
+    """What an export wrote: where, how many images and annotations, what it left out."""
+
+    path: Path
+    images: int = 0
+    annotations: int = 0
+    linked: int = 0
+    copied: int = 0
+    images_root: Path | None = None  # COCO without images_folder: what file_name is relative to
+    problems: list[ProblemRecord] = field(default_factory=list)
+
+
+@dataclass
+class _ImageRow:
+    id: int
+    path: Path
+    width: int
+    height: int
+    split: str
+    annotations: list[Annotation]
+
+
+# -- reading the project -----------------------------------------------------------------------
+
+
+def _live_images(project: Project) -> list[_ImageRow]:
+    """Images not in the trash, each with its accepted annotations not in the trash."""
+    with project.database.session() as session:
+        images = session.execute(
+            select(Image.id, Image.path, Image.width, Image.height, Image.split)
+            .where(Image.deleted_at.is_(None)).order_by(Image.id)
+        ).all()
+        annotations = session.scalars(
+            select(Annotation)
+            .join(Image, Annotation.image_id == Image.id)
+            .where(Image.deleted_at.is_(None), Annotation.deleted_at.is_(None),
+                   Annotation.draft.is_(False))
+            .order_by(Annotation.image_id, Annotation.position, Annotation.id)
+        ).all()
+    by_image: dict[int, list[Annotation]] = {}
+    for annotation in annotations:
+        by_image.setdefault(annotation.image_id, []).append(annotation)
+    return [
+        _ImageRow(row.id, project.resolve(row.path), row.width, row.height, row.split or "train",
+                  by_image.get(row.id, []))
+        for row in images
+    ]
+
+
+# -- YOLO --------------------------------------------------------------------------------------
+
+
+def export_yolo(project: Project, folder: str | Path, progress: Progress = no_progress,
+                cancel: CancelToken = NEVER) -> ExportSummary:
+    """Write the project as a YOLO dataset in ``folder``: for segment and pose
+    ``images/<split>/``, ``labels/<split>/`` and ``data.yaml`` (names, and for pose kpt_shape,
+    flip_idx, kpt_names, skeleton); for classify ``<split>/<class name>/<image>``.
+
+    ``folder`` must be empty, missing, or an earlier export (it is then replaced as a whole).
+    """
+    target = Path(folder).expanduser().resolve()
+    _check_target(target, project)
+    settings = project.settings()
+    names = [info.name for info in project.classes()]
+    images = _live_images(project)
+    summary = ExportSummary(target)
+    with atomic_directory(target) as temp:
+        if settings.task == "classify":
+            _write_classify(temp, images, names, summary, progress, cancel)
+        else:
+            splits = _write_detect(temp, images, settings, summary, progress, cancel)
+            _write_yaml(temp / YAML_NAME, splits, names, settings, summary)
+        (temp / EXPORT_MARKER).write_text("written by YOLO Studio; a new export replaces this "
+                                          "folder\n", encoding="utf-8")
+    return summary
+
+
+def _check_target(target: Path, project: Project) -> None:
+    if target == project.folder or project.folder.is_relative_to(target):
+        raise ProjectError("would hold the project itself; choose another folder", path=target)
+    if target.exists() and not target.is_dir():
+        raise ProjectError("is a file; choose a folder for the export", path=target)
+    if target.is_dir() and any(target.iterdir()) and not (target / EXPORT_MARKER).exists():
+        raise ProjectError("is not empty and is not an earlier YOLO Studio export; choose an "
+                           "empty folder (nothing was written)", path=target)
+
+
+def _write_detect(root: Path, images: list[_ImageRow], settings: ProjectSettings,
+                  summary: ExportSummary, progress: Progress, cancel: CancelToken) -> set[str]:
+    names_taken: dict[str, set[str]] = {}
+    dims = settings.keypoint_dims
+    wanted = "pose" if settings.task == "pose" else "polygon"
+    for image in _ticking(images, progress, cancel, "images"):
+        if not _readable(image, summary):
+            continue
+        name = _unique_name(image.path, names_taken.setdefault(image.split, set()))
+        _place(image.path, root / "images" / image.split / name, summary)
+        lines = [line for a in image.annotations if a.kind == wanted
+                 for line in [_label_line(a, dims)] if line]
+        if lines:
+            label = root / "labels" / image.split / PurePosixPath(name).with_suffix(".txt")
+            label.parent.mkdir(parents=True, exist_ok=True)
+            label.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        summary.images += 1
+        summary.annotations += len(lines)
+    return set(names_taken)
+
+
+def _label_line(annotation: Annotation, dims: int) -> str | None:
+    """One label row: ``class x1 y1 ...`` (polygon) or ``class cx cy w h x y [v] ...`` (pose)."""
+    if annotation.kind == "polygon" and annotation.polygon and len(annotation.polygon) >= 6:
+        return " ".join([str(annotation.class_index), *map(number, annotation.polygon)])
+    if annotation.kind == "pose" and annotation.box and annotation.keypoints is not None:
+        values = [number(v) for v in annotation.box]
+        for i, value in enumerate(annotation.keypoints):
+            values.append(str(int(value)) if dims == 3 and i % 3 == 2 else number(value))
+        return " ".join([str(annotation.class_index), *values])
+    return None
+
+
+def number(value: float) -> str:
+    """The shortest text that reads back as the same float, without an exponent."""
+    text = repr(float(value))
+    if "e" in text or "E" in text:
+        text = np.format_float_positional(float(value), trim="-")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _write_yaml(path: Path, splits: set[str], names: list[str], settings: ProjectSettings,
+                summary: ExportSummary) -> None:
+    config: dict[str, Any] = {split: f"images/{split}" for split in ("train", "val", "test")
+                              if split in splits}
+    for split in ("train", "val"):
+        if split not in splits:
+            summary.problems.append(problem_record(
+                path, f"no {split} images, so the yaml has no {split} key; assign some images "
+                f"to {split} before training", severity="warning"))
+    config["names"] = dict(enumerate(names))
+    if settings.task == "pose":
+        config["kpt_shape"] = [len(settings.keypoint_names), settings.keypoint_dims]
+        config["flip_idx"] = list(settings.flip_idx)
+        config["kpt_names"] = list(settings.keypoint_names)
+        if settings.skeleton:
+            config["skeleton"] = [list(edge) for edge in settings.skeleton]
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+                    encoding="utf-8")
+
+
+def _write_classify(root: Path, images: list[_ImageRow], names: list[str],
+                    summary: ExportSummary, progress: Progress, cancel: CancelToken) -> None:
+    taken: dict[tuple[str, str], set[str]] = {}
+    for image in _ticking(images, progress, cancel, "images"):
+        labels = [a.class_index for a in image.annotations if a.kind == "class"]
+        if not labels or not 0 <= labels[0] < len(names):
+            summary.problems.append(problem_record(
+                image.path, "has no class; not exported (give it a class)", severity="warning"))
+            continue
+        if not _readable(image, summary):
+            continue
+        folder = _folder_name(names[labels[0]])
+        name = _unique_name(image.path, taken.setdefault((image.split, folder), set()))
+        _place(image.path, root / image.split / folder / name, summary)
+        summary.images += 1
+        summary.annotations += 1
+    splits = {split for split, _folder in taken}
+    if "train" not in splits or not splits & {"val", "test"}:
+        summary.problems.append(problem_record(
+            root, "training needs train/ and val/ images; assign some images to each split",
+            severity="warning"))
+
+
+def _folder_name(class_name: str) -> str:
+    """A class name usable as one folder name."""
+    cleaned = "".join("_" if c in '/\\:*?"<>|' else c for c in class_name).strip(". ")
+    return cleaned or "_"
+
+
+# -- COCO --------------------------------------------------------------------------------------
+
+
+def export_coco(project: Project, json_path: str | Path, progress: Progress = no_progress,
+                cancel: CancelToken = NEVER, *,
+                images_folder: str | Path | None = None) -> ExportSummary:
+    """Write the project's objects as COCO JSON (polygons for segment, keypoints for pose).
+
+    With ``images_folder`` the images are linked (or copied) there and ``file_name`` is their
+    name in it; without it ``file_name`` is relative to the folder all images share
+    (``summary.images_root``). Classify projects export as folders (``export_yolo``).
+    """
+    settings = project.settings()
+    target = Path(json_path).expanduser().resolve()
+    if settings.task not in ("segment", "pose"):
+        raise ProjectError("a classify project has no objects to write as COCO; export it as "
+                           "YOLO folders instead", path=target)
+    images = _live_images(project)
+    summary = ExportSummary(target)
+    folder = Path(images_folder).expanduser().resolve() if images_folder else None
+    summary.images_root = folder or _common_folder(images)
+    content = _coco_content(project, settings, images, folder, summary, progress, cancel)
+    with atomic_writer(target) as handle:
+        handle.write(json.dumps(content, ensure_ascii=False).encode("utf-8"))
+    return summary
+
+
+def _coco_content(project: Project, settings: ProjectSettings, images: list[_ImageRow],
+                  folder: Path | None, summary: ExportSummary, progress: Progress,
+                  cancel: CancelToken) -> dict[str, Any]:
+    entries, annotations, taken = [], [], set()
+    for image in _ticking(images, progress, cancel, "images"):
+        if not _readable(image, summary):
+            continue
+        if folder is not None:
+            file_name = _unique_name(image.path, taken)
+            _place(image.path, folder / file_name, summary)
+        else:
+            file_name = image.path.relative_to(summary.images_root or "/").as_posix()
+        entries.append({"id": image.id, "file_name": file_name, "width": image.width,
+                        "height": image.height})
+        for annotation in image.annotations:
+            entry = _coco_annotation(annotation, image, settings.keypoint_dims)
+            if entry is not None:
+                annotations.append({"id": len(annotations) + 1, **entry})
+        summary.images += 1
+    summary.annotations = len(annotations)
+    return {"info": {"description": f"{settings.name} (YOLO Studio)"}, "images": entries,
+            "annotations": annotations, "categories": _categories(project, settings)}
+
+
+def _categories(project: Project, settings: ProjectSettings) -> list[dict[str, Any]]:
+    categories = []
+    for info in project.classes():
+        category: dict[str, Any] = {"id": info.index + 1, "name": info.name,
+                                    "supercategory": ""}
+        if settings.task == "pose":
+            category["keypoints"] = list(settings.keypoint_names)
+            category["skeleton"] = [[a + 1, b + 1] for a, b in settings.skeleton]
+        categories.append(category)
+    return categories
+
+
+def _coco_annotation(annotation: Annotation, image: _ImageRow, dims: int
+                     ) -> dict[str, Any] | None:
+    w, h = image.width, image.height
+    base = {"image_id": image.id, "category_id": annotation.class_index + 1, "iscrowd": 0}
+    if annotation.kind == "polygon" and annotation.polygon and len(annotation.polygon) >= 6:
+        xs = [x * w for x in annotation.polygon[0::2]]
+        ys = [y * h for y in annotation.polygon[1::2]]
+        points = [v for pair in zip(xs, ys, strict=True) for v in pair]
+        box = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+        area = 0.5 * abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(xs))))
+        return {**base, "segmentation": [points], "bbox": box, "area": area}
+    if annotation.kind == "pose" and annotation.box and annotation.keypoints is not None:
+        cx, cy, bw, bh = annotation.box
+        box = [(cx - bw / 2) * w, (cy - bh / 2) * h, bw * w, bh * h]
+        keypoints = _coco_keypoints(annotation.keypoints, dims, w, h)
+        return {**base, "bbox": box, "area": box[2] * box[3], "keypoints": keypoints,
+                "num_keypoints": sum(1 for v in keypoints[2::3] if v > 0)}
+    return None
+
+
+def _coco_keypoints(values: list[float], dims: int, w: int, h: int) -> list[float]:
+    """``[x, y, v, ...]`` in pixels; a keypoint not labelled is ``0, 0, 0``."""
+    result: list[float] = []
+    for i in range(0, len(values), dims):
+        x, y = values[i], values[i + 1]
+        v = int(values[i + 2]) if dims == 3 else (2 if x >= 0 and y >= 0 else 0)
+        result += [x * w, y * h, v] if v > 0 else [0, 0, 0]
+    return result
+
+
+def _common_folder(images: list[_ImageRow]) -> Path | None:
+    if not images:
+        return None
+    return Path(os.path.commonpath([str(image.path.parent) for image in images]))
+
+
+# -- shared ------------------------------------------------------------------------------------
+
+
+def _ticking(images: list[_ImageRow], progress: Progress, cancel: CancelToken,
+             what: str) -> Iterable[_ImageRow]:
+    """The images, reporting progress and honouring ``cancel`` every few hundred."""
+    total = len(images)
+    progress(0, total, f"exporting {total} {what}")
+    for done, image in enumerate(images):
+        if done % _CANCEL_EVERY == 0:
+            cancel.raise_if_cancelled()
+            progress(done, total, f"{done} of {total} {what}")
+        yield image
+    progress(total, total, f"{total} {what} exported")
+
+
+def _readable(image: _ImageRow, summary: ExportSummary) -> bool:
+    if image.path.is_file():
+        return True
+    summary.problems.append(problem_record(
+        image.path, "image file is missing; not exported (restore the file or delete the "
+        "image from the project)"))
+    return False
+
+
+def _unique_name(path: Path, taken: set[str]) -> str:
+    """The file name of ``path``, with ``-1``, ``-2`` ... when its stem is already used (two
+    images may not share a label file)."""
+    stem, suffix = path.stem, path.suffix
+    name, count = path.name, 0
+    while stem.lower() in taken:
+        count += 1
+        stem = f"{path.stem}-{count}"
+        name = f"{stem}{suffix}"
+    taken.add(stem.lower())
+    return name
+
+
+def _place(source: Path, target: Path, summary: ExportSummary) -> None:
+    """Hard-link ``source`` at ``target`` (same disk), else copy it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+        summary.linked += 1
+    except OSError:
+        shutil.copyfile(source, target)
+        summary.copied += 1

@@ -1,0 +1,111 @@
+"""The demo projects `make run` opens: generated on first use (nothing to download), one per
+task, small enough to train in about a minute on a laptop CPU.
+
+Each is a project folder under the studio's data folder (``YOLO_STUDIO_DATA_DIR`` moves it)
+with the generated dataset beside it, imported through the same importer a user's dataset goes
+through; the images are copied into the project.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engine.cancel import NEVER, CancelToken
+from engine.data.figure_samples import make_figures_dataset
+from engine.data.shape_samples import make_shapes_dataset
+
+from .keypoint_schemas import KeypointSchema
+from .projects import create_project
+
+DEMO_TASKS = ("segment", "pose", "classify")
+COLOURS = {"red": (40, 40, 220), "green": (60, 180, 60), "blue": (200, 90, 30)}  # BGR
+
+
+def data_folder() -> Path:
+    """Where the studio keeps its own files (the demo projects)."""
+    base = os.environ.get("YOLO_STUDIO_DATA_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "yolo-studio"
+
+
+def demo_project(task: str = "segment", *, root: Path | None = None,
+                 progress: Callable[[int, int, str], None] | None = None,
+                 cancel: CancelToken = NEVER) -> Path:
+    """The folder of the demo project for ``task``, made on first use."""
+    if task not in DEMO_TASKS:
+        raise ValueError(f"no demo project for {task!r}; there is one for {', '.join(DEMO_TASKS)}")
+    folder = (root or data_folder()) / f"demo-{task}"
+    if (folder / "project.db").is_file():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # built in a scratch folder, then renamed: an interrupted first run leaves no half project
+    scratch = Path(tempfile.mkdtemp(prefix=f".demo-{task}-", dir=folder.parent))
+    try:
+        _build(task, scratch, progress or (lambda *_: None), cancel)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(scratch, folder)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return folder
+
+
+def _build(task: str, folder: Path, progress, cancel: CancelToken) -> None:
+    from .importers import import_dataset
+
+    source = folder.parent / f".{folder.name}-source"
+    shutil.rmtree(source, ignore_errors=True)
+    try:
+        if task == "segment":
+            data = make_shapes_dataset(source, size=256, train=48, val=16)
+            kwargs = {}
+        elif task == "pose":
+            data = make_figures_dataset(source, size=256, train=48, val=16)
+            kwargs = {"keypoints": _figure_schema(data)}
+        else:
+            data = _colour_folder(source)
+            kwargs = {}
+        project = create_project(folder / "project", name=f"Demo ({task})", task=task, **kwargs)
+        try:
+            import_dataset(project, data, copy=True, progress=progress, cancel=cancel)
+        finally:
+            project.close()
+        for item in (folder / "project").iterdir():
+            os.replace(item, folder / item.name)
+        (folder / "project").rmdir()
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
+
+
+def _figure_schema(yaml_path: Path) -> KeypointSchema:
+    import yaml
+
+    spec = yaml.safe_load(yaml_path.read_text())
+    return KeypointSchema.build(spec["kpt_names"], spec.get("skeleton", ()),
+                                spec.get("flip_idx"), int(spec["kpt_shape"][1]))
+
+
+def _colour_folder(root: Path, per_class: int = 24) -> Path:
+    """Photos of coloured discs on noise: red, green, blue (classify)."""
+    rng = np.random.default_rng(0)
+    for split, count in (("train", per_class), ("val", per_class // 3)):
+        for name, colour in COLOURS.items():
+            target = root / split / name
+            target.mkdir(parents=True, exist_ok=True)
+            for index in range(count):
+                image = rng.integers(60, 200, (96, 96, 3), dtype=np.uint8)
+                centre = tuple(int(v) for v in rng.integers(30, 66, 2))
+                shade = np.clip(np.array(colour) + rng.integers(-30, 30, 3), 0, 255)
+                cv2.circle(image, centre, int(rng.integers(16, 28)),
+                           tuple(int(v) for v in shade), -1)
+                cv2.imwrite(str(target / f"{name}_{index:03d}.jpg"), image)
+    return root

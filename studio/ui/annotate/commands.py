@@ -1,0 +1,57 @@
+"""Undo commands: each holds whole before/after values, so undo restores exact geometry."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QUndoCommand
+
+from ...services.annotations import AnnotationData
+from .document import ImageDocument
+
+
+class AddInstance(QUndoCommand):
+    """Add an instance (or bring a deleted one back) at ``index`` (the end when None)."""
+
+    def __init__(self, document: ImageDocument, annotation: AnnotationData,
+                 index: int | None = None, text: str = "Add instance") -> None:
+        super().__init__(text)
+        self.document, self.annotation = document, annotation
+        self.index = len(document.annotations) if index is None else index
+
+    def redo(self) -> None:
+        self.document.insert(self.index, self.annotation)
+
+    def undo(self) -> None:
+        self.document.remove(self.annotation.key)
+
+
+class RemoveInstance(QUndoCommand):
+    """Delete an instance (it goes to the trash when autosaved)."""
+
+    def __init__(self, document: ImageDocument, key: str, text: str = "Delete instance") -> None:
+        super().__init__(text)
+        self.document = document
+        self.index = document.index_of(key)
+        self.annotation = document.annotations[self.index]
+
+    def redo(self) -> None:
+        self.document.remove(self.annotation.key)
+
+    def undo(self) -> None:
+        self.document.insert(self.index, self.annotation)
+
+
+class EditInstance(QUndoCommand):
+    """Replace an instance's values (geometry, class, visibility) by ``after``."""
+
+    def __init__(self, document: ImageDocument, before: AnnotationData, after: AnnotationData,
+                 text: str = "Edit instance") -> None:
+        super().__init__(text)
+        if before.key != after.key:
+            raise ValueError("an edit keeps the instance's key")
+        self.document, self.before, self.after = document, before, after
+
+    def redo(self) -> None:
+        self.document.replace(self.after)
+
+    def undo(self) -> None:
+        self.document.replace(self.before)

@@ -1,0 +1,62 @@
+"""The annotations of the image on the canvas, as a list the undo commands change."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from ...services.annotations import AnnotationData, ImageInfo
+
+
+class ImageDocument(QObject):
+    """One image's annotations. ``changed`` after every edit (autosave listens);
+    ``instance_changed(key)`` when one instance changed in place; ``structure_changed`` when
+    instances were added, removed or reordered."""
+
+    changed = Signal()
+    instance_changed = Signal(str)
+    structure_changed = Signal()
+
+    def __init__(self, image: ImageInfo, annotations: list[AnnotationData],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.image = image
+        self.annotations: list[AnnotationData] = list(annotations)
+        self.known_ids: set[int] = {a.id for a in annotations if a.id is not None}
+
+    def keys(self) -> list[str]:
+        return [a.key for a in self.annotations]
+
+    def index_of(self, key: str) -> int:
+        for index, annotation in enumerate(self.annotations):
+            if annotation.key == key:
+                return index
+        raise KeyError(key)
+
+    def get(self, key: str) -> AnnotationData | None:
+        for annotation in self.annotations:
+            if annotation.key == key:
+                return annotation
+        return None
+
+    def insert(self, index: int, annotation: AnnotationData) -> None:
+        self.annotations.insert(index, annotation)
+        if annotation.id is not None:
+            self.known_ids.add(annotation.id)
+        self.structure_changed.emit()
+        self.changed.emit()
+
+    def remove(self, key: str) -> tuple[int, AnnotationData]:
+        index = self.index_of(key)
+        annotation = self.annotations.pop(index)
+        self.structure_changed.emit()
+        self.changed.emit()
+        return index, annotation
+
+    def replace(self, annotation: AnnotationData) -> None:
+        self.annotations[self.index_of(annotation.key)] = annotation
+        self.instance_changed.emit(annotation.key)
+        self.changed.emit()
+
+    def learn_ids(self, assigned: dict[str, int]) -> None:
+        """Remember the rows the autosave made (not an edit: nothing is emitted)."""
+        self.known_ids.update(assigned.values())

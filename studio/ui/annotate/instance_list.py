@@ -1,0 +1,86 @@
+"""The instances of the image beside the canvas: class (in its colour), kind, keypoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+
+from ...services.annotations import AnnotationData
+from .geometry import is_placed, keypoint_triples
+
+KEY_ROLE = Qt.ItemDataRole.UserRole
+
+
+def swatch(color: str, size: int = 12) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(QColor(color))
+    return QIcon(pixmap)
+
+
+def describe(index: int, data: AnnotationData, class_name: str) -> str:
+    text = f"{index + 1}. {class_name}"
+    if data.kind == "polygon":
+        text += f"  · {len(data.polygon or ()) // 2} vertices"
+    elif data.kind == "pose":
+        triples = keypoint_triples(data.keypoints or ())
+        placed = sum(1 for t in triples if is_placed(*t) and t[2] > 0)
+        text += f"  · {placed}/{len(triples)} keypoints"
+    if data.draft:
+        text += "  (draft)"
+    if data.score is not None:
+        text += f"  {data.score:.2f}"
+    return text
+
+
+class InstanceList(QListWidget):
+    """Lists a document's instances; ``instance_selected(key or None)`` when the user picks
+    one; ``select_key`` follows the canvas without echoing back."""
+
+    instance_selected = Signal(object)
+
+    def __init__(self, class_name: Callable[[int], str], class_color: Callable[[int], str],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._class_name, self._class_color = class_name, class_color
+        self._quiet = False
+        self.itemSelectionChanged.connect(self._on_selection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the canvas
+
+    def show_annotations(self, annotations: list[AnnotationData], selected: str | None) -> None:
+        self._quiet = True
+        try:
+            self.clear()
+            for index, data in enumerate(annotations):
+                if data.kind == "class":
+                    continue
+                item = QListWidgetItem(swatch(self._class_color(data.class_index)),
+                                       describe(index, data, self._class_name(data.class_index)))
+                item.setData(KEY_ROLE, data.key)
+                self.addItem(item)
+                if data.key == selected:
+                    item.setSelected(True)
+        finally:
+            self._quiet = False
+
+    def select_key(self, key: str | None) -> None:
+        self._quiet = True
+        try:
+            for row in range(self.count()):
+                item = self.item(row)
+                item.setSelected(item.data(KEY_ROLE) == key)
+                if item.isSelected():
+                    self.scrollToItem(item)
+        finally:
+            self._quiet = False
+
+    def keys(self) -> list[str]:
+        return [self.item(row).data(KEY_ROLE) for row in range(self.count())]
+
+    def _on_selection(self) -> None:
+        if self._quiet:
+            return
+        items = self.selectedItems()
+        self.instance_selected.emit(items[0].data(KEY_ROLE) if items else None)

@@ -1,0 +1,182 @@
+"""What the canvas draws: polygons (filled ~40 % with a 2 px outline), pose instances (box,
+skeleton, keypoints coloured by side) and label tags. Pens are cosmetic and handles ignore
+the view's zoom, so outlines and keypoints keep their size on screen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen, QPolygonF
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsLineItem,
+    QGraphicsPolygonItem,
+    QGraphicsRectItem,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from ...services.palette import KEYPOINT_SIDES, keypoint_side
+from .geometry import Point
+
+KEYPOINT_RADIUS = 4.0
+HANDLE_RADIUS = 4.0
+INSTANCE_Z = 10
+
+
+def cosmetic_pen(color: QColor | str, width: float = 2.0,
+                 style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QPen:
+    pen = QPen(QColor(color), width, style)
+    pen.setCosmetic(True)
+    return pen
+
+
+def readable_text_color(color: QColor) -> QColor:
+    """Black or white, whichever reads better on ``color``."""
+    luminance = 0.299 * color.red() + 0.587 * color.green() + 0.114 * color.blue()
+    return QColor("#000000") if luminance > 150 else QColor("#ffffff")
+
+
+class Dot(QGraphicsEllipseItem):
+    """A round marker of constant size on screen (vertex handle or keypoint)."""
+
+    def __init__(self, center: Point, radius: float, fill: QColor | None, outline: QColor,
+                 parent: QGraphicsItem | None = None, width: float = 1.5) -> None:
+        super().__init__(-radius, -radius, 2 * radius, 2 * radius, parent)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setPos(QPointF(*center))
+        self.setPen(cosmetic_pen(outline, width))
+        self.setBrush(QBrush(fill) if fill is not None else Qt.BrushStyle.NoBrush)
+
+
+class TagItem(QGraphicsItem):
+    """A label tag (class name, confidence) in the class colour, readable on any image."""
+
+    def __init__(self, text: str, color: QColor, parent: QGraphicsItem | None = None,
+                 *, below: bool = False) -> None:
+        super().__init__(parent)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.text, self.color = text, QColor(color)
+        self.font = QFont()
+        self.font.setPointSizeF(8.5)
+        metrics = QFontMetricsF(self.font)
+        top = 0.0 if below else -metrics.height() - 4
+        self._rect = QRectF(0, top, metrics.horizontalAdvance(text) + 8, metrics.height() + 4)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        return self._rect
+
+    def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem,
+              _widget: QWidget | None = None) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.color)
+        painter.drawRoundedRect(self._rect, 3, 3)
+        painter.setPen(readable_text_color(self.color))
+        painter.setFont(self.font)
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
+
+
+class PolygonItem(QGraphicsPolygonItem):
+    """A segment instance; its vertex handles show while it is selected."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+        self.setZValue(INSTANCE_Z)
+        self._children: list[QGraphicsItem] = []
+
+    def set_state(self, points: Sequence[Point], color: str, label: str, *, selected: bool,
+                  selected_vertex: int | None, draft: bool, fill_opacity: float) -> None:
+        for child in self._children:
+            child.setParentItem(None)
+            if child.scene() is not None:
+                child.scene().removeItem(child)
+        self._children = []
+        qcolor = QColor(color)
+        self.setPolygon(QPolygonF([QPointF(x, y) for x, y in points]))
+        style = Qt.PenStyle.DashLine if draft else Qt.PenStyle.SolidLine
+        self.setPen(cosmetic_pen(qcolor, 3.0 if selected else 2.0, style))
+        fill = QColor(qcolor)
+        fill.setAlphaF(min(1.0, fill_opacity + (0.15 if selected else 0.0)))
+        self.setBrush(fill)
+        if points:
+            top = min(points, key=lambda p: (p[1], p[0]))
+            tag = TagItem(label, qcolor, self)
+            tag.setPos(QPointF(*top))
+            self._children.append(tag)
+        if selected:
+            for index, point in enumerate(points):
+                chosen = index == selected_vertex
+                handle = Dot(point, HANDLE_RADIUS + (1 if chosen else 0),
+                             qcolor if chosen else QColor("#ffffff"), qcolor, self)
+                self._children.append(handle)
+
+
+class PoseItem(QGraphicsRectItem):
+    """A pose instance: its box, skeleton lines and keypoints (occluded ones hollow,
+    not-labelled ones hidden); the current keypoint ringed."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+        self.setZValue(INSTANCE_Z)
+        self._children: list[QGraphicsItem] = []
+
+    def set_state(self, rect: tuple[float, ...], keypoints: Sequence[tuple[float, float, float]],
+                  names: Sequence[str], skeleton: Sequence[tuple[int, int]], color: str,
+                  label: str, *, selected: bool, current: int | None, draft: bool) -> None:
+        for child in self._children:
+            child.setParentItem(None)
+            if child.scene() is not None:
+                child.scene().removeItem(child)
+        self._children = []
+        qcolor = QColor(color)
+        x0, y0, x1, y1 = rect
+        self.setRect(QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized())
+        style = Qt.PenStyle.DashLine if draft else Qt.PenStyle.SolidLine
+        self.setPen(cosmetic_pen(qcolor, 3.0 if selected else 2.0, style))
+        self.setBrush(Qt.BrushStyle.NoBrush)
+        tag = TagItem(label, qcolor, self)
+        tag.setPos(QPointF(min(x0, x1), min(y0, y1)))
+        self._children.append(tag)
+        if selected:
+            for corner in ((x0, y0), (x1, y0), (x0, y1), (x1, y1)):
+                self._children.append(Dot(corner, 3.0, QColor("#ffffff"), qcolor, self))
+        for line in skeleton_lines(keypoints, names, skeleton):
+            self._children.append(line)
+            line.setParentItem(self)
+        for index, (x, y, v) in enumerate(keypoints):
+            if index == current:
+                ring = Dot((x, y), KEYPOINT_RADIUS + 4, None, QColor("#ffffff"), self, 2.0)
+                self._children.append(ring)
+            if v <= 0:
+                continue
+            side = QColor(KEYPOINT_SIDES[keypoint_side(names[index])]
+                          if index < len(names) else KEYPOINT_SIDES["centre"])
+            if v >= 2:
+                dot = Dot((x, y), KEYPOINT_RADIUS, side, QColor("#ffffff"), self, 1.0)
+            else:
+                dot = Dot((x, y), KEYPOINT_RADIUS, None, side, self, 2.0)
+            dot.setZValue(2)
+            self._children.append(dot)
+
+
+def skeleton_lines(keypoints: Sequence[tuple[float, float, float]], names: Sequence[str],
+                   skeleton: Sequence[tuple[int, int]]) -> list[QGraphicsLineItem]:
+    """2 px lines between labelled keypoints, coloured by side (mixed sides: centre)."""
+    lines: list[QGraphicsLineItem] = []
+    for a, b in skeleton:
+        if a >= len(keypoints) or b >= len(keypoints):
+            continue
+        (xa, ya, va), (xb, yb, vb) = keypoints[a], keypoints[b]
+        if va <= 0 or vb <= 0:
+            continue
+        side_a, side_b = keypoint_side(names[a]), keypoint_side(names[b])
+        color = KEYPOINT_SIDES[side_a if side_a == side_b else "centre"]
+        line = QGraphicsLineItem(xa, ya, xb, yb)
+        line.setPen(cosmetic_pen(color, 2.0))
+        line.setZValue(1)
+        lines.append(line)
+    return lines

@@ -1,0 +1,34 @@
+"""The Annotate page's tools per task, their keys, and the F1 cheat sheet's rows."""
+
+from __future__ import annotations
+
+TOOLS_BY_TASK = {"segment": ("polygon", "edit"), "pose": ("keypoints", "box", "edit"),
+                 "classify": ()}
+"""The tools each task offers, the first one active when the page opens."""
+
+TOOL_KEYS = {"polygon": ("P", "Polygon tool"), "box": ("R", "Box tool (pose: box only)"),
+             "keypoints": ("K", "Keypoint tool (box, then keypoints)"),
+             "edit": ("V", "Edit tool (select, drag, Shift+click inserts a vertex)")}
+
+
+def cheat_sheet(task: str, actions: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``(key, what it does)`` rows: the page's actions plus the keys the canvas handles."""
+    rows = [("Ctrl+Z", "Undo (while drawing a polygon: remove the last vertex)"),
+            ("Ctrl+Shift+Z / Ctrl+Y", "Redo")]
+    rows.append(("1–9", "Assign the image's class (auto-advance)" if task == "classify"
+                 else "Set the class of the selection and of new shapes"))
+    rows += [row for row in actions if not row[1].startswith("Class ")]
+    rows += [("Wheel", "Zoom at the cursor"), ("Space-drag / middle-drag", "Pan"),
+             ("Space", "Mark the image reviewed")]
+    if task == "segment":
+        rows += [("Enter / double-click / click first vertex", "Close the polygon"),
+                 ("Esc", "Cancel the polygon / clear the selection"),
+                 ("Shift+click on an edge", "Insert a vertex (edit tool)")]
+    if task == "pose":
+        rows += [("Tab / Shift+Tab", "Next / previous keypoint"),
+                 ("Q", "Cycle visibility: visible → occluded → not labelled"),
+                 ("Esc", "Stop placing keypoints / clear the selection")]
+    if task != "classify":
+        rows += [("Delete / Backspace", "Delete the selected vertex, keypoint or instance"),
+                 ("Arrows / Shift+arrows", "Nudge the selection 1 / 10 px (edit tool)")]
+    return rows

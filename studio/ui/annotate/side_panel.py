@@ -1,0 +1,117 @@
+"""The Annotate page's side panel: class buttons (1–9), the instance list and this image's
+trash with a Restore button."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...services.annotations import AnnotationData
+from ...services.projects import ClassInfo
+from .instance_list import InstanceList, swatch
+
+DATA_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ClassButtons(QGroupBox):
+    """One checkable button per class, numbered 1–9 for the keys; ``chosen(index)``."""
+
+    chosen = Signal(int)
+
+    def __init__(self, classes: list[ClassInfo], title: str, parent: QWidget | None = None):
+        super().__init__(title, parent)
+        layout = QVBoxLayout(self)
+        self.group = QButtonGroup(self)
+        self.buttons: dict[int, QPushButton] = {}
+        for position, info in enumerate(classes):
+            number = f"{position + 1}  " if position < 9 else "    "
+            button = QPushButton(swatch(info.color), f"{number}{info.name}")
+            button.setCheckable(True)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setStyleSheet("text-align: left; padding: 4px 8px;")
+            button.clicked.connect(lambda _=False, i=info.index: self.chosen.emit(i))
+            self.group.addButton(button)
+            layout.addWidget(button)
+            self.buttons[info.index] = button
+        if not classes:
+            layout.addWidget(QLabel("No classes yet — add them on the Datasets page."))
+
+    def set_checked(self, index: int | None) -> None:
+        self.group.setExclusive(False)
+        for class_index, button in self.buttons.items():
+            button.setChecked(class_index == index)
+        self.group.setExclusive(True)
+
+
+class TrashList(QGroupBox):
+    """This image's deleted instances; ``restore(AnnotationData)`` brings one back."""
+
+    restore = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Trash (this image)", parent)
+        layout = QVBoxLayout(self)
+        self.list = QListWidget()
+        self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.list.setMaximumHeight(110)
+        self.button = QPushButton("Restore")
+        self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.button.clicked.connect(self._restore)
+        layout.addWidget(self.list)
+        layout.addWidget(self.button)
+
+    def show_deleted(self, deleted: list[AnnotationData], describe) -> None:
+        self.list.clear()
+        for data in deleted:
+            item = QListWidgetItem(describe(data))
+            item.setData(DATA_ROLE, data)
+            self.list.addItem(item)
+        self.button.setEnabled(bool(deleted))
+        self.setTitle(f"Trash (this image): {len(deleted)}")
+
+    def _restore(self) -> None:
+        item = self.list.currentItem() or self.list.item(0)
+        if item is not None:
+            self.restore.emit(item.data(DATA_ROLE))
+
+
+class SidePanel(QWidget):
+    """Classes, instances, opacity and trash, stacked (the right-hand dock's content)."""
+
+    def __init__(self, task: str, classes: list[ClassInfo], instances: InstanceList,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        title = "Image class (1–9)" if task == "classify" else "Class for new and selected (1–9)"
+        self.classes = ClassButtons(classes, title)
+        layout.addWidget(self.classes)
+        self.instances = instances
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(40)
+        self.opacity.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.trash = TrashList()
+        if task != "classify":
+            box = QGroupBox("Instances")
+            inner = QVBoxLayout(box)
+            inner.addWidget(instances)
+            layout.addWidget(box, 1)
+        if task == "segment":
+            row = QHBoxLayout()
+            row.addWidget(QLabel("Fill"))
+            row.addWidget(self.opacity)
+            layout.addLayout(row)
+        layout.addWidget(self.trash)
+        if task == "classify":
+            layout.addStretch(1)

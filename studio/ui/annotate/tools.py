@@ -1,0 +1,366 @@
+"""Canvas tools: draw polygons (P) and edit (V); the pose tool (K, R) is in ``pose_tool``.
+
+A tool turns mouse and keys into undo commands on the canvas's document; while a drag is on,
+it only previews, and one command is pushed on release, so undo restores exact geometry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QMouseEvent, QPainterPath
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
+
+from ...services.annotations import AnnotationData
+from .canvas import AnnotationCanvas
+from .commands import AddInstance, EditInstance, RemoveInstance
+from .geometry import (
+    Point,
+    box_to_normal,
+    box_to_pixels,
+    clip,
+    is_placed,
+    keypoint_triples,
+    to_normal,
+    to_pixels,
+)
+from .items import Dot, cosmetic_pen
+
+DRAG_PIXELS = 3.0
+MIN_BOX_PIXELS = 4.0
+VISIBILITY_CYCLE = {2.0: 1.0, 1.0: 0.0, 0.0: 2.0}
+
+
+def _is_undo(event: QEvent) -> bool:
+    return isinstance(event, QKeyEvent) and event.matches(QKeySequence.StandardKey.Undo)
+
+
+class Tool:
+    """Base: selection keys every tool shares (Delete, Tab, Q, Esc)."""
+
+    name = ""
+    nudges = False
+
+    def __init__(self, canvas: AnnotationCanvas) -> None:
+        self.canvas = canvas
+        self._drag: tuple[str, str, int, AnnotationData, Point] | None = None
+        self._dragged: AnnotationData | None = None
+
+    # -- to override --------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Drop unfinished work (a half-drawn shape, a drag)."""
+        if self._drag is not None:
+            self.canvas.refresh(self._drag[1])
+        self._drag = self._dragged = None
+
+    def press(self, event: QMouseEvent, point: Point) -> None:
+        pass
+
+    def move(self, event: QMouseEvent, point: Point) -> None:
+        self._drag_to(point)
+
+    def release(self, event: QMouseEvent, point: Point) -> None:
+        self._end_drag()
+
+    def double_click(self, event: QMouseEvent, point: Point) -> None:
+        pass
+
+    def document_changed(self, key: str) -> None:
+        """An undo or redo changed instance ``key``."""
+
+    def wants_key(self, event: QKeyEvent) -> bool:
+        """Whether the tool takes a key that is also a window shortcut (Ctrl+Z, arrows)."""
+        arrows = (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down)
+        return self.nudges and event.key() in arrows and self.canvas.selected() is not None
+
+    def key_press(self, event: QKeyEvent) -> bool:
+        key, selected = event.key(), self.canvas.selected()
+        if key == Qt.Key.Key_Escape:
+            self.cancel()
+            self.canvas.select(None)
+            return True
+        if selected is None:
+            return False
+        if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.delete_selection(selected)
+            return True
+        if key in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) and selected.kind == "pose":
+            backwards = key == Qt.Key.Key_Backtab or bool(
+                event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self.step_keypoint(selected, -1 if backwards else 1)
+            return True
+        if key == Qt.Key.Key_Q and selected.kind == "pose":
+            self.cycle_visibility(selected)
+            return True
+        if self.nudges and self.wants_key(event):
+            step = 10 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1
+            dx = {Qt.Key.Key_Left: -step, Qt.Key.Key_Right: step}.get(Qt.Key(key), 0)
+            dy = {Qt.Key.Key_Up: -step, Qt.Key.Key_Down: step}.get(Qt.Key(key), 0)
+            self.edit(selected, self.translated(selected, dx, dy), "Nudge")
+            return True
+        return False
+
+    # -- shared edits -------------------------------------------------------------------------
+    def edit(self, before: AnnotationData, after: AnnotationData, text: str) -> None:
+        if after != before:
+            self.canvas.push(EditInstance(self.canvas.document, before, after, text))
+
+    def delete_selection(self, selected: AnnotationData) -> None:
+        canvas = self.canvas
+        vertex, keypoint = canvas.selected_vertex, canvas.selected_keypoint
+        if selected.kind == "polygon" and vertex is not None and len(selected.polygon) > 6:
+            values = list(selected.polygon)
+            del values[2 * vertex:2 * vertex + 2]
+            self.edit(selected, replace(selected, polygon=tuple(values)), "Delete vertex")
+            canvas.select(selected.key)
+            return
+        if selected.kind == "pose" and keypoint is not None:
+            x, y, v = keypoint_triples(selected.keypoints)[keypoint]
+            if is_placed(x, y, v):
+                self.edit(selected, with_keypoint(selected, keypoint, 0.0, 0.0, 0.0),
+                          "Delete keypoint")
+                return
+        canvas.push(RemoveInstance(canvas.document, selected.key))
+        canvas.select(None)
+
+    def step_keypoint(self, selected: AnnotationData, step: int) -> None:
+        count = len(selected.keypoints or ()) // 3
+        if count:
+            current = self.canvas.selected_keypoint
+            index = (0 if step > 0 else count - 1) if current is None else (current + step) % count
+            self.canvas.select(selected.key, keypoint=index)
+
+    def cycle_visibility(self, selected: AnnotationData) -> None:
+        index = self.canvas.selected_keypoint
+        if index is None:
+            return
+        x, y, v = keypoint_triples(selected.keypoints)[index]
+        if not is_placed(x, y, v):  # nothing to show: leave it unlabelled, go on
+            self.canvas.select(selected.key, keypoint=next_unplaced(selected, index))
+            return
+        after = with_keypoint(selected, index, x, y, VISIBILITY_CYCLE.get(v, 2.0))
+        self.edit(selected, after, "Keypoint visibility")
+        self.canvas.select(selected.key, keypoint=index)
+
+    def translated(self, data: AnnotationData, dx: float, dy: float) -> AnnotationData:
+        """``data`` moved by (dx, dy) image pixels, kept inside the image."""
+        width, height = self.canvas.size_px
+        if data.kind == "polygon" and data.polygon:
+            points = to_pixels(data.polygon, width, height)
+            dx, dy = _clamp_shift(points, dx, dy, width, height)
+            return replace(data, polygon=to_normal([(x + dx, y + dy) for x, y in points],
+                                                   width, height))
+        if data.kind == "pose" and data.box:
+            x0, y0, x1, y1 = box_to_pixels(data.box, width, height)
+            dx, dy = _clamp_shift([(x0, y0), (x1, y1)], dx, dy, width, height)
+            points: list[float] = []
+            for x, y, v in keypoint_triples(data.keypoints or ()):
+                if is_placed(x, y, v):
+                    x, y = clip(x + dx / width), clip(y + dy / height)
+                points += [x, y, v]
+            box = box_to_normal(x0 + dx, y0 + dy, x1 + dx, y1 + dy, width, height)
+            return replace(data, box=box, keypoints=tuple(points))
+        return data
+
+    # -- drags --------------------------------------------------------------------------------
+    def start_drag(self, kind: str, data: AnnotationData, index: int, point: Point) -> None:
+        self._drag, self._dragged = (kind, data.key, index, data, point), None
+
+    def _drag_to(self, point: Point) -> None:
+        if self._drag is None:
+            return
+        kind, _key, index, before, start = self._drag
+        width, height = self.canvas.size_px
+        x, y = clip(point[0], 0, width), clip(point[1], 0, height)
+        if kind == "vertex":
+            values = list(before.polygon)
+            values[2 * index:2 * index + 2] = [x / width, y / height]
+            after = replace(before, polygon=tuple(values))
+        elif kind == "keypoint":
+            v = keypoint_triples(before.keypoints)[index][2]
+            after = with_keypoint(before, index, x / width, y / height, v or 2.0)
+        elif kind == "corner":
+            x0, y0, x1, y1 = box_to_pixels(before.box, width, height)
+            corners = [[x0, y0], [x1, y0], [x0, y1], [x1, y1]]
+            corners[index] = [x, y]
+            opposite = corners[3 - index]
+            after = replace(before, box=box_to_normal(x, y, *opposite, width, height))
+        else:
+            after = self.translated(before, point[0] - start[0], point[1] - start[1])
+        self._dragged = after
+        self.canvas.preview(after)
+
+    def _end_drag(self) -> None:
+        if self._drag is None:
+            return
+        before, after = self._drag[3], self._dragged
+        self._drag = self._dragged = None
+        if after is not None and after != before:
+            self.edit(before, after, "Move")
+        else:
+            self.canvas.refresh(before.key)
+
+
+class EditTool(Tool):
+    """V: select; drag vertices, keypoints, box corners or whole instances; Shift+click on
+    an edge inserts a vertex; arrows nudge."""
+
+    name = "edit"
+    nudges = True
+
+    def press(self, event: QMouseEvent, point: Point) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        canvas = self.canvas
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            edge = canvas.hit_edge(point)
+            if edge is not None:
+                key, index, nearest = edge
+                data = canvas.document.get(key)
+                width, height = canvas.size_px
+                values = list(data.polygon)
+                values[2 * index:2 * index] = [nearest[0] / width, nearest[1] / height]
+                self.edit(data, replace(data, polygon=tuple(values)), "Insert vertex")
+                canvas.select(key, vertex=index)
+                return
+        corner = canvas.hit_box_corner(point)
+        keypoint = canvas.hit_keypoint(point) if corner is None else None
+        vertex = canvas.hit_vertex(point) if corner is None and keypoint is None else None
+        if corner is not None:
+            canvas.select(corner[0])
+            self.start_drag("corner", canvas.document.get(corner[0]), corner[1], point)
+        elif keypoint is not None:
+            canvas.select(keypoint[0], keypoint=keypoint[1])
+            self.start_drag("keypoint", canvas.document.get(keypoint[0]), keypoint[1], point)
+        elif vertex is not None:
+            canvas.select(vertex[0], vertex=vertex[1])
+            self.start_drag("vertex", canvas.document.get(vertex[0]), vertex[1], point)
+        else:
+            key = canvas.hit_instance(point)
+            canvas.select(key)
+            if key is not None:
+                self.start_drag("move", canvas.document.get(key), 0, point)
+
+
+class PolygonTool(Tool):
+    """P: click vertices; close with Enter, a double-click or a click on the first vertex;
+    Ctrl+Z removes the last vertex while drawing; Esc cancels."""
+
+    name = "polygon"
+
+    def __init__(self, canvas: AnnotationCanvas) -> None:
+        super().__init__(canvas)
+        self.points: list[Point] = []
+        self._cursor: Point | None = None
+        self._temp: list[QGraphicsItem] = []
+
+    @property
+    def drawing(self) -> bool:
+        return bool(self.points)
+
+    def cancel(self) -> None:
+        super().cancel()
+        self.points = []
+        self._redraw()
+
+    def press(self, event: QMouseEvent, point: Point) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        if len(self.points) >= 3 and self.canvas.screen_distance(point, self.points[0]) <= 8:
+            self.finish()
+            return
+        width, height = self.canvas.size_px
+        self.points.append((clip(point[0], 0, width), clip(point[1], 0, height)))
+        self._redraw()
+
+    def move(self, event: QMouseEvent, point: Point) -> None:
+        self._cursor = point
+        if self.points:
+            self._redraw()
+
+    def release(self, event: QMouseEvent, point: Point) -> None:
+        pass
+
+    def double_click(self, event: QMouseEvent, point: Point) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        if not self.points or self.canvas.screen_distance(point, self.points[-1]) > 3:
+            self.press(event, point)  # its first click's vertex, when it did not arrive
+        if len(self.points) >= 3:
+            self.finish()
+
+    def wants_key(self, event: QKeyEvent) -> bool:
+        return self.drawing and (_is_undo(event) or event.key() in (
+            Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Backspace))
+
+    def key_press(self, event: QKeyEvent) -> bool:
+        if not self.drawing:
+            return super().key_press(event)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.finish()
+        elif event.key() == Qt.Key.Key_Escape:
+            self.cancel()
+        elif _is_undo(event) or event.key() == Qt.Key.Key_Backspace:
+            self.points.pop()
+            self._redraw()
+        else:
+            return False
+        return True
+
+    def finish(self) -> None:
+        """Close the polygon (three vertices or more) as a new instance of the current class."""
+        if len(self.points) < 3:
+            return
+        canvas = self.canvas
+        polygon = to_normal(self.points, *canvas.size_px)
+        data = AnnotationData(kind="polygon", class_index=canvas.current_class, polygon=polygon)
+        self.points = []
+        self._redraw()
+        canvas.push(AddInstance(canvas.document, data, text="Draw polygon"))
+        canvas.select(data.key)
+
+    def _redraw(self) -> None:
+        scene = self.canvas.scene()
+        for item in self._temp:
+            scene.removeItem(item)
+        self._temp = []
+        if not self.points:
+            return
+        color = QColor(self.canvas.class_color(self.canvas.current_class))
+        path = QPainterPath(QPointF(*self.points[0]))
+        for point in [*self.points[1:], *([self._cursor] if self._cursor else [])]:
+            path.lineTo(QPointF(*point))
+        line = QGraphicsPathItem(path)
+        line.setPen(cosmetic_pen(color, 2.0))
+        self._temp.append(line)
+        for index, point in enumerate(self.points):
+            self._temp.append(Dot(point, 6.0 if index == 0 else 3.5, QColor("#ffffff"), color))
+        for item in self._temp:
+            item.setZValue(50)
+            scene.addItem(item)
+
+
+def with_keypoint(data: AnnotationData, index: int, x: float, y: float,
+                  v: float) -> AnnotationData:
+    values = list(data.keypoints or ())
+    values[3 * index:3 * index + 3] = [x, y, v]
+    return replace(data, keypoints=tuple(values))
+
+
+def next_unplaced(data: AnnotationData, after: int) -> int | None:
+    """The first keypoint after ``after`` (then from the start) that has no position."""
+    triples = keypoint_triples(data.keypoints or ())
+    order = [*range(after + 1, len(triples)), *range(0, max(after, 0))]
+    for index in order:
+        if not is_placed(*triples[index]):
+            return index
+    return None
+
+
+def _clamp_shift(points: list[Point], dx: float, dy: float, width: int,
+                 height: int) -> tuple[float, float]:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    dx = clip(dx, -min(xs), width - max(xs))
+    dy = clip(dy, -min(ys), height - max(ys))
+    return dx, dy

@@ -1,0 +1,1 @@
+"""The Datasets page: browse, filter and split the project's images, with statistics."""

@@ -1,0 +1,97 @@
+"""The filter bar: split, class, labelled / unlabelled, problems, a file-name search, and the
+"Show labels" toggle."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLineEdit, QWidget
+
+from ...services.image_queries import UNASSIGNED, ImageFilter
+from ...services.projects import ClassInfo
+
+SEARCH_DELAY_MS = 250
+
+
+class FilterBar(QWidget):
+    """Emits ``changed(ImageFilter)`` when a choice changes (typing waits for a pause) and
+    ``labelsToggled(bool)`` for the ground-truth toggle."""
+
+    changed = Signal(object)
+    labelsToggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.split = QComboBox()
+        for text, value in (("All splits", None), ("Train", "train"), ("Val", "val"),
+                            ("Test", "test"), ("No split", UNASSIGNED)):
+            self.split.addItem(text, value)
+        self.classes = QComboBox()
+        self.classes.addItem("All classes", None)
+        self.classes.setMinimumContentsLength(12)
+        self.labelled = QComboBox()
+        for text, value in (("Labelled or not", None), ("Labelled", True),
+                            ("Unlabelled", False)):
+            self.labelled.addItem(text, value)
+        self.issues = QCheckBox("Only with problems")
+        self.issues.setToolTip("Images the import could not read")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search file names")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(160)
+        self.show_labels = QCheckBox("Show labels")
+        self.show_labels.setChecked(True)
+        self.show_labels.setToolTip("Draw the ground truth on thumbnails and the preview")
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._emit)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        for widget in (self.split, self.classes, self.labelled, self.issues):
+            layout.addWidget(widget)
+        layout.addWidget(self.search, 1)
+        layout.addWidget(self.show_labels)
+        for combo in (self.split, self.classes, self.labelled):
+            combo.currentIndexChanged.connect(self._emit)
+        self.issues.toggled.connect(self._emit)
+        self.search.textChanged.connect(lambda _text: self._search_timer.start())
+        self.show_labels.toggled.connect(self.labelsToggled)
+
+    def set_classes(self, classes: list[ClassInfo]) -> None:
+        """Offer the project's classes (keeps the chosen one when it still exists)."""
+        current = self.classes.currentData()
+        self.classes.blockSignals(True)
+        self.classes.clear()
+        self.classes.addItem("All classes", None)
+        for info in classes:
+            self.classes.addItem(f"{info.index}: {info.name}", info.index)
+        position = self.classes.findData(current) if current is not None else 0
+        self.classes.setCurrentIndex(max(0, position))
+        self.classes.blockSignals(False)
+        if current is not None and position < 0:
+            self._emit()
+
+    def image_filter(self) -> ImageFilter:
+        """The filter the bar shows now."""
+        return ImageFilter(split=self.split.currentData(), class_index=self.classes.currentData(),
+                           labelled=self.labelled.currentData(),
+                           has_issues=True if self.issues.isChecked() else None,
+                           search=self.search.text().strip())
+
+    def reset(self) -> None:
+        """Show every image again."""
+        for combo in (self.split, self.classes, self.labelled):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+        self.issues.blockSignals(True)
+        self.issues.setChecked(False)
+        self.issues.blockSignals(False)
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self._emit()
+
+    def _emit(self) -> None:
+        self._search_timer.stop()
+        self.changed.emit(self.image_filter())

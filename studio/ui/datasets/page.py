@@ -1,0 +1,311 @@
+"""The Datasets page: the project's images as a filterable thumbnail grid, a large preview of
+the selected one, statistics, and split management (by hand or at random)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...services.dataset_stats import DatasetStats, compute_stats
+from ...services.projects import Project
+from ...services.splits import assign_split, random_split
+from ...services.thumbnails import OverlayStyle, ThumbnailLoader, ThumbnailStore
+from ...workers.job import JobManager
+from .background import BackgroundCalls
+from .empty import EmptyMessage
+from .filter_bar import FilterBar
+from .grid import ThumbnailGrid
+from .preview import PreviewPanel
+from .split_dialog import RandomSplitDialog
+from .stats_panel import StatsPanel
+from .thumbnail_model import IMAGE_ID_ROLE, ThumbnailModel
+
+SPLIT_BUTTONS = (("Train", "train"), ("Val", "val"), ("Test", "test"), ("No split", None))
+
+
+class DatasetsPage(QWidget):
+    """Browse, filter and split the images of ``project``.
+
+    ``openImage(image_id)``: a thumbnail was double-clicked (or Enter pressed);
+    ``importRequested()``: the empty state's import button; ``filesDropped(paths)``: folders or
+    files dropped on the page. Call ``refresh()`` after an import and ``close_page()`` before
+    the project closes.
+    """
+
+    openImage = Signal(int)
+    importRequested = Signal()
+    filesDropped = Signal(list)
+
+    def __init__(self, project: Project, jobs: JobManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.jobs = jobs
+        self.classes = project.classes()
+        self.style = OverlayStyle.from_project(project)
+        self.stats: DatasetStats | None = None
+        self._queries = BackgroundCalls("datasets-query", 1, self)
+        self._decoder = BackgroundCalls("datasets-preview", 1, self)
+        self.loader = ThumbnailLoader(ThumbnailStore(project.cache_folder / "thumbnails"),
+                                      self.style, workers=max(2, min(4, os.cpu_count() or 2)),
+                                      parent=self)
+        self.model = ThumbnailModel(project, self._queries, self.loader, self)
+        self.setAcceptDrops(True)
+        self._build()
+        self._connect()
+        self.refresh()
+
+    # ----- building -----
+    def _build(self) -> None:
+        self.filter_bar = FilterBar()
+        self.filter_bar.set_classes(self.classes)
+        self.grid = ThumbnailGrid()
+        self.grid.setModel(self.model)
+        self.count_label = QLabel("Loading…")
+        self.selection_label = QLabel("")
+        self.split_buttons: dict[str | None, QPushButton] = {}
+        bottom = QHBoxLayout()
+        bottom.setSpacing(6)
+        bottom.addWidget(self.count_label)
+        bottom.addWidget(self.selection_label)
+        bottom.addStretch(1)
+        bottom.addWidget(QLabel("Set split:"))
+        for text, split in SPLIT_BUTTONS:
+            button = QPushButton(text)
+            button.setToolTip(f"Put the selected images in {text.lower()}" if split
+                              else "Take the selected images out of their split")
+            button.clicked.connect(lambda _=False, s=split: self.assign_selection(s))
+            self.split_buttons[split] = button
+            bottom.addWidget(button)
+        self.random_button = QPushButton("Random split…")
+        self.random_button.clicked.connect(self.open_random_split)
+        bottom.addWidget(self.random_button)
+
+        self.no_match = EmptyMessage("No images match these filters",
+                                     "Change the filters, or show every image again.",
+                                     "Clear filters", self.filter_bar.reset)
+        self.grid_stack = QStackedWidget()
+        self.grid_stack.addWidget(self.grid)
+        self.grid_stack.addWidget(self.no_match)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.grid_stack, 1)
+        left_layout.addLayout(bottom)
+
+        self.preview = PreviewPanel(self.project, self.style, self._decoder)
+        self.preview.set_style(self.style, {c.index: c.name for c in self.classes})
+        self.stats_panel = StatsPanel()
+        stats_scroll = QScrollArea()
+        stats_scroll.setWidgetResizable(True)
+        stats_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        stats_scroll.setWidget(self.stats_panel)
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(self.preview)
+        side.addWidget(stats_scroll)
+        side.setStretchFactor(0, 3)
+        side.setStretchFactor(1, 2)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(side)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([640, 400])
+
+        browser = QWidget()
+        browser_layout = QVBoxLayout(browser)
+        browser_layout.setContentsMargins(8, 8, 8, 8)
+        browser_layout.setSpacing(8)
+        browser_layout.addWidget(self.filter_bar)
+        browser_layout.addWidget(self.splitter, 1)
+        self.empty_state = EmptyMessage(
+            "No images yet", "Import a dataset, or drop a folder of images or a dataset "
+            "here.", "Import a dataset…", self.importRequested.emit)
+        self.import_button = self.empty_state.button
+        self.stack = QStackedWidget()
+        self.stack.addWidget(browser)
+        self.stack.addWidget(self.empty_state)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+        self.browser = browser
+        self._update_selection()
+
+    def _connect(self) -> None:
+        self.filter_bar.changed.connect(self.model.set_filter)
+        self.filter_bar.labelsToggled.connect(self._toggle_labels)
+        self.grid.activatedImage.connect(self.openImage)
+        self.grid.menuRequested.connect(self._context_menu)
+        self.model.reloaded.connect(self._reloaded)
+        self.model.pageLoaded.connect(self._update_preview)
+        self.model.failed.connect(self._query_failed)
+        selection = self.grid.selectionModel()
+        selection.selectionChanged.connect(self._selection_changed)
+        selection.currentChanged.connect(lambda *_: self._update_preview())
+        for split, key in (("train", "Alt+T"), ("val", "Alt+V"), ("test", "Alt+E")):
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda s=split: self.assign_selection(s))
+
+    # ----- public -----
+    def refresh(self) -> None:
+        """Reload everything (after an import or a change of classes)."""
+        self.classes = self.project.classes()
+        self.style = OverlayStyle.from_project(self.project)
+        self.loader.style = self.style
+        self.filter_bar.set_classes(self.classes)
+        self.preview.set_style(self.style, {c.index: c.name for c in self.classes})
+        self.model.forget_thumbnails()
+        self.model.reload()
+        self._reload_stats()
+
+    def selected_image_ids(self) -> list[int]:
+        """The ids of the selected thumbnails, in grid order."""
+        return [self.model.image_id(row) for row in self._selected_rows()]
+
+    def _selected_rows(self) -> list[int]:
+        """Selected rows from the selection's ranges (no QModelIndex per row: Ctrl+A on
+        10,000 images stays instant)."""
+        rows: set[int] = set()
+        for selection_range in self.grid.selectionModel().selection():
+            rows.update(range(selection_range.top(), selection_range.bottom() + 1))
+        return sorted(rows)
+
+    def assign_selection(self, split: str | None) -> None:
+        """Put the selected images in ``split`` (None: no split), in the background."""
+        ids = self.selected_image_ids()
+        if not ids:
+            return
+        database = self.project.database
+        name = f"Set split of {len(ids):,} images"
+        self._run_split_job(name, lambda: assign_split(database, ids, split))
+
+    def open_random_split(self) -> None:
+        """Ask for ratios and a seed, then split at random in the background."""
+        stats = self.stats
+        selected = self.selected_image_ids()
+        counts = {"all": stats.images if stats else self.model.rowCount(),
+                  "unassigned": stats.splits.get("unassigned", 0) if stats else 0,
+                  "selection": len(selected)}
+        dialog = RandomSplitDialog(counts, self)
+        if dialog.exec() != RandomSplitDialog.DialogCode.Accepted:
+            return
+        plan = dialog.plan()
+        database = self.project.database
+        ids = selected if plan.scope == "selection" else None
+        self._run_split_job("Random split", lambda: random_split(
+            database, plan.ratios, plan.seed, image_ids=ids,
+            only_unassigned=plan.scope == "unassigned"))
+
+    def close_page(self) -> None:
+        """Stop the background threads (before the project closes)."""
+        self.loader.stop()
+        self._queries.close()
+        self._decoder.close()
+
+    # ----- reactions -----
+    def _run_split_job(self, name: str, change: Callable[[], object]) -> None:
+        def work(progress, _cancel) -> object:
+            progress(0, 1, name)
+            return change()
+
+        job = self.jobs.start(name, work)
+        job.finished.connect(lambda _result: self._after_split())
+
+    def _after_split(self) -> None:
+        self.model.reload()
+        self._reload_stats()
+
+    def _reload_stats(self) -> None:
+        database = self.project.database
+
+        def work() -> DatasetStats:
+            with database.session() as session:
+                return compute_stats(session)
+
+        self._queries.call(work, self._stats_ready, self._query_failed)
+
+    def _stats_ready(self, stats: DatasetStats) -> None:
+        self.stats = stats
+        self.stack.setCurrentWidget(self.empty_state if stats.images == 0 else self.browser)
+        self.stats_panel.set_stats(stats, self.classes, self.style)
+        self._update_count()
+
+    def _reloaded(self, count: int) -> None:
+        self.grid_stack.setCurrentWidget(self.grid if count else self.no_match)
+        self._update_count()
+        self._update_selection()
+        self._update_preview()
+
+    def _update_count(self) -> None:
+        shown = self.model.rowCount()
+        total = self.stats.images if self.stats is not None else shown
+        if self.model.image_filter.is_empty:
+            self.count_label.setText(f"{total:,} images")
+        else:
+            self.count_label.setText(f"{shown:,} of {total:,} images")
+
+    def _query_failed(self, message: str, _details: str) -> None:
+        self.count_label.setText(f"Could not read the project's images: {message}")
+
+    def _toggle_labels(self, show: bool) -> None:
+        self.model.set_show_labels(show)
+        self.preview.set_show_labels(show)
+
+    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self._update_selection()
+
+    def _update_selection(self) -> None:
+        count = len(self._selected_rows())
+        self.selection_label.setText(f"· {count:,} selected" if count else "")
+        for button in self.split_buttons.values():
+            button.setEnabled(count > 0)
+
+    def _update_preview(self) -> None:
+        index: QModelIndex = self.grid.currentIndex()
+        if not index.isValid():
+            self.preview.show_row(None)
+            return
+        row = self.model.loaded_row(int(index.data(IMAGE_ID_ROLE)))
+        if row is not None:
+            self.preview.show_row(row)
+
+    def _context_menu(self, position: QPoint) -> None:
+        ids = self.selected_image_ids()
+        menu = QMenu(self)
+        current = self.grid.currentIndex()
+        if current.isValid():
+            image_id = int(current.data(IMAGE_ID_ROLE))
+            menu.addAction("Open in Annotate", lambda: self.openImage.emit(image_id))
+        split_menu = menu.addMenu(f"Set split of {len(ids):,} selected")
+        split_menu.setEnabled(bool(ids))
+        for text, split in SPLIT_BUTTONS:
+            split_menu.addAction(text, lambda s=split: self.assign_selection(s))
+        menu.addAction("Random split…", self.open_random_split)
+        menu.addSeparator()
+        menu.addAction("Select all", self.grid.selectAll)
+        menu.exec(position)
+
+    # ----- drag and drop -----
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.filesDropped.emit(paths)

@@ -1,0 +1,151 @@
+"""Choose what to import: a source (file or folder), its format (detected, changeable) and
+whether to copy the images into the project. The dialog only chooses; the caller runs
+``studio.services.importers.import_dataset`` in a Job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..services.importers import FORMAT_LABELS, FORMAT_TASKS, FORMATS, detect_format
+
+FILE_FILTER = ("Datasets (*.yaml *.yml *.json);;"
+               "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)")
+
+
+@dataclass(frozen=True)
+class ImportChoice:
+    """What the user chose: the source, its format and whether images are copied."""
+
+    source: Path
+    format: str
+    copy: bool
+
+
+class ImportDialog(QDialog):
+    """Pick a dataset file or folder; shows the detected format and a copy option."""
+
+    def __init__(self, task: str | None = None, parent: QWidget | None = None,
+                 source: str | Path | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import a dataset")
+        self.setMinimumWidth(560)
+        self._task = task
+        self._detected: str | None = None
+        self.path_edit = QLineEdit()
+        self.path_edit.setPlaceholderText("A dataset yaml, a COCO JSON, or a folder")
+        self.file_button = QPushButton("File…")
+        self.folder_button = QPushButton("Folder…")
+        self.format_combo = QComboBox()
+        for name in FORMATS:
+            self.format_combo.addItem(FORMAT_LABELS[name], name)
+        self.format_combo.setCurrentIndex(-1)
+        self.detected_label = QLabel("Choose a file or folder")
+        self.detected_label.setWordWrap(True)
+        self.copy_check = QCheckBox("Copy images into the project")
+        self.copy_check.setToolTip("Off: the images stay where they are and the project "
+                                   "refers to them. On: the project keeps its own copies.")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
+        self._lay_out()
+        self._connect()
+        if source is not None:
+            self.set_source(source)
+        self._update()
+
+    def _lay_out(self) -> None:
+        row = QHBoxLayout()
+        row.addWidget(self.path_edit, 1)
+        row.addWidget(self.file_button)
+        row.addWidget(self.folder_button)
+        form = QFormLayout()
+        form.addRow("Source", row)
+        form.addRow("Format", self.format_combo)
+        form.addRow("", self.detected_label)
+        form.addRow("", self.copy_check)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+
+    def _connect(self) -> None:
+        self.file_button.clicked.connect(self._browse_file)
+        self.folder_button.clicked.connect(self._browse_folder)
+        self.path_edit.editingFinished.connect(lambda: self.set_source(self.path_edit.text()))
+        self.format_combo.currentIndexChanged.connect(lambda _index: self._update())
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+    def set_source(self, source: str | Path) -> None:
+        """Use ``source`` and select the format detected for it (the user may change it)."""
+        text = str(source).strip()
+        self.path_edit.setText(text)
+        detected = detect_format(text) if text else None
+        index = self.format_combo.findData(detected) if detected else -1
+        self.format_combo.setCurrentIndex(index)
+        self._detected = detected
+        self._update()
+
+    def selected_format(self) -> str | None:
+        """The format in the combo (None when none is chosen)."""
+        data = self.format_combo.currentData()
+        return str(data) if data else None
+
+    def choice(self) -> ImportChoice | None:
+        """The user's choice, or None when the source or format is missing."""
+        text = self.path_edit.text().strip()
+        chosen = self.selected_format()
+        if not text or chosen is None or not Path(text).expanduser().exists():
+            return None
+        return ImportChoice(Path(text).expanduser(), chosen, self.copy_check.isChecked())
+
+    def _browse_file(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, "Choose a dataset file",
+                                                    self.path_edit.text(), FILE_FILTER)
+        if path:
+            self.set_source(path)
+
+    def _browse_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a dataset folder",
+                                                self.path_edit.text())
+        if path:
+            self.set_source(path)
+
+    def _update(self) -> None:
+        self.detected_label.setText(self._status_text())
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(self.choice() is not None and self._fits_task())
+
+    def _fits_task(self) -> bool:
+        chosen = self.selected_format()
+        return chosen is None or self._task is None or self._task in FORMAT_TASKS[chosen]
+
+    def _status_text(self) -> str:
+        text = self.path_edit.text().strip()
+        if not text:
+            return "Choose a file or folder"
+        if not Path(text).expanduser().exists():
+            return f"Not found: {text}"
+        detected = self._detected
+        what = (f"Detected: {FORMAT_LABELS[detected]}" if detected
+                else "Format not recognised: choose one")
+        chosen = self.selected_format()
+        if chosen and not self._fits_task():
+            tasks = " or ".join(FORMAT_TASKS[chosen])
+            what += f". This is a {self._task} project; {chosen} imports into a {tasks} project"
+        return what

@@ -1,0 +1,377 @@
+"""The main window: a navigation rail with the pages in the order of the work (Datasets ·
+Annotate · Train · Evaluate · Predict · Export), the page in the middle, a right-hand dock for
+the page's context, and a status bar with the project, the saved indicator and the one jobs
+indicator. Opening, importing and exporting run as jobs: the window never waits on them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
+
+from ..services.projects import Project, create_project, open_project
+from ..workers import JobManager
+from .app_settings import app_settings, recent_projects, remember_project
+from .coming_pages import ComingPage
+from .error_dialog import show_error
+from .jobs_indicator import JobsIndicator
+from .new_project_wizard import NewProjectWizard
+from .shortcuts_dialog import ShortcutsDialog
+from .theme import THEMES, apply_theme
+from .welcome import WelcomePage
+
+PAGES = ("Datasets", "Annotate", "Train", "Evaluate", "Predict", "Export")
+
+
+class MainWindow(QMainWindow):
+    """``open_folder(path)`` opens a project (in a job); ``project`` is the open one or None."""
+
+    def __init__(self, jobs: JobManager | None = None,
+                 demo_provider: Callable[[], Path] | None = None) -> None:
+        super().__init__()
+        self.jobs = jobs or JobManager(self)
+        self.jobs.failed.connect(lambda name, message, details: show_error(
+            self, f"{name} failed", message, details))
+        self.demo_provider = demo_provider
+        self.project: Project | None = None
+        self.pages: dict[str, QWidget] = {}
+        self.setWindowTitle("YOLO Studio")
+        self.resize(1280, 800)
+        self._build_rail()
+        self._build_stack()
+        self._build_dock()
+        self._build_status_bar()
+        self._build_menus()
+        self._show_welcome()
+        self._restore_window()
+
+    # ----- layout -----
+    def _build_rail(self) -> None:
+        self.rail = QListWidget()
+        self.rail.setObjectName("navigationRail")
+        self.rail.setFixedWidth(128)
+        self.rail.setSpacing(2)
+        for index, name in enumerate(PAGES):
+            item = QListWidgetItem(name)
+            item.setToolTip(f"{name} (Alt+{index + 1})")
+            item.setSizeHint(item.sizeHint().expandedTo(self.rail.sizeHint()).boundedTo(
+                self.rail.sizeHint()))
+            self.rail.addItem(item)
+        self.rail.setStyleSheet(
+            "QListWidget#navigationRail { border: none; padding-top: 8px; font-size: 11pt; }"
+            "QListWidget#navigationRail::item { padding: 10px 12px; border-radius: 6px; }"
+        )
+        self.rail.currentRowChanged.connect(self._page_chosen)
+        rail_dock = QDockWidget("Pages", self)
+        rail_dock.setObjectName("railDock")
+        rail_dock.setTitleBarWidget(QWidget())
+        rail_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        rail_dock.setWidget(self.rail)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, rail_dock)
+
+    def _build_stack(self) -> None:
+        self.stack = QStackedWidget()
+        self.welcome = WelcomePage()
+        self.welcome.newRequested.connect(self.new_project)
+        self.welcome.openRequested.connect(self.choose_project)
+        self.welcome.demoRequested.connect(self.open_demo)
+        self.welcome.recentChosen.connect(self.open_folder)
+        self.stack.addWidget(self.welcome)
+        self.setCentralWidget(self.stack)
+
+    def _build_dock(self) -> None:
+        self.context_dock = QDockWidget("Details", self)
+        self.context_dock.setObjectName("contextDock")
+        self.context_dock.setAllowedAreas(Qt.DockWidgetArea.RightDockWidgetArea
+                                          | Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.context_dock)
+        self.context_dock.hide()
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.project_label = QLabel("No project")
+        self.saved_label = QLabel("")
+        self.saved_label.setToolTip("Every edit is saved by itself within a second")
+        self.jobs_indicator = JobsIndicator(self.jobs, self)
+        bar.addWidget(self.project_label)
+        bar.addPermanentWidget(self.jobs_indicator)
+        bar.addPermanentWidget(self.saved_label)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&New Project…", self.new_project, QKeySequence.StandardKey.New)
+        self._action(file_menu, "&Open Project…", self.choose_project,
+                     QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._action(file_menu, "Open the &Demo Project", self.open_demo)
+        file_menu.addSeparator()
+        self.project_actions = [
+            self._action(file_menu, "&Import Dataset…", self.import_dataset, "Ctrl+I"),
+            self._action(file_menu, "Export Dataset as &YOLO…",
+                         lambda: self.export_dataset("yolo"), "Ctrl+Shift+E"),
+            self._action(file_menu, "Export Dataset as &COCO JSON…",
+                         lambda: self.export_dataset("coco")),
+        ]
+        file_menu.addSeparator()
+        self.project_actions.append(
+            self._action(file_menu, "&Close Project", self.close_project,
+                         QKeySequence.StandardKey.Close))
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        view_menu = self.menuBar().addMenu("&View")
+        for index, name in enumerate(PAGES):
+            self._action(view_menu, name, lambda _=False, i=index: self.rail.setCurrentRow(i),
+                         f"Alt+{index + 1}")
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        for theme in THEMES:
+            self._action(theme_menu, theme.capitalize(), lambda _=False, t=theme: self.set_theme(t))
+        self._action(view_menu, "&Full Screen", self._toggle_full_screen,
+                     QKeySequence.StandardKey.FullScreen)
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts, "F1")
+        self._action(help_menu, "&About YOLO Studio", self._about)
+        self._set_project_actions_enabled(False)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    # ----- projects -----
+    def new_project(self) -> None:
+        wizard = NewProjectWizard(self)
+        if wizard.exec() != QDialog.DialogCode.Accepted:
+            return
+        values = wizard.values()
+        self._run_open("Creating project", lambda _p, _c: create_project(
+            values["folder"], name=values["name"], task=values["task"],
+            classes=values["classes"], keypoints=values["keypoints"]))
+
+    def choose_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a project folder",
+                                                  str(Path.home()))
+        if folder:
+            self.open_folder(folder)
+
+    def open_folder(self, folder: str | Path) -> None:
+        """Open the project in ``folder`` off the GUI thread (migrations can take a while)."""
+        self._run_open("Opening project", lambda _p, _c: open_project(folder))
+
+    def open_demo(self) -> None:
+        if self.demo_provider is None:
+            show_error(self, "No demo project", "This build has no demo project.")
+            return
+        provider = self.demo_provider
+        self._run_open("Preparing the demo project", lambda p, c: open_project(provider(p, c)))
+
+    def _run_open(self, name: str, work) -> None:
+        job = self.jobs.start(name, work)
+        job.finished.connect(self._project_opened)
+
+    def _project_opened(self, project: Project) -> None:
+        self.close_project()
+        self.project = project
+        remember_project(project.folder)
+        self.setWindowTitle(f"{project.name} — YOLO Studio")
+        self.project_label.setText(f"{project.name} · {project.task} · {project.folder}")
+        self._build_pages(project)
+        self._set_project_actions_enabled(True)
+        last = int(app_settings().value("last_page", 0) or 0)
+        self.rail.setCurrentRow(min(max(last, 0), len(PAGES) - 1))
+        self._page_chosen(self.rail.currentRow())
+
+    def close_project(self) -> None:
+        if self.project is None:
+            return
+        for page in self.pages.values():
+            closer = getattr(page, "close_page", None)
+            if closer is not None:
+                closer()
+            self.stack.removeWidget(page)
+            page.deleteLater()
+        self.pages.clear()
+        self.project.close()
+        self.project = None
+        self._show_welcome()
+
+    def _show_welcome(self) -> None:
+        self.setWindowTitle("YOLO Studio")
+        self.project_label.setText("No project")
+        self.saved_label.setText("")
+        self.welcome.refresh()
+        self.stack.setCurrentWidget(self.welcome)
+        self.context_dock.hide()
+        self._set_project_actions_enabled(False)
+        self.rail.setEnabled(False)
+
+    def _build_pages(self, project: Project) -> None:
+        for name, factory in page_factories().items():
+            page = factory(project, self.jobs, self)
+            self.pages[name] = page
+            self.stack.addWidget(page)
+        datasets, annotate = self.pages["Datasets"], self.pages["Annotate"]
+        if hasattr(datasets, "openImage"):
+            datasets.openImage.connect(self._annotate_image)
+        if hasattr(datasets, "importRequested"):
+            datasets.importRequested.connect(self.import_dataset)
+        if hasattr(datasets, "filesDropped"):
+            datasets.filesDropped.connect(lambda paths: self.import_dataset(paths[0]))
+        annotate.saved.connect(self._show_saved)
+        annotate.save_failed.connect(lambda message: show_error(
+            self, "Your edits could not be saved", f"{message}\n\nThe edits are kept in "
+            "memory and saved again by themselves; nothing is lost while the app stays open."))
+        self.rail.setEnabled(True)
+
+    def _annotate_image(self, image_id: int) -> None:
+        self.rail.setCurrentRow(PAGES.index("Annotate"))
+        self.pages["Annotate"].show_image(image_id)
+
+    def _show_saved(self, *_args: Any) -> None:
+        self.saved_label.setText("✓ saved")
+        QTimer.singleShot(2500, lambda: self.saved_label.setText(""))
+
+    def _page_chosen(self, row: int) -> None:
+        if not self.pages or row < 0:
+            return
+        name = PAGES[row]
+        page = self.pages[name]
+        self.stack.setCurrentWidget(page)
+        app_settings().setValue("last_page", row)
+        context = getattr(page, "context_widget", lambda: None)()
+        if context is None:
+            self.context_dock.hide()
+        else:
+            self.context_dock.setWindowTitle(getattr(page, "context_title", name))
+            if self.context_dock.widget() is not context:
+                self.context_dock.setWidget(context)
+            self.context_dock.show()
+
+    def _set_project_actions_enabled(self, enabled: bool) -> None:
+        for action in getattr(self, "project_actions", []):
+            action.setEnabled(enabled)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for folder in recent_projects():
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda _=False, f=folder: self.open_folder(f))
+        if not self.recent_menu.actions():
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
+
+    # ----- dataset import / export -----
+    def import_dataset(self, source: str | None = None) -> None:
+        if self.project is None:
+            return
+        from .dataset_transfer import run_import
+
+        run_import(self, self.project, self.jobs, source)
+
+    def export_dataset(self, kind: str) -> None:
+        if self.project is None:
+            return
+        from .dataset_transfer import run_export
+
+        run_export(self, self.project, self.jobs, kind)
+
+    def dataset_changed(self) -> None:
+        """After an import: pages reload what they show."""
+        for page in self.pages.values():
+            refresh = getattr(page, "refresh", None) or getattr(page, "refresh_images", None)
+            if refresh is not None:
+                refresh()
+
+    # ----- the rest -----
+    def set_theme(self, theme: str) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        apply_theme(QApplication.instance(), theme)
+        app_settings().setValue("theme", theme)
+
+    def show_shortcuts(self) -> None:
+        rows = list(GLOBAL_SHORTCUTS)
+        for name, page in self.pages.items():
+            for key, text in getattr(page, "shortcuts", lambda: [])():
+                rows.append((name, key, text))
+        ShortcutsDialog(rows, self).exec()
+
+    def _toggle_full_screen(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def _about(self) -> None:
+        from engine import __version__
+
+        QMessageBox.about(self, "About YOLO Studio",
+                          f"YOLO Studio {__version__}\nLabel, train, inspect and export YOLOv8 "
+                          "models for classification, segmentation and pose — offline.")
+
+    def _restore_window(self) -> None:
+        settings = app_settings()
+        geometry, state = settings.value("geometry"), settings.value("window_state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        running = self.jobs.running
+        if running:
+            names = ", ".join(job.name for job in running)
+            answer = QMessageBox.question(
+                self, "Stop running work?",
+                f"{names} still running. Stop it and quit? Finished work is kept.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            self.jobs.cancel_all()
+            self.jobs.wait_all(10000)
+        settings = app_settings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("window_state", self.saveState())
+        self.close_project()
+        event.accept()
+
+
+GLOBAL_SHORTCUTS = (
+    ("Window", "Ctrl+N", "New project"),
+    ("Window", "Ctrl+O", "Open project"),
+    ("Window", "Ctrl+I", "Import a dataset"),
+    ("Window", "Ctrl+Shift+E", "Export the dataset as YOLO"),
+    ("Window", "Alt+1 … Alt+6", "Go to a page (Datasets … Export)"),
+    ("Window", "F1", "This list"),
+    ("Window", "F11", "Full screen"),
+    ("Window", "Ctrl+Q", "Quit"),
+)
+
+
+def page_factories() -> dict[str, Callable[[Project, JobManager, QWidget], QWidget]]:
+    """Each page's constructor, by rail name."""
+    from .annotate.page import AnnotatePage
+    from .datasets.page import DatasetsPage
+
+    factories: dict[str, Callable[[Project, JobManager, QWidget], QWidget]] = {
+        "Datasets": lambda project, jobs, parent: DatasetsPage(project, jobs, parent),
+        "Annotate": lambda project, jobs, parent: AnnotatePage(project, jobs, parent),
+    }
+    for name in PAGES[2:]:
+        factories[name] = lambda _project, _jobs, parent, n=name: ComingPage(n, parent)
+    return factories
