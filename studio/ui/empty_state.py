@@ -26,7 +26,8 @@ class EmptyState(QWidget):
         body = QLabel(text)
         body.setWordWrap(True)
         body.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        body.setFixedWidth(520)  # a wrapped label in a centred slot needs a width, or it clips
+        body.setFixedWidth(520)  # a wrapped label in a centred slot needs a width and
+        body.setMinimumHeight(body.heightForWidth(520))  # a height, or it clips
         layout.addWidget(heading)
         layout.addWidget(body, 0, Qt.AlignmentFlag.AlignHCenter)
         self.buttons: list[QPushButton] = []

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -69,12 +69,16 @@ class MainWindow(QMainWindow):
         for index, name in enumerate(PAGES):
             item = QListWidgetItem(name)
             item.setToolTip(f"{name} (Alt+{index + 1})")
-            item.setSizeHint(item.sizeHint().expandedTo(self.rail.sizeHint()).boundedTo(
-                self.rail.sizeHint()))
+            item.setSizeHint(QSize(120, 40))
             self.rail.addItem(item)
+        self.rail.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.rail.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.rail.setStyleSheet(
             "QListWidget#navigationRail { border: none; padding-top: 8px; font-size: 11pt; }"
-            "QListWidget#navigationRail::item { padding: 10px 12px; border-radius: 6px; }"
+            "QListWidget#navigationRail::item { padding-left: 12px; border-radius: 6px; }"
+            "QListWidget#navigationRail::item:selected { background: palette(highlight);"
+            " color: palette(highlighted-text); }"
+            "QListWidget#navigationRail::item:hover:!selected { background: palette(midlight); }"
         )
         self.rail.currentRowChanged.connect(self._page_chosen)
         rail_dock = QDockWidget("Pages", self)

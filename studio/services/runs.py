@@ -1,0 +1,134 @@
+"""Training runs and exports recorded in the project database, and the models a page can pick
+(a run's ``best.pt`` / ``last.pt``, or any checkpoint or exported file the engine can run).
+
+The Train page writes runs (``start_run``, ``record_epoch``, ``finish_run``); Evaluate, Predict
+and Export read them (``list_runs``) to offer their checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ..state import ExportRecord, Run, RunEpoch
+from ..state.models import utc_now
+from .projects import Project
+
+RUN_STATUSES = ("running", "completed", "cancelled", "failed")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run as the pages show it."""
+
+    id: int
+    name: str
+    folder: Path
+    model: str
+    status: str
+    message: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    last_metrics: Mapping[str, float] = field(default_factory=dict)
+    epochs_done: int = 0
+
+    @property
+    def best(self) -> Path:
+        return self.folder / "weights" / "best.pt"
+
+    @property
+    def last(self) -> Path:
+        return self.folder / "weights" / "last.pt"
+
+    def checkpoint(self) -> Path | None:
+        """``best.pt`` when written, else ``last.pt``, else None."""
+        for path in (self.best, self.last):
+            if path.is_file():
+                return path
+        return None
+
+    @property
+    def label(self) -> str:
+        """``train3 · completed · 30 epochs``."""
+        return f"{self.name} · {self.status} · {self.epochs_done} epochs"
+
+
+def runs_folder(project: Project) -> Path:
+    """Where the project's training runs are written (``<project>/runs``)."""
+    return project.folder / "runs"
+
+
+def start_run(project: Project, *, name: str, folder: Path, model: str,
+              settings: Mapping[str, Any], dataset_state: str = "") -> int:
+    """Record a run that is starting; returns its id."""
+    with project.database.session() as session:
+        run = Run(name=name, folder=str(folder), model=model, settings=dict(settings),
+                  dataset_state=dataset_state, status="running")
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def record_epoch(project: Project, run_id: int, epoch: int,
+                 metrics: Mapping[str, float]) -> None:
+    """Store (or replace, after a resume) one epoch's losses and metrics."""
+    with project.database.session() as session:
+        row = session.scalars(select(RunEpoch).where(RunEpoch.run_id == run_id,
+                                                     RunEpoch.epoch == epoch)).first()
+        if row is None:
+            session.add(RunEpoch(run_id=run_id, epoch=epoch, metrics=dict(metrics)))
+        else:
+            row.metrics = dict(metrics)
+
+
+def finish_run(project: Project, run_id: int, status: str, message: str | None = None) -> None:
+    """Mark a run completed, cancelled or failed (with the reason)."""
+    if status not in RUN_STATUSES:
+        raise ValueError(f"unknown run status {status!r}")
+    with project.database.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            return
+        run.status, run.message, run.finished_at = status, message, utc_now()
+
+
+def list_runs(project: Project) -> list[RunInfo]:
+    """Every run, newest first."""
+    with project.database.session() as session:
+        runs = session.scalars(select(Run).order_by(Run.id.desc())).all()
+        return [_info(run) for run in runs]
+
+
+def run_epochs(project: Project, run_id: int) -> list[tuple[int, dict[str, float]]]:
+    """A run's epochs in order: ``[(epoch, metrics), ...]``."""
+    with project.database.session() as session:
+        rows = session.scalars(select(RunEpoch).where(RunEpoch.run_id == run_id)
+                               .order_by(RunEpoch.epoch)).all()
+        return [(row.epoch, dict(row.metrics)) for row in rows]
+
+
+def record_export(project: Project, *, run_id: int | None, format: str,  # noqa: A002
+                  path: Path, status: str, details: Mapping[str, Any]) -> int:
+    """Store one export's result (format, where, parity figures)."""
+    with project.database.session() as session:
+        row = ExportRecord(run_id=run_id, format=format, path=str(path), status=status,
+                           details=dict(details))
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def _info(run: Run) -> RunInfo:
+    epochs = list(run.epochs)
+    return RunInfo(
+        id=run.id, name=run.name, folder=Path(run.folder), model=run.model, status=run.status,
+        message=run.message, started_at=run.started_at, finished_at=run.finished_at,
+        settings=dict(run.settings or {}),
+        last_metrics=dict(epochs[-1].metrics) if epochs else {}, epochs_done=len(epochs),
+    )
