@@ -1,5 +1,8 @@
-"""``yolo-studio [PROJECT]``: the desktop app. With no project it opens the last one (or the
-welcome page); ``--demo [segment|pose|classify]`` opens a demo project, made on first use."""
+"""YOLO Studio, the desktop app: label, train, inspect and export YOLOv8 models.
+
+``yolo-studio [PROJECT]`` opens a project folder; with none, the last one (or the welcome
+page). ``--demo [segment|pose|classify]`` opens a demo project, made on first use.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +24,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the console script: training in the app gains as `yolo train` does
+        from engine.backends.allocator import relaunch_with_allocator
+
+        relaunch_with_allocator()
     from engine.backends.threads import configure_threads
 
     configure_threads()  # before torch loads (engine/backends/threads.py)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
 
     from PySide6.QtWidgets import QApplication
 

@@ -1,0 +1,368 @@
+"""Training a project's model: the Train page's use-case, without widgets.
+
+``run_training(project, plan, feed, progress, cancel)`` is a plain function for a Job: it writes
+the project's annotations as a YOLO dataset into the run's folder, records the run (with a
+digest of the annotation state it used), trains with the engine, stores every epoch as it ends
+and closes the run as completed, cancelled or failed (with the reason). Engine events and the
+studio's own notes go into a :class:`TrainingFeed`, a thread-safe queue the page drains on its
+redraw clock: the training thread never waits on the GUI, and the GUI never gets a signal per
+step.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import distinct, func, select
+
+from engine.cancel import CancelToken
+from engine.errors import Cancelled, EngineError, ModelConfigError
+from engine.events import EpochEnd, StepEnd
+
+from ..state.models import Annotation, Image, Run
+from .projects import Project
+from .runs import (
+    RunInfo,
+    finish_run,
+    list_runs,
+    record_epoch,
+    runs_folder,
+    start_run,
+)
+
+log = logging.getLogger(__name__)
+
+SCALES = ("n", "s", "m", "l", "x")
+TASK_SUFFIX = {"classify": "-cls", "segment": "-seg", "pose": "-pose"}
+ANNOTATION_KIND = {"classify": "class", "segment": "polygon", "pose": "pose"}
+PRIMARY_METRIC = {"classify": "metrics/accuracy_top1", "segment": "metrics/mAP50-95(M)",
+                  "pose": "metrics/mAP50-95(P)"}
+"""The metric a task's plots show first (and mark the best epoch of)."""
+DATASET_FOLDER = "dataset"
+
+Progress = Callable[[int, int, str], None]
+
+
+class TrainingError(EngineError):
+    """Training could not start or stopped on a problem the user can fix (the message says how)."""
+
+
+# -- what the page offers --------------------------------------------------------------------
+
+
+def model_source(task: str, scale: str) -> str:
+    """The model yaml of a new ``task`` model at ``scale``: ``yolov8s-seg.yaml``."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    return f"yolov8{scale}{TASK_SUFFIX[task]}.yaml"
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device a run can use: ``value`` for the engine's ``device=``, ``label`` for people."""
+
+    value: str
+    label: str
+
+
+def list_devices() -> list[Device]:
+    """The CPU, each CUDA GPU and Apple MPS, as torch sees them now (imports torch: slow once)."""
+    import torch
+
+    devices = [Device("cpu", "CPU")]
+    if torch.cuda.is_available():
+        for index in range(torch.cuda.device_count()):
+            devices.append(Device(str(index), f"GPU {index}: {torch.cuda.get_device_name(index)}"))
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append(Device("mps", "Apple GPU (MPS)"))
+    return devices
+
+
+def resumable(run: RunInfo) -> bool:
+    """A cancelled or failed run whose ``last.pt`` is on disk."""
+    return run.status in ("cancelled", "failed") and run.last.is_file()
+
+
+# -- the dataset ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetCheck:
+    """How much of the project can be trained on: images, labelled ones, classes without any."""
+
+    images: int
+    labelled_images: int
+    empty_classes: tuple[str, ...] = ()
+
+
+def _live_annotations(task: str):
+    return (select(Annotation)
+            .join(Image, Annotation.image_id == Image.id)
+            .where(Image.deleted_at.is_(None), Annotation.deleted_at.is_(None),
+                   Annotation.draft.is_(False), Annotation.kind == ANNOTATION_KIND[task]))
+
+
+def check_dataset(project: Project) -> DatasetCheck:
+    """Count live images, labelled ones and the classes no image has."""
+    task = project.task
+    live = _live_annotations(task).subquery()
+    with project.database.session() as session:
+        images = session.scalar(select(func.count(Image.id)).where(Image.deleted_at.is_(None)))
+        labelled = session.scalar(select(func.count(distinct(live.c.image_id))))
+        used = set(session.scalars(select(distinct(live.c.class_index))).all())
+    empty = tuple(info.name for info in project.classes() if info.index not in used)
+    return DatasetCheck(int(images or 0), int(labelled or 0), empty)
+
+
+def dataset_state(project: Project) -> str:
+    """A digest of the annotation state a run trains on: the live, accepted annotations' ids and
+    ``updated_at``, and the live images' ids and splits (a split change changes the data too)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    with project.database.session() as session:
+        for image_id, split in session.execute(
+                select(Image.id, Image.split).where(Image.deleted_at.is_(None))
+                .order_by(Image.id)):
+            digest.update(f"i{image_id}:{split or 'train'};".encode())
+        for annotation_id, updated in session.execute(
+                select(Annotation.id, Annotation.updated_at)
+                .join(Image, Annotation.image_id == Image.id)
+                .where(Image.deleted_at.is_(None), Annotation.deleted_at.is_(None),
+                       Annotation.draft.is_(False)).order_by(Annotation.id)):
+            digest.update(f"a{annotation_id}:{updated.isoformat() if updated else ''};".encode())
+    return digest.hexdigest()
+
+
+def next_run_name(project: Project, stem: str = "train") -> str:
+    """``train``, then ``train2``, ``train3`` … : a name no run and no folder under runs/ has."""
+    taken = {run.name for run in list_runs(project)}
+    folder = runs_folder(project)
+    name, number = stem, 1
+    while name in taken or (folder / name).exists():
+        number += 1
+        name = f"{stem}{number}"
+    return name
+
+
+# -- what the page hears ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunCreated:
+    """The run is recorded in the database (its id) and will write to ``folder``."""
+
+    run_id: int
+    name: str
+    folder: Path
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class Note:
+    """A line for the page's log: ``info``, ``warning`` or ``error``."""
+
+    level: Literal["info", "warning", "error"]
+    text: str
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    """The run is closed in the database with ``status`` (and ``message`` for failures)."""
+
+    run_id: int
+    status: str
+    message: str = ""
+
+
+class TrainingFeed:
+    """Events from the training thread to the page: ``put`` from any thread, ``drain`` on the
+    GUI's clock. Appending and draining are O(1) per event and never block."""
+
+    def __init__(self) -> None:
+        self._events: deque[Any] = deque()
+
+    def put(self, event: Any) -> None:
+        self._events.append(event)
+
+    def drain(self) -> list[Any]:
+        """Every event put since the last drain, oldest first."""
+        events = []
+        while self._events:
+            events.append(self._events.popleft())
+        return events
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """What the page asks for. ``model`` is a model yaml or a checkpoint path; ``overrides`` are
+    the engine settings that differ from their defaults (already validated by the page).
+    ``resume_run_id`` continues that run from its ``last.pt`` instead."""
+
+    model: str = "yolov8n-seg.yaml"
+    epochs: int = 30
+    imgsz: int = 320
+    batch: int = 16
+    device: str = "cpu"
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    resume_run_id: int | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The run's settings as the database keeps them."""
+        return {"model": self.model, "epochs": self.epochs, "imgsz": self.imgsz,
+                "batch": self.batch, "device": self.device, **dict(self.overrides)}
+
+
+def run_training(project: Project, plan: TrainPlan, feed: TrainingFeed, progress: Progress,
+                 cancel: CancelToken) -> RunEnded:
+    """Train as ``plan`` says (a Job's work function); returns how the run ended. A failure is
+    recorded, put in ``feed`` and raised as ``TrainingError`` with a message for the user."""
+    if plan.resume_run_id is not None:
+        run = next((r for r in list_runs(project) if r.id == plan.resume_run_id), None)
+        if run is None:
+            raise TrainingError(f"run {plan.resume_run_id} is not in this project any more")
+        _reopen_run(project, run.id)
+        feed.put(RunCreated(run.id, run.name, run.folder, resumed=True))
+        return _recorded(project, run.id, feed, progress, cancel,
+                         lambda reporter: _resume(run, plan, reporter, cancel))
+    name = next_run_name(project)
+    folder = runs_folder(project) / name
+    run_id = start_run(project, name=name, folder=folder, model=plan.model,
+                       settings=plan.settings(), dataset_state=dataset_state(project))
+    feed.put(RunCreated(run_id, name, folder))
+    return _recorded(project, run_id, feed, progress, cancel,
+                     lambda reporter: _fresh(project, plan, folder, feed, reporter, cancel))
+
+
+def _recorded(project: Project, run_id: int, feed: TrainingFeed, progress: Progress,
+              cancel: CancelToken, body: Callable[[Callable[[Any], None]], Any]) -> RunEnded:
+    """Run ``body`` with a reporter that feeds the page and stores epochs; close the run."""
+
+    def reporter(event: Any) -> None:
+        feed.put(event)
+        if isinstance(event, StepEnd) and event.mode == "train":
+            done = (event.epoch - 1) * event.steps + event.step
+            progress(done, event.epochs * event.steps, f"epoch {event.epoch}/{event.epochs}")
+        elif isinstance(event, EpochEnd):
+            record_epoch(project, run_id, event.epoch, dict(event.metrics))
+
+    try:
+        status = body(reporter).status
+        ended = RunEnded(run_id, status, "stopped on request" if status == "cancelled" else "")
+    except Cancelled:
+        ended = RunEnded(run_id, "cancelled", "stopped on request")
+    except BaseException as exc:
+        message = failure_message(exc)
+        _close(project, RunEnded(run_id, "failed", message), feed)
+        raise TrainingError(message) from exc
+    _close(project, ended, feed)
+    return ended
+
+
+def _close(project: Project, ended: RunEnded, feed: TrainingFeed) -> None:
+    try:
+        finish_run(project, ended.run_id, ended.status, ended.message or None)
+    except Exception:  # noqa: BLE001 - e.g. the disk is full: the page still hears the end
+        log.exception("could not record the end of run %s", ended.run_id)
+    feed.put(ended)
+
+
+def failure_message(exc: BaseException) -> str:
+    """What went wrong, in words the page can show (a full disk says what to do)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space left" in str(exc):
+        return ("The disk is full; training stopped. The checkpoint of the last finished epoch "
+                "(weights/last.pt) is kept: free some space, then Resume the run. "
+                f"({exc})")
+    if isinstance(exc, EngineError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _fresh(project: Project, plan: TrainPlan, folder: Path, feed: TrainingFeed,
+           reporter: Callable[[Any], None], cancel: CancelToken):
+    """Check the data, device and model, write the dataset, and train a new run."""
+    from engine.devices import select_device
+
+    from .dataset_export import YAML_NAME, export_yolo
+
+    task = project.task
+    check = check_dataset(project)
+    if check.labelled_images == 0:
+        raise TrainingError(
+            f"no labelled images ({check.images} images, none with a "
+            f"{ANNOTATION_KIND[task]} label). Label some on the Annotate page, or import a "
+            "labelled dataset, then start again")
+    if check.empty_classes:
+        feed.put(Note("warning", "no examples of " + ", ".join(check.empty_classes)
+                      + ": the model cannot learn these classes"))
+    try:
+        select_device(plan.device)
+    except EngineError as exc:
+        raise TrainingError(f"the device {plan.device!r} is not available now ({exc.message}). "
+                            "Choose another device and start again") from exc
+    model = _model(project, plan.model)
+    feed.put(Note("info", f"writing the dataset ({check.labelled_images} labelled images)"))
+    summary = export_yolo(project, folder / DATASET_FOLDER, cancel=cancel)
+    for problem in summary.problems:
+        level = "warning" if problem.get("severity") == "warning" else "error"
+        feed.put(Note(level, f"{problem.get('path')}: {problem.get('reason')}"))
+    data = summary.path if task == "classify" else summary.path / YAML_NAME
+    settings = {**dict(plan.overrides), "data": str(data), "epochs": plan.epochs,
+                "imgsz": plan.imgsz, "batch": plan.batch, "device": plan.device,
+                "project": str(folder.parent), "name": folder.name, "exist_ok": True}
+    return model.train(progress=reporter, cancel=cancel, **settings)
+
+
+def _model(project: Project, source: str):
+    """The model to train: a new one from yaml (sized for the project) or a checkpoint of the
+    project's task."""
+    from engine import YOLO
+
+    task = project.task
+    if source.endswith((".yaml", ".yml")):
+        keypoints = None
+        schema = project.keypoint_schema()
+        if schema is not None:
+            keypoints = (len(schema.names), schema.dims)
+        return YOLO(source, num_classes=max(len(project.classes()), 1),
+                    keypoint_shape=keypoints)
+    path = Path(source)
+    if not path.is_file():
+        raise TrainingError(f"the checkpoint {path} is not there any more; choose another")
+    try:
+        model = YOLO(path)
+    except EngineError as exc:
+        raise TrainingError(f"{path.name} cannot be loaded as a checkpoint ({exc})") from exc
+    if model.task != task:
+        raise ModelConfigError(
+            f"is a {model.task} model, but this project trains {task} models. Choose a {task} "
+            "checkpoint (or start from a new model)", path=path)
+    return model
+
+
+def _resume(run: RunInfo, plan: TrainPlan, reporter: Callable[[Any], None],
+            cancel: CancelToken):
+    from engine import YOLO
+
+    if not run.last.is_file():
+        raise TrainingError(f"run {run.name} has no weights/last.pt to resume from; start a new "
+                            "run instead")
+    return YOLO(run.last).train(resume=True, device=plan.device, progress=reporter,
+                                cancel=cancel)
+
+
+def _reopen_run(project: Project, run_id: int) -> None:
+    """Mark a run running again for its resume (runs.py has no call for this yet)."""
+    with project.database.session() as session:
+        run = session.get(Run, run_id)
+        if run is not None:
+            run.status, run.message, run.finished_at = "running", None, None
