@@ -233,8 +233,10 @@ class MainWindow(QMainWindow):
             self.pages[name] = page
             self.stack.addWidget(page)
         datasets, annotate = self.pages["Datasets"], self.pages["Annotate"]
-        if hasattr(datasets, "openImage"):
-            datasets.openImage.connect(self._annotate_image)
+        for name in ("Datasets", "Evaluate", "Predict"):
+            opener = getattr(self.pages[name], "openImage", None)
+            if opener is not None:
+                opener.connect(self._annotate_image)
         if hasattr(datasets, "importRequested"):
             datasets.importRequested.connect(self.import_dataset)
         if hasattr(datasets, "filesDropped"):
@@ -371,11 +373,15 @@ def page_factories() -> dict[str, Callable[[Project, JobManager, QWidget], QWidg
     """Each page's constructor, by rail name."""
     from .annotate.page import AnnotatePage
     from .datasets.page import DatasetsPage
+    from .evaluate import EvaluatePage
+    from .export import ExportPage
 
     factories: dict[str, Callable[[Project, JobManager, QWidget], QWidget]] = {
-        "Datasets": lambda project, jobs, parent: DatasetsPage(project, jobs, parent),
-        "Annotate": lambda project, jobs, parent: AnnotatePage(project, jobs, parent),
+        "Datasets": DatasetsPage,
+        "Annotate": AnnotatePage,
+        "Evaluate": EvaluatePage,
+        "Export": ExportPage,
     }
-    for name in PAGES[2:]:
-        factories[name] = lambda _project, _jobs, parent, n=name: ComingPage(n, parent)
-    return factories
+    for name in PAGES:
+        factories.setdefault(name, lambda _project, _jobs, parent, n=name: ComingPage(n, parent))
+    return {name: factories[name] for name in PAGES}

@@ -1,0 +1,5 @@
+"""The Export wizard page (formats, options, background export, results with parity)."""
+
+from .page import ExportPage
+
+__all__ = ["ExportPage"]

@@ -1,0 +1,101 @@
+"""One format's row in the wizard: a check box to pick it, the options that format takes (and
+only those), and what this machine can do with it (why it is unavailable and what to install,
+or why its parity cannot be checked here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+
+from ...services.model_export import OPTION_HELP, FormatInfo
+
+_FLAGS = ("half", "int8", "dynamic", "simplify", "optimize", "nms", "keras")
+_FLAG_DEFAULTS = {"simplify": True}
+
+
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA GPU (fp16 export of some formats needs one)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return False
+    return bool(torch.cuda.is_available())
+
+
+class FormatOptions(QWidget):
+    """The option editors of one format; ``values()`` gives what to pass to ``export``."""
+
+    def __init__(self, info: FormatInfo, imgsz: int, *, has_cuda: bool,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.info = info
+        self.editors: dict[str, QWidget] = {}
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.setSpacing(8)
+        for name in info.arguments:
+            editor = self._editor(name, imgsz, has_cuda)
+            if editor is None:
+                continue
+            editor.setToolTip(editor.toolTip() or OPTION_HELP.get(name, name))
+            if isinstance(editor, QSpinBox):
+                label = QLabel(name)
+                label.setToolTip(editor.toolTip())
+                layout.addWidget(label)
+            layout.addWidget(editor)
+            self.editors[name] = editor
+        layout.addStretch(1)
+        self.setEnabled(info.available)
+
+    def _editor(self, name: str, imgsz: int, has_cuda: bool) -> QWidget | None:
+        if name == "imgsz":
+            return _spin(32, 4096, imgsz, 32)
+        if name == "opset":
+            return _spin(7, 21, 17, 1)
+        if name == "workspace":
+            return _spin(1, 64, 4, 1)
+        if name == "batch":
+            return None  # one image per call: what the studio's predictors use
+        if name in _FLAGS:
+            box = QCheckBox(name)
+            box.setChecked(_FLAG_DEFAULTS.get(name, False))
+            if name == "half" and self.info.half_needs_cuda and not has_cuda:
+                box.setEnabled(False)
+                box.setToolTip(f"fp16 {self.info.name} export needs a CUDA GPU, and this "
+                               "machine has none")
+            return box
+        return None
+
+    def values(self) -> dict[str, Any]:
+        """The options set, by ``export`` argument name."""
+        values: dict[str, Any] = {}
+        for name, editor in self.editors.items():
+            if isinstance(editor, QSpinBox):
+                values[name] = editor.value()
+            elif isinstance(editor, QCheckBox):
+                values[name] = editor.isChecked() and editor.isEnabled()
+        return values
+
+    def set_imgsz(self, imgsz: int) -> None:
+        """Set the image size (when another model is chosen)."""
+        editor = self.editors.get("imgsz")
+        if isinstance(editor, QSpinBox):
+            editor.setValue(imgsz)
+
+
+def _spin(low: int, high: int, value: int, step: int) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setValue(value)
+    return spin
+
+
+def availability_text(info: FormatInfo) -> str:
+    """What the row says about this machine: unavailable (and why), or how it is checked."""
+    if not info.available:
+        return f"Unavailable: {info.reason}"
+    if info.runtime_note:
+        return f"Exported, not checked here: {info.runtime_note}"
+    return "Exported and checked against PyTorch here"

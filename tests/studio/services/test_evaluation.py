@@ -1,0 +1,100 @@
+"""The evaluation service: how predictions are matched to ground truth (confusion cells), PR
+curves from probabilities, and a whole evaluation of a tiny classify project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.checkpoints import checkpoint_dict, save_checkpoint
+from engine.errors import ModelConfigError
+from engine.export.decisive import make_decisive
+from engine.nn import build_model
+from studio.services.evaluation import (
+    ImageOutcome,
+    check_model,
+    classify_pr_curves,
+    evaluate,
+    match_cells,
+)
+from studio.services.importers import import_dataset
+
+BG = 3  # background index with three classes
+
+
+def test_same_class_pairs_win_over_a_better_other_class_overlap():
+    truth = np.array([[0.0, 0.0, 0.5, 0.5]])
+    predictions = np.array([[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 0.45, 0.5]])
+    # the exact box has the wrong class; the slightly smaller one the right class
+    cells = match_cells(truth, np.array([0]), predictions, np.array([1, 0]), BG)
+    assert sorted(cells) == [(0, 0), (BG, 1)]
+
+
+def test_confusion_misses_and_false_positives():
+    truth = np.array([[0.0, 0.0, 0.4, 0.4], [0.6, 0.6, 1.0, 1.0]])
+    predictions = np.array([[0.0, 0.0, 0.4, 0.38], [0.1, 0.6, 0.3, 0.7]])
+    cells = match_cells(truth, np.array([0, 2]), predictions, np.array([1, 2]), BG)
+    # class 0 predicted as 1 (IoU 0.95, class-blind); class 2 missed; the stray 2 a false alarm
+    assert sorted(cells) == [(0, 1), (2, BG), (BG, 2)]
+
+
+def test_low_overlap_is_not_a_match():
+    truth = np.array([[0.0, 0.0, 0.4, 0.4]])
+    predictions = np.array([[0.2, 0.2, 0.6, 0.6]])  # IoU 1/7
+    assert sorted(match_cells(truth, np.array([0]), predictions, np.array([0]), BG)) == [
+        (0, BG), (BG, 0)]
+
+
+def test_classify_pr_curves_of_a_perfect_and_a_poor_ranking():
+    outcomes = [ImageOutcome(i, Path(f"{i}.jpg"), (t,), (t,), ((t, t),))
+                for i, t in enumerate([0, 0, 1, 1])]
+    probs = [np.array(p) for p in ([0.9, 0.1], [0.6, 0.05], [0.8, 0.9], [0.3, 0.7])]
+    curves = classify_pr_curves(outcomes, probs, 2)
+    assert curves.classes == (0, 1)
+    assert curves.precision.shape == (2, len(curves.recall))
+    assert curves.ap50[1] == pytest.approx(1.0)  # both class-1 images rank first
+    assert curves.ap50[0] < 1.0  # a class-1 image ranks between the class-0 ones
+    assert curves.mean.shape == curves.recall.shape
+
+
+def test_check_model_refuses_another_task_or_class_count():
+    with pytest.raises(ModelConfigError, match="is a classify model, but this is a segment"):
+        check_model("classify", 2, "segment", 2, Path("m.pt"))
+    with pytest.raises(ModelConfigError, match="predicts 3 classes, but the project has 2"):
+        check_model("segment", 3, "segment", 2, Path("m.pt"))
+
+
+def _classify_folder(root: Path) -> Path:
+    for split, count in (("train", 2), ("val", 3)):
+        for index, (name, colour) in enumerate((("red", (0, 0, 255)), ("blue", (255, 0, 0)))):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for k in range(count):
+                image = np.full((40, 48, 3), colour, np.uint8)
+                image[k * 5:k * 5 + 8, :8] = 128 + 40 * index
+                cv2.imwrite(str(folder / f"{name}_{k}.png"), image)
+    return root
+
+
+def test_evaluate_a_classify_project(make_project, tmp_path):
+    project = make_project("classify", classes=())
+    import_dataset(project, _classify_folder(tmp_path / "colours"))
+    names = [c.name for c in project.classes()]
+    model = build_model("yolov8n-cls.yaml", num_classes=len(names))
+    model.names = dict(enumerate(names))
+    make_decisive(model)
+    path = save_checkpoint(tmp_path / "best.pt", checkpoint_dict(model, train_args={"imgsz": 32}))
+    seen = []
+    result = evaluate(project, path, progress=lambda *args: seen.append(args))
+    assert result.task == "classify" and result.columns == ["Images", "Top-1", "Top-5"]
+    assert result.overall["Images"] == 6 and result.overall["Top-5"] == 1.0
+    assert result.confusion.shape == (2, 2) and result.confusion.sum() == 6
+    assert not result.has_background
+    top1 = np.trace(result.confusion) / 6
+    assert result.overall["Top-1"] == pytest.approx(top1)  # val and the outcomes agree
+    for (row, column), count in np.ndenumerate(result.confusion):
+        assert len(result.images_in_cell(row, column)) == count
+    assert seen  # progress was reported

@@ -1,0 +1,113 @@
+"""The Export wizard: ONNX at 32 px passes its parity check and is recorded, TensorRT is shown
+disabled with the reason, a forced parity failure is shown as failed with its figures (files
+kept), and replacing an earlier export asks once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication, QMessageBox
+from sqlalchemy import select
+
+from engine.checkpoints import checkpoint_dict, save_checkpoint
+from engine.export.decisive import make_decisive
+from engine.export.parity import ParityCheck
+from engine.nn import build_model
+from studio.services.runs import finish_run, start_run
+from studio.state import ExportRecord
+from studio.ui.export import ExportPage
+from studio.workers import JobManager
+
+
+@pytest.fixture
+def project(make_project):
+    project = make_project("classify", classes=("cat", "dog"))
+    folder = project.folder / "runs" / "train"
+    model = build_model("yolov8n-cls.yaml", num_classes=2)
+    model.names = {0: "cat", 1: "dog"}
+    make_decisive(model)
+    save_checkpoint(folder / "weights" / "best.pt",
+                    checkpoint_dict(model, train_args={"imgsz": 32}))
+    run_id = start_run(project, name="train", folder=folder, model="yolov8n-cls.yaml",
+                       settings={"imgsz": 32})
+    finish_run(project, run_id, "completed")
+    return project
+
+
+@pytest.fixture
+def page(qtbot, project):
+    jobs = JobManager()
+    page = ExportPage(project, jobs)
+    qtbot.addWidget(page)
+    page.resize(1200, 800)
+    yield page
+    page.close_page()
+    jobs.wait_all()
+
+
+def _export(page, qtbot, formats):
+    job = page.export(formats)
+    assert job is not None
+    with qtbot.waitSignal(job.ended, timeout=60000):
+        pass
+
+
+def test_every_format_is_listed_and_tensorrt_says_why(page):
+    assert list(page.checks) == ["torchscript", "onnx", "openvino", "engine", "coreml",
+                                 "saved_model", "pb", "tflite", "edgetpu", "tfjs", "paddle",
+                                 "ncnn"]
+    tensorrt = next(i for i in page.formats if i.format == "engine")
+    if tensorrt.available:
+        pytest.skip("TensorRT is installed here")
+    assert not page.checks["engine"].isEnabled()
+    row = [i.format for i in page.formats].index("engine")
+    note = page.format_table.item(row, 2).text()
+    assert note.startswith("Unavailable: ") and "pip install tensorrt" in note
+    # only the options each format takes
+    assert set(page.options["onnx"].editors) >= {"imgsz", "opset", "simplify", "dynamic"}
+    assert "opset" not in page.options["torchscript"].editors
+    assert page.options["onnx"].editors["imgsz"].value() == 32  # the run's size
+
+
+def test_onnx_export_passes_and_is_recorded(page, project, qtbot, monkeypatch):
+    page.checks["onnx"].setChecked(True)
+    assert page.selected_formats() == ["onnx"]
+    _export(page, qtbot, page.selected_formats())
+    outcome = page.outcomes["onnx"]
+    assert outcome.status == "passed", outcome.message
+    assert outcome.path.is_file() and outcome.path.name == "best.onnx"
+    assert page.results.item(0, 1).text() == "passed"
+    assert "error" in page.results.item(0, 4).text()
+    assert page.results.item(0, 3).text().endswith("MB")
+    with project.database.session() as session:
+        records = session.scalars(select(ExportRecord)).all()
+        assert [(r.format, r.status) for r in records] == [("onnx", "passed")]
+    # the snippet goes to the clipboard
+    page.results.selectRow(0)
+    page.copy_snippet()
+    text = QApplication.clipboard().text()
+    assert "yolo classify predict model=" in text and "from engine import YOLO" in text
+    # a second export asks once before replacing; "No" starts nothing
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or
+                        QMessageBox.StandardButton.No)
+    assert page.export(["onnx", "torchscript"]) is None
+    assert len(asked) == 1
+
+
+def test_parity_failure_is_shown_with_figures(page, qtbot, monkeypatch):
+    def failing(*_args, **kwargs):
+        return ParityCheck(status="failed", precision=kwargs.get("precision", "fp32"),
+                           max_error=0.25, tolerance=1e-3, decisions="top-1 equal 0/1",
+                           agreement=0.0, inputs=1, latency_ms=1.0,
+                           reason="outputs differ by 2.50e-01, more than the fp32 tolerance")
+
+    monkeypatch.setattr("engine.export.run.compare", failing)
+    _export(page, qtbot, ["onnx"])
+    outcome = page.outcomes["onnx"]
+    assert outcome.status == "failed"
+    assert Path(outcome.path).is_file()  # kept for inspection
+    assert page.results.item(0, 1).text() == "failed parity"
+    assert "2.5e-01" in page.results.item(0, 4).text()
+    assert not page.copy_button.isEnabled()
