@@ -241,6 +241,7 @@ class MainWindow(QMainWindow):
             datasets.importRequested.connect(self.import_dataset)
         if hasattr(datasets, "filesDropped"):
             datasets.filesDropped.connect(lambda paths: self.import_dataset(paths[0]))
+        self.pages["Predict"].drafts_created.connect(lambda _count: annotate.drafts_changed())
         annotate.saved.connect(self._show_saved)
         annotate.save_failed.connect(lambda message: show_error(
             self, "Your edits could not be saved", f"{message}\n\nThe edits are kept in "
@@ -375,11 +376,13 @@ def page_factories() -> dict[str, Callable[[Project, JobManager, QWidget], QWidg
     from .datasets.page import DatasetsPage
     from .evaluate import EvaluatePage
     from .export import ExportPage
+    from .predict import PredictPage
 
     factories: dict[str, Callable[[Project, JobManager, QWidget], QWidget]] = {
         "Datasets": DatasetsPage,
         "Annotate": AnnotatePage,
         "Evaluate": EvaluatePage,
+        "Predict": PredictPage,
         "Export": ExportPage,
     }
     for name in PAGES:

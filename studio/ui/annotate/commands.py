@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtGui import QUndoCommand
 
 from ...services.annotations import AnnotationData
@@ -41,13 +43,16 @@ class RemoveInstance(QUndoCommand):
 
 
 class EditInstance(QUndoCommand):
-    """Replace an instance's values (geometry, class, visibility) by ``after``."""
+    """Replace an instance's values (geometry, class, visibility) by ``after``. Editing a
+    model's draft accepts it (the draft flag is cleared; undo brings the draft back)."""
 
     def __init__(self, document: ImageDocument, before: AnnotationData, after: AnnotationData,
                  text: str = "Edit instance") -> None:
         super().__init__(text)
         if before.key != after.key:
             raise ValueError("an edit keeps the instance's key")
+        if before.draft and after.draft and after != before:
+            after = replace(after, draft=False)
         self.document, self.before, self.after = document, before, after
 
     def redo(self) -> None:

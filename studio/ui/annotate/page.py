@@ -31,6 +31,7 @@ from ..empty_state import EmptyState
 from .canvas import AnnotationCanvas
 from .commands import AddInstance, EditInstance
 from .document import ImageDocument
+from .drafts import DraftReview
 from .instance_list import InstanceList
 from .keymap import TOOL_KEYS, TOOLS_BY_TASK, cheat_sheet
 from .pose_tool import PoseTool
@@ -81,6 +82,7 @@ class AnnotatePage(QWidget):
             "keypoints": PoseTool(self.canvas), "box": PoseTool(self.canvas,
                                                                   place_keypoints=False)}
         self._make_actions()
+        self.drafts = DraftReview(self)
         available = TOOLS_BY_TASK.get(self.task, ())
         self.set_tool(available[0] if available else None)
         self.refresh_images()
@@ -179,7 +181,7 @@ class AnnotatePage(QWidget):
 
     def shortcuts(self) -> list[tuple[str, str]]:
         """``(key, what it does)`` for the F1 cheat sheet."""
-        return cheat_sheet(self.task, self._shortcuts)
+        return cheat_sheet(self.task, self._shortcuts) + self.drafts.shortcuts()
 
     # -- images ---------------------------------------------------------------------------
     def refresh_images(self) -> None:
@@ -225,14 +227,21 @@ class AnnotatePage(QWidget):
         self._step(-1)
 
     def _step(self, step: int) -> None:
-        if not self.image_ids:
+        order = self.drafts.order()  # every image, or the draft review queue
+        if not order:
             return
-        if self.current_image_id not in self.image_ids:
-            self.show_image(self.image_ids[0])
+        if self.current_image_id not in order:
+            self.show_image(order[0])
             return
-        index = self.image_ids.index(self.current_image_id) + step
-        if 0 <= index < len(self.image_ids):
-            self.show_image(self.image_ids[index])
+        index = order.index(self.current_image_id) + step
+        if 0 <= index < len(order):
+            self.show_image(order[index])
+
+    def drafts_changed(self) -> None:
+        """A pre-label run wrote drafts: read the images again (and the review queue)."""
+        self.reload()
+        if self.drafts.active:
+            self.drafts.set_active(True)
 
     def _document(self, image_id: int) -> tuple[ImageDocument, QUndoStack]:
         if image_id in self._documents:
@@ -412,7 +421,10 @@ class AnnotatePage(QWidget):
             self.panel.classes.set_checked(selected.class_index)
 
     def _update_position(self) -> None:
-        if self.current_image_id in self.image_ids:
+        review = self.drafts.position_text() if hasattr(self, "drafts") else None
+        if review is not None:
+            self.position_label.setText(review)
+        elif self.current_image_id in self.image_ids:
             index = self.image_ids.index(self.current_image_id)
             self.position_label.setText(f"Image {index + 1} / {len(self.image_ids)}")
         else:

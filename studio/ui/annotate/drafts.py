@@ -1,0 +1,122 @@
+"""Reviewing a model's drafts on the Annotate page: accept (Enter), reject (Delete), and the
+"Review drafts (most unsure first)" mode that walks the pre-label queue with D / A.
+
+Editing a draft accepts it too (``EditInstance`` clears the flag). Drafts are drawn dashed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QToolButton
+
+from ...services.prelabel import review_queue
+from .commands import EditInstance, RemoveInstance
+
+if TYPE_CHECKING:
+    from .page import AnnotatePage
+
+ACCEPT_KEYS = ("Return", "Enter")
+REJECT_KEYS = ("Delete", "Backspace")
+
+
+class DraftReview(QObject):
+    """The page's draft actions and review queue. ``order()`` is the navigation order."""
+
+    def __init__(self, page: AnnotatePage) -> None:
+        super().__init__(page)
+        self.page = page
+        self.active = False
+        self.queue: list[int] = []
+        self.button = QToolButton(text="Review drafts (most unsure first)", checkable=True)
+        self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.button.setToolTip("Walk the images with a model's drafts, the ones the model was "
+                               "least sure of first (D / A). Enter accepts, Delete rejects.")
+        self.button.toggled.connect(self.set_active)
+        toolbar = page.toolbar
+        toolbar.insertWidget(toolbar.indexOf(page.advance_box) + 1, self.button)
+        self.accept_action = self._action(ACCEPT_KEYS, "Accept the selected draft (none "
+                                          "selected: every draft of the image)", self.accept)
+        if page.task == "classify":  # other tasks: the tools' Delete removes the selection
+            self._action(REJECT_KEYS, "Reject the image's draft class", self.reject)
+
+    def _action(self, keys: tuple[str, ...], text: str, slot) -> QAction:
+        action = QAction(text, self.page)
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(slot)
+        self.page.addAction(action)
+        self.page._shortcuts.append((" / ".join(keys), text))
+        return action
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """Rows for the cheat sheet beyond the actions (Delete on a selected draft)."""
+        return [("Delete", "Reject the selected draft"), ("Edit a draft", "Accepts it")]
+
+    # -- accept / reject ------------------------------------------------------------------------
+    def accept(self) -> int:
+        """Accept the selected draft, or every draft of the image; returns how many."""
+        page = self.page
+        document = page.document
+        if document is None:
+            return 0
+        selected = page.canvas.selected()
+        drafts = [selected] if selected is not None and selected.draft else \
+            [a for a in document.annotations if a.draft]
+        self._macro("Accept draft", [EditInstance(document, a, replace(a, draft=False),
+                                                  "Accept draft") for a in drafts])
+        return len(drafts)
+
+    def reject(self) -> int:
+        """Delete the image's draft class labels (classify); returns how many."""
+        document = self.page.document
+        if document is None:
+            return 0
+        drafts = [a for a in document.annotations if a.draft and a.kind == "class"]
+        for annotation in drafts:
+            self._macro("Reject draft", [RemoveInstance(document, annotation.key,
+                                                        "Reject draft")])
+        return len(drafts)
+
+    def _macro(self, text: str, commands: list) -> None:
+        if not commands:
+            return
+        stack = self.page.canvas.undo_stack
+        if stack is not None and len(commands) > 1:
+            stack.beginMacro(text)
+        for command in commands:
+            self.page.canvas.push(command)
+        if stack is not None and len(commands) > 1:
+            stack.endMacro()
+
+    # -- the review queue -----------------------------------------------------------------------
+    def set_active(self, active: bool) -> None:
+        """Turn the review mode on (the queue is read again) or off."""
+        if self.button.isChecked() != active:
+            self.button.setChecked(active)  # comes back here through toggled
+            return
+        was_active, self.active = self.active, active
+        if active:
+            self.page.writer.flush()
+            self.queue = review_queue(self.page.project)
+            if not self.queue:
+                self.button.setChecked(False)
+                self.page.position_label.setText("No drafts to review")
+                return
+            if not was_active or self.page.current_image_id not in self.queue:
+                self.page.show_image(self.queue[0])
+        self.page._update_position()
+
+    def order(self) -> list[int]:
+        """The images D / A walk: the review queue while reviewing, else every image."""
+        return self.queue if self.active else self.page.image_ids
+
+    def position_text(self) -> str | None:
+        """"Draft 2 / 9" while reviewing an image of the queue."""
+        current = self.page.current_image_id
+        if self.active and current in self.queue:
+            return f"Draft review {self.queue.index(current) + 1} / {len(self.queue)}"
+        return None
