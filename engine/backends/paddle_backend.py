@@ -19,22 +19,16 @@ copied through a pipe (a 640x640 image is 4.9 MB).
 
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
 import sys
-import tempfile
-import threading
-import weakref
 from pathlib import Path
-from typing import Any, BinaryIO
 
-import numpy as np
 import torch
 
 from ..errors import ExportError
 from ..export.base import modules_available, read_metadata_yaml
 from ..export.paddle import PARAMS_SUFFIX, PROGRAM_SUFFIXES
+from .array_process import ArrayProcess
 from .base import Backend, metadata_fields
 
 log = logging.getLogger(__name__)
@@ -141,70 +135,15 @@ class PaddleBackend(Backend):
         self._worker.close()
 
 
-class PaddleWorker:
+class PaddleWorker(ArrayProcess):
     """``python -c WORKER_SCRIPT program params threads``: started here, stopped by ``close``
-    or when this object is collected."""
+    or when this object is collected (engine/backends/array_process.py)."""
 
     def __init__(self, program: Path, params: Path, *, threads: int) -> None:
-        self.folder = program.parent
-        self._lock = threading.Lock()
-        # stderr to a file, not a pipe: Paddle's notices must never fill a pipe nobody reads
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _stop
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", WORKER_SCRIPT, str(program), str(params), str(threads)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            cwd=self.folder,
-        )
-        self._finalizer = weakref.finalize(self, _stop, self._process, self._stderr)
-        ready = self._header()
-        if not ready.get("ready"):
-            self.close()
-            raise ExportError(
-                f"cannot be loaded by Paddle ({ready.get('error', 'no answer')}); it may be "
-                "truncated or come from another export. Export the model again",
-                path=self.folder,
-            )
-        self.input_shape = [int(d) for d in ready.get("shape") or []]
-        self.outputs = list(ready.get("outputs") or [])
-
-    def run(self, images: np.ndarray) -> list[np.ndarray]:
-        """The model's outputs for one NCHW float32 batch, in the program's order."""
-        with self._lock:
-            header = json.dumps({"shape": list(images.shape)}).encode() + b"\n"
-            try:
-                self._process.stdin.write(header + images.astype("<f4", copy=False).tobytes())
-                self._process.stdin.flush()
-            except (BrokenPipeError, OSError) as exc:
-                raise self._died() from exc
-            answer = self._header()
-            if "error" in answer:
-                raise ExportError(f"Paddle could not run the model: {answer['error']}",
-                                  path=self.folder)
-            return [self._array(output["shape"]) for output in answer["outputs"]]
-
-    def close(self) -> None:
-        self._finalizer()
-
-    def _header(self) -> dict[str, Any]:
-        line = self._process.stdout.readline()
-        if not line:
-            raise self._died()
-        return json.loads(line)
-
-    def _array(self, shape: list[int]) -> np.ndarray:
-        count = int(np.prod(shape))
-        data = _read_exactly(self._process.stdout, 4 * count)
-        return np.frombuffer(data, dtype="<f4").astype(np.float32).reshape(shape)
-
-    def _died(self) -> ExportError:
-        self._process.poll()
-        self._stderr.seek(0)
-        lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
-        return ExportError(
-            f"the Paddle worker process stopped (exit code {self._process.returncode}): "
-            f"{lines[-1][:300] if lines else 'no message'}",
-            path=self.folder,
-        )
+        super().__init__([sys.executable, "-c", WORKER_SCRIPT, str(program), str(params),
+                          str(threads)], folder=program.parent, runtime="Paddle")
+        self.input_shape = [int(d) for d in self.ready.get("shape") or []]
+        self.outputs = list(self.ready.get("outputs") or [])
 
 
 def _model_files(folder: Path) -> tuple[Path, Path]:
@@ -224,25 +163,3 @@ def _model_files(folder: Path) -> tuple[Path, Path]:
             path=params,
         )
     return program, params
-
-
-def _read_exactly(stream: BinaryIO, count: int) -> bytes:
-    data = stream.read(count)
-    if len(data) != count:
-        raise EOFError(f"the Paddle worker sent {len(data)} of {count} bytes")
-    return data
-
-
-def _stop(process: subprocess.Popen, stderr: Any) -> None:
-    """Close the worker's stdin (it exits when its input ends), then make sure it did."""
-    try:
-        if process.stdin:
-            process.stdin.close()
-        process.wait(timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        process.kill()
-        process.wait()
-    finally:
-        if process.stdout:
-            process.stdout.close()
-        stderr.close()

@@ -9,21 +9,15 @@ The runner's npm packages are installed by ``npm ci --prefix engine/backends/tfj
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
-import subprocess
-import tempfile
-import threading
-import weakref
 from pathlib import Path
-from typing import Any, BinaryIO
 
-import numpy as np
 import torch
 
 from ..errors import ExportError
 from ..export.base import read_metadata_yaml
+from .array_process import ArrayProcess
 from .base import Backend, metadata_fields
 
 log = logging.getLogger(__name__)
@@ -83,89 +77,13 @@ class TfJsBackend(Backend):
         self._process.close()
 
 
-class _NodeProcess:
-    """``node runner.js MODEL_DIR``: started here, stopped by ``close`` or collection."""
+class _NodeProcess(ArrayProcess):
+    """``node runner.js MODEL_DIR wasm``: started here, stopped by ``close`` or collection
+    (engine/backends/array_process.py; the runner's protocol is in its header)."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._lock = threading.Lock()
-        # stderr to a file, not a pipe: TF.js notices must never fill a pipe nobody reads
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _stop
-        self._process = subprocess.Popen(
-            ["node", str(RUNNER), str(folder), "wasm"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            cwd=RUNNER_DIR,
-        )
-        self._finalizer = weakref.finalize(self, _stop, self._process, self._stderr)
-        ready = self._header()
-        if not ready.get("ready"):
-            self.close()
-            raise ExportError(
-                f"cannot be loaded by TF.js: {ready.get('error', 'no answer')}; export the "
-                "model again",
-                path=folder,
-            )
-        self.backend = ready.get("backend")
-        self.input_shape = list((ready.get("input") or {}).get("shape") or [])
-        self.outputs = list(ready.get("outputs") or [])
-
-    def run(self, images: np.ndarray) -> list[np.ndarray]:
-        """Outputs for one NHWC float32 batch, in the signature's order."""
-        with self._lock:
-            header = json.dumps({"shape": list(images.shape)}).encode() + b"\n"
-            try:
-                self._process.stdin.write(header + images.astype("<f4", copy=False).tobytes())
-                self._process.stdin.flush()
-            except (BrokenPipeError, OSError) as exc:
-                raise self._died() from exc
-            answer = self._header()
-            if "error" in answer:
-                raise ExportError(f"TF.js could not run the model: {answer['error']}",
-                                  path=self.folder)
-            return [self._array(output["shape"]) for output in answer["outputs"]]
-
-    def close(self) -> None:
-        self._finalizer()
-
-    def _header(self) -> dict[str, Any]:
-        line = self._process.stdout.readline()
-        if not line:
-            raise self._died()
-        return json.loads(line)
-
-    def _array(self, shape: list[int]) -> np.ndarray:
-        count = int(np.prod(shape))
-        data = _read_exactly(self._process.stdout, 4 * count)
-        return np.frombuffer(data, dtype="<f4").astype(np.float32).reshape(shape)
-
-    def _died(self) -> ExportError:
-        self._process.poll()
-        self._stderr.seek(0)
-        lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
-        return ExportError(
-            f"the Node.js TF.js runner stopped (exit code {self._process.returncode}): "
-            f"{lines[-1][:300] if lines else 'no message'}",
-            path=self.folder,
-        )
-
-
-def _read_exactly(stream: BinaryIO, count: int) -> bytes:
-    data = stream.read(count)
-    if len(data) != count:
-        raise EOFError(f"the TF.js runner sent {len(data)} of {count} bytes")
-    return data
-
-
-def _stop(process: subprocess.Popen, stderr: Any) -> None:
-    """Close the runner's stdin (it exits when its input ends), then make sure it did."""
-    try:
-        if process.stdin:
-            process.stdin.close()
-        process.wait(timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        process.kill()
-        process.wait()
-    finally:
-        if process.stdout:
-            process.stdout.close()
-        stderr.close()
+        super().__init__(["node", str(RUNNER), str(folder), "wasm"], folder=folder,
+                         runtime="TF.js", cwd=RUNNER_DIR)
+        self.backend = self.ready.get("backend")
+        self.input_shape = list((self.ready.get("input") or {}).get("shape") or [])
+        self.outputs = list(self.ready.get("outputs") or [])

@@ -18,14 +18,8 @@ from engine.errors import ExportError
 from engine.events import ignore
 from engine.export import export_model, get_exporter
 from engine.export import ncnn as ncnn_export
-from tests.engine.export.test_paddle import (
-    TASKS,
-    Exports,
-    assert_predictions_match,
-    first_image,
-    make_datasets,
-    task_model,
-)
+from tests.engine.export.task_models import TASKS, first_image, make_datasets, task_model
+from tests.engine.export.test_paddle import Exports, assert_predictions_match
 
 PRECISIONS = {"fp32": False, "fp16": True}
 
