@@ -56,7 +56,8 @@ class RunInfo:
     @property
     def label(self) -> str:
         """``train3 · completed · 30 epochs``."""
-        return f"{self.name} · {self.status} · {self.epochs_done} epochs"
+        epochs = "1 epoch" if self.epochs_done == 1 else f"{self.epochs_done} epochs"
+        return f"{self.name} · {self.status} · {epochs}"
 
 
 def runs_folder(project: Project) -> Path:

@@ -117,7 +117,7 @@ def check_dataset(project: Project) -> DatasetCheck:
     with project.database.session() as session:
         images = session.scalar(select(func.count(Image.id)).where(Image.deleted_at.is_(None)))
         labelled = session.scalar(select(func.count(distinct(live.c.image_id))))
-        used = set(session.scalars(select(distinct(live.c.class_index))).all())
+        used = set(session.scalars(select(live.c.class_index).distinct()).all())
     empty = tuple(info.name for info in project.classes() if info.index not in used)
     return DatasetCheck(int(images or 0), int(labelled or 0), empty)
 
@@ -248,12 +248,12 @@ def _recorded(project: Project, run_id: int, feed: TrainingFeed, progress: Progr
     """Run ``body`` with a reporter that feeds the page and stores epochs; close the run."""
 
     def reporter(event: Any) -> None:
+        if isinstance(event, EpochEnd):  # stored first: the page may read it back at once
+            record_epoch(project, run_id, event.epoch, dict(event.metrics))
         feed.put(event)
         if isinstance(event, StepEnd) and event.mode == "train":
             done = (event.epoch - 1) * event.steps + event.step
             progress(done, event.epochs * event.steps, f"epoch {event.epoch}/{event.epochs}")
-        elif isinstance(event, EpochEnd):
-            record_epoch(project, run_id, event.epoch, dict(event.metrics))
 
     try:
         status = body(reporter).status

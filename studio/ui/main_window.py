@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 from ..services.projects import Project, create_project, open_project
 from ..workers import JobManager
 from .app_settings import app_settings, recent_projects, remember_project
-from .coming_pages import ComingPage
 from .error_dialog import show_error
 from .jobs_indicator import JobsIndicator
 from .new_project_wizard import NewProjectWizard
@@ -242,11 +241,17 @@ class MainWindow(QMainWindow):
         if hasattr(datasets, "filesDropped"):
             datasets.filesDropped.connect(lambda paths: self.import_dataset(paths[0]))
         self.pages["Predict"].drafts_created.connect(lambda _count: annotate.drafts_changed())
+        self.pages["Train"].trainingEnded.connect(self._training_ended)
         annotate.saved.connect(self._show_saved)
         annotate.save_failed.connect(lambda message: show_error(
             self, "Your edits could not be saved", f"{message}\n\nThe edits are kept in "
             "memory and saved again by themselves; nothing is lost while the app stays open."))
         self.rail.setEnabled(True)
+
+    def _training_ended(self, *_args: Any) -> None:
+        """New checkpoints: the pages that offer models list them."""
+        for name in ("Evaluate", "Predict", "Export"):
+            self.pages[name].refresh()
 
     def _annotate_image(self, image_id: int) -> None:
         self.rail.setCurrentRow(PAGES.index("Annotate"))
@@ -377,14 +382,14 @@ def page_factories() -> dict[str, Callable[[Project, JobManager, QWidget], QWidg
     from .evaluate import EvaluatePage
     from .export import ExportPage
     from .predict import PredictPage
+    from .train.page import TrainPage
 
     factories: dict[str, Callable[[Project, JobManager, QWidget], QWidget]] = {
         "Datasets": DatasetsPage,
         "Annotate": AnnotatePage,
+        "Train": TrainPage,
         "Evaluate": EvaluatePage,
         "Predict": PredictPage,
         "Export": ExportPage,
     }
-    for name in PAGES:
-        factories.setdefault(name, lambda _project, _jobs, parent, n=name: ComingPage(n, parent))
     return {name: factories[name] for name in PAGES}

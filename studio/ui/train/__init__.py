@@ -1,0 +1,5 @@
+"""The Train page: ``TrainPage(project, jobs, parent)``."""
+
+from .page import TrainPage
+
+__all__ = ["TrainPage"]

@@ -1,0 +1,285 @@
+"""The run settings in the right-hand dock: the model (a new one at a scale, an earlier run's
+checkpoint, or a checkpoint file), epochs, image size, batch, device, and a collapsible
+"Advanced" panel generated from the engine's settings schema with the engine's own checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...services.runs import RunInfo
+from ...services.training import SCALES, Device, TrainPlan, model_source
+from .schema import GROUPS, FieldSpec, advanced_fields, check_value, format_value, parse_value
+
+INVALID_STYLE = "border: 1px solid #d55e00; background: rgba(213, 94, 0, 40);"
+SOURCES = ("New model", "Checkpoint of a run", "Checkpoint file")
+
+
+class AdvancedPanel(QWidget):
+    """One editor per advanced setting; ``errors`` holds the engine's message per bad key."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.specs = {spec.key: spec for spec in advanced_fields()}
+        self.editors: dict[str, QWidget] = {}
+        self.messages: dict[str, QLabel] = {}
+        self.errors: dict[str, str] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        forms: dict[str, QFormLayout] = {}
+        for group in GROUPS:
+            box = QGroupBox(group)
+            forms[group] = QFormLayout(box)
+            forms[group].setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            layout.addWidget(box)
+        for spec in self.specs.values():
+            editor = self._editor(spec)
+            editor.setToolTip(spec.tooltip)
+            editor.setObjectName(f"advanced_{spec.key}")
+            message = QLabel()
+            message.setWordWrap(True)
+            message.setStyleSheet("color: #d55e00;")
+            message.hide()
+            column = QVBoxLayout()
+            column.setSpacing(1)
+            column.addWidget(editor)
+            column.addWidget(message)
+            label = QLabel(spec.key)
+            label.setToolTip(spec.tooltip)
+            forms[spec.group].addRow(label, column)
+            self.editors[spec.key], self.messages[spec.key] = editor, message
+        reset = QPushButton("Reset to defaults")
+        reset.clicked.connect(self.reset)
+        layout.addWidget(reset, 0, Qt.AlignmentFlag.AlignLeft)
+
+    def _editor(self, spec: FieldSpec) -> QWidget:
+        if spec.kind == "bool":
+            editor = QCheckBox()
+            editor.setChecked(bool(spec.default))
+            editor.toggled.connect(lambda _on, k=spec.key: self._check(k))
+        elif spec.kind == "choice":
+            editor = QComboBox()
+            for choice in spec.choices:
+                editor.addItem("none" if choice is None else str(choice), choice)
+            editor.setCurrentIndex(spec.choices.index(spec.default))
+            editor.currentIndexChanged.connect(lambda _i, k=spec.key: self._check(k))
+        else:
+            editor = QLineEdit(format_value(spec.default))
+            editor.setPlaceholderText("none")
+            editor.textChanged.connect(lambda _t, k=spec.key: self._check(k))
+        return editor
+
+    def value(self, key: str) -> Any:
+        editor = self.editors[key]
+        if isinstance(editor, QCheckBox):
+            return editor.isChecked()
+        if isinstance(editor, QComboBox):
+            return editor.currentData()
+        return parse_value(editor.text())
+
+    def set_value(self, key: str, value: Any) -> None:
+        editor = self.editors[key]
+        if isinstance(editor, QCheckBox):
+            editor.setChecked(bool(value))
+        elif isinstance(editor, QComboBox):
+            editor.setCurrentIndex(max(editor.findData(value), 0))
+        else:
+            editor.setText(value if isinstance(value, str) else format_value(value))
+
+    def overrides(self) -> dict[str, Any]:
+        """The settings that differ from the engine's defaults."""
+        values = {key: self.value(key) for key in self.specs}
+        return {k: v for k, v in values.items() if v != self.specs[k].default}
+
+    def reset(self) -> None:
+        for key, spec in self.specs.items():
+            self.set_value(key, spec.default)
+
+    def _check(self, key: str) -> None:
+        message = check_value(key, self.value(key))
+        editor, label = self.editors[key], self.messages[key]
+        if message is None:
+            self.errors.pop(key, None)
+            editor.setStyleSheet("")
+            editor.setToolTip(self.specs[key].tooltip)
+            label.hide()
+        else:
+            self.errors[key] = message
+            editor.setStyleSheet(INVALID_STYLE)
+            editor.setToolTip(f"{message}<br><br>{self.specs[key].tooltip}")
+            label.setText(message)
+            label.show()
+        self.changed.emit()
+
+
+class SettingsForm(QScrollArea):
+    """What the next run uses. ``changed`` on every edit; ``errors()`` lists what blocks Start."""
+
+    changed = Signal()
+
+    def __init__(self, task: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.task = task
+        self.setWidgetResizable(True)
+        self.setMinimumWidth(300)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        form = QFormLayout()
+        self.source = QComboBox()
+        self.source.addItems(SOURCES)
+        self.source.setToolTip("Start from a new model, or from weights trained before")
+        self.scale = QComboBox()
+        for scale in SCALES:
+            self.scale.addItem(f"{scale} — {model_source(task, scale)}", scale)
+        self.scale.setToolTip("n is the smallest and fastest, x the largest and most accurate")
+        self.run_choice = QComboBox()
+        self.run_choice.setToolTip("best.pt of the run (last.pt when it has no best.pt)")
+        self.file = QLineEdit()
+        self.file.setPlaceholderText("a .pt checkpoint of a " + task + " model")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        file_row = QHBoxLayout()
+        file_row.addWidget(self.file, 1)
+        file_row.addWidget(browse)
+        self.file_widget = QWidget()
+        self.file_widget.setLayout(file_row)
+        file_row.setContentsMargins(0, 0, 0, 0)
+        self.epochs = self._spin(1, 100_000, 30, "How many passes over the training images")
+        default_size = 224 if task == "classify" else 640
+        self.imgsz = self._spin(32, 4096, default_size, "Images are resized to this many pixels "
+                                "(a multiple of 32)")
+        self.imgsz.setSingleStep(32)
+        self.batch = self._spin(1, 1024, 16, "Images per step; lower it if memory runs out")
+        self.device = QComboBox()
+        self.device.addItem("CPU", "cpu")
+        self.device.setToolTip("Where training runs; GPUs are listed when torch sees them")
+        form.addRow("Model", self.source)
+        form.addRow("Scale", self.scale)
+        form.addRow("Run", self.run_choice)
+        form.addRow("File", self.file_widget)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Image size", self.imgsz)
+        form.addRow("Batch", self.batch)
+        form.addRow("Device", self.device)
+        self.form = form
+        layout.addLayout(form)
+        self.model_error = QLabel()
+        self.model_error.setStyleSheet("color: #d55e00;")
+        self.model_error.setWordWrap(True)
+        layout.addWidget(self.model_error)
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.toggled.connect(self._toggle_advanced)
+        self.advanced = AdvancedPanel()
+        self.advanced.hide()
+        layout.addWidget(self.advanced_toggle)
+        layout.addWidget(self.advanced)
+        layout.addStretch(1)
+        self.setWidget(body)
+        self.runs: list[RunInfo] = []
+        for signal in (self.source.currentIndexChanged, self.run_choice.currentIndexChanged,
+                       self.file.textChanged, self.advanced.changed):
+            signal.connect(self._changed)
+        self._changed()
+
+    def _spin(self, low: int, high: int, value: int, tip: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setValue(value)
+        spin.setToolTip(tip)
+        return spin
+
+    def _toggle_advanced(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown
+                                          else Qt.ArrowType.RightArrow)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", self.file.text(),
+                                              "Checkpoints (*.pt)")
+        if path:
+            self.file.setText(path)
+
+    def _changed(self, *_args: object) -> None:
+        source = self.source.currentIndex()
+        for widget, shown in ((self.scale, source == 0), (self.run_choice, source == 1),
+                              (self.file_widget, source == 2)):
+            self.form.setRowVisible(widget, shown)
+        errors = self.errors()
+        self.model_error.setText(errors.get("model", ""))
+        self.model_error.setVisible("model" in errors)
+        self.changed.emit()
+
+    # -- public ------------------------------------------------------------------------------
+    def set_runs(self, runs: Sequence[RunInfo]) -> None:
+        """Offer the runs that have a checkpoint."""
+        chosen = self.run_choice.currentData()
+        self.runs = [run for run in runs if run.checkpoint() is not None]
+        self.run_choice.blockSignals(True)
+        self.run_choice.clear()
+        for run in self.runs:
+            path = run.checkpoint()
+            self.run_choice.addItem(f"{run.name} · {path.name if path else ''}", run.id)
+        self.run_choice.setCurrentIndex(max(self.run_choice.findData(chosen), 0))
+        self.run_choice.blockSignals(False)
+        self._changed()
+
+    def set_devices(self, devices: Sequence[Device]) -> None:
+        chosen = self.device.currentData()
+        self.device.clear()
+        for device in devices:
+            self.device.addItem(device.label, device.value)
+        self.device.setCurrentIndex(max(self.device.findData(chosen), 0))
+
+    def set_device(self, value: str) -> None:
+        """Choose ``value`` (adding it when torch does not list it: e.g. a GPU that vanished)."""
+        if self.device.findData(value) < 0:
+            self.device.addItem(f"{value} (not found)", value)
+        self.device.setCurrentIndex(self.device.findData(value))
+
+    def model(self) -> str | None:
+        source = self.source.currentIndex()
+        if source == 0:
+            return model_source(self.task, self.scale.currentData())
+        if source == 1:
+            run = next((r for r in self.runs if r.id == self.run_choice.currentData()), None)
+            path = run.checkpoint() if run else None
+            return str(path) if path else None
+        return self.file.text().strip() or None
+
+    def errors(self) -> dict[str, str]:
+        """What is wrong, by key (``model`` and advanced keys); empty when Start may go."""
+        errors = dict(self.advanced.errors)
+        if self.model() is None:
+            errors["model"] = ("No run has a checkpoint yet" if self.source.currentIndex() == 1
+                               else "Choose a checkpoint file")
+        return errors
+
+    def plan(self) -> TrainPlan:
+        return TrainPlan(model=self.model() or "", epochs=self.epochs.value(),
+                         imgsz=self.imgsz.value(), batch=self.batch.value(),
+                         device=str(self.device.currentData() or "cpu"),
+                         overrides=self.advanced.overrides())
