@@ -26,6 +26,11 @@ from .projects import create_project
 
 DEMO_TASKS = ("segment", "pose", "classify")
 COLOURS = {"red": (40, 40, 220), "green": (60, 180, 60), "blue": (200, 90, 30)}  # BGR
+TRAIN_DEFAULTS = {  # what the Train page offers first: about a minute on a laptop CPU
+    "segment": {"epochs": 5, "imgsz": 160, "batch": 16},
+    "pose": {"epochs": 5, "imgsz": 160, "batch": 16},
+    "classify": {"epochs": 5, "imgsz": 64, "batch": 16},
+}
 
 
 def data_folder() -> Path:
@@ -77,6 +82,7 @@ def _build(task: str, folder: Path, progress, cancel: CancelToken) -> None:
         project = create_project(folder / "project", name=f"Demo ({task})", task=task, **kwargs)
         try:
             import_dataset(project, data, copy=True, progress=progress, cancel=cancel)
+            project.update_options(train_defaults=TRAIN_DEFAULTS[task])
         finally:
             project.close()
         for item in (folder / "project").iterdir():

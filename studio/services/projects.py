@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -57,6 +58,12 @@ class Project:
             return None
         return KeypointSchema.build(settings.keypoint_names, settings.skeleton,
                                     settings.flip_idx, settings.keypoint_dims)
+
+    def update_options(self, **values: Any) -> None:
+        """Merge ``values`` into the project's options (e.g. ``train_defaults``)."""
+        with self.database.session() as session:
+            settings = session.scalars(select(ProjectSettings)).one()
+            settings.options = {**(settings.options or {}), **values}
 
     def set_classes(self, names: Sequence[str]) -> None:
         """Make the class list ``names`` (existing classes keep their colours)."""

@@ -80,6 +80,7 @@ class TrainPage(QWidget):
         self.epochs: dict[int, list[tuple[int, dict[str, float]]]] = {}
         self._eta_origin: tuple[float, int] | None = None
         self.form = SettingsForm(self.task)
+        self.form.apply_defaults((project.settings().options or {}).get("train_defaults", {}))
         self.form.changed.connect(self._update_buttons)
         self._build()
         self.clock = QTimer(self)

@@ -4,7 +4,7 @@ checkpoint, or a checkpoint file), epochs, image size, batch, device, and a coll
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -211,6 +211,12 @@ class SettingsForm(QScrollArea):
         spin.setValue(value)
         spin.setToolTip(tip)
         return spin
+
+    def apply_defaults(self, values: Mapping[str, Any]) -> None:
+        """Start from the project's suggested epochs, image size and batch (demo projects)."""
+        for key in ("epochs", "imgsz", "batch"):
+            if key in values:
+                getattr(self, key).setValue(int(values[key]))
 
     def _toggle_advanced(self, shown: bool) -> None:
         self.advanced.setVisible(shown)

@@ -194,3 +194,18 @@ def test_the_wizard_builds_a_pose_project_with_derived_flip_pairs(qtbot, tmp_pat
     assert not wizard.keypoints.isComplete() and "edge" in wizard.keypoints.error.text()
     wizard.keypoints.template.setCurrentIndex(0)
     assert len(wizard.values()["keypoints"].names) == 17
+
+
+def test_the_demo_project_suggests_a_training_of_about_a_minute(qtbot, tmp_path):
+    from studio.ui.train.page import TrainPage
+    from studio.workers import JobManager
+
+    project = open_project(demo_project("classify", root=tmp_path))
+    try:
+        page = TrainPage(project, JobManager(), None)
+        qtbot.addWidget(page)
+        form = page.form
+        assert (form.epochs.value(), form.imgsz.value(), form.batch.value()) == (5, 64, 16)
+        page.close_page()
+    finally:
+        project.close()
