@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -19,6 +20,9 @@ def main() -> None:
     parser.add_argument("--task", default="segment", choices=("segment", "pose", "classify"))
     parser.add_argument("--out", default="screenshots")
     parser.add_argument("--theme", default="light", choices=("light", "dark"))
+    parser.add_argument("--use", action="store_true",
+                        help="use the pages first: train the demo (its suggested settings), "
+                             "evaluate and predict with the run, export it to ONNX and OpenVINO")
     args = parser.parse_args()
     temp = Path(tempfile.mkdtemp(prefix="studio_shots_"))
     os.environ["YOLO_STUDIO_SETTINGS_DIR"] = str(temp / "settings")
@@ -30,6 +34,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from studio.services.demo import demo_project
+    from studio.services.runs import list_runs
     from studio.ui.main_window import PAGES, MainWindow
     from studio.ui.theme import apply_theme
 
@@ -55,11 +60,64 @@ def main() -> None:
             if not window.jobs.running:
                 raise SystemExit("the demo project did not open")
             yield
+        if args.use:
+            yield from use_pages()
+            return
         for index, name in enumerate(PAGES):
             window.rail.setCurrentRow(index)
             for _ in range(4):  # thumbnails and plots arrive from workers
                 yield
             grab(name.lower())
+
+    def wait_for(signal, limit_ticks: int = 2000):
+        """Yield until ``signal`` fires (one tick is 300 ms)."""
+        fired = []
+        signal.connect(lambda *values: fired.append(values))
+        for _ in range(limit_ticks):
+            if fired:
+                return fired[0]
+            yield
+        raise SystemExit(f"timed out waiting for {signal}")
+
+    def use_pages():
+        pages = window.pages
+        window.rail.setCurrentRow(PAGES.index("Datasets"))
+        for _ in range(4):
+            yield
+        grab("datasets")
+        window.rail.setCurrentRow(PAGES.index("Annotate"))
+        yield
+        yield
+        grab("annotate")
+        window.rail.setCurrentRow(PAGES.index("Train"))
+        started = time.perf_counter()
+        pages["Train"].start()
+        for _ in range(60):  # mid-training
+            yield
+        grab("train-running")
+        run_id, status, message = yield from wait_for(pages["Train"].trainingEnded)
+        print(f"training: {status} in {time.perf_counter() - started:.0f} s {message}")
+        yield
+        grab("train-finished")
+        checkpoint = next(r for r in list_runs(window.project) if r.id == run_id).checkpoint()
+        window.rail.setCurrentRow(PAGES.index("Evaluate"))
+        pages["Evaluate"].evaluate_path(checkpoint)
+        yield from wait_for(pages["Evaluate"].evaluated)
+        yield
+        grab("evaluate")
+        window.rail.setCurrentRow(PAGES.index("Predict"))
+        pages["Predict"].set_model_path(checkpoint)
+        pages["Predict"].set_source("project")
+        job = pages["Predict"].run()
+        yield from wait_for(job.ended)
+        for _ in range(3):
+            yield
+        grab("predict")
+        window.rail.setCurrentRow(PAGES.index("Export"))
+        pages["Export"].set_model(checkpoint, run_id)
+        yield from wait_for(pages["Export"].export(["onnx", "openvino"]).ended)
+        yield
+        grab("export")
 
     steps = script()
 

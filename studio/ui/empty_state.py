@@ -16,6 +16,7 @@ class EmptyState(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
+        layout.setSpacing(10)
         layout.addStretch(1)
         heading = QLabel(title)
         font = heading.font()
@@ -33,7 +34,7 @@ class EmptyState(QWidget):
         self.buttons: list[QPushButton] = []
         for label, callback in actions:
             button = QPushButton(label)
-            button.clicked.connect(callback)
+            button.clicked.connect(lambda _checked=False, call=callback: call())
             button.setMinimumWidth(200)
             self.buttons.append(button)
             layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)

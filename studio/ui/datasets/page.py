@@ -25,8 +25,8 @@ from ...services.projects import Project
 from ...services.splits import assign_split, random_split
 from ...services.thumbnails import OverlayStyle, ThumbnailLoader, ThumbnailStore
 from ...workers.job import JobManager
+from ..empty_state import EmptyState
 from .background import BackgroundCalls
-from .empty import EmptyMessage
 from .filter_bar import FilterBar
 from .grid import ThumbnailGrid
 from .preview import PreviewPanel
@@ -94,9 +94,9 @@ class DatasetsPage(QWidget):
         self.random_button.clicked.connect(self.open_random_split)
         bottom.addWidget(self.random_button)
 
-        self.no_match = EmptyMessage("No images match these filters",
-                                     "Change the filters, or show every image again.",
-                                     "Clear filters", self.filter_bar.reset)
+        self.no_match = EmptyState("No images match these filters",
+                                   "Change the filters, or show every image again.",
+                                   (("Clear filters", self.filter_bar.reset),))
         self.grid_stack = QStackedWidget()
         self.grid_stack.addWidget(self.grid)
         self.grid_stack.addWidget(self.no_match)
@@ -131,10 +131,10 @@ class DatasetsPage(QWidget):
         browser_layout.setSpacing(8)
         browser_layout.addWidget(self.filter_bar)
         browser_layout.addWidget(self.splitter, 1)
-        self.empty_state = EmptyMessage(
+        self.empty_state = EmptyState(
             "No images yet", "Import a dataset, or drop a folder of images or a dataset "
-            "here.", "Import a dataset…", self.importRequested.emit)
-        self.import_button = self.empty_state.button
+            "here.", (("Import a dataset…", self.importRequested.emit),))
+        self.import_button = self.empty_state.buttons[0]
         self.stack = QStackedWidget()
         self.stack.addWidget(browser)
         self.stack.addWidget(self.empty_state)

@@ -9,8 +9,7 @@ from PySide6.QtCore import Qt
 from sqlalchemy import select
 
 from studio.state import Annotation, Image
-from studio.ui.annotate import AnnotatePage
-from studio.workers.job import JobManager
+from tests.studio.ui.annotate_helpers import shown_page
 
 
 @pytest.fixture
@@ -21,13 +20,7 @@ def page(qtbot, make_project, tmp_path):
             path = tmp_path / f"photo_{index}.jpg"
             cv2.imwrite(str(path), np.full((48, 64, 3), 60 * index, np.uint8))
             session.add(Image(path=str(path), width=64, height=48))
-    widget = AnnotatePage(project, JobManager())
-    qtbot.addWidget(widget)
-    widget.resize(800, 500)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.activateWindow()
-    widget.canvas.setFocus()
+    widget = shown_page(qtbot, project, (800, 500))
     yield widget
     widget.shutdown()
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import Qt
 from sqlalchemy import select
 
 from studio.services.keypoint_schemas import KeypointSchema
 from studio.state import Annotation, Image
-from studio.ui.annotate import AnnotatePage
-from studio.workers.job import JobManager
+from tests.studio.ui.annotate_helpers import click, drag, shown_page
 
 WIDTH, HEIGHT = 400, 300
 SCHEMA = KeypointSchema.build(["nose", "left_eye", "right_eye", "left_hand"],
@@ -26,31 +25,12 @@ def page(qtbot, make_project, tmp_path):
             path = tmp_path / f"pose_{index}.png"
             cv2.imwrite(str(path), np.full((HEIGHT, WIDTH, 3), 90, np.uint8))
             session.add(Image(path=str(path), width=WIDTH, height=HEIGHT))
-    widget = AnnotatePage(project, JobManager())
-    qtbot.addWidget(widget)
-    widget.resize(900, 600)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.activateWindow()
-    widget.canvas.setFocus()
+    widget = shown_page(qtbot, project, (900, 600))
     yield widget
     widget.shutdown()
 
 
-def at(page, x, y):
-    return page.canvas.mapFromScene(QPointF(x, y))
 
-
-def click(qtbot, page, x, y):
-    qtbot.mouseClick(page.canvas.viewport(), Qt.MouseButton.LeftButton, pos=at(page, x, y))
-
-
-def drag(qtbot, page, start, end):
-    viewport = page.canvas.viewport()
-    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=at(page, *start))
-    qtbot.mouseMove(viewport, at(page, (start[0] + end[0]) / 2, (start[1] + end[1]) / 2))
-    qtbot.mouseMove(viewport, at(page, *end))
-    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=at(page, *end))
 
 
 def keypoints_px(data):

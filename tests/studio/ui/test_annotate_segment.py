@@ -5,12 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import Qt
 from sqlalchemy import select
 
 from studio.state import Annotation, Image
-from studio.ui.annotate import AnnotatePage
-from studio.workers.job import JobManager
+from tests.studio.ui.annotate_helpers import at, click, drag, shown_page
 
 WIDTH, HEIGHT = 320, 240
 
@@ -40,31 +39,12 @@ def rows(project, image_id, deleted=False):
 def page(qtbot, make_project, tmp_path):
     project = make_project("segment", classes=("circle", "square", "triangle"))
     add_images(project, tmp_path)
-    widget = AnnotatePage(project, JobManager())
-    qtbot.addWidget(widget)
-    widget.resize(900, 600)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.activateWindow()
-    widget.canvas.setFocus()
+    widget = shown_page(qtbot, project, (900, 600))
     yield widget
     widget.shutdown()
 
 
-def at(page, x, y):
-    return page.canvas.mapFromScene(QPointF(x, y))
 
-
-def click(qtbot, page, x, y, modifier=Qt.KeyboardModifier.NoModifier):
-    qtbot.mouseClick(page.canvas.viewport(), Qt.MouseButton.LeftButton, modifier, at(page, x, y))
-
-
-def drag(qtbot, page, start, end):
-    viewport = page.canvas.viewport()
-    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=at(page, *start))
-    qtbot.mouseMove(viewport, at(page, (start[0] + end[0]) / 2, (start[1] + end[1]) / 2))
-    qtbot.mouseMove(viewport, at(page, *end))
-    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=at(page, *end))
 
 
 def draw_square(qtbot, page, x0=50, y0=50, x1=150, y1=150):
