@@ -91,11 +91,15 @@ def main() -> None:
         grab("annotate")
         window.rail.setCurrentRow(PAGES.index("Train"))
         started = time.perf_counter()
+        ended = []
+        pages["Train"].trainingEnded.connect(lambda *values: ended.append(values))
         pages["Train"].start()
-        for _ in range(60):  # mid-training
+        for _ in range(20):  # mid-training
             yield
         grab("train-running")
-        run_id, status, message = yield from wait_for(pages["Train"].trainingEnded)
+        while not ended:
+            yield
+        run_id, status, message = ended[0]
         print(f"training: {status} in {time.perf_counter() - started:.0f} s {message}")
         yield
         grab("train-finished")

@@ -27,9 +27,9 @@ from .projects import create_project
 DEMO_TASKS = ("segment", "pose", "classify")
 COLOURS = {"red": (40, 40, 220), "green": (60, 180, 60), "blue": (200, 90, 30)}  # BGR
 TRAIN_DEFAULTS = {  # what the Train page offers first: about a minute on a laptop CPU
-    "segment": {"epochs": 5, "imgsz": 160, "batch": 16},
-    "pose": {"epochs": 5, "imgsz": 160, "batch": 16},
-    "classify": {"epochs": 5, "imgsz": 64, "batch": 16},
+    "segment": {"epochs": 20, "imgsz": 160, "batch": 16},
+    "pose": {"epochs": 20, "imgsz": 160, "batch": 16},
+    "classify": {"epochs": 10, "imgsz": 64, "batch": 16},
 }
 
 

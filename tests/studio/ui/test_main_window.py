@@ -205,7 +205,7 @@ def test_the_demo_project_suggests_a_training_of_about_a_minute(qtbot, tmp_path)
         page = TrainPage(project, JobManager(), None)
         qtbot.addWidget(page)
         form = page.form
-        assert (form.epochs.value(), form.imgsz.value(), form.batch.value()) == (5, 64, 16)
+        assert (form.epochs.value(), form.imgsz.value(), form.batch.value()) == (10, 64, 16)
         page.close_page()
     finally:
         project.close()
