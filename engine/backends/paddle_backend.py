@@ -140,6 +140,7 @@ class PaddleWorker(ArrayProcess):
     or when this object is collected (engine/backends/array_process.py)."""
 
     def __init__(self, program: Path, params: Path, *, threads: int) -> None:
+        program, params = program.resolve(), params.resolve()  # the child runs elsewhere
         super().__init__([sys.executable, "-c", WORKER_SCRIPT, str(program), str(params),
                           str(threads)], folder=program.parent, runtime="Paddle")
         self.input_shape = [int(d) for d in self.ready.get("shape") or []]

@@ -82,6 +82,7 @@ class _NodeProcess(ArrayProcess):
     (engine/backends/array_process.py; the runner's protocol is in its header)."""
 
     def __init__(self, folder: Path) -> None:
+        folder = folder.resolve()  # the runner runs in its own folder
         super().__init__(["node", str(RUNNER), str(folder), "wasm"], folder=folder,
                          runtime="TF.js", cwd=RUNNER_DIR)
         self.backend = self.ready.get("backend")

@@ -139,6 +139,14 @@ def test_paddle_runs_in_a_worker_even_after_tensorflow_was_loaded(exports):
     assert done.stdout.split("\n")[-2] == "(2, 3) False"
 
 
+def test_the_export_loads_from_a_relative_path(exports, monkeypatch):
+    _, result = exports["classify"]
+    monkeypatch.chdir(result.path.parent)
+    backend = load_backend(Path(result.path.name))
+    assert backend(torch.rand(1, 3, 32, 32)).shape == (1, 3)
+    backend.close()
+
+
 def test_a_stopped_worker_is_named(exports):
     _, result = exports["classify"]
     backend = load_backend(result.path)

@@ -182,6 +182,14 @@ def test_the_web_model_folder_holds_the_graph_its_weights_and_metadata(exports):
     assert (export.task, export.names) == ("segment", TASKS["segment"][2])
 
 
+def test_exports_run_by_a_child_process_load_from_a_relative_path(exports, monkeypatch):
+    result = exports("classify", "tfjs")
+    monkeypatch.chdir(result.path.parent)
+    backend = load_backend(Path(result.path.name))
+    assert backend(torch.rand(2, 3, 32, 32)).shape == (2, 3)
+    backend.close()
+
+
 def test_a_tfjs_export_without_the_runner_names_how_to_install_it(exports, monkeypatch):
     from engine.backends import tfjs_backend
 
