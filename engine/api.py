@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -334,6 +334,8 @@ class YOLO:
             progress=self._progress if progress is None else progress,
             cancel=NEVER if cancel is None else cancel,
         )
+        if settings.data and samples:
+            result = replace(result, data=str(settings.data))
         if not result.passed:
             raise ExportCheckFailed(result.report(), path=result.path, result=result)
         return result

@@ -28,6 +28,7 @@ class ExportResult(os.PathLike):
     files: tuple[str, ...] = field(default=())
     size_mb: float = 0.0
     notes: tuple[str, ...] = field(default=())
+    data: str | None = None  # the dataset the check used, for the val command
 
     @classmethod
     def of(cls, path: Path, **values: Any) -> ExportResult:
@@ -56,7 +57,8 @@ class ExportResult(os.PathLike):
         size = max(self.imgsz)
         return [
             f"yolo {self.task} predict model={where} imgsz={size}",
-            f"yolo {self.task} val model={where} imgsz={size} data=<your dataset>",
+            f"yolo {self.task} val model={where} imgsz={size} "
+            f"data={_quoted(Path(self.data)) if self.data else '<your dataset>'}",
         ]
 
     def report(self) -> str:

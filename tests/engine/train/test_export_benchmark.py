@@ -54,6 +54,7 @@ def test_cli_exports_then_predicts_and_validates_on_the_openvino_folder(trained,
     assert "OpenVINO export done in" in out and str(folder) in out
     assert "parity with the PyTorch model: passed" in out and "(fp16," in out
     assert f"yolo classify predict model={folder} imgsz=32" in out
+    assert f"yolo classify val model={folder} imgsz=32 data={digits}" in out  # its own data
     image = sorted((digits / "val" / "3").glob("*.png"))[0]
     assert main(["predict", f"model={folder}/", f"source={image}"]) == 0
     assert f"{image}: 32x32 " in capsys.readouterr().out.strip().splitlines()[-1]
