@@ -205,3 +205,23 @@ def test_keypoint_schemas_derive_flip_pairs_and_reject_bad_ones():
         KeypointSchema.build(["a", "a"])
     with pytest.raises(ValueError, match="inverse"):
         KeypointSchema.build(["a", "b", "c"], flip_idx=[1, 2, 0])
+
+
+def test_a_full_disk_gets_a_message_that_keeps_the_edit(make_project, monkeypatch):
+    import sqlite3 as sqlite
+
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    project = make_project("segment", classes=["x"])
+
+    def full(self):
+        raise OperationalError("COMMIT", {}, sqlite.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(Session, "commit", full)
+    with pytest.raises(ProjectError, match=r"project\.db: could not be written because the "
+                                           r"disk is full\. Free some space"):
+        with project.database.session() as session:
+            session.add(ProjectClass(index=5, name="y", color="#000000"))
+    monkeypatch.undo()
+    assert [c.name for c in project.classes()] == ["x"]  # nothing half-written
