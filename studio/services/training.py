@@ -2,7 +2,8 @@
 
 ``run_training(project, plan, feed, progress, cancel)`` is a plain function for a Job: it writes
 the project's annotations as a YOLO dataset into the run's folder, records the run (with a
-digest of the annotation state it used), trains with the engine, stores every epoch as it ends
+digest of the annotation state it used), trains with the engine in a child process
+(training_process.py: the window never waits on it), stores every epoch as it ends
 and closes the run as completed, cancelled or failed (with the reason). Engine events and the
 studio's own notes go into a :class:`TrainingFeed`, a thread-safe queue the page drains on its
 redraw clock: the training thread never waits on the GUI, and the GUI never gets a signal per
@@ -36,6 +37,7 @@ from .runs import (
     runs_folder,
     start_run,
 )
+from .training_process import train_in_child
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +217,7 @@ class TrainPlan:
     device: str = "cpu"
     overrides: Mapping[str, Any] = field(default_factory=dict)
     resume_run_id: int | None = None
+    isolated: bool = True  # train in a child process (training_process.py); tests may not
 
     def settings(self) -> dict[str, Any]:
         """The run's settings as the database keeps them."""
@@ -309,7 +312,9 @@ def _fresh(project: Project, plan: TrainPlan, folder: Path, feed: TrainingFeed,
     except EngineError as exc:
         raise TrainingError(f"the device {plan.device!r} is not available now ({exc.message}). "
                             "Choose another device and start again") from exc
-    model = _model(project, plan.model)
+    build = _build_arguments(project, plan.model)
+    if not build or not plan.isolated:  # a checkpoint: its task is checked here
+        model = _model(project, plan.model)
     feed.put(Note("info", f"writing the dataset ({check.labelled_images} labelled images)"))
     summary = export_yolo(project, folder / DATASET_FOLDER, cancel=cancel)
     for problem in summary.problems:
@@ -319,7 +324,19 @@ def _fresh(project: Project, plan: TrainPlan, folder: Path, feed: TrainingFeed,
     settings = {**dict(plan.overrides), "data": str(data), "epochs": plan.epochs,
                 "imgsz": plan.imgsz, "batch": plan.batch, "device": plan.device,
                 "project": str(folder.parent), "name": folder.name, "exist_ok": True}
+    if plan.isolated:
+        return train_in_child({"model": plan.model, "build": build, "settings": settings},
+                              reporter, cancel)
     return model.train(progress=reporter, cancel=cancel, **settings)
+
+
+def _build_arguments(project: Project, source: str) -> dict[str, Any]:
+    """What a new model from yaml is built with (sized for the project); {} for a checkpoint."""
+    if not source.endswith((".yaml", ".yml")):
+        return {}
+    schema = project.keypoint_schema()
+    return {"num_classes": max(len(project.classes()), 1),
+            "keypoint_shape": None if schema is None else [len(schema.names), schema.dims]}
 
 
 def _model(project: Project, source: str):
@@ -328,13 +345,11 @@ def _model(project: Project, source: str):
     from engine import YOLO
 
     task = project.task
-    if source.endswith((".yaml", ".yml")):
-        keypoints = None
-        schema = project.keypoint_schema()
-        if schema is not None:
-            keypoints = (len(schema.names), schema.dims)
-        return YOLO(source, num_classes=max(len(project.classes()), 1),
-                    keypoint_shape=keypoints)
+    build = _build_arguments(project, source)
+    if build:
+        shape = build["keypoint_shape"]
+        return YOLO(source, num_classes=build["num_classes"],
+                    keypoint_shape=None if shape is None else tuple(shape))
     path = Path(source)
     if not path.is_file():
         raise TrainingError(f"the checkpoint {path} is not there any more; choose another")
@@ -356,6 +371,9 @@ def _resume(run: RunInfo, plan: TrainPlan, reporter: Callable[[Any], None],
     if not run.last.is_file():
         raise TrainingError(f"run {run.name} has no weights/last.pt to resume from; start a new "
                             "run instead")
+    if plan.isolated:
+        return train_in_child({"model": str(run.last), "resume": True,
+                               "settings": {"device": plan.device}}, reporter, cancel)
     return YOLO(run.last).train(resume=True, device=plan.device, progress=reporter,
                                 cancel=cancel)
 

@@ -135,8 +135,8 @@ def test_a_full_disk_during_training_fails_the_run_and_says_so(shapes_project, m
     def full(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(trainer, "save_checkpoint", full)
-    _ended, _events, error = train(shapes_project, tiny_plan())
+    monkeypatch.setattr(trainer, "save_checkpoint", full)  # in this process: not isolated
+    _ended, _events, error = train(shapes_project, tiny_plan(isolated=False))
     assert error is not None and "disk is full" in str(error)
     (run,) = list_runs(shapes_project)
     assert run.status == "failed" and "free some space" in run.message
@@ -145,3 +145,37 @@ def test_a_full_disk_during_training_fails_the_run_and_says_so(shapes_project, m
 def test_failure_messages():
     assert "disk is full" in failure_message(OSError(errno.ENOSPC, "No space left on device"))
     assert failure_message(ValueError("x")) == "ValueError: x"
+
+
+def test_an_engine_error_in_the_training_process_fails_the_run_with_its_words(shapes_project):
+    _ended, _events, error = train(shapes_project, tiny_plan(overrides={"lr0": -1.0}))
+    assert error is not None and "lr0" in str(error)
+    (run,) = list_runs(shapes_project)
+    assert run.status == "failed" and "lr0" in run.message
+
+
+def test_the_training_process_reports_events_and_stops_on_cancel(shapes_project):
+    import threading
+    import time
+
+    from engine.events import EpochEnd, StepEnd
+
+    feed, cancel, result = TrainingFeed(), CancelToken(), {}
+
+    def work():
+        result["ended"] = run_training(shapes_project, tiny_plan(epochs=50), feed,
+                                       lambda *_: None, cancel)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    seen, deadline = [], time.monotonic() + 120
+    while not any(isinstance(e, EpochEnd) for e in seen) and time.monotonic() < deadline:
+        seen += feed.drain()
+        time.sleep(0.05)
+    cancel.cancel()
+    asked = time.monotonic()
+    thread.join(60)
+    assert result["ended"].status == "cancelled" and time.monotonic() - asked < 10
+    assert any(isinstance(e, StepEnd) for e in seen)  # events crossed the process boundary
+    (run,) = list_runs(shapes_project)
+    assert run.status == "cancelled" and run.epochs_done >= 1

@@ -1,0 +1,179 @@
+"""Training in a child process, so the window's event loop never waits on it.
+
+Trained on a thread of the app's own process, the engine held Python's lock for 100–300 ms
+twice an epoch, and the window froze that long: the event loop's p99 gap was 107 ms over the
+demo's 20 epochs (benchmarks/studio_train_stall.py). Here the engine trains in ``python -m
+studio.services.training_process`` at a lower priority (nice 10): p99 18 ms. The parent keeps
+the database and the project lock.
+
+Protocol: the parent writes one JSON line (the job) to the child's stdin; the child answers with
+one JSON line per engine event (``{"event": "EpochEnd", "fields": {...}}``), then
+``{"finished": status}`` or ``{"error": message}``. A line ``cancel`` on its stdin sets the
+child's cancel token (the engine stops at its next safe point, as on Ctrl+C).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from engine import events as engine_events
+from engine.cancel import CancelToken
+from engine.errors import EngineError
+
+EVENT_TYPES = {name: getattr(engine_events, name) for name in (
+    "RunStarted", "StepEnd", "EpochEnd", "CheckpointSaved", "Warning", "RunFinished",
+    "DownloadProgress")}
+
+
+class ChildTrainingFailed(EngineError):
+    """The child process reported a failure (its message is meant for the user)."""
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    status: str
+
+
+def train_in_child(job: Mapping[str, Any], reporter: Callable[[Any], None],
+                   cancel: CancelToken) -> ChildResult:
+    """Run ``job`` (see ``_train``) in a child process; its events go to ``reporter``."""
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio.services.training_process"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1,
+    )
+    stop_watch = threading.Event()
+    watcher = threading.Thread(target=_forward_cancel, args=(process, cancel, stop_watch),
+                               daemon=True)
+    try:
+        process.stdin.write(json.dumps(dict(job)) + "\n")
+        process.stdin.flush()
+        watcher.start()
+        for line in process.stdout:
+            answer = json.loads(line)
+            if "event" in answer:
+                reporter(EVENT_TYPES[answer["event"]](**answer["fields"]))
+            elif "finished" in answer:
+                return ChildResult(answer["finished"])
+            elif "error" in answer:
+                raise ChildTrainingFailed(answer["error"])
+        process.wait()
+        stderr.seek(0)
+        last = stderr.read().decode("utf-8", "replace").strip().splitlines()[-1:] or ["none"]
+        raise ChildTrainingFailed(f"the training process stopped (exit code "
+                                  f"{process.returncode}); its last words: {last[0][:300]}")
+    finally:
+        stop_watch.set()
+        _end(process)
+        stderr.close()
+
+
+def _forward_cancel(process: subprocess.Popen, cancel: CancelToken,
+                    stop: threading.Event) -> None:
+    while not stop.wait(0.1):
+        if cancel.cancelled:
+            try:
+                process.stdin.write("cancel\n")
+                process.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+            return
+
+
+def _end(process: subprocess.Popen) -> None:
+    try:
+        if process.stdin:
+            process.stdin.close()
+        process.wait(timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        process.kill()
+        process.wait()
+
+
+# -- the child ------------------------------------------------------------------------------
+
+
+_PROTOCOL: list[Any] = []  # the child's real stdout, once main() has moved sys.stdout aside
+
+
+def _send(payload: Mapping[str, Any]) -> None:
+    out = _PROTOCOL[0] if _PROTOCOL else sys.stdout
+    out.write(json.dumps(payload, default=_plain) + "\n")
+    out.flush()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _report(event: Any) -> None:
+    name = type(event).__name__
+    if name in EVENT_TYPES:
+        # not asdict: it deep-copies, and the events' mappings are read-only proxies
+        _send({"event": name, "fields": {f.name: getattr(event, f.name) for f in fields(event)}})
+
+
+def _listen_for_cancel(cancel: CancelToken) -> None:
+    for line in sys.stdin:
+        if line.strip() == "cancel":
+            cancel.cancel()
+            return
+    cancel.cancel()  # the parent went away: stop at the next safe point
+
+
+def _train(job: Mapping[str, Any], cancel: CancelToken) -> str:
+    """``job``: ``model`` (yaml or checkpoint), ``build`` (yaml overrides), ``resume`` (bool),
+    ``settings`` (train settings)."""
+    from engine import YOLO
+
+    build = dict(job.get("build") or {})
+    if build.get("keypoint_shape") is not None:
+        build["keypoint_shape"] = tuple(build["keypoint_shape"])
+    model = YOLO(job["model"], **build)
+    if job.get("resume"):
+        return model.train(resume=True, progress=_report, cancel=cancel,
+                           **dict(job.get("settings") or {})).status
+    return model.train(progress=_report, cancel=cancel, **dict(job["settings"])).status
+
+
+def main() -> None:
+    """The child: read the job, train, report; never anything else on stdout."""
+    from engine.backends.threads import configure_threads
+
+    configure_threads()
+    if hasattr(os, "nice"):
+        os.nice(10)  # the window first: it gets the CPU whenever it needs it
+    from engine.errors import Cancelled
+
+    from .training import failure_message
+
+    _PROTOCOL.append(sys.stdout)
+    sys.stdout = sys.stderr  # anything else printed must not break the protocol
+    job = json.loads(sys.stdin.readline())
+    cancel = CancelToken()
+    threading.Thread(target=_listen_for_cancel, args=(cancel,), daemon=True).start()
+    try:
+        status = _train(job, cancel)
+    except (Cancelled, KeyboardInterrupt):
+        status = "cancelled"
+    except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent as words
+        _send({"error": failure_message(exc)})
+        sys.exit(1)
+    _send({"finished": status})
+
+
+if __name__ == "__main__":
+    main()
