@@ -277,8 +277,7 @@ def match_cells(gt_boxes: np.ndarray, gt_classes: np.ndarray, pred_boxes: np.nda
                 iou_threshold: float = MATCH_IOU) -> list[tuple[int, int]]:
     """Confusion cells of one image: same-class pairs first, then class-blind, then misses
     (``(class, background)``) and false positives (``(background, class)``)."""
-    iou = box_iou(gt_boxes, pred_boxes) if len(gt_boxes) and len(pred_boxes) else np.zeros(
-        (len(gt_boxes), len(pred_boxes)))
+    iou = box_iou(gt_boxes, pred_boxes)  # [gt, pred]; empty sides give an empty matrix
     same = gt_classes[:, None] == pred_classes[None, :]
     used_gt: set[int] = set()
     used_pred: set[int] = set()

@@ -25,6 +25,7 @@ from engine.cancel import NEVER, CancelToken
 from engine.errors import EngineError
 from engine.events import Warning as EngineWarning
 from engine.predict.nms import nms
+from engine.val.detection_metrics import box_iou
 
 from .image_queries import Shape
 
@@ -239,15 +240,6 @@ def shape_box(shape: Shape) -> tuple[float, float, float, float] | None:
     return None
 
 
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """IoU of two xyxy boxes."""
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def match_ground_truth(frame: FramePrediction, shown: Sequence[int], truth: Sequence[Shape],
                        threshold: float = MATCH_IOU) -> Match:
     """Greedy matching, best prediction first: same class and box IoU >= ``threshold``."""
@@ -255,14 +247,15 @@ def match_ground_truth(frame: FramePrediction, shown: Sequence[int], truth: Sequ
     gt = [(i, c, b) for i, c, b in gt if b is not None]
     free = {i for i, _, _ in gt}
     matched: dict[int, int] = {}
-    for index in sorted(shown, key=lambda i: -float(frame.scores[i])):
+    order = sorted(shown, key=lambda i: -float(frame.scores[i]))
+    overlaps = box_iou([frame.boxes[i] for i in order], [box for _, _, box in gt])
+    for row, index in enumerate(order):
         best, best_iou = None, threshold
-        for gt_index, class_index, box in gt:
+        for column, (gt_index, class_index, _box) in enumerate(gt):
             if gt_index not in free or class_index != int(frame.classes[index]):
                 continue
-            overlap = box_iou(frame.boxes[index], box)
-            if overlap >= best_iou:
-                best, best_iou = gt_index, overlap
+            if overlaps[row, column] >= best_iou:
+                best, best_iou = gt_index, float(overlaps[row, column])
         if best is not None:
             matched[int(index)] = best
             free.discard(best)
