@@ -79,15 +79,12 @@ def _build(task: str, folder: Path, progress, cancel: CancelToken) -> None:
         else:
             data = _colour_folder(source)
             kwargs = {}
-        project = create_project(folder / "project", name=f"Demo ({task})", task=task, **kwargs)
+        project = create_project(folder, name=f"Demo ({task})", task=task, **kwargs)
         try:
             import_dataset(project, data, copy=True, progress=progress, cancel=cancel)
             project.update_options(train_defaults=TRAIN_DEFAULTS[task])
         finally:
             project.close()
-        for item in (folder / "project").iterdir():
-            os.replace(item, folder / item.name)
-        (folder / "project").rmdir()
     finally:
         shutil.rmtree(source, ignore_errors=True)
 
