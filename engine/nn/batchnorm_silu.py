@@ -7,38 +7,73 @@ recomputes the normalised values with one multiply-add, then uses torch's own Si
 norm backward kernels. Measured on this CPU for a 16×32×80×80 channels-last tensor: 5.0 ms
 instead of 9.8 ms for forward + backward, bit-identical outputs, gradients and running
 statistics; a yolov8n-seg training step at 320 px, batch 16, keeps ~1/3 less activation memory.
+
+The SiLU's output is itself the input of the next convolution, which autograd would keep again
+for its weight gradient. :class:`RecomputingConv2d` keeps nothing of its own: the
+fused output remembers how it was made (:class:`SiLUSource`, which holds only what the batch
+norm keeps anyway), and the convolution's backward recomputes its input from that with the same
+multiply-add. Forward is untouched. The recomputed input can differ from the forward's in the
+last bit (torch's kernel rounds its scale-and-shift its own way), so weight gradients agree
+with the plain path to float32 rounding (relative 4e-8 measured on yolov8n-seg). The live
+training peak of yolov8n-pose (320 px, batch 16) drops from 876 to 741 MiB.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F  # noqa: N812 - the usual alias
 from torch import nn
+
+SOURCE_ATTRIBUTE = "_silu_source"
+"""Attribute of a fused output tensor that holds its :class:`SiLUSource`."""
+
+
+@dataclass(frozen=True)
+class SiLUSource:
+    """What ``silu(batch_norm(x))`` was computed from, in training: recomputes it on demand."""
+
+    x: torch.Tensor
+    weight: torch.Tensor
+    bias: torch.Tensor
+    mean: torch.Tensor
+    invstd: torch.Tensor
+
+    def normalised(self) -> torch.Tensor:
+        """The batch norm's output, computed as torch's CPU kernel does (scale, then shift)."""
+        channels = (1, self.x.shape[1], 1, 1)
+        scale = self.invstd * self.weight
+        shift = self.bias - self.mean * scale
+        return torch.addcmul(shift.view(channels), self.x, scale.view(channels))
+
+    def output(self) -> torch.Tensor:
+        return torch.ops.aten.silu_(self.normalised())
 
 
 class _BatchNormSiLU(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, running_mean, running_var, momentum, eps):  # noqa: ANN001
+    def forward(ctx, x, weight, bias, running_mean, running_var, momentum, eps, sources):  # noqa: ANN001
         y, mean, invstd = torch.native_batch_norm(
             x, weight, bias, running_mean, running_var, True, momentum, eps
         )
         torch.ops.aten.silu_(y)
         ctx.save_for_backward(x, weight, bias, mean, invstd)
         ctx.eps = eps
+        sources.append(SiLUSource(x.detach(), weight.detach(), bias.detach(), mean, invstd))
         return y
 
     @staticmethod
     def backward(ctx, grad):  # noqa: ANN001
         x, weight, bias, mean, invstd = ctx.saved_tensors
-        channels = (1, x.shape[1], 1, 1)
-        scale = invstd * weight
-        normalised = torch.addcmul((bias - mean * scale).view(channels), x, scale.view(channels))
+        normalised = SiLUSource(x, weight, bias, mean, invstd).normalised()
         grad_normalised = torch.ops.aten.silu_backward(grad, normalised)
         del normalised
         grad_x, grad_weight, grad_bias = torch.ops.aten.native_batch_norm_backward(
             grad_normalised, x, weight, None, None, mean, invstd, True, ctx.eps,
             list(ctx.needs_input_grad[:3]),
         )
-        return grad_x, grad_weight, grad_bias, None, None, None, None
+        return grad_x, grad_weight, grad_bias, None, None, None, None, None
 
 
 def can_fuse(bn: nn.Module, act: nn.Module, x: torch.Tensor) -> bool:
@@ -62,6 +97,56 @@ def batchnorm_silu(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     """``silu(bn(x))`` for a training-mode batch norm (see :func:`can_fuse`), updating its
     running statistics and batch counter as ``bn(x)`` would."""
     bn.num_batches_tracked.add_(1)
-    return _BatchNormSiLU.apply(
-        x, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.momentum, bn.eps
+    sources: list[SiLUSource] = []
+    y = _BatchNormSiLU.apply(
+        x, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.momentum, bn.eps, sources
     )
+    setattr(y, SOURCE_ATTRIBUTE, sources[0])
+    return y
+
+
+class _ConvOnSiLUOutput(torch.autograd.Function):
+    """A convolution that keeps its input's :class:`SiLUSource` instead of the input itself."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, source, stride, padding, dilation, groups):  # noqa: ANN001
+        ctx.source = source  # the batch norm's saved input and statistics, not a new tensor
+        ctx.layout = (stride, padding, dilation, groups)
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(weight)
+        return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: ANN001
+        (weight,) = ctx.saved_tensors
+        x = ctx.source.output()
+        stride, padding, dilation, groups = ctx.layout
+        needs = ctx.needs_input_grad
+        grad_x, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
+            grad, x, weight, [weight.shape[0]] if ctx.has_bias else None, stride, padding,
+            dilation, False, [0, 0], groups, [needs[0], needs[1], ctx.has_bias and needs[2]],
+        )
+        del ctx.source
+        return grad_x, grad_weight, grad_bias, None, None, None, None, None
+
+
+class RecomputingConv2d(nn.Conv2d):
+    """``nn.Conv2d`` (same parameters, state-dict names and hooks) that, when its input is a
+    fused output (:func:`batchnorm_silu`) and gradients are on, recomputes that input in
+    backward instead of keeping it (see the module's docstring). ``Conv`` blocks and the heads'
+    last 1x1 convolutions use it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        source = getattr(x, SOURCE_ATTRIBUTE, None)
+        if (
+            source is None
+            or not torch.is_grad_enabled()
+            or self.padding_mode != "zeros"
+            or isinstance(self.padding, str)
+            or x.dtype != self.weight.dtype
+        ):
+            return super().forward(x)
+        return _ConvOnSiLUOutput.apply(
+            x, self.weight, self.bias, source, self.stride, self.padding, self.dilation,
+            self.groups,
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .batchnorm_silu import batchnorm_silu, can_fuse
+from .batchnorm_silu import RecomputingConv2d, batchnorm_silu, can_fuse
 
 # Batch-norm settings of the reference's detection-family models (detect, segment, pose);
 # its classifiers keep torch's defaults (eps 1e-5, momentum 0.1). Outputs of imported
@@ -41,7 +41,7 @@ class Conv(nn.Module):
     ) -> None:
         super().__init__()
         pad = same_padding(kernel_size, dilation) if padding is None else padding
-        self.conv = nn.Conv2d(
+        self.conv: nn.Conv2d = RecomputingConv2d(
             in_channels,
             out_channels,
             kernel_size,

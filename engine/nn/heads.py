@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from .batchnorm_silu import RecomputingConv2d
 from .blocks import DFL, Conv, Proto
 
 
@@ -69,7 +70,9 @@ def distances_to_boxes(
 def _branch(in_channels: int, hidden: int, out_channels: int) -> nn.Sequential:
     """Two 3x3 Convs and a 1x1 prediction conv: the shape of every per-level head branch."""
     return nn.Sequential(
-        Conv(in_channels, hidden, 3), Conv(hidden, hidden, 3), nn.Conv2d(hidden, out_channels, 1)
+        Conv(in_channels, hidden, 3),
+        Conv(hidden, hidden, 3),
+        RecomputingConv2d(hidden, out_channels, 1),
     )
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import gc
+import weakref
+
 import pytest
 import torch
 from torch import nn
 
-from engine.nn.batchnorm_silu import batchnorm_silu, can_fuse
+from engine.nn import build_model
+from engine.nn.batchnorm_silu import RecomputingConv2d, batchnorm_silu, can_fuse
 from engine.nn.blocks import Conv
 
 
@@ -84,3 +89,69 @@ def test_conv_training_step_matches_unfused_conv() -> None:
     torch.testing.assert_close(out_fused, out_plain)
     torch.testing.assert_close(fused.conv.weight.grad, plain.conv.weight.grad)
     torch.testing.assert_close(fused.bn.running_var, plain.bn.running_var)
+
+
+def test_a_conv_on_a_fused_output_keeps_nothing_of_its_input() -> None:
+    torch.manual_seed(2)
+    first, second, head = Conv(3, 8, 3), Conv(8, 8, 3), RecomputingConv2d(8, 4, 1)
+    x = torch.randn(2, 3, 16, 16)
+    for consumer in (second, head):
+        middle = first(x)
+        alive = weakref.ref(middle)
+        out = consumer(middle)
+        del middle
+        gc.collect()
+        assert alive() is None  # neither consumer's backward holds the 8-channel output
+        out.square().sum().backward()  # ... and backward still runs, recomputing it
+    plain = first(x)
+    alive = weakref.ref(plain)
+    out = nn.functional.conv2d(plain, second.conv.weight, padding=1)
+    del plain
+    gc.collect()
+    assert alive() is not None  # a plain convolution keeps it: the check above can fail
+
+
+@pytest.mark.parametrize("config", ["yolov8n-pose.yaml", "yolov8n-seg.yaml"])
+def test_recomputed_inputs_give_the_same_gradients(config: str, monkeypatch) -> None:
+    torch.manual_seed(0)
+    ours = build_model(config).train().to(memory_format=torch.channels_last)
+    for module in ours.modules():  # trained-looking norms: scale and shift round differently
+        if isinstance(module, nn.BatchNorm2d):
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.normal_(0.0, 0.5)
+    plain = copy.deepcopy(ours)
+    x = torch.rand(2, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+
+    def backward(model: nn.Module) -> None:
+        outputs: list[torch.Tensor] = []
+
+        def collect(item) -> None:
+            if isinstance(item, torch.Tensor):
+                outputs.append(item)
+            elif isinstance(item, list | tuple):
+                for part in item:
+                    collect(part)
+
+        collect(model(x))
+        sum(out.square().mean() for out in outputs).backward()
+
+    backward(ours)
+    monkeypatch.setattr(RecomputingConv2d, "forward", nn.Conv2d.forward)  # keeps its input
+    backward(plain)
+    pairs = [
+        (name, a.grad, b.grad)
+        for (name, a), b in zip(ours.named_parameters(), plain.parameters(), strict=True)
+        if a.grad is not None
+    ]
+    assert pairs
+    for name, got, expected in pairs:  # float32 rounding of the recomputed input, no more
+        scale = float(expected.abs().max())
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-6 * scale, msg=name)
+
+
+def test_hooks_on_the_convolution_still_run_in_training() -> None:
+    block = Conv(4, 4, 3)
+    seen: list[tuple[int, ...]] = []
+    block.conv.register_forward_pre_hook(lambda _m, inputs: seen.append(tuple(inputs[0].shape)))
+    block(Conv(3, 4, 3)(torch.randn(1, 3, 8, 8))).sum().backward()
+    assert seen == [(1, 4, 8, 8)]
