@@ -33,6 +33,7 @@ ORT_SCENARIOS: dict[str, tuple[dict[str, str], dict]] = {
     "ort after torch": ({}, {"torch": True}),
     "ort after torch, PASSIVE": ({"OMP_WAIT_POLICY": "PASSIVE"}, {"torch": True}),
     "ort after torch, no spin": ({}, {"torch": True, "spin": False}),
+    "ort after torch, spin + stop after run": ({}, {"torch": True, "stop": True}),
     "ort after torch, intra=1": ({}, {"torch": True, "intra": 1}),
     "ort after torch, inter=1 intra=2 no spin": (
         {},
@@ -59,6 +60,10 @@ ORT_SCENARIOS: dict[str, tuple[dict[str, str], dict]] = {
     "ort + torch each frame, GOMP_SPINCOUNT=10000 + no spin": (
         {"GOMP_SPINCOUNT": "10000"},
         {"torch": True, "interleave": True, "spin": False},
+    ),
+    "ort + torch each frame, GOMP_SPINCOUNT=10000 + spin, stop after run": (
+        {"GOMP_SPINCOUNT": "10000"},
+        {"torch": True, "interleave": True, "stop": True},
     ),
     "ort + torch each frame, GOMP_SPINCOUNT=1000": (
         {"GOMP_SPINCOUNT": "1000"},
@@ -188,6 +193,8 @@ def _child_ort(settings: dict) -> dict:
     if not settings.get("spin", True):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    if settings.get("stop"):  # spin inside a run, park the workers when it returns
+        options.add_session_config_entry("session.force_spinning_stop", "1")
     session = ort.InferenceSession(settings["path"], options, providers=["CPUExecutionProvider"])
     image = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
     feed = np.random.default_rng(1).random((1, 3, 224, 224), dtype=np.float32)

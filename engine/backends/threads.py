@@ -13,8 +13,15 @@ torch pre-processing plus an onnxruntime call took 6.5 ms instead of 2.5 ms even
   rejected: it also cures contention but makes torch 2.4x slower on a free CPU (60 ms per step,
   13.5 ms per inference). libgomp reads the variable once, when torch is imported, so this must
   run before the first ``import torch`` of the process; a user's own setting is kept.
-- onnxruntime sessions that do not spin (``session_options``) are local to the session: about
-  0.5 ms slower per 224px classification on a free CPU (2.3 vs 1.8 ms), 2x faster beside load.
+- onnxruntime sessions (``session_options``) spin only inside ``run``: its workers are parked
+  the moment a run returns (``session.force_spinning_stop``), so they never hold a core that
+  torch's pre- and post-processing, a second runtime or the GUI needs between runs. Within a
+  run, spinning is what makes small graphs fast: turned off altogether, yolov8n-cls at 224 took
+  about 1.4 ms longer per image (interleaved with plain onnxruntime on this machine).
+  Measured with ``benchmarks/ort_threads.py`` (one process per scenario, torch loaded,
+  ``GOMP_SPINCOUNT=10000``, yolov8n-cls at 224): onnxruntime 3.62 ms spinning inside runs only,
+  4.08 ms never spinning, 3.65 ms with onnxruntime's default; a whole frame (torch
+  pre-processing then the run) 5.97, 5.15 and 7.43 ms.
 """
 
 from __future__ import annotations
@@ -49,8 +56,9 @@ def configure_threads(environ: MutableMapping[str, str] | None = None) -> dict[s
     return dict(OPENMP_SETTINGS)
 
 
-def session_options(*, intra_op_threads: int = 0, spinning: bool = False) -> Any:
-    """onnxruntime SessionOptions for running beside torch: worker threads do not spin.
+def session_options(*, intra_op_threads: int = 0, spinning: bool = True) -> Any:
+    """onnxruntime SessionOptions for running beside torch: worker threads spin only while a
+    ``run`` is in progress (``spinning=False``: never).
 
     ``intra_op_threads=0`` lets onnxruntime use one thread per physical core; the graph runs
     sequentially, so one inter-op thread is enough.
@@ -63,4 +71,5 @@ def session_options(*, intra_op_threads: int = 0, spinning: bool = False) -> Any
     flag = "1" if spinning else "0"
     options.add_session_config_entry("session.intra_op.allow_spinning", flag)
     options.add_session_config_entry("session.inter_op.allow_spinning", flag)
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     return options

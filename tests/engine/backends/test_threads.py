@@ -65,11 +65,12 @@ def test_the_yolo_command_applies_the_policy_before_torch_loads():
     assert out.stdout.strip().splitlines()[-1] == OPENMP_SETTINGS["GOMP_SPINCOUNT"]
 
 
-def test_onnxruntime_sessions_do_not_spin():
+def test_onnxruntime_sessions_spin_only_while_they_run():
     options = session_options()
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
     assert options.inter_op_num_threads == 1 and options.intra_op_num_threads == 0
-    spinning = session_options(intra_op_threads=2, spinning=True)
-    assert spinning.get_session_config_entry("session.intra_op.allow_spinning") == "1"
-    assert spinning.intra_op_num_threads == 2
+    quiet = session_options(intra_op_threads=2, spinning=False)
+    assert quiet.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert quiet.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+    assert quiet.intra_op_num_threads == 2
