@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from engine import events as engine_events
 from engine.cancel import CancelToken
@@ -54,6 +54,7 @@ def train_in_child(job: Mapping[str, Any], reporter: Callable[[Any], None],
     stop_watch = threading.Event()
     watcher = threading.Thread(target=_forward_cancel, args=(process, cancel, stop_watch),
                                daemon=True)
+    answered = False
     try:
         process.stdin.write(json.dumps(dict(job)) + "\n")
         process.stdin.flush()
@@ -63,8 +64,10 @@ def train_in_child(job: Mapping[str, Any], reporter: Callable[[Any], None],
             if "event" in answer:
                 reporter(EVENT_TYPES[answer["event"]](**answer["fields"]))
             elif "finished" in answer:
+                answered = True
                 return ChildResult(answer["finished"])
             elif "error" in answer:
+                answered = True
                 raise ChildTrainingFailed(answer["error"])
         process.wait()
         stderr.seek(0)
@@ -73,8 +76,11 @@ def train_in_child(job: Mapping[str, Any], reporter: Callable[[Any], None],
                                   f"{process.returncode}); its last words: {last[0][:300]}")
     finally:
         stop_watch.set()
-        _end(process)
-        stderr.close()
+        if answered:  # the outcome is known and its files written: the child's own exit (torch's
+            # teardown, about 0.5 s) need not delay the window's Stop; it is reaped aside
+            threading.Thread(target=_end, args=(process, stderr), daemon=True).start()
+        else:
+            _end(process, stderr)
 
 
 def _forward_cancel(process: subprocess.Popen, cancel: CancelToken,
@@ -89,7 +95,7 @@ def _forward_cancel(process: subprocess.Popen, cancel: CancelToken,
             return
 
 
-def _end(process: subprocess.Popen) -> None:
+def _end(process: subprocess.Popen, stderr: IO[bytes]) -> None:
     try:
         if process.stdin:
             process.stdin.close()
@@ -97,6 +103,8 @@ def _end(process: subprocess.Popen) -> None:
     except (OSError, subprocess.TimeoutExpired):
         process.kill()
         process.wait()
+    finally:
+        stderr.close()
 
 
 # -- the child ------------------------------------------------------------------------------
