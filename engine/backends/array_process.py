@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..errors import ExportError
+from ..utils.child_process import stop_child
 
 
 class ArrayProcess:
@@ -38,12 +39,12 @@ class ArrayProcess:
         self.folder = folder
         self.runtime = runtime
         self._lock = threading.Lock()
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _stop
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop_child
         self._process = subprocess.Popen(
             list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             cwd=cwd or folder,
         )
-        self._finalizer = weakref.finalize(self, _stop, self._process, self._stderr)
+        self._finalizer = weakref.finalize(self, stop_child, self._process, self._stderr)
         self.ready = self._header()
         if not self.ready.get("ready"):
             self.close()
@@ -99,18 +100,3 @@ def _read_exactly(stream: BinaryIO, count: int, runtime: str) -> bytes:
     if len(data) != count:
         raise EOFError(f"the {runtime} worker sent {len(data)} of {count} bytes")
     return data
-
-
-def _stop(process: subprocess.Popen, stderr: Any) -> None:
-    """Close the child's stdin (it exits when its input ends), then make sure it did."""
-    try:
-        if process.stdin:
-            process.stdin.close()
-        process.wait(timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        process.kill()
-        process.wait()
-    finally:
-        if process.stdout:
-            process.stdout.close()
-        stderr.close()

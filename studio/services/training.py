@@ -314,7 +314,7 @@ def _fresh(project: Project, plan: TrainPlan, folder: Path, feed: TrainingFeed,
                             "Choose another device and start again") from exc
     build = _build_arguments(project, plan.model)
     if not build or not plan.isolated:  # a checkpoint: its task is checked here
-        model = _model(project, plan.model)
+        model = _model(project, plan.model, build)
     feed.put(Note("info", f"writing the dataset ({check.labelled_images} labelled images)"))
     summary = export_yolo(project, folder / DATASET_FOLDER, cancel=cancel)
     for problem in summary.problems:
@@ -339,17 +339,14 @@ def _build_arguments(project: Project, source: str) -> dict[str, Any]:
             "keypoint_shape": None if schema is None else [len(schema.names), schema.dims]}
 
 
-def _model(project: Project, source: str):
-    """The model to train: a new one from yaml (sized for the project) or a checkpoint of the
-    project's task."""
+def _model(project: Project, source: str, build: Mapping[str, Any]):
+    """The model to train: a new one from yaml built with ``build`` (``_build_arguments``) or
+    a checkpoint of the project's task."""
     from engine import YOLO
 
     task = project.task
-    build = _build_arguments(project, source)
     if build:
-        shape = build["keypoint_shape"]
-        return YOLO(source, num_classes=build["num_classes"],
-                    keypoint_shape=None if shape is None else tuple(shape))
+        return YOLO(source, **build)
     path = Path(source)
     if not path.is_file():
         raise TrainingError(f"the checkpoint {path} is not there any more; choose another")

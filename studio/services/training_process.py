@@ -23,15 +23,18 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from engine import events as engine_events
 from engine.cancel import CancelToken
 from engine.errors import EngineError
+from engine.utils.child_process import stop_child
 
 EVENT_TYPES = {name: getattr(engine_events, name) for name in (
     "RunStarted", "StepEnd", "EpochEnd", "CheckpointSaved", "Warning", "RunFinished",
     "DownloadProgress")}
+CHILD_EXIT_S = 30.0
+"""How long the training process may take to exit once its input is closed, before a kill."""
 
 
 class ChildTrainingFailed(EngineError):
@@ -78,9 +81,10 @@ def train_in_child(job: Mapping[str, Any], reporter: Callable[[Any], None],
         stop_watch.set()
         if answered:  # the outcome is known and its files written: the child's own exit (torch's
             # teardown, about 0.5 s) need not delay the window's Stop; it is reaped aside
-            threading.Thread(target=_end, args=(process, stderr), daemon=True).start()
+            threading.Thread(target=stop_child, args=(process, stderr),
+                             kwargs={"timeout": CHILD_EXIT_S}, daemon=True).start()
         else:
-            _end(process, stderr)
+            stop_child(process, stderr, timeout=CHILD_EXIT_S)
 
 
 def _forward_cancel(process: subprocess.Popen, cancel: CancelToken,
@@ -93,18 +97,6 @@ def _forward_cancel(process: subprocess.Popen, cancel: CancelToken,
             except (BrokenPipeError, OSError, ValueError):
                 pass
             return
-
-
-def _end(process: subprocess.Popen, stderr: IO[bytes]) -> None:
-    try:
-        if process.stdin:
-            process.stdin.close()
-        process.wait(timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        process.kill()
-        process.wait()
-    finally:
-        stderr.close()
 
 
 # -- the child ------------------------------------------------------------------------------
@@ -147,14 +139,10 @@ def _train(job: Mapping[str, Any], cancel: CancelToken) -> str:
     ``settings`` (train settings)."""
     from engine import YOLO
 
-    build = dict(job.get("build") or {})
-    if build.get("keypoint_shape") is not None:
-        build["keypoint_shape"] = tuple(build["keypoint_shape"])
-    model = YOLO(job["model"], **build)
-    if job.get("resume"):
-        return model.train(resume=True, progress=_report, cancel=cancel,
-                           **dict(job.get("settings") or {})).status
-    return model.train(progress=_report, cancel=cancel, **dict(job["settings"])).status
+    model = YOLO(job["model"], **dict(job.get("build") or {}))
+    resume = {"resume": True} if job.get("resume") else {}
+    return model.train(progress=_report, cancel=cancel, **resume,
+                       **dict(job.get("settings") or {})).status
 
 
 def main() -> None:
