@@ -1,6 +1,7 @@
 """Task-aligned assignment of anchors to ground-truth objects (TOOD), as YOLOv8 trains.
 
-For every ground-truth box, the anchors whose centres fall inside it are candidates; each is
+For every ground-truth box, the anchors whose centres fall inside it are candidates (a side
+shorter than the middle stride counts as that long, so small objects still get anchors); each is
 scored by ``score^alpha * iou^beta`` (the predicted score of the object's class and the CIoU of
 the predicted box with the object's box). The ``top_k`` best candidates of each object become
 its positives; an anchor claimed by several objects keeps the one it overlaps most. Targets are
@@ -39,9 +40,14 @@ class TaskAlignedAssigner:
         alpha: float = 0.5,
         beta: float = 6.0,
         eps: float = 1e-9,
+        strides: tuple[float, ...] = (8.0, 16.0, 32.0),
     ) -> None:
         self.num_classes, self.top_k = num_classes, top_k
         self.alpha, self.beta, self.eps = alpha, beta, eps
+        # The reference (8.4) floors each side of a box at the middle stride when it picks
+        # candidates: an object smaller than one cell of the 8-px grid may hold no anchor centre
+        # at all and would never be learned.
+        self.min_side = float(strides[1] if len(strides) > 1 else strides[0])
 
     @torch.no_grad()
     def __call__(
@@ -56,7 +62,8 @@ class TaskAlignedAssigner:
         batch, anchors = pred_scores.shape[:2]
         if gt_boxes.shape[1] == 0:
             return self._empty(pred_scores, pred_boxes)
-        inside = _centres_inside(anchor_points, gt_boxes) * gt_valid  # [B, M, A]
+        candidates = _floor_sides(gt_boxes, self.min_side)
+        inside = _centres_inside(anchor_points, candidates) * gt_valid  # [B, M, A]
         metric, overlaps = self._alignment(pred_scores, pred_boxes, gt_labels, gt_boxes, inside)
         positives = self._top_candidates(metric, gt_valid) * inside
         object_index, foreground, positives = _resolve_conflicts(positives, overlaps)
@@ -105,6 +112,13 @@ class TaskAlignedAssigner:
             torch.zeros((batch, anchors), dtype=torch.bool, device=device),
             torch.zeros((batch, anchors), dtype=torch.long, device=device),
         )
+
+
+def _floor_sides(boxes: torch.Tensor, min_side: float) -> torch.Tensor:
+    """xyxy ``boxes`` with each side shorter than ``min_side`` widened to it about its centre."""
+    centre = (boxes[..., :2] + boxes[..., 2:]) / 2
+    half = ((boxes[..., 2:] - boxes[..., :2]).clamp(min=min_side)) / 2
+    return torch.cat((centre - half, centre + half), -1)
 
 
 def _centres_inside(points: torch.Tensor, boxes: torch.Tensor, eps: float = 1e-9):

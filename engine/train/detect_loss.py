@@ -2,9 +2,10 @@
 for segmentation, masks on the prototypes.
 
 Facts from the reference recipe: anchors are assigned by :class:`TaskAlignedAssigner` (top-k 10,
-alpha 0.5, beta 6.0); every term is normalised by the sum of the soft target scores; gains box
-7.5, cls 0.5, dfl 1.5, and the mask term takes the box gain. The returned total is multiplied
-by the batch size (the optimiser recipe's nominal batch expects a summed loss).
+alpha 0.5, beta 6.0, box sides floored at the middle stride for candidates); every term is
+normalised by the sum of the soft target scores; gains box 7.5, cls 0.5, dfl 1.5, and the mask
+term takes the box gain. The returned total is multiplied by the batch size (the optimiser
+recipe's nominal batch expects a summed loss).
 
 Targets arrive as the collated batch (``cls [M, 1]``, ``bboxes [M, 4]`` normalised xywh,
 ``batch_idx [M]``, ``masks``); see :func:`engine.data.detect_augment.to_targets`.
@@ -33,7 +34,9 @@ class DetectionLoss:
         self.reg_max = head.reg_max
         self.strides = tuple(head.strides)
         self.gains = {"box": box, "cls": cls, "dfl": dfl}
-        self.assigner = TaskAlignedAssigner(head.nc, top_k=10, alpha=0.5, beta=6.0)
+        self.assigner = TaskAlignedAssigner(
+            head.nc, top_k=10, alpha=0.5, beta=6.0, strides=self.strides
+        )
 
     def __call__(self, preds, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         levels = preds[0] if isinstance(preds, tuple) else preds

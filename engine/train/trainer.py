@@ -35,7 +35,7 @@ from ..nn.model import TaskModel
 from ..nn.zoo import build_model
 from ..utils.atomic import atomic_writer
 from .ema import ModelEMA
-from .optim import build_optimizer, choose_optimizer, interpolate, lr_factor
+from .optim import build_optimizer, choose_optimizer, interpolate, lr_factor, warmup_steps
 from .pretrained import transfer_pretrained
 from .run_dir import remove_if_no_files, run_dir
 from .seeding import restore_rng_state, rng_state, seed_everything
@@ -279,9 +279,7 @@ class Trainer:
 
     def _loop(self, data: TaskData) -> TrainResult:
         s = self.settings
-        warmup_steps = (
-            max(round(s.warmup_epochs * self.steps_per_epoch), 100) if s.warmup_epochs > 0 else -1
-        )
+        warmup = warmup_steps(s.warmup_epochs, self.epochs, self.steps_per_epoch)
         patience = s.patience or math.inf
         best_epoch = self._best_epoch()
         deadline = time.monotonic() + s.time * 3600 if s.time else None
@@ -289,7 +287,7 @@ class Trainer:
         for epoch in range(self.start_epoch, self.epochs):
             epoch_started = time.perf_counter()
             self._set_epoch_lr(epoch)
-            train_losses = self._train_epoch(data, epoch, warmup_steps)
+            train_losses = self._train_epoch(data, epoch, warmup)
             lrs = {f"lr/pg{i}": g["lr"] for i, g in enumerate(self.optimizer.param_groups)}
             validation = self._validate(data, epoch)
             last_validation = validation or last_validation
@@ -426,7 +424,7 @@ class Trainer:
             return self.accumulate
         s = self.settings
         span = (0, warmup_steps)
-        accumulate = max(1, round(interpolate(global_step, span, (1, s.nbs / self.batch_size))))
+        accumulate = max(1, round(interpolate(global_step, span, (1, self.accumulate))))
         factor = self.lf(epoch)
         for i, group in enumerate(self.optimizer.param_groups):
             start = self.warmup_bias_lr if i == 0 else 0.0

@@ -56,6 +56,29 @@ def test_an_anchor_claimed_by_two_objects_keeps_the_one_it_overlaps_most():
     assert (result.object_index[0][~centre] == 0).all()
 
 
+def test_an_object_smaller_than_a_cell_still_gets_the_anchors_around_it():
+    points = grid_points()  # anchor centres at 4, 12, 20, ... px
+    gt_boxes = torch.tensor([[[13.0, 13.0, 19.0, 19.0]]])  # 6 px: no anchor centre inside it
+    pred_boxes = gt_boxes.expand(1, len(points), 4).clone()
+    result = TaskAlignedAssigner(1, top_k=10)(
+        torch.full((1, len(points), 1), 0.5),
+        pred_boxes,
+        points,
+        torch.zeros(1, 1, 1),
+        gt_boxes,
+        torch.ones(1, 1, 1),
+    )
+    chosen = points[result.foreground[0]]
+    # sides floored at the middle stride (16 px): the box's four neighbouring anchors
+    assert sorted(map(tuple, chosen.tolist())) == [(12, 12), (12, 20), (20, 12), (20, 20)]
+    assert (result.boxes[0][result.foreground[0]] == gt_boxes[0, 0]).all()  # target unchanged
+    wide = TaskAlignedAssigner(1, top_k=10, strides=(8.0,))(
+        torch.full((1, len(points), 1), 0.5), pred_boxes, points, torch.zeros(1, 1, 1),
+        gt_boxes, torch.ones(1, 1, 1),
+    )
+    assert not wide.foreground.any()  # an 8 px floor still misses every centre
+
+
 def test_no_objects_gives_no_foreground():
     result = TaskAlignedAssigner(2)(
         torch.rand(2, 64, 2),

@@ -14,6 +14,7 @@ from engine.train.optim import (
     interpolate,
     lr_factor,
     parameter_groups,
+    warmup_steps,
 )
 
 
@@ -51,6 +52,14 @@ def test_lr_schedules_end_at_lrf():
     assert linear(0) == 1.0 and math.isclose(linear(10), 0.01)
     assert math.isclose(cosine(0), 1.0) and math.isclose(cosine(10), 0.01)
     assert math.isclose(linear(5), 0.505)
+
+
+def test_warmup_lasts_its_epochs_and_leaves_the_last_epoch_alone():
+    assert warmup_steps(3.0, 30, 13) == 39  # no 100-batch floor: 3 of 30 epochs, not 8
+    assert warmup_steps(3.0, 3, 13) == 26  # capped at epochs - 1
+    assert warmup_steps(0.5, 30, 10) == 5
+    assert warmup_steps(3.0, 1, 13) == -1  # one epoch: trained at its scheduled rate
+    assert warmup_steps(0.0, 30, 13) == -1
 
 
 def test_interpolate_clamps():
