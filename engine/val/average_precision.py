@@ -13,7 +13,7 @@ The rules follow the COCO evaluation (pycocotools), so our numbers can be checke
   prediction has AP 0; predictions of a class with no ground truth change nothing.
 
 Precision, recall and F1 are read, as the Ultralytics reference does, at the one confidence that
-maximises the (smoothed) F1 averaged over classes. ``fitness`` is 0.1 * mAP50 + 0.9 * mAP50-95.
+maximises the (smoothed) F1 averaged over classes. ``fitness`` is mAP50-95.
 Deliberate differences from pycocotools: no crowd annotations, no area ranges and no ``maxDets``
 cap (the caller's NMS limits detections).
 """
@@ -290,8 +290,9 @@ class Metric:
 
     @property
     def fitness(self) -> float:
-        """0.1 * mAP50 + 0.9 * mAP50-95."""
-        return 0.1 * self.map50 + 0.9 * self.map
+        """mAP50-95 alone, as the reference (8.4) picks best.pt; its older releases added 0.1 of
+        mAP50."""
+        return self.map
 
     def curves(self) -> dict[str, tuple[str, np.ndarray, np.ndarray, str]]:
         """Curve name -> (x label, x [K], y [C, K], y label): PR, F1, P and R."""

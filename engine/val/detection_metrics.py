@@ -2,7 +2,7 @@
 
 The matching and AP rules (those of pycocotools, so our numbers can be checked against it) are in
 :mod:`engine.val.average_precision`; the confusion matrix is in
-:mod:`engine.val.detection_confusion`. ``fitness`` is 0.1 * mAP50 + 0.9 * mAP50-95, summed over
+:mod:`engine.val.detection_confusion`. ``fitness`` is mAP50-95, summed over
 the parts (box, mask) of a task.
 
 A task is a set of *parts* (``box``, ``seg``, ``pose``), each scored from an IoU matrix per

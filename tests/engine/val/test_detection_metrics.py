@@ -154,13 +154,21 @@ def test_known_answers_and_per_class_maps():
     assert box.map == pytest.approx(0.5) and box.map50 == pytest.approx(0.5)
     assert box.map75 == pytest.approx(0.5)
     np.testing.assert_allclose(box.maps, [1.0, 0.0, 0.5])  # class 2 gets the mean
-    assert box.fitness == pytest.approx(0.1 * 0.5 + 0.9 * 0.5)
+    assert box.fitness == pytest.approx(box.map)
     assert metrics.fitness == box.fitness
     assert list(metrics.results_dict) == BOX_KEYS == metrics.keys
     assert metrics.results_dict["metrics/mAP50-95(B)"] == pytest.approx(0.5)
     assert metrics.seen == 2
     assert metrics.instances_per_class.tolist() == [1, 1, 0]
     assert metrics.images_per_class.tolist() == [1, 1, 0]
+
+
+def test_fitness_is_map50_95_alone():
+    metrics = DetectionMetrics(NAMES)
+    _image(metrics, [(0, BOX)], [(0, 0.9, [10, 10, 50, 58])])  # IoU 0.83: counts at 0.50..0.80
+    box = metrics.box
+    assert box.map50 == pytest.approx(1.0) and box.map == pytest.approx(0.7)
+    assert metrics.fitness == pytest.approx(0.7)  # the reference's (8.4) weights: 0, 0, 0, 1
 
 
 def test_empty_metrics_are_zero_and_render():
