@@ -274,7 +274,7 @@ class InstanceMetrics:
 
     @property
     def fitness(self) -> float:
-        """What training maximises: the sum over parts of 0.1 * mAP50 + 0.9 * mAP50-95."""
+        """What training maximises: the sum over parts of mAP50-95."""
         return float(sum(metric.fitness for metric in self.parts.values()))
 
     def to_dict(self) -> dict[str, Any]:
