@@ -8,9 +8,11 @@ imgsz 320, batch 16, on this machine (2 CPU cores):
 - pose: 1–3 stick figures with 5 keypoints; 23 s per epoch (8.7 images/s), peak 1.80 GiB;
   after 30 epochs box mAP50-95 0.766, pose 0.820.
 Those came from the issue writers' own generators. The reference (8.4.190), trained here on the
-sets this script generates (seed 0, its fixtures' arguments), reached box / mask mAP50-95
-0.247 / 0.278 (peak 2.72 GiB) and box / pose 0.829 / 0.826 (peak 1.77 GiB), scored its way:
-compare those with the "reference's AP integration" line this script prints.
+sets this script generates (benchmarks/reference_detect_train.py), scored its way: segment box /
+mask mAP50-95 0.247 / 0.278 (seed 0), 0.196 / 0.212 (seed 1), 0.249 / 0.261 (seed 2), peak
+2.7-3.1 GiB, 32.8 s per training epoch here on 2026-12-03; pose box / pose 0.829 / 0.826
+(seed 0, peak 1.77 GiB). Compare those with the "reference's AP integration" line this script
+prints.
 
 Run: .venv/bin/python benchmarks/detect_train.py [--task segment|pose] [--epochs 30] [--seed 0]
 It preloads tcmalloc when installed, as the yolo command does (engine/backends/allocator.py);
