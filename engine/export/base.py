@@ -7,13 +7,14 @@ installed, and writes its result atomically. New formats register one object in
 
 Metadata is written with the reference's keys (``names``, ``task``, ``stride``, ``imgsz``,
 ``batch``, ``kpt_shape``, ``args`` ...), so an export carries what is needed to run it. Formats
-that store strings only (ONNX ``metadata_props``) JSON-encode every non-string value;
-``read_metadata`` parses them back (YAML flow syntax is accepted too, which covers the Python
-``repr`` dicts of the reference's exports).
+that store strings only (ONNX ``metadata_props``, CoreML) hold every non-string value as a
+Python literal, as the reference does, so each tool loads the other's exports; ``read_metadata``
+also accepts JSON and YAML flow syntax.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib.util
 import json
@@ -179,9 +180,11 @@ class ExportMetadata:
 
 
 def metadata_to_strings(metadata: Mapping[str, Any]) -> dict[str, str]:
-    """String values for stores that hold strings only: JSON for all but plain strings."""
+    """String values for stores that hold strings only (ONNX, CoreML): Python literals, as the
+    reference writes them, for all but plain strings, so its loader (``ast.literal_eval``) reads
+    our exports and ours reads its."""
     return {
-        str(key): value if isinstance(value, str) else json.dumps(_jsonable(value))
+        str(key): value if isinstance(value, str) else repr(_literal(value))
         for key, value in metadata.items()
     }
 
@@ -250,8 +253,14 @@ def read_metadata(raw: Mapping[str, Any], source: str | Path) -> ExportMetadata:
 
 
 def _decode(key: str, value: Any, source: str | Path) -> Any:
+    """A structured value stored as a string: a Python literal (ours and the reference's), else
+    JSON or YAML (earlier exports of ours wrote JSON)."""
     if key not in _STRUCTURED_KEYS or not isinstance(value, str):
         return value
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
     try:
         return yaml.safe_load(value)
     except yaml.YAMLError as exc:
@@ -304,6 +313,20 @@ def _positive_int(value: Any, key: str, source: str | Path) -> int:
 def _check(kind: type, value: Any, key: str, source: str | Path) -> Any:
     if not isinstance(value, kind):
         raise ExportError(f"must be a {kind.__name__}, not {value!r}", path=source, key=key)
+    return value
+
+
+def _literal(value: Any) -> Any:
+    """Plain Python values whose ``repr`` ``ast.literal_eval`` reads back: like
+    :func:`_jsonable`, but mapping keys keep their type (class indices stay ints)."""
+    if isinstance(value, Mapping):
+        return {k if isinstance(k, int | str) else str(k): _literal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_literal(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
     return value
 
 

@@ -1,5 +1,6 @@
 """export_model: formats from a registry, metadata that reads back, atomic files, clear errors."""
 
+import ast
 import json
 import os
 
@@ -68,7 +69,9 @@ def test_onnx_export_with_metadata_and_events(classifier, tmp_path):
     assert result.files == ("best.onnx",) and result.size_mb > 1
     assert sorted(os.listdir(tmp_path)) == ["best.onnx"]  # no temp file left behind
     props = {p.key: p.value for p in onnx.load(path).metadata_props}
-    assert json.loads(props["names"]) == {"0": "cat", "1": "dog", "2": "bird"}
+    # Python literals, as the reference writes them and its loader (ast.literal_eval) reads them
+    assert ast.literal_eval(props["names"]) == {0: "cat", 1: "dog", 2: "bird"}
+    assert ast.literal_eval(props["args"])["opset"] == 17
     assert (props["author"], props["version"], props["description"]) == (
         "YOLO Studio",
         __version__,
@@ -179,6 +182,13 @@ def test_reference_style_metadata_reads_back():
         ExportError, match=r"yolov8n\.onnx, key 'stride': has no 'stride' in its metadata"
     ):
         read_metadata({k: v for k, v in props.items() if k != "stride"}, "yolov8n.onnx")
+
+
+def test_metadata_written_as_json_by_earlier_exports_still_reads_back():
+    props = {"task": "segment", "names": '{"0": "circle"}', "stride": "32",
+             "imgsz": "[320, 320]", "batch": "1", "args": '{"dynamic": false, "nms": null}'}
+    metadata = read_metadata(props, "old.onnx")
+    assert metadata.names == {0: "circle"} and metadata.extras["args"]["nms"] is None
 
 
 def test_half_on_the_cpu_is_refused_with_what_to_do(classifier, tmp_path):
