@@ -10,8 +10,7 @@ project dependency: install it in a throwaway environment, e.g.
     /tmp/refvenv/bin/pip install ultralytics==8.4.190 torch==2.13.0
 
 torchvision's C operators do not load with the CPU torch wheel here, so the child process
-registers pure-torch ``torchvision::nms`` / ``qnms`` kernels before importing the reference
-(only its NMS uses them).
+first runs ``reference_shim.TORCHVISION_SHIM`` (pure-torch NMS kernels).
 
 Run: .venv/bin/python benchmarks/reference_detect_train.py --python /tmp/refvenv/bin/python
      [--task segment|pose] [--seed 0] [--epochs 30]
@@ -30,37 +29,15 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from reference_shim import TORCHVISION_SHIM
+
 from engine.data.figure_samples import make_figures_dataset
 from engine.data.shape_samples import make_shapes_dataset
 
 # Runs in the reference's environment; our code, not the reference's.
-CHILD = textwrap.dedent(
+CHILD = TORCHVISION_SHIM + textwrap.dedent(
     """
     import json, resource, sys, time
-    import torch
-
-    lib = torch.library.Library("torchvision", "DEF")
-
-    def nms(boxes, scores, iou_threshold):
-        order = scores.argsort(descending=True)
-        boxes = boxes[order]
-        low = torch.maximum(boxes[:, None, :2], boxes[None, :, :2])
-        high = torch.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
-        inter = (high - low).clamp(min=0).prod(-1)
-        area = (boxes[:, 2:] - boxes[:, :2]).clamp(min=0).prod(-1)
-        iou = inter / (area[:, None] + area[None] - inter + 1e-9)
-        over = (iou > iou_threshold).triu(1)
-        keep = torch.ones(len(boxes), dtype=torch.bool)
-        for i in range(len(boxes)):
-            if keep[i]:
-                keep &= ~over[i]
-        return order[keep]
-
-    for name in ("nms", "qnms"):
-        lib.define(f"{name}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        lib.impl(name, nms, "CPU")
-    import torchvision.ops.boxes
-    torchvision.ops.boxes._assert_has_ops = lambda: None
 
     from ultralytics import YOLO
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from reference_shim import TORCHVISION_SHIM
 
 from engine.export import export_model
 from engine.export.decisive import make_decisive
@@ -42,35 +43,11 @@ MODELS = {
 }
 
 # One process per side and round: load the model, predict the image `images` times, print the
-# per-image inference times. The reference's side needs no torchvision kernels for this: its
-# ONNX path runs NMS on the ONNX outputs with its own torch code for classify, and through
-# torchvision for the others, which a stand-in registers (as in reference_detect_train.py).
-REFERENCE_CHILD = textwrap.dedent(
+# per-image inference times. The reference's side first registers pure-torch NMS kernels
+# (reference_shim.py): its NMS calls torchvision, whose C operators do not load here.
+REFERENCE_CHILD = TORCHVISION_SHIM + textwrap.dedent(
     """
     import json, sys
-    import torch
-    lib = torch.library.Library("torchvision", "DEF")
-
-    def nms(boxes, scores, iou_threshold):
-        order = scores.argsort(descending=True)
-        boxes = boxes[order]
-        low = torch.maximum(boxes[:, None, :2], boxes[None, :, :2])
-        high = torch.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
-        inter = (high - low).clamp(min=0).prod(-1)
-        area = (boxes[:, 2:] - boxes[:, :2]).clamp(min=0).prod(-1)
-        iou = inter / (area[:, None] + area[None] - inter + 1e-9)
-        over = (iou > iou_threshold).triu(1)
-        keep = torch.ones(len(boxes), dtype=torch.bool)
-        for i in range(len(boxes)):
-            if keep[i]:
-                keep &= ~over[i]
-        return order[keep]
-
-    for name in ("nms", "qnms"):
-        lib.define(f"{name}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        lib.impl(name, nms, "CPU")
-    import torchvision.ops.boxes
-    torchvision.ops.boxes._assert_has_ops = lambda: None
     from ultralytics import YOLO
 
     path, image, size, task, images = sys.argv[1:6]
