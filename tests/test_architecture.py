@@ -20,10 +20,17 @@ def test_engine_imports_no_gui_and_touches_no_network():
 
 
 def test_no_eval_or_unsafe_load_in_the_engine():
+    import ast
+
     for path in (ROOT / "engine").rglob("*.py"):
         text = path.read_text()
-        assert "eval(" not in text.replace(".eval(", ""), path
-        assert "exec(" not in text, path
+        for node in ast.walk(ast.parse(text)):  # ast.literal_eval (literals only) is allowed
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else None
+                if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                    name = func.attr if func.value.id == "builtins" else None
+                assert name not in ("eval", "exec", "compile"), f"{path}:{node.lineno}"
         for line in text.splitlines():
             if "torch.load(" in line:
                 assert "weights_only=True" in line, f"{path}: {line.strip()}"
