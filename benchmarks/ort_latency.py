@@ -49,20 +49,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8, help="interleaved blocks per side")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per block")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPUs, onnxruntime {ort.__version__}, load {_load()}")
+    print(f"{os.cpu_count()} CPUs, onnxruntime {ort.__version__}, load {load_average()}")
     print("| model | plain onnxruntime ms | ours ms | ours / plain | reference (issue) ms |")
     print("|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as folder:
         for task in args.tasks:
             config, size, reference_ms = MODELS[task]
-            path = _export(Path(folder), config, size)
+            path = export_decisive(Path(folder), config, size)
             plain, ours = _interleaved(path, size, args.rounds, args.runs)
             print(f"| {config[:-5]}@{size} | {plain:.2f} | {ours:.2f} | {ours / plain:.2f} "
                   f"| {reference_ms} |", flush=True)
-    print(f"load afterwards {_load()}")
+    print(f"load afterwards {load_average()}")
 
 
-def _export(folder: Path, config: str, size: int) -> Path:
+def export_decisive(folder: Path, config: str, size: int) -> Path:
+    """``config`` with decisive random weights, exported to ONNX in ``folder``."""
     torch.manual_seed(0)
     model = make_decisive(build_model(config), imgsz=size)
     result = export_model(model, "onnx", output=folder / f"{config[:-5]}.pt", imgsz=size,
@@ -101,7 +102,7 @@ def _block(run, runs: int) -> list[float]:
     return times
 
 
-def _load() -> str:
+def load_average() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 

@@ -24,59 +24,35 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
+from ort_latency import MODELS, export_decisive, load_average
 from reference_shim import TORCHVISION_SHIM
 
-from engine.export import export_model
-from engine.export.decisive import make_decisive
-from engine.nn import build_model
-
-MODELS = {
-    "classify": ("yolov8n-cls.yaml", 224, 3.6),
-    "segment": ("yolov8n-seg.yaml", 640, 72.0),
-    "pose": ("yolov8n-pose.yaml", 640, 71.0),
-}
-
-# One process per side and round: load the model, predict the image `images` times, print the
-# per-image inference times. The reference's side first registers pure-torch NMS kernels
-# (reference_shim.py): its NMS calls torchvision, whose C operators do not load here.
-REFERENCE_CHILD = TORCHVISION_SHIM + textwrap.dedent(
-    """
-    import json, sys
-    from ultralytics import YOLO
-
-    path, image, size, task, images = sys.argv[1:6]
-    model = YOLO(path, task=task)
-    times = []
-    for i in range(int(images) + 5):
-        result = model.predict(image, imgsz=int(size), device="cpu", verbose=False)[0]
-        if i >= 5:
-            times.append(result.speed["inference"])
-    print("TIMES " + json.dumps(times))
-    """
+# The timed loop, the same on both sides: load the model, predict the image `images` times after
+# five untimed ones, print the per-image inference times.
+PREDICT_LOOP = """
+path, image, size, task, images = sys.argv[1:6]
+model = YOLO(path, task=task)
+times = []
+for i in range(int(images) + 5):
+    result = model.predict(image, imgsz=int(size), device="cpu", verbose=False)[0]
+    if i >= 5:
+        times.append(result.speed["inference"])
+print("TIMES " + json.dumps(times))
+"""
+# The reference's side first registers pure-torch NMS kernels (reference_shim.py): its NMS calls
+# torchvision, whose C operators do not load here.
+REFERENCE_CHILD = (
+    TORCHVISION_SHIM + "import json, sys\nfrom ultralytics import YOLO\n" + PREDICT_LOOP
 )
-
-OUR_CHILD = textwrap.dedent(
-    """
-    import json, sys
-    from engine.backends.threads import configure_threads
-    configure_threads()  # as the yolo command does
-    from engine import YOLO
-
-    path, image, size, task, images = sys.argv[1:6]
-    model = YOLO(path, task=task)
-    times = []
-    for i in range(int(images) + 5):
-        result = model.predict(image, imgsz=int(size), device="cpu", verbose=False)[0]
-        if i >= 5:
-            times.append(result.speed["inference"])
-    print("TIMES " + json.dumps(times))
-    """
+OUR_CHILD = (
+    "import json, sys\n"
+    "from engine.backends.threads import configure_threads\n"
+    "configure_threads()  # as the yolo command does\n"
+    "from engine import YOLO\n" + PREDICT_LOOP
 )
 
 
@@ -87,14 +63,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4, help="alternating processes per side")
     parser.add_argument("--images", type=int, default=60, help="timed predictions per process")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPUs, load {_load()}")
+    print(f"{os.cpu_count()} CPUs, load {load_average()}")
     print("| model | reference inference ms | ours ms | ours / reference | issue's figure ms |")
     print("|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as folder:
         image = _photo(Path(folder))
         for task in args.tasks:
             config, size, quoted = MODELS[task]
-            path = _export(Path(folder), config, size)
+            path = export_decisive(Path(folder), config, size)
             common = [str(path), str(image), str(size), task, str(args.images)]
             reference: list[float] = []
             ours: list[float] = []
@@ -104,16 +80,8 @@ def main() -> int:
             ref_ms, our_ms = statistics.median(reference), statistics.median(ours)
             print(f"| {config[:-5]}@{size} | {ref_ms:.2f} | {our_ms:.2f} | "
                   f"{our_ms / ref_ms:.2f} | {quoted} |", flush=True)
-    print(f"load afterwards {_load()}")
+    print(f"load afterwards {load_average()}")
     return 0
-
-
-def _export(folder: Path, config: str, size: int) -> Path:
-    torch.manual_seed(0)
-    model = make_decisive(build_model(config), imgsz=size)
-    result = export_model(model, "onnx", output=folder / f"{config[:-5]}.pt", imgsz=size,
-                          verify=False)
-    return Path(result.path)
 
 
 def _photo(folder: Path) -> Path:
@@ -135,8 +103,6 @@ def _times(command: list[str], folder: str) -> list[float]:
     return json.loads(lines[-1][len("TIMES "):])
 
 
-def _load() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -316,13 +316,17 @@ def _check(kind: type, value: Any, key: str, source: str | Path) -> Any:
     return value
 
 
-def _literal(value: Any) -> Any:
-    """Plain Python values whose ``repr`` ``ast.literal_eval`` reads back: like
-    :func:`_jsonable`, but mapping keys keep their type (class indices stay ints)."""
+def _plain(value: Any, *, string_keys: bool) -> Any:
+    """Plain values: tuples become lists, tensors and paths plain; mapping keys become strings
+    (JSON) or keep an int/str type (Python literals, where class indices stay ints)."""
     if isinstance(value, Mapping):
-        return {k if isinstance(k, int | str) else str(k): _literal(v) for k, v in value.items()}
+        keep = (int, str) if not string_keys else (str,)
+        return {
+            k if isinstance(k, keep) else str(k): _plain(v, string_keys=string_keys)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [_literal(v) for v in value]
+        return [_plain(v, string_keys=string_keys) for v in value]
     if isinstance(value, torch.Tensor):
         return value.tolist()
     if isinstance(value, Path):
@@ -331,13 +335,10 @@ def _literal(value: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    """Plain JSON types: tuples become lists, dict keys strings, tensors and paths plain."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return value
+    """Plain JSON types (see :func:`_plain`)."""
+    return _plain(value, string_keys=True)
+
+
+def _literal(value: Any) -> Any:
+    """Plain Python values whose ``repr`` ``ast.literal_eval`` reads back (see :func:`_plain`)."""
+    return _plain(value, string_keys=False)

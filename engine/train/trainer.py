@@ -341,7 +341,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = group["initial_lr"] * factor
 
-    def _train_epoch(self, data: TaskData, epoch: int, warmup_steps: int) -> dict[str, float]:
+    def _train_epoch(self, data: TaskData, epoch: int, warmup: int) -> dict[str, float]:
         self.model.train()
         data.train.set_epoch(epoch)
         steps = self.steps_per_epoch
@@ -352,7 +352,7 @@ class Trainer:
         for step, batch in enumerate(data.train):
             self.cancel.raise_if_cancelled()
             global_step = step + steps * epoch
-            accumulate = self._warmup(global_step, warmup_steps, epoch)
+            accumulate = self._warmup(global_step, warmup, epoch)
             if self.settings.plots and epoch == self.start_epoch and step < 3:
                 self.hooks.plot_batch(batch, self.names, self.save_dir / f"train_batch{step}.jpg")
             batch = self._to_device(batch)
@@ -418,12 +418,12 @@ class Trainer:
         values = (loss_sum / max(count, 1)).float().cpu().reshape(-1).tolist()
         return dict(zip(self.hooks.loss_names, values, strict=False))
 
-    def _warmup(self, global_step: int, warmup_steps: int, epoch: int) -> int:
+    def _warmup(self, global_step: int, warmup: int, epoch: int) -> int:
         """Ramp lr (and SGD momentum) over the first steps; returns the accumulation now."""
-        if global_step > warmup_steps:
+        if global_step > warmup:
             return self.accumulate
         s = self.settings
-        span = (0, warmup_steps)
+        span = (0, warmup)
         accumulate = max(1, round(interpolate(global_step, span, (1, self.accumulate))))
         factor = self.lf(epoch)
         for i, group in enumerate(self.optimizer.param_groups):
