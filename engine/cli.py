@@ -89,11 +89,12 @@ def _convert(args: Sequence[str]) -> int:
     from .data.coco_convert import convert_from_cli
 
     values: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for token in args:
         key, sep, raw = token.partition("=")
         if not sep or not key:
             raise SettingsError(f"'{token}' is not key=value (e.g. source=instances.json)")
-        values[key] = _parse_value(raw)
+        _put_once(values, given, key, raw)
     report = convert_from_cli(values)
     print(report.summary())
     return 0
@@ -107,18 +108,24 @@ def _quiet_opencv() -> None:
 
 
 def parse_arguments(args: Sequence[str]) -> Settings:
-    """Turn ``[TASK] MODE key=value ...`` into validated ``Settings``."""
+    """Turn ``[TASK] MODE key=value ...`` into validated ``Settings``.
+
+    A key given twice (``epochs=3 epochs=5``, or two modes) and a key with nothing after
+    ``=`` are refused rather than resolved silently: either could be a typo that changes
+    the run without a word.
+    """
     values: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for token in args:
         if "=" in token:
             key, _, raw = token.partition("=")
             if not key:
                 raise SettingsError(f"'{token}' has no key before '='")
-            values[key] = _parse_value(raw)
+            _put_once(values, given, key, raw)
         elif token in TASKS:
-            values["task"] = token
+            _put_once(values, given, "task", token)
         elif token in MODES:
-            values["mode"] = token
+            _put_once(values, given, "mode", token)
         else:
             raise SettingsError(
                 f"'{token}' is neither a task ({', '.join(TASKS)}), a mode "
@@ -127,6 +134,30 @@ def parse_arguments(args: Sequence[str]) -> Settings:
     if "mode" not in values:
         raise SettingsError(f"no mode given; add one of {', '.join(MODES)}")
     return validate_settings(values, source="command line")
+
+
+def _parse_key_value(key: str, raw: str) -> Any:
+    """The value of ``key=raw``; an empty ``raw`` (``conf=``) is refused, not read as None."""
+    if not raw.strip():
+        raise SettingsError(
+            f"no value after '{key}='; give one, or leave {key} out to use its default",
+            path="command line",
+            key=key,
+        )
+    return _parse_value(raw)
+
+
+def _put_once(values: dict[str, Any], given: dict[str, str], key: str, raw: str) -> None:
+    """Store ``key=raw`` in ``values`` (``given`` keeps the text as typed), refusing a key,
+    or a bare mode or task, given a second time."""
+    if key in given:
+        if key in ("mode", "task"):
+            message = f"two {key}s given ('{given[key]}', then '{raw}'); give one"
+        else:
+            message = f"given twice ({key}={given[key]}, then {key}={raw}); give each key once"
+        raise SettingsError(message, path="command line", key=key)
+    given[key] = raw
+    values[key] = _parse_key_value(key, raw)
 
 
 def run(settings: Settings) -> int:
