@@ -16,10 +16,11 @@ from typing import Any, get_args
 
 import yaml
 
-from .backends.allocator import relaunch_with_allocator
+from .backends.allocator import relaunch_with_allocator, trains
 from .backends.threads import configure_threads
 from .cancel import CancelToken
 from .config import Settings, validate_settings
+from .config.safe_yaml import safe_load_bounded
 from .config.settings import Mode, Task
 from .errors import Cancelled, CheckpointError, EngineError, ExportCheckFailed, SettingsError
 from .train.run_dir import latest_checkpoint
@@ -302,18 +303,21 @@ def _parse_value(raw: str) -> Any:
     if raw in ("None", "none", "null"):
         return None
     try:
-        return yaml.safe_load(raw)
+        return safe_load_bounded(raw)
     except yaml.YAMLError:
         return raw
 
 
 def entry() -> None:
-    """The ``yolo`` console script: relaunch with a faster allocator where installed, then run.
+    """The ``yolo`` console script: ``yolo train`` relaunches with a faster allocator where one
+    is installed; every other mode runs on the system's malloc (OpenVINO aborts beside
+    tcmalloc; see engine/backends/allocator.py). Then it runs.
 
     Kept apart from ``main`` so that calling ``main`` in a process (tests, the studio) never
-    replaces that process; see engine/backends/allocator.py.
+    replaces that process.
     """
-    relaunch_with_allocator()
+    if trains(sys.argv[1:]):
+        relaunch_with_allocator()
     raise SystemExit(main())
 
 

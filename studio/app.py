@@ -24,10 +24,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if argv is None:  # the console script: training in the app gains as `yolo train` does
-        from engine.backends.allocator import relaunch_with_allocator
-
-        relaunch_with_allocator()
+    # The window runs on the system's malloc: only the training child preloads the faster
+    # allocator (studio/services/training_process.py), because OpenVINO aborts beside it and
+    # the window loads runtimes (engine/backends/allocator.py).
     from engine.backends.threads import configure_threads
 
     configure_threads()  # before torch loads (engine/backends/threads.py)

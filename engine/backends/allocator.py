@@ -25,6 +25,15 @@ downloaded: it uses the system's library when one is installed (``make`` install
 
 ``YOLO_ALLOCATOR=system`` keeps the C library's malloc; ``YOLO_ALLOCATOR=/path/lib.so`` picks a
 library.
+
+**Only training processes preload it.** OpenVINO 2026.4 aborts beside a preloaded tcmalloc
+(``free(): invalid pointer`` / ``munmap_chunk(): invalid pointer``, exit 134) already at
+``openvino.Core()`` in a bare Python, before any model is involved: its bundled TBB allocator
+and the preloaded malloc free each other's blocks. Export, prediction and validation gain
+nothing from the allocator (the figures above are training's), so ``yolo train`` relaunches
+with it (``trains``) and the studio starts its training child with ``training_environment``;
+every other command, the studio's window and its export/predict children keep the system's
+malloc (``without_allocator`` strips one that a parent preloaded).
 """
 
 from __future__ import annotations
@@ -146,3 +155,39 @@ def relaunch_with_allocator(argv: Sequence[str] | None = None) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, command, relaunch_environment(allocator))
+
+
+def trains(args: Sequence[str]) -> bool:
+    """Whether ``yolo`` arguments (``[TASK] MODE key=value ...``) ask for training."""
+    for token in args:
+        key, sep, value = token.partition("=")
+        if (sep and key == "mode" and value == "train") or (not sep and token == "train"):
+            return True
+    return False
+
+
+def training_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a training child process: the allocator preloaded where one is
+    installed and the user did not say ``system``; otherwise the environment as it is."""
+    env = dict(os.environ if environ is None else environ)
+    if env.get(ACTIVE_VARIABLE) and active_allocator(env) != "system":
+        return env
+    try:
+        allocator = find_allocator(env)
+    except ValueError:
+        return env  # the user's YOLO_ALLOCATOR names no file: train on the system's malloc
+    return env if allocator is None else relaunch_environment(allocator, env)
+
+
+def without_allocator(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment with the allocator we preloaded taken out again (for children that
+    export or run foreign runtimes; see the module docstring)."""
+    env = dict(os.environ if environ is None else environ)
+    active = env.pop(ACTIVE_VARIABLE, "")
+    if active:
+        kept = [entry for entry in env.get("LD_PRELOAD", "").split() if entry != active]
+        if kept:
+            env["LD_PRELOAD"] = " ".join(kept)
+        else:
+            env.pop("LD_PRELOAD", None)
+    return env

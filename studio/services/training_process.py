@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import events as engine_events
+from engine.backends.allocator import training_environment
 from engine.cancel import CancelToken
 from engine.errors import EngineError
 from engine.utils.child_process import stop_child
@@ -53,6 +54,7 @@ def train_in_child(job: Mapping[str, Any], reporter: Callable[[Any], None],
     process = subprocess.Popen(
         [sys.executable, "-m", "studio.services.training_process"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1,
+        env=training_environment(),  # the faster allocator, as `yolo train` has it
     )
     stop_watch = threading.Event()
     watcher = threading.Thread(target=_forward_cancel, args=(process, cancel, stop_watch),
