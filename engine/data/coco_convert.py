@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ..config.safe_yaml import safe_load_bounded
 from ..errors import DatasetError, SettingsError
 from ..utils import rle
 from ..utils.atomic import atomic_writer
@@ -366,7 +367,7 @@ def _dataset_config(yaml_path: Path, split: str, classes: CocoClasses, task: str
     if not yaml_path.exists():
         return fresh
     try:
-        existing = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+        existing = safe_load_bounded(yaml_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise DatasetError(
             f"cannot be read to add split {split} ({exc}); remove it or choose "

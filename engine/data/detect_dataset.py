@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 import yaml
 
 from ..cancel import NEVER, CancelToken
+from ..config.safe_yaml import YamlTooLarge, safe_load_bounded
 from ..errors import DatasetError
 from ..events import Reporter, ignore
 from .check import Problem
@@ -215,7 +217,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"cannot be read ({exc})", path=path) from exc
     try:
-        config = yaml.safe_load(text)
+        config = safe_load_bounded(text)
+    except YamlTooLarge as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise DatasetError(str(exc.problem), path=path, line=line) from exc
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise DatasetError(f"not valid YAML ({exc.problem})", path=path, line=line) from exc
@@ -282,7 +287,34 @@ def _names(config: Mapping[str, Any], yaml_path: Path) -> dict[int, str]:
             path=yaml_path,
             key="nc",
         )
-    return {i: str(names[i]) for i in range(len(names))}
+    return {i: _class_name(i, names[i], yaml_path) for i in range(len(names))}
+
+
+def _class_name(index: int, value: Any, yaml_path: Path) -> str:
+    """``value`` as a class name: text, or a number read as text (``0: 7`` names class "7")."""
+    if isinstance(value, bool):
+        problem = (
+            f"class {index} is read as the boolean {value}: YAML reads unquoted yes / no / "
+            "on / off / true / false that way; quote it (e.g. 'no')"
+        )
+    elif isinstance(value, int | float) or (isinstance(value, str) and value.strip()):
+        return str(value)
+    elif value is None or isinstance(value, str):
+        problem = f"class {index} has no name; give every class one (e.g. {index}: person)"
+    else:
+        kind = {list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+        problem = (
+            f"class {index} is {kind} ({_short_repr(value)}), not a name; each class name "
+            "must be text (e.g. names: {0: cat, 1: dog})"
+        )
+    raise DatasetError(problem, path=yaml_path, key="names")
+
+
+def _short_repr(value: Any) -> str:
+    """A bounded repr for messages: a value from a file may be arbitrarily large."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring = 3, 4, 4, 40
+    return short.repr(value)
 
 
 def _class_index(key: Any, yaml_path: Path) -> int:

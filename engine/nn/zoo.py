@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ..config.safe_yaml import safe_load_bounded
 from ..errors import ModelConfigError
 from .model import TaskModel
 
@@ -186,7 +187,7 @@ def _read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise ModelConfigError(f"cannot read: {exc.strerror or exc}", path=path) from exc
     try:
-        return yaml.safe_load(text)
+        return safe_load_bounded(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise ModelConfigError(
