@@ -47,6 +47,7 @@ class AnnotationCanvas(HitTests, QGraphicsView):
 
     selection_changed = Signal(object)
     space_tapped = Signal()
+    hint = Signal(str)  # what just happened, for the page to show beside the tools
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -163,8 +164,20 @@ class AnnotationCanvas(HitTests, QGraphicsView):
         return class_color(index)
 
     def _label(self, annotation: AnnotationData) -> str:
+        """The tag: a draft says so with the model's score; a label shows its class only."""
         label = self.class_name(annotation.class_index)
-        return f"{label} {annotation.score:.2f}" if annotation.score is not None else label
+        if not annotation.draft:
+            return label
+        score = f" {annotation.score:.2f}" if annotation.score is not None else ""
+        return f"draft · {label}{score}"
+
+    def say(self, text: str) -> None:
+        """Tell the user what a key or click just did (shown beside the tools)."""
+        self.hint.emit(text)
+
+    def item_for(self, key: str) -> QGraphicsItem | None:
+        """The item drawing instance ``key`` (None when it has none)."""
+        return self._items.get(key)
 
     def _draw(self, annotation: AnnotationData) -> None:
         old = self._items.pop(annotation.key, None)

@@ -1,7 +1,11 @@
 """Reviewing a model's drafts on the Annotate page: accept (Enter), reject (Delete), and the
 "Review drafts (most unsure first)" mode that walks the pre-label queue with D / A.
 
-Editing a draft accepts it too (``EditInstance`` clears the flag). Drafts are drawn dashed.
+Enter accepts the selected draft and selects the image's next one; with none selected it
+accepts the image's drafts. When the image has none left, the review goes on to the next
+image of the queue (its first draft selected), and after the last one says all are reviewed.
+Editing a draft accepts it too (``EditInstance`` clears the flag). Drafts are drawn dashed
+with a faint fill and a "draft" tag; an accepted one is drawn as a normal label.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class DraftReview(QObject):
         self.page = page
         self.active = False
         self.queue: list[int] = []
+        self.finished_on: int | None = None  # the image where the last draft was accepted
         self.button = QToolButton(text="Review drafts (most unsure first)", checkable=True)
         self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.button.setToolTip("Walk the images with a model's drafts, the ones the model was "
@@ -48,7 +53,7 @@ class DraftReview(QObject):
         action.setShortcuts([QKeySequence(k) for k in keys])
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         action.triggered.connect(slot)
-        self.page.addAction(action)
+        self.page.add_page_action(action)
         self.page._shortcuts.append((" / ".join(keys), text))
         return action
 
@@ -58,17 +63,48 @@ class DraftReview(QObject):
 
     # -- accept / reject ------------------------------------------------------------------------
     def accept(self) -> int:
-        """Accept the selected draft, or every draft of the image; returns how many."""
+        """Accept the selected draft, or every draft of the image; then on to the next draft
+        (or, reviewing, the next image). Returns how many were accepted."""
         page = self.page
         document = page.document
         if document is None:
             return 0
         selected = page.canvas.selected()
-        drafts = [selected] if selected is not None and selected.draft else \
-            [a for a in document.annotations if a.draft]
+        one = selected is not None and selected.draft
+        drafts = [selected] if one else [a for a in document.annotations if a.draft]
+        if not drafts and not self.active:
+            return 0  # nothing to accept: Enter leaves the page as it was
         self._macro("Accept draft", [EditInstance(document, a, replace(a, draft=False),
                                                   "Accept draft") for a in drafts])
+        done = f"Accepted {plural(len(drafts), 'draft')}" if drafts else "No drafts here"
+        left = [a for a in document.annotations if a.draft]
+        if left:
+            after = document.index_of(selected.key) if one else -1
+            following = next((a for a in left if document.index_of(a.key) > after), left[0])
+            page.canvas.select(following.key)
+            page.canvas.say(f"{done}; {plural(len(left), 'draft')} left on this image "
+                            "(Enter accepts, Delete rejects)")
+        elif self.active:
+            self.next_image(done)
+        else:
+            page.canvas.say(f"{done}; this image has no drafts left")
         return len(drafts)
+
+    def next_image(self, done: str) -> None:
+        """Show the queue's next image with its first draft selected, or say it is over."""
+        page, queue = self.page, self.queue
+        current = page.current_image_id
+        index = queue.index(current) + 1 if current in queue else 0
+        if index >= len(queue):
+            self.finished_on = current
+            page._update_position()
+            page.canvas.say(f"{done}. All drafts reviewed ({plural(len(queue), 'image')})")
+            return
+        page.show_image(queue[index])
+        first = next((a for a in page.document.annotations if a.draft), None)
+        if first is not None:
+            page.canvas.select(first.key)
+        page.canvas.say(f"{done}; draft review {index + 1} / {len(queue)}")
 
     def reject(self) -> int:
         """Delete the image's draft class labels (classify); returns how many."""
@@ -99,6 +135,7 @@ class DraftReview(QObject):
             self.button.setChecked(active)  # comes back here through toggled
             return
         was_active, self.active = self.active, active
+        self.finished_on = None
         if active:
             self.page.writer.flush()
             self.queue = review_queue(self.page.project)
@@ -115,8 +152,16 @@ class DraftReview(QObject):
         return self.queue if self.active else self.page.image_ids
 
     def position_text(self) -> str | None:
-        """"Draft 2 / 9" while reviewing an image of the queue."""
+        """"Draft review 2 / 9" while reviewing an image of the queue; "All drafts reviewed"
+        once the last one is done."""
         current = self.page.current_image_id
+        if self.active and current is not None and current == self.finished_on:
+            return "All drafts reviewed"
         if self.active and current in self.queue:
             return f"Draft review {self.queue.index(current) + 1} / {len(self.queue)}"
         return None
+
+
+def plural(count: int, noun: str) -> str:
+    """"1 draft", "3 drafts"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
 from ...services.annotations import AnnotationData
 from .geometry import is_placed, keypoint_triples
@@ -28,18 +28,18 @@ def describe(index: int, data: AnnotationData, class_name: str) -> str:
         triples = keypoint_triples(data.keypoints or ())
         placed = sum(1 for t in triples if is_placed(*t) and t[2] > 0)
         text += f"  · {placed}/{len(triples)} keypoints"
-    if data.draft:
-        text += "  (draft)"
-    if data.score is not None:
-        text += f"  {data.score:.2f}"
+    if data.draft:  # an accepted draft is a label like any other: no model score
+        text += "  (draft" + (f" {data.score:.2f})" if data.score is not None else ")")
     return text
 
 
 class InstanceList(QListWidget):
     """Lists a document's instances; ``instance_selected(key or None)`` when the user picks
-    one; ``select_key`` follows the canvas without echoing back."""
+    one; ``select_key`` follows the canvas without echoing back; Delete or Backspace here
+    ask for the selected instances' removal: ``delete_requested([key, ...])``."""
 
     instance_selected = Signal(object)
+    delete_requested = Signal(list)
 
     def __init__(self, class_name: Callable[[int], str], class_color: Callable[[int], str],
                  parent: QWidget | None = None) -> None:
@@ -47,7 +47,10 @@ class InstanceList(QListWidget):
         self._class_name, self._class_color = class_name, class_color
         self._quiet = False
         self.itemSelectionChanged.connect(self._on_selection)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the canvas
+        # a click gives the list the keyboard, so Delete acts on what was clicked here (the
+        # focus used to stay wherever it was, e.g. the rail, and Delete did nothing)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
 
     def show_annotations(self, annotations: list[AnnotationData], selected: str | None) -> None:
         self._quiet = True
@@ -66,6 +69,8 @@ class InstanceList(QListWidget):
             self._quiet = False
 
     def select_key(self, key: str | None) -> None:
+        if key is not None and key in self.selected_keys():
+            return  # one of several rows picked here: keep them all for Delete
         self._quiet = True
         try:
             for row in range(self.count()):
@@ -76,6 +81,21 @@ class InstanceList(QListWidget):
         finally:
             self._quiet = False
 
+    def selected_keys(self) -> list[str]:
+        """The keys of the selected rows, top to bottom."""
+        return [self.item(row).data(KEY_ROLE) for row in range(self.count())
+                if self.item(row).isSelected()]
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.selected_keys():
+            self.delete_requested.emit(self.selected_keys())
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyboardSearch(self, search: str) -> None:  # noqa: N802 - Qt's name
+        """No type-ahead: letters are the page's shortcuts (D, A, P ...), never row jumps."""
+
     def keys(self) -> list[str]:
         return [self.item(row).data(KEY_ROLE) for row in range(self.count())]
 
@@ -83,4 +103,7 @@ class InstanceList(QListWidget):
         if self._quiet:
             return
         items = self.selectedItems()
+        current = self.currentItem()
+        if current is not None and current.isSelected():  # the row just clicked
+            items = [current]
         self.instance_selected.emit(items[0].data(KEY_ROLE) if items else None)

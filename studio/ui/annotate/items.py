@@ -19,8 +19,11 @@ from PySide6.QtWidgets import (
 )
 
 from ...services.palette import KEYPOINT_SIDES, keypoint_side
-from .geometry import Point
+from .geometry import Point, is_placed
 
+DRAFT_FILL_SHARE = 0.4
+"""A draft's fill is this share of a label's, with a dashed outline: a model's proposal
+reads as unfinished at a glance, and accepting it visibly makes it a normal label."""
 KEYPOINT_RADIUS = 4.0
 HANDLE_RADIUS = 4.0
 INSTANCE_Z = 10
@@ -84,11 +87,13 @@ class PolygonItem(QGraphicsPolygonItem):
     def __init__(self, key: str) -> None:
         super().__init__()
         self.key = key
+        self.label, self.draft = "", False
         self.setZValue(INSTANCE_Z)
         self._children: list[QGraphicsItem] = []
 
     def set_state(self, points: Sequence[Point], color: str, label: str, *, selected: bool,
                   selected_vertex: int | None, draft: bool, fill_opacity: float) -> None:
+        self.label, self.draft = label, draft
         for child in self._children:
             child.setParentItem(None)
             if child.scene() is not None:
@@ -99,7 +104,8 @@ class PolygonItem(QGraphicsPolygonItem):
         style = Qt.PenStyle.DashLine if draft else Qt.PenStyle.SolidLine
         self.setPen(cosmetic_pen(qcolor, 3.0 if selected else 2.0, style))
         fill = QColor(qcolor)
-        fill.setAlphaF(min(1.0, fill_opacity + (0.15 if selected else 0.0)))
+        opacity = fill_opacity * (DRAFT_FILL_SHARE if draft else 1.0)
+        fill.setAlphaF(min(1.0, opacity + (0.15 if selected else 0.0)))
         self.setBrush(fill)
         if points:
             top = min(points, key=lambda p: (p[1], p[0]))
@@ -116,17 +122,20 @@ class PolygonItem(QGraphicsPolygonItem):
 
 class PoseItem(QGraphicsRectItem):
     """A pose instance: its box, skeleton lines and keypoints (occluded ones hollow,
-    not-labelled ones hidden); the current keypoint ringed."""
+    not-labelled ones hidden); the current keypoint ringed where it has a position (one not
+    placed yet is at (0, 0) in the data, which is no place to draw it)."""
 
     def __init__(self, key: str) -> None:
         super().__init__()
         self.key = key
+        self.label, self.draft = "", False
         self.setZValue(INSTANCE_Z)
         self._children: list[QGraphicsItem] = []
 
     def set_state(self, rect: tuple[float, ...], keypoints: Sequence[tuple[float, float, float]],
                   names: Sequence[str], skeleton: Sequence[tuple[int, int]], color: str,
                   label: str, *, selected: bool, current: int | None, draft: bool) -> None:
+        self.label, self.draft = label, draft
         for child in self._children:
             child.setParentItem(None)
             if child.scene() is not None:
@@ -148,7 +157,7 @@ class PoseItem(QGraphicsRectItem):
             self._children.append(line)
             line.setParentItem(self)
         for index, (x, y, v) in enumerate(keypoints):
-            if index == current:
+            if index == current and is_placed(x, y, v):  # a keypoint not placed has no spot
                 ring = Dot((x, y), KEYPOINT_RADIUS + 4, None, QColor("#ffffff"), self, 2.0)
                 self._children.append(ring)
             if v <= 0:

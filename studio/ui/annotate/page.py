@@ -29,7 +29,7 @@ from ...services.projects import Project
 from ...workers.job import JobManager
 from ..empty_state import EmptyState
 from .canvas import AnnotationCanvas
-from .commands import AddInstance, EditInstance
+from .commands import AddInstance, EditInstance, RemoveInstance
 from .document import ImageDocument
 from .drafts import DraftReview
 from .instance_list import InstanceList
@@ -101,7 +101,8 @@ class AnnotatePage(QWidget):
         self.panel.trash.restore.connect(self.restore_annotation)
         self.canvas.selection_changed.connect(self._on_canvas_selection)
         self.canvas.space_tapped.connect(self.toggle_reviewed)
-        self.instance_list.instance_selected.connect(lambda key: self.canvas.select(key))
+        self.instance_list.instance_selected.connect(self._select_from_list)
+        self.instance_list.delete_requested.connect(self.delete_instances)
         self.toolbar = QHBoxLayout()
         self.tool_buttons: dict[str, QToolButton] = {}
         for name in TOOLS_BY_TASK.get(self.task, ()):
@@ -118,6 +119,10 @@ class AnnotatePage(QWidget):
         self.advance_box.setVisible(self.task == "classify")
         self.toolbar.addWidget(self.advance_box)
         self.toolbar.addStretch(1)
+        self.hint_label = QLabel()  # what the last key or click did ("nose: occluded")
+        self.hint_label.setStyleSheet("color: palette(link);")
+        self.canvas.hint.connect(self.hint_label.setText)
+        self.toolbar.addWidget(self.hint_label, 1)
         self.position_label = QLabel()
         self.reviewed_label = QLabel()
         self.saved_label = QLabel("Saved")
@@ -153,7 +158,7 @@ class AnnotatePage(QWidget):
             action.setShortcuts([QKeySequence(k) for k in keys])
             action.setShortcutContext(context)
             action.triggered.connect(slot)
-            self.addAction(action)
+            self.add_page_action(action)
             self._shortcuts.append((" / ".join(keys), text))
             return action
 
@@ -162,7 +167,7 @@ class AnnotatePage(QWidget):
         for action, keys in ((undo, ["Ctrl+Z"]), (redo, ["Ctrl+Shift+Z", "Ctrl+Y"])):
             action.setShortcuts([QKeySequence(k) for k in keys])
             action.setShortcutContext(context)
-            self.addAction(action)
+            self.add_page_action(action)
         self.undo_action, self.redo_action = undo, redo
         add(["D", "Right"], "Next image", self.next_image)
         add(["A", "Left"], "Previous image", self.previous_image)
@@ -179,13 +184,21 @@ class AnnotatePage(QWidget):
             add(["H"], "Hide / show the selection", self.toggle_hide_selection)
             add(["Shift+H"], "Hide / show all labels", self.toggle_hide_all)
 
+    def add_page_action(self, action: QAction) -> None:
+        """Make ``action``'s keys work on the page and in its side panel, which the main
+        window shows in its dock, outside the page (Ctrl+Z after Delete in the list)."""
+        self.addAction(action)
+        self.panel.addAction(action)
+
     def shortcuts(self) -> list[tuple[str, str]]:
         """``(key, what it does)`` for the F1 cheat sheet."""
         return cheat_sheet(self.task, self._shortcuts) + self.drafts.shortcuts()
 
     # -- images ---------------------------------------------------------------------------
     def refresh_images(self) -> None:
-        """Read the image list again (after an import or a deletion elsewhere)."""
+        """Read the image list again (after an import or a deletion elsewhere), and the
+        classes, which an import may have added."""
+        self.reload_project_classes()
         self.image_ids = service.list_image_ids(self.project.database)
         self.stack.setCurrentIndex(1 if self.image_ids else 0)
         if self.current_image_id not in self.image_ids:
@@ -209,6 +222,7 @@ class AnnotatePage(QWidget):
     def show_image(self, image_id: int) -> None:
         """Show image ``image_id`` with its annotations (edits on the last one are kept)."""
         self.polygon_tool_cancel()
+        self.hint_label.clear()
         document, stack = self._document(image_id)
         self.current_image_id = image_id
         self.undo_group.setActiveStack(stack)
@@ -287,6 +301,30 @@ class AnnotatePage(QWidget):
         self.canvas.tool = self.tools.get(name) if name else None
         for tool_name, button in self.tool_buttons.items():
             button.setChecked(tool_name == name)
+        if self.canvas.tool is not None and self.document is not None:
+            self.canvas.tool.activate()
+
+    def reload_project_classes(self) -> None:
+        """Read the project's classes again (after an import or a class edit elsewhere): the
+        class buttons, and the names and colours on the canvas and in the list. The image, its
+        edits and its undo history stay."""
+        classes = self.project.classes()
+        if classes == self.classes:
+            return
+        self.classes = self.canvas.classes = classes
+        indices = [info.index for info in classes]
+        if self.canvas.current_class not in indices:
+            self.canvas.current_class = indices[0] if indices else 0
+        self.panel.classes.set_classes(classes)
+        if self.task != "classify":
+            self.panel.classes.set_checked(self.canvas.current_class)
+        self.canvas.refresh()
+        self._show_document()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Classes may have changed while another page was shown: never show stale ones."""
+        super().showEvent(event)
+        self.reload_project_classes()
 
     def polygon_tool_cancel(self) -> None:
         if self.canvas.tool is not None:
@@ -320,6 +358,28 @@ class AnnotatePage(QWidget):
         if selected is not None and selected.class_index != index:
             self.canvas.push(EditInstance(document, selected,
                                           replace(selected, class_index=index), "Set class"))
+
+    def delete_instances(self, keys: list[str]) -> None:
+        """Delete instances (Delete in the Instances list): one undoable edit, saved."""
+        document = self.document
+        keys = [key for key in keys if document is not None and document.get(key) is not None]
+        if not keys:
+            return
+        stack = self.canvas.undo_stack
+        if stack is not None:
+            stack.beginMacro(f"Delete {len(keys)} instances" if len(keys) > 1 else
+                             "Delete instance")
+        for key in keys:
+            self.canvas.push(RemoveInstance(document, key))
+        if stack is not None:
+            stack.endMacro()
+        self.canvas.select(None)
+        count = f"{len(keys)} instances" if len(keys) > 1 else "1 instance"
+        self.canvas.say(f"Deleted {count} (Ctrl+Z brings them back)")
+
+    def _select_from_list(self, key: str | None) -> None:
+        tool = self.canvas.tool
+        tool.select_instance(key) if tool is not None else self.canvas.select(key)
 
     def restore_annotation(self, data: AnnotationData) -> None:
         """Bring a deleted instance of this image back (an undoable edit)."""

@@ -9,15 +9,28 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem
 from ...services.annotations import AnnotationData
 from .canvas import AnnotationCanvas
 from .commands import AddInstance
-from .geometry import Point, box_to_normal, clip, keypoint_triples
+from .geometry import Point, box_to_normal, clip, is_placed, keypoint_triples
 from .items import TagItem, cosmetic_pen
-from .tools import DRAG_PIXELS, MIN_BOX_PIXELS, Tool, next_unplaced, with_keypoint
+from .tools import (
+    DRAG_PIXELS,
+    MIN_BOX_PIXELS,
+    VISIBILITY_CYCLE,
+    VISIBILITY_WORDS,
+    Tool,
+    next_unplaced,
+    with_keypoint,
+)
 
 
 class PoseTool(Tool):
     """K: drag a box, then click its keypoints in schema order (the joint's name follows the
     cursor); Tab/Shift+Tab pick another keypoint, Q cycles visibility, keypoints drag.
-    R (``place_keypoints=False``): boxes only."""
+    Choosing or clicking an instance with K goes on at its first keypoint not placed.
+    R (``place_keypoints=False``): boxes only.
+
+    Q on a keypoint not placed yet sets how the next click places it (visible, occluded);
+    "not labelled" leaves it out, and the click then places the next keypoint instead.
+    """
 
     name = "keypoints"
 
@@ -29,6 +42,8 @@ class PoseTool(Tool):
         self._pressed: tuple[str, int, Point] | None = None
         self._cursor: Point | None = None
         self._temp: list[QGraphicsItem] = []
+        self._pending: tuple[str, int, float] | None = None  # key, keypoint, visibility
+        self._skipped: set[tuple[str, int]] = set()  # said "not labelled" before placing
 
     @property
     def placing(self) -> bool:
@@ -38,7 +53,24 @@ class PoseTool(Tool):
 
     def cancel(self) -> None:
         super().cancel()
-        self._box_from = self._pressed = None
+        self._box_from = self._pressed = self._pending = None
+        self._redraw()
+
+    def activate(self) -> None:
+        selected = self.canvas.selected()
+        if selected is not None:
+            self.select_instance(selected.key)
+
+    def select_instance(self, key: str | None) -> None:
+        data = self.canvas.document.get(key) if key and self.canvas.document else None
+        if not self.place_keypoints or data is None or data.kind != "pose":
+            self.canvas.select(key)
+            return
+        index = self._next_to_place(data, -1)
+        self.canvas.select(key, keypoint=index)
+        if index is not None:
+            self.canvas.say(f"Click {self._joint_label(index)}; Q: occluded / not labelled, "
+                            "Tab: another keypoint, Esc: stop")
         self._redraw()
 
     def press(self, event: QMouseEvent, point: Point) -> None:
@@ -56,6 +88,8 @@ class PoseTool(Tool):
         if corner is not None:
             self.start_drag("corner", canvas.document.get(corner[0]), corner[1], point)
             return
+        if canvas.hit_instance(point) is None and not self.has_class():
+            return  # a click on an instance still selects it
         self._box_from = point
 
     def move(self, event: QMouseEvent, point: Point) -> None:
@@ -85,10 +119,11 @@ class PoseTool(Tool):
             start, self._box_from = self._box_from, None
             self._redraw()
             if self.canvas.screen_distance(start, (start[0], point[1])) >= MIN_BOX_PIXELS and \
-                    self.canvas.screen_distance(start, (point[0], start[1])) >= MIN_BOX_PIXELS:
+                    self.canvas.screen_distance(start, (point[0], start[1])) >= MIN_BOX_PIXELS \
+                    and self.has_class():
                 self.add_box(start, point)
             else:
-                self.canvas.select(self.canvas.hit_instance(point))
+                self.select_instance(self.canvas.hit_instance(point))
 
     def add_box(self, a: Point, b: Point) -> None:
         """A new instance with this box and every keypoint not labelled yet."""
@@ -98,26 +133,81 @@ class PoseTool(Tool):
                               box=box_to_normal(*a, *b, *canvas.size_px),
                               keypoints=(0.0,) * (3 * count))
         canvas.push(AddInstance(canvas.document, data, text="Draw box"))
-        canvas.select(data.key, keypoint=0 if self.place_keypoints and count else None)
+        if self.place_keypoints and count:
+            self.select_instance(data.key)
+        else:
+            canvas.select(data.key)
+            canvas.say("Box drawn; K then gives it keypoints")
         self._redraw()
 
+    def pending_visibility(self) -> float:
+        """How the next click places the current keypoint (Q changes it before placing)."""
+        pending, canvas = self._pending, self.canvas
+        if pending is not None and pending[:2] == (canvas.selected_key, canvas.selected_keypoint):
+            return pending[2]
+        return 2.0
+
     def place(self, point: Point) -> None:
-        """Put the current keypoint at ``point`` and go on to the next one not placed."""
+        """Put the current keypoint at ``point`` (or, when it was said to be not labelled, the
+        next one) and go on to the next one not placed."""
         canvas, selected = self.canvas, self.canvas.selected()
         index = canvas.selected_keypoint
+        x, y, v = keypoint_triples(selected.keypoints)[index]
+        prefix, visibility = "", v if v > 0 else self.pending_visibility()
+        self._pending = None
+        if visibility == 0 and not is_placed(x, y, v):  # this one is not there: the next is
+            prefix = f"{self._joint_name(index)} left not labelled; "
+            index, visibility = self._next_to_place(selected, index), 2.0
+            if index is None:
+                canvas.select(selected.key)
+                canvas.say(prefix + "every other keypoint is placed")
+                self._redraw()
+                return
+        self._skipped.discard((selected.key, index))
         width, height = canvas.size_px
-        v = keypoint_triples(selected.keypoints)[index][2]
         after = with_keypoint(selected, index, clip(point[0] / width), clip(point[1] / height),
-                              v if v > 0 else 2.0)
+                              visibility)
         self.edit(selected, after, f"Place {self._joint_name(index)}")
-        canvas.select(selected.key, keypoint=next_unplaced(after, index))
+        following = self._next_to_place(after, index)
+        canvas.select(selected.key, keypoint=following)
+        placed = f"{prefix}placed {self._joint_name(index)} ({VISIBILITY_WORDS[visibility]})"
+        canvas.say(f"{placed}; next: {self._joint_label(following)}" if following is not None
+                   else f"{placed}; every keypoint is placed")
         self._redraw()
+
+    def cycle_visibility(self, selected: AnnotationData) -> None:
+        index = self.canvas.selected_keypoint
+        if index is None or is_placed(*keypoint_triples(selected.keypoints)[index]) \
+                or not self.place_keypoints:
+            super().cycle_visibility(selected)
+            return
+        visibility = VISIBILITY_CYCLE[self.pending_visibility()]
+        self._pending = (selected.key, index, visibility)
+        name = self._joint_name(index)
+        if visibility == 0:
+            self._skipped.add((selected.key, index))
+            following = self._next_to_place(selected, index)
+            then = f"a click places {self._joint_label(following)}" if following is not None \
+                else "no other keypoint is left to place"
+            self.canvas.say(f"{name}: not labelled — {then}; Q: visible again")
+        else:
+            self._skipped.discard((selected.key, index))
+            self.canvas.say(f"{name}: {VISIBILITY_WORDS[visibility]} — click to place it")
+        self._redraw()
+
+    def step_keypoint(self, selected: AnnotationData, step: int) -> None:
+        self._pending = None  # Q's choice was for the keypoint being left
+        super().step_keypoint(selected, step)
+
+    def _next_to_place(self, data: AnnotationData, after: int) -> int | None:
+        skip = {index for key, index in self._skipped if key == data.key}
+        return next_unplaced(data, after, skip)
 
     def document_changed(self, key: str) -> None:
         selected = self.canvas.selected()
         if self.place_keypoints and selected is not None and selected.key == key \
                 and selected.kind == "pose":
-            self.canvas.select(key, keypoint=next_unplaced(selected, -1))
+            self.canvas.select(key, keypoint=self._next_to_place(selected, -1))
             self._redraw()
 
     def key_press(self, event: QKeyEvent) -> bool:
@@ -131,8 +221,12 @@ class PoseTool(Tool):
         return handled
 
     def _joint_name(self, index: int | None) -> str:
-        names = self.canvas.schema.names if self.canvas.schema else ()
-        return names[index] if index is not None and index < len(names) else ""
+        return self.joint_name(index)
+
+    def _joint_label(self, index: int | None) -> str:
+        """"left_eye (keypoint 2 of 17)"."""
+        count = len(self.canvas.schema.names) if self.canvas.schema else 0
+        return f"{self._joint_name(index)} (keypoint {(index or 0) + 1} of {count})"
 
     def _redraw(self) -> None:
         """The box being dragged, and while placing: the joint's name at the cursor and
@@ -149,7 +243,9 @@ class PoseTool(Tool):
             self._temp.append(box)
         elif self.placing and self._cursor is not None:
             index = self.canvas.selected_keypoint
-            tag = TagItem(f"{index + 1} · {self._joint_name(index)}", QColor("#202225"))
+            state = {1.0: " · occluded", 0.0: " · not labelled"}.get(self.pending_visibility(),
+                                                                      "")
+            tag = TagItem(f"{index + 1} · {self._joint_name(index)}{state}", QColor("#202225"))
             tag.setPos(QPointF(self._cursor[0], self._cursor[1]))
             tag.setTransform(tag.transform().translate(14, -4))
             scene.addItem(tag)

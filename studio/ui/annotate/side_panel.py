@@ -31,9 +31,21 @@ class ClassButtons(QGroupBox):
 
     def __init__(self, classes: list[ClassInfo], title: str, parent: QWidget | None = None):
         super().__init__(title, parent)
-        layout = QVBoxLayout(self)
+        self._layout = QVBoxLayout(self)
         self.group = QButtonGroup(self)
         self.buttons: dict[int, QPushButton] = {}
+        self.empty_label = QLabel("No classes yet — add them on the Datasets page, or import "
+                                  "a dataset. Shapes need a class.")
+        self.empty_label.setWordWrap(True)
+        self._layout.addWidget(self.empty_label)
+        self.set_classes(classes)
+
+    def set_classes(self, classes: list[ClassInfo]) -> None:
+        """Show a button per class of ``classes`` (after the project's classes changed)."""
+        for button in self.buttons.values():
+            self.group.removeButton(button)
+            button.deleteLater()
+        self.buttons = {}
         for position, info in enumerate(classes):
             number = f"{position + 1}  " if position < 9 else "    "
             button = QPushButton(swatch(info.color), f"{number}{info.name}")
@@ -42,10 +54,9 @@ class ClassButtons(QGroupBox):
             button.setStyleSheet("text-align: left; padding: 4px 8px;")
             button.clicked.connect(lambda _=False, i=info.index: self.chosen.emit(i))
             self.group.addButton(button)
-            layout.addWidget(button)
+            self._layout.addWidget(button)
             self.buttons[info.index] = button
-        if not classes:
-            layout.addWidget(QLabel("No classes yet — add them on the Datasets page."))
+        self.empty_label.setVisible(not classes)
 
     def set_checked(self, index: int | None) -> None:
         self.group.setExclusive(False)

@@ -30,6 +30,9 @@ from .items import Dot, cosmetic_pen
 DRAG_PIXELS = 3.0
 MIN_BOX_PIXELS = 4.0
 VISIBILITY_CYCLE = {2.0: 1.0, 1.0: 0.0, 0.0: 2.0}
+VISIBILITY_WORDS = {2.0: "visible", 1.0: "occluded", 0.0: "not labelled"}
+NO_CLASSES = ("This project has no classes yet, so nothing was drawn: add one on the Datasets "
+              "page, or import a dataset")
 
 
 def _is_undo(event: QEvent) -> bool:
@@ -68,6 +71,24 @@ class Tool:
 
     def document_changed(self, key: str) -> None:
         """An undo or redo changed instance ``key``."""
+
+    def activate(self) -> None:
+        """The tool was just chosen (the selection may be another tool's)."""
+
+    def select_instance(self, key: str | None) -> None:
+        """Select instance ``key`` as this tool would after a click on it."""
+        self.canvas.select(key)
+
+    def has_class(self) -> bool:
+        """Whether new shapes can get a class; when not, says so (never a silent class 0)."""
+        if self.canvas.classes:
+            return True
+        self.canvas.say(NO_CLASSES)
+        return False
+
+    def joint_name(self, index: int | None) -> str:
+        names = self.canvas.schema.names if self.canvas.schema else ()
+        return names[index] if index is not None and index < len(names) else ""
 
     def wants_key(self, event: QKeyEvent) -> bool:
         """Whether the tool takes a key that is also a window shortcut (Ctrl+Z, arrows)."""
@@ -132,16 +153,21 @@ class Tool:
             self.canvas.select(selected.key, keypoint=index)
 
     def cycle_visibility(self, selected: AnnotationData) -> None:
+        """Q: the current keypoint visible → occluded → not labelled (its place is kept)."""
         index = self.canvas.selected_keypoint
         if index is None:
             return
         x, y, v = keypoint_triples(selected.keypoints)[index]
-        if not is_placed(x, y, v):  # nothing to show: leave it unlabelled, go on
-            self.canvas.select(selected.key, keypoint=next_unplaced(selected, index))
+        name = self.joint_name(index)
+        if not is_placed(x, y, v):
+            self.canvas.say(f"{name} is not placed yet: place it with the keypoint tool (K)")
             return
-        after = with_keypoint(selected, index, x, y, VISIBILITY_CYCLE.get(v, 2.0))
+        visibility = VISIBILITY_CYCLE.get(v, 2.0)
+        after = with_keypoint(selected, index, x, y, visibility)
         self.edit(selected, after, "Keypoint visibility")
         self.canvas.select(selected.key, keypoint=index)
+        self.canvas.say(f"{name}: {VISIBILITY_WORDS[visibility]} (Q cycles visible → "
+                        "occluded → not labelled)")
 
     def translated(self, data: AnnotationData, dx: float, dy: float) -> AnnotationData:
         """``data`` moved by (dx, dy) image pixels, kept inside the image."""
@@ -267,6 +293,8 @@ class PolygonTool(Tool):
     def press(self, event: QMouseEvent, point: Point) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
             return
+        if not self.points and not self.has_class():
+            return
         if len(self.points) >= 3 and self.canvas.screen_distance(point, self.points[0]) <= 8:
             self.finish()
             return
@@ -348,12 +376,14 @@ def with_keypoint(data: AnnotationData, index: int, x: float, y: float,
     return replace(data, keypoints=tuple(values))
 
 
-def next_unplaced(data: AnnotationData, after: int) -> int | None:
-    """The first keypoint after ``after`` (then from the start) that has no position."""
+def next_unplaced(data: AnnotationData, after: int,
+                  skip: set[int] | frozenset[int] = frozenset()) -> int | None:
+    """The first keypoint after ``after`` (then from the start) that has no position and is
+    not in ``skip`` (those the user said are not there)."""
     triples = keypoint_triples(data.keypoints or ())
     order = [*range(after + 1, len(triples)), *range(0, max(after, 0))]
     for index in order:
-        if not is_placed(*triples[index]):
+        if not is_placed(*triples[index]) and index not in skip:
             return index
     return None
 
