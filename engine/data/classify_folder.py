@@ -7,6 +7,8 @@ names of the folders in ``train/``; images may sit in sub-folders of a class fol
 Loading scans the folders, then (``check=True``) verifies every image on a thread pool.
 Problems come back as records in a ``DatasetReport``: bad images are left out of the samples,
 never rewritten or deleted; only a dataset training cannot use at all raises ``DatasetError``.
+Links (a split folder, a class folder or images kept on another disk) are the user's own: they
+are followed, each announced once as a warning (``train -> /mnt/disk/train``), see links.py.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..cancel import NEVER, CancelToken
 from ..errors import DatasetError
 from .check import CheckProgress, Problem, check_images
 from .images import IMAGE_SUFFIXES
+from .links import LinkNotes, leaves
 
 __all__ = [
     "ClassifySplits",
@@ -148,12 +151,13 @@ def load_classify_folder(
     folder is missing, has no ``train/`` or no validation split, or has no readable images.
     """
     root = _dataset_root(root)
-    folders = _split_folders(root)
-    scans = {split: _scan_split(root, folder) for split, folder in folders.items()}
+    links = LinkNotes(root)
+    folders = _split_folders(root, links)
+    scans = {split: _scan_split(root, folder, links) for split, folder in folders.items()}
     names = tuple(sorted(scans["train"].classes))
     if not names:
         raise DatasetError(f"train/ has no class folders; {LAYOUT}", path=folders["train"])
-    problems = [p for scan in scans.values() for p in scan.problems]
+    problems = links.problems() + [p for scan in scans.values() for p in scan.problems]
     val_split = "val" if "val" in folders else "test"
     if val_split == "test":
         problems.append(_test_as_val_warning(folders["test"]))
@@ -190,19 +194,17 @@ def _dataset_root(root: str | Path) -> Path:
     return path.resolve()
 
 
-def _split_folders(root: Path) -> dict[str, Path]:
-    """The folder of each split present: ``{"train": root/train, "val": root/valid, ...}``."""
+def _split_folders(root: Path, links: LinkNotes) -> dict[str, Path]:
+    """The folder of each split present: ``{"train": root/train, "val": root/valid, ...}``.
+    A split folder that is a link elsewhere is followed and noted in ``links``."""
     found: dict[str, Path] = {}
     for split, candidates in SPLIT_FOLDERS.items():
         for name in candidates:
             folder = root / name
             if folder.is_dir():
-                if not _inside(root, folder):
-                    raise DatasetError(
-                        f"is a link to {os.path.realpath(folder)}, outside the dataset; refused. "
-                        f"Move or copy that folder to {folder}",
-                        path=folder,
-                    )
+                real = leaves(root, folder)
+                if real is not None:
+                    links.followed(folder, real, is_folder=True)
                 found[split] = folder
                 break
     if "train" not in found:
@@ -216,20 +218,23 @@ def _split_folders(root: Path) -> dict[str, Path]:
     return found
 
 
-def _inside(root: Path, path: str | Path) -> bool:
-    return Path(os.path.realpath(path)).is_relative_to(root)
+def _follow(root: Path, entry: os.DirEntry[str], links: LinkNotes) -> None:
+    """Note ``entry`` in ``links`` when it is a link that leads out of ``root``."""
+    real = leaves(root, entry.path) if entry.is_symlink() else None
+    if real is not None:
+        links.followed(entry.path, real, is_folder=entry.is_dir())
 
 
-def _scan_split(root: Path, folder: Path) -> _Scan:
+def _scan_split(root: Path, folder: Path, links: LinkNotes) -> _Scan:
     """Class folders of one split and their images; images at the split's top are misplaced."""
     scan = _Scan()
     for entry in _entries(folder):
         if entry.name.startswith("."):
             scan.ignored += 1
-        elif entry.is_symlink() and not _inside(root, entry.path):
-            scan.problems.append(_outside_link(root, entry.path))
-        elif entry.is_dir():
-            scan.classes[entry.name] = _images_under(root, Path(entry.path), scan)
+            continue
+        _follow(root, entry, links)
+        if entry.is_dir():
+            scan.classes[entry.name] = _images_under(root, Path(entry.path), scan, links)
         elif _is_image_name(entry.name):
             scan.problems.append(
                 Problem(
@@ -244,8 +249,9 @@ def _scan_split(root: Path, folder: Path) -> _Scan:
     return scan
 
 
-def _images_under(root: Path, class_folder: Path, scan: _Scan) -> list[Path]:
-    """Every image file below ``class_folder`` (sorted); links leaving ``root`` are refused."""
+def _images_under(root: Path, class_folder: Path, scan: _Scan, links: LinkNotes) -> list[Path]:
+    """Every image file below ``class_folder`` (sorted); links leaving ``root`` are followed
+    and noted in ``links``."""
     images: list[Path] = []
     seen = {os.path.realpath(class_folder)}
     stack = [class_folder]
@@ -254,9 +260,8 @@ def _images_under(root: Path, class_folder: Path, scan: _Scan) -> list[Path]:
             if entry.name.startswith("."):
                 scan.ignored += 1
                 continue
-            if entry.is_symlink() and not _inside(root, entry.path):
-                scan.problems.append(_outside_link(root, entry.path))
-            elif entry.is_dir():
+            _follow(root, entry, links)
+            if entry.is_dir():
                 real = os.path.realpath(entry.path)
                 if real not in seen:  # a link back to a folder already walked is skipped
                     seen.add(real)
@@ -276,15 +281,6 @@ def _is_image_name(name: str) -> bool:
 def _entries(folder: Path) -> list[os.DirEntry[str]]:
     with os.scandir(folder) as entries:
         return sorted(entries, key=lambda entry: entry.name)
-
-
-def _outside_link(root: Path, path: str) -> Problem:
-    return Problem(
-        Path(path),
-        f"link to {os.path.realpath(path)}, outside the dataset folder {root}; refused "
-        "(copy the files into the dataset instead)",
-        "error",
-    )
 
 
 def _test_as_val_warning(test_folder: Path) -> Problem:

@@ -10,7 +10,9 @@ of keypoint indices from 0).
 Lines of a ``.txt`` list that are relative resolve against the list's own folder, with or
 without a leading ``./``. (The reference resolves only ``./`` lines there and other relative
 lines against the working directory, which makes a dataset depend on where training starts.)
-Every split entry and listed image must stay inside the dataset root, links included.
+Every split entry and listed image, as written, must stay inside the dataset root (``../``
+climbing out is refused); links on disk are the user's own and are followed, each announced
+once (``images/train -> /mnt/disk/images``), see ``links.py``.
 
 ``data=coco8-seg.yaml`` (or ``coco8-seg``) that is not a local file names a packaged yaml in
 ``engine/data/configs``; its ``path`` is a dataset name found or downloaded by ``named.py``.
@@ -34,6 +36,7 @@ from ..errors import DatasetError
 from ..events import Reporter, ignore
 from .check import Problem
 from .images import IMAGE_SUFFIXES
+from .links import LinkNotes, inside_lexically, leaves
 from .named import resolve_dataset_dir
 
 __all__ = [
@@ -63,7 +66,7 @@ class DetectDataset:
 
     ``splits`` maps ``train``, ``val`` and (when given) ``test`` to image paths in order.
     ``problems`` hold what loading noticed without failing: listed images that are missing,
-    links leaving the root, a derived ``flip_idx``.
+    links followed out of the root, a derived ``flip_idx``.
     """
 
     root: Path
@@ -119,10 +122,12 @@ def load_detect_dataset(
     root = _dataset_root(config, yaml_path, packaged, progress, cancel)
     names = _names(config, yaml_path)
     keypoints = _keypoint_layout(config, yaml_path, task, problems)
+    links = LinkNotes(root)
     splits = {
-        split: _split_images(config, split, root, yaml_path, problems)
+        split: _split_images(config, split, root, yaml_path, problems, links)
         for split in _split_keys(config, yaml_path, problems)
     }
+    problems += links.problems()
     return DetectDataset(
         root=root,
         yaml_path=yaml_path,
@@ -443,18 +448,23 @@ def _split_keys(config: dict[str, Any], yaml_path: Path, problems: list[Problem]
 
 
 def _split_images(
-    config: Mapping[str, Any], split: str, root: Path, yaml_path: Path, problems: list[Problem]
+    config: Mapping[str, Any],
+    split: str,
+    root: Path,
+    yaml_path: Path,
+    problems: list[Problem],
+    links: LinkNotes,
 ) -> tuple[Path, ...]:
     entries = config[split] if isinstance(config[split], list) else [config[split]]
     images: dict[Path, None] = {}
     for entry in entries:
         if not isinstance(entry, str):
             raise DatasetError(f"{entry!r} is not a path", path=yaml_path, key=split)
-        source = _split_source(entry, split, root, yaml_path)
+        source = _split_source(entry, split, root, yaml_path, links)
         found = (
-            _listed_images(source, root, problems)
+            _listed_images(source, root, problems, links)
             if source.is_file()
-            else _images_under(source, root, problems)
+            else _images_under(source, root, links)
         )
         images.update(dict.fromkeys(found))
     if not images:
@@ -466,14 +476,18 @@ def _split_images(
     return tuple(images)
 
 
-def _split_source(entry: str, split: str, root: Path, yaml_path: Path) -> Path:
-    """The folder or list file a split entry names; it must exist inside ``root``."""
-    looked = root / Path(entry).expanduser()
-    real = Path(os.path.realpath(looked))
-    if not real.is_relative_to(root):
+def _split_source(
+    entry: str, split: str, root: Path, yaml_path: Path, links: LinkNotes
+) -> Path:
+    """The folder or list file a split entry names. As written it must stay inside ``root``
+    (or really be there); a link on the way out of ``root`` is followed and noted."""
+    looked = Path(os.path.normpath(root / Path(entry).expanduser()))
+    real = leaves(root, looked)
+    if real is not None and not inside_lexically(looked, (root,)):
         raise DatasetError(
             f"'{entry}' resolves to {real}, outside the dataset folder {root}; refused. "
-            "Keep every split inside the dataset folder",
+            "Write split paths inside the dataset folder (a link placed inside it may lead "
+            "to another disk)",
             path=yaml_path,
             key=split,
         )
@@ -489,10 +503,14 @@ def _split_source(entry: str, split: str, root: Path, yaml_path: Path) -> Path:
             path=yaml_path,
             key=split,
         )
+    if real is not None:
+        links.followed(looked, real, is_folder=looked.is_dir())
     return looked
 
 
-def _listed_images(listing: Path, root: Path, problems: list[Problem]) -> list[Path]:
+def _listed_images(
+    listing: Path, root: Path, problems: list[Problem], links: LinkNotes
+) -> list[Path]:
     """Images named by a ``.txt`` list, one per line; relative lines start at its folder."""
     try:
         text = listing.read_text(encoding="utf-8-sig")
@@ -504,10 +522,13 @@ def _listed_images(listing: Path, root: Path, problems: list[Problem]) -> list[P
         line = raw.strip()
         if not line:
             continue
-        image = listing.parent / Path(line).expanduser()
+        image = Path(os.path.normpath(listing.parent / Path(line).expanduser()))
         problem = _listed_image_problem(listing, number, image, root)
         if problem is None:
             images.append(image)
+            real = leaves(root, image)
+            if real is not None:
+                links.followed(image, real, is_folder=False)
         else:
             problems.append(problem)
     return images
@@ -517,16 +538,20 @@ def _listed_image_problem(listing: Path, line: int, image: Path, root: Path) -> 
     if image.suffix.lower() not in IMAGE_SUFFIXES:
         reason = f"'{image.name}' is not an image file name (by its suffix); line ignored"
         return Problem(listing, reason, "warning", line)
-    if not Path(os.path.realpath(image)).is_relative_to(root):
-        reason = f"{image} is outside the dataset folder {root}; left out"
+    if not inside_lexically(image, (root,)) and leaves(root, image) is not None:
+        reason = (
+            f"{image} is outside the dataset folder {root}; left out (list images inside "
+            "the dataset folder; a link placed inside it may lead to another disk)"
+        )
         return Problem(listing, reason, "error", line)
     if not image.is_file():
         return Problem(listing, f"listed image {image} does not exist; left out", "error", line)
     return None
 
 
-def _images_under(folder: Path, root: Path, problems: list[Problem]) -> list[Path]:
-    """Every image file below ``folder`` (sorted); links leaving ``root`` are reported."""
+def _images_under(folder: Path, root: Path, links: LinkNotes) -> list[Path]:
+    """Every image file below ``folder`` (sorted); links leaving ``root`` are followed and
+    noted in ``links``."""
     images: list[Path] = []
     seen = {os.path.realpath(folder)}
     stack = [folder]
@@ -534,18 +559,13 @@ def _images_under(folder: Path, root: Path, problems: list[Problem]) -> list[Pat
         for entry in _entries(stack.pop()):
             if entry.name.startswith("."):
                 continue
-            if entry.is_symlink() and not Path(os.path.realpath(entry.path)).is_relative_to(root):
-                problems.append(
-                    Problem(
-                        Path(entry.path),
-                        f"link to {os.path.realpath(entry.path)}, outside the dataset folder "
-                        f"{root}; refused (copy the files into the dataset instead)",
-                    )
-                )
-            elif entry.is_dir():
-                real = os.path.realpath(entry.path)
-                if real not in seen:
-                    seen.add(real)
+            real = leaves(root, entry.path) if entry.is_symlink() else None
+            if real is not None:
+                links.followed(entry.path, real, is_folder=entry.is_dir())
+            if entry.is_dir():
+                resolved = os.path.realpath(entry.path)
+                if resolved not in seen:  # a link back to a folder already walked is skipped
+                    seen.add(resolved)
                     stack.append(Path(entry.path))
             elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
                 images.append(Path(entry.path))
