@@ -1,9 +1,13 @@
 """Fast image checks before training: find the files a loader would choke on, and say why.
 
 Each file is opened once: Pillow reads the header (format and size) and ``verify()`` checks
-what it can without decoding (PNG chunk checksums, for one). A JPEG without its end-of-image
-marker is decoded in full to tell a truncated file from one with harmless trailing bytes.
-A file Pillow cannot identify gets a full OpenCV decode, since OpenCV is what training uses.
+what it can without decoding (PNG chunk checksums, for one). A JPEG that does not end with its
+end-of-image marker has its markers walked to tell a cut-off file (the image data runs to the
+end of the file, as when its second half is zeros: libjpeg's "Premature end of JPEG file",
+which OpenCV decodes to a half-grey image without a word) from one with harmless bytes after
+the marker, which is then decoded in full. A file Pillow cannot identify gets a full OpenCV
+decode, since OpenCV is what training uses (a damaged PNG is named before that decode, which
+would print libpng's own line; see images.py).
 Files are only read: a bad image is reported and left out, never rewritten or deleted.
 """
 
@@ -21,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ..cancel import NEVER, CancelToken
+from .images import png_problem
 
 Severity = Literal["error", "warning"]
 CheckProgress = Callable[[int, int], None]
@@ -86,7 +91,17 @@ def _ends_with(handle: BinaryIO, marker: bytes) -> bool:
 
 
 def _check_full_jpeg(path: Path) -> str | None:
-    """A JPEG without its end marker is fine if it decodes (trailing bytes), else truncated."""
+    """A JPEG not ending with its end marker is fine if the marker comes earlier (bytes after
+    it) and it decodes; else it is cut off."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if _jpeg_image_end(data) is None:
+        return (
+            "truncated JPEG: no end-of-image marker; the image data runs to the end of the file "
+            "(libjpeg: \"Premature end of JPEG file\"), so part of the picture is missing"
+        )
     try:
         with Image.open(path) as image:
             image.load()
@@ -95,10 +110,50 @@ def _check_full_jpeg(path: Path) -> str | None:
     return None
 
 
+def _jpeg_image_end(data: bytes) -> int | None:
+    """Offset just past the main image's end-of-image marker, or None when the file ends first.
+
+    Walks the markers from the start: segments by their length (so an EXIF thumbnail's own
+    end marker is skipped), entropy-coded scan data up to the next marker.
+    """
+    position, size = 2, len(data)  # after the start-of-image marker
+    while position + 1 < size:
+        if data[position] != 0xFF:
+            return None  # not a marker where one must be: damaged
+        marker = data[position + 1]
+        if marker == 0xD9:
+            return position + 2
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            position += 1 if marker == 0xFF else 2  # fill byte, restart or TEM: no length
+            continue
+        if position + 4 > size:
+            return None
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            position = _scan_end(data, position)
+    return None
+
+
+def _scan_end(data: bytes, position: int) -> int:
+    """Offset of the first marker after scan data from ``position`` (the file's end if none).
+    In scan data 0xFF is followed by 0x00 (a stuffed byte) or a restart marker, else a marker."""
+    while True:
+        found = data.find(b"\xff", position)
+        if found < 0 or found + 1 >= len(data):
+            return len(data)
+        follower = data[found + 1]
+        if follower != 0x00 and not 0xD0 <= follower <= 0xD7:
+            return found
+        position = found + 2
+
+
 def _opencv_fallback(path: Path, reason: str) -> str | None:
     """Formats Pillow does not know (PFM, some TIFF flavours) still count if OpenCV decodes them."""
     try:
         data = np.fromfile(path, np.uint8)
+        damaged = png_problem(data)
+        if damaged is not None:  # decoding would print libpng's own line, naming no file
+            return f"not a readable image ({damaged})"
         decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except (OSError, cv2.error):
         return reason

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
+from engine.data.check import check_image
 from engine.data.classify_folder import load_classify_folder
 from engine.data.detect_dataset import load_detect_dataset
 from engine.errors import DatasetError
@@ -182,3 +187,101 @@ def test_a_classify_split_folder_on_another_disk_is_followed(tmp_path):
     assert note.severity == "warning"
     assert note.reason == f"link followed: val -> {elsewhere / 'val'}"
     assert f"warning val: link followed: val -> {elsewhere / 'val'}" in report.summary()
+
+
+# -- damaged images --------------------------------------------------------------------------
+
+
+def _half_zeroed_jpeg(path: Path) -> Path:
+    """A JPEG whose second half is zeros, as a failing disk or an interrupted copy leaves it."""
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    ok, encoded = cv2.imencode(".jpg", pixels)
+    assert ok
+    data = bytearray(encoded.tobytes())
+    data[len(data) // 2 :] = bytes(len(data) - len(data) // 2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_jpeg_whose_second_half_is_zeros_is_reported(tmp_path):
+    path = _half_zeroed_jpeg(tmp_path / "half.jpg")
+    assert cv2.imread(str(path)) is not None  # OpenCV decodes it: grey where the zeros are
+    reason = check_image(path)
+    assert reason is not None and reason.startswith("truncated JPEG: no end-of-image marker")
+    assert "Premature end of JPEG file" in reason
+
+
+def test_a_jpeg_with_a_thumbnail_and_a_cut_main_image_is_reported(tmp_path):
+    """The thumbnail in an EXIF block has its own end marker; only the main image's counts."""
+    thumb = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes()
+    segment = b"Exif\x00\x00" + thumb
+    app1 = b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big") + segment
+    main = bytearray(_half_zeroed_jpeg(tmp_path / "main.jpg").read_bytes())
+    path = tmp_path / "exif.jpg"
+    path.write_bytes(bytes(main[:2]) + app1 + bytes(main[2:]))
+    assert "truncated JPEG" in check_image(path)
+
+
+def test_a_half_zeroed_jpeg_is_left_out_of_training_data_not_fatal(tmp_path):
+    yaml_path = make_dataset(tmp_path, per_split=2)
+    _half_zeroed_jpeg(tmp_path / "images" / "train" / "z.jpg")
+    (tmp_path / "labels" / "train" / "z.txt").write_text("0 0.1 0.1 0.9 0.1 0.5 0.8\n")
+    from engine.data.detect_labels import verify_split
+
+    dataset = load_detect_dataset(yaml_path, "segment")
+    report = verify_split(dataset.splits["train"], "segment", dataset.names, cache=False)
+    assert [s.image.name for s in report.samples] == ["0.png", "1.png"]
+    (problem,) = report.problems
+    assert problem.path.name == "z.jpg" and "Premature end of JPEG file" in problem.reason
+
+
+def _broken_png(path: Path) -> Path:
+    """A PNG with one flipped byte in its pixel data: libpng stops with 'IDAT: CRC error'."""
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    data = bytearray(cv2.imencode(".png", pixels)[1].tobytes())
+    data[data.find(b"IDAT") + 20] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+_DECODE = """
+import sys
+from pathlib import Path
+from engine.data.check import check_image
+from engine.data.images import read_image
+from engine.errors import ImageReadError
+path = Path(sys.argv[1])
+print("check:", check_image(path))
+try:
+    read_image(path)
+except ImageReadError as exc:
+    print("read:", exc)
+"""
+
+
+def test_a_broken_png_names_its_file_and_prints_no_stray_decoder_line(tmp_path):
+    path = _broken_png(tmp_path / "broken.png")
+    result = subprocess.run(
+        [sys.executable, "-c", _DECODE, str(path)], capture_output=True, text=True, check=True
+    )
+    assert result.stderr == ""  # before: "libpng error: IDAT: CRC error", naming no file
+    check_line, read_line = result.stdout.splitlines()
+    assert check_line.startswith("check: not a readable image")
+    assert read_line == (
+        f"read: {path}: not a readable image (damaged PNG: the checksum of its IDAT chunk "
+        "does not match; the file is corrupt)"
+    )
+
+
+def test_a_cut_off_png_is_named_as_truncated(tmp_path):
+    from engine.data.images import read_image
+    from engine.errors import ImageReadError
+
+    path = tmp_path / "cut.png"
+    good = cv2.imencode(".png", np.zeros((32, 32, 3), np.uint8))[1].tobytes()
+    path.write_bytes(good[: len(good) - 12])  # the IEND chunk is gone
+    with pytest.raises(ImageReadError, match="truncated PNG: the file ends before its IEND"):
+        read_image(path)
+    (tmp_path / "tail.png").write_bytes(good + b"extra bytes after the end")
+    assert read_image(tmp_path / "tail.png").shape == (32, 32, 3)
