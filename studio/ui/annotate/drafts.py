@@ -43,8 +43,9 @@ class DraftReview(QObject):
         self.button.toggled.connect(self.set_active)
         toolbar = page.toolbar
         toolbar.insertWidget(toolbar.indexOf(page.advance_box) + 1, self.button)
-        self.accept_action = self._action(ACCEPT_KEYS, "Accept the selected draft (none "
-                                          "selected: every draft of the image)", self.accept)
+        self.accept_action = self._action(ACCEPT_KEYS, "Accept the selected draft and select "
+                                          "the next (none selected: every draft of the image); "
+                                          "reviewing: then the next image", self.accept)
         if page.task == "classify":  # other tasks: the tools' Delete removes the selection
             self._action(REJECT_KEYS, "Reject the image's draft class", self.reject)
 

@@ -51,6 +51,9 @@ class InstanceList(QListWidget):
         # focus used to stay wherever it was, e.g. the rail, and Delete did nothing)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        # a narrow dock elides long rows ("…") rather than scrolling them sideways
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
 
     def show_annotations(self, annotations: list[AnnotationData], selected: str | None) -> None:
         self._quiet = True

@@ -26,9 +26,11 @@ def cheat_sheet(task: str, actions: list[tuple[str, str]]) -> list[tuple[str, st
                  ("Shift+click on an edge", "Insert a vertex (edit tool)")]
     if task == "pose":
         rows += [("Tab / Shift+Tab", "Next / previous keypoint"),
-                 ("Q", "Cycle visibility: visible → occluded → not labelled"),
+                 ("Q", "Cycle visibility: visible → occluded → not labelled (before a "
+                       "keypoint is placed: how the next click places it)"),
                  ("Esc", "Stop placing keypoints / clear the selection")]
     if task != "classify":
         rows += [("Delete / Backspace", "Delete the selected vertex, keypoint or instance"),
+                 ("Delete / Backspace in the Instances list", "Delete the selected instances"),
                  ("Arrows / Shift+arrows", "Nudge the selection 1 / 10 px (edit tool)")]
     return rows

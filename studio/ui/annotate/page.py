@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QToolButton,
@@ -121,8 +122,10 @@ class AnnotatePage(QWidget):
         self.toolbar.addStretch(1)
         self.hint_label = QLabel()  # what the last key or click did ("nose: occluded")
         self.hint_label.setStyleSheet("color: palette(link);")
-        self.canvas.hint.connect(self.hint_label.setText)
-        self.toolbar.addWidget(self.hint_label, 1)
+        # a long hint is cut, never widens the window (the whole text is its tooltip)
+        self.hint_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                      QSizePolicy.Policy.Preferred)
+        self.canvas.hint.connect(self._show_hint)
         self.position_label = QLabel()
         self.reviewed_label = QLabel()
         self.saved_label = QLabel("Saved")
@@ -138,6 +141,7 @@ class AnnotatePage(QWidget):
         editor_layout = QVBoxLayout(editor)
         editor_layout.setContentsMargins(0, 0, 0, 0)
         editor_layout.addLayout(self.toolbar)
+        editor_layout.addWidget(self.hint_label)  # its own line: room for the whole hint
         editor_layout.addWidget(splitter, 1)
         self.empty = EmptyState("No images to annotate yet",
                                 "Import a dataset or add images on the Datasets page; they "
@@ -376,6 +380,10 @@ class AnnotatePage(QWidget):
         self.canvas.select(None)
         count = f"{len(keys)} instances" if len(keys) > 1 else "1 instance"
         self.canvas.say(f"Deleted {count} (Ctrl+Z brings them back)")
+
+    def _show_hint(self, text: str) -> None:
+        self.hint_label.setText(text)
+        self.hint_label.setToolTip(text)
 
     def _select_from_list(self, key: str | None) -> None:
         tool = self.canvas.tool

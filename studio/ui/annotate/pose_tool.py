@@ -160,7 +160,7 @@ class PoseTool(Tool):
             index, visibility = self._next_to_place(selected, index), 2.0
             if index is None:
                 canvas.select(selected.key)
-                canvas.say(prefix + "every other keypoint is placed")
+                canvas.say(prefix + "no other keypoint is left to place")
                 self._redraw()
                 return
         self._skipped.discard((selected.key, index))
@@ -172,7 +172,7 @@ class PoseTool(Tool):
         canvas.select(selected.key, keypoint=following)
         placed = f"{prefix}placed {self._joint_name(index)} ({VISIBILITY_WORDS[visibility]})"
         canvas.say(f"{placed}; next: {self._joint_label(following)}" if following is not None
-                   else f"{placed}; every keypoint is placed")
+                   else f"{placed}; no keypoint is left to place")
         self._redraw()
 
     def cycle_visibility(self, selected: AnnotationData) -> None:
@@ -242,21 +242,32 @@ class PoseTool(Tool):
                                 cosmetic_pen(color, 2.0, Qt.PenStyle.DashLine))
             self._temp.append(box)
         elif self.placing and self._cursor is not None:
-            index = self.canvas.selected_keypoint
-            state = {1.0: " · occluded", 0.0: " · not labelled"}.get(self.pending_visibility(),
-                                                                      "")
-            tag = TagItem(f"{index + 1} · {self._joint_name(index)}{state}", QColor("#202225"))
-            tag.setPos(QPointF(self._cursor[0], self._cursor[1]))
-            tag.setTransform(tag.transform().translate(14, -4))
-            scene.addItem(tag)
-            self._temp.append(tag)
-            points = self.canvas.keypoints_px(self.canvas.selected())
-            for a, b in self.canvas.schema.skeleton if self.canvas.schema else ():
-                other = b if a == index else a if b == index else None
-                if other is not None and points[other][2] > 0:
-                    line = QGraphicsLineItem(points[other][0], points[other][1], *self._cursor)
-                    line.setPen(cosmetic_pen("#ffffff", 1.5, Qt.PenStyle.DashLine))
-                    scene.addItem(line)
-                    self._temp.append(line)
+            self._temp = self._placing_guides(self._cursor)
         for item in self._temp:
             item.setZValue(50)
+            if item.scene() is None:
+                scene.addItem(item)
+
+    def _placing_guides(self, cursor: Point) -> list[QGraphicsItem]:
+        """The name of the keypoint a click places (with Q's choice), and dashed lines from
+        its neighbours already placed to the cursor."""
+        index, state = self.canvas.selected_keypoint, ""
+        if self.pending_visibility() == 1.0:
+            state = " · occluded"
+        elif self.pending_visibility() == 0.0:  # the click places the next one
+            state = f" ({self._joint_name(index)} not labelled)"
+            index = self._next_to_place(self.canvas.selected(), index)
+            if index is None:
+                return []
+        tag = TagItem(f"{index + 1} · {self._joint_name(index)}{state}", QColor("#202225"))
+        tag.setPos(QPointF(*cursor))
+        tag.setTransform(tag.transform().translate(14, -4))
+        guides: list[QGraphicsItem] = [tag]
+        points = self.canvas.keypoints_px(self.canvas.selected())
+        for a, b in self.canvas.schema.skeleton if self.canvas.schema else ():
+            other = b if a == index else a if b == index else None
+            if other is not None and points[other][2] > 0:
+                line = QGraphicsLineItem(points[other][0], points[other][1], *cursor)
+                line.setPen(cosmetic_pen("#ffffff", 1.5, Qt.PenStyle.DashLine))
+                guides.append(line)
+        return guides
