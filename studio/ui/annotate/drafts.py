@@ -77,7 +77,7 @@ class DraftReview(QObject):
             return 0  # nothing to accept: Enter leaves the page as it was
         self._macro("Accept draft", [EditInstance(document, a, replace(a, draft=False),
                                                   "Accept draft") for a in drafts])
-        done = f"Accepted {plural(len(drafts), 'draft')}" if drafts else "No drafts here"
+        done = f"Accepted {plural(len(drafts), 'draft')}" if drafts else "No drafts left here"
         left = [a for a in document.annotations if a.draft]
         if left:
             after = document.index_of(selected.key) if one else -1
@@ -86,12 +86,12 @@ class DraftReview(QObject):
             page.canvas.say(f"{done}; {plural(len(left), 'draft')} left on this image "
                             "(Enter accepts, Delete rejects)")
         elif self.active:
-            self.next_image(done)
+            self.next_in_queue(done)
         else:
             page.canvas.say(f"{done}; this image has no drafts left")
         return len(drafts)
 
-    def next_image(self, done: str) -> None:
+    def next_in_queue(self, done: str) -> None:
         """Show the queue's next image with its first draft selected, or say it is over."""
         page, queue = self.page, self.queue
         current = page.current_image_id

@@ -337,6 +337,12 @@ class AnnotatePage(QWidget):
     def _number(self, number: int) -> None:
         if number <= len(self.classes):
             self.assign_class(self.classes[number - 1].index)
+        elif not self.classes:
+            self.canvas.say("This project has no classes yet: add them on the Datasets page, "
+                            "or import a dataset")
+        else:
+            self.canvas.say(f"There is no class {number}: this project has "
+                            f"{len(self.classes)}")
 
     def assign_class(self, index: int) -> None:
         """Classify: the image's class (then the next image when auto-advance is on).

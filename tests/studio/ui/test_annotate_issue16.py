@@ -284,3 +284,12 @@ def test_showing_the_page_reads_the_classes_again(qtbot, window, tmp_path):
         QTest.mouseClick(rail.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.stack.currentWidget() is page
     assert len(page.panel.classes.buttons) == 3
+
+
+def test_a_class_key_without_classes_says_so(qtbot, window, tmp_path):
+    folder = project_folder(tmp_path, task="classify", classes=(), images=2)
+    page = annotate_in_window(qtbot, window, folder)
+    first = page.current_image_id
+    key_to_focus(qtbot, Qt.Key.Key_1)
+    assert page.document.annotations == [] and page.current_image_id == first
+    assert "no classes" in page.hint_label.text().lower()
