@@ -261,6 +261,16 @@ class AnnotationCanvas(HitTests, QGraphicsView):
             else:
                 command.redo()
 
+    def push_macro(self, text: str, commands: list[QUndoCommand]) -> None:
+        """Run several edits as one undo step (one Ctrl+Z takes them all back)."""
+        stack = self.undo_stack if len(commands) > 1 else None
+        if stack is not None:
+            stack.beginMacro(text)
+        for command in commands:
+            self.push(command)
+        if stack is not None:
+            stack.endMacro()
+
     # -- zoom and pan ---------------------------------------------------------------------
     def zoom(self) -> float:
         return self.transform().m11()

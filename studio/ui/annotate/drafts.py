@@ -119,15 +119,7 @@ class DraftReview(QObject):
         return len(drafts)
 
     def _macro(self, text: str, commands: list) -> None:
-        if not commands:
-            return
-        stack = self.page.canvas.undo_stack
-        if stack is not None and len(commands) > 1:
-            stack.beginMacro(text)
-        for command in commands:
-            self.page.canvas.push(command)
-        if stack is not None and len(commands) > 1:
-            stack.endMacro()
+        self.page.canvas.push_macro(text, commands)
 
     # -- the review queue -----------------------------------------------------------------------
     def set_active(self, active: bool) -> None:

@@ -375,16 +375,10 @@ class AnnotatePage(QWidget):
         keys = [key for key in keys if document is not None and document.get(key) is not None]
         if not keys:
             return
-        stack = self.canvas.undo_stack
-        if stack is not None:
-            stack.beginMacro(f"Delete {len(keys)} instances" if len(keys) > 1 else
-                             "Delete instance")
-        for key in keys:
-            self.canvas.push(RemoveInstance(document, key))
-        if stack is not None:
-            stack.endMacro()
-        self.canvas.select(None)
         count = f"{len(keys)} instances" if len(keys) > 1 else "1 instance"
+        self.canvas.push_macro(f"Delete {count}",
+                               [RemoveInstance(document, key) for key in keys])
+        self.canvas.select(None)
         self.canvas.say(f"Deleted {count} (Ctrl+Z brings them back)")
 
     def _show_hint(self, text: str) -> None:
