@@ -77,7 +77,9 @@ def load_model(path: str | Path) -> tuple[TaskModel, LoadedWeights]:
         model = build_model(weights.model_yaml)
     except EngineError as exc:
         raise CheckpointError(
-            f"its model description cannot be built: {exc.message}", path=weights.path
+            f"its model description cannot be built: {exc.message}",
+            path=weights.path,
+            key=f"model_yaml.{exc.key}" if exc.key else None,
         ) from exc
     expected = model.state_dict()
     missing = [k for k in expected if k not in weights.state_dict]

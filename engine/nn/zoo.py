@@ -126,7 +126,8 @@ def _spec_from_config(config: Any, scale_name: str | None, source: str) -> Model
     if not scales:
         depth = float(config.get("depth_multiple", 1.0))
         width = float(config.get("width_multiple", 1.0))
-        return ModelSpec(config, scale_name or "", (depth, width, float("inf")), source)
+        scale = _positive_scale((depth, width, float("inf")), source, "width_multiple")
+        return ModelSpec(config, scale_name or "", scale, source)
     if not isinstance(scales, dict):
         raise ModelConfigError(
             "must map scale letters to [depth, width, cap]", path=source, key="scales"
@@ -152,8 +153,25 @@ def _spec_from_config(config: Any, scale_name: str | None, source: str) -> Model
             path=source,
             key="scales",
         )
-    depth, width, cap = (float(v) for v in values)
-    return ModelSpec(config, chosen, (depth, width, cap), source)
+    scale = _positive_scale(tuple(float(v) for v in values), source, "scales")
+    return ModelSpec(config, chosen, scale, source)
+
+
+def _positive_scale(
+    scale: tuple[float, ...], source: str, key: str
+) -> tuple[float, float, float]:
+    """``(depth, width, cap)``, each above 0 (a zero width builds empty layers, a negative
+    one fails deep in torch). Their upper bounds are the builder's size limits."""
+    for name, value in zip(("depth", "width", "cap"), scale, strict=True):
+        if not value > 0:  # also refuses NaN
+            raise ModelConfigError(
+                f"the scale's {name} must be above 0, not {value:g} (scales map a letter to "
+                "[depth, width, cap], e.g. n: [0.33, 0.25, 1024])",
+                path=source,
+                key=key,
+            )
+    depth, width, cap = scale
+    return depth, width, cap
 
 
 def _check_num_classes(value: Any, source: str) -> int:
