@@ -9,13 +9,19 @@ from __future__ import annotations
 import difflib
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from ..errors import SettingsError
 
 Task = Literal["classify", "detect", "segment", "pose"]
 Mode = Literal["train", "val", "predict", "export", "benchmark", "info"]
 ImageSize = int | list[int]
+# The largest image side accepted. Letterboxing imgsz=100000 asks for a 30 GB array before any
+# model runs; at 8192 px the first layer's output of the smallest model is already 1 GiB per
+# image (16 channels at 4096 x 4096 in float32), so larger sides cannot train or predict on
+# any machine this runs on. Official models train at 640 and 1280.
+MAX_IMGSZ = 8192
 
 
 class Settings(BaseModel):
@@ -152,6 +158,23 @@ class Settings(BaseModel):
     # --- misc
     cfg: str | None = None
     tracker: str = "botsort.yaml"
+
+    @field_validator("imgsz")
+    @classmethod
+    def _imgsz_in_range(cls, value: ImageSize) -> ImageSize:
+        sides = value if isinstance(value, list) else [value]
+        if not 1 <= len(sides) <= 2:
+            raise PydanticCustomError(
+                "imgsz_sides", "give one or two sides (imgsz=640 or imgsz=[480, 640])"
+            )
+        if not all(1 <= side <= MAX_IMGSZ for side in sides):
+            raise PydanticCustomError(
+                "imgsz_range",
+                f"each side must be 1 to {MAX_IMGSZ} px; larger images cannot be allocated "
+                "for training or prediction (official models use 640 or 1280). Use a smaller "
+                "imgsz",
+            )
+        return value
 
 
 SETTING_KEYS: tuple[str, ...] = tuple(Settings.model_fields)

@@ -57,3 +57,28 @@ def test_convert_refuses_the_same_mistakes(capsys):
     assert "key 'output': given twice" in capsys.readouterr().err
     assert main(["convert", "source=a.json", "task="]) == 1
     assert "key 'task': no value after 'task='" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("imgsz", [100000, [640, 100000], 0, -32, [640, 480, 3]])
+def test_an_image_size_that_cannot_be_allocated_is_refused(imgsz):
+    from engine.config import validate_settings
+    from engine.config.settings import MAX_IMGSZ
+
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"imgsz": imgsz})
+    assert caught.value.key == "imgsz"
+    assert f"1 to {MAX_IMGSZ} px" in str(caught.value) or "one or two sides" in str(caught.value)
+
+
+def test_the_largest_image_size_is_accepted():
+    from engine.config import validate_settings
+    from engine.config.settings import MAX_IMGSZ
+
+    assert validate_settings({"imgsz": [MAX_IMGSZ, 32]}).imgsz == [MAX_IMGSZ, 32]
+
+
+def test_imgsz_100000_is_one_line_on_the_terminal(capsys):
+    assert main(["segment", "predict", "model=yolov8n-seg.yaml", "imgsz=100000"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("yolo: error: command line, key 'imgsz': each side must be 1 to 8192 px")
+    assert "(got 100000)" in err and "\n" not in err
