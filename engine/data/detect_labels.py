@@ -50,8 +50,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PARSER_VERSION = 1
-"""Bump when parsing or verification changes what they return: label caches are rebuilt."""
+PARSER_VERSION = 2
+"""Bump when parsing or verification changes what they return: label caches are rebuilt.
+2: image checks catch JPEGs cut off without their end marker and damaged PNG chunks."""
 COORD_TOLERANCE = 0.01
 KEYPOINT_MARGIN = 0.5
 """A labelled keypoint further than this fraction of its box's size outside the box is flagged."""

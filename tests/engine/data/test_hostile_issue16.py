@@ -285,3 +285,24 @@ def test_a_cut_off_png_is_named_as_truncated(tmp_path):
         read_image(path)
     (tmp_path / "tail.png").write_bytes(good + b"extra bytes after the end")
     assert read_image(tmp_path / "tail.png").shape == (32, 32, 3)
+
+
+def test_a_label_cache_made_before_the_new_checks_is_rebuilt(tmp_path, monkeypatch):
+    """The label cache keeps each image's verdict; one made before the half-zeroed JPEG was
+    caught must not keep passing it."""
+    from engine.data import detect_labels
+    from engine.data.detect_labels import verify_split
+
+    yaml_path = make_dataset(tmp_path, per_split=1)
+    _half_zeroed_jpeg(tmp_path / "images" / "train" / "z.jpg")
+    (tmp_path / "labels" / "train" / "z.txt").write_text("0 0.1 0.1 0.9 0.1 0.5 0.8\n")
+    dataset = load_detect_dataset(yaml_path, "segment")
+    images = dataset.splits["train"]
+    with monkeypatch.context() as before:  # version 1 of the checks passed the file
+        before.setattr(detect_labels, "PARSER_VERSION", 1)
+        before.setattr(detect_labels, "check_image", lambda path: None)
+        assert len(verify_split(images, "segment", dataset.names).samples) == 2
+    report = verify_split(images, "segment", dataset.names)
+    assert report.from_cache == 0
+    assert [s.image.name for s in report.samples] == ["0.png"]
+    assert "Premature end of JPEG file" in report.problems[0].reason
