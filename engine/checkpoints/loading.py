@@ -172,6 +172,19 @@ def _from_ours(source: Path, raw: dict[str, Any]) -> LoadedWeights:
     )
 
 
+def finished_checkpoint(weights: LoadedWeights) -> dict[str, Any]:
+    """Our checkpoint dict back from ``weights`` (one of ours), without the training state:
+    what best.pt, and last.pt of a finished run, hold."""
+    raw = {
+        **weights.metadata,
+        "state_dict": weights.state_dict,
+        "model_yaml": weights.model_yaml,
+        "names": weights.names,
+    }
+    raw.pop("train_state", None)
+    return raw
+
+
 def cast_like(
     state: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]
 ) -> dict[str, torch.Tensor]:

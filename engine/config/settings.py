@@ -36,7 +36,7 @@ class Settings(BaseModel):
     data: str | None = None
 
     # --- training
-    epochs: int = Field(100, ge=0)
+    epochs: int = Field(100, ge=1)
     time: float | None = Field(None, ge=0, description="hours; overrides epochs when set")
     patience: int = Field(100, ge=0)
     batch: int | float = 16

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from ..cancel import NEVER, CancelToken
-from ..checkpoints import load_model
+from ..checkpoints import LoadedWeights, load_model, read_weights, save_checkpoint
+from ..checkpoints.loading import finished_checkpoint
 from ..config import Settings, validate_settings
 from ..errors import CheckpointError, EngineError
-from ..events import Reporter, ignore
+from ..events import Reporter, Warning, ignore
 from ..nn.model import TaskModel
 from ..version import __version__
 from .task import TaskHooks
@@ -92,6 +93,7 @@ def _resume(
     )
     save_dir = source.parent.parent
     hooks = task_hooks(model.task, progress, source)
+    repair_best(source, weights, progress)
     trainer = Trainer(
         hooks,
         model.train(),
@@ -102,3 +104,45 @@ def _resume(
         save_dir=save_dir,
     )
     return trainer.train()
+
+
+def repair_best(last: Path, weights: LoadedWeights, progress: Reporter = ignore) -> None:
+    """Make best.pt beside ``last`` the epoch that ``last`` records as the best.
+
+    last.pt is saved before best.pt, so a run killed between the two saves left a last.pt that
+    records its own epoch as the best while best.pt still holds an earlier one (or does not
+    exist yet). last.pt's weights are that epoch's EMA, which is what best.pt holds: it is
+    rewritten from them. Any other disagreement cannot be repaired and is only reported.
+    """
+    train_state = weights.metadata.get("train_state") or {}
+    recorded, epoch = train_state.get("best_epoch"), weights.metadata.get("epoch")
+    if recorded is None:
+        return
+    best = last.parent / "best.pt"
+    held = _epoch_of(best)
+    if held == recorded:
+        return
+    holds = "does not exist" if held is None else f"holds epoch {held + 1}"
+    if recorded != epoch:  # last.pt holds another epoch's weights: nothing to rebuild from
+        progress(Warning(
+            f"{holds} while last.pt records epoch {recorded + 1} as the best; left as it is",
+            str(best),
+        ))
+        return
+    save_checkpoint(best, finished_checkpoint(weights))
+    progress(Warning(
+        f"{holds} but last.pt records epoch {recorded + 1} as the best (the run was stopped "
+        "between saving the two); rewritten from last.pt, which holds that epoch's weights",
+        str(best),
+    ))
+
+
+def _epoch_of(checkpoint: Path) -> int | None:
+    """The epoch a checkpoint of ours holds; None when it is missing or unreadable."""
+    if not checkpoint.is_file():
+        return None
+    try:
+        epoch = read_weights(checkpoint).metadata.get("epoch")
+    except EngineError:
+        return None
+    return int(epoch) if isinstance(epoch, int) else None

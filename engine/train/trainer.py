@@ -33,7 +33,12 @@ from ..events import (
 )
 from ..nn.model import TaskModel
 from ..nn.zoo import build_model
-from ..utils.atomic import atomic_writer
+from ..utils.atomic import (
+    DiskFullError,
+    atomic_writer,
+    disk_full_cause,
+    remove_stale_temp_files,
+)
 from .ema import ModelEMA
 from .optim import build_optimizer, choose_optimizer, interpolate, lr_factor, warmup_steps
 from .pretrained import transfer_pretrained
@@ -127,9 +132,12 @@ class Trainer:
         new_folder = not any(self.save_dir.iterdir())
         self.weights_dir = self.save_dir / "weights"
         self.weights_dir.mkdir(parents=True, exist_ok=True)
+        # epoch (0-based) each file holds; None: stripped of its training state (run finished)
+        self.saved: dict[str, int | None] = {}
         data: TaskData | None = None
         result = TrainResult(self.save_dir, "failed", 0)
         try:
+            self._remove_stale_temp_files()
             data = self._setup()
             result = self._loop(data)
             result.status = "completed"
@@ -141,16 +149,19 @@ class Trainer:
         except BaseException as exc:
             if new_folder:
                 remove_if_no_files(self.save_dir)  # a run that wrote nothing leaves no folder
+            error = self._disk_full(exc)
             self.progress(
                 RunFinished(
                     "train",
                     "failed",
                     str(self.save_dir),
-                    message=str(exc),
+                    message=str(error or exc),
                     seconds=time.perf_counter() - started,
                 )
             )
-            raise
+            if error is None:
+                raise
+            raise error from exc
         finally:
             if data is not None:
                 data.train.close()
@@ -172,6 +183,21 @@ class Trainer:
 
     def _warn(self, message: str, path: str | None = None) -> None:
         self.progress(Warning(message, path))
+
+    def _remove_stale_temp_files(self) -> None:
+        """Delete what killed saves left (``.last.pt.<pid>.<random>.tmp``, up to a checkpoint's
+        size each): they are never renamed into place, and only fill the disk."""
+        for folder in (self.weights_dir, self.save_dir):
+            removed = remove_stale_temp_files(folder)
+            if removed:
+                size = sum(r.size for r in removed) / 1e6
+                names = ", ".join(r.path.name for r in removed[:3])
+                more = f" and {len(removed) - 3} more" if len(removed) > 3 else ""
+                self._warn(
+                    f"removed {len(removed)} temp file(s) of interrupted saves ({size:.1f} MB): "
+                    f"{names}{more}",
+                    str(folder),
+                )
 
     def _setup(self) -> TaskData:
         s = self.settings
@@ -272,8 +298,17 @@ class Trainer:
         self.scaler.load_state_dict(train_state.get("scaler", {}) or self.scaler.state_dict())
         self.start_epoch = int(state["epoch"]) + 1
         self.best_fitness = train_state.get("best_fitness")
+        self.best_epoch = int(train_state.get("best_epoch", self.start_epoch - 1))
         self.history = list(train_state.get("history", []))
+        self.epochs_completed = self.start_epoch
         restore_rng_state(train_state["rng"])
+        # The interrupted run's files stay this run's: best.pt from before the resume is the
+        # best until an epoch beats it (entry.py has made it agree with last.pt).
+        last, best = self.weights_dir / "last.pt", self.weights_dir / "best.pt"
+        if last.is_file():
+            self.last, self.saved["last.pt"] = last, int(state["epoch"])
+        if best.is_file():
+            self.best, self.saved["best.pt"] = best, self.best_epoch
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -284,6 +319,9 @@ class Trainer:
         best_epoch = self._best_epoch()
         deadline = time.monotonic() + s.time * 3600 if s.time else None
         last_validation: Validation | None = None
+        if self.resume_state and self.start_epoch - 1 - best_epoch >= patience:
+            # stopped early, then killed before it finished: only the ending is left to do
+            return self._result("completed")
         for epoch in range(self.start_epoch, self.epochs):
             epoch_started = time.perf_counter()
             self._set_epoch_lr(epoch)
@@ -515,11 +553,15 @@ class Trainer:
                 path=self.save_dir,
             )
         checkpoint = self._checkpoint(epoch, metrics, with_state=True)
+        # last.pt first: a kill between the two saves leaves last.pt recording this epoch as
+        # the best while holding its EMA, from which a resume rewrites best.pt (entry.py).
         self.last = save_checkpoint(self.weights_dir / "last.pt", checkpoint)
+        self.saved["last.pt"] = epoch
         self.progress(CheckpointSaved(str(self.last), epoch + 1))
         if is_best:
             checkpoint.pop("train_state")
             self.best = save_checkpoint(self.weights_dir / "best.pt", checkpoint)
+            self.saved["best.pt"] = epoch
             self.progress(CheckpointSaved(str(self.best), epoch + 1, is_best=True))
         period = self.settings.save_period
         if period > 0 and (epoch + 1) % period == 0:
@@ -542,17 +584,10 @@ class Trainer:
         """Drop the training state from last.pt (a finished run has nothing to resume), then
         validate best.pt once more for the final plots."""
         if result.last is not None and result.last.exists():
-            from ..checkpoints.loading import read_weights
+            from ..checkpoints.loading import finished_checkpoint, read_weights
 
-            weights = read_weights(result.last)
-            raw = {
-                **weights.metadata,
-                "state_dict": weights.state_dict,
-                "model_yaml": weights.model_yaml,
-                "names": weights.names,
-            }
-            raw.pop("train_state", None)
-            save_checkpoint(result.last, raw)
+            save_checkpoint(result.last, finished_checkpoint(read_weights(result.last)))
+            self.saved["last.pt"] = None
         if data is not None and data.val is not None and result.best:
             # The run's result is best.pt's score, as the reference reports it.
             from ..checkpoints import load_model
@@ -576,6 +611,40 @@ class Trainer:
                 plot_results(self.save_dir / "results.csv")
             except EngineError as exc:
                 self._warn(f"results.png was not drawn: {exc}")
+
+
+    def _disk_full(self, exc: BaseException) -> DiskFullError | None:
+        """A full disk, said once with what the run kept and how to go on; None otherwise."""
+        if disk_full_cause(exc) is None:
+            return None
+        target = getattr(exc, "target", None)
+        folder = target.parent if target is not None else self.save_dir
+        what = f"{target.name} could not be written" if target is not None else "a write failed"
+        last = self.weights_dir / "last.pt"
+        if self.saved.get("last.pt", 0) is None:  # the run had finished; only its plots are missing
+            return DiskFullError(
+                f"the disk is full: {what}. Training finished: last.pt and best.pt are saved "
+                "and intact; some plots or result files are missing. Free some space; "
+                "`yolo val model=<best.pt>` draws the validation plots again",
+                path=folder,
+                target=target,
+            )
+        if "last.pt" not in self.saved:
+            return DiskFullError(
+                f"the disk is full: {what}; no checkpoint was saved yet. Free some space and "
+                "start the run again",
+                path=folder,
+                target=target,
+            )
+        kept = [f"last.pt (epoch {self.saved['last.pt'] + 1})"]
+        if self.saved.get("best.pt") is not None:
+            kept.append(f"best.pt (epoch {self.saved['best.pt'] + 1})")
+        return DiskFullError(
+            f"the disk is full: {what}. The run keeps {' and '.join(kept)}, intact. Free some "
+            f"space, then resume with: yolo {self.hooks.task} train resume=True model={last}",
+            path=folder,
+            target=target,
+        )
 
 
 def _csv_value(value: float | None, column: str) -> str:

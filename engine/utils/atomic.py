@@ -1,17 +1,58 @@
 """Atomic file writes: a temp file in the same folder, flushed, fsynced, then ``os.replace``.
 
-A crash or a full disk leaves either the old file or the new one, never half of one.
+A crash or a full disk leaves either the old file or the new one, never half of one. A full
+disk raises :class:`DiskFullError`; the temp file of a write killed midway (named
+``.<name>.<pid>.<random>.tmp``) is removed by :func:`remove_stale_temp_files`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from ..errors import EngineError
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# Our temp files: ".<target name>.<writer pid>.<8 random chars>.tmp" (the pid was added later;
+# files without one come from earlier versions).
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")
+_IMPORTED_AT = time.time()
+
+
+class DiskFullError(EngineError, OSError):
+    """A write found the disk (or the user's quota) full. The file it was to replace is intact.
+
+    Also an ``OSError`` (errno ``ENOSPC``), so code that already handles write errors still does.
+    ``target`` is the file that could not be written; callers add what their run kept.
+    """
+
+    def __init__(
+        self, message: str, *, path: str | Path | None = None, target: str | Path | None = None
+    ) -> None:
+        super().__init__(message, path=path)
+        self.errno = errno.ENOSPC
+        self.target = Path(target) if target is not None else None
+
+
+def disk_full_cause(exc: BaseException | None) -> OSError | None:
+    """The "no space left" ``OSError`` behind ``exc``, else None. torch.save reports a full
+    disk as a RuntimeError raised while handling the OSError, so the chain is searched."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 @contextlib.contextmanager
@@ -19,7 +60,13 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     """Yield a binary file; on success it replaces ``path`` atomically, on error it vanishes."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, temp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent
+        )
+    except OSError as exc:
+        _raise_if_disk_full(exc, target)
+        raise
     try:
         # mkstemp makes 0600 files; give ours the mode an ordinary write would have.
         os.chmod(temp_name, _mode_for(target))
@@ -29,10 +76,25 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
             os.fsync(handle.fileno())
         os.replace(temp_name, target)
         _fsync_directory(target.parent)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
+        _raise_if_disk_full(exc, target)
         raise
+
+
+def _raise_if_disk_full(exc: BaseException, target: Path, *, rename: bool = False) -> None:
+    """Turn a full disk into one DiskFullError naming ``target``, which was not written.
+    ``rename``: also one raised for a file inside ``target`` (a folder being written)."""
+    if isinstance(exc, DiskFullError) and not rename or disk_full_cause(exc) is None:
+        return
+    kept = "the previous one is unchanged" if target.exists() else "nothing half-written was left"
+    raise DiskFullError(
+        f"the disk is full: {target.name} could not be written ({kept}). Free some space and "
+        "try again",
+        path=target.parent,
+        target=target,
+    ) from exc
 
 
 def _current_umask() -> int:
@@ -84,8 +146,9 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         os.chmod(temp, 0o777 & ~_UMASK)
         yield temp
         _replace_directory(temp, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(temp, ignore_errors=True)
+        _raise_if_disk_full(exc, target, rename=True)
         raise
 
 
@@ -106,3 +169,57 @@ def _replace_directory(new: Path, target: Path) -> None:
     _fsync_directory(target.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class RemovedTempFile:
+    """A temp file of an interrupted atomic write that :func:`remove_stale_temp_files` deleted."""
+
+    path: Path
+    size: int
+
+
+def remove_stale_temp_files(folder: str | Path) -> list[RemovedTempFile]:
+    """Delete the temp files that killed atomic writes left in ``folder`` (not below it).
+
+    Only files named as :func:`atomic_writer` names them, and only when their writer is gone:
+    its pid (in the name) is not a live process, or, for names without a pid (earlier
+    versions), the file is older than this process. A write in progress is never touched.
+    """
+    removed: list[RemovedTempFile] = []
+    directory = Path(folder)
+    if not directory.is_dir():
+        return removed
+    for entry in os.scandir(directory):
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not _writer_gone(match["pid"], info.st_mtime):
+                continue
+            os.unlink(entry.path)
+        except FileNotFoundError:  # its writer finished (renamed it) meanwhile
+            continue
+        removed.append(RemovedTempFile(Path(entry.path), info.st_size))
+    return removed
+
+
+def _writer_gone(pid_text: str | None, modified: float) -> bool:
+    if pid_text is None:
+        return modified < _IMPORTED_AT
+    pid = int(pid_text)
+    return pid != os.getpid() and not _process_alive(pid)
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a reused pid only keeps a file longer)."""
+    if os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: alive, another user's
+        return True
+    return True
