@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Rebuilt when the dependency lists change; `make clean-venv` forces a fresh one.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean-venv
+.PHONY: run test test-full lint format clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Everything in `make test`, plus the whole task x format matrix through the `yolo` console
+# script (about 20 minutes more on 2 cores; tests/engine/test_yolo_console.py says what runs where).
+test-full: $(STAMP)
+	$(PY) -m pytest -m "full_matrix or not full_matrix"
 
 lint: $(STAMP)
 	$(PY) -m ruff check engine studio tests benchmarks
