@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..config.safe_yaml import oversized_value
 from ..errors import CheckpointError, EngineError
 from ..nn.model import TaskModel
 from ..nn.zoo import build_model
@@ -73,6 +74,7 @@ def load_model(path: str | Path) -> tuple[TaskModel, LoadedWeights]:
             "into it, e.g. YOLO('yolov8n-seg.yaml').load(this file)",
             path=weights.path,
         )
+    _refuse_oversized(weights.path, weights.model_yaml, "model_yaml")
     try:
         model = build_model(weights.model_yaml)
     except EngineError as exc:
@@ -166,6 +168,7 @@ def _from_ours(source: Path, raw: dict[str, Any]) -> LoadedWeights:
     if missing:
         raise CheckpointError(f"checkpoint lacks '{missing[0]}'", path=source, key=missing[0])
     metadata = {k: v for k, v in raw.items() if k not in ("state_dict", "model_yaml", "names")}
+    _refuse_oversized(source, raw.get("names"), "names")
     names = {int(k): str(v) for k, v in (raw.get("names") or {}).items()}
     return LoadedWeights(
         source, "ours", dict(raw["state_dict"]), raw["model_yaml"], names, metadata
@@ -203,6 +206,18 @@ def transfer_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) ->
     matched = {k: v for k, v in state.items() if k in target and v.shape == target[k].shape}
     model.load_state_dict(cast_like(matched, target), strict=False)
     return list(matched)
+
+
+def _refuse_oversized(source: Path, value: Any, key: str) -> None:
+    """Refuse a value that would take minutes to walk (shared references nested like a YAML
+    alias bomb), before anything turns it into a model or a string."""
+    reason = oversized_value(value)
+    if reason is not None:
+        raise CheckpointError(
+            f"refused: {reason}; this is not a checkpoint a trainer wrote. Use another file",
+            path=source,
+            key=key,
+        )
 
 
 def _few(keys: list[str]) -> str:

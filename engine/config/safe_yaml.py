@@ -46,6 +46,44 @@ def safe_load_bounded(text: str, *, limit: int = MAX_EXPANDED_VALUES) -> Any:
         loader.dispose()
 
 
+def oversized_value(value: Any, *, limit: int = MAX_EXPANDED_VALUES) -> str | None:
+    """Why plain data (dicts, lists, tuples) read from a file is refused, or None.
+
+    Unpickled data can share and nest references as YAML aliases do (a checkpoint's model
+    yaml, for one), so it gets the same bound: what it stands for with shared values expanded,
+    counted once per distinct container, and no container inside itself.
+    """
+    sizes: dict[int, int] = {}
+    open_ids: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, children_done = stack.pop()
+        key = id(item)
+        if key in sizes:
+            continue
+        children = _plain_children(item) or []
+        if children_done:
+            open_ids.discard(key)
+            sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            if sizes[key] > limit:
+                return f"it stands for more than {limit:,} values (shared references repeated)"
+            continue
+        if key in open_ids:
+            return "it contains itself"
+        open_ids.add(key)
+        stack.append((item, True))
+        stack.extend((child, False) for child in children if isinstance(child, dict | list | tuple))
+    return None
+
+
+def _plain_children(item: Any) -> list[Any] | None:
+    if isinstance(item, dict):
+        return [part for pair in item.items() for part in pair]
+    if isinstance(item, list | tuple):
+        return list(item)
+    return None
+
+
 def _check_expanded_size(root: yaml.Node, limit: int) -> None:
     """Count the values ``root`` stands for with aliases expanded; raise past ``limit``.
 

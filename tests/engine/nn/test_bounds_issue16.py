@@ -77,3 +77,25 @@ def test_a_checkpoint_whose_yaml_asks_for_absurd_widths_names_the_file(tmp_path)
     assert caught.value.path == str(path) and caught.value.key == "model_yaml.scales"
     assert "its model description cannot be built" in str(caught.value)
     assert "million parameters" in str(caught.value)
+
+
+def _shared_bomb(levels: int) -> list:
+    """Nested lists of shared references: 9 ** (levels + 1) strings in a few hundred bytes."""
+    value: list = ["lol"] * 9
+    for _ in range(levels):
+        value = [value] * 9
+    return value
+
+
+@pytest.mark.parametrize("key", ["model_yaml", "names"])
+def test_a_checkpoint_holding_a_reference_bomb_is_refused(tmp_path, key):
+    checkpoint = checkpoint_dict(build_model("yolov8n.yaml"))
+    if key == "model_yaml":
+        hostile = {**checkpoint, "model_yaml": {**checkpoint["model_yaml"]}}
+        hostile["model_yaml"]["backbone"] = [_shared_bomb(6)]
+    else:
+        hostile = {**checkpoint, "names": {0: _shared_bomb(6)}}
+    path = save_checkpoint(tmp_path / "bomb.pt", hostile)
+    with pytest.raises(CheckpointError, match="more than 1,000,000 values") as caught:
+        load_model(path)
+    assert caught.value.path == str(path) and caught.value.key == key
