@@ -483,7 +483,7 @@ def _split_source(
     (or really be there); a link on the way out of ``root`` is followed and noted."""
     looked = Path(os.path.normpath(root / Path(entry).expanduser()))
     real = leaves(root, looked)
-    if real is not None and not inside_lexically(looked, (root,)):
+    if real is not None and not inside_lexically(looked, root):
         raise DatasetError(
             f"'{entry}' resolves to {real}, outside the dataset folder {root}; refused. "
             "Write split paths inside the dataset folder (a link placed inside it may lead "
@@ -538,7 +538,7 @@ def _listed_image_problem(listing: Path, line: int, image: Path, root: Path) -> 
     if image.suffix.lower() not in IMAGE_SUFFIXES:
         reason = f"'{image.name}' is not an image file name (by its suffix); line ignored"
         return Problem(listing, reason, "warning", line)
-    if not inside_lexically(image, (root,)) and leaves(root, image) is not None:
+    if not inside_lexically(image, root) and leaves(root, image) is not None:
         reason = (
             f"{image} is outside the dataset folder {root}; left out (list images inside "
             "the dataset folder; a link placed inside it may lead to another disk)"

@@ -19,10 +19,9 @@ from .check import Problem
 log = logging.getLogger(__name__)
 
 
-def inside_lexically(path: Path, roots: tuple[Path, ...]) -> bool:
-    """Whether ``path`` as written (``..`` collapsed, links not followed) is under a root."""
-    written = Path(os.path.normpath(path))
-    return any(written.is_relative_to(root) for root in roots)
+def inside_lexically(path: Path, root: Path) -> bool:
+    """Whether ``path`` as written (``..`` collapsed, links not followed) is under ``root``."""
+    return Path(os.path.normpath(path)).is_relative_to(root)
 
 
 def leaves(root: Path, path: str | Path) -> str | None:
