@@ -9,6 +9,7 @@ floating point: quantising box arithmetic in pixels would cost whole pixels of a
 from __future__ import annotations
 
 import logging
+import shutil
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 
 from ..events import Reporter
-from ..utils.atomic import atomic_directory
+from ..utils.atomic import DiskFullError, atomic_directory
 from .base import ExportOptions, modules_available, output_names, write_metadata_yaml
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,40 @@ class OpenVinoExporter:
         for key, value in metadata.items():
             converted.set_rt_info(str(value), ["model_info", str(key)])
         stem = target.name[: -len(self.suffix)] or "model"
-        with atomic_directory(target) as folder:
-            ov.save_model(converted, folder / f"{stem}.xml", compress_to_fp16=options.half)
-            write_metadata_yaml(folder, metadata)
+        try:
+            with atomic_directory(target) as folder:
+                ov.save_model(converted, folder / f"{stem}.xml", compress_to_fp16=options.half)
+                write_metadata_yaml(folder, metadata)
+        except DiskFullError:
+            raise
+        except Exception as exc:
+            _raise_if_no_room(exc, target, _weights_bytes(model, options.half))
+            raise
         return target
+
+
+def _weights_bytes(model: nn.Module, half: bool) -> int:
+    """About the size of the IR's .bin: every weight, in fp16 when ``half``."""
+    count = sum(t.numel() for t in (*model.parameters(), *model.buffers()))
+    return count * (2 if half else 4)
+
+
+def _raise_if_no_room(exc: Exception, target: Path, needed: int) -> None:
+    """OpenVINO reports a full disk as a bare stream error ("basic_ios::clear: iostream
+    error", no errno): when the folder has less room than the model needs, say that."""
+    try:
+        free = shutil.disk_usage(target.parent).free
+    except OSError:
+        return
+    if free >= needed:
+        return
+    raise DiskFullError(
+        f"the disk is full: the OpenVINO model (about {needed / 1e6:.1f} MB) could not be "
+        f"written, {free / 1e6:.1f} MB are free there; nothing was written. Free some space "
+        "and export again",
+        path=target.parent,
+        target=target,
+    ) from exc
 
 
 def _quantize(converted: Any, options: ExportOptions, metadata: Mapping[str, Any]) -> Any:

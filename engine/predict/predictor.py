@@ -16,6 +16,7 @@ from ..backends.base import Backend
 from ..cancel import NEVER, CancelToken
 from ..errors import EngineError
 from ..events import Reporter, RunStarted, StepEnd, Warning, ignore, reported_run
+from ..utils.atomic import DiskFullError
 from .results import Results
 from .sources import Frame, iter_batches, open_source
 from .task_steps import DetectOptions, task_steps
@@ -80,12 +81,27 @@ class Predictor:
                     for result in results:
                         count += 1
                         if self.on_result is not None:
-                            self.on_result(result)
+                            self._deliver(result, count)
                         yield result
                     self.progress(
                         StepEnd("predict", 0, 0, count, frames.total or 0, images_per_s=rate)
                     )
             record.results = {"images": float(count)}
+
+    def _deliver(self, result: Results, number: int) -> None:
+        """Hand ``result`` to ``on_result`` (which saves it); a full disk says what was saved."""
+        try:
+            self.on_result(result)
+        except DiskFullError as exc:
+            saved = number - 1
+            what = exc.target.name if exc.target is not None else "a result"
+            raise DiskFullError(
+                f"the disk is full: {what} could not be saved. The results of {saved} "
+                f"image(s) before it are saved here, complete; those of image {number} "
+                f"({result.path}) and after are not. Free some space and predict again",
+                path=self.save_dir or exc.path,
+                target=exc.target,
+            ) from exc
 
     def _warm_up(self) -> None:
         warmed = self.backend.__dict__.setdefault("warmed_sizes", set())

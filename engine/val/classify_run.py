@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -16,6 +18,7 @@ from ..events import Reporter, RunStarted, Warning, ignore, reported_run
 from ..train.classify import center_crop_transform
 from ..train.run_dir import run_dir
 from ..train.task import Validation
+from ..utils.atomic import DiskFullError, disk_full_cause
 from .classify_validator import Forward, validate_classify
 
 
@@ -67,9 +70,31 @@ def run_classify_val(
         if save_dir is not None and settings.plots:
             from ..train.classify import ClassifyTask
 
-            ClassifyTask().final_plots(validation, save_dir, names)
+            with saving_results(save_dir, validation):
+                ClassifyTask().final_plots(validation, save_dir, names)
         record.results = validation.metrics
     return validation, save_dir
+
+
+@contextlib.contextmanager
+def saving_results(save_dir: Path, validation: Validation) -> Iterator[None]:
+    """Around writing a finished validation's plots and files: a full disk becomes one
+    DiskFullError that gives the figures, which would otherwise be lost with the traceback."""
+    try:
+        yield
+    except Exception as exc:
+        if disk_full_cause(exc) is None:
+            raise
+        target = getattr(exc, "target", None)
+        what = target.name if target is not None else "a file"
+        figures = ", ".join(f"{k.split('/')[-1]} {v:.4g}" for k, v in validation.metrics.items())
+        raise DiskFullError(
+            f"the disk is full: {what} could not be saved. The validation itself finished "
+            f"({figures}); the plots and files in this folder are incomplete. Free some space "
+            "and validate again",
+            path=save_dir,
+            target=target,
+        ) from exc
 
 
 def check_class_names(

@@ -16,7 +16,7 @@ from ..errors import DatasetError
 from ..events import Reporter, RunStarted, Warning, ignore, reported_run
 from ..train.run_dir import run_dir
 from ..train.task import Validation
-from .classify_run import check_class_names
+from .classify_run import check_class_names, saving_results
 from .detect_validator import validate_detections
 from .pose_json import PoseJsonCollector
 from .pose_validator import PoseScorer
@@ -125,9 +125,10 @@ def run_detect_val(
             validation = validate_detections(forward, loader, scorer, device, **options)
         finally:
             loader.close()
-        if collector is not None:
-            collector.write(save_dir)
         if save_dir is not None:
-            validation.details.save(save_dir, plots=settings.plots)
+            with saving_results(save_dir, validation):
+                if collector is not None:
+                    collector.write(save_dir)
+                validation.details.save(save_dir, plots=settings.plots)
         record.results = validation.metrics
     return validation, save_dir

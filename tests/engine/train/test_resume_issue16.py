@@ -254,6 +254,44 @@ def test_a_full_disk_when_the_finished_run_draws_its_plots(digits, tmp_path, mon
     assert "train_state" not in checkpoint(tmp_path / "train" / "weights" / "last.pt")
 
 
+def error_lines(err: str) -> list[str]:
+    assert "Traceback" not in err
+    return [line for line in err.splitlines() if line.startswith("yolo: error:")]
+
+
+def test_a_full_disk_in_predict_save_says_what_was_saved(trained, digits, tmp_path,
+                                                         monkeypatch, capsys):
+    folder = tmp_path / "predict"
+    FillingDisk(monkeypatch, folder, nth=3)  # room for two annotated images
+    status = main(["classify", "predict", f"model={trained}", f"source={digits}/val/0/*.png",
+                   "save=True", f"project={tmp_path}"])
+    assert status == 1
+    third = sorted((digits / "val" / "0").glob("*.png"))[2]
+    (message,) = error_lines(capsys.readouterr().err)
+    assert message == (
+        f"yolo: error: {folder}: the disk is full: {third.name} could not be saved. The "
+        "results of 2 image(s) before it are saved here, complete; those of image 3 "
+        f"({third}) and after are not. Free some space and predict again")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        p.name for p in sorted((digits / "val" / "0").glob("*.png"))[:2]]
+
+
+def test_a_full_disk_in_the_val_plots_keeps_the_figures(trained, digits, tmp_path,
+                                                        monkeypatch, capsys):
+    folder = tmp_path / "val"
+    FillingDisk(monkeypatch, folder, pattern="*.png")
+    assert main(["classify", "val", f"model={trained}", f"data={digits}",
+                 f"project={tmp_path}"]) == 1
+    (message,) = error_lines(capsys.readouterr().err)
+    top1 = YOLO(trained).val(data=str(digits), plots=False, progress=Recorder()).top1
+    assert message.startswith(
+        f"yolo: error: {folder}: the disk is full: confusion_matrix.png could not be saved. "
+        f"The validation itself finished (accuracy_top1 {top1:.4g}, accuracy_top5 ")
+    assert message.endswith("the plots and files in this folder are incomplete. Free some "
+                            "space and validate again")
+    assert not [p for p in folder.iterdir() if p.suffix == ".tmp"]
+
+
 # --- epochs=0 ------------------------------------------------------------------------------
 
 
