@@ -22,6 +22,7 @@ from .checkpoints import (
 )
 from .errors import EngineError, ExportCheckFailed, ModelConfigError
 from .events import Reporter
+from .events import Warning as EngineWarning
 from .nn import TaskModel, build_model
 from .nn.summary import ModelSummary, summarize
 from .train.trainer import TrainResult
@@ -65,6 +66,7 @@ class YOLO:
         keypoint_shape: tuple[int, int] | None = None,
         in_channels: int | None = None,
         progress: Reporter | None = None,
+        isolated: bool = False,
     ) -> None:
         self._progress = _default_reporter() if progress is None else progress
         self.checkpoint_path: Path | None = None
@@ -90,7 +92,8 @@ class YOLO:
             from .backends import load_backend
 
             self.model = None  # type: ignore[assignment]
-            self.exported = load_backend(source, device="cpu")
+            self.exported = load_backend(source, device="cpu", isolated=isolated)
+            _warn_if_foreign(self.exported, self._progress)
             self.checkpoint_path = Path(source)
             self.checkpoint_meta = {"train_args": {"imgsz": _export_size(self.exported)}}
         else:
@@ -399,6 +402,24 @@ def _is_export(source: str) -> bool:
     from .backends.loading import is_export
 
     return is_export(source)
+
+
+_WARNED_FOREIGN: set[str] = set()
+
+
+def _warn_if_foreign(backend, progress: Reporter) -> None:
+    """Say once per file that an export written elsewhere is a program, not only weights."""
+    from .export.base import AUTHOR
+
+    if backend.author == AUTHOR or backend.source in _WARNED_FOREIGN:
+        return
+    _WARNED_FOREIGN.add(backend.source)
+    who = f"its metadata names '{backend.author}'" if backend.author else "it names no author"
+    message = (f"{backend.source} was not exported by YOLO Studio ({who}). An exported model is "
+               "a program its runtime executes and can run code, unlike a .pt checkpoint, "
+               "which is only weights: run exports only from sources you trust")
+    log.warning("%s", message)
+    progress(EngineWarning(message, path=backend.source))
 
 
 def _export_size(backend) -> int:

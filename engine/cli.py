@@ -177,7 +177,10 @@ def run(settings: Settings) -> int:
         imgsz = settings.imgsz if isinstance(settings.imgsz, int) else max(settings.imgsz)
         model.info(detailed=True, imgsz=imgsz if "imgsz" in settings.model_fields_set else None)
         return 0
-    model = YOLO(_model_source(settings), task=settings.task)
+    # Exports run by a third-party runtime in a child process: a native crash, or a program
+    # inside a foreign export, cannot take this command with it (engine/backends/isolated.py)
+    model = YOLO(_model_source(settings), task=settings.task,
+                 isolated=settings.mode in ("predict", "val"))
     overrides = {
         key: getattr(settings, key)
         for key in settings.model_fields_set

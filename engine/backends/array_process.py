@@ -15,19 +15,20 @@ The child exits when its stdin closes. Its stderr goes to a file, never a pipe n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import tempfile
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
 from ..errors import ExportError
-from ..utils.child_process import stop_child
+from ..utils.child_process import describe_exit, stop_child
 
 
 class ArrayProcess:
@@ -35,19 +36,23 @@ class ArrayProcess:
     in messages ("Paddle", "TF.js")."""
 
     def __init__(self, command: Sequence[str], *, folder: Path, runtime: str,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, env: Mapping[str, str] | None = None) -> None:
         self.folder = folder
         self.runtime = runtime
         self._lock = threading.Lock()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop_child
         self._process = subprocess.Popen(
             list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            cwd=cwd or folder,
+            cwd=cwd or folder, env=None if env is None else dict(env),
         )
         self._finalizer = weakref.finalize(self, stop_child, self._process, self._stderr)
+        self._doing = "loading the model"
         self.ready = self._header()
+        self._doing = "running the model"
         if not self.ready.get("ready"):
             self.close()
+            if self.ready.get("message"):  # the child's own full engine message
+                raise ExportError(self.ready["message"])
             raise ExportError(
                 f"cannot be loaded by {runtime} ({self.ready.get('error', 'no answer')}); it "
                 "may be truncated or come from another export. Export the model again",
@@ -76,6 +81,8 @@ class ArrayProcess:
     def _header(self) -> dict[str, Any]:
         line = self._process.stdout.readline()
         if not line:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # its exit status says why
+                self._process.wait(timeout=5)
             raise self._died()
         return json.loads(line)
 
@@ -89,8 +96,8 @@ class ArrayProcess:
         self._stderr.seek(0)
         lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
         return ExportError(
-            f"the {self.runtime} worker process stopped (exit code "
-            f"{self._process.returncode}): {lines[-1][:300] if lines else 'no message'}",
+            describe_exit(self.runtime, self._process.returncode, self._doing)
+            + (f": {lines[-1][:300]}" if lines else " (it printed nothing)"),
             path=self.folder,
         )
 

@@ -42,8 +42,11 @@ class Backend(ABC):
         channels: int = 3,
         keypoint_shape: tuple[int, int] | list[int] | None = None,
         keypoint_layout: dict[str, list] | None = None,
+        author: str = "",
     ) -> None:
         self.source = str(source)
+        self.author = author
+        """Who wrote the export, as its metadata says ("YOLO Studio" for ours)."""
         self.keypoint_shape = tuple(int(v) for v in keypoint_shape) if keypoint_shape else None
         # kpt_names / skeleton / flip_idx of the training data, when the file keeps them
         self.keypoint_layout = dict(keypoint_layout or {})
@@ -143,4 +146,5 @@ def metadata_fields(metadata) -> dict:
         "channels": int(metadata.extras.get("channels", 3)),
         "keypoint_shape": metadata.extras.get("kpt_shape"),
         "keypoint_layout": keypoint_layout(metadata.extras.get("keypoint_layout")),
+        "author": str(metadata.extras.get("author") or ""),
     }

@@ -65,6 +65,10 @@ KINDS: tuple[BackendKind, ...] = (
 )
 """Every kind of model file ``load_backend`` runs, in the order they are tried."""
 
+IN_PROCESS_KINDS = ("PyTorch", "TorchScript", "PaddlePaddle", "TF.js")
+"""Kinds ``isolated=True`` leaves as they are: torch's own, and those that already run their
+runtime in a worker process (Paddle, TF.js)."""
+
 BACKENDS: dict[str, Callable[..., Backend]] = {
     kind.suffixes[0]: (lambda path, _kind=kind, **kw: _kind.backend_class().from_path(path, **kw))
     for kind in KINDS
@@ -90,11 +94,15 @@ def load_backend(
     *,
     device: str | int | torch.device = "cpu",
     fp16: bool = False,
+    isolated: bool = False,
 ) -> Backend:
     """A ready backend for a model, a checkpoint or an export (chosen by the file's name).
 
     ``fp16`` runs half precision where it can (a CUDA device, or an export made with
-    half=True); the backend's ``fp16`` says what it does.
+    half=True); the backend's ``fp16`` says what it does. ``isolated`` runs a third-party
+    runtime in a child process (engine/backends/isolated.py), so that its crash is an
+    ExportError rather than the end of this process; PyTorch and TorchScript files, and the
+    runtimes that already run in their own process, load as usual.
     """
     resolved = resolve_device(device)
     if isinstance(weights, TaskModel):
@@ -114,5 +122,9 @@ def load_backend(
     if not exists:
         what = "folder" if kind.folder else "file"
         raise ExportError(f"no such {what}; check the path, or export the model first", path=path)
+    if isolated and kind.name not in IN_PROCESS_KINDS and resolved.type == "cpu":
+        from .isolated import IsolatedBackend
+
+        return IsolatedBackend(path, runtime=kind.name, fp16=fp16)
     with signal_stack_kept():  # runtimes that replace it break Ctrl+C (see signal_stack.py)
         return kind.backend_class().from_path(path, device=resolved, fp16=fp16)

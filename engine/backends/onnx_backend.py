@@ -54,6 +54,7 @@ class OnnxBackend(Backend):
             channels=int(graph_input.shape[1]) if _fixed(graph_input.shape[1]) else 3,
             keypoint_shape=metadata.extras.get("kpt_shape"),
             keypoint_layout=keypoint_layout(metadata.extras.get("keypoint_layout")),
+            author=str(metadata.extras.get("author") or ""),
         )
         self.metadata: ExportMetadata = metadata
 
@@ -80,9 +81,12 @@ def _session(path: Path, device: torch.device) -> Any:
     try:
         import onnxruntime
     except ImportError as exc:
+        missing = isinstance(exc, ModuleNotFoundError) and exc.name == "onnxruntime"
         raise ExportError(
             "running ONNX models needs onnxruntime, which is not installed "
-            "(pip install onnxruntime)",
+            "(pip install onnxruntime)" if missing else
+            f"onnxruntime is installed but fails to load ({exc}); reinstall it "
+            "(pip install --force-reinstall onnxruntime)",
             path=path,
         ) from exc
     providers = ["CPUExecutionProvider"]

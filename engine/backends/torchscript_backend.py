@@ -42,6 +42,7 @@ class TorchScriptBackend(Backend):
             channels=int(metadata.extras.get("channels", 3)),
             keypoint_shape=metadata.extras.get("kpt_shape"),
             keypoint_layout=keypoint_layout(metadata.extras.get("keypoint_layout")),
+            author=str(metadata.extras.get("author") or ""),
         )
         self.metadata = metadata
 

@@ -3,6 +3,7 @@ training process)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from typing import IO, Any
 
@@ -21,3 +22,18 @@ def stop_child(process: subprocess.Popen, stderr: IO[Any], *, timeout: float = 5
         if process.stdout:
             process.stdout.close()
         stderr.close()
+
+
+def describe_exit(runtime: str, returncode: int | None, doing: str = "") -> str:
+    """``the OpenVINO runtime crashed (signal 6, SIGABRT) while exporting`` for a child killed
+    by a signal (a native abort, a segfault, the kernel's out-of-memory killer), else ``the
+    OpenVINO worker process stopped (exit code 1)``."""
+    while_doing = f" while {doing}" if doing else ""
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "unknown signal"
+        hint = " (out of memory?)" if -returncode == signal.SIGKILL else ""
+        return f"the {runtime} runtime crashed (signal {-returncode}, {name}){hint}{while_doing}"
+    return f"the {runtime} worker process stopped (exit code {returncode}){while_doing}"

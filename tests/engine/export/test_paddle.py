@@ -152,7 +152,7 @@ def test_a_stopped_worker_is_named(exports):
     backend = load_backend(result.path)
     backend._worker._process.kill()
     backend._worker._process.wait()
-    with pytest.raises(ExportError, match=r"the Paddle worker process stopped \(exit code -9\)"):
+    with pytest.raises(ExportError, match=r"the Paddle runtime crashed \(signal 9, SIGKILL\) \(out of memory\?\) while running the model"):
         backend(torch.rand(1, 3, 32, 32))
     backend.close()
 
