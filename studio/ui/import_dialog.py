@@ -62,7 +62,12 @@ class ImportDialog(QDialog):
                                    "refers to them. On: the project keeps its own copies.")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("Import")
+        # Enter imports: the browse buttons must never become the default button
+        for button in (self.file_button, self.folder_button):
+            button.setAutoDefault(False)
+        ok.setDefault(True)
         self._lay_out()
         self._connect()
         if source is not None:

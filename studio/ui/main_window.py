@@ -10,16 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QAbstractScrollArea,
+    QApplication,
     QDialog,
     QDockWidget,
     QFileDialog,
+    QGraphicsView,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QWidget,
 )
@@ -49,6 +55,8 @@ class MainWindow(QMainWindow):
         self.demo_provider = demo_provider
         self.project: Project | None = None
         self.pages: dict[str, QWidget] = {}
+        self._page_policies: dict[str, QSizePolicy] = {}
+        self._context_holders: dict[str, QWidget] = {}
         self.setWindowTitle("YOLO Studio")
         self.resize(1280, 800)
         self._build_rail()
@@ -72,13 +80,10 @@ class MainWindow(QMainWindow):
             self.rail.addItem(item)
         self.rail.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.rail.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.rail.setStyleSheet(
-            "QListWidget#navigationRail { border: none; padding-top: 8px; font-size: 11pt; }"
-            "QListWidget#navigationRail::item { padding-left: 12px; border-radius: 6px; }"
-            "QListWidget#navigationRail::item:selected { background: palette(highlight);"
-            " color: palette(highlighted-text); }"
-            "QListWidget#navigationRail::item:hover:!selected { background: palette(midlight); }"
-        )
+        # The rail never takes the keyboard: with focus, its type-ahead turned the pages'
+        # letter shortcuts into page jumps (P on Annotate opened Predict). Alt+1…6 remain.
+        self.rail.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._style_rail()
         self.rail.currentRowChanged.connect(self._page_chosen)
         rail_dock = QDockWidget("Pages", self)
         rail_dock.setObjectName("railDock")
@@ -155,7 +160,9 @@ class MainWindow(QMainWindow):
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
+        # triggered(checked) must not reach the slot: import_dataset(False) opened the
+        # dialog with "False" as its source
+        action.triggered.connect(lambda _checked=False: slot())
         menu.addAction(action)
         return action
 
@@ -176,7 +183,11 @@ class MainWindow(QMainWindow):
             self.open_folder(folder)
 
     def open_folder(self, folder: str | Path) -> None:
-        """Open the project in ``folder`` off the GUI thread (migrations can take a while)."""
+        """Open the project in ``folder`` off the GUI thread (migrations can take a while).
+        The project already open here stays open as it is."""
+        if self.project is not None and _same_folder(self.project.folder, folder):
+            self.statusBar().showMessage(f"{self.project.name} is already open", 5000)
+            return
         self._run_open("Opening project", lambda _p, _c: open_project(folder))
 
     def open_demo(self) -> None:
@@ -211,7 +222,11 @@ class MainWindow(QMainWindow):
                 closer()
             self.stack.removeWidget(page)
             page.deleteLater()
+        for holder in self._context_holders.values():  # the dock's copies of page panels
+            holder.deleteLater()
         self.pages.clear()
+        self._page_policies.clear()
+        self._context_holders.clear()
         self.project.close()
         self.project = None
         self._show_welcome()
@@ -230,6 +245,12 @@ class MainWindow(QMainWindow):
         for name, factory in page_factories().items():
             page = factory(project, self.jobs, self)
             self.pages[name] = page
+            self._page_policies[name] = page.sizePolicy()
+            context = getattr(page, "context_widget", lambda: None)()
+            if context is not None:  # the panel leaves the page now: it lives in the dock
+                holder = self._context_holder(name, context)
+                holder.setParent(self.context_dock)
+                holder.hide()  # until its page is chosen
             self.stack.addWidget(page)
         datasets, annotate = self.pages["Datasets"], self.pages["Annotate"]
         for name in ("Datasets", "Evaluate", "Predict"):
@@ -266,16 +287,64 @@ class MainWindow(QMainWindow):
             return
         name = PAGES[row]
         page = self.pages[name]
-        self.stack.setCurrentWidget(page)
-        app_settings().setValue("last_page", row)
         context = getattr(page, "context_widget", lambda: None)()
+        # The dock changes before the page: a wide page must not meet the last page's dock,
+        # and a page's panel leaves the page before the page's size counts (either made
+        # the window grow past the screen).
         if context is None:
             self.context_dock.hide()
         else:
+            holder = self._context_holder(name, context)
+            previous = self.context_dock.widget()
+            if previous is not holder:
+                self.context_dock.setWidget(holder)
+                holder.show()
+                if previous is not None:  # still the dock's child: it would cover the new one
+                    previous.hide()
+        self._size_pages(name)
+        self.stack.setCurrentWidget(page)
+        app_settings().setValue("last_page", row)
+        if context is not None:
             self.context_dock.setWindowTitle(getattr(page, "context_title", name))
-            if self.context_dock.widget() is not context:
-                self.context_dock.setWidget(context)
             self.context_dock.show()
+        self._focus_page(page)
+
+    def _size_pages(self, current: str) -> None:
+        """Only the page shown counts for the window's minimum size: a stack is as large as
+        its largest page, which forced the window to about 1400 × 775."""
+        ignored = QSizePolicy.Policy.Ignored
+        for name, page in self.pages.items():
+            page.setSizePolicy(self._page_policies[name] if name == current
+                               else QSizePolicy(ignored, ignored))
+
+    def _context_holder(self, name: str, context: QWidget) -> QWidget:
+        """``context`` in a vertical scroll area (a tall side panel scrolls instead of
+        making the window taller than the screen), made once per page."""
+        holder = self._context_holders.get(name)
+        if holder is not None:
+            return holder
+        if isinstance(context, QAbstractScrollArea):
+            holder = context
+        else:
+            scroll = QScrollArea()
+            scroll.setObjectName(f"contextScroll{name}")
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setWidgetResizable(True)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setWidget(context)
+            # as wide as the panel needs: it scrolls up and down, never sideways
+            scroll.setMinimumWidth(context.minimumSizeHint().width()
+                                   + scroll.verticalScrollBar().sizeHint().width())
+            holder = scroll
+        self._context_holders[name] = holder
+        return holder
+
+    def _focus_page(self, page: QWidget) -> None:
+        """Give the keyboard to the page just chosen, so its shortcuts work at once."""
+        focus = QApplication.focusWidget()
+        if focus is not None and page.isAncestorOf(focus) and focus.isVisible():
+            return
+        (_key_target(page) or page).setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _set_project_actions_enabled(self, enabled: bool) -> None:
         for action in getattr(self, "project_actions", []):
@@ -305,18 +374,37 @@ class MainWindow(QMainWindow):
         run_export(self, self.project, self.jobs, kind)
 
     def dataset_changed(self) -> None:
-        """After an import: pages reload what they show."""
+        """After an import (or any change of the project's classes or images): every page
+        reloads the classes and the images it shows."""
         for page in self.pages.values():
+            reload_classes = getattr(page, "reload_project_classes", None)
+            if reload_classes is not None:  # the Annotate page: class list and current class
+                reload_classes()
             refresh = getattr(page, "refresh", None) or getattr(page, "refresh_images", None)
             if refresh is not None:
                 refresh()
 
     # ----- the rest -----
     def set_theme(self, theme: str) -> None:
-        from PySide6.QtWidgets import QApplication
-
         apply_theme(QApplication.instance(), theme)
+        self._style_rail()
         app_settings().setValue("theme", theme)
+
+    def _style_rail(self) -> None:
+        """The rail's colours, spelled out from the current palette: ``palette(...)`` in a
+        style sheet kept the previous theme's colours (the rail flipped at each switch)."""
+        palette = QApplication.instance().palette()
+        colours = {role: palette.color(getattr(QPalette.ColorRole, role)).name()
+                   for role in ("Window", "WindowText", "Highlight", "HighlightedText")}
+        hover = QPalette(palette).color(QPalette.ColorRole.AlternateBase).name()
+        self.rail.setStyleSheet(
+            f"QListWidget#navigationRail {{ border: none; padding-top: 8px; font-size: 11pt;"
+            f" background: {colours['Window']}; color: {colours['WindowText']}; }}"
+            "QListWidget#navigationRail::item { padding-left: 12px; border-radius: 6px; }"
+            f"QListWidget#navigationRail::item:selected {{ background: {colours['Highlight']};"
+            f" color: {colours['HighlightedText']}; }}"
+            f"QListWidget#navigationRail::item:hover:!selected {{ background: {hover}; }}"
+        )
 
     def show_shortcuts(self) -> None:
         rows = list(GLOBAL_SHORTCUTS)
@@ -361,6 +449,29 @@ class MainWindow(QMainWindow):
         settings.setValue("window_state", self.saveState())
         self.close_project()
         event.accept()
+
+
+def _same_folder(first: str | Path, second: str | Path) -> bool:
+    try:
+        return Path(first).resolve() == Path(second).resolve()
+    except OSError:
+        return False
+
+
+def _key_target(page: QWidget) -> QWidget | None:
+    """The page's main view to give the keyboard to: its first visible canvas, list or
+    table. Not a text field, button or combo box, where letters would be typed, Space would
+    press a button, or type-ahead would change a choice."""
+    widget = page.nextInFocusChain()
+    for _ in range(2000):  # the chain is the window's: stop when it leaves the page
+        if widget is page or widget is None:
+            break
+        if (page.isAncestorOf(widget) and widget.isVisible() and widget.isEnabled()
+                and isinstance(widget, (QAbstractItemView, QGraphicsView))
+                and widget.focusPolicy() & Qt.FocusPolicy.TabFocus):
+            return widget
+        widget = widget.nextInFocusChain()
+    return None
 
 
 GLOBAL_SHORTCUTS = (

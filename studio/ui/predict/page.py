@@ -131,7 +131,12 @@ class PredictPage(QWidget):
         return self.controls
 
     def refresh(self) -> None:
-        """Offer the runs' checkpoints again (after training elsewhere)."""
+        """Offer the runs' checkpoints again (after training elsewhere), and take the
+        project's classes again (an import may have added some)."""
+        self.classes = self.project.classes()
+        self.view.style = replace(OverlayStyle.from_project(self.project), keypoint_dims=3)
+        if self.info is not None:
+            self._set_model_info(self.info)
         for run in list_runs(self.project):
             checkpoint = run.checkpoint()
             if checkpoint is not None:
