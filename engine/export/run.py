@@ -412,6 +412,14 @@ def _export_failed(
         )
     lines = str(exc).strip().splitlines()
     reason = lines[0][:300] if lines else type(exc).__name__
+    if isinstance(exc, ImportError):  # installed (available() found it) but it does not load
+        packages = " ".join(getattr(exporter, "requirements", ()))
+        return ExportError(
+            f"{exporter.name} export of {name} failed: its converter is installed but does not "
+            f"load ({type(exc).__name__}: {reason}). Nothing was written. Reinstall it "
+            f"(pip install --force-reinstall {packages or 'the exporter'})",
+            path=target,
+        )
     return ExportError(
         f"{exporter.name} export of {name} failed ({type(exc).__name__}: {reason}). Nothing "
         f"was written. Try the default arguments (e.g. simplify=False, opset={DEFAULT_OPSET}), "

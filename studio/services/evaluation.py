@@ -131,7 +131,7 @@ def evaluate(project: Project, model_path: str | Path, *, imgsz: int | None = No
     started = time.monotonic()
     path = Path(model_path)
     progress(0, 0, f"loading {path.name}")
-    model = YOLO(path, progress=lambda _event: None)
+    model = YOLO(path, progress=lambda _event: None, isolated=True)  # a crash: an error
     names = [c.name for c in project.classes()]
     check_model(model.task, len(model.names), project.task, len(names), path)
     progress(0, 0, "writing the val split")

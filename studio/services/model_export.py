@@ -1,9 +1,12 @@
 """Export a model to the formats of the engine's table, one after another, and record each.
 
-Qt-free; the Export page runs ``export_models`` in one Job. Each format's outcome is a value
-(``ExportOutcome``): passed, failed its parity check (files kept, figures shown), not checked
-(no runtime here), unavailable (what to install), or an error (the engine's message). One
-format failing never stops the others; cancelling stops after the format being written.
+Qt-free; the Export page runs ``export_models`` in one Job. Each format is written by its own
+child process (studio/services/export_process.py), so a converter or runtime that crashes
+(OpenVINO aborting, a broken install segfaulting) ends that child, not the app. Each format's
+outcome is a value (``ExportOutcome``): passed, failed its parity check (files kept, figures
+shown), not checked (no runtime here), unavailable (what to install), or an error (the engine's
+message, or how the child crashed and what was kept). One format failing never stops the
+others; cancelling stops the format being written.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from engine.cancel import NEVER, CancelToken
 from engine.errors import Cancelled, EngineError, ExportCheckFailed
+from engine.utils.atomic import remove_stale_temp_files
 
 from .dataset_export import YAML_NAME, export_yolo
 from .image_files import Progress, no_progress
@@ -166,7 +170,7 @@ def export_models(project: Project | None, checkpoint: str | Path,
         progress(done, total, f"{name} ({done + 1} of {total})")
         if on_started is not None:
             on_started(request.format)
-        outcome = _export_one(model, info, request, data, cancel)
+        outcome = _export_in_child(Path(checkpoint), model.task, info, request, data, cancel)
         if project is not None and outcome.path is not None:
             outcome = _recorded(project, run_id, outcome)
         outcomes.append(outcome)
@@ -176,8 +180,54 @@ def export_models(project: Project | None, checkpoint: str | Path,
     return outcomes
 
 
-def _export_one(model: Any, info: FormatInfo | None, request: ExportRequest,
-                data: str | None, cancel: CancelToken) -> ExportOutcome:
+def _export_in_child(checkpoint: Path, task: str, info: FormatInfo | None,
+                     request: ExportRequest, data: str | None,
+                     cancel: CancelToken) -> ExportOutcome:
+    """``export_outcome`` in a child process; a crash there is this format's error row."""
+    from .child_job import ChildCrashed, run_child
+
+    name = info.name if info else request.format
+    if info is None or not info.available:
+        return ExportOutcome(request.format, name, "unavailable", task,
+                             message=info.reason if info else "unknown format")
+    job = {"checkpoint": str(checkpoint), "format": request.format,
+           "options": dict(request.options), "data": data}
+    try:
+        answer = run_child("studio.services.export_process", job, cancel=cancel, runtime=name,
+                           doing="exporting")
+    except ChildCrashed as exc:
+        folder = checkpoint.parent
+        removed = remove_stale_temp_files(folder)
+        message = (f"{exc}; nothing of this export was kept as a result"
+                   f"{f' ({len(removed)} half-written file(s) removed)' if removed else ''}; "
+                   f"the checkpoint and the other exports in {folder} are kept. "
+                   f"Details: {exc.details}")
+        return ExportOutcome(request.format, name, "error", task, message=message)
+    except Cancelled:
+        raise
+    except EngineError as exc:
+        return ExportOutcome(request.format, name, "error", task, message=str(exc))
+    return outcome_from_json(answer)
+
+
+def outcome_to_json(outcome: ExportOutcome) -> dict[str, Any]:
+    """An outcome as plain JSON values (the export child's answer)."""
+    values = dict(outcome.__dict__)
+    values["path"] = None if outcome.path is None else str(outcome.path)
+    values["usage"] = list(outcome.usage)
+    return values
+
+
+def outcome_from_json(values: Mapping[str, Any]) -> ExportOutcome:
+    """The inverse of ``outcome_to_json``."""
+    path = values.get("path")
+    return ExportOutcome(**{**values, "path": None if path is None else Path(path),
+                            "usage": tuple(values.get("usage") or ())})
+
+
+def export_outcome(model: Any, info: FormatInfo | None, request: ExportRequest,
+                   data: str | None, cancel: CancelToken) -> ExportOutcome:
+    """Export ``model`` to one format in this process (the export child calls it)."""
     name = info.name if info else request.format
     if info is None or not info.available:
         return ExportOutcome(request.format, name, "unavailable", model.task,

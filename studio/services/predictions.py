@@ -55,12 +55,17 @@ class ModelInfo:
     names: dict[int, str]
     imgsz: int
     skeleton: tuple[tuple[int, int], ...] = ()
+    warnings: tuple[str, ...] = ()
+    """What the user should know about the file (an export another tool wrote can run code)."""
 
 
 def open_model(path: str | Path) -> tuple[YOLO, ModelInfo]:
     """Load a checkpoint or export (engine errors, e.g. an export this machine can't run,
-    propagate with the engine's message)."""
-    model = YOLO(str(path), progress=_ignore)
+    propagate with the engine's message). An export's runtime runs in a child process, so
+    that its crash is an error here, not the end of the app (engine/backends/isolated.py)."""
+    warnings: list[str] = []
+    model = YOLO(str(path), progress=lambda event: warnings.append(event.message)
+                 if isinstance(event, EngineWarning) else None, isolated=True)
     args = model.checkpoint_meta.get("train_args") or {}
     imgsz = args.get("imgsz", 640)
     imgsz = int(max(imgsz) if isinstance(imgsz, list | tuple) else imgsz)
@@ -70,7 +75,8 @@ def open_model(path: str | Path) -> tuple[YOLO, ModelInfo]:
     elif model.exported is not None:
         layout = dict(getattr(model.exported, "keypoint_layout", {}) or {})
     skeleton = tuple((int(a), int(b)) for a, b in layout.get("skeleton") or ())
-    return model, ModelInfo(Path(path), model.task, dict(model.names), imgsz, skeleton)
+    return model, ModelInfo(Path(path), model.task, dict(model.names), imgsz, skeleton,
+                            tuple(warnings))
 
 
 def check_task(info: ModelInfo, project_task: str) -> None:

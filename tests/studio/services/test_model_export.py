@@ -71,10 +71,57 @@ def test_outcomes_and_records(make_project, checkpoint):
 
 
 def test_an_engine_error_is_an_outcome(checkpoint, monkeypatch):
-    import torch
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # half ONNX needs CUDA
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # the export child sees no GPU: half needs one
     [outcome] = export_models(None, checkpoint,
                               [ExportRequest("onnx", {"imgsz": 32, "half": True})])
     assert outcome.status == "error" and "CUDA" in outcome.message
     assert outcome.path is None and outcome.record_id is None
+
+
+def _broken_runtime(folder: Path, package: str, body: str) -> str:
+    """A stand-in for an installed runtime, first on the export child's PYTHONPATH."""
+    (folder / package).mkdir(parents=True)
+    (folder / package / "__init__.py").write_text(body)
+    return str(folder)
+
+
+def test_a_runtime_that_aborts_is_one_row_message_and_the_rest_carries_on(
+        make_project, checkpoint, tmp_path, monkeypatch):
+    project = make_project("classify", classes=("cat", "dog"))
+    monkeypatch.setenv("PYTHONPATH", _broken_runtime(tmp_path / "site", "openvino",
+                                                     "import os\nos.abort()\n"))
+    seen: list[ExportOutcome] = []
+    openvino, onnx = export_models(
+        project, checkpoint, [ExportRequest("openvino", {"imgsz": 32}),
+                              ExportRequest("onnx", {"imgsz": 32})], on_outcome=seen.append)
+    assert openvino.status == "error" and openvino.path is None
+    assert openvino.message.startswith(
+        "the OpenVINO runtime crashed (signal 6, SIGABRT) while exporting; nothing of this "
+        "export was kept as a result")
+    assert f"the checkpoint and the other exports in {checkpoint.parent} are kept" in (
+        openvino.message)
+    assert not output_for(checkpoint, "openvino").exists()
+    assert onnx.status == "passed" and seen == [openvino, onnx]  # the rest carried on
+    assert checkpoint.is_file()
+
+
+def test_a_runtime_that_fails_to_import_is_a_clear_row_message(checkpoint, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", _broken_runtime(
+        tmp_path / "site", "openvino", "raise ImportError('libopenvino.so.2641: bad ELF')\n"))
+    [outcome] = export_models(None, checkpoint, [ExportRequest("openvino", {"imgsz": 32})])
+    assert outcome.status == "error" and "libopenvino.so.2641: bad ELF" in outcome.message
+    assert "its converter is installed but does not load" in outcome.message
+    assert "pip install --force-reinstall openvino" in outcome.message
+    assert "Traceback" not in outcome.message
+
+
+def test_cancel_stops_the_export_being_written(checkpoint):
+    from engine.cancel import CancelToken
+    from engine.errors import Cancelled
+
+    cancel = CancelToken()
+    with pytest.raises(Cancelled):  # cancelled as the child starts: it stops at a safe point
+        export_models(None, checkpoint, [ExportRequest("onnx", {"imgsz": 32})], cancel=cancel,
+                      on_started=lambda _format: cancel.cancel())
+    assert not output_for(checkpoint, "onnx").exists()

@@ -83,3 +83,24 @@ def test_wrong_task_message(seg_model):
     _, info = open_model(seg_model)
     with pytest.raises(ModelMismatch, match="is a segment model, but this is a pose project"):
         check_task(info, "pose")
+
+
+def test_an_export_runs_isolated_and_its_runtime_crash_is_an_error(seg_model, tmp_path,
+                                                                   monkeypatch):
+    from engine.api import YOLO
+    from engine.backends.isolated import IsolatedBackend
+    from engine.errors import EngineError
+
+    export = YOLO(seg_model).export(format="openvino", imgsz=64, progress=lambda _e: None)
+    model, info = open_model(export.path)
+    assert isinstance(model.exported, IsolatedBackend) and info.task == "segment"
+    assert info.warnings == ()  # our own export: nothing to warn about
+    noise(tmp_path / "a.png", 1)
+    frames = predict_frames(model, str(tmp_path / "a.png"), imgsz=64).frames
+    assert len(frames) == 1 and len(frames[0].scores) > 0
+    site = tmp_path / "site" / "openvino"
+    site.mkdir(parents=True)
+    (site / "__init__.py").write_text("import os\nos.abort()\n")
+    monkeypatch.setenv("PYTHONPATH", str(site.parent))
+    with pytest.raises(EngineError, match=r"the OpenVINO runtime crashed \(signal 6, SIGABRT\)"):
+        open_model(export.path)
