@@ -124,17 +124,21 @@ def repair_best(last: Path, weights: LoadedWeights, progress: Reporter = ignore)
         return
     holds = "does not exist" if held is None else f"holds epoch {held + 1}"
     if recorded != epoch:  # last.pt holds another epoch's weights: nothing to rebuild from
-        progress(Warning(
-            f"{holds} while last.pt records epoch {recorded + 1} as the best; left as it is",
-            str(best),
-        ))
+        progress(
+            Warning(
+                f"{holds} while last.pt records epoch {recorded + 1} as the best; left as it is",
+                str(best),
+            )
+        )
         return
     save_checkpoint(best, finished_checkpoint(weights))
-    progress(Warning(
-        f"{holds} but last.pt records epoch {recorded + 1} as the best (the run was stopped "
-        "between saving the two); rewritten from last.pt, which holds that epoch's weights",
-        str(best),
-    ))
+    progress(
+        Warning(
+            f"{holds} but last.pt records epoch {recorded + 1} as the best (the run was stopped "
+            "between saving the two); rewritten from last.pt, which holds that epoch's weights",
+            str(best),
+        )
+    )
 
 
 def _epoch_of(checkpoint: Path) -> int | None:

@@ -612,7 +612,6 @@ class Trainer:
             except EngineError as exc:
                 self._warn(f"results.png was not drawn: {exc}")
 
-
     def _disk_full(self, exc: BaseException) -> DiskFullError | None:
         """A full disk, said once with what the run kept and how to go on; None otherwise."""
         if disk_full_cause(exc) is None:
@@ -624,8 +623,9 @@ class Trainer:
         if self.saved.get("last.pt", 0) is None:  # the run had finished; only its plots are missing
             return DiskFullError(
                 f"the disk is full: {what}. Training finished: last.pt and best.pt are saved "
-                "and intact; some plots or result files are missing. Free some space; "
-                "`yolo val model=<best.pt>` draws the validation plots again",
+                "and intact; some plots or result files are missing. Free some space; `yolo "
+                f"{self.hooks.task} val model={self.weights_dir / 'best.pt'}` draws the "
+                "validation plots again",
                 path=folder,
                 target=target,
             )
