@@ -190,18 +190,19 @@ def remove_stale_temp_files(folder: str | Path) -> list[RemovedTempFile]:
     directory = Path(folder)
     if not directory.is_dir():
         return removed
-    for entry in os.scandir(directory):
-        match = _TEMP_NAME.match(entry.name)
-        if match is None or not entry.is_file(follow_symlinks=False):
-            continue
-        try:
-            info = entry.stat(follow_symlinks=False)
-            if not _writer_gone(match["pid"], info.st_mtime):
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            match = _TEMP_NAME.match(entry.name)
+            if match is None or not entry.is_file(follow_symlinks=False):
                 continue
-            os.unlink(entry.path)
-        except FileNotFoundError:  # its writer finished (renamed it) meanwhile
-            continue
-        removed.append(RemovedTempFile(Path(entry.path), info.st_size))
+            try:
+                info = entry.stat(follow_symlinks=False)
+                if not _writer_gone(match["pid"], info.st_mtime):
+                    continue
+                os.unlink(entry.path)
+            except OSError:  # renamed by its writer meanwhile, or not ours to delete
+                continue
+            removed.append(RemovedTempFile(Path(entry.path), info.st_size))
     return removed
 
 
@@ -218,7 +219,7 @@ def _process_alive(pid: int) -> bool:
         return True
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no such process (or no such pid at all)
         return False
     except OSError:  # PermissionError: alive, another user's
         return True

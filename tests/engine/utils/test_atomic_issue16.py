@@ -86,6 +86,7 @@ def test_only_stale_temp_files_of_our_pattern_are_removed(tmp_path):
     stale = {
         f".last.pt.{dead}.ab12cd_9.tmp": b"x" * 1000,  # its writer was killed
         f".best.pt.{dead}.zzzzzzzz.tmp": b"",  # killed right after creating it: 0 B
+        ".a.99999999999999999999.abcdefgh.tmp": b"no such pid can exist",
     }
     kept = {
         f".last.pt.{live}.ab12cd34.tmp": b"y",  # being written by a live process
