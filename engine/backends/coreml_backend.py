@@ -10,6 +10,7 @@ import torch
 
 from ..errors import ExportError
 from ..export.base import read_metadata
+from ..utils.native_stderr import COREMLTOOLS_NOISE, native_stderr_filtered
 from .base import Backend, metadata_fields
 
 
@@ -27,7 +28,8 @@ class CoreMlBackend(Backend):
                 path=path,
             )
         try:
-            import coremltools as ct
+            with native_stderr_filtered(COREMLTOOLS_NOISE):
+                import coremltools as ct
         except ImportError as exc:
             raise ExportError(
                 "running CoreML models needs coremltools (pip install 'yolo-studio[coreml]')",

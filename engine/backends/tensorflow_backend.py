@@ -22,6 +22,7 @@ import torch
 
 from ..errors import ExportError
 from ..export.base import ExportMetadata, read_metadata, read_metadata_yaml
+from ..utils.native_stderr import native_stderr_filtered
 from .base import Backend, metadata_fields
 
 log = logging.getLogger(__name__)
@@ -34,18 +35,21 @@ DETECTION_TASKS = ("detect", "segment", "pose")
 
 def import_tensorflow(path: Path) -> Any:
     """TensorFlow, imported on first use, kept on the CPU; a clear error when missing."""
-    # TensorFlow's C++ INFO notices are noise in the studio's log; a user's own level is kept.
+    # TensorFlow's C++ INFO notices are noise in the user's terminal and the studio's log; they
+    # come before its log level is read, so they are filtered (engine/utils/native_stderr.py).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import tensorflow as tf
-    except ImportError as exc:
-        raise ExportError(f"running TensorFlow models needs tensorflow ({INSTALL})",
-                          path=path) from exc
-    # By default TensorFlow reserves all of a GPU's memory on first use, which would starve a
-    # torch training beside it; these backends run on the CPU. (Once TensorFlow has set up its
-    # devices this raises: an earlier use chose, and its choice is kept.)
-    with contextlib.suppress(RuntimeError, ValueError):
-        tf.config.set_visible_devices([], "GPU")
+    with native_stderr_filtered():
+        try:
+            import tensorflow as tf
+        except ImportError as exc:
+            raise ExportError(f"running TensorFlow models needs tensorflow ({INSTALL})",
+                              path=path) from exc
+        # By default TensorFlow reserves all of a GPU's memory on first use, which would starve
+        # a torch training beside it; these backends run on the CPU. (Once TensorFlow has set
+        # up its devices this raises: an earlier use chose, and its choice is kept.)
+        with contextlib.suppress(RuntimeError, ValueError):
+            tf.config.set_visible_devices([], "GPU")
+            tf.config.list_logical_devices()  # initialise now (cuInit), inside the filter
     return tf
 
 

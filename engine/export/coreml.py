@@ -27,6 +27,7 @@ from torch import nn
 from ..errors import ExportError
 from ..events import Reporter
 from ..utils.atomic import atomic_directory
+from ..utils.native_stderr import COREMLTOOLS_NOISE, native_stderr_filtered
 from .base import INPUT_NAME, ExportOptions, modules_available, output_names
 
 log = logging.getLogger(__name__)
@@ -72,21 +73,23 @@ class CoreMlExporter:
                 "the predictor decodes. Export without nms",
                 key="nms",
             )
-        import coremltools as ct
+        with native_stderr_filtered(COREMLTOOLS_NOISE):  # see engine/utils/native_stderr.py
+            import coremltools as ct
 
-        hooks = _quantize_conv_inputs(model, options) if options.int8 else []
-        target_os = ct.target.iOS17 if options.int8 else ct.target.iOS16
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            traced = torch.jit.trace(model, example, strict=False)
-            converted = ct.convert(
-                traced,
-                inputs=[ct.TensorType(name=INPUT_NAME, shape=tuple(example.shape))],
-                outputs=[ct.TensorType(name=n) for n in output_names(len(output_shapes))],
-                convert_to="mlprogram",
-                minimum_deployment_target=target_os,
-                compute_precision=ct.precision.FLOAT16 if options.half else ct.precision.FLOAT32,
-            )
+            hooks = _quantize_conv_inputs(model, options) if options.int8 else []
+            target_os = ct.target.iOS17 if options.int8 else ct.target.iOS16
+            precision = ct.precision.FLOAT16 if options.half else ct.precision.FLOAT32
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.trace(model, example, strict=False)
+                converted = ct.convert(
+                    traced,
+                    inputs=[ct.TensorType(name=INPUT_NAME, shape=tuple(example.shape))],
+                    outputs=[ct.TensorType(name=n) for n in output_names(len(output_shapes))],
+                    convert_to="mlprogram",
+                    minimum_deployment_target=target_os,
+                    compute_precision=precision,
+                )
         for hook in hooks:
             hook.remove()
         if options.int8:
@@ -104,7 +107,8 @@ class CoreMlExporter:
 
 def validate_package(path: Path) -> Any:
     """Load the package's spec (without compiling it, which needs macOS); return the spec."""
-    import coremltools as ct
+    with native_stderr_filtered(COREMLTOOLS_NOISE):
+        import coremltools as ct
 
     try:
         return ct.models.MLModel(str(path), skip_model_load=True).get_spec()

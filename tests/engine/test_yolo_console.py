@@ -16,6 +16,7 @@ Paddle). ``make test-full`` runs the whole task x format matrix (marker ``full_m
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -132,6 +133,8 @@ def test_export_then_predict_and_val_the_export(task, fmt, trained):
                   f"data={run.data}", cwd=run.folder, timeout=400))
     if fmt not in NO_RUNTIME_HERE:
         assert "parity with the PyTorch model: passed" in out, out[-2000:]
+    # TensorFlow's and coremltools' start-up notices stay out of the terminal
+    assert not re.search(r"^[IWE]\d{4} |port\.cc|Failed to load _ML", out, re.M), out[-3000:]
     usage = _printed_usage(out)
     assert [line.split()[2] for line in usage] == ["predict", "val"], out[-2000:]
     for line in usage:
