@@ -10,6 +10,9 @@ OPTIONAL=(libtcmalloc-minimal4)
 OPTIONAL+=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
            libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
            libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 fonts-dejavu-core)
+# The tests that start the real `yolo-studio` window: an X server without a screen (Xvfb) and
+# xdotool to send it real key presses.
+OPTIONAL+=(xvfb xauth xdotool)
 # Node.js runs TF.js exports (engine/backends/tfjs_backend.py); only where no `node` is on PATH.
 command -v node >/dev/null 2>&1 || OPTIONAL+=(nodejs npm)
 
