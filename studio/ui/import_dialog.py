@@ -91,15 +91,19 @@ class ImportDialog(QDialog):
     def _connect(self) -> None:
         self.file_button.clicked.connect(self._browse_file)
         self.folder_button.clicked.connect(self._browse_folder)
-        self.path_edit.editingFinished.connect(lambda: self.set_source(self.path_edit.text()))
+        # typed or pasted: detected as it changes, so Enter right after imports
+        self.path_edit.textEdited.connect(self._detect)
         self.format_combo.currentIndexChanged.connect(lambda _index: self._update())
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 
     def set_source(self, source: str | Path) -> None:
         """Use ``source`` and select the format detected for it (the user may change it)."""
-        text = str(source).strip()
-        self.path_edit.setText(text)
+        self.path_edit.setText(str(source).strip())
+        self._detect(self.path_edit.text())
+
+    def _detect(self, text: str) -> None:
+        text = text.strip()
         detected = detect_format(text) if text else None
         index = self.format_combo.findData(detected) if detected else -1
         self.format_combo.setCurrentIndex(index)

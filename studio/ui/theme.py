@@ -1,11 +1,15 @@
 """Light and dark themes: Qt's Fusion style with a palette of each (``system`` follows the
-desktop's colour scheme)."""
+desktop's colour scheme), check boxes with a border that shows on either, and pyqtgraph plots
+coloured from the palette (``style_plot``), restyled at every switch."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+import sys
+from typing import Any
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory, QStyleOption
 
 THEMES = ("system", "light", "dark")
 
@@ -17,6 +21,10 @@ _DARK = {
     QPalette.ColorRole.ButtonText: "#e8e8e8", QPalette.ColorRole.BrightText: "#ff6b6b",
     QPalette.ColorRole.Highlight: "#3d7bd9", QPalette.ColorRole.HighlightedText: "#ffffff",
     QPalette.ColorRole.Link: "#6ea8ff", QPalette.ColorRole.PlaceholderText: "#8a8d93",
+    # the bevel roles: left at Qt's light defaults they drew light frames and hovers
+    QPalette.ColorRole.Light: "#4a4d53", QPalette.ColorRole.Midlight: "#383b40",
+    QPalette.ColorRole.Mid: "#2a2c30", QPalette.ColorRole.Dark: "#111214",
+    QPalette.ColorRole.Shadow: "#000000",
 }
 _LIGHT = {
     QPalette.ColorRole.Window: "#f3f3f4", QPalette.ColorRole.WindowText: "#1d1d1f",
@@ -26,7 +34,42 @@ _LIGHT = {
     QPalette.ColorRole.ButtonText: "#1d1d1f", QPalette.ColorRole.BrightText: "#c62828",
     QPalette.ColorRole.Highlight: "#2f6fd0", QPalette.ColorRole.HighlightedText: "#ffffff",
     QPalette.ColorRole.Link: "#1f5fbf", QPalette.ColorRole.PlaceholderText: "#8a8d93",
+    QPalette.ColorRole.Light: "#ffffff", QPalette.ColorRole.Midlight: "#e3e3e6",
+    QPalette.ColorRole.Mid: "#b8b8bd", QPalette.ColorRole.Dark: "#9a9a9f",
+    QPalette.ColorRole.Shadow: "#5a5a5e",
 }
+_INDICATORS = (QStyle.PrimitiveElement.PE_IndicatorCheckBox,
+               QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck)
+
+
+class StudioStyle(QProxyStyle):
+    """Fusion, with a visible border on check boxes: Fusion outlines them in the window colour
+    made darker, which on a dark palette is the colour of the box itself (unticked boxes were
+    invisible)."""
+
+    def __init__(self) -> None:
+        super().__init__(QStyleFactory.create("Fusion"))
+
+    def drawPrimitive(self, element: QStyle.PrimitiveElement, option: QStyleOption,  # noqa: N802
+                      painter: QPainter, widget: Any = None) -> None:
+        super().drawPrimitive(element, option, painter, widget)
+        if element not in _INDICATORS or not is_dark(option.palette):
+            return
+        border = QColor(option.palette.color(QPalette.ColorRole.Text))
+        enabled = bool(option.state & QStyle.StateFlag.State_Enabled)
+        border.setAlpha(150 if enabled else 70)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(border, 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        rect = QRectF(option.rect).adjusted(0.5, 0.5, -1.5, -1.5)
+        painter.drawRoundedRect(rect, 2, 2)
+        painter.restore()
+
+
+def is_dark(palette: QPalette) -> bool:
+    """Whether ``palette`` is a dark one (light text on a dark window)."""
+    return palette.color(QPalette.ColorRole.Window).lightness() < 128
 
 
 def resolved_theme(theme: str) -> str:
@@ -40,7 +83,8 @@ def resolved_theme(theme: str) -> str:
 def apply_theme(app: QApplication, theme: str) -> str:
     """Apply ``theme`` to the whole application; returns the one applied."""
     name = resolved_theme(theme)
-    app.setStyle("Fusion")
+    if not isinstance(app.style(), StudioStyle):
+        app.setStyle(StudioStyle())
     palette = QPalette()
     for role, colour in (_DARK if name == "dark" else _LIGHT).items():
         palette.setColor(role, QColor(colour))
@@ -50,4 +94,47 @@ def apply_theme(app: QApplication, theme: str) -> str:
         palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
     app.setPalette(palette)
     app.setProperty("studio_theme", name)
+    restyle_plots(app)
     return name
+
+
+_PLOT_BACKGROUND = "studio_plot_background"
+
+
+def style_plot(plot: Any, *, background: bool = True) -> None:
+    """Colour pyqtgraph ``plot`` (a PlotWidget) from the application's palette: the Base
+    colour behind it (``background=False``: transparent, the window shows through), axes,
+    tick labels, axis labels, title and legend in the text colour. Plots styled here follow
+    every later theme switch."""
+    import pyqtgraph as pg
+
+    plot.setProperty(_PLOT_BACKGROUND, background)
+    palette = QApplication.palette()
+    text = palette.color(QPalette.ColorRole.Text if background
+                         else QPalette.ColorRole.WindowText)
+    line = QColor(text)
+    line.setAlpha(120)
+    plot.setBackground(palette.color(QPalette.ColorRole.Base) if background else None)
+    item = plot.getPlotItem()
+    for side in ("left", "bottom", "right", "top"):
+        axis = item.getAxis(side)
+        axis.setPen(pg.mkPen(line))
+        axis.setTextPen(pg.mkPen(text))  # after setPen: the axis label takes this colour
+    if item.legend is not None:
+        item.legend.setLabelTextColor(text)
+    title = item.titleLabel
+    if title.text:
+        title.setText(title.text, color=text.name())
+
+
+def restyle_plots(app: QApplication) -> None:
+    """Style every plot that ``style_plot`` styled before, with the current palette."""
+    if "pyqtgraph" not in sys.modules:  # no plot can exist yet
+        return
+    import pyqtgraph as pg
+
+    for widget in app.allWidgets():
+        if isinstance(widget, pg.PlotWidget):
+            background = widget.property(_PLOT_BACKGROUND)
+            if background is not None:
+                style_plot(widget, background=bool(background))

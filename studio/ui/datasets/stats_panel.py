@@ -4,31 +4,28 @@ a chart of labels per image, and the image sizes."""
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ...services.dataset_stats import DatasetStats, instances_histogram_bins
 from ...services.image_queries import UNASSIGNED
 from ...services.projects import ClassInfo
 from ...services.thumbnails import OverlayStyle
+from ..theme import style_plot
 
 CHART_HEIGHT = 150
 _BAR_GREY = "#7f7f7f"
 
 
 def _chart(title: str, palette: QPalette) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background=palette.color(QPalette.ColorRole.Base))
+    plot = pg.PlotWidget()
     plot.setMinimumHeight(CHART_HEIGHT)
     plot.setMaximumHeight(CHART_HEIGHT + 40)
     plot.setMenuEnabled(False)
     plot.setMouseEnabled(x=False, y=False)
     plot.hideButtons()
-    text = palette.color(QPalette.ColorRole.Text)
-    plot.setTitle(title, color=text.name(), size="9pt")
-    for side in ("left", "bottom"):
-        axis = plot.getAxis(side)
-        axis.setTextPen(text)
-        axis.setPen(pg.mkPen(QColor(text.red(), text.green(), text.blue(), 120)))
+    plot.setTitle(title, color=palette.color(QPalette.ColorRole.Text).name(), size="9pt")
+    style_plot(plot)  # and again at each theme switch
     return plot
 
 

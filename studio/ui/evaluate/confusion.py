@@ -10,6 +10,8 @@ from PySide6.QtCore import QPointF, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from ..theme import style_plot
+
 _BACKGROUND_GREY = "#8a8a8a"
 
 
@@ -33,15 +35,14 @@ class ConfusionMatrixView(QWidget):
         super().__init__(parent)
         palette = self.palette()
         self._text = palette.color(QPalette.ColorRole.Text)
-        self.plot = pg.PlotWidget(background=palette.color(QPalette.ColorRole.Base))
+        self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.getViewBox().invertY(True)
-        self.plot.setLabel("left", "true class", color=self._text.name())
-        self.plot.setLabel("bottom", "predicted class", color=self._text.name())
-        for side in ("left", "bottom"):
-            self.plot.getAxis(side).setTextPen(self._text)
+        self.plot.setLabel("left", "true class")
+        self.plot.setLabel("bottom", "predicted class")
+        style_plot(self.plot)  # and again at each theme switch
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("viridis"))
         self.plot.addItem(self.image)

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...services.evaluation import PrCurves
+from ..theme import style_plot
 
 
 class PrCurvesView(QWidget):
@@ -22,17 +23,16 @@ class PrCurvesView(QWidget):
         self._text = palette.color(QPalette.ColorRole.Text)
         self.part = QComboBox()
         self.part.currentTextChanged.connect(self._draw)
-        self.plot = pg.PlotWidget(background=palette.color(QPalette.ColorRole.Base))
+        self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setXRange(0, 1, padding=0.02)
         self.plot.setYRange(0, 1.02, padding=0.02)
-        self.plot.setLabel("bottom", "recall", color=self._text.name())
-        self.plot.setLabel("left", "precision", color=self._text.name())
+        self.plot.setLabel("bottom", "recall")
+        self.plot.setLabel("left", "precision")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        for side in ("left", "bottom"):
-            self.plot.getAxis(side).setTextPen(self._text)
-        self.legend = self.plot.addLegend(offset=(-8, 8), labelTextColor=self._text)
+        self.legend = self.plot.addLegend(offset=(-8, 8))
+        style_plot(self.plot)  # and again at each theme switch
         top = QHBoxLayout()
         top.addWidget(QLabel("Curves of"))
         top.addWidget(self.part)
@@ -57,6 +57,14 @@ class PrCurvesView(QWidget):
         self.part.blockSignals(False)
         self.part.setVisible(len(curves) > 1)
         self._draw(self.part.currentText())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        """A theme switch: the mean curve is drawn in the text colour."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._text = self.palette().color(QPalette.ColorRole.Text)
+            if self.mean_item is not None:
+                self.mean_item.setPen(pg.mkPen(self._text, width=4))
 
     def highlight(self, index: int | None) -> None:
         """Emphasise class ``index``'s curve (None: all alike)."""

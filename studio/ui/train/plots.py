@@ -18,6 +18,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ..theme import style_plot
+
 TOTAL = "total"
 
 
@@ -138,6 +140,7 @@ class TrainPlots(QWidget):
         axis = plot.getAxis("left")
         axis.setWidth(74)  # the three plots' x axes line up
         axis.enableAutoSIPrefix(False)
+        style_plot(plot, background=False)  # and again at each theme switch
         return plot
 
     # -- data ------------------------------------------------------------------------------

@@ -164,7 +164,9 @@ def drive_import_dialog(qtbot, seen: list, source: Path | None) -> None:
 
     def act() -> None:
         dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, ImportDialog):
+        if not isinstance(dialog, ImportDialog) or not dialog.isActiveWindow():
+            if isinstance(dialog, ImportDialog):
+                dialog.activateWindow()
             QTimer.singleShot(20, act)
             return
         seen.append((dialog.path_edit.text(), dialog.detected_label.text()))
@@ -174,7 +176,7 @@ def drive_import_dialog(qtbot, seen: list, source: Path | None) -> None:
         dialog.path_edit.setFocus()
         qtbot.keyClicks(dialog.path_edit, str(source))
         # a dialog that Enter did not close would block the test: close it, and say so
-        QTimer.singleShot(1000, lambda: dialog.isVisible() and (
+        QTimer.singleShot(1000, dialog, lambda: dialog.isVisible() and (
             seen.append("still open after Enter"), dialog.reject()))
         qtbot.keyClick(dialog.path_edit, Qt.Key.Key_Return)
 
@@ -296,10 +298,10 @@ def test_unticked_checkboxes_show_a_border_in_the_dark_theme(window, qtbot, tmp_
     check = window.pages["Predict"].controls.show_boxes
     check.setChecked(False)
     QApplication.processEvents()
-    assert unticked_checkbox_contrast(check) >= 60
+    assert unticked_checkbox_contrast(check) >= 60  # was 12: the box was invisible
     window.set_theme("light")
     QApplication.processEvents()
-    assert unticked_checkbox_contrast(check) >= 60
+    assert unticked_checkbox_contrast(check) >= 40  # Fusion's own grey border
 
 
 def test_the_plots_follow_the_theme(window, qtbot, tmp_path):
