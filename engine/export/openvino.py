@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..events import Reporter
-from ..utils.atomic import DiskFullError, atomic_directory
+from ..utils.atomic import DiskFullError, atomic_directory, disk_full_cause
 from .base import ExportOptions, modules_available, output_names, write_metadata_yaml
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,6 @@ class OpenVinoExporter:
             with atomic_directory(target) as folder:
                 ov.save_model(converted, folder / f"{stem}.xml", compress_to_fp16=options.half)
                 write_metadata_yaml(folder, metadata)
-        except DiskFullError:
-            raise
         except Exception as exc:
             _raise_if_no_room(exc, target, _weights_bytes(model, options.half))
             raise
@@ -90,18 +88,18 @@ def _weights_bytes(model: nn.Module, half: bool) -> int:
 
 
 def _raise_if_no_room(exc: Exception, target: Path, needed: int) -> None:
-    """OpenVINO reports a full disk as a bare stream error ("basic_ios::clear: iostream
-    error", no errno): when the folder has less room than the model needs, say that."""
+    """A full disk, said as one: OpenVINO reports it as a bare stream error ("basic_ios::clear:
+    iostream error", no errno), so a folder with less room than the model needs counts too."""
     try:
-        free = shutil.disk_usage(target.parent).free
+        free: int | None = shutil.disk_usage(target.parent).free
     except OSError:
+        free = None
+    if disk_full_cause(exc) is None and (free is None or free >= needed):
         return
-    if free >= needed:
-        return
+    room = f", {free / 1e6:.1f} MB are free there" if free is not None else ""
     raise DiskFullError(
         f"the disk is full: the OpenVINO model (about {needed / 1e6:.1f} MB) could not be "
-        f"written, {free / 1e6:.1f} MB are free there; nothing was written. Free some space "
-        "and export again",
+        f"written{room}; nothing was written. Free some space and export again",
         path=target.parent,
         target=target,
     ) from exc

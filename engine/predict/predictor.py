@@ -16,7 +16,7 @@ from ..backends.base import Backend
 from ..cancel import NEVER, CancelToken
 from ..errors import EngineError
 from ..events import Reporter, RunStarted, StepEnd, Warning, ignore, reported_run
-from ..utils.atomic import DiskFullError
+from ..utils.atomic import DiskFullError, disk_full_cause, disk_full_target
 from .results import Results
 from .sources import Frame, iter_batches, open_source
 from .task_steps import DetectOptions, task_steps
@@ -92,15 +92,17 @@ class Predictor:
         """Hand ``result`` to ``on_result`` (which saves it); a full disk says what was saved."""
         try:
             self.on_result(result)
-        except DiskFullError as exc:
-            saved = number - 1
-            what = exc.target.name if exc.target is not None else "a result"
+        except Exception as exc:
+            if disk_full_cause(exc) is None:
+                raise
+            saved, target = number - 1, disk_full_target(exc)
+            what = target.name if target is not None else "a result"
             raise DiskFullError(
                 f"the disk is full: {what} could not be saved. The results of {saved} "
                 f"image(s) before it are saved here, complete; those of image {number} "
                 f"({result.path}) and after are not. Free some space and predict again",
-                path=self.save_dir or exc.path,
-                target=exc.target,
+                path=self.save_dir or (target.parent if target else None),
+                target=target,
             ) from exc
 
     def _warm_up(self) -> None:

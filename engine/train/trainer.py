@@ -37,6 +37,7 @@ from ..utils.atomic import (
     DiskFullError,
     atomic_writer,
     disk_full_cause,
+    disk_full_target,
     remove_stale_temp_files,
 )
 from .ema import ModelEMA
@@ -616,7 +617,7 @@ class Trainer:
         """A full disk, said once with what the run kept and how to go on; None otherwise."""
         if disk_full_cause(exc) is None:
             return None
-        target = getattr(exc, "target", None)
+        target = disk_full_target(exc)
         folder = target.parent if target is not None else self.save_dir
         what = f"{target.name} could not be written" if target is not None else "a write failed"
         last = self.weights_dir / "last.pt"

@@ -1,8 +1,10 @@
 """Atomic file writes: a temp file in the same folder, flushed, fsynced, then ``os.replace``.
 
 A crash or a full disk leaves either the old file or the new one, never half of one. A full
-disk raises :class:`DiskFullError`; the temp file of a write killed midway (named
-``.<name>.<pid>.<random>.tmp``) is removed by :func:`remove_stale_temp_files`.
+disk raises ``OSError(ENOSPC)`` naming the file that was not written (even where the writer
+reported it otherwise); a run turns that into a :class:`DiskFullError` saying what it kept.
+The temp file of a write killed midway (``.<name>.<pid>.<random>.tmp``) is removed by
+:func:`remove_stale_temp_files`.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ _IMPORTED_AT = time.time()
 
 
 class DiskFullError(EngineError, OSError):
-    """A write found the disk (or the user's quota) full. The file it was to replace is intact.
+    """A run stopped by a full disk (or quota), saying what it kept and what to do.
 
     Also an ``OSError`` (errno ``ENOSPC``), so code that already handles write errors still does.
-    ``target`` is the file that could not be written; callers add what their run kept.
+    ``target`` is the file that could not be written.
     """
 
     def __init__(
@@ -53,6 +55,15 @@ def disk_full_cause(exc: BaseException | None) -> OSError | None:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def disk_full_target(exc: BaseException | None) -> Path | None:
+    """The file a full disk kept from being written, when ``exc`` is one and names it."""
+    if isinstance(exc, DiskFullError) and exc.target is not None:
+        return exc.target
+    cause = disk_full_cause(exc)
+    name = getattr(cause, "target", None) or getattr(cause, "filename", None)
+    return Path(name) if name else None
 
 
 @contextlib.contextmanager
@@ -83,18 +94,14 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
         raise
 
 
-def _raise_if_disk_full(exc: BaseException, target: Path, *, rename: bool = False) -> None:
-    """Turn a full disk into one DiskFullError naming ``target``, which was not written.
-    ``rename``: also one raised for a file inside ``target`` (a folder being written)."""
-    if isinstance(exc, DiskFullError) and not rename or disk_full_cause(exc) is None:
+def _raise_if_disk_full(exc: BaseException, target: Path) -> None:
+    """A full disk, however the writer reported it, as ``OSError(ENOSPC)`` naming ``target``
+    (the file or folder that was not written)."""
+    cause = disk_full_cause(exc)
+    if cause is None or isinstance(exc, DiskFullError) or cause.filename == str(target):
         return
-    kept = "the previous one is unchanged" if target.exists() else "nothing half-written was left"
-    raise DiskFullError(
-        f"the disk is full: {target.name} could not be written ({kept}). Free some space and "
-        "try again",
-        path=target.parent,
-        target=target,
-    ) from exc
+    code = cause.errno or errno.ENOSPC
+    raise OSError(code, os.strerror(code), str(target)) from exc
 
 
 def _current_umask() -> int:
@@ -148,7 +155,7 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         _replace_directory(temp, target)
     except BaseException as exc:
         shutil.rmtree(temp, ignore_errors=True)
-        _raise_if_disk_full(exc, target, rename=True)
+        _raise_if_disk_full(exc, target)
         raise
 
 

@@ -18,7 +18,7 @@ from ..events import Reporter, RunStarted, Warning, ignore, reported_run
 from ..train.classify import center_crop_transform
 from ..train.run_dir import run_dir
 from ..train.task import Validation
-from ..utils.atomic import DiskFullError, disk_full_cause
+from ..utils.atomic import DiskFullError, disk_full_cause, disk_full_target
 from .classify_validator import Forward, validate_classify
 
 
@@ -85,7 +85,7 @@ def saving_results(save_dir: Path, validation: Validation) -> Iterator[None]:
     except Exception as exc:
         if disk_full_cause(exc) is None:
             raise
-        target = getattr(exc, "target", None)
+        target = disk_full_target(exc)
         what = target.name if target is not None else "a file"
         figures = ", ".join(f"{k.split('/')[-1]} {v:.4g}" for k, v in validation.metrics.items())
         raise DiskFullError(

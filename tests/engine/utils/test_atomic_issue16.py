@@ -1,5 +1,6 @@
-"""Issue 16: a full disk is one DiskFullError (the old file intact), and the temp files of
-killed writes are recognised and removed only when their writer is gone."""
+"""Issue 16: a full disk is an OSError(ENOSPC) naming the file not written (the old file
+intact), however the writer reported it; the temp files of killed writes are recognised and
+removed only when their writer is gone."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,45 +20,57 @@ from engine.utils.atomic import (
     DiskFullError,
     atomic_directory,
     atomic_writer,
+    disk_full_cause,
+    disk_full_target,
     remove_stale_temp_files,
 )
 
 from .filling_disk import FillingDisk
 
 
-def test_a_full_disk_is_one_engine_error_and_the_old_file_stays(tmp_path, monkeypatch):
+def test_a_full_disk_names_the_file_not_written_and_keeps_the_old_one(tmp_path, monkeypatch):
     target = tmp_path / "results.csv"
     target.write_bytes(b"old\n")
     FillingDisk(monkeypatch, tmp_path, budget=3)
-    with pytest.raises(DiskFullError) as caught, atomic_writer(target) as handle:
+    with pytest.raises(OSError) as caught, atomic_writer(target) as handle:
         handle.write(b"new content\n" * 1000)
-    error = caught.value
-    assert isinstance(error, EngineError) and isinstance(error, OSError)
-    assert error.errno == errno.ENOSPC and error.target == target
-    assert str(error) == (f"{tmp_path}: the disk is full: results.csv could not be written (the "
-                          "previous one is unchanged). Free some space and try again")
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(target)
+    assert str(caught.value) == f"[Errno 28] No space left on device: '{target}'"
+    assert disk_full_cause(caught.value) is caught.value
+    assert disk_full_target(caught.value) == target
     assert target.read_bytes() == b"old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]
 
 
 def test_torch_save_on_a_full_disk_is_recognised_behind_its_runtime_error(tmp_path, monkeypatch):
     # torch.save reports a full disk as "RuntimeError: ... unexpected pos", raised while
-    # handling the OSError; the chain still says what happened
+    # handling the OSError; the chain still says what happened, and which file it was
     FillingDisk(monkeypatch, tmp_path, budget=10_000)
-    with pytest.raises(DiskFullError, match="last.pt could not be written") as caught:
+    with pytest.raises(OSError) as caught:
         save_checkpoint(tmp_path / "last.pt", {"weights": torch.zeros(100_000)})
+    assert caught.value.errno == errno.ENOSPC
     assert isinstance(caught.value.__cause__, RuntimeError)
+    assert disk_full_target(caught.value) == tmp_path / "last.pt"
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_full_disk_in_an_atomic_directory_leaves_nothing(tmp_path, monkeypatch):
+def test_a_full_disk_in_an_atomic_directory_names_the_folder(tmp_path, monkeypatch):
     FillingDisk(monkeypatch, tmp_path, budget=10, inside=True)
-    with pytest.raises(DiskFullError, match="model_openvino_model could not be written") as caught:
+    with pytest.raises(OSError) as caught:
         with atomic_directory(tmp_path / "model_openvino_model") as folder:
             with atomic_writer(folder / "model.xml") as handle:
                 handle.write(b"x" * 100)
-    assert caught.value.path == str(tmp_path)
+    assert disk_full_target(caught.value) == tmp_path / "model_openvino_model"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_disk_full_error_is_an_engine_error_and_an_os_error():
+    error = DiskFullError("the disk is full: last.pt could not be written", path="/runs/w",
+                          target="/runs/w/last.pt")
+    assert isinstance(error, EngineError) and isinstance(error, OSError)
+    assert error.errno == errno.ENOSPC and disk_full_target(error) == Path("/runs/w/last.pt")
+    assert str(error) == "/runs/w: the disk is full: last.pt could not be written"
+    assert disk_full_cause(RuntimeError("something else")) is None
 
 
 def test_other_write_errors_are_left_as_they_are(tmp_path):
