@@ -125,3 +125,38 @@ def test_cancel_stops_the_export_being_written(checkpoint):
         export_models(None, checkpoint, [ExportRequest("onnx", {"imgsz": 32})], cancel=cancel,
                       on_started=lambda _format: cancel.cancel())
     assert not output_for(checkpoint, "onnx").exists()
+
+
+@pytest.fixture
+def read_only_later():
+    """``make(folder)`` makes ``folder`` read-only even for root (chattr +i), undone after."""
+    import os
+    import subprocess
+
+    made = []
+
+    def make(folder: Path) -> None:
+        if os.geteuid() != 0:
+            folder.chmod(0o555)
+        elif subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+            pytest.skip("this filesystem cannot make a folder read-only for root (chattr +i)")
+        made.append(folder)
+
+    yield make
+    for folder in made:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        folder.chmod(0o755)
+
+
+def test_a_folder_made_read_only_mid_export_is_one_message_and_no_result(
+        checkpoint, read_only_later):
+    before = sorted(p.name for p in checkpoint.parent.iterdir())
+    outcomes = export_models(
+        None, checkpoint, [ExportRequest("onnx", {"imgsz": 32}),
+                           ExportRequest("openvino", {"imgsz": 32})],
+        on_started=lambda _format: read_only_later(checkpoint.parent))
+    for outcome in outcomes:
+        assert outcome.status == "error" and outcome.path is None, outcome
+        assert "could not be written" in outcome.message or "not permitted" in outcome.message
+        assert "Traceback" not in outcome.message
+    assert sorted(p.name for p in checkpoint.parent.iterdir()) == before  # nothing half-written
