@@ -2,7 +2,8 @@
 (a run's ``best.pt`` / ``last.pt``, or any checkpoint or exported file the engine can run).
 
 The Train page writes runs (``start_run``, ``record_epoch``, ``finish_run``); Evaluate, Predict
-and Export read them (``list_runs``) to offer their checkpoints.
+and Export read them (``list_runs``) to offer their checkpoints. Exports are recorded as they
+finish (``record_export``) and read back by the Export page after a restart (``list_exports``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,19 @@ from ..state.models import utc_now
 from .projects import Project
 
 RUN_STATUSES = ("running", "completed", "cancelled", "failed")
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """One recorded export: its format, where it was written, its status and figures."""
+
+    id: int
+    run_id: int | None
+    format: str
+    path: Path
+    status: str
+    details: Mapping[str, Any]
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,15 @@ def record_export(project: Project, *, run_id: int | None, format: str,  # noqa:
         session.add(row)
         session.flush()
         return row.id
+
+
+def list_exports(project: Project) -> list[ExportInfo]:
+    """Every recorded export, newest first (whether its files still exist or not)."""
+    with project.database.session() as session:
+        rows = session.scalars(select(ExportRecord).order_by(ExportRecord.id.desc())).all()
+        return [ExportInfo(id=row.id, run_id=row.run_id, format=row.format, path=Path(row.path),
+                           status=row.status, details=dict(row.details or {}),
+                           created_at=row.created_at) for row in rows]
 
 
 def _info(run: Run) -> RunInfo:

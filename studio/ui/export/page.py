@@ -5,6 +5,7 @@ latency, with buttons to open the folder and copy a ready-to-run snippet."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
@@ -32,9 +33,10 @@ from ...services.model_export import (
     existing_outputs,
     export_formats,
     export_models,
+    output_for,
 )
 from ...services.projects import Project
-from ...services.runs import list_runs
+from ...services.runs import ExportInfo, list_exports, list_runs
 from ...workers import JobManager
 from ...workers.job import Job, JobProgress
 from .options import FormatOptions, availability_text, cuda_available
@@ -61,6 +63,7 @@ class ExportPage(QWidget):
         self.project, self.jobs = project, jobs
         self.job: Job | None = None
         self.outcomes: dict[str, ExportOutcome] = {}
+        self._results_for: str | None = None  # the checkpoint whose exports the table shows
         self.formats: list[FormatInfo] = export_formats()
         self.checks: dict[str, QCheckBox] = {}
         self.options: dict[str, FormatOptions] = {}
@@ -228,6 +231,8 @@ class ExportPage(QWidget):
                 options.set_imgsz(imgsz)
             self.where.setText(f"Exports are written beside the checkpoint, in "
                                f"{Path(data[0]).parent}")
+            if data[0] != self._results_for and not (self.job is not None and self.job.running):
+                self.show_recorded(data[0])
         else:
             self.where.setText("No trained model yet — train one on the Train page, or choose "
                                "a checkpoint (.pt) to export.")
@@ -251,6 +256,7 @@ class ExportPage(QWidget):
             return None
         requests = [ExportRequest(f, self.options[f].values()) for f in formats]
         self._reset_results(formats)
+        self._results_for = checkpoint
         project, bridge = self.project, self.bridge
         self.job = self.jobs.start(
             f"Exporting {Path(checkpoint).name}",
@@ -311,6 +317,45 @@ class ExportPage(QWidget):
             for column in range(2, len(RESULT_COLUMNS)):
                 self._set_cell(row, column, "")
 
+    def show_recorded(self, checkpoint: str | Path) -> None:
+        """Show the recorded exports of ``checkpoint`` whose files are still beside it (the
+        newest of each format): after a restart the table is not empty."""
+        self._results_for = str(checkpoint)
+        found: dict[str, ExportOutcome] = {}
+        for record in list_exports(self.project):
+            if record.format in found or not record.path.exists():
+                continue
+            try:
+                expected = output_for(checkpoint, record.format)
+            except Exception:  # noqa: BLE001 - a format this build no longer knows
+                continue
+            if _same_path(expected, record.path):
+                found[record.format] = self._recorded_outcome(record)
+        order = [info.format for info in self.formats]
+        formats = sorted(found, key=lambda f: order.index(f) if f in order else len(order))
+        self._reset_results(formats)
+        for key in formats:
+            self._format_done(found[key])
+        if formats:
+            self.status.setText(f"{len(formats)} earlier export(s) of this checkpoint, found "
+                                "beside it.")
+
+    def _recorded_outcome(self, record: ExportInfo) -> ExportOutcome:
+        details = record.details
+        names = {info.format: info.name for info in self.formats}
+        task = self.project.task
+        where = shlex.quote(str(record.path))
+        return ExportOutcome(
+            format=record.format, name=str(details.get("name") or names.get(record.format,
+                                                                               record.format)),
+            status=record.status, task=task, path=record.path,
+            size_mb=details.get("size_mb"), latency_ms=details.get("latency_ms"),
+            max_error=details.get("max_error"), agreement=details.get("agreement"),
+            parity=str(details.get("parity") or ""), message=str(details.get("message") or ""),
+            usage=(f"yolo {task} predict model={where}",
+                   f"yolo {task} val model={where} data=<your dataset>"),
+            record_id=record.id)
+
     def _row_of(self, key: str) -> int:
         for row in range(self.results.rowCount()):
             if self.results.item(row, 0).data(Qt.ItemDataRole.UserRole) == key:
@@ -369,3 +414,10 @@ class ExportPage(QWidget):
         if outcome is not None:
             QGuiApplication.clipboard().setText(outcome.snippet())
             self.status.setText(f"Usage of {outcome.name} copied to the clipboard.")
+
+
+def _same_path(first: Path, second: Path) -> bool:
+    try:
+        return first.resolve() == second.resolve()
+    except OSError:
+        return False

@@ -336,3 +336,66 @@ def test_no_widget_scrolls_the_whole_page_needlessly(window, qtbot, tmp_path):
     canvas = window.pages["Annotate"].canvas
     assert isinstance(canvas, QAbstractScrollArea)
     assert canvas.width() >= 600 and canvas.height() >= 450
+
+
+# ----- 6. earlier exports after a restart ----------------------------------------------------------
+def classify_project_with_a_run(tmp_path: Path) -> Path:
+    """A classify project with one finished run whose best.pt is a tiny real model."""
+    from engine.checkpoints import checkpoint_dict, save_checkpoint
+    from engine.export.decisive import make_decisive
+    from engine.nn import build_model
+    from studio.services.runs import finish_run, start_run
+
+    folder = tmp_path / "cls"
+    project = create_project(folder, name="Pets", task="classify", classes=["cat", "dog"])
+    try:
+        run_folder = folder / "runs" / "train"
+        model = build_model("yolov8n-cls.yaml", num_classes=2)
+        model.names = {0: "cat", 1: "dog"}
+        make_decisive(model)
+        save_checkpoint(run_folder / "weights" / "best.pt",
+                        checkpoint_dict(model, train_args={"imgsz": 32}))
+        run_id = start_run(project, name="train", folder=run_folder, model="yolov8n-cls.yaml",
+                           settings={"imgsz": 32})
+        finish_run(project, run_id, "completed")
+    finally:
+        project.close()
+    return folder
+
+
+def result_rows(page) -> list[tuple[str, ...]]:
+    return [tuple(page.results.item(row, column).text() if page.results.item(row, column)
+                  else "" for column in range(3))
+            for row in range(page.results.rowCount())]
+
+
+def test_earlier_exports_are_listed_after_a_restart(qtbot, tmp_path):
+    folder = classify_project_with_a_run(tmp_path)
+    first = MainWindow()
+    qtbot.addWidget(first)
+    open_in(first, qtbot, folder)
+    show_active(first, qtbot)
+    click_rail(first, "Export")
+    page = first.pages["Export"]
+    job = page.export(["torchscript", "onnx"])
+    with qtbot.waitSignal(job.ended, timeout=120000):
+        pass
+    assert {o.format: o.status for o in page.outcomes.values()} == {
+        "torchscript": "passed", "onnx": "passed"}
+    weights = folder / "runs" / "train" / "weights"
+    first.close()
+    (weights / "best.torchscript").unlink()  # gone since: not offered any more
+
+    second = MainWindow()
+    qtbot.addWidget(second)
+    open_in(second, qtbot, folder)
+    show_active(second, qtbot)
+    click_rail(second, "Export")
+    page = second.pages["Export"]
+    assert result_rows(page) == [("ONNX", "passed", "best.onnx")]
+    page.results.selectRow(0)
+    outcome = page.selected_outcome()
+    assert outcome.path == weights / "best.onnx" and "top-1 equal" in outcome.figures
+    assert page.open_button.isEnabled() and page.copy_button.isEnabled()
+    assert "yolo classify predict model=" in outcome.snippet()
+    second.close()
