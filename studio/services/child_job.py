@@ -49,7 +49,7 @@ def run_child(module: str, job: Mapping[str, Any], *, cancel: CancelToken, runti
                                stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1,
                                env=without_allocator())
     done = threading.Event()
-    threading.Thread(target=_forward_cancel, args=(process, cancel, done), daemon=True).start()
+    threading.Thread(target=forward_cancel, args=(process, cancel, done), daemon=True).start()
     try:
         process.stdin.write(json.dumps(dict(job)) + "\n")
         process.stdin.flush()
@@ -89,8 +89,9 @@ def _tail(stderr: IO[Any], lines: int = 8) -> str:
     return "\n".join(text[-lines:]) or "(it printed nothing)"
 
 
-def _forward_cancel(process: subprocess.Popen, cancel: CancelToken,
-                    done: threading.Event) -> None:
+def forward_cancel(process: subprocess.Popen, cancel: CancelToken,
+                   done: threading.Event) -> None:
+    """Write ``cancel`` to the child's stdin once ``cancel`` is set (until ``done``)."""
     while not done.wait(0.1):
         if cancel.cancelled:
             try:
@@ -111,7 +112,7 @@ def serve(work: Callable[[Mapping[str, Any], CancelToken], Any]) -> None:
     sys.stdout = sys.stderr
     job = json.loads(sys.stdin.readline())
     cancel = CancelToken()
-    threading.Thread(target=_listen_for_cancel, args=(cancel,), daemon=True).start()
+    threading.Thread(target=listen_for_cancel, args=(cancel,), daemon=True).start()
     try:
         answer: dict[str, Any] = {"result": work(job, cancel)}
     except (Cancelled, KeyboardInterrupt):
@@ -124,7 +125,8 @@ def serve(work: Callable[[Mapping[str, Any], CancelToken], Any]) -> None:
     answers.flush()
 
 
-def _listen_for_cancel(cancel: CancelToken) -> None:
+def listen_for_cancel(cancel: CancelToken) -> None:
+    """In the child: set ``cancel`` on a ``cancel`` line or when stdin ends."""
     for line in sys.stdin:
         if line.strip() == "cancel":
             break

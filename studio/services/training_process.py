@@ -31,6 +31,8 @@ from engine.cancel import CancelToken
 from engine.errors import EngineError
 from engine.utils.child_process import stop_child
 
+from .child_job import forward_cancel, listen_for_cancel
+
 EVENT_TYPES = {name: getattr(engine_events, name) for name in (
     "RunStarted", "StepEnd", "EpochEnd", "CheckpointSaved", "Warning", "RunFinished",
     "DownloadProgress")}
@@ -57,7 +59,7 @@ def train_in_child(job: Mapping[str, Any], reporter: Callable[[Any], None],
         env=training_environment(),  # the faster allocator, as `yolo train` has it
     )
     stop_watch = threading.Event()
-    watcher = threading.Thread(target=_forward_cancel, args=(process, cancel, stop_watch),
+    watcher = threading.Thread(target=forward_cancel, args=(process, cancel, stop_watch),
                                daemon=True)
     answered = False
     try:
@@ -89,18 +91,6 @@ def train_in_child(job: Mapping[str, Any], reporter: Callable[[Any], None],
             stop_child(process, stderr, timeout=CHILD_EXIT_S)
 
 
-def _forward_cancel(process: subprocess.Popen, cancel: CancelToken,
-                    stop: threading.Event) -> None:
-    while not stop.wait(0.1):
-        if cancel.cancelled:
-            try:
-                process.stdin.write("cancel\n")
-                process.stdin.flush()
-            except (BrokenPipeError, OSError, ValueError):
-                pass
-            return
-
-
 # -- the child ------------------------------------------------------------------------------
 
 
@@ -126,14 +116,6 @@ def _report(event: Any) -> None:
     if name in EVENT_TYPES:
         # not asdict: it deep-copies, and the events' mappings are read-only proxies
         _send({"event": name, "fields": {f.name: getattr(event, f.name) for f in fields(event)}})
-
-
-def _listen_for_cancel(cancel: CancelToken) -> None:
-    for line in sys.stdin:
-        if line.strip() == "cancel":
-            cancel.cancel()
-            return
-    cancel.cancel()  # the parent went away: stop at the next safe point
 
 
 def _train(job: Mapping[str, Any], cancel: CancelToken) -> str:
@@ -162,7 +144,7 @@ def main() -> None:
     sys.stdout = sys.stderr  # anything else printed must not break the protocol
     job = json.loads(sys.stdin.readline())
     cancel = CancelToken()
-    threading.Thread(target=_listen_for_cancel, args=(cancel,), daemon=True).start()
+    threading.Thread(target=listen_for_cancel, args=(cancel,), daemon=True).start()
     try:
         status = _train(job, cancel)
     except (Cancelled, KeyboardInterrupt):
