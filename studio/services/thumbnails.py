@@ -31,6 +31,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPolygonF
 
+from engine.data.images import png_problem
+
 from .image_queries import Shape
 from .palette import KEYPOINT_SIDES, class_color, keypoint_side
 
@@ -55,6 +57,9 @@ def decode_image(path: Path, max_side: int, known_size: tuple[int, int] | None =
         data = np.fromfile(str(path), dtype=np.uint8)  # also for non-ASCII paths on Windows
     except OSError as exc:
         raise ThumbnailError(f"cannot be read ({exc.strerror or exc})") from exc
+    problem = png_problem(data) if data.size else None
+    if problem is not None:  # checked first: libpng would print its own line naming no file
+        raise ThumbnailError(f"is not a readable image ({problem})")
     flag = cv2.IMREAD_COLOR
     if known_size and min(known_size) > 0:
         for factor, reduced in _REDUCED:

@@ -154,3 +154,27 @@ def test_ground_truth_is_drawn_in_the_class_colour(qtbot, tmp_path):
     paint_ground_truth(painter, shapes, QRectF(0, 0, 100, 100), style)
     painter.end()
     assert QColor(canvas.pixel(10, 10)).blue() > 100  # the visible keypoint
+
+
+def test_a_broken_png_is_named_and_libpng_prints_nothing(tmp_path):
+    """libpng writes "IDAT: CRC error" itself, naming no file; the thumbnail error says why."""
+    import subprocess
+    import sys
+
+    import cv2
+    import numpy as np
+
+    ok, encoded = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (32, 32, 3),
+                                                                          dtype=np.uint8))
+    data = bytearray(encoded.tobytes())
+    data[60] ^= 0xFF  # inside the first IDAT chunk: its checksum no longer matches
+    path = tmp_path / "broken.png"
+    path.write_bytes(bytes(data))
+    program = ("import sys\nfrom pathlib import Path\n"
+               "from studio.services.thumbnails import ThumbnailError, decode_image\n"
+               "try:\n    decode_image(Path(sys.argv[1]), 64)\n"
+               "except ThumbnailError as exc:\n    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", program, str(path)], capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert "checksum of its IDAT chunk does not match" in done.stdout
+    assert done.stderr == ""
