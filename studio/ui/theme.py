@@ -121,7 +121,9 @@ def style_plot(plot: Any, *, background: bool = True) -> None:
         axis.setPen(pg.mkPen(line))
         axis.setTextPen(pg.mkPen(text))  # after setPen: the axis label takes this colour
     if item.legend is not None:
-        item.legend.setLabelTextColor(text)
+        item.legend.setLabelTextColor(text)  # for entries added from now on
+        for _sample, label in item.legend.items:  # and the ones shown: drawn again
+            label.setText(label.text, color=text.name())
     title = item.titleLabel
     if title.text:
         title.setText(title.text, color=text.name())

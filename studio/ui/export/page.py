@@ -144,6 +144,7 @@ class ExportPage(QWidget):
     def _build_results(self) -> QWidget:
         self.results = QTableWidget(0, len(RESULT_COLUMNS))
         self.results.setHorizontalHeaderLabels(list(RESULT_COLUMNS))
+        self.results.resizeColumnsToContents()  # whole headers ("Parity with PyTorch")
         self.results.verticalHeader().hide()
         self.results.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.results.setWordWrap(True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from ...services.palette import PALETTE
@@ -43,7 +43,9 @@ class RunList(QWidget):
         self.list.itemChanged.connect(self._item_changed)
         self.empty = QLabel("No runs yet — choose the settings on the right and press Start.")
         self.empty.setWordWrap(True)
-        self.empty.setStyleSheet("color: palette(mid);")
+        # a palette role, not a style sheet: it follows each theme switch (and "mid" was
+        # the colour of the background on the dark palette)
+        self.empty.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         title = QLabel("<b>Runs</b>")

@@ -53,6 +53,12 @@ def project_with_images(tmp_path: Path, task: str = "segment", classes=("circle"
     return folder
 
 
+def open_project_here(folder: Path):
+    from studio.services.projects import open_project
+
+    return open_project(folder)
+
+
 def open_in(window: MainWindow, qtbot, folder: Path) -> None:
     window.open_folder(folder)
     qtbot.waitUntil(lambda: window.project is not None, timeout=15000)
@@ -307,8 +313,22 @@ def test_unticked_checkboxes_show_a_border_in_the_dark_theme(window, qtbot, tmp_
 def test_the_plots_follow_the_theme(window, qtbot, tmp_path):
     import pyqtgraph as pg
 
-    open_in(window, qtbot, project_with_images(tmp_path))
+    from studio.services.runs import finish_run, record_epoch, start_run
+
+    folder = project_with_images(tmp_path)
+    project = open_project_here(folder)
+    run_id = start_run(project, name="train", folder=folder / "runs" / "train",
+                       model="yolov8n-seg.yaml", settings={})
+    for epoch in (1, 2):
+        record_epoch(project, run_id, epoch, {"train/box_loss": 2.0 / epoch,
+                                              "metrics/mAP50-95(M)": 0.1 * epoch})
+    finish_run(project, run_id, "completed")
+    project.close()
+    open_in(window, qtbot, folder)
     show_active(window, qtbot)
+    click_rail(window, "Train")
+    assert any(plot.getPlotItem().legend.items for plot in (
+        window.pages["Train"].plots.loss_plot, window.pages["Train"].plots.metric_plot))
     for theme in ("dark", "light", "dark"):
         window.set_theme(theme)
         QApplication.processEvents()
@@ -325,6 +345,9 @@ def test_the_plots_follow_the_theme(window, qtbot, tmp_path):
             for side in ("left", "bottom"):
                 axis = plot.getAxis(side)
                 assert abs(axis.textPen().color().lightness() - text.lightness()) < 60, theme
+            legend = plot.getPlotItem().legend
+            for _sample, label in legend.items if legend is not None else ():
+                assert f"color:{text.name()}" in label.item.toHtml(), (theme, label.text)
     window.set_theme("light")
 
 
