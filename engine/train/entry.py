@@ -93,7 +93,7 @@ def _resume(
     )
     save_dir = source.parent.parent
     hooks = task_hooks(model.task, progress, source)
-    repair_best(source, weights, progress)
+    repair_best(weights, save_dir / "weights" / "best.pt", progress)
     trainer = Trainer(
         hooks,
         model.train(),
@@ -106,8 +106,9 @@ def _resume(
     return trainer.train()
 
 
-def repair_best(last: Path, weights: LoadedWeights, progress: Reporter = ignore) -> None:
-    """Make best.pt beside ``last`` the epoch that ``last`` records as the best.
+def repair_best(weights: LoadedWeights, best: Path, progress: Reporter = ignore) -> None:
+    """Make ``best`` (the run's best.pt) the epoch that ``weights`` (its last.pt) records as
+    the best.
 
     last.pt is saved before best.pt, so a run killed between the two saves left a last.pt that
     records its own epoch as the best while best.pt still holds an earlier one (or does not
@@ -118,11 +119,16 @@ def repair_best(last: Path, weights: LoadedWeights, progress: Reporter = ignore)
     recorded, epoch = train_state.get("best_epoch"), weights.metadata.get("epoch")
     if recorded is None:
         return
-    best = last.parent / "best.pt"
     held = _epoch_of(best)
     if held == recorded:
         return
-    holds = "does not exist" if held is None else f"holds epoch {held + 1}"
+    holds = (
+        f"holds epoch {held + 1}"
+        if held is not None
+        else "cannot be read"
+        if best.exists()
+        else "does not exist"
+    )
     if recorded != epoch:  # last.pt holds another epoch's weights: nothing to rebuild from
         progress(
             Warning(
