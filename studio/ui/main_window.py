@@ -58,7 +58,7 @@ class MainWindow(QMainWindow):
         self._page_policies: dict[str, QSizePolicy] = {}
         self._context_holders: dict[str, QWidget] = {}
         self.setWindowTitle("YOLO Studio")
-        self.resize(1280, 800)
+        self._fit_to_screen(QSize(1280, 800))
         self._build_rail()
         self._build_stack()
         self._build_dock()
@@ -422,6 +422,15 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About YOLO Studio",
                           f"YOLO Studio {__version__}\nLabel, train, inspect and export YOLOv8 "
                           "models for classification, segmentation and pose — offline.")
+
+    def _fit_to_screen(self, wanted: QSize) -> None:
+        """Start at ``wanted``, or smaller on a smaller screen: at 1280 × 800 on a 1280 × 720
+        screen the status bar and the pages' bottom rows were off the screen."""
+        screen = self.screen() or QApplication.primaryScreen()
+        size = QSize(wanted)
+        if screen is not None:
+            size = size.boundedTo(screen.availableGeometry().size())
+        self.resize(size)
 
     def _restore_window(self) -> None:
         settings = app_settings()

@@ -163,6 +163,15 @@ def test_every_page_fits_a_small_screen(window, qtbot, tmp_path, size):
             assert reachable(control, window), (name, control)
 
 
+def test_a_new_window_starts_inside_the_screen(qtbot):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    available = window.screen().availableGeometry()
+    assert window.width() <= available.width() and window.height() <= available.height()
+    window.close()
+
+
 # ----- 4. the import action and its dialog -------------------------------------------------------
 def drive_import_dialog(qtbot, seen: list, source: Path | None) -> None:
     """When the import dialog opens: note what it shows, type ``source`` and press Enter
