@@ -9,9 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QAbstractItemView,
     QAbstractScrollArea,
     QApplication,
@@ -57,6 +59,7 @@ class MainWindow(QMainWindow):
         self.pages: dict[str, QWidget] = {}
         self._page_policies: dict[str, QSizePolicy] = {}
         self._context_holders: dict[str, QWidget] = {}
+        self._last_focus: dict[str, QWidget] = {}  # where the keyboard was on each page
         self.setWindowTitle("YOLO Studio")
         self._fit_to_screen(QSize(1280, 800))
         self._build_rail()
@@ -227,6 +230,7 @@ class MainWindow(QMainWindow):
         self.pages.clear()
         self._page_policies.clear()
         self._context_holders.clear()
+        self._last_focus.clear()
         self.project.close()
         self.project = None
         self._show_welcome()
@@ -287,6 +291,7 @@ class MainWindow(QMainWindow):
             return
         name = PAGES[row]
         page = self.pages[name]
+        self._remember_focus()
         context = getattr(page, "context_widget", lambda: None)()
         # The dock changes before the page: a wide page must not meet the last page's dock,
         # and a page's panel leaves the page before the page's size counts (either made
@@ -307,7 +312,7 @@ class MainWindow(QMainWindow):
         if context is not None:
             self.context_dock.setWindowTitle(getattr(page, "context_title", name))
             self.context_dock.show()
-        self._focus_page(page)
+        self._focus_page(name, page)
 
     def _size_pages(self, current: str) -> None:
         """Only the page shown counts for the window's minimum size: a stack is as large as
@@ -339,12 +344,23 @@ class MainWindow(QMainWindow):
         self._context_holders[name] = holder
         return holder
 
-    def _focus_page(self, page: QWidget) -> None:
-        """Give the keyboard to the page just chosen, so its shortcuts work at once."""
+    def _remember_focus(self) -> None:
+        """Note where the keyboard is on the page being left (a list, a field), to go back
+        there; never a button, where Space would press it."""
         focus = QApplication.focusWidget()
-        if focus is not None and page.isAncestorOf(focus) and focus.isVisible():
-            return
-        (_key_target(page) or page).setFocus(Qt.FocusReason.OtherFocusReason)
+        for name, page in self.pages.items():
+            if (page is self.stack.currentWidget() and focus is not None
+                    and page.isAncestorOf(focus) and not isinstance(focus, QAbstractButton)):
+                self._last_focus[name] = focus
+
+    def _focus_page(self, name: str, page: QWidget) -> None:
+        """Give the keyboard to the page just chosen, so its shortcuts work at once: where it
+        was on that page, else the page's main view, else the page itself. Whatever Qt moved
+        the focus to when the last page hid (the new page's first button) does not count."""
+        target = self._last_focus.get(name)
+        if target is None or not shiboken6.isValid(target) or not target.isVisible():
+            target = _key_target(page) or page
+        target.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _set_project_actions_enabled(self, enabled: bool) -> None:
         for action in getattr(self, "project_actions", []):

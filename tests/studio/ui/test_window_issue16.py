@@ -15,6 +15,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QApplication,
+    QPushButton,
     QScrollArea,
     QWidget,
 )
@@ -112,10 +113,12 @@ def test_page_shortcuts_work_right_after_a_rail_click(window, qtbot, tmp_path):
 def test_every_page_takes_the_keyboard_when_chosen(window, qtbot, tmp_path):
     open_in(window, qtbot, project_with_images(tmp_path))
     show_active(window, qtbot)
-    for name in PAGES:
+    for name in [*PAGES, *PAGES]:
         click_rail(window, name)
         focus = QApplication.focusWidget()
         assert focus is not None and window.pages[name].isAncestorOf(focus), name
+        # not a push button, where Space (mark reviewed, pan) would press Start or Run
+        assert not isinstance(focus, QPushButton), (name, focus)
 
 
 # ----- 2. every page fits 1280 × 720 --------------------------------------------------------------
