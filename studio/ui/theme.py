@@ -39,13 +39,14 @@ _LIGHT = {
     QPalette.ColorRole.Shadow: "#5a5a5e",
 }
 _INDICATORS = (QStyle.PrimitiveElement.PE_IndicatorCheckBox,
-               QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck)
+               QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck,
+               QStyle.PrimitiveElement.PE_IndicatorRadioButton)
 
 
 class StudioStyle(QProxyStyle):
-    """Fusion, with a visible border on check boxes: Fusion outlines them in the window colour
-    made darker, which on a dark palette is the colour of the box itself (unticked boxes were
-    invisible)."""
+    """Fusion, with a visible border on check boxes and radio buttons: Fusion outlines them in
+    the window colour made darker, which on a dark palette is the colour of the box itself
+    (unticked boxes were invisible)."""
 
     def __init__(self) -> None:
         super().__init__(QStyleFactory.create("Fusion"))
@@ -63,7 +64,10 @@ class StudioStyle(QProxyStyle):
         painter.setPen(QPen(border, 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         rect = QRectF(option.rect).adjusted(0.5, 0.5, -1.5, -1.5)
-        painter.drawRoundedRect(rect, 2, 2)
+        if element == QStyle.PrimitiveElement.PE_IndicatorRadioButton:
+            painter.drawEllipse(rect)
+        else:
+            painter.drawRoundedRect(rect, 2, 2)
         painter.restore()
 
 

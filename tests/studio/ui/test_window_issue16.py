@@ -294,13 +294,15 @@ def test_the_rail_follows_the_theme_at_every_switch(window, qtbot, tmp_path):
 
 
 def unticked_checkbox_contrast(checkbox: QWidget) -> int:
-    """The largest lightness difference between the indicator's pixels and the page behind."""
-    from PySide6.QtWidgets import QStyle, QStyleOptionButton
+    """The largest lightness difference between the indicator's pixels and the page behind
+    (a check box's or a radio button's)."""
+    from PySide6.QtWidgets import QRadioButton, QStyle, QStyleOptionButton
 
     option = QStyleOptionButton()
     option.initFrom(checkbox)
-    rect = checkbox.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option,
-                                           checkbox)
+    element = (QStyle.SubElement.SE_RadioButtonIndicator if isinstance(checkbox, QRadioButton)
+               else QStyle.SubElement.SE_CheckBoxIndicator)
+    rect = checkbox.style().subElementRect(element, option, checkbox)
     image = checkbox.grab().toImage()
     behind = QColor(image.pixel(checkbox.width() - 1, checkbox.height() - 1)).lightness()
     return max(abs(QColor(image.pixel(x, y)).lightness() - behind)
@@ -320,6 +322,20 @@ def test_unticked_checkboxes_show_a_border_in_the_dark_theme(window, qtbot, tmp_
     window.set_theme("light")
     QApplication.processEvents()
     assert unticked_checkbox_contrast(check) >= 40  # Fusion's own grey border
+
+
+def test_unticked_radio_buttons_show_a_border_in_the_dark_theme(window, qtbot):
+    from studio.ui.new_project_wizard import NewProjectWizard
+
+    window.set_theme("dark")
+    wizard = NewProjectWizard(window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    QApplication.processEvents()
+    unticked = [b for b in wizard.basics.tasks.buttons() if not b.isChecked()]
+    assert unticked and all(unticked_checkbox_contrast(b) >= 60 for b in unticked)
+    wizard.close()
+    window.set_theme("light")
 
 
 def test_the_plots_follow_the_theme(window, qtbot, tmp_path):
