@@ -347,11 +347,11 @@ class MainWindow(QMainWindow):
     def _remember_focus(self) -> None:
         """Note where the keyboard is on the page being left (a list, a field), to go back
         there; never a button, where Space would press it."""
-        focus = QApplication.focusWidget()
-        for name, page in self.pages.items():
-            if (page is self.stack.currentWidget() and focus is not None
-                    and page.isAncestorOf(focus) and not isinstance(focus, QAbstractButton)):
-                self._last_focus[name] = focus
+        focus, current = QApplication.focusWidget(), self.stack.currentWidget()
+        name = next((n for n, page in self.pages.items() if page is current), None)
+        if (name is not None and focus is not None and current.isAncestorOf(focus)
+                and not isinstance(focus, QAbstractButton)):
+            self._last_focus[name] = focus
 
     def _focus_page(self, name: str, page: QWidget) -> None:
         """Give the keyboard to the page just chosen, so its shortcuts work at once: where it
@@ -411,15 +411,16 @@ class MainWindow(QMainWindow):
         style sheet kept the previous theme's colours (the rail flipped at each switch)."""
         palette = QApplication.instance().palette()
         colours = {role: palette.color(getattr(QPalette.ColorRole, role)).name()
-                   for role in ("Window", "WindowText", "Highlight", "HighlightedText")}
-        hover = QPalette(palette).color(QPalette.ColorRole.AlternateBase).name()
+                   for role in ("Window", "WindowText", "Highlight", "HighlightedText",
+                                "AlternateBase")}
         self.rail.setStyleSheet(
             f"QListWidget#navigationRail {{ border: none; padding-top: 8px; font-size: 11pt;"
             f" background: {colours['Window']}; color: {colours['WindowText']}; }}"
             "QListWidget#navigationRail::item { padding-left: 12px; border-radius: 6px; }"
             f"QListWidget#navigationRail::item:selected {{ background: {colours['Highlight']};"
             f" color: {colours['HighlightedText']}; }}"
-            f"QListWidget#navigationRail::item:hover:!selected {{ background: {hover}; }}"
+            "QListWidget#navigationRail::item:hover:!selected {"
+            f" background: {colours['AlternateBase']}; }}"
         )
 
     def show_shortcuts(self) -> None:
