@@ -281,12 +281,12 @@ def _close(project: Project, ended: RunEnded, feed: TrainingFeed) -> None:
 
 def failure_message(exc: BaseException) -> str:
     """What went wrong, in words the page can show (a full disk says what to do)."""
+    if isinstance(exc, EngineError):  # the engine's DiskFullError already says what was kept
+        return str(exc)
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space left" in str(exc):
         return ("The disk is full; training stopped. The checkpoint of the last finished epoch "
                 "(weights/last.pt) is kept: free some space, then Resume the run. "
                 f"({exc})")
-    if isinstance(exc, EngineError):
-        return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 

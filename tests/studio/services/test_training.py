@@ -145,6 +145,11 @@ def test_a_full_disk_during_training_fails_the_run_and_says_so(shapes_project, m
 def test_failure_messages():
     assert "disk is full" in failure_message(OSError(errno.ENOSPC, "No space left on device"))
     assert failure_message(ValueError("x")) == "ValueError: x"
+    from engine.utils.atomic import DiskFullError
+
+    engine_says = DiskFullError("the disk is full: last.pt could not be written. The run keeps "
+                                "last.pt (epoch 1) and best.pt (epoch 1), intact.")
+    assert failure_message(engine_says) == str(engine_says)  # said once, not wrapped
 
 
 def test_an_engine_error_in_the_training_process_fails_the_run_with_its_words(shapes_project):
