@@ -139,7 +139,7 @@ def test_a_full_disk_during_training_fails_the_run_and_says_so(shapes_project, m
     _ended, _events, error = train(shapes_project, tiny_plan(isolated=False))
     assert error is not None and "disk is full" in str(error)
     (run,) = list_runs(shapes_project)
-    assert run.status == "failed" and "free some space" in run.message
+    assert run.status == "failed" and "free some space" in run.message.lower()
 
 
 def test_failure_messages():
