@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from engine.checkpoints import checkpoint_dict, save_checkpoint
 from engine.export.decisive import make_decisive
-from engine.export.parity import ParityCheck
 from engine.nn import build_model
 from studio.services.runs import finish_run, start_run
 from studio.state import ExportRecord
@@ -96,14 +95,19 @@ def test_onnx_export_passes_and_is_recorded(page, project, qtbot, monkeypatch):
     assert len(asked) == 1
 
 
-def test_parity_failure_is_shown_with_figures(page, qtbot, monkeypatch):
-    def failing(*_args, **kwargs):
-        return ParityCheck(status="failed", precision=kwargs.get("precision", "fp32"),
-                           max_error=0.25, tolerance=1e-3, decisions="top-1 equal 0/1",
-                           agreement=0.0, inputs=1, latency_ms=1.0,
-                           reason="outputs differ by 2.50e-01, more than the fp32 tolerance")
-
-    monkeypatch.setattr("engine.export.run.compare", failing)
+def test_parity_failure_is_shown_with_figures(page, qtbot, monkeypatch, tmp_path):
+    # Exports run in a child process: its parity check is replaced there, at its start-up
+    # (a sitecustomize module first on the child's PYTHONPATH).
+    (tmp_path / "sitecustomize.py").write_text(
+        "import engine.export.run as run\n"
+        "from engine.export.parity import ParityCheck\n"
+        "def failing(*_args, **kwargs):\n"
+        "    return ParityCheck(status='failed', precision=kwargs.get('precision', 'fp32'),\n"
+        "                       max_error=0.25, tolerance=1e-3, decisions='top-1 equal 0/1',\n"
+        "                       agreement=0.0, inputs=1, latency_ms=1.0,\n"
+        "                       reason='outputs differ by 2.50e-01, more than the fp32 tolerance')\n"
+        "run.compare = failing\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     _export(page, qtbot, ["onnx"])
     outcome = page.outcomes["onnx"]
     assert outcome.status == "failed"
