@@ -2,14 +2,17 @@
 
 One window: a pose project, where a box and its keypoints are drawn; then a segment project,
 where a polygon is drawn, two epochs are trained in the training child process (Ctrl+Enter),
-the run is evaluated (F5), predicted (the Run button, then D for the next frame) and exported
-to every format this machine can build ("Export all available"). Each page is chosen with a
-mouse click on the rail and its own letter keys typed right after: they must act on the page
-and never jump to another one. Then the window is quit with Ctrl+Q; a new window reopens both
-projects from its recent list and finds the labels, the run and the exports again.
+the run is evaluated (F5), predicted (the Run button, then ▶ and D for the next frames) and
+exported to every format this machine can build ("Export all available"). Each page is chosen
+with a mouse click on the rail and its own letter keys typed right after: they must act on the
+page and never jump to another one. Then the window is quit with File > Quit, clicked (Qt binds
+no Quit key on the offscreen platform; tests/studio/test_studio_console.py types Ctrl+Q on a
+real X server); a new window reopens both projects from its recent list and finds the labels,
+the run and the exports again.
 
-Timing: about 4 minutes on 2 cores, most of it "Export all available" (the TF-family
-converters take 25-35 s each); the test prints each step's time.
+Timing: 3.5 to 5 minutes on 2 shared cores, of which "Export all available" takes 3 to 4.5 (the
+TF-family converters take 25-35 s each); the rest is under 30 s (training 2 epochs about 10 s).
+The test prints each step's time.
 """
 
 from __future__ import annotations
@@ -378,6 +381,9 @@ def export_all(qtbot, window: MainWindow) -> dict[str, str]:
     for key, status in statuses.items():  # an error row says what happened
         assert status != "error" or page.outcomes[key].message, key
     print("\nExport all available: " + ", ".join(f"{k} {v}" for k, v in statuses.items()))
+    for key, status in statuses.items():
+        if status != "passed":
+            print(f"  {key}: {page.outcomes[key].message[:300]}")
     assert window.isVisible() and window.project is not None
     return statuses
 
