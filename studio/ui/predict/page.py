@@ -266,6 +266,8 @@ class PredictPage(QWidget):
         if run.skipped:
             names = ", ".join(f"{Path(p).name} ({why})" for p, why in run.skipped[:5])
             text += f" Skipped {len(run.skipped)} unreadable: {names}"
+        for warning in self.info.warnings if self.info is not None else ():
+            text += f" Note: {warning}"  # e.g. an export another tool wrote can run code
         self._say(text, error=bool(run.skipped))
 
     def _add_frame(self, item: Any) -> None:

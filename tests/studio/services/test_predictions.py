@@ -104,3 +104,20 @@ def test_an_export_runs_isolated_and_its_runtime_crash_is_an_error(seg_model, tm
     monkeypatch.setenv("PYTHONPATH", str(site.parent))
     with pytest.raises(EngineError, match=r"the OpenVINO runtime crashed \(signal 6, SIGABRT\)"):
         open_model(export.path)
+
+
+def test_an_export_another_tool_wrote_is_named_as_able_to_run_code(seg_model, tmp_path):
+    import onnx
+
+    from engine.api import YOLO
+
+    export = YOLO(seg_model).export(format="onnx", imgsz=64, progress=lambda _e: None)
+    proto = onnx.load(str(export.path))
+    for entry in proto.metadata_props:
+        if entry.key == "author":
+            entry.value = "Another Tool"
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(proto, str(foreign))
+    _model, info = open_model(foreign)
+    assert len(info.warnings) == 1 and "can run code" in info.warnings[0]
+    assert "its metadata names 'Another Tool'" in info.warnings[0]

@@ -188,3 +188,26 @@ def page_style():
     from studio.services.thumbnails import OverlayStyle
 
     return OverlayStyle({0: "#e69f00"})
+
+
+def test_an_export_another_tool_wrote_is_named_after_the_run(qtbot, make_project, tmp_path,
+                                                             models):
+    import onnx
+
+    from engine.api import YOLO
+
+    export = YOLO(models["seg"]).export(format="onnx", imgsz=64, progress=lambda _e: None)
+    proto = onnx.load(str(export.path))
+    for entry in proto.metadata_props:
+        if entry.key == "author":
+            entry.value = "Another Tool"
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(proto, str(foreign))
+    project = make_project("segment")
+    add_images(project, tmp_path, 1)
+    page = open_page(qtbot, project)
+    page.set_model_path(foreign)
+    page.set_source("project")
+    run(qtbot, page)
+    status = page.controls.status.text()
+    assert status.startswith("1 frame(s) predicted.") and "can run code" in status
