@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import onnx
 import pytest
 import torch
 
@@ -16,6 +15,7 @@ from engine.backends import load_backend
 from engine.backends.isolated import IsolatedBackend
 from engine.errors import ExportError
 from engine.events import Warning as EngineWarning
+from tests.onnx_authors import foreign_copy
 
 from .conftest import IMGSZ, NAMES, coloured_images
 
@@ -72,12 +72,7 @@ def test_a_runtime_crash_while_running_names_the_signal(model_files):
 
 
 def test_an_export_from_elsewhere_is_named_once_as_able_to_run_code(model_files, tmp_path):
-    foreign = tmp_path / "foreign.onnx"
-    proto = onnx.load(str(model_files["onnx_dynamic"]))
-    for entry in proto.metadata_props:
-        if entry.key == "author":
-            entry.value = "Someone Else"
-    onnx.save(proto, str(foreign))
+    foreign = foreign_copy(model_files["onnx_dynamic"], tmp_path / "foreign.onnx", "Someone Else")
     seen: list = []
     YOLO(foreign, progress=seen.append)
     YOLO(foreign, progress=seen.append)

@@ -107,17 +107,11 @@ def test_an_export_runs_isolated_and_its_runtime_crash_is_an_error(seg_model, tm
 
 
 def test_an_export_another_tool_wrote_is_named_as_able_to_run_code(seg_model, tmp_path):
-    import onnx
-
     from engine.api import YOLO
+    from tests.onnx_authors import foreign_copy
 
     export = YOLO(seg_model).export(format="onnx", imgsz=64, progress=lambda _e: None)
-    proto = onnx.load(str(export.path))
-    for entry in proto.metadata_props:
-        if entry.key == "author":
-            entry.value = "Another Tool"
-    foreign = tmp_path / "foreign.onnx"
-    onnx.save(proto, str(foreign))
+    foreign = foreign_copy(export.path, tmp_path / "foreign.onnx")
     _model, info = open_model(foreign)
     assert len(info.warnings) == 1 and "can run code" in info.warnings[0]
     assert "its metadata names 'Another Tool'" in info.warnings[0]

@@ -192,17 +192,11 @@ def page_style():
 
 def test_an_export_another_tool_wrote_is_named_after_the_run(qtbot, make_project, tmp_path,
                                                              models):
-    import onnx
-
     from engine.api import YOLO
+    from tests.onnx_authors import foreign_copy
 
     export = YOLO(models["seg"]).export(format="onnx", imgsz=64, progress=lambda _e: None)
-    proto = onnx.load(str(export.path))
-    for entry in proto.metadata_props:
-        if entry.key == "author":
-            entry.value = "Another Tool"
-    foreign = tmp_path / "foreign.onnx"
-    onnx.save(proto, str(foreign))
+    foreign = foreign_copy(export.path, tmp_path / "foreign.onnx")
     project = make_project("segment")
     add_images(project, tmp_path, 1)
     page = open_page(qtbot, project)
