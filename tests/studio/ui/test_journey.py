@@ -23,7 +23,14 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QCheckBox,
+    QStyle,
+    QStyleOptionButton,
+    QWidget,
+)
 from sqlalchemy import select
 
 from engine.data.shape_samples import make_shapes_dataset
@@ -78,6 +85,14 @@ def click(widget: QWidget, pos: QPoint | None = None) -> None:
     QTest.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      pos if pos is not None else widget.rect().center())
     QApplication.processEvents()
+
+
+def check_box_click_point(box: QCheckBox) -> QPoint:
+    """Where a click toggles ``box``: its box and text (a form may stretch it wider)."""
+    option = QStyleOptionButton()
+    box.initStyleOption(option)
+    return box.style().subElementRect(QStyle.SubElement.SE_CheckBoxClickRect, option,
+                                      box).center()
 
 
 def click_rail(window: MainWindow, name: str) -> QWidget:
@@ -314,8 +329,17 @@ def train_two_epochs(qtbot, window: MainWindow) -> int:
     type_number(qtbot, form.epochs, 2)
     type_number(qtbot, form.imgsz, 64)
     type_number(qtbot, form.batch, 4)
-    form.advanced.set_value("plots", False)  # no plots: seconds on 2 cores
-    form.advanced.set_value("workers", 0)
+    click(form.advanced_toggle)  # the Advanced settings: no plots, no loader threads
+    plots, workers = form.advanced.editors["plots"], form.advanced.editors["workers"]
+    form.ensureWidgetVisible(plots)
+    assert plots.isChecked()
+    click(plots, check_box_click_point(plots))
+    assert not plots.isChecked()
+    form.ensureWidgetVisible(workers)
+    click(workers)
+    qtbot.keyClick(workers, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(workers, "0")
+    assert form.advanced.value("workers") == 0 and not form.advanced.errors
     assert form.plan().isolated  # the run trains in the child process
     click(page.run_list.list.viewport())  # back to the page, as a user clicks the run list
     with qtbot.waitSignal(page.trainingEnded, timeout=TRAIN_MS) as ended:
