@@ -322,7 +322,8 @@ def draw_a_polygon(qtbot, window: MainWindow, folder: Path) -> tuple[int, list[f
 
 
 def train_two_epochs(qtbot, window: MainWindow) -> int:
-    """Settings typed into the dock's form; Ctrl+Enter starts the run in the child process."""
+    """Settings typed into the dock's form; Ctrl+Enter there starts the run in the child
+    process."""
     page = click_rail(window, "Train")
     form = page.form
     assert window.context_dock.isVisible() and form.isVisibleTo(window)
@@ -341,7 +342,6 @@ def train_two_epochs(qtbot, window: MainWindow) -> int:
     qtbot.keyClicks(workers, "0")
     assert form.advanced.value("workers") == 0 and not form.advanced.errors
     assert form.plan().isolated  # the run trains in the child process
-    click(page.run_list.list.viewport())  # back to the page, as a user clicks the run list
     with qtbot.waitSignal(page.trainingEnded, timeout=TRAIN_MS) as ended:
         type_key(qtbot, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
         assert page.running, "Ctrl+Enter did not start training"
@@ -390,6 +390,9 @@ def export_all(qtbot, window: MainWindow) -> dict[str, str]:
     """"Export all available": every row ends with a status and the app stays up."""
     page = click_rail(window, "Export")
     assert page.all_button.isEnabled()
+    arrived: list[tuple[str, float]] = [("", time.monotonic())]  # each format's end (printed)
+    page.bridge.outcome.connect(lambda outcome: arrived.append((outcome.format,
+                                                                time.monotonic())))
     click(page.all_button)
     assert page.job is not None, page.status.text()
     formats = page.available_formats()
@@ -405,6 +408,8 @@ def export_all(qtbot, window: MainWindow) -> dict[str, str]:
     for key, status in statuses.items():  # an error row says what happened
         assert status != "error" or page.outcomes[key].message, key
     print("\nExport all available: " + ", ".join(f"{k} {v}" for k, v in statuses.items()))
+    print("  seconds: " + ", ".join(f"{key} {end - start:.0f}" for (_, start), (key, end)
+                                    in zip(arrived, arrived[1:], strict=False)))
     for key, status in statuses.items():
         if status != "passed":
             print(f"  {key}: {page.outcomes[key].message[:300]}")
