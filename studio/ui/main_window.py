@@ -142,8 +142,9 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self.project_actions.append(
             self._action(file_menu, "&Close Project", self.close_project,
-                         QKeySequence.StandardKey.Close))
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+                         ("Ctrl+W", QKeySequence.StandardKey.Close)))
+        # Qt has no Quit key on some platforms (Windows, offscreen): Ctrl+Q as F1 lists it
+        self._action(file_menu, "&Quit", self.close, ("Ctrl+Q", QKeySequence.StandardKey.Quit))
         view_menu = self.menuBar().addMenu("&View")
         for index, name in enumerate(PAGES):
             self._action(view_menu, name, lambda _=False, i=index: self.rail.setCurrentRow(i),
@@ -160,9 +161,12 @@ class MainWindow(QMainWindow):
         self._set_project_actions_enabled(False)
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        """A menu action; ``shortcut`` is a key, a standard key or a tuple of them (the first
+        is the one the menu shows). A standard key brings every binding of the platform:
+        ``setShortcut(QKeySequence(StandardKey.Close))`` kept only Ctrl+F4, not Ctrl+W."""
         action = QAction(text, self)
         if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcuts(_key_sequences(shortcut))
         # triggered(checked) must not reach the slot: import_dataset(False) opened the
         # dialog with "False" as its source
         action.triggered.connect(lambda _checked=False: slot())
@@ -530,3 +534,15 @@ def page_factories() -> dict[str, Callable[[Project, JobManager, QWidget], QWidg
         "Export": ExportPage,
     }
     return {name: factories[name] for name in PAGES}
+
+
+def _key_sequences(shortcut) -> list[QKeySequence]:
+    """Every key sequence of ``shortcut`` (see ``MainWindow._action``), without repeats."""
+    found: list[QKeySequence] = []
+    for key in shortcut if isinstance(shortcut, tuple) else (shortcut,):
+        if isinstance(key, QKeySequence.StandardKey):
+            sequences = QKeySequence.keyBindings(key)
+        else:
+            sequences = [QKeySequence(key)]
+        found += [seq for seq in sequences if not seq.isEmpty() and seq not in found]
+    return found

@@ -450,3 +450,16 @@ def test_earlier_exports_are_listed_after_a_restart(qtbot, tmp_path):
     assert page.open_button.isEnabled() and page.copy_button.isEnabled()
     assert "yolo classify predict model=" in outcome.snippet()
     second.close()
+
+
+# ----- Ctrl+W and Ctrl+Q reach their actions on every platform -----------------------------------
+
+
+def test_ctrl_w_closes_the_project_and_ctrl_q_quits(window, qtbot, tmp_path):
+    show_active(window, qtbot)
+    open_in(window, qtbot, project_with_images(tmp_path))
+    click_rail(window, "Datasets")
+    type_key(qtbot, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.project is None, timeout=5000)
+    type_key(qtbot, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
