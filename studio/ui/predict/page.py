@@ -244,7 +244,11 @@ class PredictPage(QWidget):
                                           cancel=cancel, total=total)
 
         self._say(f"Running {path.name}…")
-        return self._start(f"Predicting with {path.name}", work, self._run_finished)
+        job = self._start(f"Predicting with {path.name}", work, self._run_finished)
+        # Run (in the dock) is disabled while it runs, and Qt would hand the keyboard to the
+        # next control there (the confidence slider, which then took → and D went nowhere)
+        self.view.setFocus(Qt.FocusReason.OtherFocusReason)
+        return job
 
     def _start(self, name: str, work, on_finished) -> Job:
         self.controls.set_running(True)

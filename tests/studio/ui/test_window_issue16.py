@@ -463,3 +463,34 @@ def test_ctrl_w_closes_the_project_and_ctrl_q_quits(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: window.project is None, timeout=5000)
     type_key(qtbot, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+
+
+# ----- Predict: the frame keys work right after Run ---------------------------------------------
+
+
+def test_d_and_arrows_step_the_frames_right_after_run(window, qtbot, tmp_path):
+    import torch
+
+    from engine.checkpoints import checkpoint_dict, save_checkpoint
+    from engine.export.decisive import make_decisive
+    from engine.nn import build_model
+
+    torch.manual_seed(0)
+    model = make_decisive(build_model("yolov8n-seg.yaml", num_classes=1))
+    checkpoint = save_checkpoint(tmp_path / "seg.pt",
+                                 checkpoint_dict(model, train_args={"imgsz": 64}))
+    show_active(window, qtbot)
+    open_in(window, qtbot, project_with_images(tmp_path))
+    click_rail(window, "Predict")
+    page = window.pages["Predict"]
+    page.set_model_path(checkpoint)
+    page.set_source("project")
+    button = page.controls.run_button
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.job is not None and not page.job.running, timeout=60000)
+    qtbot.waitUntil(lambda: len(page.frames) > 1 and page.current == 0, timeout=10000)
+    confidence = page.controls.conf.value()
+    type_key(qtbot, Qt.Key.Key_D)
+    assert page.current == 1
+    type_key(qtbot, Qt.Key.Key_Left)
+    assert page.current == 0 and page.controls.conf.value() == confidence
