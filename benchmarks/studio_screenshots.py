@@ -23,6 +23,9 @@ def main() -> None:
     parser.add_argument("--use", action="store_true",
                         help="use the pages first: train the demo (its suggested settings), "
                              "evaluate and predict with the run, export it to ONNX and OpenVINO")
+    parser.add_argument("--export-all", action="store_true",
+                        help="with --use: click 'Export all available' instead, and print each "
+                             "row's status")
     args = parser.parse_args()
     temp = Path(tempfile.mkdtemp(prefix="studio_shots_"))
     os.environ["YOLO_STUDIO_SETTINGS_DIR"] = str(temp / "settings")
@@ -119,7 +122,14 @@ def main() -> None:
         grab("predict")
         window.rail.setCurrentRow(PAGES.index("Export"))
         pages["Export"].set_model(checkpoint, run_id)
-        yield from wait_for(pages["Export"].export(["onnx", "openvino"]).ended)
+        page = pages["Export"]
+        if args.export_all:
+            page.all_button.click()
+            yield from wait_for(page.job.ended)
+            for fmt, outcome in page.outcomes.items():
+                print(f"export {fmt}: {outcome.status_text}: {outcome.figures[:160]}")
+        else:
+            yield from wait_for(page.export(["onnx", "openvino"]).ended)
         yield
         grab("export")
 
