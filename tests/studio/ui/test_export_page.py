@@ -115,3 +115,21 @@ def test_parity_failure_is_shown_with_figures(page, qtbot, monkeypatch, tmp_path
     assert page.results.item(0, 1).text() == "failed parity"
     assert "2.5e-01" in page.results.item(0, 4).text()
     assert not page.copy_button.isEnabled()
+
+
+def test_a_runtime_that_aborts_is_one_row_message_and_the_page_lives_on(page, qtbot,
+                                                                         monkeypatch, tmp_path):
+    # A stand-in for an installed OpenVINO that aborts as it loads, first on the export child's
+    # PYTHONPATH: the native crash ends that child only.
+    (tmp_path / "openvino").mkdir()
+    (tmp_path / "openvino" / "__init__.py").write_text("import os\nos.abort()\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    _export(page, qtbot, ["openvino", "onnx"])
+    assert page.outcomes["openvino"].status == "error"
+    assert page.outcomes["onnx"].status == "passed"  # the rest carried on
+    rows = {page.results.item(r, 0).text(): r for r in range(page.results.rowCount())}
+    row = rows["OpenVINO"]
+    assert page.results.item(row, 1).text() == "error"
+    assert page.results.item(row, 4).text().startswith(
+        "the OpenVINO runtime crashed (signal 6, SIGABRT) while exporting")
+    assert page.status.text() == "2 format(s) done: 1 passed their check."
