@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 import threading
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
@@ -20,18 +19,6 @@ from studio.ui.import_dialog import ImportDialog
 from studio.ui.main_window import PAGES, MainWindow
 from studio.ui.new_project_wizard import NewProjectWizard
 from studio.ui.shortcuts_dialog import ShortcutsDialog
-
-
-@pytest.fixture
-def window(qtbot):
-    made = MainWindow()
-    qtbot.addWidget(made)
-    yield made
-    made.jobs.cancel_all()
-    made.jobs.wait_all()
-    made.close_project()
-    for box in error_dialog.open_error_dialogs():
-        box.done(0)
 
 
 def closed_project(tmp_path, task="segment", name="Shapes"):

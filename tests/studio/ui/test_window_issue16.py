@@ -29,19 +29,6 @@ from studio.ui.import_dialog import ImportDialog
 from studio.ui.main_window import PAGES, MainWindow
 
 
-@pytest.fixture
-def window(qtbot):
-    made = MainWindow()
-    qtbot.addWidget(made)
-    yield made
-    made.jobs.cancel_all()
-    made.jobs.wait_all()
-    made.close_project()
-    for box in error_dialog.open_error_dialogs():
-        box.done(0)
-    QApplication.instance().setProperty("studio_theme", None)
-
-
 def project_with_images(tmp_path: Path, task: str = "segment", classes=("circle",)) -> Path:
     """A closed project holding a few generated shapes images (segment)."""
     folder = tmp_path / "proj"
