@@ -13,6 +13,7 @@ is its stderr for everything but the answer, so nothing a runtime prints can cor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -58,10 +59,11 @@ def run_child(module: str, job: Mapping[str, Any], *, cancel: CancelToken, runti
         line = ""
     finally:
         done.set()
-    if not line:
-        stop_child(process, _KeepOpen(stderr), timeout=CHILD_EXIT_S)
+    if not line:  # it ended without answering: its exit status and last words say how
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=CHILD_EXIT_S)
         details = _tail(stderr)
-        stderr.close()
+        stop_child(process, stderr, timeout=CHILD_EXIT_S)
         raise ChildCrashed(describe_exit(runtime, process.returncode, doing),
                            returncode=process.returncode, details=details)
     stop_child(process, stderr, timeout=CHILD_EXIT_S)
@@ -71,16 +73,6 @@ def run_child(module: str, job: Mapping[str, Any], *, cancel: CancelToken, runti
     if "error" in answer:
         raise EngineError(answer["error"])
     return answer["result"]
-
-
-class _KeepOpen:
-    """stop_child closes the stderr file it is given; the crash report still has to read it."""
-
-    def __init__(self, handle: IO[Any]) -> None:
-        self.handle = handle
-
-    def close(self) -> None:
-        """Left open on purpose (closed by ``run_child`` after reading)."""
 
 
 def _tail(stderr: IO[Any], lines: int = 8) -> str:

@@ -139,7 +139,8 @@ def read_only_later():
         if os.geteuid() != 0:
             folder.chmod(0o555)
         elif subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
-            pytest.skip("this filesystem cannot make a folder read-only for root (chattr +i)")
+            pytest.skip("cannot run here: the tests run as root, for whom only an immutable "
+                        "folder (chattr +i) is read-only, and this filesystem has no such flag")
         made.append(folder)
 
     yield make
