@@ -33,17 +33,12 @@ from ..events import (
 )
 from ..nn.model import TaskModel
 from ..nn.zoo import build_model
-from ..utils.atomic import (
-    DiskFullError,
-    atomic_writer,
-    disk_full_cause,
-    disk_full_target,
-    remove_stale_temp_files,
-)
+from ..utils.atomic import atomic_writer
 from .ema import ModelEMA
 from .optim import build_optimizer, choose_optimizer, interpolate, lr_factor, warmup_steps
 from .pretrained import transfer_pretrained
 from .run_dir import remove_if_no_files, run_dir
+from .run_files import disk_full_error, remove_interrupted_saves, write_results_csv
 from .seeding import restore_rng_state, rng_state, seed_everything
 from .task import TaskData, TaskHooks, Validation
 
@@ -138,7 +133,7 @@ class Trainer:
         data: TaskData | None = None
         result = TrainResult(self.save_dir, "failed", 0)
         try:
-            self._remove_stale_temp_files()
+            remove_interrupted_saves((self.weights_dir, self.save_dir), self._warn)
             data = self._setup()
             result = self._loop(data)
             result.status = "completed"
@@ -150,7 +145,8 @@ class Trainer:
         except BaseException as exc:
             if new_folder:
                 remove_if_no_files(self.save_dir)  # a run that wrote nothing leaves no folder
-            error = self._disk_full(exc)
+            error = disk_full_error(exc, saved=self.saved, save_dir=self.save_dir,
+                                    weights_dir=self.weights_dir, task=self.hooks.task)
             self.progress(
                 RunFinished(
                     "train",
@@ -184,21 +180,6 @@ class Trainer:
 
     def _warn(self, message: str, path: str | None = None) -> None:
         self.progress(Warning(message, path))
-
-    def _remove_stale_temp_files(self) -> None:
-        """Delete what killed saves left (``.last.pt.<pid>.<random>.tmp``, up to a checkpoint's
-        size each): they are never renamed into place, and only fill the disk."""
-        for folder in (self.weights_dir, self.save_dir):
-            removed = remove_stale_temp_files(folder)
-            if removed:
-                size = sum(r.size for r in removed) / 1e6
-                names = ", ".join(r.path.name for r in removed[:3])
-                more = f" and {len(removed) - 3} more" if len(removed) > 3 else ""
-                self._warn(
-                    f"removed {len(removed)} temp file(s) of interrupted saves ({size:.1f} MB): "
-                    f"{names}{more}",
-                    str(folder),
-                )
 
     def _setup(self) -> TaskData:
         s = self.settings
@@ -345,7 +326,7 @@ class Trainer:
                 self.best_fitness, best_epoch = fitness, epoch
             self.best_epoch = best_epoch
             self.history.append({k: float(v) for k, v in metrics.items()})
-            self._write_results_csv()
+            write_results_csv(self.save_dir / "results.csv", self.history)
             self._save(epoch, metrics, is_best)
             stop = epoch - best_epoch >= patience
             if stop:
@@ -514,16 +495,6 @@ class Trainer:
 
     # --- outputs -------------------------------------------------------------------------
 
-    def _write_results_csv(self) -> None:
-        columns: list[str] = []
-        for row in self.history:
-            columns += [k for k in row if k not in columns]
-        lines = [",".join(columns)]
-        for row in self.history:
-            lines.append(",".join(_csv_value(row.get(c), c) for c in columns))
-        with atomic_writer(self.save_dir / "results.csv") as handle:
-            handle.write(("\n".join(lines) + "\n").encode())
-
     def _checkpoint(self, epoch: int, metrics: dict[str, float], with_state: bool) -> dict:
         extra: dict[str, Any] = {"best_fitness": self.best_fitness, "imgsz": self.imgsz}
         if with_state:
@@ -612,45 +583,3 @@ class Trainer:
                 plot_results(self.save_dir / "results.csv")
             except EngineError as exc:
                 self._warn(f"results.png was not drawn: {exc}")
-
-    def _disk_full(self, exc: BaseException) -> DiskFullError | None:
-        """A full disk, said once with what the run kept and how to go on; None otherwise."""
-        if disk_full_cause(exc) is None:
-            return None
-        target = disk_full_target(exc)
-        folder = target.parent if target is not None else self.save_dir
-        what = f"{target.name} could not be written" if target is not None else "a write failed"
-        last = self.weights_dir / "last.pt"
-        if self.saved.get("last.pt", 0) is None:  # the run had finished; only its plots are missing
-            return DiskFullError(
-                f"the disk is full: {what}. Training finished: last.pt and best.pt are saved "
-                "and intact; some plots or result files are missing. Free some space; `yolo "
-                f"{self.hooks.task} val model={self.weights_dir / 'best.pt'}` draws the "
-                "validation plots again",
-                path=folder,
-                target=target,
-            )
-        if "last.pt" not in self.saved:
-            return DiskFullError(
-                f"the disk is full: {what}; no checkpoint was saved yet. Free some space and "
-                "start the run again",
-                path=folder,
-                target=target,
-            )
-        kept = [f"last.pt (epoch {self.saved['last.pt'] + 1})"]
-        if self.saved.get("best.pt") is not None:
-            kept.append(f"best.pt (epoch {self.saved['best.pt'] + 1})")
-        return DiskFullError(
-            f"the disk is full: {what}. The run keeps {' and '.join(kept)}, intact. Free some "
-            f"space, then resume with: yolo {self.hooks.task} train resume=True model={last}",
-            path=folder,
-            target=target,
-        )
-
-
-def _csv_value(value: float | None, column: str) -> str:
-    if value is None:
-        return ""
-    if column == "epoch":
-        return str(int(value))
-    return f"{value:.6g}"
