@@ -172,6 +172,14 @@ class DatasetsPage(QWidget):
         self.model.reload()
         self._reload_stats()
 
+    def current_image_id(self) -> int | None:
+        """The id of the grid's current image (the one previewed), or None when there is none."""
+        index = self.grid.currentIndex()
+        if not index.isValid():
+            return None
+        image_id = index.data(IMAGE_ID_ROLE)
+        return int(image_id) if image_id is not None else None
+
     def selected_image_ids(self) -> list[int]:
         """The ids of the selected thumbnails, in grid order."""
         return [self.model.image_id(row) for row in self._selected_rows()]
