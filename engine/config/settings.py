@@ -7,6 +7,7 @@ arguments. Unknown keys are errors that suggest the closest known key.
 from __future__ import annotations
 
 import difflib
+import os
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -45,7 +46,8 @@ class Settings(BaseModel):
     save_period: int = -1
     cache: bool | Literal["ram", "disk"] = False
     device: str | int | list[int] | None = None
-    workers: int = Field(8, ge=0)
+    # The reference's default; the loaders use at most one thread per CPU (effective_workers)
+    workers: int = Field(8, ge=0, description="loader threads; at most the CPU count is used")
     project: str | None = None
     name: str | None = None
     exist_ok: bool = False
@@ -178,6 +180,12 @@ class Settings(BaseModel):
 
 
 SETTING_KEYS: tuple[str, ...] = tuple(Settings.model_fields)
+
+
+def effective_workers(workers: int) -> int:
+    """The loader threads ``workers=`` gives on this machine: at most one per CPU, as the
+    reference caps its loader processes (so the default 8 is 2 on a 2-core machine)."""
+    return max(0, min(int(workers), os.cpu_count() or 1))
 
 
 def default_settings() -> Settings:

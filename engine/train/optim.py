@@ -1,8 +1,8 @@
 """Optimizer, parameter groups and learning-rate schedule, after the reference recipe.
 
 Three groups: biases (pg0, no decay), other weights (pg1, decay), norm weights (pg2, no
-decay). ``optimizer='auto'`` picks SGD (lr 0.01) for long runs (> 10,000 iterations) and
-AdamW with ``lr = 0.002 · 5 / (4 + nc)`` otherwise.
+decay). What ``optimizer='auto'`` picks is decided in auto_optimizer.py (torch-free, so the
+studio shows the same choice before a run).
 """
 
 from __future__ import annotations
@@ -10,34 +10,19 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..errors import SettingsError
+from .auto_optimizer import (  # noqa: F401 - the optimizer's public names, kept here too
+    AUTO_SGD_ITERATIONS,
+    OptimizerChoice,
+    choose_optimizer,
+    resolve_optimizer,
+)
 
 _ADAM_FAMILY = ("Adam", "Adamax", "AdamW", "NAdam", "RAdam")
-AUTO_SGD_ITERATIONS = 10_000
-
-
-@dataclass(frozen=True)
-class OptimizerChoice:
-    name: str
-    lr: float
-    momentum: float
-    auto: bool
-
-
-def choose_optimizer(
-    name: str, lr0: float, momentum: float, *, iterations: int, num_classes: int
-) -> OptimizerChoice:
-    """Resolve ``optimizer='auto'`` into a name, learning rate and momentum."""
-    if name != "auto":
-        return OptimizerChoice(name, lr0, momentum, auto=False)
-    if iterations > AUTO_SGD_ITERATIONS:
-        return OptimizerChoice("SGD", 0.01, 0.9, auto=True)
-    return OptimizerChoice("AdamW", round(0.002 * 5 / (4 + num_classes), 6), 0.9, auto=True)
 
 
 def parameter_groups(model: nn.Module) -> tuple[list, list, list]:

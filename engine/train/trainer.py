@@ -34,8 +34,9 @@ from ..events import (
 from ..nn.model import TaskModel
 from ..nn.zoo import build_model
 from ..utils.atomic import atomic_writer
+from .auto_optimizer import resolve_optimizer
 from .ema import ModelEMA
-from .optim import build_optimizer, choose_optimizer, interpolate, lr_factor, warmup_steps
+from .optim import build_optimizer, interpolate, lr_factor, warmup_steps
 from .pretrained import transfer_pretrained
 from .run_dir import remove_if_no_files, run_dir
 from .run_files import disk_full_error, remove_interrupted_saves, write_results_csv
@@ -209,9 +210,9 @@ class Trainer:
         self.steps_per_epoch = len(data.train)
         self.accumulate = max(round(s.nbs / self.batch_size), 1)
         weight_decay = s.weight_decay * self.batch_size * self.accumulate / s.nbs
-        iterations = math.ceil(data.train.num_images / max(self.batch_size, s.nbs)) * self.epochs
-        self.choice = choose_optimizer(
-            s.optimizer, s.lr0, s.momentum, iterations=iterations, num_classes=len(data.names)
+        self.choice = resolve_optimizer(
+            s, train_images=data.train.num_images, batch=self.batch_size,
+            num_classes=len(data.names),
         )
         self.warmup_bias_lr = 0.0 if self.choice.auto else s.warmup_bias_lr
         self.optimizer = build_optimizer(self.model, self.choice, weight_decay)
@@ -552,6 +553,22 @@ class Trainer:
             validation=validation,
         )
 
+    def _write_final_validation(self, validation: Validation, best: Path) -> None:
+        """Keep best.pt's final validation in the run folder (final_validation.json), so a
+        reader shows it without validating again; a failed write only warns."""
+        from ..val.validation_record import RECORD_NAME, validation_record, write_validation_record
+
+        if validation.details is None:
+            return
+        try:
+            epoch = self.saved.get("best.pt")
+            record = validation_record(validation.details, self.hooks.task,
+                                       checkpoint=best.relative_to(self.save_dir),
+                                       epoch=None if epoch is None else epoch + 1)
+            write_validation_record(self.save_dir / RECORD_NAME, record)
+        except (OSError, EngineError, ValueError) as exc:
+            self._warn(f"{RECORD_NAME} was not written: {exc}", str(self.save_dir))
+
     def _finish(self, result: TrainResult, data: TaskData | None) -> None:
         """Drop the training state from last.pt (a finished run has nothing to resume), then
         validate best.pt once more for the final plots."""
@@ -574,6 +591,7 @@ class Trainer:
                 return
             result.validation = validation
             result.final_metrics = dict(validation.metrics)
+            self._write_final_validation(validation, result.best)
             if self.settings.plots:
                 self.hooks.final_plots(validation, self.save_dir, self.names)
         if self.settings.plots and (self.save_dir / "results.csv").exists():
