@@ -1,13 +1,15 @@
 """One streaming download for everything the engine fetches (weights, named datasets).
 
 The body goes to a temp file next to ``destination`` with progress events, is checked
-(Content-Length, a minimum size, the first bytes), and only then renamed into place, so an
-interrupted, cancelled or wrong download leaves nothing behind. Offline, the error names the
-URL and says where to put the file by hand.
+(Content-Length, a minimum size, the first bytes, and its SHA-256 when one is known), and only
+then renamed into place, so an interrupted, cancelled or wrong download leaves nothing behind.
+Offline (connection refused, no DNS, an HTTP error), the error names the file, the URL and the
+folder to put it in by hand.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import urllib.error
 import urllib.request
@@ -30,6 +32,14 @@ _NETWORK_ERRORS = (
 )
 
 
+class _Unreachable(Exception):  # noqa: N818 - internal signal, never leaves this module
+    """The network failed (not the disk): carries the original error."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 def download_file(
     url: str,
     destination: str | Path,
@@ -42,34 +52,65 @@ def download_file(
     error: type[EngineError] = EngineError,
     manual: str | None = None,
     cancel: CancelToken = NEVER,
+    sha256: str | None = None,
+    offline_error: type[EngineError] | None = None,
 ) -> Path:
     """Stream ``url`` to ``destination`` atomically and return ``destination``.
 
-    ``what`` describes the file in messages ("a PyTorch checkpoint"); failures raise ``error``.
-    ``manual`` replaces the default "download it by hand and put it at ..." advice given when
-    the URL cannot be reached. ``cancel`` is checked between chunks (raises ``Cancelled``).
+    ``what`` describes the file in messages ("a PyTorch checkpoint"); failures raise ``error``,
+    and a network that cannot be reached raises ``offline_error`` (default ``error``).
+    ``manual`` replaces the default "download it by hand and put it in ..." advice given then.
+    ``cancel`` is checked between chunks (raises ``Cancelled``; the temp file is removed).
+    ``sha256`` (hex) is checked when given; the last event's ``verified`` says whether it was.
     """
     destination = Path(destination)
+    digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s)
+        response = _open(url, timeout)
+        with response, atomic_writer(destination) as handle:
             total = _content_length(response)
-            with atomic_writer(destination) as handle:
-                done, head = _stream(response, handle, url, total, progress, cancel)
-                _check_length(url, destination, done, total, error)
-                _check_content(url, destination, done, head, min_bytes, expect_magic, what, error)
+            done, head = _stream(response, handle, url, total, progress, cancel, digest)
+            _check_length(url, destination, done, total, error)
+            _check_content(url, destination, done, head, min_bytes, expect_magic, what, error)
+            _check_digest(url, destination, digest.hexdigest(), sha256, error)
+    except _Unreachable as exc:
+        raise _offline(url, destination, exc.cause, manual, offline_error or error) from exc.cause
     except EngineError:
         raise
-    except _NETWORK_ERRORS as exc:
-        reason = getattr(exc, "reason", None) or exc
-        advice = manual or (
-            f"On a machine with internet access, download {url} and put it at {destination}."
-        )
+    except OSError as exc:  # the disk, not the network: the temp file is already gone
         raise error(
-            f"{destination.name} is not on this machine and could not be downloaded from "
-            f"{url} ({reason}). {advice}"
+            f"cannot be written ({exc.strerror or exc}); free some space or make the folder "
+            f"{destination.parent} writable, then try again",
+            path=destination,
         ) from exc
-    progress(DownloadProgress(url, done, total, finished=True))
+    progress(DownloadProgress(url, done, total, finished=True, verified=sha256 is not None))
     return destination
+
+
+def _open(url: str, timeout: float) -> http.client.HTTPResponse:
+    try:
+        return urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - http(s) only
+    except _NETWORK_ERRORS as exc:
+        raise _Unreachable(exc) from exc
+
+
+def _offline(
+    url: str,
+    destination: Path,
+    cause: BaseException,
+    manual: str | None,
+    error: type[EngineError],
+) -> EngineError:
+    """One message that says which file, from where, and into which folder."""
+    reason = getattr(cause, "reason", None) or cause
+    advice = manual or (
+        f"On a machine with internet access, download {url} and put it in the folder "
+        f"{destination.parent} (as {destination.name})."
+    )
+    return error(
+        f"{destination.name} is not on this machine and could not be downloaded from "
+        f"{url} ({reason}). {advice}"
+    )
 
 
 def _content_length(response: http.client.HTTPResponse) -> int | None:
@@ -84,18 +125,23 @@ def _stream(
     total: int | None,
     progress: Reporter,
     cancel: CancelToken,
+    digest: hashlib._Hash,
 ) -> tuple[int, bytes]:
-    """Copy the body to ``handle``; return its size and first bytes."""
+    """Copy the body to ``handle`` (hashing it); return its size and first bytes."""
     done, head = 0, b""
     progress(DownloadProgress(url, 0, total))
     while True:
         cancel.raise_if_cancelled()
-        chunk = response.read(CHUNK_BYTES)
+        try:
+            chunk = response.read(CHUNK_BYTES)
+        except _NETWORK_ERRORS as exc:
+            raise _Unreachable(exc) from exc
         if not chunk:
             return done, head
         if len(head) < 16:
             head += chunk[: 16 - len(head)]
         handle.write(chunk)
+        digest.update(chunk)
         done += len(chunk)
         progress(DownloadProgress(url, done, total))
 
@@ -124,3 +170,15 @@ def _check_content(
         raise error(f"{url} sent only {done:,} bytes, too small to be {what}", path=destination)
     if expect_magic is not None and not head.startswith(expect_magic):
         raise error(f"what {url} sent is not {what}", path=destination)
+
+
+def _check_digest(
+    url: str, destination: Path, got: str, expected: str | None, error: type[EngineError]
+) -> None:
+    if expected is not None and got != expected.lower():
+        raise error(
+            f"what {url} sent has SHA-256 {got}, not the expected {expected.lower()}; it was "
+            "not kept. Try again; if it happens again, the file on the server is not the "
+            "official one",
+            path=destination,
+        )

@@ -24,12 +24,17 @@ def _frozen(values: Mapping[str, float] | None = None) -> Mapping[str, float]:
 
 @dataclass(frozen=True)
 class DownloadProgress:
-    """``done`` of ``total`` bytes of ``url`` have arrived (total is None when unknown)."""
+    """``done`` of ``total`` bytes of ``url`` have arrived (total is None when unknown).
+
+    ``verified`` is set on the finished event: True when the file's SHA-256 matched a known
+    digest, False when none is known ("not verified": only its size and format were checked).
+    """
 
     url: str
     done: int
     total: int | None
     finished: bool = False
+    verified: bool | None = None
 
 
 @dataclass(frozen=True)

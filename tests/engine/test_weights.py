@@ -1,15 +1,24 @@
 """Named weights download from a local server the test runs (never the internet)."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
 import torch
 
 from engine import YOLO, CheckpointError, WeightsDownloadError
+from engine.cancel import CancelToken
 from engine.checkpoints import checkpoint_dict, save_checkpoint
+from engine.errors import Cancelled
 from engine.events import DownloadProgress
 from engine.nn import build_model
-from engine.weights import download_weights, is_official_name, resolve_weights
+from engine.weights import (
+    KNOWN_SHA256,
+    WeightsOfflineError,
+    download_weights,
+    is_official_name,
+    resolve_weights,
+)
 from tests.file_server import FileServer, by_file_name
 
 
@@ -75,7 +84,8 @@ def test_offline_error_says_what_to_fetch_and_where_to_put_it(tmp_path):
             resolve_weights("yolov8s-pose.pt", cache_dir=tmp_path, base_url=server.url)
     message = str(caught.value)
     assert f"{server.url}/yolov8s-pose.pt" in message
-    assert str(tmp_path / "yolov8s-pose.pt") in message and "pass the file's path" in message
+    assert f"in the folder {tmp_path} (as yolov8s-pose.pt)" in message
+    assert "pass the file's path" in message
 
 
 def test_unreachable_server_gives_the_same_advice(tmp_path):
@@ -103,3 +113,84 @@ def test_download_progress_drives_a_terminal_bar(tmp_path, checkpoint_bytes, cap
 
 def _server(files: dict[str, bytes]) -> FileServer:
     return FileServer(files, key=by_file_name, prefix="/releases")
+
+
+# ----- issue 17: checksum, cancel, offline ---------------------------------------------------
+def test_a_cancel_mid_download_leaves_nothing_in_the_weights_folder(tmp_path, checkpoint_bytes):
+    body = checkpoint_bytes * 8  # several chunks, so the cancel lands between two of them
+    token, seen = CancelToken(), []
+
+    def cancel_after_first_chunk(event: DownloadProgress) -> None:
+        seen.append(event.done)
+        if event.done > 0:
+            token.cancel()
+
+    with _server({"yolov8n-seg.pt": body}) as server:
+        with pytest.raises(Cancelled):
+            resolve_weights("yolov8n-seg.pt", cache_dir=tmp_path, base_url=server.url,
+                            progress=cancel_after_first_chunk, cancel=token)
+    assert 0 < seen[-1] < len(body)  # it did stop midway
+    assert list(tmp_path.iterdir()) == []  # no temp file, no partial weights
+
+
+def test_a_known_checksum_is_verified_and_said_so(tmp_path, checkpoint_bytes, monkeypatch):
+    monkeypatch.setitem(KNOWN_SHA256, "yolov8n-cls.pt", hashlib.sha256(checkpoint_bytes)
+                        .hexdigest())
+    events: list[DownloadProgress] = []
+    with _server({"yolov8n-cls.pt": checkpoint_bytes}) as server:
+        path = resolve_weights("yolov8n-cls.pt", cache_dir=tmp_path, base_url=server.url,
+                               progress=events.append)
+    assert path.read_bytes() == checkpoint_bytes
+    assert events[-1].finished and events[-1].verified is True
+
+
+def test_without_a_known_checksum_the_download_says_not_verified(tmp_path, checkpoint_bytes):
+    assert "yolov8n-cls.pt" not in KNOWN_SHA256
+    events: list[DownloadProgress] = []
+    with _server({"yolov8n-cls.pt": checkpoint_bytes}) as server:
+        resolve_weights("yolov8n-cls.pt", cache_dir=tmp_path, base_url=server.url,
+                        progress=events.append)
+    assert events[-1].finished and events[-1].verified is False
+    assert all(e.verified is None for e in events[:-1])
+
+
+def test_a_bad_checksum_keeps_nothing(tmp_path, checkpoint_bytes, monkeypatch):
+    expected = hashlib.sha256(b"the official file").hexdigest()
+    monkeypatch.setitem(KNOWN_SHA256, "yolov8n-seg.pt", expected)
+    with _server({"yolov8n-seg.pt": checkpoint_bytes}) as server:
+        with pytest.raises(WeightsDownloadError, match="SHA-256") as caught:
+            resolve_weights("yolov8n-seg.pt", cache_dir=tmp_path, base_url=server.url)
+    assert expected in str(caught.value) and "not kept" in str(caught.value)
+    assert not isinstance(caught.value, WeightsOfflineError)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_connection_refused_names_the_file_the_url_and_the_folder(tmp_path):
+    folder = tmp_path / "weights"
+    with pytest.raises(WeightsOfflineError) as caught:
+        resolve_weights("yolov8m-seg.pt", cache_dir=folder, base_url="http://127.0.0.1:9/x",
+                        timeout=2)
+    error = caught.value
+    assert (error.file_name, error.url, error.folder) == (
+        "yolov8m-seg.pt", "http://127.0.0.1:9/x/yolov8m-seg.pt", folder)
+    message = str(error)
+    assert message.startswith("yolov8m-seg.pt is not on this machine")
+    assert "http://127.0.0.1:9/x/yolov8m-seg.pt" in message and str(folder) in message
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_a_failed_dns_lookup_gives_the_same_message(tmp_path):
+    with pytest.raises(WeightsOfflineError, match=r"yolov8n-pose\.pt is not on this machine.*"
+                       r"https://weights\.invalid/yolov8n-pose\.pt.*in the folder"):
+        resolve_weights("yolov8n-pose.pt", cache_dir=tmp_path,
+                        base_url="https://weights.invalid", timeout=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_cannot_be_written_is_not_reported_as_offline(tmp_path, checkpoint_bytes):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_bytes(b"")  # the weights "folder" is a file: writing there fails
+    with _server({"yolov8n-cls.pt": checkpoint_bytes}) as server:
+        with pytest.raises(WeightsDownloadError, match="cannot be written") as caught:
+            resolve_weights("yolov8n-cls.pt", cache_dir=blocker, base_url=server.url)
+    assert not isinstance(caught.value, WeightsOfflineError)
