@@ -11,7 +11,10 @@ Conventions:
 - with fewer than 5 classes, top-5 means top-C (so it is 1.0 for any sample);
 - before any sample is seen, top-1, top-5 and fitness are 0.0;
 - a class with no samples has accuracy ``NaN`` (kept, so every class has a key); the summary
-  table prints ``-`` for it and ``to_dict`` gives ``None`` (valid JSON).
+  table prints ``-`` for it and ``to_dict`` gives ``None`` (valid JSON);
+- precision-recall curves (one class against the rest) come from per-class histograms of the
+  scores, ``SCORE_BINS`` bins on the logit scale (fine near 0 and 1, where a trained
+  classifier's scores crowd), so memory stays [C, SCORE_BINS] however many samples are seen.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ METRIC_KEYS = ("metrics/accuracy_top1", "metrics/accuracy_top5")
 SPEED_KEYS = ("preprocess", "inference", "loss", "postprocess")
 TOP_K = 5
 _NAME_WIDTH = 24
+SCORE_BINS = 1000
+_LOGIT_LIMIT = 13.9  # logit(1 - 1e-6): the bins span every score a float32 softmax gives
+RECALL_AXIS = np.linspace(0.0, 1.0, 101)
 
 
 class ClassifyMetrics:
@@ -47,6 +53,8 @@ class ClassifyMetrics:
         """Forget every sample seen so far (speed figures are kept)."""
         self._cells: torch.Tensor | None = None  # [C*C] int64: true * C + predicted
         self._top5_cells: torch.Tensor | None = None  # [C*2] int64: true * 2 + (hit in top-k)
+        self._score_bins: torch.Tensor | None = None  # [C*B] every sample's score per class
+        self._positive_bins: torch.Tensor | None = None  # [C*B] the true class's score
         self._seen = 0
         self._host: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -67,8 +75,27 @@ class ClassifyMetrics:
         else:
             self._cells += cells.to(self._cells.device)
             self._top5_cells += top5_cells.to(self._top5_cells.device)
+        self._add_score_bins(scores, labels)
         self._seen += labels.numel()
         self._host = None
+
+    def _add_score_bins(self, scores: torch.Tensor, labels: torch.Tensor) -> None:
+        """Histogram the scores of every class, and of the true class apart (for PR curves)."""
+        classes, bins = self.num_classes, SCORE_BINS
+        scores = scores.float()
+        if bool((scores < 0).any() or (scores > 1).any()):  # logits: curves need probabilities
+            scores = scores.softmax(dim=1)
+        logit = torch.logit(scores, eps=1e-6)
+        index = ((logit + _LOGIT_LIMIT) * (bins / (2 * _LOGIT_LIMIT))).long().clamp(0, bins - 1)
+        offsets = torch.arange(classes, device=index.device) * bins
+        every = torch.bincount((index + offsets).reshape(-1), minlength=classes * bins)
+        true_bins = index.gather(1, labels[:, None]).reshape(-1)
+        positive = torch.bincount(labels * bins + true_bins, minlength=classes * bins)
+        if self._score_bins is None or self._positive_bins is None:
+            self._score_bins, self._positive_bins = every, positive
+        else:
+            self._score_bins += every.to(self._score_bins.device)
+            self._positive_bins += positive.to(self._positive_bins.device)
 
     def _checked_batch(
         self, probs: torch.Tensor, targets: torch.Tensor
@@ -154,6 +181,39 @@ class ClassifyMetrics:
             name: float(hits[index]) / float(totals[index]) if totals[index] else math.nan
             for index, name in self.names.items()
         }
+
+    @property
+    def per_class_top5(self) -> dict[str, float]:
+        """Top-5 (top-C) accuracy per class name; ``NaN`` for a class with no samples."""
+        matrix, top5_hits = self._counts()
+        return self._per_class(top5_hits, matrix.sum(axis=1))
+
+    def pr_curves(self) -> tuple[np.ndarray, np.ndarray, list[int], list[float]]:
+        """One-vs-rest precision at 101 recall points for each class with samples:
+        ``(recall [101], precision [K, 101], classes [K], AP [K])``; AP is the curve's mean."""
+        classes, bins = self.num_classes, SCORE_BINS
+        if self._score_bins is None or self._positive_bins is None:
+            return RECALL_AXIS.copy(), np.zeros((0, len(RECALL_AXIS))), [], []
+        every = self._score_bins.view(classes, bins).cpu().numpy()[:, ::-1].astype(np.float64)
+        positive = self._positive_bins.view(classes, bins).cpu().numpy()[:, ::-1]
+        curves, kept, aps = [], [], []
+        for index in range(classes):
+            total = positive[index].sum()
+            steps = every[index] > 0  # thresholds at each bin that holds a score, best first
+            if not total or not steps.any():
+                continue
+            hits = np.cumsum(positive[index])[steps].astype(np.float64)
+            precision = hits / np.cumsum(every[index])[steps]
+            recall = hits / total
+            envelope = np.maximum.accumulate(precision[::-1])[::-1]
+            where = np.searchsorted(recall, RECALL_AXIS, side="left")
+            curve = np.where(where < len(envelope),
+                             envelope[np.minimum(where, len(envelope) - 1)], 0.0)
+            curves.append(curve)
+            kept.append(index)
+            aps.append(float(curve.mean()))
+        precision_rows = np.stack(curves) if curves else np.zeros((0, len(RECALL_AXIS)))
+        return RECALL_AXIS.copy(), precision_rows, kept, aps
 
     @property
     def keys(self) -> list[str]:
