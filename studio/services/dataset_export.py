@@ -2,8 +2,12 @@
 
 Only live data is written: images and annotations in the trash (``deleted_at`` set) and draft
 annotations (a model's suggestions not yet accepted) are left out. Images without a split go
-to ``train``. Image files are hard-linked into the export when the disk allows it (no extra
-space; the engine refuses symbolic links that leave a dataset folder), copied otherwise.
+to ``train``. For segment and pose an image is written when it has labels, or when it is marked
+as background (then with an empty label file: a labelled negative); an image with neither has
+not been labelled yet and is left out (a YOLO image without labels would train as "no objects
+here", teaching the model to miss what it holds). Image files are hard-linked into the export
+when the disk allows it (no extra space; the engine refuses symbolic links that leave a
+dataset folder), copied otherwise.
 
 Writes are atomic: the YOLO export is built in a temp folder beside the target and renamed into
 place when complete (an earlier export there is replaced only then); the COCO JSON is written
@@ -49,6 +53,8 @@ class ExportSummary:
     annotations: int = 0
     linked: int = 0
     copied: int = 0
+    backgrounds: int = 0  # images written with no objects (marked background)
+    unlabelled: int = 0  # images left out: no labels, not marked background
     images_root: Path | None = None  # COCO without images_folder: what file_name is relative to
     problems: list[ProblemRecord] = field(default_factory=list)
 
@@ -61,6 +67,7 @@ class _ImageRow:
     height: int
     split: str
     annotations: list[Annotation]
+    background: bool = False
 
 
 # -- reading the project -----------------------------------------------------------------------
@@ -70,7 +77,7 @@ def _live_images(project: Project) -> list[_ImageRow]:
     """Images not in the trash, each with its accepted annotations not in the trash."""
     with project.database.session() as session:
         images = session.execute(
-            select(Image.id, Image.path, Image.width, Image.height, Image.split)
+            select(Image.id, Image.path, Image.width, Image.height, Image.split, Image.background)
             .where(Image.deleted_at.is_(None)).order_by(Image.id)
         ).all()
         annotations = session.scalars(
@@ -85,9 +92,26 @@ def _live_images(project: Project) -> list[_ImageRow]:
         by_image.setdefault(annotation.image_id, []).append(annotation)
     return [
         _ImageRow(row.id, project.resolve(row.path), row.width, row.height, row.split or "train",
-                  by_image.get(row.id, []))
+                  by_image.get(row.id, []), bool(row.background))
         for row in images
     ]
+
+
+def _labelled_or_background(images: list[_ImageRow], kind: str,
+                            summary: ExportSummary) -> list[_ImageRow]:
+    """The images to write for an object task: those with a label of ``kind`` and those marked
+    as background. The rest (not labelled yet) are counted in ``summary.unlabelled`` and named
+    in one warning, not one per image."""
+    kept = [image for image in images
+            if image.background or any(a.kind == kind for a in image.annotations)]
+    summary.unlabelled = len(images) - len(kept)
+    if summary.unlabelled:
+        summary.problems.append(problem_record(
+            summary.path, f"{summary.unlabelled} image{'s' if summary.unlabelled != 1 else ''} "
+            "with no labels and not marked as background were left out; label them, or mark "
+            "them as background (no objects) on the Datasets page to train on them as "
+            "negatives", severity="warning"))
+    return kept
 
 
 # -- YOLO --------------------------------------------------------------------------------------
@@ -133,6 +157,7 @@ def _write_detect(root: Path, images: list[_ImageRow], settings: ProjectSettings
     names_taken: dict[str, set[str]] = {}
     dims = settings.keypoint_dims
     wanted = "pose" if settings.task == "pose" else "polygon"
+    images = _labelled_or_background(images, wanted, summary)
     for image in _ticking(images, progress, cancel, "images"):
         if not _readable(image, summary):
             continue
@@ -140,12 +165,13 @@ def _write_detect(root: Path, images: list[_ImageRow], settings: ProjectSettings
         _place(image.path, root / "images" / image.split / name, summary)
         lines = [line for a in image.annotations if a.kind == wanted
                  for line in [_label_line(a, dims)] if line]
-        if lines:
-            label = root / "labels" / image.split / PurePosixPath(name).with_suffix(".txt")
-            label.parent.mkdir(parents=True, exist_ok=True)
-            label.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        # a background image gets its empty label file: the engine reads it as "no objects"
+        label = root / "labels" / image.split / PurePosixPath(name).with_suffix(".txt")
+        label.parent.mkdir(parents=True, exist_ok=True)
+        label.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
         summary.images += 1
         summary.annotations += len(lines)
+        summary.backgrounds += not lines
     return set(names_taken)
 
 
@@ -249,6 +275,8 @@ def _coco_content(project: Project, settings: ProjectSettings, images: list[_Ima
                   folder: Path | None, summary: ExportSummary, progress: Progress,
                   cancel: CancelToken) -> dict[str, Any]:
     entries, annotations, taken = [], [], set()
+    images = _labelled_or_background(images, "pose" if settings.task == "pose" else "polygon",
+                                      summary)
     for image in _ticking(images, progress, cancel, "images"):
         if not _readable(image, summary):
             continue

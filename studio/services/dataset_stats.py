@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..state.models import SPLITS, Annotation, Image
-from .image_queries import UNASSIGNED, live_annotation, split_counts
+from .image_queries import UNASSIGNED, is_background, live_annotation, split_counts, trash_count
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,16 @@ class DatasetStats:
 
     ``class_instances``: labels per class index; ``class_images``: images holding the class;
     ``class_splits``: labels per class index and split (``UNASSIGNED`` for none);
-    ``instances_per_image``: how many images have 0, 1, 2, ... labels.
+    ``instances_per_image``: how many images have 0, 1, 2, ... labels; ``background``: images
+    marked as having no objects (labelled negatives); ``trash``: images in the trash (not
+    counted anywhere else).
     """
 
     images: int = 0
     labelled: int = 0
     with_issues: int = 0
+    background: int = 0
+    trash: int = 0
     splits: dict[str, int] = field(default_factory=dict)
     class_instances: dict[int, int] = field(default_factory=dict)
     class_images: dict[int, int] = field(default_factory=dict)
@@ -55,7 +59,8 @@ class DatasetStats:
 
     @property
     def unlabelled(self) -> int:
-        return self.images - self.labelled
+        """Images with no label that are not marked as background (not used in training)."""
+        return self.images - self.labelled - self.background
 
     @property
     def instances(self) -> int:
@@ -68,6 +73,8 @@ def compute_stats(session: Session) -> DatasetStats:
     images = int(session.scalar(select(func.count(Image.id)).where(live_image)) or 0)
     with_issues = int(session.scalar(
         select(func.count(Image.id)).where(live_image, Image.problem.is_not(None))) or 0)
+    background = int(session.scalar(
+        select(func.count(Image.id)).where(live_image, is_background())) or 0)
 
     per_class = (select(Annotation.class_index, Image.split, func.count(Annotation.id),
                         func.count(func.distinct(Annotation.image_id)))
@@ -97,7 +104,8 @@ def compute_stats(session: Session) -> DatasetStats:
         histogram[0] = images - labelled
 
     return DatasetStats(
-        images=images, labelled=labelled, with_issues=with_issues, splits=split_counts(session),
+        images=images, labelled=labelled, with_issues=with_issues, background=background,
+        trash=trash_count(session), splits=split_counts(session),
         class_instances=dict(sorted(class_instances.items())),
         class_images=dict(sorted(class_images.items())), class_splits=class_splits,
         instances_per_image=dict(sorted(histogram.items())), sizes=_sizes(session),

@@ -125,6 +125,22 @@ def copy_into_project(project: Project, image: ImageFile, relative: PurePosixPat
     raise ImageReadError("too many files with this name in the project", path=image.path)
 
 
+def remove_copied_file(project: Project, stored: str) -> bool:
+    """Delete the file of an image that was copied into the project (its trash was emptied).
+
+    Only a file inside the project folder is removed (after links are followed): the user's
+    own files, referenced where they are, are read-only to us. Returns False when there was
+    nothing to remove; raises ``OSError`` when the file could not be deleted."""
+    path = project.resolve(stored)
+    if Path(stored).is_absolute() or not path.is_file():
+        return False
+    resolved, inside = path.resolve(), project.folder.resolve()
+    if not resolved.is_relative_to(inside):
+        return False  # a link out of the project: not ours to delete
+    resolved.unlink()
+    return True
+
+
 def _atomic_copy(source: Path, target: Path) -> None:
     """Copy to a temp name beside ``target``, then rename it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)

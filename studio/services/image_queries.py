@@ -3,7 +3,11 @@
 Everything is one SQL statement per question, so a filter over 10,000+ images costs
 milliseconds: the filter becomes ``WHERE`` conditions (``EXISTS`` sub-queries on the indexed
 ``annotations.image_id`` for class and labelled), never a Python loop over rows. Images in the
-trash (``deleted_at`` set) and draft annotations (a model's, not yet accepted) are left out.
+trash (``deleted_at`` set) are left out unless the filter asks for the trash; draft annotations
+(a model's, not yet accepted) are never counted.
+
+An image is *background* when it is marked so and has no accepted label: a label added later
+wins over the mark (the export writes it), so every count here uses that one definition.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
-from ..state.models import SPLITS, Annotation, Image
+from ..state.models import SPLITS, Annotation, Image, ImageTag
 
 UNASSIGNED = "unassigned"
 """``ImageFilter.split`` for images in no split."""
@@ -27,8 +31,10 @@ class ImageFilter:
 
     ``split``: ``train``, ``val``, ``test`` or ``UNASSIGNED``; ``class_index``: images with at
     least one label of that class; ``labelled``: images with / without any label;
+    ``background``: images that are / are not background (marked, no label);
     ``has_issues``: images the importer could not read (``Image.problem``) / readable ones;
-    ``search``: part of the file name (not its folders), case-insensitive.
+    ``tag``: images with that tag; ``search``: part of the file name (not its folders),
+    case-insensitive; ``trash``: the images in the trash instead of the others.
     """
 
     split: str | None = None
@@ -36,12 +42,16 @@ class ImageFilter:
     labelled: bool | None = None
     has_issues: bool | None = None
     search: str = ""
+    background: bool | None = None
+    tag: str | None = None
+    trash: bool = False
 
     @property
     def is_empty(self) -> bool:
-        """True when the filter lets every image through."""
-        unset = (self.split, self.class_index, self.labelled, self.has_issues) == (None,) * 4
-        return unset and not self.search.strip()
+        """True when the filter lets every image (out of the trash) through."""
+        unset = (self.split, self.class_index, self.labelled, self.has_issues, self.background,
+                 self.tag) == (None,) * 6
+        return unset and not self.search.strip() and not self.trash
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,9 @@ class ImageRow:
     file_hash: str
     reviewed: bool
     shapes: tuple[Shape, ...] = ()
+    background: bool = False  # marked and without labels
+    tags: tuple[str, ...] = ()
+    deleted: bool = False  # in the trash
 
     @property
     def file_name(self) -> str:
@@ -77,6 +90,16 @@ class ImageRow:
 def live_annotation() -> list[ColumnElement[bool]]:
     """Conditions of an accepted label: not in the trash, not a draft."""
     return [Annotation.deleted_at.is_(None), Annotation.draft.is_(False)]
+
+
+def has_live_label() -> ColumnElement[bool]:
+    """SQL: the image has at least one accepted label."""
+    return exists().where(Annotation.image_id == Image.id, *live_annotation())
+
+
+def is_background() -> ColumnElement[bool]:
+    """SQL: the image is background (marked, and no accepted label)."""
+    return Image.background.is_(True) & ~has_live_label()
 
 
 def file_name_column() -> ColumnElement[str]:
@@ -91,9 +114,10 @@ def _escape_like(text: str) -> str:
 
 
 def filter_conditions(image_filter: ImageFilter) -> list[ColumnElement[bool]]:
-    """The ``WHERE`` conditions on ``Image`` for ``image_filter`` (trash always excluded)."""
+    """The ``WHERE`` conditions on ``Image`` for ``image_filter`` (the trash, or all but it)."""
     f = image_filter
-    conditions: list[ColumnElement[bool]] = [Image.deleted_at.is_(None)]
+    in_trash = Image.deleted_at.is_not(None) if f.trash else Image.deleted_at.is_(None)
+    conditions: list[ColumnElement[bool]] = [in_trash]
     if f.split == UNASSIGNED:
         conditions.append(Image.split.is_(None))
     elif f.split is not None:
@@ -105,8 +129,11 @@ def filter_conditions(image_filter: ImageFilter) -> list[ColumnElement[bool]]:
                                          Annotation.class_index == f.class_index,
                                          *live_annotation()))
     if f.labelled is not None:
-        labelled = exists().where(Annotation.image_id == Image.id, *live_annotation())
-        conditions.append(labelled if f.labelled else ~labelled)
+        conditions.append(has_live_label() if f.labelled else ~has_live_label())
+    if f.background is not None:
+        conditions.append(is_background() if f.background else ~is_background())
+    if f.tag is not None:
+        conditions.append(exists().where(ImageTag.image_id == Image.id, ImageTag.tag == f.tag))
     if f.has_issues is not None:
         conditions.append(Image.problem.is_not(None) if f.has_issues else Image.problem.is_(None))
     term = f.search.strip()
@@ -155,7 +182,8 @@ def _tuple(values: Any) -> tuple[float, ...] | None:
 
 
 def load_rows(session: Session, image_ids: Sequence[int]) -> list[ImageRow]:
-    """The details and labels of ``image_ids`` (a page: two indexed queries), in that order.
+    """The details, labels and tags of ``image_ids`` (a page: three indexed queries), in that
+    order.
     Ids no longer in the project are left out."""
     if not image_ids:
         return []
@@ -168,12 +196,20 @@ def load_rows(session: Session, image_ids: Sequence[int]) -> list[ImageRow]:
     for image_id, kind, class_index, polygon, box, keypoints in session.execute(annotations):
         shapes.setdefault(image_id, []).append(
             Shape(kind, int(class_index), _tuple(polygon), _tuple(box), _tuple(keypoints)))
+    tags: dict[int, list[str]] = {}
+    for image_id, tag in session.execute(select(ImageTag.image_id, ImageTag.tag)
+                                         .where(ImageTag.image_id.in_(ids))
+                                         .order_by(ImageTag.image_id, ImageTag.tag)):
+        tags.setdefault(image_id, []).append(tag)
     images = select(Image.id, Image.path, Image.width, Image.height, Image.split, Image.problem,
-                    Image.file_hash, Image.reviewed).where(Image.id.in_(ids))
+                    Image.file_hash, Image.reviewed, Image.background,
+                    Image.deleted_at).where(Image.id.in_(ids))
     rows = {
         row.id: ImageRow(row.id, row.path, int(row.width or 0), int(row.height or 0), row.split,
                          row.problem, row.file_hash or "", bool(row.reviewed),
-                         tuple(shapes.get(row.id, ())))
+                         tuple(shapes.get(row.id, ())),
+                         background=bool(row.background) and row.id not in shapes,
+                         tags=tuple(tags.get(row.id, ())), deleted=row.deleted_at is not None)
         for row in session.execute(images)
     }
     return [rows[i] for i in ids if i in rows]
@@ -186,3 +222,16 @@ def class_choices(session: Session) -> list[tuple[int, int]]:
                  .where(Image.deleted_at.is_(None), *live_annotation())
                  .group_by(Annotation.class_index).order_by(Annotation.class_index))
     return [(int(index), int(count)) for index, count in session.execute(statement)]
+
+
+def tag_choices(session: Session) -> list[tuple[str, int]]:
+    """``(tag, images with it)`` for every tag of an image out of the trash, by name."""
+    statement = (select(ImageTag.tag, func.count(ImageTag.image_id))
+                 .join(Image, Image.id == ImageTag.image_id).where(Image.deleted_at.is_(None))
+                 .group_by(ImageTag.tag).order_by(ImageTag.tag))
+    return [(str(tag), int(count)) for tag, count in session.execute(statement)]
+
+
+def trash_count(session: Session) -> int:
+    """How many images are in the trash."""
+    return count_matching(session, ImageFilter(trash=True))

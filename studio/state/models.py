@@ -5,6 +5,8 @@ height, so YOLO labels go in and come out unchanged: ``polygon`` is ``[x1, y1, x
 ``box`` is ``[cx, cy, w, h]`` and ``keypoints`` is ``[x1, y1, v1, x2, y2, v2, ...]`` (``v``: 0 not
 labelled, 1 occluded, 2 visible; no ``v`` when the schema has two values per keypoint).
 Deleted images and annotations keep their rows with ``deleted_at`` set (the trash).
+An image marked ``background`` was checked and holds no objects: training uses it as a
+negative (an empty label file), while an image with no labels and no mark is left out.
 """
 
 from __future__ import annotations
@@ -109,10 +111,27 @@ class Image(Base):
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    background: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     annotations: Mapped[list[Annotation]] = relationship(
         back_populates="image", cascade="all, delete-orphan", order_by="Annotation.position"
     )
+    tags: Mapped[list[ImageTag]] = relationship(
+        back_populates="image", cascade="all, delete-orphan", order_by="ImageTag.tag"
+    )
+
+
+class ImageTag(Base):
+    """A free-text tag of an image (one row per image and tag)."""
+
+    __tablename__ = "image_tags"
+    __table_args__ = (UniqueConstraint("image_id", "tag"), Index("ix_image_tags_tag", "tag"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(100))
+
+    image: Mapped[Image] = relationship(back_populates="tags")
 
 
 class Annotation(Base):
