@@ -159,6 +159,17 @@ def impact(database: Database, operation: ClassOperation) -> str:
                 f"{_after(rows, operation.index)}.")
 
 
+def label_counts(database: Database) -> dict[int, int]:
+    """``{class index: live labels on live images}`` for every class that has one."""
+    with database.session() as session:
+        rows = session.execute(
+            select(Annotation.class_index, func.count(Annotation.id))
+            .join(Image, Annotation.image_id == Image.id)
+            .where(Annotation.deleted_at.is_(None), Image.deleted_at.is_(None))
+            .group_by(Annotation.class_index))
+        return {int(index): int(count) for index, count in rows}
+
+
 def _usage(session: Session, index: int) -> tuple[int, int]:
     """Live labels of class ``index`` on live images, and on how many images."""
     row = session.execute(

@@ -93,6 +93,10 @@ class DatasetsPage(QWidget):
         self.random_button = QPushButton("Random split…")
         self.random_button.clicked.connect(self.open_random_split)
         bottom.addWidget(self.random_button)
+        self.classes_button = QPushButton("Classes…")
+        self.classes_button.setToolTip("Add, rename, recolour, reorder, merge or delete classes")
+        self.classes_button.clicked.connect(self.open_class_editor)
+        bottom.addWidget(self.classes_button)
 
         self.no_match = EmptyState("No images match these filters",
                                    "Change the filters, or show every image again.",
@@ -217,6 +221,12 @@ class DatasetsPage(QWidget):
         self._run_split_job("Random split", lambda: random_split(
             database, plan.ratios, plan.seed, image_ids=ids,
             only_unassigned=plan.scope == "unassigned"))
+
+    def open_class_editor(self) -> None:
+        """The class editor (studio/ui/datasets/class_editor.py); pages reload after edits."""
+        from .class_editor import open_class_editor
+
+        self.class_editor = open_class_editor(self.project, self)
 
     def close_page(self) -> None:
         """Stop the background threads (before the project closes)."""
