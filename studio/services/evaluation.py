@@ -95,6 +95,20 @@ class EvaluationResult:
     outcomes: list[ImageOutcome]
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    source: str = ""
+    """What made it: ``evaluated`` (this page) or ``final validation of training``."""
+    run_name: str | None = None
+    made_at: str = ""
+    """When it was made (ISO time, UTC); set when it is saved."""
+    note: str = ""
+    """How the confusion matrix was made, when not as the module docstring says."""
+    epoch: int | None = None
+    """The epoch of the checkpoint, when known (a run's best.pt)."""
+
+    @property
+    def has_outcomes(self) -> bool:
+        """Whether the images behind the cells are known (not for a final validation)."""
+        return bool(self.outcomes)
 
     @property
     def has_background(self) -> bool:
@@ -308,6 +322,11 @@ def confusion_from(outcomes: Sequence[ImageOutcome], size: int) -> np.ndarray:
 # -- tables and curves ---------------------------------------------------------------------------
 
 
+def classify_columns(num_classes: int) -> list[str]:
+    """The classify table's columns: no Top-5 with 5 classes or fewer (it is always 1)."""
+    return ["Images", "Top-1", "Top-5"] if num_classes > 5 else ["Images", "Top-1"]
+
+
 def _classify_result(metrics: Any, names: list[str], outcomes: list[ImageOutcome],
                      probabilities: list[np.ndarray]) -> EvaluationResult:
     counts, accuracy = metrics.class_counts, metrics.per_class_accuracy
@@ -322,7 +341,7 @@ def _classify_result(metrics: Any, names: list[str], outcomes: list[ImageOutcome
                           "Top-5": top5})
     overall = {"Images": metrics.seen, "Top-1": metrics.top1, "Top-5": metrics.top5}
     curves = {"Classes": classify_pr_curves(outcomes, probabilities, len(names))}
-    return EvaluationResult("classify", Path(), names, ["Images", "Top-1", "Top-5"], overall,
+    return EvaluationResult("classify", Path(), names, classify_columns(len(names)), overall,
                             per_class, confusion_from(outcomes, len(names)), curves, outcomes)
 
 

@@ -24,6 +24,7 @@ from ...services.thumbnails import (
 
 ICON = 112
 MAX_SHOWN = 500
+HINT = "Click a cell of the confusion matrix, a class in the table or a curve to see its images"
 
 
 def paint_predictions(image: QImage, outcome: ImageOutcome, style: OverlayStyle) -> None:
@@ -52,8 +53,7 @@ class OutcomeStrip(QWidget):
         self.loader = ThumbnailLoader(ThumbnailStore(project.cache_folder / "thumbnails"),
                                       self.style_, workers=1, parent=self)
         self.loader.ready.connect(self._thumbnail_ready)
-        self.title = QLabel("Click a cell of the confusion matrix, a class in the table or a "
-                            "curve to see its images")
+        self.title = QLabel(HINT)
         self.title.setWordWrap(True)
         self.list = QListWidget()
         self.list.setViewMode(QListView.ViewMode.IconMode)
@@ -100,6 +100,14 @@ class OutcomeStrip(QWidget):
                 self.loader.request(ThumbnailRequest(
                     outcome.image_id, outcome.path, row.file_hash, row.width, row.height,
                     row.shapes, True, self._generation))
+
+    def clear_outcomes(self, message: str | None = None) -> None:
+        """Empty the strip; its title says ``message`` (default: how to fill it)."""
+        self._generation += 1
+        self.loader.discard_pending()
+        self.list.clear()
+        self.outcomes = {}
+        self.title.setText(message or HINT)
 
     def image_ids(self) -> list[int]:
         """The images listed now, in order."""

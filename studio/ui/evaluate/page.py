@@ -1,9 +1,13 @@
 """The Evaluate page: pick a run's checkpoint (or any checkpoint or export), score it on the
 project's val split in a Job, and read the metrics table, the confusion matrix and the PR
-curves; clicking a cell, a class row or a curve lists the images behind it."""
+curves; clicking a cell, a class row or a curve lists the images behind it.
+
+It opens on the newest result kept on disk (``services.evaluation_files``): the latest run's
+final validation, which training already computed, or the last evaluation run here."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -24,18 +28,47 @@ from PySide6.QtWidgets import (
 )
 
 from ...services.evaluation import EvaluationResult, evaluate
+from ...services.evaluation_files import (
+    FINAL_VALIDATION,
+    EvaluationFileError,
+    SavedEvaluation,
+    latest_evaluation_path,
+    latest_saved,
+    load_saved,
+    save_result,
+)
 from ...services.palette import class_color
 from ...services.projects import Project
 from ...services.runs import list_runs
 from ...workers import JobManager
 from ...workers.job import Job, JobProgress
 from ..empty_state import EmptyState
+from ..file_dialogs import start_folder
 from .confusion import ConfusionMatrixView
 from .curves import PrCurvesView
 from .images import OutcomeStrip
 
 MODEL_FILTER = ("Models (*.pt *.onnx *.torchscript *.engine *.tflite *.pb *.mlpackage);;"
                 "All files (*)")
+
+
+NO_IMAGES = ("The final validation of training keeps the counts, not the images behind them: "
+             "press Evaluate (F5) to list the images of each cell, class and curve.")
+
+
+def source_text(result: EvaluationResult) -> str:
+    """``<b>train3</b> · best.pt (epoch 12) · final validation of training · 2026-12-06 15:20``
+    (rich text): which model the figures belong to and what made them."""
+    who = html.escape(result.run_name) if result.run_name else "a model file"
+    model = html.escape(result.model_path.name)
+    if result.epoch is not None:
+        model += f" (epoch {result.epoch})"
+    what = "final validation of training" if result.source == FINAL_VALIDATION else \
+        "evaluated on the val split"
+    when = result.made_at.replace("T", " ")[:16]
+    when = f" · {when} UTC" if when else ""
+    note = f" · confusion matrix: {html.escape(result.note)}" if result.note else ""
+    return f"<b>{who}</b> · {model} · {what}{when}{note}"
 
 
 def _format(value: object) -> str:
@@ -64,6 +97,7 @@ class EvaluatePage(QWidget):
         self.project, self.jobs = project, jobs
         self.job: Job | None = None
         self.result: EvaluationResult | None = None
+        self._shown_saved: tuple[str, str] | None = None  # (path, made_at) of the file shown
         self._build()
         self.refresh()
 
@@ -96,6 +130,9 @@ class EvaluatePage(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.source_label = QLabel("")  # what is shown: which run, final validation or not
+        self.source_label.setWordWrap(True)
+        self.source_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.empty = EmptyState(
             "Nothing evaluated yet",
             "Choose a trained model above (a run from the Train page, or any checkpoint or "
@@ -108,6 +145,7 @@ class EvaluatePage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.status)
+        layout.addWidget(self.source_label)
         layout.addWidget(self.stack, 1)
         QShortcut(QKeySequence("F5"), self, self.start)
 
@@ -148,7 +186,12 @@ class EvaluatePage(QWidget):
 
     # ----- the page protocol -----
     def refresh(self) -> None:
-        """Reload the runs offered (after training)."""
+        """Reload the runs offered (after training) and show the newest saved result (a run
+        that just ended: its final validation)."""
+        self._refresh_models()
+        self.show_latest_saved()
+
+    def _refresh_models(self) -> None:
         current = self.model.currentData()
         self.model.clear()
         for run in list_runs(self.project):
@@ -173,14 +216,16 @@ class EvaluatePage(QWidget):
 
     # ----- choosing and running -----
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a model", str(self.project.folder),
-                                              MODEL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a model", start_folder(self.project.folder, self.model.currentData()),
+            MODEL_FILTER)
         if path:
             self.set_model(path)
 
     def choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose an exported model folder",
-                                                str(self.project.folder))
+        path = QFileDialog.getExistingDirectory(
+            self, "Choose an exported model folder",
+            start_folder(self.project.folder, self.model.currentData()))
         if path:
             self.set_model(path)
 
@@ -203,10 +248,19 @@ class EvaluatePage(QWidget):
         if not path or (self.job is not None and self.job.running):
             return None
         project, size = self.project, self.imgsz.value() or None
+        run_name = self._run_of(Path(path))
         self.status.setText(f"Evaluating {Path(path).name} on the val split…")
-        self.job = self.jobs.start(f"Evaluating {Path(path).name}", lambda progress, cancel:
-                                   evaluate(project, path, imgsz=size, progress=progress,
-                                            cancel=cancel))
+
+        def work(progress, cancel) -> EvaluationResult:
+            result = evaluate(project, path, imgsz=size, progress=progress, cancel=cancel)
+            result.run_name = run_name
+            try:  # kept for the next start; off the GUI thread (a result lists every image)
+                save_result(result, latest_evaluation_path(project))
+            except OSError as exc:
+                result.warnings.append(f"the result was not kept for the next start: {exc}")
+            return result
+
+        self.job = self.jobs.start(f"Evaluating {Path(path).name}", work)
         self.job.progress.connect(self._progress)
         self.job.finished.connect(self.show_result)
         self.job.failed.connect(self._failed)
@@ -219,6 +273,37 @@ class EvaluatePage(QWidget):
         if self.job is not None and self.job.running:
             self.job.cancel()
 
+    def _run_of(self, path: Path) -> str | None:
+        """The name of the run whose folder holds ``path`` (None: a file from elsewhere)."""
+        for run in list_runs(self.project):
+            if path.is_relative_to(run.folder):
+                return run.name
+        return None
+
+    # ----- saved results -----
+    def show_latest_saved(self) -> bool:
+        """Show the newest saved result when it is not the one shown (none while a job runs).
+        A file that cannot be read is said in the status line; the page stays usable."""
+        if self.job is not None and self.job.running:
+            return False
+        saved = latest_saved(self.project)
+        if saved is None or self._shown_saved == (str(saved.path), saved.made_at):
+            return False
+        self._shown_saved = (str(saved.path), saved.made_at)
+        return self.load_saved(saved)
+
+    def load_saved(self, saved: SavedEvaluation) -> bool:
+        """Read and show ``saved``; False (and a message) when it cannot be read."""
+        try:
+            result = load_saved(saved)
+        except EvaluationFileError as exc:
+            self._failed(f"the saved result could not be shown: {exc}", "")
+            return False
+        if str(result.model_path) and Path(result.model_path).exists():
+            self.set_model(result.model_path)
+        self.show_result(result)
+        return True
+
     def _update_buttons(self) -> None:
         running = self.job is not None and self.job.running
         self.run_button.setEnabled(not running and self.model.currentData() is not None)
@@ -228,7 +313,9 @@ class EvaluatePage(QWidget):
         self.status.setText(progress.text)
 
     def _failed(self, message: str, _details: str) -> None:
-        self.status.setText(f"<span style='color:#d55e00'>Evaluation failed: {message}</span>")
+        text = message if message.startswith("the saved result") else \
+            f"Evaluation failed: {message}"
+        self.status.setText(f"<span style='color:#d55e00'>{html.escape(text)}</span>")
 
     # ----- results -----
     def colors(self) -> list[str]:
@@ -241,12 +328,21 @@ class EvaluatePage(QWidget):
         colors = self.colors()
         warnings = f" · {len(result.warnings)} warning(s): {result.warnings[0]}" \
             if result.warnings else ""
-        self.status.setText(f"{result.model_path.name} on {len(result.outcomes)} val images "
-                            f"in {result.seconds:.1f} s{warnings}")
+        if result.source == FINAL_VALIDATION:
+            self.status.setText("Opened on the final validation that training computed. Press "
+                                "Evaluate to score the model on the val split as it is now and "
+                                "to see the images behind each cell.")
+        else:
+            self.status.setText(f"{result.model_path.name} on {len(result.outcomes)} val images "
+                                f"in {result.seconds:.1f} s{warnings}")
+        self.source_label.setText(source_text(result))
+        if result.source != FINAL_VALIDATION and result.made_at:  # kept: no need to read it
+            self._shown_saved = (str(latest_evaluation_path(self.project)), result.made_at)
         self._fill_table(result, colors)
         self.confusion.set_matrix(result.confusion, result.labels, colors)
         self.curves.set_curves(result.curves, result.names, colors)
         self.stack.setCurrentIndex(1)
+        self.strip.clear_outcomes(None if result.has_outcomes else NO_IMAGES)
         self.evaluated.emit(result)
 
     def _fill_table(self, result: EvaluationResult, colors: list[str]) -> None:
@@ -280,6 +376,9 @@ class EvaluatePage(QWidget):
         """List the images counted in a confusion cell."""
         if self.result is None:
             return
+        if not self.result.has_outcomes:
+            self.strip.clear_outcomes(NO_IMAGES)
+            return
         labels = self.result.labels
         self.strip.show_outcomes(f"true {labels[true]}, predicted {labels[predicted]}",
                                  self.result.images_in_cell(true, predicted), self.result.names)
@@ -289,5 +388,8 @@ class EvaluatePage(QWidget):
         if self.result is None or not 0 <= index < len(self.result.names):
             return
         self.curves.highlight(index)
+        if not self.result.has_outcomes:
+            self.strip.clear_outcomes(NO_IMAGES)
+            return
         self.strip.show_outcomes(f"class {self.result.names[index]}",
                                  self.result.images_of_class(index), self.result.names)

@@ -111,16 +111,19 @@ class PredictControls(QWidget):
     def _view_box(self) -> QGroupBox:
         box = QGroupBox("Display")
         form = QFormLayout(box)
+        self._view_form = form
         self.conf = _slider(1, 100, 25)
         self.iou = _slider(5, 95, 70)
         self.opacity = _slider(0, 100, 40)
         self.conf_label, self.iou_label = QLabel(), QLabel()
+        self._rows: dict[str, QHBoxLayout] = {}
         for slider, label, name in ((self.conf, self.conf_label, "Confidence"),
                                     (self.iou, self.iou_label, "NMS IoU")):
             row = QHBoxLayout()
             row.addWidget(slider, 1)
             row.addWidget(label)
             form.addRow(name, row)
+            self._rows[name] = row
             slider.valueChanged.connect(self._changed)
         form.addRow("Mask opacity", self.opacity)
         self.opacity.valueChanged.connect(self._changed)
@@ -137,6 +140,7 @@ class PredictControls(QWidget):
             check.toggled.connect(self._changed)
             layers.addWidget(check)
         form.addRow(layers)
+        self._rows["layers"] = layers
         self.save_button = QPushButton("Save overlays…")
         self.save_button.setToolTip("Write every frame with its overlays as PNG to a folder")
         form.addRow(self.save_button)
@@ -157,8 +161,26 @@ class PredictControls(QWidget):
                                         "page: Enter accepts, Delete rejects, editing accepts")
         form.addRow("Images", self.prelabel_scope)
         form.addRow("Confidence", self.prelabel_conf)
+        self._prelabel_form = form
         form.addRow(self.prelabel_button)
         return box
+
+    def set_task(self, task: str) -> None:
+        """Show only the settings that act on ``task``: a classifier has no thresholds, boxes,
+        masks or keypoints (its scores are drawn as bars); masks belong to segment and
+        keypoints to pose."""
+        classify = task == "classify"
+        form = self._view_form
+        form.setRowVisible(self._rows["Confidence"], not classify)
+        form.setRowVisible(self._rows["NMS IoU"], not classify)
+        form.setRowVisible(self.opacity, task == "segment")
+        form.setRowVisible(self._rows["layers"], not classify)
+        self.show_masks.setVisible(task == "segment")
+        self.show_keypoints.setVisible(task == "pose")
+        self._prelabel_form.setRowVisible(self.prelabel_conf, not classify)
+        self.mode.setToolTip("Ground truth: the class band at the bottom; prediction: the "
+                             "class scores" if classify else
+                             "Ground truth solid, prediction dashed; FP and MISS in red")
 
     # -- values -----------------------------------------------------------------------------
     def _kind_changed(self) -> None:

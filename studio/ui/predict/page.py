@@ -32,8 +32,9 @@ from ...services.projects import Project
 from ...services.runs import list_runs
 from ...services.thumbnails import OverlayStyle
 from ...workers.job import Job, JobManager
+from ..file_dialogs import start_folder
 from .controls import PredictControls
-from .render import Palette, render
+from .render import OverlayOptions, Palette, render
 from .view import OverlayView
 
 
@@ -76,7 +77,8 @@ class PredictPage(QWidget):
         self.view.style = replace(OverlayStyle.from_project(self.project), keypoint_dims=3)
         self.controls = PredictControls()
         c = self.controls
-        c.options_changed.connect(lambda: self.view.set_options(c.options()))
+        c.set_task(self.project.task)
+        c.options_changed.connect(lambda: self.view.set_options(self.options()))
         c.run_button.clicked.connect(self.run)
         c.cancel_button.clicked.connect(self.cancel)
         c.browse_model_file.clicked.connect(self._choose_model_file)
@@ -126,6 +128,14 @@ class PredictPage(QWidget):
         """``(key, what it does)`` for the F1 cheat sheet."""
         return list(self._shortcuts)
 
+    def options(self) -> OverlayOptions:
+        """The controls' drawing options; side by side, the right pane is captioned with the
+        model that made the predictions shown."""
+        options = self.controls.options()
+        if self.info is not None:
+            options = replace(options, prediction_title=f"Prediction · {self.info.path.name}")
+        return options
+
     def context_widget(self) -> QWidget:
         """Model, source and display settings, for the right-hand dock."""
         return self.controls
@@ -167,23 +177,26 @@ class PredictPage(QWidget):
 
     def _choose_model_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a model", str(self.project.folder),
+            self, "Choose a model", start_folder(self.project.folder, self.controls.model_path()),
             "Models (*.pt *.onnx *.torchscript *.tflite *.engine *.mlpackage *.pb);;All (*)")
         if path:
             self.set_model_path(path)
 
     def _choose_model_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose an exported model folder",
-                                                str(self.project.folder))
+        path = QFileDialog.getExistingDirectory(
+            self, "Choose an exported model folder",
+            start_folder(self.project.folder, self.controls.model_path()))
         if path:
             self.set_model_path(path)
 
     def _choose_source(self) -> None:
+        folder = start_folder(self.project.folder, self.controls.source_path.text().strip())
         if self.controls.source_kind.currentText() == "Folder":
-            path = QFileDialog.getExistingDirectory(self, "Choose a folder of images")
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder of images", folder)
         else:
             path, _ = QFileDialog.getOpenFileName(
-                self, "Choose a video", "", "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All (*)")
+                self, "Choose a video", folder,
+                "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All (*)")
         if path:
             self.controls.source_path.setText(path)
 
@@ -292,7 +305,7 @@ class PredictPage(QWidget):
             sides = tuple(KEYPOINT_SIDES[keypoint_side(n)] for n in self.schema.names)
         self.view.palette_info = Palette(dict(info.names), colors, tuple(skeleton), sides)
         self.view.class_count = len(info.names)
-        self.controls.set_classes(dict(info.names), colors)
+        self.controls.set_classes(dict(info.names), colors)  # redraws with self.options()
 
     # -- frames -------------------------------------------------------------------------------
     def step(self, step: int) -> None:
@@ -332,7 +345,8 @@ class PredictPage(QWidget):
 
     # -- saving and pre-labelling -----------------------------------------------------------
     def _choose_save_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save the overlays to")
+        folder = QFileDialog.getExistingDirectory(self, "Save the overlays to",
+                                                  start_folder(self.project.folder))
         if folder:
             self.save_overlays(Path(folder))
 
@@ -341,7 +355,7 @@ class PredictPage(QWidget):
         if not self.frames:
             self._say("Nothing to save yet: run a model first.")
             return None
-        frames, options = list(self.frames), self.controls.options()
+        frames, options = list(self.frames), self.options()
         truths = [self._ground_truth(f) for f in frames]
         palette, style, count = self.view.palette_info, self.view.style, self.view.class_count
 

@@ -45,6 +45,8 @@ class OverlayOptions:
     show_masks: bool = True
     show_keypoints: bool = True
     mark_errors: bool = True
+    prediction_title: str = "Prediction"
+    """The right pane's caption side by side (the page adds the model's name)."""
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,12 @@ def paint_frame(painter: QPainter, area: QRectF, image: QImage, frame: FramePred
     """Draw the image in ``area`` (fitted, centred) with the layers the mode asks for."""
     if options.mode == "side by side":
         half = area.width() / 2
-        left, right = QRectF(area.left(), area.top(), half - 2, area.height()), \
-            QRectF(area.left() + half + 2, area.top(), half - 2, area.height())
+        band = caption_height()
+        left = QRectF(area.left(), area.top() + band, half - 2, area.height() - band)
+        right = QRectF(area.left() + half + 2, area.top() + band, half - 2,
+                       area.height() - band)
+        for pane, title in ((left, "Ground truth"), (right, options.prediction_title)):
+            caption(painter, QRectF(pane.left(), area.top(), pane.width(), band), title)
         paint_frame(painter, left, image, frame, shown, truth, palette, style,
                     replace(options, mode="ground truth"))
         paint_frame(painter, right, image, frame, shown, truth, palette, style,
@@ -124,6 +130,29 @@ def paint_frame(painter: QPainter, area: QRectF, image: QImage, frame: FramePred
         paint_misses(painter, target, [s for s in truth
                                        if s.class_index not in options.hidden_classes],
                      shown.match)
+    painter.restore()
+
+
+def _caption_font() -> QFont:
+    font = QFont()
+    font.setPointSizeF(10)
+    font.setBold(True)
+    return font
+
+
+def caption_height() -> float:
+    """The height of a pane's caption band (side by side)."""
+    return QFontMetricsF(_caption_font()).height() + 8
+
+
+def caption(painter: QPainter, band: QRectF, text: str) -> None:
+    """A pane's title, centred in ``band`` (light on the view's dark background), elided."""
+    painter.save()
+    font = _caption_font()
+    painter.setFont(font)
+    painter.setPen(QColor("#e6e6e6"))
+    elided = QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideMiddle, band.width())
+    painter.drawText(band, Qt.AlignmentFlag.AlignCenter, elided)
     painter.restore()
 
 
@@ -232,6 +261,11 @@ def tag(painter: QPainter, corner: QPointF, text: str, color: QColor) -> None:
     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
 
+def scores_title(num_classes: int) -> str:
+    """The heading of the classify bars: "Top 5" only when there are more than 5 classes."""
+    return "Top 5 classes" if num_classes > 5 else "Class scores"
+
+
 def paint_top5(painter: QPainter, target: QRectF, probs: np.ndarray, palette: Palette,
                options: OverlayOptions) -> None:
     """Classify: the five best classes as bars (class colour, name, score) at the top left."""
@@ -242,9 +276,12 @@ def paint_top5(painter: QPainter, target: QRectF, probs: np.ndarray, palette: Pa
     width = min(260.0, target.width() - 16)
     left, top = target.left() + 8, target.top() + 8
     rows = [(i, p) for i, p in top_classes(probs) if i not in options.hidden_classes]
-    painter.fillRect(QRectF(left - 4, top - 4, width + 8, row * len(rows) + 8),
+    painter.fillRect(QRectF(left - 4, top - 4, width + 8, row * (len(rows) + 1) + 8),
                      QColor(0, 0, 0, 150))
-    for n, (index, score) in enumerate(rows):
+    painter.setPen(QColor("#ffffff"))
+    painter.drawText(QRectF(left + 4, top, width - 8, row - 4), Qt.AlignmentFlag.AlignVCenter,
+                     scores_title(len(probs)))
+    for n, (index, score) in enumerate(rows, start=1):
         y = top + n * row
         painter.fillRect(QRectF(left, y, width * score, row - 4), palette.color(index))
         painter.setPen(QColor("#ffffff"))
@@ -272,8 +309,10 @@ def render(frame: FramePrediction, truth: Sequence[Shape] | None, palette: Palet
     """The frame with its overlays at the display copy's size (for saving)."""
     image = decode(frame)
     shown = select(frame, options, truth, class_count)
-    width = image.width() * (2 if options.mode == "side by side" else 1)
-    canvas = QImage(width, image.height(), QImage.Format.Format_RGB32)
+    side_by_side = options.mode == "side by side"
+    width = image.width() * (2 if side_by_side else 1)
+    height = image.height() + (round(caption_height()) if side_by_side else 0)
+    canvas = QImage(width, height, QImage.Format.Format_RGB32)
     canvas.fill(QColor("#000000"))
     painter = QPainter(canvas)
     paint_frame(painter, QRectF(canvas.rect()), image, frame, shown, truth, palette, style,

@@ -89,8 +89,9 @@ def test_evaluate_a_classify_project(make_project, tmp_path):
     path = save_checkpoint(tmp_path / "best.pt", checkpoint_dict(model, train_args={"imgsz": 32}))
     seen = []
     result = evaluate(project, path, progress=lambda *args: seen.append(args))
-    assert result.task == "classify" and result.columns == ["Images", "Top-1", "Top-5"]
-    assert result.overall["Images"] == 6 and result.overall["Top-5"] == 1.0
+    # two classes: no Top-5 column (top-5 of 2 classes is always 1)
+    assert result.task == "classify" and result.columns == ["Images", "Top-1"]
+    assert result.overall["Images"] == 6
     assert result.confusion.shape == (2, 2) and result.confusion.sum() == 6
     assert not result.has_background
     top1 = np.trace(result.confusion) / 6
