@@ -1,15 +1,19 @@
-"""The filter bar: split, class, labelled / unlabelled, problems, a file-name search, and the
-"Show labels" toggle."""
+"""The filter bar: split, class, labelled / background / unlabelled, tag, problems, a
+file-name search, the "Trash" view and the "Show labels" toggle."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLineEdit, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLineEdit, QPushButton, QWidget
 
 from ...services.image_queries import UNASSIGNED, ImageFilter
 from ...services.projects import ClassInfo
 
 SEARCH_DELAY_MS = 250
+LABEL_STATES = (("Any labels", (None, None)), ("Labelled", (True, None)),
+                ("Background", (None, True)), ("Unlabelled", (False, False)))
+"""The labels combo: ``(labelled, background)`` of ``ImageFilter``. "Unlabelled" is neither
+labelled nor background: the images still to do (training leaves them out)."""
 
 
 class FilterBar(QWidget):
@@ -29,9 +33,18 @@ class FilterBar(QWidget):
         self.classes.addItem("All classes", None)
         self.classes.setMinimumContentsLength(12)
         self.labelled = QComboBox()
-        for text, value in (("Labelled or not", None), ("Labelled", True),
-                            ("Unlabelled", False)):
+        for text, value in LABEL_STATES:
             self.labelled.addItem(text, value)
+        self.labelled.setToolTip("Labelled: with objects · Background: marked as having no "
+                                 "objects · Unlabelled: neither (left out of training)")
+        self.tags = QComboBox()
+        self.tags.addItem("All tags", None)
+        self.tags.setToolTip("Only the images with this tag")
+        self.tags.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.trash = QPushButton("Trash")
+        self.trash.setCheckable(True)
+        self.trash.setToolTip("Show the images in the trash, to restore them or delete them "
+                              "for good")
         self.issues = QCheckBox("Only with problems")
         self.issues.setToolTip("Images the import could not read")
         self.search = QLineEdit()
@@ -47,13 +60,15 @@ class FilterBar(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
-        for widget in (self.split, self.classes, self.labelled, self.issues):
+        for widget in (self.split, self.classes, self.labelled, self.tags, self.issues):
             layout.addWidget(widget)
         layout.addWidget(self.search, 1)
         layout.addWidget(self.show_labels)
-        for combo in (self.split, self.classes, self.labelled):
+        layout.addWidget(self.trash)
+        for combo in self._combos():
             combo.currentIndexChanged.connect(self._emit)
         self.issues.toggled.connect(self._emit)
+        self.trash.toggled.connect(self._emit)
         self.search.textChanged.connect(lambda _text: self._search_timer.start())
         self.show_labels.toggled.connect(self.labelsToggled)
 
@@ -71,22 +86,47 @@ class FilterBar(QWidget):
         if current is not None and position < 0:
             self._emit()
 
+    def set_tags(self, tags: list[tuple[str, int]]) -> None:
+        """Offer the project's tags ``(tag, images)`` (keeps the chosen one while it exists)."""
+        current = self.tags.currentData()
+        self.tags.blockSignals(True)
+        self.tags.clear()
+        self.tags.addItem("All tags", None)
+        for tag, count in tags:
+            self.tags.addItem(f"{tag} ({count:,})", tag)
+        position = self.tags.findData(current) if current is not None else 0
+        self.tags.setCurrentIndex(max(0, position))
+        self.tags.setEnabled(bool(tags) or current is not None)
+        self.tags.blockSignals(False)
+        if current is not None and position < 0:
+            self._emit()
+
+    def set_trash_count(self, count: int) -> None:
+        """Show how many images the trash holds on its button."""
+        self.trash.setText(f"Trash ({count:,})" if count else "Trash")
+
     def image_filter(self) -> ImageFilter:
         """The filter the bar shows now."""
+        labelled, background = self.labelled.currentData() or (None, None)
         return ImageFilter(split=self.split.currentData(), class_index=self.classes.currentData(),
-                           labelled=self.labelled.currentData(),
+                           labelled=labelled, background=background,
                            has_issues=True if self.issues.isChecked() else None,
-                           search=self.search.text().strip())
+                           search=self.search.text().strip(), tag=self.tags.currentData(),
+                           trash=self.trash.isChecked())
+
+    def _combos(self) -> tuple[QComboBox, ...]:
+        return (self.split, self.classes, self.labelled, self.tags)
 
     def reset(self) -> None:
-        """Show every image again."""
-        for combo in (self.split, self.classes, self.labelled):
+        """Show every image again (out of the trash)."""
+        for combo in self._combos():
             combo.blockSignals(True)
             combo.setCurrentIndex(0)
             combo.blockSignals(False)
-        self.issues.blockSignals(True)
-        self.issues.setChecked(False)
-        self.issues.blockSignals(False)
+        for box in (self.issues, self.trash):
+            box.blockSignals(True)
+            box.setChecked(False)
+            box.blockSignals(False)
         self.search.blockSignals(True)
         self.search.clear()
         self.search.blockSignals(False)

@@ -1,5 +1,6 @@
 """The thumbnail grid: a QListView in icon mode with uniform cells, painted by a delegate
-(thumbnail or placeholder, file name, split chip, a mark on images with problems)."""
+(thumbnail or placeholder, file name, split chip, a mark on images with problems, a
+"background" chip and the image's tags)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from .thumbnail_model import FAILED_ROLE, IMAGE_ID_ROLE, ROW_ROLE
 SPLIT_COLORS = {"train": "#0072b2", "val": "#e69f00", "test": "#cc79a7"}
 """Split chips (the Okabe-Ito blue, orange and pink: told apart with any colour vision)."""
 ISSUE_COLOR = "#d55e00"
+BACKGROUND_COLOR = "#009e73"  # Okabe-Ito green: "checked, nothing to find here"
+TAG_COLOR = "#d9000000"  # translucent black (#AARRGGBB): readable on any picture
 PADDING = 6
 Index = QModelIndex | QPersistentModelIndex
 
@@ -111,6 +114,24 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.drawEllipse(mark)
             painter.setPen(QColor("white"))
             painter.drawText(mark, Qt.AlignmentFlag.AlignCenter, "!")
+        bottom = square.bottom() - metrics.height() - 4
+        if row.background:
+            self._chip(painter, square.left() + 3, bottom, "no objects", BACKGROUND_COLOR)
+        if row.tags:
+            text = row.tags[0] if len(row.tags) == 1 else f"{row.tags[0]} +{len(row.tags) - 1}"
+            text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, square.width() // 2)
+            width = metrics.horizontalAdvance(text) + 8
+            self._chip(painter, square.right() - width - 2, bottom, text, TAG_COLOR)
+
+    @staticmethod
+    def _chip(painter: QPainter, left: int, top: int, text: str, color: str) -> None:
+        metrics = painter.fontMetrics()
+        chip = QRect(left, top, metrics.horizontalAdvance(text) + 8, metrics.height() + 2)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(color))
+        painter.drawRoundedRect(QRectF(chip), 3, 3)
+        painter.setPen(QColor("white"))
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
 
 
 class ThumbnailGrid(QListView):

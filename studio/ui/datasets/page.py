@@ -1,5 +1,6 @@
 """The Datasets page: the project's images as a filterable thumbnail grid, a large preview of
-the selected one, statistics, and split management (by hand or at random)."""
+the selected one, statistics, split management (by hand or at random), and the images' trash,
+background marks and tags (image_actions.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...services.dataset_stats import DatasetStats, compute_stats
+from ...services.image_queries import ImageFilter, tag_choices
 from ...services.projects import Project
 from ...services.splits import assign_split, random_split
 from ...services.thumbnails import OverlayStyle, ThumbnailLoader, ThumbnailStore
@@ -29,6 +31,7 @@ from ..empty_state import EmptyState
 from .background import BackgroundCalls
 from .filter_bar import FilterBar
 from .grid import ThumbnailGrid
+from .image_actions import ImageActions
 from .preview import PreviewPanel
 from .split_dialog import RandomSplitDialog
 from .stats_panel import StatsPanel
@@ -42,11 +45,13 @@ class DatasetsPage(QWidget):
 
     ``openImage(image_id)``: a thumbnail was double-clicked (or Enter pressed);
     ``importRequested()``: the empty state's import button; ``filesDropped(paths)``: folders or
-    files dropped on the page. Call ``refresh()`` after an import and ``close_page()`` before
-    the project closes.
+    files dropped on the page; ``imagesChanged()``: images went to or came back from the trash
+    (the pages that list images read them again). Call ``refresh()`` after an import and
+    ``close_page()`` before the project closes.
     """
 
     openImage = Signal(int)
+    imagesChanged = Signal()
     importRequested = Signal()
     filesDropped = Signal(list)
 
@@ -57,7 +62,9 @@ class DatasetsPage(QWidget):
         self.classes = project.classes()
         self.style = OverlayStyle.from_project(project)
         self.stats: DatasetStats | None = None
+        self.tags: list[tuple[str, int]] = []
         self._queries = BackgroundCalls("datasets-query", 1, self)
+        self.queries = self._queries  # image_actions.py runs its edits here, in order
         self._decoder = BackgroundCalls("datasets-preview", 1, self)
         self.loader = ThumbnailLoader(ThumbnailStore(project.cache_folder / "thumbnails"),
                                       self.style, workers=max(2, min(4, os.cpu_count() or 2)),
@@ -70,29 +77,53 @@ class DatasetsPage(QWidget):
 
     # ----- building -----
     def _build(self) -> None:
+        self.context_menu: QMenu | None = None
         self.filter_bar = FilterBar()
         self.filter_bar.set_classes(self.classes)
         self.grid = ThumbnailGrid()
         self.grid.setModel(self.model)
+        self.image_actions = ImageActions(self)
         self.count_label = QLabel("Loading…")
         self.selection_label = QLabel("")
+        self.notice = QLabel("")  # what the last image edit did
+        self.notice.setWordWrap(True)
         self.split_buttons: dict[str | None, QPushButton] = {}
         bottom = QHBoxLayout()
         bottom.setSpacing(6)
         bottom.addWidget(self.count_label)
         bottom.addWidget(self.selection_label)
+        self.selection_button = QPushButton("Selection")
+        self.selection_button.setToolTip("Trash, background and tags for the selected images")
+        selection_menu = QMenu(self.selection_button)
+        selection_menu.aboutToShow.connect(lambda: self._fill_selection_menu(selection_menu))
+        self.selection_button.setMenu(selection_menu)
+        bottom.addWidget(self.selection_button)
         bottom.addStretch(1)
-        bottom.addWidget(QLabel("Set split:"))
+        self.split_box = QWidget()  # hidden in the trash, where splits do not apply
+        split_row = QHBoxLayout(self.split_box)
+        split_row.setContentsMargins(0, 0, 0, 0)
+        split_row.setSpacing(6)
+        split_row.addWidget(QLabel("Set split:"))
         for text, split in SPLIT_BUTTONS:
             button = QPushButton(text)
             button.setToolTip(f"Put the selected images in {text.lower()}" if split
                               else "Take the selected images out of their split")
             button.clicked.connect(lambda _=False, s=split: self.assign_selection(s))
             self.split_buttons[split] = button
-            bottom.addWidget(button)
+            split_row.addWidget(button)
         self.random_button = QPushButton("Random split…")
         self.random_button.clicked.connect(self.open_random_split)
-        bottom.addWidget(self.random_button)
+        split_row.addWidget(self.random_button)
+        bottom.addWidget(self.split_box)
+        self.restore_button = QPushButton("Restore")
+        self.restore_button.setToolTip(self.image_actions.restore.toolTip())
+        self.restore_button.clicked.connect(self.image_actions.restore_selection)
+        self.empty_trash_button = QPushButton("Empty trash…")
+        self.empty_trash_button.setToolTip(self.image_actions.empty.toolTip())
+        self.empty_trash_button.clicked.connect(self.image_actions.empty_trash)
+        for button in (self.restore_button, self.empty_trash_button):
+            button.hide()  # shown in the trash
+            bottom.addWidget(button)
         self.classes_button = QPushButton("Classes…")
         self.classes_button.setToolTip("Add, rename, recolour, reorder, merge or delete classes")
         self.classes_button.clicked.connect(self.open_class_editor)
@@ -101,14 +132,20 @@ class DatasetsPage(QWidget):
         self.no_match = EmptyState("No images match these filters",
                                    "Change the filters, or show every image again.",
                                    (("Clear filters", self.filter_bar.reset),))
+        self.trash_empty = EmptyState(
+            "The trash is empty", "Images you move to the trash (select them, press Delete) "
+            "wait here until you restore them or empty the trash.",
+            (("Back to the images", lambda: self.filter_bar.trash.setChecked(False)),))
         self.grid_stack = QStackedWidget()
         self.grid_stack.addWidget(self.grid)
         self.grid_stack.addWidget(self.no_match)
+        self.grid_stack.addWidget(self.trash_empty)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.grid_stack, 1)
         left_layout.addLayout(bottom)
+        left_layout.addWidget(self.notice)
 
         self.preview = PreviewPanel(self.project, self.style, self._decoder)
         self.preview.set_style(self.style, {c.index: c.name for c in self.classes})
@@ -149,9 +186,9 @@ class DatasetsPage(QWidget):
         self._update_selection()
 
     def _connect(self) -> None:
-        self.filter_bar.changed.connect(self.model.set_filter)
+        self.filter_bar.changed.connect(self._filter_changed)
         self.filter_bar.labelsToggled.connect(self._toggle_labels)
-        self.grid.activatedImage.connect(self.openImage)
+        self.grid.activatedImage.connect(self._open_image)
         self.grid.menuRequested.connect(self._context_menu)
         self.model.reloaded.connect(self._reloaded)
         self.model.pageLoaded.connect(self._update_preview)
@@ -183,6 +220,33 @@ class DatasetsPage(QWidget):
             return None
         image_id = index.data(IMAGE_ID_ROLE)
         return int(image_id) if image_id is not None else None
+
+    def in_trash(self) -> bool:
+        """True while the grid shows the trash."""
+        return self.model.image_filter.trash
+
+    def known_tags(self) -> list[str]:
+        """The project's tags (as last counted)."""
+        return [tag for tag, _count in self.tags]
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """``(key, what it does)`` for the F1 list (keys work while the grid has focus)."""
+        return [("Enter / double-click", "Open the image in Annotate"),
+                *self.image_actions.shortcuts(),
+                ("Alt+T / Alt+V / Alt+E", "Put the selected images in train / val / test"),
+                ("Ctrl+A", "Select every image shown")]
+
+    def after_edit(self, message: str, images_changed: bool) -> None:
+        """An image edit finished: say what it did and show the new state."""
+        self.notice.setText(message)
+        self.model.reload()
+        self._reload_stats()
+        if images_changed:
+            self.imagesChanged.emit()
+
+    def edit_failed(self, message: str, _details: str) -> None:
+        """An image edit could not be saved: nothing changed."""
+        self.notice.setText(f"Nothing was changed: {message}")
 
     def selected_image_ids(self) -> list[int]:
         """The ids of the selected thumbnails, in grid order."""
@@ -250,31 +314,54 @@ class DatasetsPage(QWidget):
     def _reload_stats(self) -> None:
         database = self.project.database
 
-        def work() -> DatasetStats:
+        def work() -> tuple[DatasetStats, list[tuple[str, int]]]:
             with database.session() as session:
-                return compute_stats(session)
+                return compute_stats(session), tag_choices(session)
 
         self._queries.call(work, self._stats_ready, self._query_failed)
 
-    def _stats_ready(self, stats: DatasetStats) -> None:
+    def _stats_ready(self, result: tuple[DatasetStats, list[tuple[str, int]]]) -> None:
+        stats, self.tags = result
         self.stats = stats
-        self.stack.setCurrentWidget(self.empty_state if stats.images == 0 else self.browser)
+        empty = stats.images == 0 and stats.trash == 0  # a full trash can still be opened
+        self.stack.setCurrentWidget(self.empty_state if empty else self.browser)
         self.stats_panel.set_stats(stats, self.classes, self.style)
+        self.filter_bar.set_tags(self.tags)
+        self.filter_bar.set_trash_count(stats.trash)
         self._update_count()
+        self._update_selection()
+
+    def _filter_changed(self, image_filter: ImageFilter) -> None:
+        trash = image_filter.trash
+        self.split_box.setVisible(not trash)
+        self.restore_button.setVisible(trash)
+        self.empty_trash_button.setVisible(trash)
+        self.notice.setText("")
+        self.model.set_filter(image_filter)
 
     def _reloaded(self, count: int) -> None:
-        self.grid_stack.setCurrentWidget(self.grid if count else self.no_match)
+        empty_view = self.trash_empty if self.in_trash() else self.no_match
+        self.grid_stack.setCurrentWidget(self.grid if count else empty_view)
         self._update_count()
         self._update_selection()
         self._update_preview()
 
     def _update_count(self) -> None:
         shown = self.model.rowCount()
+        if self.in_trash():
+            self.count_label.setText(f"{shown:,} image{'s' if shown != 1 else ''} in the trash")
+            return
         total = self.stats.images if self.stats is not None else shown
         if self.model.image_filter.is_empty:
             self.count_label.setText(f"{total:,} images")
         else:
             self.count_label.setText(f"{shown:,} of {total:,} images")
+
+    def _open_image(self, image_id: int) -> None:
+        if self.in_trash():  # Annotate shows only the images out of the trash
+            self.notice.setText("This image is in the trash: restore it to annotate it")
+            return
+        self.openImage.emit(image_id)
 
     def _query_failed(self, message: str, _details: str) -> None:
         self.count_label.setText(f"Could not read the project's images: {message}")
@@ -291,6 +378,14 @@ class DatasetsPage(QWidget):
         self.selection_label.setText(f"· {count:,} selected" if count else "")
         for button in self.split_buttons.values():
             button.setEnabled(count > 0)
+        self.image_actions.update_enabled(count, self.in_trash())
+        self.restore_button.setEnabled(self.image_actions.restore.isEnabled())
+        self.empty_trash_button.setEnabled(self.image_actions.empty.isEnabled())
+        self.selection_button.setEnabled(count > 0 and not self.in_trash())
+
+    def _fill_selection_menu(self, menu: QMenu) -> None:
+        menu.clear()
+        self.image_actions.fill_menu(menu, self.in_trash())
 
     def _update_preview(self) -> None:
         index: QModelIndex = self.grid.currentIndex()
@@ -304,18 +399,24 @@ class DatasetsPage(QWidget):
     def _context_menu(self, position: QPoint) -> None:
         ids = self.selected_image_ids()
         menu = QMenu(self)
+        self.context_menu = menu  # for tests, while it is open
+        trash = self.in_trash()
         current = self.grid.currentIndex()
-        if current.isValid():
+        if current.isValid() and not trash:
             image_id = int(current.data(IMAGE_ID_ROLE))
             menu.addAction("Open in Annotate", lambda: self.openImage.emit(image_id))
-        split_menu = menu.addMenu(f"Set split of {len(ids):,} selected")
-        split_menu.setEnabled(bool(ids))
-        for text, split in SPLIT_BUTTONS:
-            split_menu.addAction(text, lambda s=split: self.assign_selection(s))
-        menu.addAction("Random split…", self.open_random_split)
+        if not trash:
+            split_menu = menu.addMenu(f"Set split of {len(ids):,} selected")
+            split_menu.setEnabled(bool(ids))
+            for text, split in SPLIT_BUTTONS:
+                split_menu.addAction(text, lambda s=split: self.assign_selection(s))
+            menu.addAction("Random split…", self.open_random_split)
+        menu.addSeparator()
+        self.image_actions.fill_menu(menu, trash)
         menu.addSeparator()
         menu.addAction("Select all", self.grid.selectAll)
         menu.exec(position)
+        self.context_menu = None
 
     # ----- drag and drop -----
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

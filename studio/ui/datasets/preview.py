@@ -133,9 +133,16 @@ class PreviewPanel(QWidget):
         for shape in row.shapes:
             counts[shape.class_index] = counts.get(shape.class_index, 0) + 1
         labels = ", ".join(f"{self._class_names.get(i, f'class {i}')} × {n}"
-                           for i, n in sorted(counts.items())) or "no labels"
+                           for i, n in sorted(counts.items()))
+        labels = labels or ("background (no objects)" if row.background else "no labels")
         text = (f"<b>{_escape(row.file_name)}</b><br>{row.width} × {row.height} px · "
                 f"{row.split or 'no split'} · {_escape(labels)}")
+        if row.tags:
+            text += "<br>Tags: " + " ".join(
+                f"<span style='background:#3a3a3a; color:white'>&nbsp;{_escape(tag)}&nbsp;</span>"
+                for tag in row.tags)
+        if row.deleted:
+            text += "<br><i>In the trash: restore it to use it again</i>"
         if row.problem:
             color = QColor("#d55e00").name()
             text += f"<br><span style='color:{color}'>Problem: {_escape(row.problem)}</span>"

@@ -40,6 +40,9 @@ class StatsPanel(QWidget):
         super().__init__(parent)
         self.summary = QLabel("Counting…")
         self.summary.setWordWrap(True)
+        self.summary.setToolTip("Labelled: with objects · Background: marked as having no "
+                                "objects, trained on as negatives · Unlabelled: neither, left "
+                                "out of training")
         self.class_chart = _chart("Labels per class", self.palette())
         self.instances_chart = _chart("Images by number of labels", self.palette())
         self.sizes = QLabel()
@@ -61,9 +64,11 @@ class StatsPanel(QWidget):
         splits = stats.splits
         self.summary.setText(
             f"<b>{stats.images:,}</b> images · {stats.labelled:,} labelled · "
-            f"{stats.unlabelled:,} unlabelled · {stats.instances:,} labels"
+            f"{stats.background:,} background · {stats.unlabelled:,} unlabelled · "
+            f"{stats.instances:,} labels"
             + (f" · <span style='color:#d55e00'>{stats.with_issues:,} with problems</span>"
                if stats.with_issues else "")
+            + (f" · {stats.trash:,} in the trash" if stats.trash else "")
             + f"<br>train {splits.get('train', 0):,} · val {splits.get('val', 0):,} · "
               f"test {splits.get('test', 0):,} · no split {splits.get(UNASSIGNED, 0):,}")
         self._draw_classes(stats, classes, style)

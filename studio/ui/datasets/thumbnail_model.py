@@ -208,6 +208,10 @@ class ThumbnailModel(QAbstractListModel):
     def _tooltip(self, row: ImageRow) -> str:
         lines = [row.path, f"{row.width} × {row.height} px · {row.split or 'no split'} · "
                  f"{len(row.shapes)} label{'s' if len(row.shapes) != 1 else ''}"]
+        if row.background:
+            lines.append("Background: checked, no objects (a negative in training)")
+        if row.tags:
+            lines.append("Tags: " + ", ".join(row.tags))
         if row.problem:
             lines.append(f"Problem: {row.problem}")
         if error := self._thumbnail_errors.get(row.id):
