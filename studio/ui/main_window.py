@@ -269,6 +269,8 @@ class MainWindow(QMainWindow):
             datasets.importRequested.connect(self.import_dataset)
         if hasattr(datasets, "filesDropped"):
             datasets.filesDropped.connect(lambda paths: self.import_dataset(paths[0]))
+        if hasattr(datasets, "imagesChanged"):  # the trash: Annotate lists live images only
+            datasets.imagesChanged.connect(annotate.refresh_images)
         self.pages["Predict"].drafts_created.connect(lambda _count: annotate.drafts_changed())
         self.pages["Train"].trainingEnded.connect(self._training_ended)
         annotate.saved.connect(self._show_saved)
