@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import shiboken6
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
@@ -429,6 +430,8 @@ class ClassEditor(QDialog):
 
     def _update_undo_buttons(self) -> None:
         stack = self.undo_stack
+        if not shiboken6.isValid(stack) or not shiboken6.isValid(self.undo_button):
+            return  # the dialog is being deleted: clearing the stack still signals
         self.undo_button.setEnabled(stack.canUndo())
         self.redo_button.setEnabled(stack.canRedo())
         self.undo_button.setToolTip(f"Undo {stack.undoText()} (Ctrl+Z)" if stack.canUndo()
