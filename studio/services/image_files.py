@@ -6,6 +6,8 @@ An import hands :class:`ImageRegistrar` a stream of :class:`Candidate` images (a
 a function that reads its annotations); the registrar skips files already in the project
 (``Image.path`` is unique), reports unreadable ones (never fatal, never modified) and commits
 one transaction per batch, so a cancelled import keeps the batches written before it stopped.
+An image a dataset lists with no labels is registered as background (a labelled negative, as
+the dataset meant it); images from a plain folder start unlabelled.
 """
 
 from __future__ import annotations
@@ -234,9 +236,13 @@ class ImageRegistrar:
         if stored is None:
             return None
         self._taken.add(stored)
+        # a dataset's image with no labels (no or an empty label file, no COCO annotation) is a
+        # negative in the dataset's own terms: it stays one (a plain folder's are unlabelled)
+        background = candidate.read_annotations is not None and not rows
         return {
             "path": stored, "copied": self.copy, "width": image.width, "height": image.height,
             "file_hash": image.sha1, "split": candidate.split, "import_id": self.import_id,
+            "background": background,
         }, rows
 
     def _stored_path(self, candidate: Candidate, image: ImageFile) -> str | None:

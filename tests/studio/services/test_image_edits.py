@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, func, select
 
 from engine.data.detect_dataset import load_detect_dataset
 from engine.data.detect_labels import verify_split
+from engine.data.shape_samples import make_shapes_dataset
 from studio.services.dataset_export import export_coco, export_yolo
 from studio.services.dataset_stats import compute_stats
 from studio.services.image_edits import (
@@ -204,3 +205,30 @@ def test_a_project_made_by_the_0001_schema_migrates(tmp_path):
     finally:
         project.close()
     assert list(folder.glob("project.db.backup-0001-*"))
+
+
+def test_an_imported_dataset_keeps_its_negatives_and_a_plain_folder_stays_unlabelled(
+        make_project, tmp_path):
+    """A YOLO image without a label file, or with an empty one, is background in the dataset's
+    terms: it comes in marked, and goes out again with an empty label file."""
+    from studio.services.importers import import_dataset
+
+    source = make_shapes_dataset(tmp_path / "shapes", size=64, train=3, val=1)
+    labels = source.parent / "labels" / "train"
+    first, second = sorted(labels.glob("*.txt"))[:2]
+    first.write_text("")
+    second.unlink()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    val_image = next((source.parent / "images" / "val").iterdir())
+    (plain / f"extra{val_image.suffix}").write_bytes(val_image.read_bytes())
+    project = make_project("segment", classes=())
+    import_dataset(project, source)
+    import_dataset(project, plain)
+    with project.database.session() as session:
+        stats = compute_stats(session)
+    assert (stats.images, stats.labelled, stats.background, stats.unlabelled) == (5, 2, 2, 1)
+    summary = export_yolo(project, tmp_path / "export")
+    assert (summary.images, summary.backgrounds, summary.unlabelled) == (4, 2, 1)
+    out = tmp_path / "export" / "labels" / "train"
+    assert (out / first.name).read_text() == "" and (out / second.name).read_text() == ""
