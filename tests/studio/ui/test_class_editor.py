@@ -14,6 +14,7 @@ from studio.services.classes import DELETED_CLASS
 from studio.services.demo import demo_project
 from studio.state import Annotation, Image
 from studio.ui.datasets.class_editor import ClassEditor
+from tests.studio.ui.annotate_helpers import annotate_in_window
 
 DEMO_CLASSES = ["circle", "triangle", "rectangle", "star"]
 
@@ -220,3 +221,51 @@ def test_the_editor_at_1280x720_in_the_dark_theme(qtbot, demo_window, tmp_path):
     window.grab().save(str(tmp_path / "window_dark.png"))
     assert editor.confirm_bar.isVisible()
     assert editor.geometry().width() <= 1280 and editor.geometry().height() <= 720
+
+
+def image_labels(project, image_id: int) -> dict[int, int]:
+    """``{annotation id: class}`` of the image's labels not in the trash."""
+    with project.database.session() as session:
+        return {int(label): int(index) for label, index in session.execute(
+            select(Annotation.id, Annotation.class_index)
+            .where(Annotation.image_id == image_id, Annotation.deleted_at.is_(None)))}
+
+
+def choose_page(window, name: str) -> None:
+    from studio.ui.main_window import PAGES
+
+    rail = window.rail
+    click(rail.viewport(), rail.visualItemRect(rail.item(PAGES.index(name))).center())
+    assert window.stack.currentWidget() is window.pages[name]
+
+
+def test_annotate_edits_after_a_class_change_keep_the_new_numbers(qtbot, window, tmp_path):
+    """The Annotate page held the image with the old class numbers: an edit there after a
+    delete must not write them back (nor bring the deleted class's labels back)."""
+    page = annotate_in_window(qtbot, window, demo_project("segment", root=tmp_path))
+    project = window.project
+    image_id = page.current_image_id
+    on_image = {a.class_index for a in page.document.annotations}
+    gone = next(i for i in range(4) if i not in on_image and i < max(on_image))
+    before = image_labels(project, image_id)
+
+    choose_page(window, "Datasets")
+    editor = open_editor(qtbot, window)
+    click_row(editor, gone)
+    click(editor.delete_button)
+    click(editor.confirm_button)
+    expected = {label: index - 1 if index > gone else index for label, index in before.items()}
+    assert image_labels(project, image_id) == expected
+    qtbot.keyClick(editor.tree, Qt.Key.Key_Escape)
+
+    choose_page(window, "Annotate")
+    assert page.current_image_id == image_id
+    assert {a.id: a.class_index for a in page.document.annotations} == expected
+    instances = page.instance_list
+    removed = page.document.annotations[0].id
+    click(instances.viewport(), instances.visualItemRect(instances.item(0)).center())
+    qtbot.keyClick(instances, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: len(page.document.annotations) == len(expected) - 1, timeout=3000)
+    assert page.flush()
+    assert image_labels(project, image_id) == {
+        label: index for label, index in expected.items() if label != removed}
