@@ -24,6 +24,7 @@ from .dataset_export import YAML_NAME, export_yolo
 from .image_files import Progress, no_progress
 from .projects import Project
 from .runs import record_export
+from .usage_snippets import Snippet, imgsz_of, snippets_text, usage_snippets
 
 OPTION_NAMES = ("imgsz", "batch", "half", "int8", "dynamic", "simplify", "opset", "optimize",
                 "nms", "keras", "workspace")
@@ -137,14 +138,17 @@ class ExportOutcome:
         """``max error 2.1e-06, top-1 equal 12/12`` — the parity figures, or the reason."""
         return self.parity or self.message
 
-    def snippet(self) -> str:
-        """Ready-to-run commands and Python for this export (for the clipboard)."""
+    def snippets(self, image: Path | None = None) -> list[Snippet]:
+        """The ``yolo`` commands, Python with the engine and, for the formats with a plain
+        runtime, a script with that runtime alone (``usage_snippets``), run on ``image``."""
         if self.path is None:
-            return ""
-        python = (f"from engine import YOLO\n\nmodel = YOLO(r\"{self.path}\")\n"
-                  "results = model.predict(\"path/to/images\")\n"
-                  "for result in results:\n    print(result.path, result.verbose())\n")
-        return "\n".join(["# shell", *self.usage, "", "# Python", python])
+            return []
+        return usage_snippets(self.format, self.task, self.path, image=image,
+                              imgsz=imgsz_of(self.usage))
+
+    def snippet(self, image: Path | None = None) -> str:
+        """All the snippets as one text (for the clipboard)."""
+        return snippets_text(self.snippets(image)) if self.path is not None else ""
 
 
 def export_models(project: Project | None, checkpoint: str | Path,

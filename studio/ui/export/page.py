@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication
+from PySide6.QtGui import QColor, QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -37,9 +37,12 @@ from ...services.model_export import (
 )
 from ...services.projects import Project
 from ...services.runs import ExportInfo, list_exports, list_runs
+from ...services.usage_snippets import example_image
 from ...workers import JobManager
 from ...workers.job import Job, JobProgress
+from ..file_dialogs import start_folder
 from .options import FormatOptions, availability_text, cuda_available
+from .snippet_dialog import SnippetDialog
 
 STATUS_COLORS = {"passed": "#009e73", "failed": "#d55e00", "error": "#d55e00",
                  "unchecked": "#b8860b", "unavailable": "#7f7f7f"}
@@ -63,6 +66,7 @@ class ExportPage(QWidget):
         self.project, self.jobs = project, jobs
         self.job: Job | None = None
         self.outcomes: dict[str, ExportOutcome] = {}
+        self.snippet_dialog: SnippetDialog | None = None
         self._results_for: str | None = None  # the checkpoint whose exports the table shows
         self.formats: list[FormatInfo] = export_formats()
         self.checks: dict[str, QCheckBox] = {}
@@ -156,8 +160,9 @@ class ExportPage(QWidget):
         self.results.itemSelectionChanged.connect(self._update_buttons)
         self.open_button = QPushButton("Open folder")
         self.open_button.clicked.connect(self.open_folder)
-        self.copy_button = QPushButton("Copy usage snippet")
-        self.copy_button.setToolTip("yolo predict / val commands and a Python snippet")
+        self.copy_button = QPushButton("Copy usage snippet…")
+        self.copy_button.setToolTip("Shows the yolo commands, Python with the engine and a "
+                                    "script for the format's own runtime, to copy")
         self.copy_button.clicked.connect(self.copy_snippet)
         buttons = QHBoxLayout()
         buttons.addWidget(QLabel("<b>Results</b>"))
@@ -208,8 +213,10 @@ class ExportPage(QWidget):
         return -1
 
     def choose_file(self) -> None:
+        current = self.model.currentData()
         path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint to export",
-                                              str(self.project.folder),
+                                              start_folder(self.project.folder,
+                                                           current[0] if current else None),
                                               "Checkpoints (*.pt);;All files (*)")
         if path:
             self.set_model(path)
@@ -409,12 +416,18 @@ class ExportPage(QWidget):
         if outcome is not None and outcome.path is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(outcome.path.parent)))
 
-    def copy_snippet(self) -> None:
-        """Put the selected export's commands and Python snippet on the clipboard."""
+    def copy_snippet(self) -> SnippetDialog | None:
+        """Show the selected export's snippets (commands, Python, plain runtime) to copy."""
         outcome = self.selected_outcome()
-        if outcome is not None:
-            QGuiApplication.clipboard().setText(outcome.snippet())
-            self.status.setText(f"Usage of {outcome.name} copied to the clipboard.")
+        if outcome is None or outcome.path is None:
+            return None
+        image = example_image(self.project)
+        if self.snippet_dialog is not None:
+            self.snippet_dialog.close()
+        self.snippet_dialog = SnippetDialog(outcome.name, outcome.path,
+                                            outcome.snippets(image), image, self)
+        self.snippet_dialog.open()
+        return self.snippet_dialog
 
 
 def _same_path(first: Path, second: Path) -> bool:

@@ -82,11 +82,15 @@ def test_onnx_export_passes_and_is_recorded(page, project, qtbot, monkeypatch):
     with project.database.session() as session:
         records = session.scalars(select(ExportRecord)).all()
         assert [(r.format, r.status) for r in records] == [("onnx", "passed")]
-    # the snippet goes to the clipboard
+    # the snippets are shown, then copied
     page.results.selectRow(0)
-    page.copy_snippet()
+    dialog = page.copy_snippet()
+    assert dialog.isVisible() and dialog.tabs.count() == 3
+    dialog.copy_all()
     text = QApplication.clipboard().text()
     assert "yolo classify predict model=" in text and "from engine import YOLO" in text
+    assert "onnxruntime" in text
+    dialog.close()
     # a second export asks once before replacing; "No" starts nothing
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or
