@@ -68,6 +68,8 @@ class FilterBar(QWidget):
         for combo in self._combos():
             combo.currentIndexChanged.connect(self._emit)
         self.issues.toggled.connect(self._emit)
+        self._trash_count = 0
+        self.trash.toggled.connect(lambda _checked: self._label_trash())
         self.trash.toggled.connect(self._emit)
         self.search.textChanged.connect(lambda _text: self._search_timer.start())
         self.show_labels.toggled.connect(self.labelsToggled)
@@ -103,7 +105,17 @@ class FilterBar(QWidget):
 
     def set_trash_count(self, count: int) -> None:
         """Show how many images the trash holds on its button."""
-        self.trash.setText(f"Trash ({count:,})" if count else "Trash")
+        self._trash_count = count
+        self._label_trash()
+
+    def _label_trash(self) -> None:
+        """The button says what a click does: open the trash, or leave it (the checked look
+        is faint in some themes)."""
+        count = self._trash_count
+        if self.trash.isChecked():
+            self.trash.setText("Leave trash")
+        else:
+            self.trash.setText(f"Trash ({count:,})" if count else "Trash")
 
     def image_filter(self) -> ImageFilter:
         """The filter the bar shows now."""
@@ -127,6 +139,7 @@ class FilterBar(QWidget):
             box.blockSignals(True)
             box.setChecked(False)
             box.blockSignals(False)
+        self._label_trash()
         self.search.blockSignals(True)
         self.search.clear()
         self.search.blockSignals(False)

@@ -130,7 +130,8 @@ class ImageActions(QObject):
         if count == 0:
             return
         box = QMessageBox(QMessageBox.Icon.Warning, "Empty the trash?",
-                          f"Delete the {_plural(count)} in the trash for good?",
+                          "Delete the image in the trash for good?" if count == 1 else
+                          f"Delete the {count:,} images in the trash for good?",
                           QMessageBox.StandardButton.Cancel, self.page)
         box.setInformativeText(
             "Their labels and tags are deleted with them, and image files that were copied "

@@ -349,7 +349,8 @@ class DatasetsPage(QWidget):
     def _update_count(self) -> None:
         shown = self.model.rowCount()
         if self.in_trash():
-            self.count_label.setText(f"{shown:,} image{'s' if shown != 1 else ''} in the trash")
+            self.count_label.setText(
+                f"<b>Trash:</b> {shown:,} image{'s' if shown != 1 else ''}")
             return
         total = self.stats.images if self.stats is not None else shown
         if self.model.image_filter.is_empty:

@@ -177,6 +177,8 @@ def test_trash_restore_empty_background_and_tags_on_the_main_window(window, qtbo
     qtbot.waitUntil(lambda: page.model.rowCount() == 8 and page.stats is not None
                     and page.model.loaded_row(page.model.image_id(7)) is not None)
     first = page.model.image_id(1)
+    keys = dict(page.shortcuts())  # what F1 lists for the page
+    assert {"Delete / Backspace", "B", "T"} <= set(keys)
 
     _click(qtbot, page, 1)
     type_key(qtbot, Qt.Key.Key_Delete)
@@ -188,7 +190,9 @@ def test_trash_restore_empty_background_and_tags_on_the_main_window(window, qtbo
 
     QTest.mouseClick(page.filter_bar.trash, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.model.rowCount() == 1 and page.restore_button.isVisible())
-    assert not page.split_box.isVisible() and "1 image in the trash" in page.count_label.text()
+    assert not page.split_box.isVisible() and "Trash:</b> 1 image" in page.count_label.text()
+    assert page.filter_bar.trash.text() == "Leave trash"
+    _screenshot(window, qtbot, "datasets_images_in_trash")
     _click(qtbot, page, 0)
     QTest.mouseClick(page.restore_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.stats.trash == 0 and page.model.rowCount() == 0)
@@ -213,6 +217,7 @@ def test_trash_restore_empty_background_and_tags_on_the_main_window(window, qtbo
 
     def add_night(dialog) -> None:
         QTest.keyClicks(dialog.new_tags, "night, rain")
+        _screenshot(dialog, qtbot, "datasets_images_tag_dialog")
         QTest.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok),
                          Qt.MouseButton.LeftButton)
 
@@ -238,8 +243,31 @@ def test_trash_restore_empty_background_and_tags_on_the_main_window(window, qtbo
     QTest.mouseClick(page.empty_trash_button, Qt.MouseButton.LeftButton)
     qtbot.wait(100)
     assert page.stats.trash == 1  # the question was answered "no"
-    _answer_modal(qtbot, lambda box: _press_button(box, "Delete for good"))
+    def confirm(box) -> None:
+        _screenshot(box, qtbot, "datasets_images_empty_trash")
+        _press_button(box, "Delete for good")
+
+    _answer_modal(qtbot, confirm)
     QTest.mouseClick(page.empty_trash_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.stats.trash == 0 and page.stats.images == 7)
     assert (tmp_path / "images" / "img_02.jpg").is_file()  # the user's file stays
     _screenshot(window, qtbot, "datasets_images_trash")
+
+
+def test_the_tag_editor_removes_unticked_tags_and_completes_half_ticked_ones(qtbot):
+    from studio.ui.datasets.tag_dialog import TagDialog
+
+    dialog = TagDialog({"night": 3, "rain": 1, "snow": 3}, 3, ["night", "rain", "snow", "fog"])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert [dialog.list.item(r).text() for r in range(3)] == ["night", "rain  (1 of 3)", "snow"]
+    dialog.list.setFocus()
+    dialog.list.setCurrentRow(0)
+    qtbot.keyClick(dialog.list, Qt.Key.Key_Space)  # night: off every image
+    dialog.list.setCurrentRow(1)
+    qtbot.keyClick(dialog.list, Qt.Key.Key_Space)  # rain: some -> all
+    qtbot.keyClicks(dialog.new_tags, "fog,  low light ")
+    assert dialog.changes() == (["fog", "low light", "rain"], ["night"])
+    qtbot.keyClicks(dialog.new_tags, ", " + "x" * 101)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert not ok.isEnabled() and "at most 100" in dialog.error.text()
