@@ -193,8 +193,9 @@ def file_candidates(project: Project) -> list[Candidate]:
 def saved_candidates(project: Project, bundled_folder: Path = BUNDLED_FOLDER) -> list[Candidate]:
     """Everything but the official weights and scratch: shipped, runs, chosen files (slow)."""
     task = project.task
-    return (bundled_candidates(task, bundled_folder) + run_candidates(project)
-            + file_candidates(project))
+    found = bundled_candidates(task, bundled_folder) + run_candidates(project)
+    listed = {c.model for c in found}  # a chosen file that is also a run's is listed once
+    return found + [c for c in file_candidates(project) if c.model not in listed]
 
 
 def arrange(task: str, scale: str, saved: Iterable[Candidate],

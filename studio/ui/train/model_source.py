@@ -303,12 +303,14 @@ class ModelSource(QWidget):
             return
         remember_file(self.project, check.path)
         self._chosen, self._user_chose = str(check.path), True
-        saved = [c for c in self.saved or [] if c.model != str(check.path)]
-        file = Candidate("file", f"{check.path.name} · {check.path.parent}", str(check.path),
-                         check.path, detail=f"A file you chose: {check.path}",
-                         class_names=check.class_names)
-        self.saved = [*(c for c in saved if c.kind != "file"), file,
-                      *(c for c in saved if c.kind == "file")]
+        saved = list(self.saved or [])
+        if all(c.model != str(check.path) for c in saved):  # else already offered: selected
+            file = Candidate("file", f"{check.path.name} · {check.path.parent}",
+                             str(check.path), check.path, detail=f"A file you chose: "
+                             f"{check.path}", class_names=check.class_names)
+            saved = [*(c for c in saved if c.kind != "file"), file,
+                     *(c for c in saved if c.kind == "file")]
+        self.saved = saved
         self._populate()
         self._select(str(check.path))
         self._show()

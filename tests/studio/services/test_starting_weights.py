@@ -210,3 +210,12 @@ def test_a_cancelled_download_leaves_nothing_in_the_weights_folder(files, monkey
             download_official(official_candidate("segment", "n"), cancel_midway, token)
     folder = weights_cache_dir()
     assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_a_chosen_file_that_is_already_offered_is_listed_once(make_project, files):
+    project = make_project("segment", classes=("circle", "square"))
+    best = add_run(project, "train")
+    remember_file(project, files["shapes"])  # the shipped file, chosen by hand
+    remember_file(project, best)  # a run's checkpoint, chosen by hand
+    found = list_candidates(project, "n", bundled_folder=files["bundled"])
+    assert [c.kind for c in found] == ["official", "bundled", "run", "scratch"]
