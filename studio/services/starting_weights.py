@@ -15,6 +15,7 @@ look at the disk's directory and are cheap.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,7 +126,8 @@ def bundled_candidates(task: str, folder: Path = BUNDLED_FOLDER) -> list[Candida
     path = folder / f"demo-{task}.pt"
     if not path.is_file():
         return []
-    check = check_weights_file(path, task)
+    stat = path.stat()
+    check = _check_shipped(str(path), task, stat.st_mtime_ns, stat.st_size)
     if not check.ok:  # a damaged shipped file is left out, not offered
         return []
     provenance = check.metadata.get("provenance")
@@ -141,6 +143,12 @@ def bundled_candidates(task: str, folder: Path = BUNDLED_FOLDER) -> list[Candida
     return [Candidate("bundled", f"Studio demo weights ({subject}){scale}", str(path), path,
                       detail=f"{detail} Classes: {', '.join(check.class_names)}.",
                       class_names=check.class_names)]
+
+
+@functools.lru_cache(maxsize=8)
+def _check_shipped(path: str, task: str, _mtime_ns: int, _size: int) -> WeightsCheck:
+    """Read once per file version: the list is made again after every run (0.5 s a read)."""
+    return check_weights_file(path, task)
 
 
 def run_candidates(project: Project) -> list[Candidate]:
@@ -242,8 +250,11 @@ def transfer_note(candidate: Candidate, task: str, class_names: Sequence[str]) -
         return candidate.detail
     if candidate.kind == "official":
         dataset, theirs = PRETRAINED_ON[task]
+        keypoints = " (and for its keypoints, when they differ from COCO's 17)" if (
+            task == "pose") else ""
         return (f"Pretrained on {dataset} ({theirs} classes). Training gives the model a new "
-                f"head for this project's {classes} and keeps every layer that fits.")
+                f"head for this project's {classes}{keypoints} and keeps every layer that "
+                "fits.")
     if candidate.class_names and candidate.class_names == tuple(class_names):
         return f"{candidate.detail} Same classes as this project: the whole model is reused."
     if candidate.class_names:
