@@ -355,7 +355,7 @@ class ClassEditor(QDialog):
     def _after(self, change: ClassChange, text: str) -> None:
         self.reload()
         self._say(text)
-        self.classesChanged.emit(bool(change.labels) or bool(change.index_map))
+        self.classesChanged.emit(bool(change.labels_before) or bool(change.index_map))
 
     def _ask(self, operation: ClassOperation, action: str) -> None:
         try:

@@ -84,7 +84,7 @@ def test_add_appends_a_class_with_an_unused_colour_and_undoes(project):
     assert names(project) == [*NAMES, "moon"]
     colours = [info.color for info in project.classes()]
     assert len(set(colours)) == 5
-    assert change.text == "Add 'moon'" and change.labels == ()
+    assert change.text == "Add 'moon'" and change.labels_before == ()
 
 
 def test_rename_keeps_labels_and_undoes(project):
