@@ -176,8 +176,10 @@ class ModelSource(QWidget):
             return self.rejected
         if self.checking is not None:
             return f"checking {self.checking.name}…"
+        if self.listing() and not self._user_chose:  # the default may be pretrained weights
+            return "looking for starting weights…"
         if candidate is None:
-            return "looking for starting weights…" if self.listing() else "choose a model"
+            return "choose a model"
         if not candidate.present:
             name = Path(candidate.model).name
             if self.download_job is not None:
