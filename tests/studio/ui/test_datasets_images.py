@@ -211,6 +211,18 @@ def test_trash_restore_empty_background_and_tags_on_the_main_window(window, qtbo
     qtbot.waitUntil(lambda: page.model.loaded_row(page.model.image_id(7)) is not None
                     and page.model.loaded_row(page.model.image_id(7)).background)
     _screenshot(window, qtbot, "datasets_images_background")
+    background, to_do = [page.model.image_id(r) for r in (6, 7)], [
+        page.model.image_id(r) for r in (4, 5)]
+    shown = lambda: [page.model.image_id(r) for r in range(page.model.rowCount())]  # noqa: E731
+    labels = page.filter_bar.labelled
+    labels.setFocus()
+    qtbot.keyClick(labels, Qt.Key.Key_Down)
+    qtbot.keyClick(labels, Qt.Key.Key_Down)  # "Background"
+    qtbot.waitUntil(lambda: shown() == background)
+    qtbot.keyClick(labels, Qt.Key.Key_Down)  # "Unlabelled": neither labelled nor background
+    qtbot.waitUntil(lambda: shown() == to_do)
+    qtbot.keyClick(labels, Qt.Key.Key_Home)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 8)
 
     _click(qtbot, page, 2)
     _click(qtbot, page, 3, Qt.KeyboardModifier.ControlModifier)
