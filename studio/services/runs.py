@@ -8,7 +8,8 @@ finish (``record_export``) and read back by the Export page after a restart (``l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,11 +17,21 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.utils.atomic import atomic_writer
+
 from ..state import ExportRecord, Run, RunEpoch
 from ..state.models import utc_now
 from .projects import Project
 
 RUN_STATUSES = ("running", "completed", "cancelled", "failed")
+LOG_NAME = "studio_log.txt"
+"""The Train page's log of a run, kept in its folder so it shows again after a restart."""
+TRASH_FOLDER = ".trash/runs"
+"""Where a deleted run's folder goes, inside the project folder (restorable by hand)."""
+
+
+class RunError(ValueError):
+    """A run cannot be renamed or deleted as asked (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,67 @@ def run_epochs(project: Project, run_id: int) -> list[tuple[int, dict[str, float
         rows = session.scalars(select(RunEpoch).where(RunEpoch.run_id == run_id)
                                .order_by(RunEpoch.epoch)).all()
         return [(row.epoch, dict(row.metrics)) for row in rows]
+
+
+def rename_run(project: Project, run_id: int, name: str) -> str:
+    """Give run ``run_id`` a new display ``name`` (its folder keeps its path: checkpoints and
+    exports point into it). Returns the name stored; RunError when empty or taken."""
+    name = " ".join(name.split())
+    if not name:
+        raise RunError("a run needs a name; type one")
+    with project.database.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise RunError(f"run {run_id} is not in this project any more")
+        taken = session.scalars(select(Run.id).where(Run.name == name, Run.id != run_id)).first()
+        if taken is not None:
+            raise RunError(f"another run is already called {name!r}; choose another name")
+        run.name = name
+    return name
+
+
+def delete_run(project: Project, run_id: int, *, interrupted: bool = False) -> Path | None:
+    """Forget run ``run_id`` and move its folder into the project's ``.trash/runs/``; returns
+    where the folder went (None when it had none). A run still ``running`` is refused unless
+    ``interrupted`` (the app stopped while it trained: no process writes to it)."""
+    with project.database.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            return None
+        if run.status == "running" and not interrupted:
+            raise RunError(f"{run.name} is training; stop it before deleting it")
+        folder = Path(run.folder)
+    moved = None
+    if folder.is_dir():
+        trash = project.folder / TRASH_FOLDER
+        trash.mkdir(parents=True, exist_ok=True)
+        moved = trash / f"{folder.name}-{run_id}"
+        number = 1
+        while moved.exists():
+            number += 1
+            moved = trash / f"{folder.name}-{run_id}-{number}"
+        shutil.move(str(folder), str(moved))
+    with project.database.session() as session:
+        run = session.get(Run, run_id)
+        if run is not None:
+            session.delete(run)
+    return moved
+
+
+def save_run_log(run: RunInfo, lines: Sequence[str]) -> None:
+    """Write the page's log of ``run`` into its folder (atomically; nothing when it has none)."""
+    if not run.folder.is_dir():
+        return
+    with atomic_writer(run.folder / LOG_NAME) as file:
+        file.write(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def read_run_log(run: RunInfo) -> list[str]:
+    """The log lines saved by :func:`save_run_log` (none when there are none)."""
+    try:
+        return (run.folder / LOG_NAME).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
 
 
 def record_export(project: Project, *, run_id: int | None, format: str,  # noqa: A002

@@ -15,6 +15,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import os
+import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,8 +26,10 @@ from typing import Any, Literal
 from sqlalchemy import distinct, func, select
 
 from engine.cancel import CancelToken
-from engine.errors import Cancelled, EngineError, ModelConfigError
+from engine.config import validate_settings
+from engine.errors import Cancelled, EngineError, ModelConfigError, SettingsError
 from engine.events import EpochEnd, StepEnd
+from engine.train.auto_optimizer import OptimizerChoice, resolve_optimizer
 
 from ..state.models import Annotation, Image, Run
 from .projects import Project
@@ -48,6 +52,19 @@ PRIMARY_METRIC = {"classify": "metrics/accuracy_top1", "segment": "metrics/mAP50
                   "pose": "metrics/mAP50-95(P)"}
 """The metric a task's plots show first (and mark the best epoch of)."""
 DATASET_FOLDER = "dataset"
+EPOCH_SECONDS = "time/epoch"
+"""Stored with each epoch's metrics: how long the epoch took (for later runs' estimates)."""
+IS_BEST = "best/is_best"
+"""Stored (1.0) with the epochs that were the best so far when they ended: the last one is the
+epoch best.pt holds (the trainer's fitness, which no single metric column shows)."""
+
+
+def epoch_record(event: EpochEnd) -> dict[str, float]:
+    """What the database and the page keep of an epoch: its metrics, time and best flag."""
+    record = {**dict(event.metrics), EPOCH_SECONDS: float(event.seconds)}
+    if event.is_best:
+        record[IS_BEST] = 1.0
+    return record
 
 Progress = Callable[[int, int, str], None]
 
@@ -122,6 +139,49 @@ def check_dataset(project: Project) -> DatasetCheck:
         used = set(session.scalars(select(live.c.class_index).distinct()).all())
     empty = tuple(info.name for info in project.classes() if info.index not in used)
     return DatasetCheck(int(images or 0), int(labelled or 0), empty)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What a new run would train on: the images of the train split the dataset export writes
+    (for classify, those with a class; for the others every image, unlabelled ones being
+    backgrounds), how many of them are labelled, and the classes the trainer will see."""
+
+    train_images: int
+    labelled_train_images: int
+    num_classes: int
+
+
+def training_data(project: Project) -> TrainingData:
+    """Count what :func:`run_training` would train on now (one query per figure)."""
+    task = project.task
+    train = func.coalesce(Image.split, "train") == "train"
+    live = _live_annotations(task).where(train).subquery()
+    with project.database.session() as session:
+        images = session.scalar(select(func.count(Image.id))
+                                .where(Image.deleted_at.is_(None), train))
+        labelled = session.scalar(select(func.count(distinct(live.c.image_id))))
+        used = set(session.scalars(select(live.c.class_index).distinct()).all())
+    class_count = len(project.classes())
+    if task == "classify":  # one folder per class with train images; one image, one class
+        used = {index for index in used if 0 <= index < class_count}
+        return TrainingData(int(labelled or 0), int(labelled or 0), len(used))
+    return TrainingData(int(images or 0), int(labelled or 0), class_count)
+
+
+def planned_optimizer(plan: TrainPlan, data: TrainingData) -> OptimizerChoice | None:
+    """The optimizer and initial learning rate ``plan`` will train with on ``data`` (the
+    engine's own rule for ``optimizer=auto``), or None while the settings are not valid."""
+    try:
+        settings = validate_settings({**dict(plan.overrides), "epochs": plan.epochs,
+                                      "batch": plan.batch}, source="the run settings")
+    except SettingsError:
+        return None
+    images = data.train_images
+    if settings.fraction < 1.0:  # as the task hooks cut the train split
+        images = max(1, round(images * settings.fraction))
+    return resolve_optimizer(settings, train_images=max(images, 1),
+                             batch=plan.batch, num_classes=max(data.num_classes, 1))
 
 
 def dataset_state(project: Project) -> str:
@@ -252,7 +312,7 @@ def _recorded(project: Project, run_id: int, feed: TrainingFeed, progress: Progr
 
     def reporter(event: Any) -> None:
         if isinstance(event, EpochEnd):  # stored first: the page may read it back at once
-            record_epoch(project, run_id, event.epoch, dict(event.metrics))
+            record_epoch(project, run_id, event.epoch, epoch_record(event))
         feed.put(event)
         if isinstance(event, StepEnd) and event.mode == "train":
             done = (event.epoch - 1) * event.steps + event.step
@@ -381,3 +441,109 @@ def _reopen_run(project: Project, run_id: int) -> None:
         run = session.get(Run, run_id)
         if run is not None:
             run.status, run.message, run.finished_at = "running", None, None
+
+
+# -- how long a run will take -------------------------------------------------------------------
+
+# Training cost of each scale relative to n (the YOLOv8 detection models' GFLOPs, 8.7 to 257.8
+# at 640 px: the other tasks' ratios are close).
+SCALE_COST = {"n": 1.0, "s": 3.3, "m": 9.1, "l": 19.0, "x": 29.6}
+# Seconds per train image per epoch per pixel of imgsz² for an n model on 2 CPU cores, when the
+# project has no earlier run to measure (validation included). Measured with the demos on this
+# project's 2-core machine; a rough start that the first run of the project replaces.
+ROUGH_SECONDS_PER_PIXEL = {"classify": 2.0e-6, "segment": 6.0e-6, "pose": 5.0e-6,
+                           "detect": 5.0e-6}
+MEASURED_RUNS = 5  # the newest runs an estimate reads
+
+
+@dataclass(frozen=True)
+class DurationEstimate:
+    """About how long a run takes: ``seconds``, and ``basis``, what the figure rests on."""
+
+    seconds: float
+    basis: str
+    measured: bool
+
+    @property
+    def text(self) -> str:
+        """``about 1 min 40 s (estimate from 2 earlier runs of this project)``."""
+        return f"{describe_duration(self.seconds)} ({self.basis})"
+
+
+def describe_duration(seconds: float) -> str:
+    """``about 40 s``, ``about 1 min 40 s``, ``about 2 h 10 min`` (rounded as an estimate)."""
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5)} s"
+    if seconds < 3600:
+        minutes, rest = divmod(round(seconds / 10) * 10, 60)
+        return f"about {minutes} min" + (f" {rest} s" if rest else "")
+    hours, rest = divmod(round(seconds / 600) * 10, 60)
+    return f"about {hours} h" + (f" {rest} min" if rest else "")
+
+
+def model_scale(model: str) -> str | None:
+    """The scale letter of ``yolov8s-seg.yaml`` / ``…/yolov8m-pose.pt``; None when unknown."""
+    match = re.search(r"yolov8([nsmlx])", Path(model).name)
+    return match.group(1) if match else None
+
+
+def measured_costs(project: Project, runs: list[RunInfo]) -> list[float]:
+    """The speed of the project's newest runs that can be measured, as seconds per (epoch ·
+    train image · imgsz² · scale cost): for :func:`estimate_duration` (reads the database and
+    the runs' dataset folders, so a page computes it once per refresh)."""
+    from .runs import run_epochs
+
+    costs = []
+    for run in runs[:MEASURED_RUNS]:
+        cost = _run_cost(run, run_epochs(project, run.id)) if run.epochs_done else None
+        if cost is not None:
+            costs.append(cost)
+    return costs
+
+
+def estimate_duration(task: str, plan: TrainPlan, data: TrainingData,
+                      costs: list[float]) -> DurationEstimate:
+    """How long ``plan`` takes on ``data``: at the median measured speed of the project's
+    earlier runs (``costs``: :func:`measured_costs`) when there are any, else at a rough
+    per-image cost of the model's scale on this machine."""
+    scale = model_scale(plan.model) or "n"
+    work = plan.epochs * max(data.train_images, 1) * plan.imgsz ** 2 * SCALE_COST[scale]
+    if costs:
+        ordered = sorted(costs)
+        runs_text = "1 earlier run" if len(costs) == 1 else f"{len(costs)} earlier runs"
+        return DurationEstimate(work * ordered[len(ordered) // 2],
+                                f"estimate from {runs_text} of this project", True)
+    cpus = os.cpu_count() or 2
+    rough = ROUGH_SECONDS_PER_PIXEL.get(task, 5.0e-6) * 2 / min(cpus, 16)
+    if plan.device not in ("cpu", ""):
+        rough /= 20  # a GPU: very rough, the first run measures it
+    return DurationEstimate(work * rough, f"rough estimate for yolov8{scale} on this machine",
+                            False)
+
+
+def _run_cost(run: RunInfo, epochs: list[tuple[int, dict[str, float]]]) -> float | None:
+    """Seconds per (epoch · train image · imgsz² · scale cost) of an earlier run, or None."""
+    timed = [m[EPOCH_SECONDS] for _e, m in epochs if EPOCH_SECONDS in m]
+    if timed:
+        seconds, count = float(sum(timed)), len(timed)
+    elif run.status == "completed" and run.finished_at is not None and epochs:
+        seconds = (run.finished_at - run.started_at).total_seconds()  # set-up included
+        count = len(epochs)
+    else:
+        return None
+    images = _train_images_of(run.folder / DATASET_FOLDER)
+    imgsz = run.settings.get("imgsz")
+    if not images or not isinstance(imgsz, int) or seconds <= 0:
+        return None
+    scale = model_scale(str(run.model)) or "n"
+    return seconds / (count * images * imgsz ** 2 * SCALE_COST[scale])
+
+
+def _train_images_of(dataset: Path) -> int:
+    """Images the run trained on: ``images/train/*`` (detection family) or ``train/*/*``."""
+    folder = dataset / "images" / "train"
+    if not folder.is_dir():
+        folder = dataset / "train"
+    if not folder.is_dir():
+        return 0
+    return sum(1 for path in folder.rglob("*") if path.is_file())

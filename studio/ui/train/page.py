@@ -9,37 +9,56 @@ only while visible; training goes on whatever page is shown.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import threading
 import time
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QKeySequence, QPalette, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QInputDialog,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from engine.errors import EngineError
 from engine.events import EpochEnd, RunFinished, RunStarted, StepEnd, Warning
 
 from ...services.projects import Project
-from ...services.runs import RunInfo, list_runs, run_epochs
+from ...services.runs import (
+    RunError,
+    RunInfo,
+    delete_run,
+    list_runs,
+    read_run_log,
+    rename_run,
+    run_epochs,
+    save_run_log,
+)
 from ...services.training import (
     PRIMARY_METRIC,
     Note,
     RunCreated,
     RunEnded,
+    TrainingData,
     TrainingFeed,
     TrainPlan,
+    epoch_record,
+    estimate_duration,
     list_devices,
+    measured_costs,
     run_training,
+    training_data,
 )
 from ...workers.job import Job, JobManager
 from .plots import RunCurves, TrainPlots
@@ -79,6 +98,10 @@ class TrainPage(QWidget):
         self.runs: dict[int, RunInfo] = {}
         self.epochs: dict[int, list[tuple[int, dict[str, float]]]] = {}
         self._eta_origin: tuple[float, int] | None = None
+        self.data = TrainingData(0, 0, 0)
+        self.costs: list[float] = []  # measured speeds of earlier runs (services.training)
+        self.logs: dict[int, list[str]] = {}  # "HH:MM:SS\tlevel\ttext" per run
+        self.pending_log: list[str] = []  # lines of a launch before its run is recorded
         self.form = SettingsForm(self.task)
         self.form.apply_defaults((project.settings().options or {}).get("train_defaults", {}))
         self.form.changed.connect(self._update_buttons)
@@ -111,6 +134,11 @@ class TrainPage(QWidget):
         header.addWidget(self.title, 1)
         for button in (self.start_button, self.stop_button, self.resume_button):
             header.addWidget(button)
+        # why Start is off, or how long a run would take
+        self.start_note = QLabel()
+        self.start_note.setObjectName("start_note")
+        self.start_note.setWordWrap(True)
+        self.start_note.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.banner = QLabel()
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -122,14 +150,32 @@ class TrainPage(QWidget):
         self.run_list = RunList()
         self.run_list.opened.connect(self.open_run)
         self.run_list.overlaid.connect(lambda _ids: self._show_runs())
+        self.run_list.renameRequested.connect(self.ask_rename)
+        self.run_list.deleteRequested.connect(self.ask_delete)
+        self.run_list.folderRequested.connect(self.open_folder)
         self.plots = TrainPlots(PRIMARY_METRIC.get(self.task, ""))
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)
-        self.log.setPlaceholderText("Messages and warnings of the run appear here")
+        self.log.setPlaceholderText("Messages and warnings of the selected run appear here")
+        self.run_settings = QPlainTextEdit()
+        self.run_settings.setReadOnly(True)
+        self.run_settings.setPlaceholderText("The settings of the selected run appear here")
+        self.use_settings = QPushButton("Use these settings")
+        self.use_settings.setToolTip("Copy the selected run's epochs, image size, batch, "
+                                     "device and advanced settings into the run settings")
+        self.use_settings.clicked.connect(self.use_run_settings)
+        settings_tab = QWidget()
+        settings_layout = QVBoxLayout(settings_tab)
+        settings_layout.setContentsMargins(0, 0, 0, 0)
+        settings_layout.addWidget(self.run_settings, 1)
+        settings_layout.addWidget(self.use_settings, 0, Qt.AlignmentFlag.AlignLeft)
+        self.details = QTabWidget()
+        self.details.addTab(self.log, "Log")
+        self.details.addTab(settings_tab, "Settings")
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.plots)
-        right.addWidget(self.log)
+        right.addWidget(self.details)
         right.setStretchFactor(0, 4)
         right.setStretchFactor(1, 1)
         body = QSplitter(Qt.Orientation.Horizontal)
@@ -139,6 +185,7 @@ class TrainPage(QWidget):
         body.setSizes([230, 800])
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addWidget(self.start_note)
         layout.addWidget(self.banner)
         layout.addWidget(self.progress)
         layout.addWidget(body, 1)
@@ -152,14 +199,21 @@ class TrainPage(QWidget):
         return [("Ctrl+Enter", "Start training"), ("Ctrl+.", "Stop training")]
 
     def refresh(self) -> None:
-        """Reload the run list (and the runs the settings offer) from the database."""
+        """Reload the run list (and the runs the settings offer) and what a run would train on
+        from the database."""
         runs = list_runs(self.project)
         self.runs = {run.id: run for run in runs}
         self.run_list.set_runs(runs)
         self.form.set_runs(runs)
+        self.costs = measured_costs(self.project, runs)
+        self._refresh_data()
         if self.run_list.current_id() is None and runs:
             self.run_list.select(runs[0].id)
         self._update_buttons()
+
+    def _refresh_data(self) -> None:
+        self.data = training_data(self.project)
+        self.form.set_training_data(self.data)
 
     def close_page(self) -> None:
         """Stop a running training (the project is closing) and wait for it briefly."""
@@ -175,10 +229,31 @@ class TrainPage(QWidget):
 
     # -- actions -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start a new run with the form's settings."""
-        if self.running or self.form.errors():
+        """Start a new run with the form's settings (when nothing stops it: see
+        :meth:`start_blocker`; Ctrl+Enter while it is off shows why)."""
+        self._refresh_data()
+        self._update_buttons()
+        blocker = self.start_blocker()
+        if blocker:
+            if not self.running:
+                self._set_banner(blocker, "warning")
             return
         self._launch(self.form.plan(), "Training")
+
+    def start_blocker(self) -> str:
+        """Why Start is off, in words for its tooltip and the line under it ("" when on)."""
+        if self.running:
+            return "A run is in progress; stop it or wait for it to end"
+        if self.data.labelled_train_images == 0:
+            kind = {"classify": "a class", "segment": "polygons",
+                    "pose": "poses"}.get(self.task, "labels")
+            return f"Add {kind} to at least one image in the train split (Annotate page)"
+        errors = self.form.errors()
+        if "model" in errors:
+            return errors["model"]
+        if errors:
+            return "Fix the settings first: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
+        return ""
 
     def resume(self) -> None:
         """Continue the selected run from its last.pt."""
@@ -198,6 +273,8 @@ class TrainPage(QWidget):
         self._set_banner("", "info")
         self.ended = None
         self._eta_origin = None
+        self.pending_log = []
+        self.log.clear()
         self._append_log("info", f"— {what}: {plan.model or 'resume'}, {plan.epochs} epochs, "
                          f"imgsz {plan.imgsz}, batch {plan.batch}, device {plan.device}")
         project, feed = self.project, self.feed
@@ -215,24 +292,129 @@ class TrainPage(QWidget):
         return (run.status in ("cancelled", "failed") or interrupted) and run.last.is_file()
 
     def _update_buttons(self) -> None:
-        errors = self.form.errors()
-        self.start_button.setEnabled(not self.running and not errors)
-        self.start_button.setToolTip("Fix the settings first: " + "; ".join(
-            f"{k}: {v}" for k, v in errors.items()) if errors else "Train a new run (Ctrl+Enter)")
+        blocker = self.start_blocker()
+        self.start_button.setEnabled(not blocker)
+        self.start_button.setToolTip(f"Start is off: {blocker}" if blocker
+                                     else "Train a new run (Ctrl+Enter)")
+        self._show_start_note(blocker)
         self.stop_button.setEnabled(self.running and not self.job.token.cancelled)
         run = self.runs.get(self.run_list.current_id() or -1)
         self.resume_button.setEnabled(not self.running and run is not None
                                       and self._resumable(run))
+        self.run_list.set_deletable(run is None or run.id != self.live_run)
+
+    def _show_start_note(self, blocker: str) -> None:
+        if self.running:  # the progress bar says the rest
+            self.start_note.setText("")
+            self.start_note.hide()
+            return
+        if blocker:
+            self.start_note.setForegroundRole(QPalette.ColorRole.WindowText)
+            self.start_note.setStyleSheet("color: #d55e00;")
+            self.start_note.setText(f"Start is off: {blocker}")
+        else:
+            estimate = estimate_duration(self.task, self.form.plan(), self.data, self.costs)
+            self.start_note.setStyleSheet("")
+            self.start_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+            self.start_note.setText(f"Duration: {estimate.text}")
+            self.start_note.setToolTip("An estimate: epochs × train images × image size², "
+                                       "at the speed measured on this project's earlier runs "
+                                       "(or a rough speed for this model size)")
+        self.start_note.show()
 
     # -- runs and plots ------------------------------------------------------------------------
     def open_run(self, run_id: int) -> None:
-        """Show ``run_id``'s curves (and the ticked runs'), and its state in the title."""
+        """Show ``run_id``'s curves (and the ticked runs'), its log and settings, and its
+        state in the title."""
         run = self.runs.get(run_id)
         if run is None:
             return
         self._show_title(run)
         self._show_runs()
+        self._show_log(run)
+        self._show_settings(run)
         self._update_buttons()
+
+    def _show_log(self, run: RunInfo) -> None:
+        if run.id not in self.logs:
+            self.logs[run.id] = read_run_log(run)
+        self.log.clear()
+        for line in self.logs[run.id]:
+            self.log.appendHtml(_log_html(line))
+
+    def _show_settings(self, run: RunInfo) -> None:
+        lines = [f"{key}: {value}" for key, value in run.settings.items()]
+        self.run_settings.setPlainText(f"{run.name} · {run.model}\n\n" + "\n".join(lines))
+        self.use_settings.setEnabled(bool(run.settings))
+
+    def use_run_settings(self) -> None:
+        """Copy the selected run's settings (not its model) into the run settings."""
+        run = self.runs.get(self.run_list.current_id() or -1)
+        if run is not None:
+            self.form.apply_settings(run.settings)
+
+    # -- rename, delete, open a run's folder -------------------------------------------------
+    def ask_rename(self, run_id: int) -> None:
+        """Ask for a new name of ``run_id`` (its folder keeps its path)."""
+        run = self.runs.get(run_id)
+        if run is None:
+            return
+        dialog = QInputDialog(self)
+        dialog.setObjectName("rename_run")
+        dialog.setWindowTitle("Rename run")
+        dialog.setLabelText(f"New name of {run.name} (its folder stays {run.folder.name}):")
+        dialog.setTextValue(run.name)
+        dialog.textValueSelected.connect(lambda name: self.rename(run_id, name))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def rename(self, run_id: int, name: str) -> None:
+        try:
+            rename_run(self.project, run_id, name)
+        except RunError as exc:
+            self._set_banner(f"Not renamed: {exc}", "warning")
+            return
+        self.refresh()
+        self.open_run(run_id)
+
+    def ask_delete(self, run_id: int) -> None:
+        """Ask once, then delete ``run_id`` (never the run that is training)."""
+        run = self.runs.get(run_id)
+        if run is None or run_id == self.live_run:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete run",
+                          f"Delete {run.name}? Its curves leave the list and its folder "
+                          f"({run.folder.name}) moves to {self.project.folder.name}/.trash/runs, "
+                          "where you can restore or remove it.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.setObjectName("delete_run")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.finished.connect(lambda result: self._delete_answered(run_id, result))
+        box.finished.connect(box.deleteLater)
+        box.open()
+
+    def _delete_answered(self, run_id: int, result: int) -> None:
+        if result != QMessageBox.StandardButton.Yes or run_id == self.live_run:
+            return
+        try:
+            moved = delete_run(self.project, run_id, interrupted=True)
+        except (RunError, OSError) as exc:
+            self._set_banner(f"Not deleted: {exc}", "error")
+            return
+        self.logs.pop(run_id, None)
+        self.epochs.pop(run_id, None)
+        self.log.clear()
+        self.refresh()
+        self._show_runs()
+        where = f"; its folder is in {moved}" if moved else ""
+        self._set_banner(f"Run deleted{where}.", "info")
+
+    def open_folder(self, run_id: int) -> None:
+        """Open ``run_id``'s folder in the desktop's file manager."""
+        run = self.runs.get(run_id)
+        if run is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(run.folder)))
 
     def _show_title(self, run: RunInfo) -> None:
         text = f"<b>{html.escape(run.name)}</b> · {run.status} · {run.epochs_done} epochs"
@@ -260,6 +442,8 @@ class TrainPage(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
+        self._refresh_data()  # labels may have changed on another page
+        self._update_buttons()
         self.plots.request_redraw()
         self.plots.redraw()
 
@@ -286,6 +470,10 @@ class TrainPage(QWidget):
 
     def _run_created(self, event: RunCreated) -> None:
         self.live_run = event.run_id
+        earlier = read_run_log(self.runs[event.run_id]) if event.resumed and \
+            event.run_id in self.runs else self.logs.get(event.run_id, [])
+        self.logs[event.run_id] = earlier + self.pending_log
+        self.pending_log = []
         self.epochs[event.run_id] = run_epochs(self.project, event.run_id) if event.resumed \
             else []
         self.plots.start_live(event.run_id, redraw=False)
@@ -314,7 +502,7 @@ class TrainPage(QWidget):
     def _epoch(self, event: EpochEnd) -> None:
         if self.live_run is None:
             return
-        metrics = dict(event.metrics)
+        metrics = epoch_record(event)
         epochs = self.epochs.setdefault(self.live_run, [])
         epochs[:] = [e for e in epochs if e[0] != event.epoch] + [(event.epoch, metrics)]
         self.plots.add_epoch(self.live_run, event.epoch, metrics)
@@ -329,6 +517,15 @@ class TrainPage(QWidget):
         best = " · best so far" if event.is_best else ""
         self._append_log("info", f"epoch {event.epoch}/{event.epochs} in {event.seconds:.1f} s"
                          + (": " + ", ".join(shown) if shown else "") + best)
+        self._save_log(self.live_run)
+
+    def _save_log(self, run_id: int | None) -> None:
+        run = self.runs.get(run_id if run_id is not None else -1)
+        if run is None:
+            return
+        # e.g. a full disk: the run's own error says so; the log is extra
+        with contextlib.suppress(OSError, EngineError):
+            save_run_log(run, self.logs.get(run.id, []))
 
     # -- the end -------------------------------------------------------------------------------
     def _job_failed(self, message: str, _details: str) -> None:
@@ -347,6 +544,7 @@ class TrainPage(QWidget):
             self._set_banner("Training stopped. The checkpoint of the last finished epoch is "
                              "kept: select the run and press Resume to continue.", "warning")
         self.progress.setFormat(f"Run {ended.status}")
+        self._save_log(self.live_run if self.live_run is not None else ended.run_id)
         self.job = None
         self.live_run = None
         self.plots.request_redraw()
@@ -365,12 +563,24 @@ class TrainPage(QWidget):
         self.banner.setVisible(bool(text))
 
     def _append_log(self, level: str, text: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        colour = LEVEL_COLORS.get(level, "")
-        body = html.escape(text)
-        if colour:
-            body = f'<span style="color:{colour}">{level}: {body}</span>'
-        self.log.appendHtml(f'<span style="color:gray">{stamp}</span> {body}')
+        """A line of the live run's log (shown when that run, or nothing yet, is selected)."""
+        line = f"{time.strftime('%H:%M:%S')}\t{level}\t{text}"
+        run_id = self.live_run
+        lines = self.pending_log if run_id is None else self.logs.setdefault(run_id, [])
+        lines.append(line)
+        if run_id is None or self.run_list.current_id() == run_id:
+            self.log.appendHtml(_log_html(line))
+
+
+def _log_html(line: str) -> str:
+    """A saved log line (``stamp<TAB>level<TAB>text``) as the log shows it."""
+    parts = line.split("\t", 2)
+    stamp, level, text = parts if len(parts) == 3 else ("", "info", line)
+    colour = LEVEL_COLORS.get(level, "")
+    body = html.escape(text)
+    if colour:
+        body = f'<span style="color:{colour}">{level}: {body}</span>'
+    return f'<span style="color:gray">{stamp}</span> {body}'
 
 
 def _duration(seconds: float) -> str:

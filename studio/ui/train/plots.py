@@ -1,6 +1,7 @@
 """Live training plots: losses per step (thin raw line, smoothed line on top), a metric per
-epoch with markers and the best epoch marked, and the learning rate; several runs overlay in
-their own colours with a legend, the current run drawn heavier.
+epoch with markers and the best epoch of the selected run marked, and the learning rate;
+several runs overlay in their own colours with a legend, the current run drawn heavier. The x
+axis counts whole epochs; no axis goes below 0 (losses, metrics and rates never do).
 
 Step values go into a :class:`RingBuffer` (O(1) per append); nothing is drawn per event. The
 page calls :meth:`TrainPlots.redraw` from its ~10 Hz clock, which calls ``setData`` only when
@@ -9,6 +10,7 @@ something changed. Curves use clip-to-view and automatic peak downsampling for l
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -18,9 +20,38 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ...services.training import IS_BEST
 from ..theme import style_plot
 
 TOTAL = "total"
+
+
+class EpochAxis(pg.AxisItem):
+    """An x axis with ticks on whole epochs only (steps sit between them)."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float):  # noqa: N802, N803
+        levels = [(spacing, [v for v in values if float(v).is_integer()])
+                  for spacing, values in super().tickValues(minVal, maxVal, size)
+                  if spacing >= 1]
+        if not any(values for _spacing, values in levels):
+            low, high = math.ceil(minVal), math.floor(maxVal)
+            levels = [(1.0, [float(v) for v in range(low, high + 1)])] if high >= low else []
+        return levels
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+        return [str(int(round(v * scale))) for v in values]
+
+
+def best_epoch(epochs: Sequence[tuple[int, Mapping[str, float]]], metric: str) -> int | None:
+    """The epoch ``best.pt`` holds: the last one the trainer flagged as best so far
+    (:data:`IS_BEST`), else (runs recorded before the flag) the epoch with the highest
+    ``metric``; None when neither is known."""
+    flagged = [epoch for epoch, metrics in epochs if metrics.get(IS_BEST)]
+    if flagged:
+        return flagged[-1]
+    scored = [(value, epoch) for epoch, metrics in epochs
+              if (value := metrics.get(metric)) is not None and math.isfinite(value)]
+    return max(scored, key=lambda pair: (pair[0], -pair[1]))[1] if scored else None
 
 
 class RingBuffer:
@@ -124,14 +155,22 @@ class TrainPlots(QWidget):
         layout.addWidget(self.loss_plot, 3)
         layout.addWidget(self.metric_plot, 3)
         layout.addWidget(self.lr_plot, 2)
+        # metrics are fractions: a fixed 0…1 axis (never below 0, runs compare at a glance),
+        # with the legend top left, where metric curves start low
+        self.metric_plot.setYRange(0, 1, padding=0.02)
+        self.metric_plot.getPlotItem().vb.enableAutoRange(axis="y", enable=False)
+        self.metric_plot.getPlotItem().legend.setOffset((10, 10))
         self.best_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(
-            "#888", width=1, style=Qt.PenStyle.DashLine), label="best", labelOpts={
-                "position": 0.92, "color": "#888"})
+            "#888", width=1, style=Qt.PenStyle.DashLine))
+        # its text near the bottom, on the side of the line with room (see _mark_best)
+        self.best_text = pg.TextItem(color="#888", anchor=(0, 1))
+        self.best_run: int | None = None
         self.hover = {plot: _Hover(plot) for plot in (self.loss_plot, self.metric_plot,
                                                        self.lr_plot)}
 
     def _plot(self, title: str) -> pg.PlotWidget:
-        plot = pg.PlotWidget(background=None)
+        plot = pg.PlotWidget(background=None, axisItems={"bottom": EpochAxis("bottom")})
+        plot.setLimits(xMin=0, yMin=0)
         plot.setLabel("left", title)
         plot.setLabel("bottom", "epoch")
         plot.showGrid(x=True, y=True, alpha=0.15)
@@ -251,7 +290,9 @@ class TrainPlots(QWidget):
                 item.setZValue(5)
             self._items["steps"] = [raw, smoothed, lr]
         self.metric_plot.addItem(self.best_line)
+        self.metric_plot.addItem(self.best_text, ignoreBounds=True)
         self.best_line.hide()
+        self.best_text.hide()
         self._dirty = True
         self.redraw()
 
@@ -274,8 +315,13 @@ class TrainPlots(QWidget):
                 ys = np.array([np.nan if v is None else v for v in values], dtype=float)
                 keep = np.isfinite(ys)
                 item.setData(xs[keep], ys[keep])
-            if run.run_id == self.current:
-                self._mark_best(xs, run, metric)
+        current = self.runs.get(self.current) if self.current is not None else None
+        if current is None:  # only the selected run is marked, never an overlaid one
+            self.best_line.hide()
+            self.best_text.hide()
+            self.best_run = None
+        else:
+            self._mark_best(current, metric)
         self._draw_steps(loss)
 
     def _draw_steps(self, loss: str) -> None:
@@ -299,15 +345,21 @@ class TrainPlots(QWidget):
         smoothed.setData(xs, smooth(ys))
         lr.setData(xs, data[:, 1])
 
-    def _mark_best(self, xs: np.ndarray, run: RunCurves, metric: str) -> None:
-        values = np.array([m.get(metric, np.nan) for _e, m in run.epochs], dtype=float)
-        if not len(values) or not np.isfinite(values).any():
+    def _mark_best(self, run: RunCurves, metric: str) -> None:
+        epoch = best_epoch(run.epochs, metric)
+        self.best_run = run.run_id if epoch is not None else None
+        if epoch is None:
             self.best_line.hide()
+            self.best_text.hide()
             return
-        best = int(np.nanargmax(values))
-        self.best_line.setValue(float(xs[best]))
-        self.best_line.label.setFormat(f"best: epoch {int(xs[best])}")
+        self.best_line.setValue(float(epoch))
+        last = max((e for e, _m in run.epochs), default=epoch)
+        right_half = epoch > (1 + last) / 2
+        self.best_text.setAnchor((1, 1) if right_half else (0, 1))  # the text stays in view
+        self.best_text.setText(f" best of {run.name}: epoch {epoch} ")
+        self.best_text.setPos(float(epoch), 0.03)
         self.best_line.show()
+        self.best_text.show()
 
     def request_redraw(self) -> None:
         self._dirty = True

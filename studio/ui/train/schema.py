@@ -8,6 +8,7 @@ the page shows the engine's message next to the field that is wrong.
 
 from __future__ import annotations
 
+import os
 import types
 import typing
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from engine.config import Settings, validate_settings
+from engine.config.settings import effective_workers
 from engine.errors import SettingsError
 
 # Set by the page itself, or meaningless for a training run started from the studio.
@@ -37,15 +39,32 @@ HYPERPARAMETERS = frozenset({
     "warmup_bias_lr", "box", "cls", "dfl", "pose", "kobj", "nbs", "optimizer", "cos_lr",
     "dropout",
 })
+DETECTION_FAMILY = frozenset({"detect", "segment", "pose"})
+# Keys only some tasks read (engine/train/classify.py, detect_common.py, segment.py, pose.py,
+# data/classify_augment.py, data/detect_augment.py, data/detect_loader.py); the others ignore
+# them, so a form that shows them would promise an effect that never comes.
+TASKS_OF = {
+    "overlap_mask": frozenset({"segment"}), "mask_ratio": frozenset({"segment"}),
+    "copy_paste": frozenset({"segment"}), "copy_paste_mode": frozenset({"segment"}),
+    "pose": frozenset({"pose"}), "kobj": frozenset({"pose"}),
+    "dropout": frozenset({"classify"}), "auto_augment": frozenset({"classify"}),
+    "erasing": frozenset({"classify"}),
+    **{key: DETECTION_FAMILY for key in (
+        "box", "cls", "dfl", "mosaic", "mixup", "cutmix", "close_mosaic", "degrees",
+        "translate", "shear", "perspective", "bgr", "rect", "conf", "iou", "max_det",
+        "ap_method")},
+}
 GROUPS = ("Training", "Optimiser and losses", "Augmentation", "Validation")
 HELP = {
     "time": "Train for this many hours (overrides epochs when set).",
     "patience": "Stop after this many epochs without improvement.",
     "save_period": "Also keep a checkpoint every N epochs (-1: only last and best).",
     "cache": "Keep decoded images in memory (ram) or on disk to speed up epochs.",
-    "workers": "Threads that load and augment images.",
+    "workers": "Threads that load and augment images (at most one per CPU: "
+               f"{os.cpu_count() or 1} here).",
     "pretrained": "True, or a weights file to copy matching layers from.",
-    "optimizer": "auto picks SGD or AdamW from the length of the run.",
+    "optimizer": "auto picks SGD or AdamW (and their learning rate, instead of lr0) from the "
+                 "length of the run and the number of classes.",
     "seed": "Random seed: the same seed and data give the same run.",
     "deterministic": "Use deterministic algorithms (reproducible, sometimes slower).",
     "single_cls": "Train every class as one class.",
@@ -66,7 +85,7 @@ HELP = {
     "max_det": "At most this many detections per image.",
     "ap_method": "coco integrates as pycocotools; trapezoid as the Ultralytics reference.",
     "plots": "Draw batches, curves and confusion matrices into the run folder.",
-    "lr0": "Initial learning rate.",
+    "lr0": "Initial learning rate (optimizer=auto chooses its own).",
     "lrf": "Final learning rate as a fraction of lr0.",
     "momentum": "SGD momentum / Adam beta1.",
     "weight_decay": "L2 weight decay.",
@@ -103,10 +122,16 @@ class FieldSpec:
     choices: tuple[Any, ...] = ()
 
 
-def advanced_fields() -> list[FieldSpec]:
-    """The advanced settings, grouped as :data:`GROUPS`, in the schema's order."""
+def applies_to(key: str, task: str | None) -> bool:
+    """Whether a run of ``task`` reads ``key`` (every key when ``task`` is None)."""
+    return task is None or task in TASKS_OF.get(key, (task,))
+
+
+def advanced_fields(task: str | None = None) -> list[FieldSpec]:
+    """The advanced settings a ``task`` run reads, grouped as :data:`GROUPS`, in the schema's
+    order (every one when ``task`` is None)."""
     specs = [_spec(key, info) for key, info in Settings.model_fields.items()
-             if key not in NOT_ADVANCED]
+             if key not in NOT_ADVANCED and applies_to(key, task)]
     return sorted(specs, key=lambda spec: GROUPS.index(spec.group))
 
 
@@ -127,7 +152,10 @@ def _spec(key: str, info) -> FieldSpec:
         group = "Validation"
     else:
         group = "Training"
-    return FieldSpec(key, kind, info.default, group, _tooltip(key, info, annotation), choices)
+    default = info.default
+    if key == "workers":  # what the engine uses here (it caps threads at the CPU count)
+        default = effective_workers(default)
+    return FieldSpec(key, kind, default, group, _tooltip(key, info, annotation, default), choices)
 
 
 def _literal_choices(annotation: Any) -> tuple[Any, ...]:
@@ -147,7 +175,7 @@ def _type_text(annotation: Any) -> str:
     return getattr(annotation, "__name__", text) if isinstance(annotation, type) else text
 
 
-def _tooltip(key: str, info, annotation: Any) -> str:
+def _tooltip(key: str, info, annotation: Any, default: Any) -> str:
     limits = []
     for item in info.metadata:
         for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
@@ -155,7 +183,7 @@ def _tooltip(key: str, info, annotation: Any) -> str:
             if value is not None:
                 limits.append(f"{sign} {value}")
     parts = [f"<b>{key}</b>", HELP.get(key) or info.description or "",
-             f"Type: {_type_text(annotation)}", f"Default: {format_value(info.default)}"]
+             f"Type: {_type_text(annotation)}", f"Default: {format_value(default)}"]
     if limits:
         parts.append("Allowed: " + ", ".join(limits))
     return "<br>".join(p for p in parts if p)

@@ -26,7 +26,15 @@ from PySide6.QtWidgets import (
 )
 
 from ...services.runs import RunInfo
-from ...services.training import SCALES, Device, TrainPlan, model_source
+from ...services.training import (
+    SCALES,
+    Device,
+    OptimizerChoice,
+    TrainingData,
+    TrainPlan,
+    model_source,
+    planned_optimizer,
+)
 from .schema import GROUPS, FieldSpec, advanced_fields, check_value, format_value, parse_value
 
 INVALID_STYLE = "border: 1px solid #d55e00; background: rgba(213, 94, 0, 40);"
@@ -34,13 +42,14 @@ SOURCES = ("New model", "Checkpoint of a run", "Checkpoint file")
 
 
 class AdvancedPanel(QWidget):
-    """One editor per advanced setting; ``errors`` holds the engine's message per bad key."""
+    """One editor per advanced setting that a ``task`` run reads (every one when None);
+    ``errors`` holds the engine's message per bad key."""
 
     changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, task: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.specs = {spec.key: spec for spec in advanced_fields()}
+        self.specs = {spec.key: spec for spec in advanced_fields(task)}
         self.editors: dict[str, QWidget] = {}
         self.messages: dict[str, QLabel] = {}
         self.errors: dict[str, str] = {}
@@ -140,11 +149,66 @@ class SettingsForm(QScrollArea):
     def __init__(self, task: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.task = task
+        self.data: TrainingData | None = None
         self.setWidgetResizable(True)
         self.setMinimumWidth(300)
         body = QWidget()
         layout = QVBoxLayout(body)
         form = QFormLayout()
+        self.form = form
+        self._build_model_choice(form)
+        self.epochs = self._spin(1, 100_000, 30, "How many passes over the training images")
+        default_size = 224 if task == "classify" else 640
+        self.imgsz = self._spin(32, 4096, default_size, "Images are resized to this many pixels "
+                                "(a multiple of 32)")
+        self.imgsz.setSingleStep(32)
+        self.batch = self._spin(1, 1024, 16, "Images per step; lower it if memory runs out")
+        self.device = QComboBox()
+        self.device.addItem("CPU", "cpu")
+        self.device.setToolTip("Where training runs; GPUs are listed when torch sees them")
+        self.optimizer_note = QLabel()
+        self.optimizer_note.setObjectName("optimizer_note")
+        self.optimizer_note.setWordWrap(True)
+        self.optimizer_note.setToolTip(
+            "The optimizer and initial learning rate this run will use. With optimizer=auto "
+            "(Advanced) the engine picks AdamW, with a learning rate from the number of "
+            "classes, for runs of up to 10,000 iterations, and SGD at 0.01 for longer ones; "
+            "lr0 is then not used")
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Image size", self.imgsz)
+        form.addRow("Batch", self.batch)
+        form.addRow("Device", self.device)
+        form.addRow("Optimizer", self.optimizer_note)
+        layout.addLayout(form)
+        self.model_error = QLabel()
+        self.model_error.setStyleSheet("color: #d55e00;")
+        self.model_error.setWordWrap(True)
+        layout.addWidget(self.model_error)
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.toggled.connect(self._toggle_advanced)
+        self.advanced = AdvancedPanel(task)
+        self.advanced.hide()
+        layout.addWidget(self.advanced_toggle)
+        layout.addWidget(self.advanced)
+        layout.addStretch(1)
+        self.setWidget(body)
+        for signal in (self.advanced.changed, self.epochs.valueChanged, self.imgsz.valueChanged,
+                       self.batch.valueChanged, self.device.currentIndexChanged):
+            signal.connect(self._changed)
+        self._changed()
+
+    # -- the model choice ------------------------------------------------------------------
+    # Everything about which model a run starts from lives in this block (widgets, their
+    # rows, model() and its error), so a replacement widget can take its place in one swap.
+
+    def _build_model_choice(self, form: QFormLayout) -> None:
+        """The model rows: source (new / a run's checkpoint / a file), scale, run, file."""
+        task = self.task
+        self.runs: list[RunInfo] = []
         self.source = QComboBox()
         self.source.addItems(SOURCES)
         self.source.setToolTip("Start from a new model, or from weights trained before")
@@ -164,46 +228,57 @@ class SettingsForm(QScrollArea):
         self.file_widget = QWidget()
         self.file_widget.setLayout(file_row)
         file_row.setContentsMargins(0, 0, 0, 0)
-        self.epochs = self._spin(1, 100_000, 30, "How many passes over the training images")
-        default_size = 224 if task == "classify" else 640
-        self.imgsz = self._spin(32, 4096, default_size, "Images are resized to this many pixels "
-                                "(a multiple of 32)")
-        self.imgsz.setSingleStep(32)
-        self.batch = self._spin(1, 1024, 16, "Images per step; lower it if memory runs out")
-        self.device = QComboBox()
-        self.device.addItem("CPU", "cpu")
-        self.device.setToolTip("Where training runs; GPUs are listed when torch sees them")
         form.addRow("Model", self.source)
         form.addRow("Scale", self.scale)
         form.addRow("Run", self.run_choice)
         form.addRow("File", self.file_widget)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Image size", self.imgsz)
-        form.addRow("Batch", self.batch)
-        form.addRow("Device", self.device)
-        self.form = form
-        layout.addLayout(form)
-        self.model_error = QLabel()
-        self.model_error.setStyleSheet("color: #d55e00;")
-        self.model_error.setWordWrap(True)
-        layout.addWidget(self.model_error)
-        self.advanced_toggle = QToolButton()
-        self.advanced_toggle.setText("Advanced")
-        self.advanced_toggle.setCheckable(True)
-        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
-        self.advanced_toggle.toggled.connect(self._toggle_advanced)
-        self.advanced = AdvancedPanel()
-        self.advanced.hide()
-        layout.addWidget(self.advanced_toggle)
-        layout.addWidget(self.advanced)
-        layout.addStretch(1)
-        self.setWidget(body)
-        self.runs: list[RunInfo] = []
-        for signal in (self.source.currentIndexChanged, self.run_choice.currentIndexChanged,
-                       self.file.textChanged, self.advanced.changed):
+        for signal in (self.source.currentIndexChanged, self.scale.currentIndexChanged,
+                       self.run_choice.currentIndexChanged, self.file.textChanged):
             signal.connect(self._changed)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", self.file.text(),
+                                              "Checkpoints (*.pt)")
+        if path:
+            self.file.setText(path)
+
+    def _show_model_rows(self) -> None:
+        source = self.source.currentIndex()
+        for widget, shown in ((self.scale, source == 0), (self.run_choice, source == 1),
+                              (self.file_widget, source == 2)):
+            self.form.setRowVisible(widget, shown)
+
+    def set_runs(self, runs: Sequence[RunInfo]) -> None:
+        """Offer the runs that have a checkpoint."""
+        chosen = self.run_choice.currentData()
+        self.runs = [run for run in runs if run.checkpoint() is not None]
+        self.run_choice.blockSignals(True)
+        self.run_choice.clear()
+        for run in self.runs:
+            path = run.checkpoint()
+            self.run_choice.addItem(f"{run.name} · {path.name if path else ''}", run.id)
+        self.run_choice.setCurrentIndex(max(self.run_choice.findData(chosen), 0))
+        self.run_choice.blockSignals(False)
         self._changed()
+
+    def model(self) -> str | None:
+        source = self.source.currentIndex()
+        if source == 0:
+            return model_source(self.task, self.scale.currentData())
+        if source == 1:
+            run = next((r for r in self.runs if r.id == self.run_choice.currentData()), None)
+            path = run.checkpoint() if run else None
+            return str(path) if path else None
+        return self.file.text().strip() or None
+
+    def model_errors(self) -> dict[str, str]:
+        """``{"model": why}`` when no model is chosen, else empty."""
+        if self.model() is None:
+            return {"model": "No run has a checkpoint yet" if self.source.currentIndex() == 1
+                    else "Choose a checkpoint file"}
+        return {}
+
+    # -- the rest of the settings -------------------------------------------------------------
 
     def _spin(self, low: int, high: int, value: int, tip: str) -> QSpinBox:
         spin = QSpinBox()
@@ -218,40 +293,49 @@ class SettingsForm(QScrollArea):
             if key in values:
                 getattr(self, key).setValue(int(values[key]))
 
+    def apply_settings(self, settings: Mapping[str, Any]) -> None:
+        """Take an earlier run's settings (not its model): epochs, image size, batch, device
+        and the advanced keys this task reads (the others back to their defaults)."""
+        self.apply_defaults(settings)
+        if "device" in settings:
+            self.set_device(str(settings["device"]))
+        for key, spec in self.advanced.specs.items():
+            self.advanced.set_value(key, settings.get(key, spec.default))
+
     def _toggle_advanced(self, shown: bool) -> None:
         self.advanced.setVisible(shown)
         self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown
                                           else Qt.ArrowType.RightArrow)
 
-    def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", self.file.text(),
-                                              "Checkpoints (*.pt)")
-        if path:
-            self.file.setText(path)
-
     def _changed(self, *_args: object) -> None:
-        source = self.source.currentIndex()
-        for widget, shown in ((self.scale, source == 0), (self.run_choice, source == 1),
-                              (self.file_widget, source == 2)):
-            self.form.setRowVisible(widget, shown)
+        if not hasattr(self, "advanced"):  # a model signal while the form is being built
+            return
+        self._show_model_rows()
+        self._show_optimizer()
         errors = self.errors()
         self.model_error.setText(errors.get("model", ""))
         self.model_error.setVisible("model" in errors)
         self.changed.emit()
 
     # -- public ------------------------------------------------------------------------------
-    def set_runs(self, runs: Sequence[RunInfo]) -> None:
-        """Offer the runs that have a checkpoint."""
-        chosen = self.run_choice.currentData()
-        self.runs = [run for run in runs if run.checkpoint() is not None]
-        self.run_choice.blockSignals(True)
-        self.run_choice.clear()
-        for run in self.runs:
-            path = run.checkpoint()
-            self.run_choice.addItem(f"{run.name} · {path.name if path else ''}", run.id)
-        self.run_choice.setCurrentIndex(max(self.run_choice.findData(chosen), 0))
-        self.run_choice.blockSignals(False)
-        self._changed()
+    def set_training_data(self, data: TrainingData) -> None:
+        """What the run would train on (train images, classes): the optimizer line uses it."""
+        self.data = data
+        self._show_optimizer()
+
+    def optimizer_choice(self) -> OptimizerChoice | None:
+        """What the run will use (None before the data is known or while a setting is bad)."""
+        if self.data is None or self.advanced.errors:
+            return None
+        return planned_optimizer(self.plan(), self.data)
+
+    def _show_optimizer(self) -> None:
+        choice = self.optimizer_choice()
+        if choice is None:
+            self.optimizer_note.setText("—")
+            return
+        text = f"{choice.name}, lr {choice.lr:.3g}"
+        self.optimizer_note.setText(f"auto → {text}" if choice.auto else text)
 
     def set_devices(self, devices: Sequence[Device]) -> None:
         chosen = self.device.currentData()
@@ -266,23 +350,9 @@ class SettingsForm(QScrollArea):
             self.device.addItem(f"{value} (not found)", value)
         self.device.setCurrentIndex(self.device.findData(value))
 
-    def model(self) -> str | None:
-        source = self.source.currentIndex()
-        if source == 0:
-            return model_source(self.task, self.scale.currentData())
-        if source == 1:
-            run = next((r for r in self.runs if r.id == self.run_choice.currentData()), None)
-            path = run.checkpoint() if run else None
-            return str(path) if path else None
-        return self.file.text().strip() or None
-
     def errors(self) -> dict[str, str]:
         """What is wrong, by key (``model`` and advanced keys); empty when Start may go."""
-        errors = dict(self.advanced.errors)
-        if self.model() is None:
-            errors["model"] = ("No run has a checkpoint yet" if self.source.currentIndex() == 1
-                               else "Choose a checkpoint file")
-        return errors
+        return {**self.advanced.errors, **self.model_errors()}
 
     def plan(self) -> TrainPlan:
         return TrainPlan(model=self.model() or "", epochs=self.epochs.value(),

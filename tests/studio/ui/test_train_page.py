@@ -122,17 +122,17 @@ def test_stop_is_back_within_two_seconds_keeps_last_pt_and_resumes(qtbot, shapes
         list(range(1, run.epochs_done + 1))
 
 
-def test_no_labelled_images_says_so_and_fails_the_run(qtbot, shapes_project, open_page):
+def test_no_labelled_images_says_so_before_a_run(qtbot, shapes_project, open_page):
+    # Start is off and says why (issue 17); the service's own refusal of such a run is
+    # tests/studio/services/test_training.py::test_no_labelled_images_fails_the_run_with_the_reason
     with shapes_project.database.session() as session:
         session.execute(update(Annotation).values(deleted_at=utc_now()))
     page = open_page(shapes_project)
-    with qtbot.waitSignal(page.trainingEnded, timeout=WAIT_MS) as ended:
-        page.start()
-    assert ended.args[1] == "failed"
-    assert page.banner.isVisible() and "no labelled images" in page.banner.text()
-    (run,) = list_runs(shapes_project)
-    assert run.status == "failed" and "no labelled images" in run.message
-    assert page.start_button.isEnabled()  # nothing else affected: the page can start again
+    assert not page.start_button.isEnabled()
+    assert "at least one image in the train split" in page.start_note.text()
+    page.start()  # Ctrl+Enter's slot: no run, the reason in the banner
+    assert not page.running and list_runs(shapes_project) == []
+    assert page.banner.isVisible() and "train split" in page.banner.text()
 
 
 def test_the_advanced_panel_rejects_an_invalid_value(qtbot, shapes_project, open_page):
