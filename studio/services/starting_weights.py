@@ -198,12 +198,27 @@ def file_candidates(project: Project) -> list[Candidate]:
             for path in remembered_files(project) if path.is_file()]
 
 
+def shipped_weights(task: str, folder: Path = BUNDLED_FOLDER) -> Path | None:
+    """The studio's weights file for ``task`` when it ships one (a stat, no read)."""
+    path = folder / f"demo-{task}.pt"
+    return path if path.is_file() else None
+
+
+def combine(bundled: Iterable[Candidate], local: Iterable[Candidate]) -> list[Candidate]:
+    """Shipped weights, then runs and files, each file once (a file chosen by hand that is
+    also a shipped file or a run's checkpoint is listed as that)."""
+    found: list[Candidate] = []
+    for candidate in (*bundled, *local):
+        if all(c.model != candidate.model for c in found):
+            found.append(candidate)
+    return found
+
+
 def saved_candidates(project: Project, bundled_folder: Path = BUNDLED_FOLDER) -> list[Candidate]:
-    """Everything but the official weights and scratch: shipped, runs, chosen files (slow)."""
-    task = project.task
-    found = bundled_candidates(task, bundled_folder) + run_candidates(project)
-    listed = {c.model for c in found}  # a chosen file that is also a run's is listed once
-    return found + [c for c in file_candidates(project) if c.model not in listed]
+    """Everything but the official weights and scratch: shipped, runs, chosen files (slow:
+    the shipped file is read)."""
+    return combine(bundled_candidates(project.task, bundled_folder),
+                   run_candidates(project) + file_candidates(project))
 
 
 def arrange(task: str, scale: str, saved: Iterable[Candidate],

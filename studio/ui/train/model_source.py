@@ -28,14 +28,18 @@ from ...services.starting_weights import (
     DownloadResult,
     WeightsCheck,
     arrange,
+    bundled_candidates,
     check_weights_file,
+    combine,
     default_candidate,
     download_official,
+    file_candidates,
     remember_choice,
     remember_file,
     remembered_choice,
     remembered_files,
-    saved_candidates,
+    run_candidates,
+    shipped_weights,
     transfer_note,
 )
 from ...workers.job import Job, JobManager, JobProgress
@@ -70,7 +74,8 @@ class ModelSource(QWidget):
         self.jobs = jobs or JobManager(self)
         self.bundled_folder = bundled_folder
         self.scale = "n"
-        self.saved: list[Candidate] | None = None  # None while the listing runs
+        self.bundled: list[Candidate] | None = None  # None while the shipped file is read
+        self.local: list[Candidate] = []  # runs and chosen files
         self.candidates: list[Candidate] = []
         self.rejected = ""  # why the file chosen last was refused
         self.offline = ""  # the offline message of the last download
@@ -79,7 +84,6 @@ class ModelSource(QWidget):
         self._chosen = remembered_choice(project)
         self._user_chose = False
         self._build()
-        self._populate()
         self.refresh()
 
     # -- layout ----------------------------------------------------------------------------------
@@ -151,14 +155,20 @@ class ModelSource(QWidget):
             self._populate()
 
     def refresh(self) -> None:
-        """List the shipped weights, runs and chosen files again (on a worker thread)."""
-        project, folder = self.project, self.bundled_folder
-        self._quietly("Looking for starting weights",
-                      lambda _p, _c: saved_candidates(project, folder), self._listed)
+        """List runs and chosen files again (a query and a few stats, as the run list does),
+        and read the shipped weights on a worker thread (a checkpoint read: slow)."""
+        self.local = run_candidates(self.project) + file_candidates(self.project)
+        task, folder = self.task, self.bundled_folder
+        if shipped_weights(task, folder) is None:
+            self.bundled = []
+        else:
+            self._quietly("Reading the studio's weights",
+                          lambda _p, _c: bundled_candidates(task, folder), self._listed)
+        self._populate()
 
     def listing(self) -> bool:
         """True until the first listing has arrived."""
-        return self.saved is None
+        return self.bundled is None
 
     def current(self) -> Candidate | None:
         index = self.combo.currentData(_CANDIDATE_ROLE)
@@ -191,14 +201,14 @@ class ModelSource(QWidget):
         return ""
 
     # -- the list --------------------------------------------------------------------------------
-    def _listed(self, saved: list[Candidate]) -> None:
-        self.saved = list(saved)
+    def _listed(self, bundled: list[Candidate]) -> None:
+        self.bundled = list(bundled)
         self._populate()
 
     def _populate(self) -> None:
         """Fill the combo for the scale, keeping the user's pick (or the same kind of pick)."""
         before = self.current()
-        self.candidates = arrange(self.task, self.scale, self.saved or [])
+        self.candidates = arrange(self.task, self.scale, combine(self.bundled or [], self.local))
         if self._user_chose and before is not None:
             wanted = self._matching(before)
         else:
@@ -305,14 +315,12 @@ class ModelSource(QWidget):
             return
         remember_file(self.project, check.path)
         self._chosen, self._user_chose = str(check.path), True
-        saved = list(self.saved or [])
-        if all(c.model != str(check.path) for c in saved):  # else already offered: selected
-            file = Candidate("file", f"{check.path.name} · {check.path.parent}",
-                             str(check.path), check.path, detail=f"A file you chose: "
-                             f"{check.path}", class_names=check.class_names)
-            saved = [*(c for c in saved if c.kind != "file"), file,
-                     *(c for c in saved if c.kind == "file")]
-        self.saved = saved
+        file = Candidate("file", f"{check.path.name} · {check.path.parent}", str(check.path),
+                         check.path, detail=f"A file you chose: {check.path}",
+                         class_names=check.class_names)
+        runs = [c for c in self.local if c.kind == "run"]
+        files = [c for c in self.local if c.kind == "file" and c.model != file.model]
+        self.local = [*runs, file, *files]  # combine() keeps an earlier listing of the same file
         self._populate()
         self._select(str(check.path))
         self._show()
@@ -399,8 +407,8 @@ class ModelSource(QWidget):
         self.checking = None
         self._set_status("")
         self.rejected = message
-        if self.saved is None:
-            self.saved = []
+        if self.bundled is None:
+            self.bundled = []
         self._populate()
 
 

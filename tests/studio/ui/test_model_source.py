@@ -224,6 +224,22 @@ def test_the_scale_changes_the_official_and_new_model_entries(
     assert source.model() == "yolov8x-seg.yaml"
 
 
+def test_the_choice_is_ready_at_once_unless_shipped_weights_are_being_read(
+        window, qtbot, shapes_folder, weights, tmp_path):
+    source = on_train_page(window, qtbot, shapes_folder, tmp_path / "nothing-shipped")
+    form = window.pages["Train"].form
+    plain = ModelSource(window.project, form, jobs=window.jobs,
+                        bundled_folder=tmp_path / "nothing-shipped")
+    assert not plain.listing() and plain.error() == "" and plain.model() == "yolov8n-seg.yaml"
+    shipped = ModelSource(window.project, form, jobs=window.jobs,
+                          bundled_folder=weights["bundled"])
+    assert shipped.listing() and shipped.error() == "looking for starting weights…"
+    assert shipped.combo.itemText(shipped.combo.count() - 1) == "Looking for more weights…"
+    qtbot.waitUntil(lambda: not shipped.listing(), timeout=WAIT_MS)
+    assert shipped.current().kind == "bundled" and shipped.error() == ""
+    assert source.current().kind == "scratch"
+
+
 class SlowServer:
     """Serves one file in 16 KiB pieces, 40 ms apart (a slow line), on 127.0.0.1."""
 
