@@ -36,11 +36,12 @@ from ..services.projects import Project, create_project, open_project
 from ..workers import JobManager
 from .app_settings import app_settings, recent_projects, remember_project
 from .error_dialog import show_error
+from .file_dialogs import start_folder
 from .jobs_indicator import JobsIndicator
 from .new_project_wizard import NewProjectWizard
 from .shortcuts_dialog import ShortcutsDialog
 from .theme import THEMES, apply_theme
-from .welcome import WelcomePage
+from .welcome import WelcomePage, recent_entries
 
 PAGES = ("Datasets", "Annotate", "Train", "Evaluate", "Predict", "Export")
 
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self._page_policies: dict[str, QSizePolicy] = {}
         self._context_holders: dict[str, QWidget] = {}
         self._last_focus: dict[str, QWidget] = {}  # where the keyboard was on each page
+        self._grid_image_shown: int | None = None  # the grid's image Annotate last opened on
         self.setWindowTitle("YOLO Studio")
         self._fit_to_screen(QSize(1280, 800))
         self._build_rail()
@@ -145,6 +147,7 @@ class MainWindow(QMainWindow):
                          ("Ctrl+W", QKeySequence.StandardKey.Close)))
         # Qt has no Quit key on some platforms (Windows, offscreen): Ctrl+Q as F1 lists it
         self._action(file_menu, "&Quit", self.close, ("Ctrl+Q", QKeySequence.StandardKey.Quit))
+        self._build_edit_menu()
         view_menu = self.menuBar().addMenu("&View")
         for index, name in enumerate(PAGES):
             self._action(view_menu, name, lambda _=False, i=index: self.rail.setCurrentRow(i),
@@ -159,6 +162,73 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&About YOLO Studio", self._about)
         self._set_project_actions_enabled(False)
+
+    def _build_edit_menu(self) -> None:
+        """Undo / Redo act on the current page's edits (the Annotate page's undo stack);
+        Go to and Next unlabelled are the Annotate page's. These entries show their keys but
+        leave the keys to the page's own actions (``WidgetShortcut`` on the menu, which never
+        has the keyboard): a second, window-wide Ctrl+Z would make the key ambiguous, and a
+        window-wide U would fire on every page."""
+        menu = self.menuBar().addMenu("&Edit")
+        menu.aboutToShow.connect(self._update_edit_menu)
+        entries = (("undo", "&Undo", self._edit("undo"), "Ctrl+Z"),
+                   ("redo", "&Redo", self._edit("redo"), ("Ctrl+Shift+Z", "Ctrl+Y")),
+                   (None, None, None, None),
+                   ("go_to", "&Go to Image…", self._annotate_call("strip.focus_go_to"),
+                    "Ctrl+G"),
+                   ("next_unlabelled", "Next &Unlabelled Image",
+                    self._annotate_call("navigator.next_unlabelled"), "U"))
+        self.edit_actions: dict[str, QAction] = {}
+        for name, text, slot, keys in entries:
+            if name is None:
+                menu.addSeparator()
+                continue
+            action = self._action(menu, text, slot, keys)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            self.edit_actions[name] = action
+        self._update_edit_menu()
+
+    def _edit(self, verb: str) -> Callable[[], None]:
+        def run() -> None:
+            page = self.stack.currentWidget()
+            if hasattr(page, f"{verb}_text") and getattr(page, f"{verb}_text")() is not None:
+                getattr(page, verb)()
+            self._update_edit_menu()
+        return run
+
+    def _annotate_call(self, path: str) -> Callable[[], None]:
+        """A slot calling the Annotate page's ``path`` (``"strip.focus_go_to"``)."""
+        def run() -> None:
+            target: Any = self.pages.get("Annotate")
+            if target is None or self.stack.currentWidget() is not target:
+                return
+            for part in path.split("."):
+                target = getattr(target, part)
+            target()
+        return run
+
+    def _update_edit_menu(self) -> None:
+        """The Edit menu's texts and states for the current page: "Undo Draw polygon" on
+        the Annotate page; elsewhere disabled, saying that page has nothing to undo."""
+        actions = getattr(self, "edit_actions", None)
+        if not actions:
+            return
+        page = self.stack.currentWidget()
+        name = next((n for n, p in self.pages.items() if p is page), None)
+        for verb, label in (("undo", "Undo"), ("redo", "Redo")):
+            action = actions[verb]
+            what = getattr(page, f"{verb}_text", lambda: None)()
+            action.setEnabled(what is not None)
+            if what is not None:
+                action.setText(f"&{label} {what}".rstrip())
+            elif hasattr(page, f"{verb}_text"):
+                action.setText(f"&{label} (nothing to {verb.lower()})")
+            else:
+                where = f"on the {name} page" if name else "without a project"
+                action.setText(f"&{label} (nothing to {verb.lower()} {where})")
+        on_annotate = name == "Annotate"
+        for key in ("go_to", "next_unlabelled"):
+            actions[key].setEnabled(on_annotate)
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
         """A menu action; ``shortcut`` is a key, a standard key or a tuple of them (the first
@@ -184,8 +254,12 @@ class MainWindow(QMainWindow):
             classes=values["classes"], keypoints=values["keypoints"]))
 
     def choose_project(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a project folder",
-                                                  str(Path.home()))
+        # beside the open project, else beside the last one opened, else the home folder
+        near = self.project.folder if self.project is not None else next(
+            iter(recent_projects()), None)
+        folder = QFileDialog.getExistingDirectory(
+            self, "Open a project folder",
+            start_folder(None, Path(near).parent if near else None))
         if folder:
             self.open_folder(folder)
 
@@ -235,6 +309,7 @@ class MainWindow(QMainWindow):
         self._page_policies.clear()
         self._context_holders.clear()
         self._last_focus.clear()
+        self._grid_image_shown = None
         self.project.close()
         self.project = None
         self._show_welcome()
@@ -247,6 +322,7 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.welcome)
         self.context_dock.hide()
         self._set_project_actions_enabled(False)
+        self._update_edit_menu()
         self.rail.setEnabled(False)
 
     def _build_pages(self, project: Project) -> None:
@@ -285,12 +361,31 @@ class MainWindow(QMainWindow):
             self.pages[name].refresh()
 
     def _annotate_image(self, image_id: int) -> None:
+        self._grid_image_shown = self._grid_image()  # this image comes instead of the grid's
         self.rail.setCurrentRow(PAGES.index("Annotate"))
         self.pages["Annotate"].show_image(image_id)
 
+    def _grid_image(self) -> int | None:
+        """The image chosen (current) in the Datasets grid, if any."""
+        chosen = getattr(self.pages.get("Datasets"), "current_image_id", None)
+        return chosen() if chosen is not None else None
+
+    def _open_annotate_on_grid_image(self) -> None:
+        """The Annotate page opens on the image chosen in the Datasets grid, when the grid's
+        choice changed since Annotate last opened on it (an image reached with D / A stays
+        when the user only looked at another page)."""
+        chosen, annotate = self._grid_image(), self.pages["Annotate"]
+        if chosen is None or chosen == self._grid_image_shown:
+            return
+        self._grid_image_shown = chosen
+        if chosen in annotate.image_ids and chosen != annotate.current_image_id:
+            annotate.show_image(chosen)
+
     def _show_saved(self, *_args: Any) -> None:
         self.saved_label.setText("✓ saved")
-        QTimer.singleShot(2500, lambda: self.saved_label.setText(""))
+        # the label as context: a window closed meanwhile cancels the timer (a bare lambda
+        # ran on the deleted label)
+        QTimer.singleShot(2500, self.saved_label, lambda: self.saved_label.setText(""))
 
     def _page_chosen(self, row: int) -> None:
         if not self.pages or row < 0:
@@ -313,12 +408,15 @@ class MainWindow(QMainWindow):
                 if previous is not None:  # still the dock's child: it would cover the new one
                     previous.hide()
         self._size_pages(name)
-        self.stack.setCurrentWidget(page)
+        self.stack.setCurrentWidget(page)  # Annotate reads its images again as it shows
+        if name == "Annotate":
+            self._open_annotate_on_grid_image()
         app_settings().setValue("last_page", row)
         if context is not None:
             self.context_dock.setWindowTitle(getattr(page, "context_title", name))
             self.context_dock.show()
         self._focus_page(name, page)
+        self._update_edit_menu()
 
     def _size_pages(self, current: str) -> None:
         """Only the page shown counts for the window's minimum size: a stack is as large as
@@ -374,9 +472,10 @@ class MainWindow(QMainWindow):
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
-        for folder in recent_projects():
-            action = self.recent_menu.addAction(folder)
-            action.triggered.connect(lambda _=False, f=folder: self.open_folder(f))
+        for entry in recent_entries():  # "name — folder"; a missing folder is said, disabled
+            action = self.recent_menu.addAction(entry.text())
+            action.setEnabled(entry.exists)
+            action.triggered.connect(lambda _=False, f=entry.folder: self.open_folder(f))
         if not self.recent_menu.actions():
             self.recent_menu.addAction("No recent projects").setEnabled(False)
 

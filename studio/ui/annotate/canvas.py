@@ -36,6 +36,7 @@ from .geometry import (
 )
 from .hit_tests import HitTests
 from .items import PolygonItem, PoseItem, TagItem
+from .keypoint_hover import KeypointHover
 
 ZOOM_STEP = 1.25
 ZOOM_RANGE = (0.02, 64.0)
@@ -79,6 +80,7 @@ class AnnotationCanvas(HitTests, QGraphicsView):
         self._space_down = self._space_panned = False
         self._fit_mode = True
         self._tool_editing = False
+        self.hover = KeypointHover(self)  # the name of the keypoint under the cursor
 
     # -- document -----------------------------------------------------------------------
     def set_document(self, document: ImageDocument | None, pixmap: QPixmap | None) -> None:
@@ -89,6 +91,7 @@ class AnnotationCanvas(HitTests, QGraphicsView):
             self.document.structure_changed.disconnect(self.rebuild)
             self.document.instance_changed.disconnect(self._on_instance_changed)
         self.document = document
+        self.hover.forget()
         self.scene().clear()
         self._items, self._pixmap_item = {}, None
         self.selected_key = self.selected_vertex = self.selected_keypoint = None
@@ -224,6 +227,7 @@ class AnnotationCanvas(HitTests, QGraphicsView):
         previous = self.selected_key
         changed = key != previous
         self.selected_key, self.selected_vertex, self.selected_keypoint = key, vertex, keypoint
+        self.hover.clear()  # the selected keypoint has its own name tag
         for each in {previous, key} - {None}:
             self.refresh(each)
         if changed:
@@ -346,6 +350,11 @@ class AnnotationCanvas(HitTests, QGraphicsView):
             return
         if self.tool is not None and self.document is not None:
             self.tool.move(event, self.scene_point(event))
+        self.hover.update(self.scene_point(event) if self.document is not None else None)
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        self.hover.update(None)
+        super().leaveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._pan_from is not None:

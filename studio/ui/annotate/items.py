@@ -121,9 +121,10 @@ class PolygonItem(QGraphicsPolygonItem):
 
 
 class PoseItem(QGraphicsRectItem):
-    """A pose instance: its box, skeleton lines and keypoints (occluded ones hollow,
-    not-labelled ones hidden); the current keypoint ringed where it has a position (one not
-    placed yet is at (0, 0) in the data, which is no place to draw it)."""
+    """A pose instance: its box, skeleton lines and keypoints (``keypoint_marker``: visible
+    filled, occluded a dashed hollow ring, not labelled a grey cross or nothing); the current
+    keypoint ringed and named where it has a position (one not placed yet is at (0, 0) in the
+    data, which is no place to draw it)."""
 
     def __init__(self, key: str) -> None:
         super().__init__()
@@ -160,16 +161,86 @@ class PoseItem(QGraphicsRectItem):
             if index == current and is_placed(x, y, v):  # a keypoint not placed has no spot
                 ring = Dot((x, y), KEYPOINT_RADIUS + 4, None, QColor("#ffffff"), self, 2.0)
                 self._children.append(ring)
-            if v <= 0:
-                continue
+                self._children.append(joint_tag((x, y), index, names, v, self))
             side = QColor(KEYPOINT_SIDES[keypoint_side(names[index])]
                           if index < len(names) else KEYPOINT_SIDES["centre"])
-            if v >= 2:
-                dot = Dot((x, y), KEYPOINT_RADIUS, side, QColor("#ffffff"), self, 1.0)
-            else:
-                dot = Dot((x, y), KEYPOINT_RADIUS, None, side, self, 2.0)
-            dot.setZValue(2)
-            self._children.append(dot)
+            marker = keypoint_marker((x, y, v), side, self)
+            if marker is not None:
+                marker.setZValue(2)
+                self._children.append(marker)
+
+
+VISIBILITY_NAMES = {2: "visible", 1: "occluded", 0: "not labelled"}
+GHOST_COLOR = "#b0b4ba"
+"""Not-labelled keypoints that keep a position: a small grey cross, readable on dark and
+light images, unlike any visible (filled) or occluded (dashed ring) keypoint."""
+
+
+class GhostCross(QGraphicsItem):
+    """A small × of constant size on screen: a keypoint marked not labelled that keeps its
+    last position (Q cycles back to visible there)."""
+
+    def __init__(self, center: Point, parent: QGraphicsItem | None = None,
+                 half: float = 3.5) -> None:
+        super().__init__(parent)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setPos(QPointF(*center))
+        self.half = half
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        extent = self.half + 2
+        return QRectF(-extent, -extent, 2 * extent, 2 * extent)
+
+    def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem,
+              _widget: QWidget | None = None) -> None:
+        h = self.half
+        for color, width in (("#000000", 3.0), (GHOST_COLOR, 1.5)):  # a dark halo first
+            pen = QPen(QColor(color), width)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            painter.setPen(pen)
+            painter.drawLine(QPointF(-h, -h), QPointF(h, h))
+            painter.drawLine(QPointF(-h, h), QPointF(h, -h))
+
+
+def keypoint_marker(keypoint: tuple[float, float, float], side: QColor,
+                    parent: QGraphicsItem | None = None) -> QGraphicsItem | None:
+    """Visible: a dot filled in the side's colour with a white rim. Occluded: a larger
+    dashed ring in the side's colour around a dark centre (hollow at a glance). Not labelled:
+    a grey cross where it has a position, nothing where it has none."""
+    x, y, v = keypoint
+    if v >= 2:
+        return Dot((x, y), KEYPOINT_RADIUS, side, QColor("#ffffff"), parent, 1.0)
+    if v >= 1:
+        centre = QColor("#000000")
+        centre.setAlphaF(0.45)
+        dot = Dot((x, y), KEYPOINT_RADIUS + 1, centre, side, parent, 2.0)
+        pen = dot.pen()
+        pen.setDashPattern([2.0, 1.5])
+        dot.setPen(pen)
+        return dot
+    if is_placed(x, y, v):
+        return GhostCross((x, y), parent)
+    return None
+
+
+def joint_label(index: int, names: Sequence[str], visibility: float | None = None) -> str:
+    """"5 · left_shoulder" (with " · occluded" / " · not labelled" when not visible)."""
+    name = names[index] if index < len(names) else f"keypoint {index + 1}"
+    text = f"{index + 1} · {name}"
+    if visibility is not None and visibility < 2:
+        text += f" · {VISIBILITY_NAMES[int(visibility)]}"
+    return text
+
+
+def joint_tag(at: Point, index: int, names: Sequence[str], visibility: float | None,
+              parent: QGraphicsItem | None = None) -> TagItem:
+    """The joint's name on a dark tag to the right of ``at`` (beside the selected joint, and
+    under the cursor on hover)."""
+    tag = TagItem(joint_label(index, names, visibility), QColor("#202225"), parent)
+    tag.setPos(QPointF(*at))
+    tag.setTransform(tag.transform().translate(KEYPOINT_RADIUS + 8, 9))
+    tag.setZValue(5)
+    return tag
 
 
 def skeleton_lines(keypoints: Sequence[tuple[float, float, float]], names: Sequence[str],
@@ -185,7 +256,9 @@ def skeleton_lines(keypoints: Sequence[tuple[float, float, float]], names: Seque
         side_a, side_b = keypoint_side(names[a]), keypoint_side(names[b])
         color = KEYPOINT_SIDES[side_a if side_a == side_b else "centre"]
         line = QGraphicsLineItem(xa, ya, xb, yb)
-        line.setPen(cosmetic_pen(color, 2.0))
+        # a bone to an occluded joint is a guess: dashed, as the joint's ring is
+        style = Qt.PenStyle.DashLine if min(va, vb) < 2 else Qt.PenStyle.SolidLine
+        line.setPen(cosmetic_pen(color, 2.0, style))
         line.setZValue(1)
         lines.append(line)
     return lines

@@ -33,8 +33,10 @@ from .canvas import AnnotationCanvas
 from .commands import AddInstance, EditInstance, RemoveInstance
 from .document import ImageDocument
 from .drafts import DraftReview
+from .image_strip import ImageStrip
 from .instance_list import InstanceList
 from .keymap import TOOL_KEYS, TOOLS_BY_TASK, cheat_sheet
+from .navigation import ImageNavigator
 from .pose_tool import PoseTool
 from .side_panel import SidePanel
 from .tools import EditTool, PolygonTool, Tool
@@ -82,6 +84,7 @@ class AnnotatePage(QWidget):
             "polygon": PolygonTool(self.canvas), "edit": EditTool(self.canvas),
             "keypoints": PoseTool(self.canvas), "box": PoseTool(self.canvas,
                                                                   place_keypoints=False)}
+        self.navigator = ImageNavigator(self)
         self._make_actions()
         self.drafts = DraftReview(self)
         available = TOOLS_BY_TASK.get(self.task, ())
@@ -126,14 +129,27 @@ class AnnotatePage(QWidget):
         self.hint_label.setSizePolicy(QSizePolicy.Policy.Ignored,
                                       QSizePolicy.Policy.Preferred)
         self.canvas.hint.connect(self._show_hint)
+        self.file_label = QLabel()  # the image's file name (its path is the tooltip)
+        self.file_label.setStyleSheet("font-weight: bold;")
+        self.file_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.file_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.file_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.toolbar.addWidget(self.file_label, 1)
         self.position_label = QLabel()
         self.reviewed_label = QLabel()
         self.saved_label = QLabel("Saved")
         self.saved_label.setToolTip("Every edit is saved by itself within a second")
         for label in (self.reviewed_label, self.position_label, self.saved_label):
             self.toolbar.addWidget(label)
+        self.strip = ImageStrip()  # the filmstrip under the canvas; its controls by the hint
+        canvas_and_strip = QWidget()
+        column = QVBoxLayout(canvas_and_strip)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.canvas, 1)
+        column.addWidget(self.strip)
         splitter = QSplitter()
-        splitter.addWidget(self.canvas)
+        splitter.addWidget(canvas_and_strip)
         splitter.addWidget(self.panel)
         splitter.setStretchFactor(0, 1)
         splitter.setSizes([900, 260])
@@ -141,7 +157,10 @@ class AnnotatePage(QWidget):
         editor_layout = QVBoxLayout(editor)
         editor_layout.setContentsMargins(0, 0, 0, 0)
         editor_layout.addLayout(self.toolbar)
-        editor_layout.addWidget(self.hint_label)  # its own line: room for the whole hint
+        hint_row = QHBoxLayout()  # the hint has the room the go-to controls leave
+        hint_row.addWidget(self.hint_label, 1)
+        hint_row.addWidget(self.strip.controls)
+        editor_layout.addLayout(hint_row)
         editor_layout.addWidget(splitter, 1)
         self.empty = EmptyState("No images to annotate yet",
                                 "Import a dataset or add images on the Datasets page; they "
@@ -175,6 +194,10 @@ class AnnotatePage(QWidget):
         self.undo_action, self.redo_action = undo, redo
         add(["D", "Right"], "Next image", self.next_image)
         add(["A", "Left"], "Previous image", self.previous_image)
+        self.next_unlabelled_action = add(["U"], "Next unlabelled image (no label, not "
+                                          "background)", self.navigator.next_unlabelled)
+        self.go_to_action = add(["Ctrl+G"], "Go to an image: type its number or file name",
+                                self.strip.focus_go_to)
         for number in range(1, 10):
             add([str(number)], f"Class {number}", lambda _=False, n=number: self._number(n))
         for name in TOOLS_BY_TASK.get(self.task, ()):
@@ -187,6 +210,34 @@ class AnnotatePage(QWidget):
         if self.task != "classify":
             add(["H"], "Hide / show the selection", self.toggle_hide_selection)
             add(["Shift+H"], "Hide / show all labels", self.toggle_hide_all)
+
+    # -- Edit menu (the main window's; the page's own actions carry the keys) -----------------
+    def _drawing(self) -> bool:
+        return bool(getattr(self.canvas.tool, "drawing", False))
+
+    def undo_text(self) -> str | None:
+        """What Edit → Undo would take back ("" when the edit has no name; None: nothing)."""
+        if self._drawing():
+            return "the last vertex"
+        stack = self.undo_stack
+        return stack.undoText() if stack is not None and stack.canUndo() else None
+
+    def redo_text(self) -> str | None:
+        stack = self.undo_stack
+        if self._drawing() or stack is None or not stack.canRedo():
+            return None
+        return stack.redoText()
+
+    def undo(self) -> None:
+        """As Ctrl+Z on the canvas: while drawing a polygon, its last vertex goes."""
+        if self._drawing():
+            self.canvas.tool.remove_last_vertex()
+        elif self.undo_stack is not None:
+            self.undo_stack.undo()
+
+    def redo(self) -> None:
+        if not self._drawing() and self.undo_stack is not None:
+            self.undo_stack.redo()
 
     def add_page_action(self, action: QAction) -> None:
         """Make ``action``'s keys work on the page and in its side panel, which the main
@@ -203,7 +254,7 @@ class AnnotatePage(QWidget):
         """Read the image list again (after an import or a deletion elsewhere), and the
         classes, which an import may have added."""
         self.reload_project_classes()
-        self.image_ids = service.list_image_ids(self.project.database)
+        self.image_ids = self.navigator.reload()
         self.stack.setCurrentIndex(1 if self.image_ids else 0)
         if self.current_image_id not in self.image_ids:
             self.current_image_id = None
@@ -236,6 +287,7 @@ class AnnotatePage(QWidget):
         self._show_document()
         self._show_trash()
         self._update_position()
+        self.navigator.image_shown(image_id)
         self.image_changed.emit(image_id)
 
     def next_image(self) -> None:
@@ -287,6 +339,11 @@ class AnnotatePage(QWidget):
             old_doc.deleteLater()
         return document, stack
 
+    def cached_documents(self) -> list[tuple[int, ImageDocument]]:
+        """``(image id, document)`` of the images opened in this session (their edits may
+        not be written yet)."""
+        return [(image_id, pair[0]) for image_id, pair in self._documents.items()]
+
     @property
     def document(self) -> ImageDocument | None:
         return self.canvas.document
@@ -326,9 +383,10 @@ class AnnotatePage(QWidget):
         self._show_document()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        """Classes may have changed while another page was shown: never show stale ones."""
+        """Classes, images and their marks (background, trash) may have changed while
+        another page was shown: never show stale ones (one query each)."""
         super().showEvent(event)
-        self.reload_project_classes()
+        self.refresh_images()
 
     def polygon_tool_cancel(self) -> None:
         if self.canvas.tool is not None:
@@ -403,6 +461,7 @@ class AnnotatePage(QWidget):
         image_id, reviewed = document.image.id, document.image.reviewed
         self.writer.execute(lambda db: service.set_reviewed(db, image_id, reviewed))
         self._update_position()
+        self.navigator.document_changed(document)
 
     def toggle_hide_selection(self) -> None:
         key = self.canvas.selected_key
@@ -419,6 +478,7 @@ class AnnotatePage(QWidget):
     # -- autosave -----------------------------------------------------------------------------
     def _submit(self, document: ImageDocument) -> None:
         self.writer.submit(document.image.id, document.annotations, document.known_ids)
+        self.navigator.document_changed(document)
         if not self._failing:
             self._set_saved_text("Saving…", "")
 

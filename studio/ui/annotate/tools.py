@@ -330,11 +330,16 @@ class PolygonTool(Tool):
         elif event.key() == Qt.Key.Key_Escape:
             self.cancel()
         elif _is_undo(event) or event.key() == Qt.Key.Key_Backspace:
-            self.points.pop()
-            self._redraw()
+            self.remove_last_vertex()
         else:
             return False
         return True
+
+    def remove_last_vertex(self) -> None:
+        """Ctrl+Z (or Edit → Undo) while drawing: the last vertex clicked goes."""
+        if self.points:
+            self.points.pop()
+            self._redraw()
 
     def finish(self) -> None:
         """Close the polygon (three vertices or more) as a new instance of the current class."""
