@@ -377,11 +377,14 @@ class ClassEditor(QDialog):
         index = int(item.data(0, Qt.ItemDataRole.UserRole))
         if item.text(NAME_COLUMN) == self.classes[index].name:
             return
-        # after the editor has closed: reload() rebuilds the items
+        # once the item editor has closed: perform() rebuilds the items it is writing to
         name = item.text(NAME_COLUMN)
+        QTimer.singleShot(0, lambda: self._rename(index, name))
+
+    def _rename(self, index: int, name: str) -> None:
         self.tree.setFocus()
-        if not self.perform(RenameClass(index, name)):
-            self.select_class(index)
+        self.perform(RenameClass(index, name))
+        self.select_class(index)
 
     def _merge_menu_at_button(self) -> None:
         menu = self._merge_menu()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QContextMenuEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit
 from sqlalchemy import func, select
@@ -269,3 +269,39 @@ def test_annotate_edits_after_a_class_change_keep_the_new_numbers(qtbot, window,
     assert page.flush()
     assert image_labels(project, image_id) == {
         label: index for label, index in expected.items() if label != removed}
+
+
+def test_context_menu_delete_key_and_escape(qtbot, make_project):
+    project = make_project("segment", classes=("circle", "square", "star"))
+    editor = ClassEditor(project)
+    qtbot.addWidget(editor)
+    editor.show()
+    qtbot.waitExposed(editor)
+    editor.activateWindow()
+    qtbot.waitUntil(editor.isActiveWindow, timeout=5000)
+    rect = editor.tree.visualItemRect(editor.tree.topLevelItem(0))
+    # a right click: the press, then the context-menu event the window system sends after it
+    # (QTest's synthetic clicks skip the window that would make it)
+    QTest.mouseClick(editor.tree.viewport(), Qt.MouseButton.RightButton,
+                     Qt.KeyboardModifier.NoModifier, rect.center())
+    viewport = editor.tree.viewport()
+    QApplication.sendEvent(viewport, QContextMenuEvent(
+        QContextMenuEvent.Reason.Mouse, rect.center(), viewport.mapToGlobal(rect.center())))
+    menu = editor.context_menu
+    qtbot.waitUntil(menu.isVisible, timeout=3000)
+    assert [a.text() for a in menu.actions() if a.text()] == [
+        "Rename", "Colour…", "Move up", "Move down", "Merge into", "Delete…"]
+    move_down = next(a for a in menu.actions() if a.text() == "Move down")
+    click(menu, menu.actionGeometry(move_down).center())
+    assert [c.name for c in project.classes()] == ["square", "circle", "star"]
+    assert editor.selected_index() == 1
+
+    editor.tree.setFocus()
+    qtbot.keyClick(editor.tree, Qt.Key.Key_Delete)
+    assert editor.confirm_bar.isVisible()
+    assert editor.confirm_text.text().startswith("Deleting 'circle' moves its 0 labels")
+    qtbot.keyClick(editor.confirm_button, Qt.Key.Key_Escape)  # the bar goes, not the dialog
+    assert not editor.confirm_bar.isVisible() and editor.isVisible()
+    assert len(project.classes()) == 3
+    qtbot.keyClick(editor.tree, Qt.Key.Key_Escape)
+    assert not editor.isVisible()
