@@ -304,10 +304,6 @@ class TrainPage(QWidget):
         self.run_list.set_deletable(run is None or run.id != self.live_run)
 
     def _show_start_note(self, blocker: str) -> None:
-        if self.running:  # the progress bar says the rest
-            self.start_note.setText("")
-            self.start_note.hide()
-            return
         if blocker:
             self.start_note.setForegroundRole(QPalette.ColorRole.WindowText)
             self.start_note.setStyleSheet("color: #d55e00;")
