@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -36,26 +37,28 @@ def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
 # -- the trash ---------------------------------------------------------------------------------
 
 
-def trash_images(database: Database, image_ids: Iterable[int]) -> int:
-    """Move images to the trash (their labels and tags stay with them); returns how many moved
-    (images already in the trash are not counted)."""
-    moved, now = 0, utc_now()
-    with database.session() as session:
-        for chunk in _chunks(image_ids):
-            moved += session.execute(update(Image).where(
-                Image.id.in_(chunk), Image.deleted_at.is_(None)).values(deleted_at=now)).rowcount
-    return moved
+def trash_images(database: Database, image_ids: Iterable[int]) -> list[int]:
+    """Move images to the trash (their labels and tags stay with them); returns the ids that
+    moved (images already in the trash are not among them), for an undo."""
+    return _set_deleted(database, image_ids, utc_now())
 
 
-def restore_images(database: Database, image_ids: Iterable[int]) -> int:
-    """Bring images back from the trash; returns how many came back."""
-    restored = 0
+def restore_images(database: Database, image_ids: Iterable[int]) -> list[int]:
+    """Bring images back from the trash; returns the ids that came back."""
+    return _set_deleted(database, image_ids, None)
+
+
+def _set_deleted(database: Database, image_ids: Iterable[int], when: datetime | None
+                 ) -> list[int]:
+    moved: list[int] = []
+    now_there = Image.deleted_at.is_(None) if when is not None else Image.deleted_at.is_not(None)
     with database.session() as session:
         for chunk in _chunks(image_ids):
-            restored += session.execute(update(Image).where(
-                Image.id.in_(chunk), Image.deleted_at.is_not(None)).values(deleted_at=None)
-            ).rowcount
-    return restored
+            ids = list(session.scalars(select(Image.id).where(Image.id.in_(chunk), now_there)))
+            if ids:
+                session.execute(update(Image).where(Image.id.in_(ids)).values(deleted_at=when))
+            moved += ids
+    return sorted(moved)
 
 
 @dataclass
@@ -102,10 +105,10 @@ def empty_trash(project: Project, image_ids: Sequence[int] | None = None) -> Emp
 
 @dataclass(frozen=True)
 class BackgroundChange:
-    """``changed``: images whose mark changed; ``with_labels``: images left unmarked because
-    they have labels (an image with objects is not a background)."""
+    """``changed``: the images whose mark changed (for an undo); ``with_labels``: how many were
+    left unmarked because they have labels (an image with objects is not a background)."""
 
-    changed: int
+    changed: tuple[int, ...]
     with_labels: int = 0
 
 
@@ -113,21 +116,24 @@ def set_background(database: Database, image_ids: Iterable[int],
                    background: bool = True) -> BackgroundChange:
     """Mark images as background (checked: no objects) or take the mark off. Images with
     accepted labels are not marked: their count comes back in ``with_labels``."""
-    changed = with_labels = 0
+    changed: list[int] = []
+    with_labels = 0
     with database.session() as session:
         for chunk in _chunks(image_ids):
             chosen = Image.id.in_(chunk)
             if background:
                 with_labels += len(session.scalars(
                     select(Image.id).where(chosen, has_live_label())).all())
-                statement = (update(Image).where(chosen, ~has_live_label(),
-                                                 Image.background.is_(False))
-                             .values(background=True))
+                to_change = select(Image.id).where(chosen, ~has_live_label(),
+                                                   Image.background.is_(False))
             else:
-                statement = (update(Image).where(chosen, Image.background.is_(True))
-                             .values(background=False))
-            changed += session.execute(statement).rowcount
-    return BackgroundChange(changed, with_labels)
+                to_change = select(Image.id).where(chosen, Image.background.is_(True))
+            ids = list(session.scalars(to_change))
+            if ids:
+                session.execute(update(Image).where(Image.id.in_(ids))
+                                .values(background=background))
+            changed += ids
+    return BackgroundChange(tuple(sorted(changed)), with_labels)
 
 
 # -- tags --------------------------------------------------------------------------------------

@@ -4,7 +4,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,6 +34,8 @@ ISSUE_COLOR = "#d55e00"
 BACKGROUND_COLOR = "#009e73"  # Okabe-Ito green: "checked, nothing to find here"
 TAG_COLOR = "#d9000000"  # translucent black (#AARRGGBB): readable on any picture
 PADDING = 6
+SPLIT_KEYS = {Qt.Key.Key_T: "train", Qt.Key.Key_V: "val", Qt.Key.Key_E: "test"}
+"""Alt+T / Alt+V / Alt+E put the selection in a split."""
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -136,10 +147,12 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
 class ThumbnailGrid(QListView):
     """The grid of thumbnails. ``activatedImage(image_id)`` on double-click or Enter;
-    ``menuRequested(global_pos)`` for the page's context menu."""
+    ``menuRequested(global_pos)`` for the page's context menu; ``splitRequested(split)`` for
+    Alt+T / Alt+V / Alt+E."""
 
     activatedImage = Signal(int)
     menuRequested = Signal(object)
+    splitRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -169,8 +182,29 @@ class ThumbnailGrid(QListView):
         if image_id is not None:
             self.activatedImage.emit(int(image_id))
 
+    def event(self, event: QEvent) -> bool:
+        # Alt+V and Alt+E are also the View and Edit menus' mnemonics: two shortcuts on one
+        # key fire neither. While the grid has the keyboard the split keys are its own.
+        if event.type() == QEvent.Type.ShortcutOverride and _split_key(event) is not None:
+            event.accept()
+            return True
+        return super().event(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
             self._open(self.currentIndex())
             return
+        split = _split_key(event)
+        if split is not None:
+            self.splitRequested.emit(split)
+            return
         super().keyPressEvent(event)
+
+
+def _split_key(event: QEvent) -> str | None:
+    """The split an Alt+T / Alt+V / Alt+E key event asks for, else None."""
+    if not isinstance(event, QKeyEvent):
+        return None
+    if event.modifiers() != Qt.KeyboardModifier.AltModifier:
+        return None
+    return SPLIT_KEYS.get(Qt.Key(event.key()))

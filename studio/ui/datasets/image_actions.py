@@ -1,15 +1,17 @@
 """What the Datasets page does to whole images: move to the trash and restore, empty the trash
 for good (after a confirmation), mark as background (no objects) and edit tags.
 
-The actions live on the grid with ``Qt.WidgetShortcut``: Delete, B and T act only while the
-grid has the keyboard, so they never fire on another page or while typing in the filter bar.
-Every edit runs on the page's query thread (after any query already asked), then the page
-reloads what it shows.
+The actions live on the grid with ``Qt.WidgetShortcut``: Delete, B, T and Ctrl+Z act only
+while the grid has the keyboard, so they never fire on another page or while typing in the
+filter bar. Every edit runs on the page's query thread (after any query already asked), then
+the page reloads what it shows. The last trash, restore or background edit can be undone
+(Ctrl+Z, or Edit ▸ Undo); emptying the trash cannot, which is why it asks first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt
@@ -35,10 +37,22 @@ if TYPE_CHECKING:
 TRASH_KEYS = ("Delete", "Backspace")
 BACKGROUND_KEY = "B"
 TAGS_KEY = "T"
+UNDO_KEY = "Ctrl+Z"
 
 
 def _plural(count: int, word: str = "image") -> str:
     return f"{count:,} {word}{'s' if count != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class Undo:
+    """How to take back the last edit: ``text`` for the Edit menu ("Move to Trash"), ``work``
+    the inverse edit, ``message`` what the page says after it."""
+
+    text: str
+    work: Callable[[], Any]
+    message: Callable[[Any], str]
+    images_changed: bool = False
 
 
 class ImageActions(QObject):
@@ -49,6 +63,7 @@ class ImageActions(QObject):
         self.page = page
         self.confirm_box: QMessageBox | None = None  # the open "empty the trash?" question
         self.tag_dialog: TagDialog | None = None  # the open tag editor
+        self.last_undo: Undo | None = None
         grid = page.grid
         self.trash = self._action("Move to trash", TRASH_KEYS, self.trash_selection,
                                   "Move the selected images to the trash (restorable): they "
@@ -64,8 +79,11 @@ class ImageActions(QObject):
                                            "Take the background mark off the selected images")
         self.tags = self._action("Tags…", (TAGS_KEY,), self.edit_tags,
                                  "Add or remove tags on the selected images")
-        for action in (self.trash, self.background, self.tags):
+        self.undo_action = self._action("Undo", (UNDO_KEY,), self.undo,
+                                        "Take back the last trash, restore or background edit")
+        for action in (self.trash, self.background, self.tags, self.undo_action):
             grid.addAction(action)
+        self._show_undo()
         if page.project.task == "classify":  # an image's class says what it is: no "empty"
             self.background.setVisible(False)
             self.not_background.setVisible(False)
@@ -103,7 +121,29 @@ class ImageActions(QObject):
         if self.background.isVisible():
             rows.append((BACKGROUND_KEY, "Mark the selected images as background (no objects)"))
         rows.append((TAGS_KEY, "Tag the selected images"))
+        rows.append((UNDO_KEY, "Undo the last trash, restore or background edit"))
         return rows
+
+    # ----- undo -----
+    def undo_text(self) -> str | None:
+        """What Undo would take back ("Move to Trash"), or None when there is nothing."""
+        return self.last_undo.text if self.last_undo is not None else None
+
+    def undo(self) -> None:
+        """Take back the last trash, restore or background edit (one step)."""
+        entry, self.last_undo = self.last_undo, None
+        self._show_undo()
+        if entry is not None:
+            self._run(entry.work, entry.message, images=entry.images_changed)
+
+    def _show_undo(self) -> None:
+        text = self.undo_text()
+        self.undo_action.setEnabled(text is not None)
+        self.undo_action.setText(f"Undo {text}" if text else "Undo")
+
+    def _remember(self, undo: Undo | None) -> None:
+        self.last_undo = undo
+        self._show_undo()
 
     # ----- the trash -----
     def trash_selection(self) -> None:
@@ -113,7 +153,11 @@ class ImageActions(QObject):
             return
         database = self.page.project.database
         self._run(lambda: trash_images(database, ids), lambda moved: (
-            f"{_plural(moved)} moved to the trash: open Trash to restore them"), images=True)
+            f"{_plural(len(moved))} moved to the trash (Ctrl+Z takes it back; Trash restores "
+            "them later)"), images=True,
+            undo=lambda moved: Undo("Move to Trash", lambda: restore_images(database, moved),
+                                    lambda back: f"{_plural(len(back))} back from the trash",
+                                    images_changed=True))
 
     def restore_selection(self) -> None:
         """Bring the selected images back from the trash."""
@@ -122,7 +166,11 @@ class ImageActions(QObject):
             return
         database = self.page.project.database
         self._run(lambda: restore_images(database, ids),
-                  lambda restored: f"{_plural(restored)} restored", images=True)
+                  lambda restored: f"{_plural(len(restored))} restored", images=True,
+                  undo=lambda restored: Undo(
+                      "Restore", lambda: trash_images(database, restored),
+                      lambda moved: f"{_plural(len(moved))} back in the trash",
+                      images_changed=True))
 
     def empty_trash(self) -> None:
         """Ask once, then delete every image in the trash for good."""
@@ -145,7 +193,7 @@ class ImageActions(QObject):
         if box.clickedButton() is not delete:
             return
         project = self.page.project
-        self._run(lambda: empty_trash(project), self._emptied_text, images=True)
+        self._run(lambda: empty_trash(project), self._emptied_text, images=True, undo=None)
 
     @staticmethod
     def _emptied_text(result: EmptiedTrash) -> str:
@@ -164,14 +212,18 @@ class ImageActions(QObject):
         if not ids or self.page.in_trash():
             return
         database = self.page.project.database
+        text = "Mark as Background" if background else "Unmark Background"
         self._run(lambda: set_background(database, ids, background),
-                  lambda change: self._marked_text(change, background))
+                  lambda change: self._marked_text(change, background),
+                  undo=lambda change: Undo(
+                      text, lambda: set_background(database, change.changed, not background),
+                      lambda back: f"{text} undone on {_plural(len(back.changed))}"))
 
     @staticmethod
     def _marked_text(change: BackgroundChange, background: bool) -> str:
         if not background:
-            return f"{_plural(change.changed)} no longer marked as background"
-        text = f"{_plural(change.changed)} marked as background (no objects)"
+            return f"{_plural(len(change.changed))} no longer marked as background"
+        text = f"{_plural(len(change.changed))} marked as background (no objects)"
         if change.with_labels:
             text += (f"; {_plural(change.with_labels)} with labels left as they are (delete "
                      "their labels first if they really hold no objects)")
@@ -202,13 +254,24 @@ class ImageActions(QObject):
         def work() -> tuple[int, int]:
             return add_tags(database, ids, add), remove_tags(database, ids, remove)
 
-        self._run(work, lambda counts: f"tags updated on {_plural(len(ids))}")
+        self._run(work, lambda counts: f"tags updated on {_plural(len(ids))}", undo=None)
 
     # ----- running -----
     def _run(self, work: Callable[[], Any], message: Callable[[Any], str], *,
-             images: bool = False) -> None:
+             images: bool = False,
+             undo: Callable[[Any], Undo] | None | bool = False) -> None:
         """``work`` on the query thread; then the page says ``message(result)`` and reloads
-        (``images``: the set of usable images changed, so other pages hear of it)."""
+        (``images``: the set of usable images changed, so other pages hear of it). ``undo``
+        makes the undo entry from the result; None forgets the last one (the edit cannot be
+        taken back, and an older entry would undo something else than the user expects);
+        False (an undo itself) leaves it as it is."""
         page = self.page
-        page.queries.call(work, lambda result: page.after_edit(message(result), images),
-                          page.edit_failed)
+
+        def done(result: Any) -> None:
+            if undo is None:
+                self._remember(None)
+            elif callable(undo):
+                self._remember(undo(result))
+            page.after_edit(message(result), images)
+
+        page.queries.call(work, done, page.edit_failed)

@@ -189,6 +189,7 @@ class DatasetsPage(QWidget):
         self.filter_bar.changed.connect(self._filter_changed)
         self.filter_bar.labelsToggled.connect(self._toggle_labels)
         self.grid.activatedImage.connect(self._open_image)
+        self.grid.splitRequested.connect(self.assign_selection)
         self.grid.menuRequested.connect(self._context_menu)
         self.model.reloaded.connect(self._reloaded)
         self.model.pageLoaded.connect(self._update_preview)
@@ -235,6 +236,14 @@ class DatasetsPage(QWidget):
                 *self.image_actions.shortcuts(),
                 ("Alt+T / Alt+V / Alt+E", "Put the selected images in train / val / test"),
                 ("Ctrl+A", "Select every image shown")]
+
+    def undo_text(self) -> str | None:
+        """What Edit ▸ Undo takes back on this page (the last image edit), or None."""
+        return self.image_actions.undo_text()
+
+    def undo(self) -> None:
+        """Take back the last trash, restore or background edit."""
+        self.image_actions.undo()
 
     def after_edit(self, message: str, images_changed: bool) -> None:
         """An image edit finished: say what it did and show the new state."""

@@ -58,8 +58,8 @@ def _ids(project, **kw):
 
 def test_trash_then_restore_moves_images_out_of_every_list_and_back(make_project, tmp_path):
     project, ids = _project(make_project, tmp_path)
-    assert trash_images(project.database, [ids[0], ids[1]]) == 2
-    assert trash_images(project.database, [ids[0]]) == 0  # already there
+    assert trash_images(project.database, [ids[1], ids[0]]) == ids[:2]
+    assert trash_images(project.database, [ids[0]]) == []  # already there
     assert _ids(project) == ids[2:]
     assert _ids(project, trash=True) == ids[:2]
     with project.database.session() as session:
@@ -67,7 +67,7 @@ def test_trash_then_restore_moves_images_out_of_every_list_and_back(make_project
         stats = compute_stats(session)
         assert (stats.images, stats.labelled, stats.trash) == (3, 1, 2)
         assert [row.deleted for row in load_rows(session, ids[:3])] == [True, True, False]
-    assert restore_images(project.database, [ids[1]]) == 1
+    assert restore_images(project.database, [ids[1], ids[2]]) == [ids[1]]
     assert _ids(project) == ids[1:] and _ids(project, trash=True) == [ids[0]]
 
 
@@ -125,7 +125,8 @@ def test_only_the_chosen_trashed_images_are_emptied(make_project, tmp_path):
 def test_background_is_marked_only_on_images_without_labels(make_project, tmp_path):
     project, ids = _project(make_project, tmp_path)
     change = set_background(project.database, [ids[0], ids[1], ids[3]])
-    assert (change.changed, change.with_labels) == (2, 1)
+    assert (change.changed, change.with_labels) == ((ids[1], ids[3]), 1)
+    assert set_background(project.database, ids[1:2]).changed == ()  # marked already
     assert _ids(project, background=True) == [ids[1], ids[3]]
     assert _ids(project, labelled=False, background=False) == [ids[4]]
     with project.database.session() as session:
@@ -133,7 +134,7 @@ def test_background_is_marked_only_on_images_without_labels(make_project, tmp_pa
         rows = load_rows(session, ids)
     assert (stats.labelled, stats.background, stats.unlabelled) == (2, 2, 1)
     assert [row.background for row in rows] == [False, True, False, True, False]
-    assert set_background(project.database, [ids[3]], False).changed == 1
+    assert set_background(project.database, [ids[3]], False).changed == (ids[3],)
     assert _ids(project, background=True) == [ids[1]]
 
 
@@ -200,7 +201,7 @@ def test_a_project_made_by_the_0001_schema_migrates(tmp_path):
             image = session.get(Image, 7)
             assert (image.path, image.background, image.tags) == ("/data/a.jpg", False, [])
         add_tags(project.database, [7], ["old"])
-        assert set_background(project.database, [7]).changed == 1
+        assert set_background(project.database, [7]).changed == (7,)
         assert _ids(project, tag="old", background=True) == [7]
     finally:
         project.close()

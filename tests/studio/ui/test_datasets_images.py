@@ -121,6 +121,29 @@ def test_letter_keys_act_on_the_grid_only(qtbot, make_project, open_page, tmp_pa
     qtbot.waitUntil(lambda: page.stats.background == 1)
 
 
+def test_ctrl_z_takes_back_the_last_trash_or_background_edit(qtbot, make_project, open_page,
+                                                            tmp_path):
+    page = open_page(_project(make_project, tmp_path))
+    qtbot.waitUntil(lambda: page.model.rowCount() == 6 and page.stats is not None)
+    assert page.undo_text() is None
+    _click(qtbot, page, 3)
+    _click(qtbot, page, 4, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(page.grid, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: page.stats.trash == 2)
+    assert page.undo_text() == "Move to Trash"
+    qtbot.keyClick(page.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: page.stats.trash == 0 and page.model.rowCount() == 6)
+    assert page.undo_text() is None and "back from the trash" in page.notice.text()
+
+    _click(qtbot, page, 0)  # labelled: stays as it is
+    _click(qtbot, page, 4, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(page.grid, Qt.Key.Key_B)
+    qtbot.waitUntil(lambda: page.stats.background == 1)
+    assert "1 image with labels left as they are" in page.notice.text()
+    qtbot.keyClick(page.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: page.stats.background == 0)
+
+
 def test_a_classify_project_offers_no_background(qtbot, make_project, open_page, tmp_path):
     project = make_project("classify", classes=("cat", "dog"))
     add_images(project, tmp_path / "images", [
@@ -283,3 +306,21 @@ def test_the_tag_editor_removes_unticked_tags_and_completes_half_ticked_ones(qtb
     qtbot.keyClicks(dialog.new_tags, ", " + "x" * 101)
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     assert not ok.isEnabled() and "at most 100" in dialog.error.text()
+
+
+def test_split_keys_beat_the_menu_mnemonics_on_the_grid(window, qtbot, tmp_path):
+    """Alt+V and Alt+E are also the View and Edit menus' mnemonics; on the grid they set the
+    split (before, Alt+V opened the View menu and the split stayed)."""
+    show_active(window, qtbot)
+    open_in(window, qtbot, _window_project(tmp_path))
+    click_rail(window, "Datasets")
+    page = window.pages["Datasets"]
+    qtbot.waitUntil(lambda: page.model.rowCount() == 8 and page.stats is not None)
+    _click(qtbot, page, 1)  # train
+    type_key(qtbot, Qt.Key.Key_V, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: page.stats.splits["val"] == 4)
+    assert QApplication.activePopupWidget() is None  # no menu opened
+    type_key(qtbot, Qt.Key.Key_E, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: page.stats.splits["test"] == 1 and page.stats.splits["val"] == 3)
+    type_key(qtbot, Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: page.stats.splits["train"] == 5 and page.stats.splits["test"] == 0)
