@@ -324,3 +324,23 @@ def test_split_keys_beat_the_menu_mnemonics_on_the_grid(window, qtbot, tmp_path)
     qtbot.waitUntil(lambda: page.stats.splits["test"] == 1 and page.stats.splits["val"] == 3)
     type_key(qtbot, Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
     qtbot.waitUntil(lambda: page.stats.splits["train"] == 5 and page.stats.splits["test"] == 0)
+
+
+def test_edit_menu_undo_takes_back_a_delete_on_the_datasets_page(window, qtbot, tmp_path):
+    show_active(window, qtbot)
+    open_in(window, qtbot, _window_project(tmp_path))
+    click_rail(window, "Datasets")
+    page = window.pages["Datasets"]
+    qtbot.waitUntil(lambda: page.model.rowCount() == 8 and page.stats is not None)
+    _click(qtbot, page, 2)
+    type_key(qtbot, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: page.stats.trash == 1)
+    bar = window.menuBar()
+    edit = next(a for a in bar.actions() if a.text() == "&Edit")
+    QTest.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.actionGeometry(edit).center())
+    menu = edit.menu()
+    qtbot.waitUntil(menu.isVisible)
+    undo = window.edit_actions["undo"]
+    assert undo.isEnabled() and undo.text() == "&Undo Move to Trash"
+    QTest.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(undo).center())
+    qtbot.waitUntil(lambda: page.stats.trash == 0 and page.stats.images == 8)
