@@ -49,9 +49,9 @@ def plan_coco(project: Project, json_path: Path, images_dir: Path | None) -> Sou
     the objects the engine's converter makes of their annotations."""
     task = project.task
     if task not in ("segment", "pose"):
-        raise ImportProblem(f"COCO annotations hold objects, not image classes; import them "
-                            f"into a segment or pose project (this one is {task})",
-                            path=json_path)
+        from .importers import wrong_task_message  # importers imports this module
+
+        raise ImportProblem(wrong_task_message("coco", task, False), path=json_path)
     try:
         content = read_json(json_path)
         classes = read_classes(content, json_path, task)

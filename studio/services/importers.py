@@ -35,12 +35,13 @@ from .import_coco import find_coco_json, plan_coco
 from .import_folder import plan_images
 from .import_yolo import plan_classify, plan_detect
 from .projects import Project
+from .wording import plural
 
 FORMATS = ("yolo-classify", "yolo-segment", "yolo-pose", "coco", "images")
 FORMAT_LABELS = {
-    "yolo-classify": "YOLO classify (train/<class>/ folders)",
-    "yolo-segment": "YOLO segment (dataset yaml)",
-    "yolo-pose": "YOLO pose (dataset yaml)",
+    "yolo-classify": "YOLO classification (train/<class>/ folders)",
+    "yolo-segment": "YOLO segmentation (dataset yaml)",
+    "yolo-pose": "YOLO pose (dataset yaml with kpt_shape)",
     "coco": "COCO JSON (polygons or keypoints)",
     "images": "Images without labels",
 }
@@ -50,6 +51,24 @@ FORMAT_TASKS = {
     "yolo-pose": ("pose",),
     "coco": ("segment", "pose"),
     "images": ("classify", "segment", "pose"),
+}
+TASK_NAMES = {"classify": "classification", "segment": "segmentation",
+              "pose": "pose estimation"}
+"""Each task as people say it (messages never show the internal ids)."""
+FORMAT_NAMES = {
+    "yolo-classify": "a YOLO classification dataset",
+    "yolo-segment": "a YOLO segmentation dataset",
+    "yolo-pose": "a YOLO pose dataset",
+    "coco": "a COCO dataset",
+    "images": "a folder of images",
+}
+TASK_SOURCES = {
+    "classify": "a classification dataset (a folder with train/<class>/ folders) or plain "
+                "images",
+    "segment": "a segmentation dataset (a dataset yaml without kpt_shape, or a COCO JSON with "
+               "polygons) or plain images",
+    "pose": "a pose dataset (a dataset yaml with kpt_shape, or a COCO JSON with keypoints) or "
+            "plain images",
 }
 _SCAN_LIMIT = 2000
 """Directory entries looked at when deciding whether a folder holds images."""
@@ -77,13 +96,14 @@ class ImportSummary:
 
     def text(self) -> str:
         """One line for a status bar or a dialog."""
-        parts = [f"{self.images} images and {self.annotations} annotations imported"]
+        parts = [f"{plural(self.images, 'image')} and "
+                 f"{plural(self.annotations, 'annotation')} imported"]
         if self.already_present:
-            parts.append(f"{self.already_present} already in the project")
+            parts.append(f"{self.already_present:,} already in the project")
         if self.skipped:
-            parts.append(f"{self.skipped} skipped")
+            parts.append(f"{self.skipped:,} skipped")
         if self.problems:
-            parts.append(f"{len(self.problems)} problems")
+            parts.append(plural(len(self.problems), "problem"))
         if self.status == "cancelled":
             parts.append("cancelled (what was imported before is kept)")
         return "; ".join(parts)
@@ -200,11 +220,19 @@ def _check_format(project: Project, path: Path, chosen: str | None) -> None:
     if chosen not in FORMATS:
         raise ImportProblem(f"unknown format {chosen!r}; choose one of {', '.join(FORMATS)}",
                             path=path, key="format")
-    task = project.task
-    if task not in FORMAT_TASKS[chosen]:
-        raise ImportProblem(
-            f"is a {FORMAT_LABELS[chosen]} dataset but this is a {task} project; import it "
-            f"into a {' or '.join(FORMAT_TASKS[chosen])} project", path=path)
+    if project.task not in FORMAT_TASKS[chosen]:
+        raise ImportProblem(wrong_task_message(chosen, project.task, path.is_dir()), path=path)
+
+
+def wrong_task_message(chosen: str, task: str, is_folder: bool) -> str:
+    """Why a source of format ``chosen`` cannot go into a ``task`` project, and what to do,
+    in words people use: "This folder is a YOLO segmentation dataset, but the project is for
+    pose estimation. …"."""
+    what = "folder" if is_folder else "file"
+    fits = " or ".join(TASK_NAMES[t] for t in FORMAT_TASKS[chosen])
+    return (f"This {what} is {FORMAT_NAMES[chosen]}, but the project is for "
+            f"{TASK_NAMES[task]}. Import it into a {fits} project (File > New Project), or "
+            f"choose {TASK_SOURCES[task]} for this project.")
 
 
 def _plan(project: Project, path: Path, chosen: str, images_dir: str | Path | None

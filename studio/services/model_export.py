@@ -25,6 +25,7 @@ from .image_files import Progress, no_progress
 from .projects import Project
 from .runs import record_export
 from .usage_snippets import Snippet, imgsz_of, snippets_text, usage_snippets
+from .wording import plural
 
 OPTION_NAMES = ("imgsz", "batch", "half", "int8", "dynamic", "simplify", "opset", "optimize",
                 "nms", "keras", "workspace")
@@ -202,8 +203,8 @@ def _export_in_child(checkpoint: Path, task: str, info: FormatInfo | None,
     except ChildCrashed as exc:
         folder = checkpoint.parent
         removed = remove_stale_temp_files(folder)
-        message = (f"{exc}; nothing of this export was kept as a result"
-                   f"{f' ({len(removed)} half-written file(s) removed)' if removed else ''}; "
+        cleaned = f" ({plural(len(removed), 'half-written file')} removed)" if removed else ""
+        message = (f"{exc}; nothing of this export was kept as a result{cleaned}; "
                    f"the checkpoint and the other exports in {folder} are kept. "
                    f"Details: {exc.details}")
         return ExportOutcome(request.format, name, "error", task, message=message)

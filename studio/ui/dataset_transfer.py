@@ -21,7 +21,9 @@ from PySide6.QtWidgets import (
 from ..services.dataset_export import export_coco, export_yolo
 from ..services.importers import ImportSummary, import_dataset
 from ..services.projects import Project
+from ..services.wording import plural
 from ..workers import JobManager
+from .file_dialogs import start_folder
 from .import_dialog import ImportDialog
 from .problems_table import ProblemsTable
 
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 def run_import(window: MainWindow, project: Project, jobs: JobManager,
                source: str | None = None) -> None:
     """Ask what to import, then import it in a job; the report opens when it ends."""
-    dialog = ImportDialog(project.task, window, source=source)
+    dialog = ImportDialog(project.task, window, source=source, project_folder=project.folder)
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return
     choice = dialog.choice()
@@ -58,23 +60,25 @@ def run_import(window: MainWindow, project: Project, jobs: JobManager,
 def run_export(window: MainWindow, project: Project, jobs: JobManager, kind: str) -> None:
     """Write the project as a YOLO dataset folder or a COCO JSON file, in a job."""
     if kind == "yolo":
-        folder = QFileDialog.getExistingDirectory(window, "Folder for the YOLO dataset")
+        folder = QFileDialog.getExistingDirectory(window, "Folder for the YOLO dataset",
+                                                  start_folder(project.folder))
         if not folder:
             return
         target = Path(folder) / f"{project.folder.name}-yolo"
         job = jobs.start("Exporting YOLO dataset",
                          lambda progress, cancel: export_yolo(project, target, progress, cancel))
     else:
-        path, _ = QFileDialog.getSaveFileName(window, "COCO JSON file",
-                                              f"{project.folder.name}.json", "JSON (*.json)")
+        suggested = Path(start_folder(project.folder)) / f"{project.folder.name}.json"
+        path, _ = QFileDialog.getSaveFileName(window, "COCO JSON file", str(suggested),
+                                              "JSON (*.json)")
         if not path:
             return
         target = Path(path)
         job = jobs.start("Exporting COCO JSON",
                          lambda progress, cancel: export_coco(project, target, progress, cancel))
     job.finished.connect(lambda summary: window.statusBar().showMessage(
-        f"Exported {summary.images} images and {summary.annotations} annotations to "
-        f"{summary.path}", 15000))
+        f"Exported {plural(summary.images, 'image')} and "
+        f"{plural(summary.annotations, 'annotation')} to {summary.path}", 15000))
 
 
 class ImportReport(QDialog):

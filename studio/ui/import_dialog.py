@@ -22,7 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..services.importers import FORMAT_LABELS, FORMAT_TASKS, FORMATS, detect_format
+from ..services.importers import (
+    FORMAT_LABELS,
+    FORMAT_TASKS,
+    FORMATS,
+    detect_format,
+    wrong_task_message,
+)
+from .file_dialogs import start_folder
 
 FILE_FILTER = ("Datasets (*.yaml *.yml *.json);;"
                "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)")
@@ -41,11 +48,13 @@ class ImportDialog(QDialog):
     """Pick a dataset file or folder; shows the detected format and a copy option."""
 
     def __init__(self, task: str | None = None, parent: QWidget | None = None,
-                 source: str | Path | None = None) -> None:
+                 source: str | Path | None = None,
+                 project_folder: str | Path | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Import a dataset")
         self.setMinimumWidth(560)
         self._task = task
+        self._project_folder = project_folder
         self._detected: str | None = None
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText("A dataset yaml, a COCO JSON, or a folder")
@@ -57,6 +66,10 @@ class ImportDialog(QDialog):
         self.format_combo.setCurrentIndex(-1)
         self.detected_label = QLabel("Choose a file or folder")
         self.detected_label.setWordWrap(True)
+        self.problem_label = QLabel("")  # why the source cannot go into this project
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet("color: #d55e00")
+        self.problem_label.hide()
         self.copy_check = QCheckBox("Copy images into the project")
         self.copy_check.setToolTip("Off: the images stay where they are and the project "
                                    "refers to them. On: the project keeps its own copies.")
@@ -86,6 +99,9 @@ class ImportDialog(QDialog):
         form.addRow("", self.copy_check)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        # the whole dialog's width, and the dialog grows to show every line of it
+        layout.addWidget(self.problem_label)
+        layout.addStretch(1)
         layout.addWidget(self.buttons)
 
     def _connect(self) -> None:
@@ -123,22 +139,41 @@ class ImportDialog(QDialog):
             return None
         return ImportChoice(Path(text).expanduser(), chosen, self.copy_check.isChecked())
 
+    def start_folder(self) -> str:
+        """Where the browse dialogs open: the source typed so far, else the project's folder,
+        else home (never the folder the app was started from)."""
+        return start_folder(self._project_folder, self.path_edit.text().strip() or None)
+
     def _browse_file(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(self, "Choose a dataset file",
-                                                    self.path_edit.text(), FILE_FILTER)
+                                                    self.start_folder(), FILE_FILTER)
         if path:
             self.set_source(path)
 
     def _browse_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a dataset folder",
-                                                self.path_edit.text())
+                                                self.start_folder())
         if path:
             self.set_source(path)
 
     def _update(self) -> None:
         self.detected_label.setText(self._status_text())
+        problem = self._problem_text()
+        self.problem_label.setText(problem)
+        self.problem_label.setVisible(bool(problem))
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(self.choice() is not None and self._fits_task())
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Grow to show every line of the wrapped texts (a dialog keeps the height it was
+        first shown at, and a longer text was cut)."""
+        layout = self.layout()
+        layout.activate()
+        needed = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() \
+            else layout.sizeHint().height()
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def _fits_task(self) -> bool:
         chosen = self.selected_format()
@@ -153,8 +188,12 @@ class ImportDialog(QDialog):
         detected = self._detected
         what = (f"Detected: {FORMAT_LABELS[detected]}" if detected
                 else "Format not recognised: choose one")
-        chosen = self.selected_format()
-        if chosen and not self._fits_task():
-            tasks = " or ".join(FORMAT_TASKS[chosen])
-            what += f". This is a {self._task} project; {chosen} imports into a {tasks} project"
         return what
+
+    def _problem_text(self) -> str:
+        """The whole wrong-task message, in people's words, or "" when the format fits."""
+        chosen = self.selected_format()
+        text = self.path_edit.text().strip()
+        if not chosen or self._fits_task() or not text:
+            return ""
+        return wrong_task_message(chosen, str(self._task), Path(text).expanduser().is_dir())

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..services.keypoint_schemas import TEMPLATES, KeypointSchema
+from .file_dialogs import start_folder
 
 TASK_TEXT = {
     "classify": "Classification — one class per image",
@@ -31,6 +34,76 @@ TASK_TEXT = {
     "pose": "Pose estimation — a box and keypoints per object",
 }
 CUSTOM = "Custom…"
+ERROR_LINES = 2
+"""Lines kept free for an error under a form, so that the form never moves when one shows."""
+
+
+def error_label() -> QLabel:
+    """A red, wrapped label whose height is reserved even while it is empty."""
+    label = QLabel()
+    label.setStyleSheet("color: #d55e00")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+    label.setMinimumHeight(label.fontMetrics().lineSpacing() * ERROR_LINES + 4)
+    return label
+
+
+class NumberedNames(QPlainTextEdit):
+    """One keypoint name per line with its index (0, 1, …) in a gutter on the left; blank lines
+    are skipped by the schema, so they get no number."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.gutter = QWidget(self)
+        self.gutter.paintEvent = self._paint_gutter  # type: ignore[method-assign]
+        self.blockCountChanged.connect(self._update_margin)
+        self.updateRequest.connect(lambda *_args: self.gutter.update())
+        self._update_margin()
+
+    def indices(self) -> list[int | None]:
+        """Per line of the text, the keypoint index it names (None for a blank line)."""
+        numbers: list[int | None] = []
+        count = 0
+        for line in self.toPlainText().split("\n"):
+            numbers.append(count if line.strip() else None)
+            count += bool(line.strip())
+        return numbers
+
+    def gutter_width(self) -> int:
+        digits = len(str(max(self.blockCount() - 1, 9)))
+        return 10 + self.fontMetrics().horizontalAdvance("9") * digits
+
+    def _update_margin(self, *_args: object) -> None:
+        self.setViewportMargins(self.gutter_width(), 0, 0, 0)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        area = self.contentsRect()
+        self.gutter.setGeometry(QRect(area.left(), area.top(), self.gutter_width(),
+                                      area.height()))
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(240, 160)
+
+    def _paint_gutter(self, event: QPaintEvent) -> None:
+        painter = QPainter(self.gutter)
+        palette = self.palette()
+        painter.fillRect(event.rect(), palette.color(palette.ColorRole.AlternateBase))
+        painter.setPen(QColor(palette.color(palette.ColorRole.PlaceholderText)))
+        numbers = self.indices()
+        block = self.firstVisibleBlock()
+        offset = self.contentOffset()
+        width = self.gutter.width() - 5
+        while block.isValid():
+            top = round(self.blockBoundingGeometry(block).translated(offset).top())
+            if top > event.rect().bottom():
+                break
+            number = numbers[block.blockNumber()] if block.blockNumber() < len(numbers) else None
+            if block.isVisible() and number is not None:
+                painter.drawText(0, top, width, self.fontMetrics().height(),
+                                 int(Qt.AlignmentFlag.AlignRight), str(number))
+            block = block.next()
+        painter.end()
 
 
 class NewProjectWizard(QWizard):
@@ -85,8 +158,7 @@ class _BasicsPage(QWizardPage):
             button.setChecked(index == 1)
             self.tasks.addButton(button, index)
             layout.addWidget(button)
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #d55e00")
+        self.error = error_label()
         layout.addWidget(self.error)
         layout.addStretch(1)
         self.registerField("name*", self.name)
@@ -111,7 +183,9 @@ class _BasicsPage(QWizardPage):
         self.folder.setText(str(Path(self.folder.text()).expanduser().parent / slug))
 
     def _browse(self) -> None:
-        chosen = QFileDialog.getExistingDirectory(self, "Folder for the project")
+        folder = Path(self.folder.text()).expanduser()
+        chosen = QFileDialog.getExistingDirectory(self, "Folder for the project",
+                                                  start_folder(None, folder.parent))
         if chosen:
             self.folder.setText(str(Path(chosen) / Path(self.folder.text()).name))
 
@@ -149,17 +223,16 @@ class _KeypointsPage(QWizardPage):
                          "(which points swap in a mirrored image) come from left/right names.")
         self.template = QComboBox()
         self.template.addItems([*TEMPLATES, CUSTOM])
-        self.names = QPlainTextEdit()
+        self.names = NumberedNames()
         self.names.setPlaceholderText("head\nleft_hand\nright_hand")
         self.edges = QLineEdit()
         self.edges.setPlaceholderText("0-1, 0-2")
         self.flips = QLabel()
         self.flips.setWordWrap(True)
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #d55e00")
+        self.error = error_label()
         form = QFormLayout(self)
         form.addRow("Template", self.template)
-        form.addRow("Keypoints (one per line)", self.names)
+        form.addRow("Keypoints (one per line,\nnumbered from 0)", self.names)
         form.addRow("Skeleton (pairs by number)", self.edges)
         form.addRow("Flip pairs", self.flips)
         form.addRow(self.error)
@@ -196,14 +269,25 @@ class _KeypointsPage(QWizardPage):
         self.edges.setReadOnly(not custom)
         if schema is not None:
             self.names.setPlainText("\n".join(schema.names))
-            self.edges.setText(", ".join(f"{a}-{b}" for a, b in schema.skeleton))
+            self.edges.setText(_edges_text(schema))
+        else:
+            # A custom schema starts empty: a template's skeleton left behind would join the
+            # custom points by the template's numbers. What the user typed stays.
+            names = [n.strip() for n in self.names.toPlainText().splitlines() if n.strip()]
+            for template in TEMPLATES.values():
+                if names == list(template.names):
+                    self.names.clear()
+                if self.edges.text().strip() == _edges_text(template):
+                    self.edges.clear()
         self._update()
 
     def _update(self) -> None:
+        empty = not self.names.toPlainText().strip() and not self.edges.text().strip()
         try:
             schema = self._parse()
         except ValueError as exc:
-            self.error.setText(str(exc))
+            # nothing typed yet is no error: the placeholders say what to type
+            self.error.setText("" if empty else str(exc))
             self.flips.setText("")
         else:
             self.error.setText("")
@@ -211,3 +295,8 @@ class _KeypointsPage(QWizardPage):
             self.flips.setText(", ".join(f"{a} ↔ {b}" for a, b in pairs) or
                                "none (no left/right names)")
         self.completeChanged.emit()
+
+
+def _edges_text(schema: KeypointSchema) -> str:
+    """A skeleton as the editor shows it: ``0-1, 0-2``."""
+    return ", ".join(f"{a}-{b}" for a, b in schema.skeleton)

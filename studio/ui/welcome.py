@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from html import escape
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from .app_settings import recent_projects
+from ..services.recent import RecentProject, recent_projects_of
+from .app_settings import app_settings
 from .empty_state import EmptyState
+
+FOLDER_ROLE = Qt.ItemDataRole.UserRole
+
+
+def recent_entries() -> list[RecentProject]:
+    """The remembered projects, newest first, with their names; missing folders included
+    (shown as such: a project on an unplugged drive is not silently forgotten)."""
+    value = app_settings().value("recent_projects", [])
+    folders = [value] if isinstance(value, str) else [str(v) for v in value or []]
+    return recent_projects_of(folders)
+
+
+def entry_html(entry: RecentProject, dim: str) -> str:
+    """The project's name in bold, its folder dimmed after it (and a missing one said)."""
+    missing = " — folder not found" if not entry.exists else ""
+    return (f"<b>{escape(entry.name)}</b>&nbsp;&nbsp;<span style='color:{dim}'>"
+            f"{escape(entry.folder)}{missing}</span>")
 
 
 class WelcomePage(QWidget):
@@ -31,17 +49,36 @@ class WelcomePage(QWidget):
         self.recent_label = QLabel("Recent projects")
         self.recent = QListWidget()
         self.recent.setMaximumHeight(180)
-        self.recent.itemActivated.connect(lambda item: self.recentChosen.emit(item.toolTip()))
+        self.recent.itemActivated.connect(self._chosen)
         layout.addWidget(self.recent_label, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.recent, 1)
         self.refresh()
 
     def refresh(self) -> None:
         self.recent.clear()
-        items = recent_projects()
-        for folder in items:
-            item = QListWidgetItem(f"{Path(folder).name}    —    {folder}")
-            item.setToolTip(folder)
+        entries = recent_entries()
+        dim = self.palette().color(self.palette().ColorRole.PlaceholderText).name()
+        for entry in entries:
+            item = QListWidgetItem()
+            item.setData(FOLDER_ROLE, entry.folder)
+            item.setToolTip(entry.folder if entry.exists else
+                            f"{entry.folder} is not there any more (moved, renamed or on a "
+                            "drive that is not connected)")
+            item.setText(entry.text())  # for keyboard search and screen readers
+            if not entry.exists:
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+            label = QLabel(entry_html(entry, dim))
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setEnabled(entry.exists)
+            label.setContentsMargins(6, 2, 6, 2)
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            item.setSizeHint(QSize(0, label.sizeHint().height() + 2))
+            item.setForeground(Qt.GlobalColor.transparent)  # the label draws the text
             self.recent.addItem(item)
-        self.recent.setVisible(bool(items))
-        self.recent_label.setVisible(bool(items))
+            self.recent.setItemWidget(item, label)
+        self.recent.setVisible(bool(entries))
+        self.recent_label.setVisible(bool(entries))
+
+    def _chosen(self, item: QListWidgetItem) -> None:
+        if item.flags() & Qt.ItemFlag.ItemIsEnabled:
+            self.recentChosen.emit(str(item.data(FOLDER_ROLE)))

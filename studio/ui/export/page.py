@@ -38,6 +38,7 @@ from ...services.model_export import (
 from ...services.projects import Project
 from ...services.runs import ExportInfo, list_exports, list_runs
 from ...services.usage_snippets import example_image
+from ...services.wording import plural
 from ...workers import JobManager
 from ...workers.job import Job, JobProgress
 from ..file_dialogs import start_folder
@@ -309,7 +310,8 @@ class ExportPage(QWidget):
 
     def _finished(self, outcomes: list[ExportOutcome]) -> None:
         passed = sum(o.status == "passed" for o in outcomes)
-        self.status.setText(f"{len(outcomes)} format(s) done: {passed} passed their check.")
+        self.status.setText(f"{plural(len(outcomes), 'format')} done: {passed:,} passed "
+                            "their check.")
         self.exported.emit(outcomes)
 
     # ----- results -----
@@ -345,8 +347,8 @@ class ExportPage(QWidget):
         for key in formats:
             self._format_done(found[key])
         if formats:
-            self.status.setText(f"{len(formats)} earlier export(s) of this checkpoint, found "
-                                "beside it.")
+            self.status.setText(f"{plural(len(formats), 'earlier export')} of this checkpoint, "
+                                "found beside it.")
 
     def _recorded_outcome(self, record: ExportInfo) -> ExportOutcome:
         details = record.details

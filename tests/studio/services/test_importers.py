@@ -202,7 +202,7 @@ def test_plain_image_folder(make_project, tmp_path):
 
 def test_format_that_does_not_fit_the_task_is_refused(make_project, classify_folder):
     project = make_project("segment")
-    with pytest.raises(ImportProblem, match="classify project"):
+    with pytest.raises(ImportProblem, match="into a classification project"):
         import_dataset(project, classify_folder)
 
 

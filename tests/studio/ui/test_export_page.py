@@ -136,4 +136,4 @@ def test_a_runtime_that_aborts_is_one_row_message_and_the_page_lives_on(page, qt
     assert page.results.item(row, 1).text() == "error"
     assert page.results.item(row, 4).text().startswith(
         "the OpenVINO runtime crashed (signal 6, SIGABRT) while exporting")
-    assert page.status.text() == "2 format(s) done: 1 passed their check."
+    assert page.status.text() == "2 formats done: 1 passed their check."

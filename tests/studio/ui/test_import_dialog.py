@@ -39,7 +39,7 @@ def test_the_format_can_be_changed_and_a_misfit_is_explained(qtbot, tmp_path):
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("yolo-classify"))
     assert dialog.selected_format() == "yolo-classify"
     assert not ok_button(dialog).isEnabled()
-    assert "segment project" in dialog.detected_label.text()
+    assert "project is for segmentation" in dialog.problem_label.text()
 
 
 def test_dialog_with_a_missing_source(qtbot, tmp_path):
