@@ -12,9 +12,10 @@ Conventions:
 - before any sample is seen, top-1, top-5 and fitness are 0.0;
 - a class with no samples has accuracy ``NaN`` (kept, so every class has a key); the summary
   table prints ``-`` for it and ``to_dict`` gives ``None`` (valid JSON);
-- precision-recall curves (one class against the rest) come from per-class histograms of the
-  scores, ``SCORE_BINS`` bins on the logit scale (fine near 0 and 1, where a trained
-  classifier's scores crowd), so memory stays [C, SCORE_BINS] however many samples are seen.
+- precision-recall curves (one class against the rest) are exact while the scores seen hold
+  at most ``EXACT_SCORES`` values (every score is kept on the host); past that they come from
+  per-class histograms of the scores, ``SCORE_BINS`` bins on the logit scale (fine near 0 and
+  1, where a trained classifier's scores crowd), so memory stays bounded on large sets.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ SPEED_KEYS = ("preprocess", "inference", "loss", "postprocess")
 TOP_K = 5
 _NAME_WIDTH = 24
 SCORE_BINS = 1000
+EXACT_SCORES = 1 << 22  # 16 MB of float32 scores, e.g. 40,000 images of 100 classes
 _LOGIT_LIMIT = 13.9  # logit(1 - 1e-6): the bins span every score a float32 softmax gives
 RECALL_AXIS = np.linspace(0.0, 1.0, 101)
 
@@ -55,6 +57,8 @@ class ClassifyMetrics:
         self._top5_cells: torch.Tensor | None = None  # [C*2] int64: true * 2 + (hit in top-k)
         self._score_bins: torch.Tensor | None = None  # [C*B] every sample's score per class
         self._positive_bins: torch.Tensor | None = None  # [C*B] the true class's score
+        self._scores: list[np.ndarray] | None = []  # every [N, C] batch, None past the limit
+        self._labels: list[np.ndarray] = []
         self._seen = 0
         self._host: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -85,6 +89,7 @@ class ClassifyMetrics:
         scores = scores.float()
         if bool((scores < 0).any() or (scores > 1).any()):  # logits: curves need probabilities
             scores = scores.softmax(dim=1)
+        self._keep_scores(scores, labels)
         logit = torch.logit(scores, eps=1e-6)
         index = ((logit + _LOGIT_LIMIT) * (bins / (2 * _LOGIT_LIMIT))).long().clamp(0, bins - 1)
         offsets = torch.arange(classes, device=index.device) * bins
@@ -96,6 +101,16 @@ class ClassifyMetrics:
         else:
             self._score_bins += every.to(self._score_bins.device)
             self._positive_bins += positive.to(self._positive_bins.device)
+
+    def _keep_scores(self, scores: torch.Tensor, labels: torch.Tensor) -> None:
+        """Keep the batch's probabilities for exact curves, until they pass ``EXACT_SCORES``."""
+        if self._scores is None:
+            return
+        if (self._seen + len(labels)) * self.num_classes > EXACT_SCORES:
+            self._scores, self._labels = None, []
+            return
+        self._scores.append(scores.cpu().numpy().astype(np.float32))
+        self._labels.append(labels.cpu().numpy())
 
     def _checked_batch(
         self, probs: torch.Tensor, targets: torch.Tensor
@@ -194,21 +209,22 @@ class ClassifyMetrics:
         classes, bins = self.num_classes, SCORE_BINS
         if self._score_bins is None or self._positive_bins is None:
             return RECALL_AXIS.copy(), np.zeros((0, len(RECALL_AXIS))), [], []
-        every = self._score_bins.view(classes, bins).cpu().numpy()[:, ::-1].astype(np.float64)
-        positive = self._positive_bins.view(classes, bins).cpu().numpy()[:, ::-1]
+        if self._scores is not None:
+            scores, labels = np.concatenate(self._scores), np.concatenate(self._labels)
+        else:
+            every = self._score_bins.view(classes, bins).cpu().numpy()[:, ::-1]
+            positive = self._positive_bins.view(classes, bins).cpu().numpy()[:, ::-1]
         curves, kept, aps = [], [], []
         for index in range(classes):
-            total = positive[index].sum()
-            steps = every[index] > 0  # thresholds at each bin that holds a score, best first
-            if not total or not steps.any():
+            if self._scores is not None:  # each sample is a threshold, best score first
+                order = np.argsort(-scores[:, index], kind="stable")
+                hits, counts = labels[order] == index, np.ones(len(order))
+            else:  # each bin that holds a score is a threshold, best bin first
+                used = every[index] > 0
+                hits, counts = positive[index][used], every[index][used]
+            if not hits.sum():
                 continue
-            hits = np.cumsum(positive[index])[steps].astype(np.float64)
-            precision = hits / np.cumsum(every[index])[steps]
-            recall = hits / total
-            envelope = np.maximum.accumulate(precision[::-1])[::-1]
-            where = np.searchsorted(recall, RECALL_AXIS, side="left")
-            curve = np.where(where < len(envelope),
-                             envelope[np.minimum(where, len(envelope) - 1)], 0.0)
+            curve = _interpolated_precision(hits.astype(np.float64), counts.astype(np.float64))
             curves.append(curve)
             kept.append(index)
             aps.append(float(curve.mean()))
@@ -269,6 +285,17 @@ class ClassifyMetrics:
             f"ClassifyMetrics(classes={self.num_classes}, seen={self._seen}, "
             f"top1={self.top1:.4f}, top5={self.top5:.4f})"
         )
+
+
+def _interpolated_precision(hits: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Precision at ``RECALL_AXIS`` (the best precision at that recall or more) from the
+    positives and the samples at each threshold, best threshold first."""
+    true_positives = np.cumsum(hits)
+    precision = true_positives / np.cumsum(counts)
+    recall = true_positives / true_positives[-1]
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    where = np.searchsorted(recall, RECALL_AXIS, side="left")
+    return np.where(where < len(envelope), envelope[np.minimum(where, len(envelope) - 1)], 0.0)
 
 
 def _fraction(value: float) -> str:

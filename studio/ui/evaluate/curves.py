@@ -34,7 +34,8 @@ class PrCurvesView(QWidget):
         self.legend = self.plot.addLegend(offset=(-8, 8))
         style_plot(self.plot)  # and again at each theme switch
         top = QHBoxLayout()
-        top.addWidget(QLabel("Curves of"))
+        self.part_label = QLabel("Curves of")
+        top.addWidget(self.part_label)
         top.addWidget(self.part)
         top.addStretch(1)
         layout = QVBoxLayout(self)
@@ -55,7 +56,8 @@ class PrCurvesView(QWidget):
         self.part.clear()
         self.part.addItems(list(curves))
         self.part.blockSignals(False)
-        self.part.setVisible(len(curves) > 1)
+        self.part.setVisible(len(curves) > 1)  # one part (classify): nothing to choose
+        self.part_label.setVisible(len(curves) > 1)
         self._draw(self.part.currentText())
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name

@@ -170,7 +170,7 @@ class EvaluatePage(QWidget):
         splitter.addWidget(self.table)
         splitter.addWidget(plots)
         splitter.addWidget(self.strip)
-        splitter.setSizes([210, 420, 170])
+        splitter.setSizes([250, 400, 150])  # the table shows 5 rows at 1280 × 720
         return splitter
 
     @staticmethod

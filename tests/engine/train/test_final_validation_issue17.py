@@ -13,6 +13,7 @@ import torch
 from engine import YOLO
 from engine.data.shape_samples import make_shapes_dataset
 from engine.events import ignore
+from engine.val import classify_metrics
 from engine.val.classify_metrics import ClassifyMetrics
 from engine.val.validation_record import (
     RECORD_NAME,
@@ -36,23 +37,32 @@ def _exact_ap(scores: np.ndarray, positives: np.ndarray) -> float:
                           0.0).mean())
 
 
-def test_classify_curves_match_the_exact_computation_when_scores_are_apart():
+def _scored(metrics: ClassifyMetrics) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     rng = np.random.default_rng(0)
     logits = torch.from_numpy(rng.normal(size=(200, 3)) * 3)
     labels = torch.from_numpy(rng.integers(0, 3, 200))
     probs = logits.softmax(1)
-    metrics = ClassifyMetrics({0: "a", 1: "b", 2: "c"})
     for start in range(0, 200, 32):  # batches add up
         metrics.update(probs[start:start + 32], labels[start:start + 32])
+    return logits, probs, labels
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_classify_curves_match_the_exact_computation(exact, monkeypatch):
+    if not exact:  # as on a large set: the scores are binned, not kept
+        monkeypatch.setattr(classify_metrics, "EXACT_SCORES", 100)
+    metrics = ClassifyMetrics({0: "a", 1: "b", 2: "c"})
+    logits, probs, labels = _scored(metrics)
+    assert (metrics._scores is not None) == exact
     recall, precision, classes, aps = metrics.pr_curves()
     assert classes == [0, 1, 2] and precision.shape == (3, 101) and len(recall) == 101
     for index in classes:
-        exact = _exact_ap(probs[:, index].numpy(), labels.numpy() == index)
-        assert aps[index] == pytest.approx(exact, abs=0.02)
+        expected = _exact_ap(probs[:, index].numpy(), labels.numpy() == index)
+        assert aps[index] == pytest.approx(expected, abs=1e-9 if exact else 0.02)
     # the same when the metrics are handed logits instead of probabilities
     from_logits = ClassifyMetrics({0: "a", 1: "b", 2: "c"})
     from_logits.update(logits, labels)
-    assert from_logits.pr_curves()[3] == pytest.approx(aps, abs=1e-9)
+    assert from_logits.pr_curves()[3] == pytest.approx(aps, abs=1e-6)
 
 
 def test_classify_curves_of_a_perfect_classifier_and_a_class_without_samples():
