@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -39,6 +38,7 @@ STATE_COLORS = {LABELLED: "#4caf50", DRAFTS: "#ffb300", BACKGROUND: "#64b5f6",
 """Status dots, distinct on light and dark backgrounds (and for colour-blind eyes the shape
 differs too: unlabelled is a hollow ring)."""
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+ITEM_SIZE = QSize(176, 24)
 
 
 def state_icon(state: str, size: int = 12) -> QIcon:
@@ -125,6 +125,8 @@ class ImageStatusModel(QAbstractListModel):
             return describe(status)
         if role == IMAGE_ID_ROLE:
             return status.id
+        if role == Qt.ItemDataRole.SizeHintRole:  # one size for all: see setUniformItemSizes
+            return ITEM_SIZE
         return None
 
 
@@ -164,11 +166,11 @@ class ImageStrip(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.go_to = GoToField()
-        self.go_to.setPlaceholderText("Go to: number or name (Ctrl+G)")
+        self.go_to.setPlaceholderText("Go to image… (Ctrl+G)")
         self.go_to.setToolTip("Type an image's number in the list or part of its file name, "
                               "then Enter (Esc: back to the image)")
         self.go_to.setClearButtonEnabled(True)
-        self.go_to.setFixedWidth(220)
+        self.go_to.setFixedWidth(200)
         self.go_to.returnPressed.connect(lambda: self.go_to_requested.emit(self.go_to.text()))
         self.go_to.cancelled.connect(self.done)
         self.completer = QCompleter(self)
@@ -187,7 +189,7 @@ class ImageStrip(QWidget):
         self.controls = QWidget()
         row = QHBoxLayout(self.controls)
         row.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.summary, self.next_button, self.go_to):
+        for widget in (self.next_button, self.go_to):
             row.addWidget(widget)
         self.model = ImageStatusModel(self)
         self.list = QListView()
@@ -195,7 +197,7 @@ class ImageStrip(QWidget):
         self.list.setFlow(QListView.Flow.LeftToRight)
         self.list.setWrapping(False)
         self.list.setUniformItemSizes(True)  # 10,000 images stay instant
-        self.list.setGridSize(QSize(170, 24))
+        self.list.setSpacing(0)
         self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.list.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -203,10 +205,12 @@ class ImageStrip(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.clicked.connect(self._clicked)
         scroll_height = self.list.horizontalScrollBar().sizeHint().height()
-        self.list.setFixedHeight(24 + scroll_height + 2 * self.list.frameWidth() + 2)
-        layout = QVBoxLayout(self)
+        self.list.setFixedHeight(ITEM_SIZE.height() + scroll_height
+                                 + 2 * self.list.frameWidth() + 2)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.list)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.list, 1)
 
     def set_statuses(self, statuses: Sequence[ImageStatus], current: int | None) -> None:
         self.model.set_statuses(statuses)
@@ -226,7 +230,8 @@ class ImageStrip(QWidget):
             return
         index = self.model.index(row)
         self.list.setCurrentIndex(index)
-        self.list.scrollTo(index)
+        self.list.doItemsLayout()  # laid out lazily after a reset: scrolled to nowhere
+        self.list.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
 
     def focus_go_to(self) -> None:
         self.go_to.setFocus(Qt.FocusReason.ShortcutFocusReason)

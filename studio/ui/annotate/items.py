@@ -202,22 +202,51 @@ class GhostCross(QGraphicsItem):
             painter.drawLine(QPointF(-h, h), QPointF(h, -h))
 
 
+class OccludedRing(QGraphicsItem):
+    """An occluded keypoint: a hollow ring, dashed in the side's colour over a dark halo (seen
+    on light and dark images alike), larger than a visible keypoint's dot."""
+
+    RADIUS = KEYPOINT_RADIUS + 2
+
+    def __init__(self, center: Point, color: QColor, parent: QGraphicsItem | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setPos(QPointF(*center))
+        self.color = QColor(color)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        extent = self.RADIUS + 3
+        return QRectF(-extent, -extent, 2 * extent, 2 * extent)
+
+    def pen(self) -> QPen:
+        """The dashed ring's pen."""
+        pen = QPen(self.color, 2.0)
+        pen.setDashPattern([2.0, 1.5])
+        return pen
+
+    def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem,
+              _widget: QWidget | None = None) -> None:
+        radius = self.RADIUS
+        halo = QColor("#000000")
+        halo.setAlphaF(0.7)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(halo, 4.0))
+        painter.drawEllipse(QPointF(0, 0), radius, radius)
+        painter.setPen(self.pen())
+        painter.drawEllipse(QPointF(0, 0), radius, radius)
+
+
 def keypoint_marker(keypoint: tuple[float, float, float], side: QColor,
                     parent: QGraphicsItem | None = None) -> QGraphicsItem | None:
-    """Visible: a dot filled in the side's colour with a white rim. Occluded: a larger
-    dashed ring in the side's colour around a dark centre (hollow at a glance). Not labelled:
-    a grey cross where it has a position, nothing where it has none."""
+    """Visible: a dot filled in the side's colour with a white rim. Occluded: a larger,
+    hollow, dashed ring in the side's colour. Not labelled: a grey cross where it has a
+    position, nothing where it has none."""
     x, y, v = keypoint
     if v >= 2:
         return Dot((x, y), KEYPOINT_RADIUS, side, QColor("#ffffff"), parent, 1.0)
     if v >= 1:
-        centre = QColor("#000000")
-        centre.setAlphaF(0.45)
-        dot = Dot((x, y), KEYPOINT_RADIUS + 1, centre, side, parent, 2.0)
-        pen = dot.pen()
-        pen.setDashPattern([2.0, 1.5])
-        dot.setPen(pen)
-        return dot
+        return OccludedRing((x, y), side, parent)
     if is_placed(x, y, v):
         return GhostCross((x, y), parent)
     return None
@@ -239,7 +268,7 @@ def joint_tag(at: Point, index: int, names: Sequence[str], visibility: float | N
     tag = TagItem(joint_label(index, names, visibility), QColor("#202225"), parent)
     tag.setPos(QPointF(*at))
     tag.setTransform(tag.transform().translate(KEYPOINT_RADIUS + 8, 9))
-    tag.setZValue(5)
+    tag.setZValue(1.5)  # under the keypoints (z 2): a neighbour it covers still shows
     return tag
 
 

@@ -122,7 +122,6 @@ class AnnotatePage(QWidget):
         self.advance_box.toggled.connect(lambda on: setattr(self, "auto_advance", on))
         self.advance_box.setVisible(self.task == "classify")
         self.toolbar.addWidget(self.advance_box)
-        self.toolbar.addStretch(1)
         self.hint_label = QLabel()  # what the last key or click did ("nose: occluded")
         self.hint_label.setStyleSheet("color: palette(link);")
         # a long hint is cut, never widens the window (the whole text is its tooltip)
@@ -133,6 +132,7 @@ class AnnotatePage(QWidget):
         self.file_label.setStyleSheet("font-weight: bold;")
         self.file_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.file_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.file_label.setMinimumWidth(120)  # the tools' room left over: the whole name
         self.file_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.toolbar.addWidget(self.file_label, 1)
         self.position_label = QLabel()

@@ -14,8 +14,9 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 
 from studio.services.image_status import BACKGROUND, DRAFTS, LABELLED, UNLABELLED
 from studio.services.keypoint_schemas import KeypointSchema
+from studio.services.palette import KEYPOINT_SIDES
 from studio.state import Annotation
-from studio.ui.annotate.items import Dot, GhostCross, TagItem
+from studio.ui.annotate.items import Dot, GhostCross, OccludedRing, TagItem
 from studio.ui.main_window import PAGES
 
 from .annotate_helpers import at, click, project_folder
@@ -255,12 +256,12 @@ def test_occluded_and_not_labelled_joints_look_different(window, qtbot, tmp_path
     click_rail(window, "Annotate")
     page = annotate(window, qtbot)
     (visible,) = items_at(page, 100, 100, Dot)
-    (occluded,) = items_at(page, 140, 90, Dot)
+    (occluded,) = items_at(page, 140, 90, OccludedRing)
     assert visible.brush().color().alpha() == 255  # filled in the side's colour
     assert visible.pen().style() == Qt.PenStyle.SolidLine
-    assert occluded.pen().style() == Qt.PenStyle.CustomDashLine  # a dashed ring ...
-    assert occluded.brush().color().alphaF() < 0.6  # ... around a see-through centre
-    assert occluded.pen().color() != QColor("#ffffff")
+    assert not items_at(page, 140, 90, Dot)  # no filled dot: a hollow ring ...
+    assert occluded.pen().style() == Qt.PenStyle.CustomDashLine  # ... dashed ...
+    assert occluded.pen().color() == QColor(KEYPOINT_SIDES["left"])  # ... in its side's colour
     assert items_at(page, 60, 90, GhostCross) and not items_at(page, 60, 90, Dot)
     assert not items_at(page, 0, 0, Dot) and not items_at(page, 0, 0, GhostCross)
 
