@@ -90,6 +90,7 @@ def test_the_context_menu_moves_the_selection_to_the_trash(qtbot, make_project, 
         if menu is None or not menu.isVisible():
             QTimer.singleShot(20, choose)
             return
+        _screenshot(menu, qtbot, "datasets_images_context_menu")
         action = next(a for a in menu.actions() if a.text() == "Move to trash")
         assert action.isEnabled() and "Del" in action.shortcut().toString()
         QTest.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
