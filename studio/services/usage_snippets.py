@@ -118,11 +118,20 @@ def plain_runtime_snippet(format: str, task: str, path: Path,  # noqa: A002
     preprocess = _CLASSIFY_INPUT if task == "classify" else _LETTERBOX_INPUT
     body = {"classify": _CLASSIFY_OUTPUT, "segment": _SEGMENT_OUTPUT,
             "pose": _POSE_OUTPUT}[task]
-    helpers = "" if task == "classify" else _NMS + _DETECTIONS
-    text = "\n".join(part.strip("\n") + "\n" for part in (
-        header, _IMPORTS[format], constants, helpers, load, preprocess, _RUN[format], body)
-        if part.strip())
-    return Snippet(f"{title} (no engine)", "python", text)
+    helpers = [] if task == "classify" else [_NMS, _DETECTIONS]
+    parts = [header, _IMPORTS[format], constants, *helpers, load, preprocess, _RUN[format], body]
+    return Snippet(f"{title} (no engine)", "python", _joined(parts))
+
+
+def _joined(parts: list[str]) -> str:
+    """The script's parts, one blank line apart, two around a top-level ``def`` (PEP 8)."""
+    text, previous = "", ""
+    for part in (p.strip("\n") for p in parts if p.strip()):
+        if text:
+            defines = any(("\n" + piece).count("\ndef ") for piece in (part, previous))
+            text += "\n\n\n" if defines else "\n\n"
+        text, previous = text + part, part
+    return text + "\n"
 
 
 def _model_file(format: str, path: Path) -> Path:  # noqa: A002

@@ -55,13 +55,20 @@ class SnippetDialog(QDialog):
         buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.copy_all_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
-        self.copy_button.setDefault(True)  # Enter copies what is shown
+        # Enter copies what is shown (the other buttons never take the default)
+        for button in (buttons.button(QDialogButtonBox.StandardButton.Close),
+                       self.copy_all_button):
+            button.setAutoDefault(False)
+        self.copy_button.setDefault(True)
+        self.tabs.currentChanged.connect(lambda index: self.views[index].setFocus())
         self.note = QLabel("")
         layout = QVBoxLayout(self)
         layout.addWidget(where)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.note)
         layout.addWidget(buttons)
+        if self.views:
+            self.views[0].setFocus()
 
     @staticmethod
     def _intro(name: str, path: Path, snippets: list[Snippet], image: Path | None) -> str:

@@ -104,12 +104,14 @@ def test_the_usage_snippet_is_previewed_and_the_copied_script_runs(window, qtbot
     click(bar, bar.tabRect(2).center())
     view = dialog.views[2]
     assert view.isVisible() and view.isReadOnly()
-    click(dialog.copy_button)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)  # Enter copies the tab
     copied = QApplication.clipboard().text()
     assert copied == view.toPlainText() == dialog.current_text()
     export = folder / "runs" / "train" / "weights" / "best.onnx"
     assert f'MODEL = r"{export}"' in copied and ".cache" not in copied
     assert "copied" in dialog.note.text()
+    click(dialog.copy_all_button)
+    assert QApplication.clipboard().text().count("# ---- ") == 3
     # the copied script runs as it is, with onnxruntime alone, on one of the project's images
     script = tmp_path / "run_onnx.py"
     script.write_text(copied)
