@@ -64,7 +64,8 @@ class WelcomePage(QWidget):
             item.setToolTip(entry.folder if entry.exists else
                             f"{entry.folder} is not there any more (moved, renamed or on a "
                             "drive that is not connected)")
-            item.setText(entry.text())  # for keyboard search and screen readers
+            # the label draws the text (an item text would show through a selected row)
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, entry.text())
             if not entry.exists:
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
             label = QLabel(entry_html(entry, dim))
@@ -73,7 +74,6 @@ class WelcomePage(QWidget):
             label.setContentsMargins(6, 2, 6, 2)
             label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
             item.setSizeHint(QSize(0, label.sizeHint().height() + 2))
-            item.setForeground(Qt.GlobalColor.transparent)  # the label draws the text
             self.recent.addItem(item)
             self.recent.setItemWidget(item, label)
         self.recent.setVisible(bool(entries))
