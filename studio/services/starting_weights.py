@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.cancel import NEVER, CancelToken
-from engine.errors import EngineError
+from engine.errors import EngineError, WeightsDownloadError
 from engine.events import DownloadProgress
 from engine.weights import WeightsOfflineError, official_url, resolve_weights, weights_cache_dir
 
@@ -81,12 +81,18 @@ class WeightsCheck:
 
 @dataclass(frozen=True)
 class DownloadResult:
-    """A finished download (``path``, ``verified`` when its SHA-256 was checked), or the
-    offline message (``offline``: the file name, where to get it, where to put it)."""
+    """A finished download (``path``, ``verified`` when its SHA-256 was checked), or why not:
+    ``offline`` (the file name, where to get it, where to put it) or ``failed`` (a wrong
+    checksum, a cut download: the engine's message). Nothing is kept when it failed."""
 
     path: Path | None
     verified: bool = False
     offline: str = ""
+    failed: str = ""
+
+    @property
+    def problem(self) -> str:
+        return self.offline or self.failed
 
 
 # -- the candidates ---------------------------------------------------------------------------
@@ -309,8 +315,8 @@ def check_weights_file(path: str | Path, task: str) -> WeightsCheck:
 def download_official(candidate: Candidate, progress: Progress = lambda *_: None,
                       cancel: CancelToken = NEVER) -> DownloadResult:
     """Fetch official weights into the weights cache through the engine (progress in bytes,
-    cancellable: a cancel leaves nothing behind). Offline gives a result with the message;
-    other failures (a wrong checksum, a cut download) raise the engine's error."""
+    cancellable: a cancel leaves nothing behind). A failed download gives a result with the
+    message (shown beside the choice, so no error dialog is needed for it)."""
     name = Path(candidate.model).name
     verified: list[bool] = []
 
@@ -325,6 +331,8 @@ def download_official(candidate: Candidate, progress: Progress = lambda *_: None
     except WeightsOfflineError as exc:
         return DownloadResult(None, offline=offline_message(name, exc.url or candidate.url,
                                                             exc.folder or weights_cache_dir()))
+    except WeightsDownloadError as exc:
+        return DownloadResult(None, failed=str(exc))
     return DownloadResult(path, verified=bool(verified and verified[-1]))
 
 

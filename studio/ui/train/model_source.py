@@ -194,8 +194,9 @@ class ModelSource(QWidget):
             name = Path(candidate.model).name
             if self.download_job is not None:
                 return f"downloading {name}…"
-            return self.offline or (f"{name} is not downloaded yet: click Download, or choose "
-                                    "other starting weights")
+            if self.offline:  # the whole message (where from, where to) is shown under the list
+                return f"{name} could not be downloaded; choose the file or other weights"
+            return f"{name} is not downloaded yet: click Download, or choose other weights"
         if candidate.path is not None and not candidate.path.is_file():
             return f"{candidate.path.name} is not there any more; choose other starting weights"
         return ""
@@ -364,7 +365,7 @@ class ModelSource(QWidget):
 
     def _downloaded(self, result: DownloadResult) -> None:
         if result.path is None:
-            self.offline = result.offline
+            self.offline = result.problem
             return
         check = ("checksum verified" if result.verified else
                  "not verified: the studio knows no checksum for it, so only its size and "

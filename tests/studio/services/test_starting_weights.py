@@ -4,6 +4,7 @@ local server (progress, cancel, offline)."""
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from engine.cancel import CancelToken
 from engine.checkpoints import checkpoint_dict, save_checkpoint
 from engine.errors import Cancelled
 from engine.nn import build_model
-from engine.weights import weights_cache_dir
+from engine.weights import KNOWN_SHA256, weights_cache_dir
 from studio.services.projects import open_project
 from studio.services.runs import start_run
 from studio.services.starting_weights import (
@@ -219,3 +220,15 @@ def test_a_chosen_file_that_is_already_offered_is_listed_once(make_project, file
     remember_file(project, best)  # a run's checkpoint, chosen by hand
     found = list_candidates(project, "n", bundled_folder=files["bundled"])
     assert [c.kind for c in found] == ["official", "bundled", "run", "scratch"]
+
+
+def test_a_wrong_checksum_is_a_message_and_keeps_nothing(files, monkeypatch):
+    monkeypatch.setitem(KNOWN_SHA256, "yolov8n-seg.pt", hashlib.sha256(b"official").hexdigest())
+    with FileServer({"yolov8n-seg.pt": files["other"].read_bytes()}, key=by_file_name) as server:
+        monkeypatch.setenv("YOLO_STUDIO_WEIGHTS_URL", server.url)
+        result = download_official(official_candidate("segment", "n"))
+    assert result.path is None and not result.offline
+    assert "SHA-256" in result.failed and "yolov8n-seg.pt" in result.failed
+    assert result.problem == result.failed
+    folder = weights_cache_dir()
+    assert not folder.exists() or list(folder.iterdir()) == []

@@ -6,6 +6,7 @@ settings_form.py puts it."""
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import threading
 import time
@@ -19,10 +20,11 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from engine.checkpoints import checkpoint_dict, save_checkpoint
 from engine.data.shape_samples import SHAPE_NAMES, make_shapes_dataset
 from engine.nn import build_model
-from engine.weights import weights_cache_dir
+from engine.weights import KNOWN_SHA256, weights_cache_dir
 from studio.services.importers import import_dataset
 from studio.services.projects import create_project
 from studio.services.starting_weights import remembered_choice, remembered_files
+from studio.ui import error_dialog
 from studio.ui.main_window import PAGES
 from studio.ui.train.model_source import ModelSource
 from tests.file_server import FileServer, by_file_name
@@ -148,7 +150,8 @@ def test_offline_says_what_to_fetch_and_where_and_choose_file_checks_the_file(
         "yolov8n-seg.pt could not be downloaded: this computer cannot reach "
         "http://127.0.0.1:9/releases/yolov8n-seg.pt. Download it on a computer with internet "
         f"access and put it in {weights_cache_dir()}, or choose the file here.")
-    assert source.error() == message and source.model() is None
+    assert source.model() is None and source.error() == (
+        "yolov8n-seg.pt could not be downloaded; choose the file or other weights")
     assert source.message_choose.isVisible() and not source.choose_button.isVisible()
     assert source.download_button.isVisible() and source.download_button.text() == "Try again"
     assert not (weights_cache_dir() / "yolov8n-seg.pt").exists()
@@ -238,6 +241,21 @@ def test_the_choice_is_ready_at_once_unless_shipped_weights_are_being_read(
     qtbot.waitUntil(lambda: not shipped.listing(), timeout=WAIT_MS)
     assert shipped.current().kind == "bundled" and shipped.error() == ""
     assert source.current().kind == "scratch"
+
+
+def test_a_wrong_checksum_shows_beside_the_choice_without_a_dialog(
+        window, qtbot, shapes_folder, weights, monkeypatch):
+    source = on_train_page(window, qtbot, shapes_folder, weights["bundled"])
+    pick_official(qtbot, source)
+    monkeypatch.setitem(KNOWN_SHA256, "yolov8n-seg.pt", hashlib.sha256(b"official").hexdigest())
+    with FileServer({"yolov8n-seg.pt": weights["mine"].read_bytes()}, key=by_file_name) as server:
+        monkeypatch.setenv("YOLO_STUDIO_WEIGHTS_URL", server.url)
+        click(source.download_button)
+        qtbot.waitUntil(lambda: source.download_job is None, timeout=WAIT_MS)
+    assert "SHA-256" in source.message.text() and source.message.isVisible()
+    assert source.message_choose.isVisible() and source.model() is None
+    assert error_dialog.open_error_dialogs() == []  # one message, not a dialog as well
+    assert list(weights_cache_dir().iterdir()) == []
 
 
 class SlowServer:
