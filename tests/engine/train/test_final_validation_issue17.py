@@ -124,3 +124,20 @@ def test_a_missing_cut_or_foreign_record_is_a_clear_error(tmp_path):
     foreign.write_text(json.dumps({"hello": 1}))
     with pytest.raises(ValidationRecordError, match="not a validation record"):
         read_validation_record(foreign)
+
+
+def test_a_record_that_cannot_be_written_is_a_warning_not_a_failed_run(digits, tmp_path):
+    from engine.events import Warning as EngineWarning
+
+    from .test_trainer import Recorder
+
+    blocked = tmp_path / "runs" / "train" / RECORD_NAME
+    blocked.mkdir(parents=True)  # a folder where the file goes: the write fails
+    events = Recorder()
+    result = YOLO("yolov8n-cls.yaml").train(progress=events, data=str(digits),
+                                             project=str(tmp_path / "runs"), name="train",
+                                             exist_ok=True, **quick(epochs=1))
+    assert result.status == "completed" and result.best.is_file()
+    warnings = [w.message for w in events.of(EngineWarning)]
+    assert any(RECORD_NAME in m and "not written" in m for m in warnings), warnings
+    assert blocked.is_dir() and not list(blocked.parent.glob(".*.tmp"))

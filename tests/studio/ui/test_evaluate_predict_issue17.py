@@ -243,3 +243,10 @@ def test_side_by_side_panes_are_captioned(window, qtbot, tmp_path):
     assert page.view.options.prediction_title == "Prediction · colours-cls.pt"
     window.set_theme("dark")
     shoot(window, "predict_side_by_side_dark")
+
+
+def test_the_classify_bars_say_top_5_only_with_more_than_5_classes():
+    from studio.ui.predict.render import scores_title
+
+    assert scores_title(3) == scores_title(5) == "Class scores"
+    assert scores_title(6) == "Top 5 classes"
