@@ -42,6 +42,7 @@ from .dataset_export import YAML_NAME, export_yolo
 from .image_files import Progress, no_progress
 from .image_queries import Shape, load_rows
 from .projects import Project
+from .wording import plural
 
 MATCH_IOU = 0.5
 CONFIDENCE = 0.25
@@ -178,7 +179,7 @@ def check_model(model_task: str, model_classes: int, project_task: str, project_
         raise ModelConfigError(f"is a {model_task} model, but this is a {project_task} project; "
                                f"choose a {project_task} model", path=path)
     if model_classes != project_classes:
-        raise ModelConfigError(f"predicts {model_classes} classes, but the project has "
+        raise ModelConfigError(f"predicts {plural(model_classes, 'class')}, but the project has "
                                f"{project_classes}; choose a model trained on this project",
                                path=path)
 

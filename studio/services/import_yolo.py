@@ -26,6 +26,7 @@ from .image_files import (
     problem_record,
 )
 from .projects import Project
+from .wording import plural
 
 Rows = tuple[list[AnnotationRow] | None, list[ProblemRecord]]
 
@@ -132,7 +133,7 @@ def check_keypoints(project: Project, kpt_shape: tuple[int, int] | None,
     settings = project.settings()
     count, dims = len(settings.keypoint_names), settings.keypoint_dims
     if kpt_shape is None or kpt_shape[0] != count:
-        got = "no keypoint layout" if kpt_shape is None else f"{kpt_shape[0]} keypoints"
+        got = "no keypoint layout" if kpt_shape is None else plural(kpt_shape[0], "keypoint")
         raise ImportProblem(
             f"the dataset has {got} but this project's keypoint schema has {count} "
             f"({', '.join(settings.keypoint_names)}). Import it into a pose project whose "

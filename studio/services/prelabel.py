@@ -29,6 +29,7 @@ from ..state.models import utc_now
 from .annotations import AnnotationData
 from .predictions import KEYPOINT_MIN_CONF, ModelMismatch, check_task, open_model
 from .projects import ClassInfo, Project
+from .wording import plural
 
 DEFAULT_CONF = 0.25
 DEFAULT_IOU = 0.7
@@ -53,7 +54,7 @@ def class_map(model_names: dict[int, str], classes: Sequence[ClassInfo]) -> dict
     if model_names and all(name in by_name for name in model_names.values()):
         return {index: by_name[name] for index, name in model_names.items()}
     if len(model_names) > len(classes):
-        raise ModelMismatch(f"knows {len(model_names)} classes, but the project has "
+        raise ModelMismatch(f"knows {plural(len(model_names), 'class')}, but the project has "
                             f"{len(classes)}. Add the classes on the Datasets page, or choose "
                             "a model trained on this project")
     return {index: classes[index].index for index in model_names}

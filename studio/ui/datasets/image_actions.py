@@ -29,6 +29,7 @@ from ...services.image_edits import (
     tags_of,
     trash_images,
 )
+from ...services.wording import plural
 from .tag_dialog import TagDialog
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ class ImageActions(QObject):
         if result.files_removed:
             text += f" ({_plural(result.files_removed, 'copied file')} removed)"
         if result.problems:
-            text += f"; {len(result.problems)} file(s) could not be removed: " + "; ".join(
+            text += f"; {plural(len(result.problems), 'file')} could not be removed: " + "; ".join(
                 f"{p['path']} {p['reason']}" for p in result.problems[:2])
         return text
 

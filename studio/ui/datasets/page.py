@@ -26,6 +26,7 @@ from ...services.image_queries import ImageFilter, tag_choices
 from ...services.projects import Project
 from ...services.splits import assign_split, random_split
 from ...services.thumbnails import OverlayStyle, ThumbnailLoader, ThumbnailStore
+from ...services.wording import plural
 from ...workers.job import JobManager
 from ..empty_state import EmptyState
 from .background import BackgroundCalls
@@ -275,7 +276,7 @@ class DatasetsPage(QWidget):
         if not ids:
             return
         database = self.project.database
-        name = f"Set split of {len(ids):,} images"
+        name = f"Set split of {plural(len(ids), 'image')}"
         self._run_split_job(name, lambda: assign_split(database, ids, split))
 
     def open_random_split(self) -> None:
@@ -363,9 +364,9 @@ class DatasetsPage(QWidget):
             return
         total = self.stats.images if self.stats is not None else shown
         if self.model.image_filter.is_empty:
-            self.count_label.setText(f"{total:,} images")
+            self.count_label.setText(plural(total, "image"))
         else:
-            self.count_label.setText(f"{shown:,} of {total:,} images")
+            self.count_label.setText(f"{shown:,} of {plural(total, 'image')}")
 
     def _open_image(self, image_id: int) -> None:
         if self.in_trash():  # Annotate shows only the images out of the trash

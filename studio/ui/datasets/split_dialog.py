@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...services.splits import SplitRatios
+from ...services.wording import plural
 
 SCOPES = ("all", "unassigned", "selection")
 
@@ -122,5 +123,5 @@ class RandomSplitDialog(QDialog):
         note = "" if total == 100 else f" (shares add up to {total} %; they are scaled)"
         replaced = ("" if self.scope() == "unassigned"
                     else " Their current split is replaced.")
-        self.outcome.setText(f"{count:,} images → train {counts['train']:,}, val "
+        self.outcome.setText(f"{plural(count, 'image')} → train {counts['train']:,}, val "
                              f"{counts['val']:,}, test {counts['test']:,}{note}.{replaced}")

@@ -11,6 +11,7 @@ from ...services.dataset_stats import DatasetStats, instances_histogram_bins
 from ...services.image_queries import UNASSIGNED
 from ...services.projects import ClassInfo
 from ...services.thumbnails import OverlayStyle
+from ...services.wording import plural
 from ..theme import style_plot
 
 CHART_HEIGHT = 150
@@ -63,9 +64,9 @@ class StatsPanel(QWidget):
         self.stats = stats
         splits = stats.splits
         self.summary.setText(
-            f"<b>{stats.images:,}</b> images · {stats.labelled:,} labelled · "
+            f"<b>{plural(stats.images, 'image')}</b> · {stats.labelled:,} labelled · "
             f"{stats.background:,} background · {stats.unlabelled:,} unlabelled · "
-            f"{stats.instances:,} labels"
+            f"{plural(stats.instances, 'label')}"
             + (f" · <span style='color:#d55e00'>{stats.with_issues:,} with problems</span>"
                if stats.with_issues else "")
             + (f" · {stats.trash:,} in the trash" if stats.trash else "")
@@ -95,8 +96,8 @@ class StatsPanel(QWidget):
         tips = []
         for i in indices:
             by_split = stats.class_splits.get(i, {})
-            tips.append(f"{names.get(i, i)}: {stats.class_instances.get(i, 0):,} labels in "
-                        f"{stats.class_images.get(i, 0):,} images (train "
+            tips.append(f"{names.get(i, i)}: {plural(stats.class_instances.get(i, 0), 'label')} in "
+                        f"{plural(stats.class_images.get(i, 0), 'image')} (train "
                         f"{by_split.get('train', 0):,}, val {by_split.get('val', 0):,}, "
                         f"test {by_split.get('test', 0):,})")
         plot.setToolTip("\n".join(tips))
@@ -113,7 +114,8 @@ class StatsPanel(QWidget):
         plot.getAxis("bottom").setTicks([[(n, label) for n, (label, _) in enumerate(bars)], []])
         plot.setXRange(-0.6, len(bars) - 0.4, padding=0)
         plot.setYRange(0, max(heights + [1]) * 1.1, padding=0)
-        plot.setToolTip("\n".join(f"{label} labels: {count:,} images" for label, count in bars))
+        plot.setToolTip("\n".join(f"{label} labels: {plural(count, 'image')}"
+                                  for label, count in bars))
 
     def _show_sizes(self, stats: DatasetStats) -> None:
         sizes = stats.sizes

@@ -40,6 +40,7 @@ from ...services.evaluation_files import (
 from ...services.palette import class_color
 from ...services.projects import Project
 from ...services.runs import list_runs
+from ...services.wording import plural
 from ...workers import JobManager
 from ...workers.job import Job, JobProgress
 from ..empty_state import EmptyState
@@ -97,7 +98,7 @@ class EvaluatePage(QWidget):
         self.project, self.jobs = project, jobs
         self.job: Job | None = None
         self.result: EvaluationResult | None = None
-        self._shown_saved: tuple[str, str] | None = None  # (path, made_at) of the file shown
+        self._shown_saved: tuple[str, int] | None = None  # (path, time written) of the file
         self._build()
         self.refresh()
 
@@ -287,9 +288,9 @@ class EvaluatePage(QWidget):
         if self.job is not None and self.job.running:
             return False
         saved = latest_saved(self.project)
-        if saved is None or self._shown_saved == (str(saved.path), saved.made_at):
+        if saved is None or self._shown_saved == (str(saved.path), saved.modified):
             return False
-        self._shown_saved = (str(saved.path), saved.made_at)
+        self._shown_saved = (str(saved.path), saved.modified)
         return self.load_saved(saved)
 
     def load_saved(self, saved: SavedEvaluation) -> bool:
@@ -326,18 +327,20 @@ class EvaluatePage(QWidget):
         """Fill the table and the plots with ``result``."""
         self.result = result
         colors = self.colors()
-        warnings = f" · {len(result.warnings)} warning(s): {result.warnings[0]}" \
+        warnings = f" · {plural(len(result.warnings), 'warning')}: {result.warnings[0]}" \
             if result.warnings else ""
         if result.source == FINAL_VALIDATION:
             self.status.setText("Opened on the final validation that training computed. Press "
                                 "Evaluate to score the model on the val split as it is now and "
                                 "to see the images behind each cell.")
         else:
-            self.status.setText(f"{result.model_path.name} on {len(result.outcomes)} val images "
+            images = plural(len(result.outcomes), "val image")
+            self.status.setText(f"{result.model_path.name} on {images} "
                                 f"in {result.seconds:.1f} s{warnings}")
         self.source_label.setText(source_text(result))
-        if result.source != FINAL_VALIDATION and result.made_at:  # kept: no need to read it
-            self._shown_saved = (str(latest_evaluation_path(self.project)), result.made_at)
+        kept = latest_evaluation_path(self.project)
+        if result.source != FINAL_VALIDATION and kept.is_file():  # kept: no need to read it
+            self._shown_saved = (str(kept), kept.stat().st_mtime_ns)
         self._fill_table(result, colors)
         self.confusion.set_matrix(result.confusion, result.labels, colors)
         self.curves.set_curves(result.curves, result.names, colors)

@@ -31,6 +31,7 @@ from ...services.prelabel import PrelabelReport, run_prelabel
 from ...services.projects import Project
 from ...services.runs import list_runs
 from ...services.thumbnails import OverlayStyle
+from ...services.wording import plural
 from ...workers.job import Job, JobManager
 from ..file_dialogs import start_folder
 from .controls import PredictControls
@@ -279,7 +280,7 @@ class PredictPage(QWidget):
 
     def _run_finished(self, run: service.PredictionRun) -> None:
         self.last_run = run
-        text = f"{len(run.frames)} frame(s) predicted."
+        text = f"{plural(len(run.frames), 'frame')} predicted."
         if run.skipped:
             names = ", ".join(f"{Path(p).name} ({why})" for p, why in run.skipped[:5])
             text += f" Skipped {len(run.skipped)} unreadable: {names}"
@@ -375,7 +376,7 @@ class PredictPage(QWidget):
             return len(frames)
 
         return self._start("Saving overlays", work,
-                           lambda n: self._say(f"Saved {n} overlay(s) to {folder}."))
+                           lambda n: self._say(f"Saved {plural(n, 'overlay')} to {folder}."))
 
     def prelabel(self) -> Job | None:
         """Pre-label the project's images with the chosen model (drafts) in a Job."""
@@ -395,10 +396,11 @@ class PredictPage(QWidget):
 
     def _prelabel_finished(self, report: PrelabelReport) -> None:
         self.last_prelabel = report
-        text = (f"Pre-labelled {report.images} image(s): {report.drafts} draft(s). Review them "
+        text = (f"Pre-labelled {plural(report.images, 'image')}: "
+                f"{plural(report.drafts, 'draft')}. Review them "
                 "on the Annotate page (Review drafts): Enter accepts, Delete rejects.")
         if report.skipped:
-            text += f" Skipped {len(report.skipped)} unreadable image(s)."
+            text += f" Skipped {plural(len(report.skipped), 'unreadable image')}."
         self._say(text)
         self.drafts_created.emit(report.drafts)
 

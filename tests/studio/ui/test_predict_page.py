@@ -204,4 +204,4 @@ def test_an_export_another_tool_wrote_is_named_after_the_run(qtbot, make_project
     page.set_source("project")
     run(qtbot, page)
     status = page.controls.status.text()
-    assert status.startswith("1 frame(s) predicted.") and "can run code" in status
+    assert status.startswith("1 frame predicted.") and "can run code" in status
