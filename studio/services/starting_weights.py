@@ -321,8 +321,9 @@ def download_official(candidate: Candidate, progress: Progress = lambda *_: None
     verified: list[bool] = []
 
     def report(event: object) -> None:
-        if isinstance(event, DownloadProgress):
-            progress(event.done, event.total or 0, name)
+        if isinstance(event, DownloadProgress):  # the job's name already says which file
+            size = f" of {event.total / 1e6:.1f}" if event.total else ""
+            progress(event.done, event.total or 0, f"{event.done / 1e6:.1f}{size} MB")
             if event.finished:
                 verified.append(bool(event.verified))
 

@@ -234,8 +234,10 @@ class ModelSource(QWidget):
         self._show()
 
     def _matching(self, before: Candidate) -> Candidate:
-        """``before`` in the new list: the same file, else the same kind (another scale)."""
-        for rule in (lambda c: c.model == before.model, lambda c: c.kind == before.kind):
+        """``before`` in the new list: the same file, else its official or new-model
+        counterpart at the new scale, else the default (never another run's file)."""
+        scaled = before.kind in ("official", "scratch")
+        for rule in (lambda c: c.model == before.model, lambda c: scaled and c.kind == before.kind):
             match = next((c for c in self.candidates if rule(c)), None)
             if match is not None:
                 return match
@@ -336,7 +338,7 @@ class ModelSource(QWidget):
         name = Path(candidate.model).name
         self.offline = ""
         self.progress.setRange(0, 0)
-        self.progress.setFormat(f"{name}: connecting…")
+        self.progress.setFormat("connecting…")
         self._set_status("")
         job = self.jobs.start(f"Downloading {name}", lambda progress, cancel:
                               download_official(candidate, progress, cancel))
@@ -358,10 +360,7 @@ class ModelSource(QWidget):
         if progress.total:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * progress.done / progress.total))
-            self.progress.setFormat(f"{progress.text}: {progress.done / 1e6:.1f} of "
-                                    f"{progress.total / 1e6:.1f} MB")
-        else:
-            self.progress.setFormat(f"{progress.text}: {progress.done / 1e6:.1f} MB")
+        self.progress.setFormat(progress.text)  # "1.2 of 6.7 MB"
 
     def _downloaded(self, result: DownloadResult) -> None:
         if result.path is None:

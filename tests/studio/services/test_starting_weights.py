@@ -176,14 +176,15 @@ def test_a_chosen_file_is_checked_and_never_crashes(files, tmp_path):
 
 def test_official_weights_download_with_progress_into_the_cache(files, monkeypatch):
     body = files["other"].read_bytes()
-    seen: list[tuple[int, int]] = []
+    seen: list[tuple[int, int, str]] = []
     with FileServer({"yolov8n-seg.pt": body}, key=by_file_name, prefix="/rel") as server:
         monkeypatch.setenv("YOLO_STUDIO_WEIGHTS_URL", server.url)
         result = download_official(official_candidate("segment", "n"),
-                                   lambda done, total, _text: seen.append((done, total)))
+                                   lambda done, total, text: seen.append((done, total, text)))
     assert result.path == weights_cache_dir() / "yolov8n-seg.pt" and not result.offline
     assert result.path.read_bytes() == body and result.verified is False
-    assert seen[-1] == (len(body), len(body))
+    megabytes = f"{len(body) / 1e6:.1f}"
+    assert seen[-1] == (len(body), len(body), f"{megabytes} of {megabytes} MB")
     assert official_candidate("segment", "n").present
 
 

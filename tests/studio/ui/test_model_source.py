@@ -197,7 +197,8 @@ def test_a_corrupt_file_is_refused_with_its_name_and_nothing_crashes(
 
 
 def test_a_cancelled_download_leaves_nothing_in_the_weights_folder(
-        window, qtbot, shapes_folder, weights, monkeypatch):
+        window, qtbot, shapes_folder, weights, monkeypatch, tmp_path):
+    window.set_theme("dark")
     source = on_train_page(window, qtbot, shapes_folder, weights["bundled"])
     pick_official(qtbot, source)
     with SlowServer(weights["mine"].read_bytes()) as server:
@@ -205,6 +206,8 @@ def test_a_cancelled_download_leaves_nothing_in_the_weights_folder(
         click(source.download_button)
         qtbot.waitUntil(lambda: source.progress.value() > 0, timeout=WAIT_MS)
         assert source.cancel_button.isVisible() and not source.download_button.isVisible()
+        assert "MB" in source.progress.text()
+        window.grab().save(str(tmp_path / "model_source_progress.png"))
         click(source.cancel_button)
         qtbot.waitUntil(lambda: source.download_job is None, timeout=WAIT_MS)
     assert source.status.text() == "Download cancelled; nothing was kept."
