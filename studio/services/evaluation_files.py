@@ -50,11 +50,11 @@ class EvaluationFileError(EngineError):
 
 @dataclass(frozen=True)
 class SavedEvaluation:
-    """A file the page can show: where it is, what made it, and when."""
+    """A file the page can show: where it is, what made it, and when it was written (ns)."""
 
     path: Path
     source: str  # FINAL_VALIDATION or EVALUATED
-    made_at: str
+    modified: int
     run: RunInfo | None = None
 
 
@@ -241,19 +241,13 @@ def result_from_record(path: str | Path, run_name: str | None = None) -> Evaluat
 # -- which one to show ----------------------------------------------------------------------------
 
 
-def _made_at(path: Path) -> str:
-    """A file's ``made_at`` (an ISO time), read cheaply; the file's time when unreadable."""
+def _modified(path: Path) -> int:
+    """The file's time of last writing (ns): both kinds are written once, when made, so this
+    orders them without reading them (a page's result can list thousands of images)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("made_at")
-        if isinstance(value, str) and value:
-            return value
-    except (OSError, ValueError, AttributeError):
-        pass
-    try:
-        stamp = path.stat().st_mtime
+        return path.stat().st_mtime_ns
     except OSError:
-        return ""
-    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+        return 0
 
 
 def latest_saved(project: Project) -> SavedEvaluation | None:
@@ -262,22 +256,14 @@ def latest_saved(project: Project) -> SavedEvaluation | None:
     for run in list_runs(project):  # newest first
         record = run.folder / RECORD_NAME
         if run.status != "running" and record.is_file():
-            candidates.append(SavedEvaluation(record, FINAL_VALIDATION, _made_at(record), run))
+            candidates.append(SavedEvaluation(record, FINAL_VALIDATION, _modified(record), run))
             break
     mine = latest_evaluation_path(project)
     if mine.is_file():
-        candidates.append(SavedEvaluation(mine, EVALUATED, _made_at(mine)))
+        candidates.append(SavedEvaluation(mine, EVALUATED, _modified(mine)))
     if not candidates:
         return None
-    return max(candidates, key=lambda saved: _as_time(saved.made_at))
-
-
-def _as_time(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return max(candidates, key=lambda saved: saved.modified)
 
 
 def load_saved(saved: SavedEvaluation) -> EvaluationResult:
