@@ -254,7 +254,8 @@ class AnnotatePage(QWidget):
         """Read the image list again (after an import or a deletion elsewhere), and the
         classes, which an import may have added."""
         self.reload_project_classes()
-        self.image_ids = self.navigator.reload()
+        self.image_ids = service.list_image_ids(self.project.database)
+        self.navigator.reload()
         self.stack.setCurrentIndex(1 if self.image_ids else 0)
         if self.current_image_id not in self.image_ids:
             self.current_image_id = None
@@ -514,6 +515,7 @@ class AnnotatePage(QWidget):
 
     def close_page(self) -> None:
         """The main window's hook before the project closes."""
+        self.navigator.close()
         self.shutdown()
 
     def context_widget(self) -> QWidget:

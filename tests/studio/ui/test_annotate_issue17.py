@@ -58,6 +58,8 @@ def annotate(window, qtbot):
     qtbot.waitUntil(lambda: page.canvas.isVisible() and page.canvas.width() > 100,
                     timeout=3000)
     qtbot.waitUntil(page.canvas.hasFocus, timeout=3000)
+    # the statuses are read off the GUI thread: the filmstrip fills a moment later
+    qtbot.waitUntil(lambda: page.strip.model.rowCount() == len(page.image_ids), timeout=5000)
     return page
 
 
@@ -84,7 +86,7 @@ def test_annotate_opens_on_the_image_chosen_in_the_grid(window, qtbot, tmp_path)
     assert page.current_image_id == ids[2]
     assert page.file_label.text() == "image_2.png"
     assert page.position_label.text() == "Image 3 / 5"
-    assert page.strip.list.currentIndex().row() == 2  # the filmstrip marks it
+    qtbot.waitUntil(lambda: page.strip.list.currentIndex().row() == 2)  # the strip marks it
     press(qtbot, Qt.Key.Key_D)  # on to image 4 ...
     assert page.current_image_id == ids[3] and page.file_label.text() == "image_3.png"
     click_rail(window, "Datasets")
