@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import logging
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,6 +21,8 @@ from .cancel import NEVER, CancelToken
 from .errors import EngineError
 from .events import DownloadProgress, Reporter, ignore
 from .utils.atomic import atomic_writer
+
+log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 16
 ZIP_MAGIC = b"PK\x03\x04"
@@ -83,6 +86,8 @@ def download_file(
             f"{destination.parent} writable, then try again",
             path=destination,
         ) from exc
+    if sha256 is None:
+        log.info("%s: no known SHA-256, so not verified (size and format checked)", url)
     progress(DownloadProgress(url, done, total, finished=True, verified=sha256 is not None))
     return destination
 
