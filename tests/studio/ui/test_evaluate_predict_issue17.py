@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QPushButton, QWidget
 
 from engine.checkpoints import checkpoint_dict, save_checkpoint
 from engine.export.decisive import make_decisive
@@ -250,3 +250,40 @@ def test_the_classify_bars_say_top_5_only_with_more_than_5_classes():
 
     assert scores_title(3) == scores_title(5) == "Class scores"
     assert scores_title(6) == "Top 5 classes"
+
+
+def test_the_file_dialogs_of_evaluate_and_predict_start_in_the_project(window, qtbot, tmp_path,
+                                                                        monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    opened: list[tuple[str, str]] = []  # (caption, start folder); the user cancels each
+
+    def open_file(_parent, caption, folder="", _filter="", *args, **kwargs):
+        opened.append((caption, folder))
+        return "", ""
+
+    def open_folder(_parent, caption, folder="", *args, **kwargs):
+        opened.append((caption, folder))
+        return ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(open_file))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(open_folder))
+    monkeypatch.chdir(tmp_path)  # the app's working folder is not where dialogs start
+    show_active(window, qtbot)
+    folder = colour_project(tmp_path)
+    open_in(window, qtbot, folder)
+    click_rail(window, "Evaluate")
+    evaluate_page = window.pages["Evaluate"]
+    for button in evaluate_page.findChildren(QPushButton):
+        if button.text() in ("Choose file…", "Choose export folder…") and _visible(button):
+            QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+    click_rail(window, "Predict")
+    controls = window.pages["Predict"].controls
+    for button in (controls.browse_model_file, controls.browse_model_folder,
+                   controls.save_button):
+        QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+    for kind in ("Folder", "Video file"):
+        controls.source_kind.setCurrentText(kind)
+        QTest.mouseClick(controls.browse_source, Qt.MouseButton.LeftButton)
+    assert len(opened) == 7, opened
+    assert all(Path(start) == folder.resolve() for _caption, start in opened), opened
