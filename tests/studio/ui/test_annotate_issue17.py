@@ -347,3 +347,24 @@ def test_open_project_dialog_starts_beside_the_open_project(window, qtbot, tmp_p
     window.activateWindow()
     QTest.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
     assert asked == [str(folder.parent)] * 2  # no project open: beside the last one
+
+
+def test_marks_made_on_another_page_show_when_annotate_comes_back(window, qtbot, tmp_path):
+    from studio.services.image_edits import set_background, trash_images
+
+    show_window(window, qtbot, project_folder(tmp_path, images=4))
+    click_rail(window, "Annotate")
+    page = annotate(window, qtbot)
+    ids = page.image_ids
+    click_rail(window, "Datasets")  # where images are marked and trashed
+    set_background(window.project.database, [ids[0]], True)
+    trash_images(window.project.database, [ids[2]])
+    click_rail(window, "Annotate")
+    qtbot.waitUntil(lambda: states(page) == [BACKGROUND, UNLABELLED, UNLABELLED], timeout=5000)
+    assert page.image_ids == [ids[0], ids[1], ids[3]]
+    press(qtbot, Qt.Key.Key_U)  # the background image is not "unlabelled"
+    assert page.current_image_id == ids[1]
+    press(qtbot, Qt.Key.Key_U)
+    assert page.current_image_id == ids[3]
+    press(qtbot, Qt.Key.Key_U)
+    assert page.current_image_id == ids[1]
