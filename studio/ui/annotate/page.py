@@ -363,6 +363,9 @@ class AnnotatePage(QWidget):
         self.canvas.tool = self.tools.get(name) if name else None
         for tool_name, button in self.tool_buttons.items():
             button.setChecked(tool_name == name)
+            font = button.font()  # bold too: the dark theme's checked bevel is faint
+            font.setBold(tool_name == name)
+            button.setFont(font)
         if self.canvas.tool is not None and self.document is not None:
             self.canvas.tool.activate()
 
