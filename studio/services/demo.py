@@ -22,15 +22,45 @@ from engine.data.figure_samples import make_figures_dataset
 from engine.data.shape_samples import make_shapes_dataset
 
 from .keypoint_schemas import KeypointSchema
-from .projects import create_project
+from .projects import create_project, open_project
+from .training import TrainPlan, model_source
 
 DEMO_TASKS = ("segment", "pose", "classify")
 COLOURS = {"red": (40, 40, 220), "green": (60, 180, 60), "blue": (200, 90, 30)}  # BGR
 TRAIN_DEFAULTS = {  # what the Train page offers first: about a minute on a laptop CPU
-    "segment": {"epochs": 20, "imgsz": 160, "batch": 16},
-    "pose": {"epochs": 20, "imgsz": 160, "batch": 16},
+    "segment": {"epochs": 10, "imgsz": 160, "batch": 16},
+    "pose": {"epochs": 10, "imgsz": 160, "batch": 16},
     "classify": {"epochs": 10, "imgsz": 64, "batch": 16},
 }
+# Version 2: the segment and pose demos start from the bundled weights (resources/weights/);
+# an older demo project gets the new suggestions when it is next opened.
+DEMO_VERSION = 2
+BUNDLED_WEIGHTS = Path(__file__).resolve().parents[2] / "resources" / "weights"
+
+
+def demo_weights(task: str) -> Path | None:
+    """The bundled starting weights of ``task``'s demo (trained by tools/demo_weights.py on a
+    larger set from the same generator), or None where there are none."""
+    path = BUNDLED_WEIGHTS / f"demo-{task}.pt"
+    return path if path.is_file() else None
+
+
+def suggested_plan(project) -> TrainPlan:
+    """The run the Train page suggests for ``project``: its suggested epochs, image size and
+    batch, starting from the bundled weights of its task when the class names match."""
+    defaults = dict((project.settings().options or {}).get("train_defaults", {}))
+    weights = demo_weights(project.task)
+    model = str(weights) if weights and _names_match(project, weights) else (
+        model_source(project.task, "n"))
+    return TrainPlan(model=model, epochs=int(defaults.get("epochs", 30)),
+                     imgsz=int(defaults.get("imgsz", 320)), batch=int(defaults.get("batch", 16)))
+
+
+def _names_match(project, weights: Path) -> bool:
+    from engine.checkpoints.loading import read_weights
+
+    names = read_weights(weights).names
+    return [names[i] for i in sorted(names)] == [c.name for c in project.classes()]
 
 
 def data_folder() -> Path:
@@ -50,6 +80,7 @@ def demo_project(task: str = "segment", *, root: Path | None = None,
         raise ValueError(f"no demo project for {task!r}; there is one for {', '.join(DEMO_TASKS)}")
     folder = (root or data_folder()) / f"demo-{task}"
     if (folder / "project.db").is_file():
+        _refresh_suggestions(folder, task)
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     # built in a scratch folder, then renamed: an interrupted first run leaves no half project
@@ -82,11 +113,22 @@ def _build(task: str, folder: Path, progress, cancel: CancelToken) -> None:
         project = create_project(folder, name=f"Demo ({task})", task=task, **kwargs)
         try:
             import_dataset(project, data, copy=True, progress=progress, cancel=cancel)
-            project.update_options(train_defaults=TRAIN_DEFAULTS[task])
+            project.update_options(train_defaults=TRAIN_DEFAULTS[task], demo_version=DEMO_VERSION)
         finally:
             project.close()
     finally:
         shutil.rmtree(source, ignore_errors=True)
+
+
+def _refresh_suggestions(folder: Path, task: str) -> None:
+    """A demo made by an older version gets this version's suggested settings."""
+    project = open_project(folder)
+    try:
+        if (project.settings().options or {}).get("demo_version", 1) < DEMO_VERSION:
+            project.update_options(train_defaults=TRAIN_DEFAULTS[task],
+                                   demo_version=DEMO_VERSION)
+    finally:
+        project.close()
 
 
 def _figure_schema(yaml_path: Path) -> KeypointSchema:
