@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from ..services.projects import Project, create_project, open_project
 from ..workers import JobManager
 from .app_settings import app_settings, recent_projects, remember_project
+from .edit_menu import build_edit_menu, update_edit_menu
 from .error_dialog import show_error
 from .file_dialogs import start_folder
 from .jobs_indicator import JobsIndicator
@@ -164,71 +165,13 @@ class MainWindow(QMainWindow):
         self._set_project_actions_enabled(False)
 
     def _build_edit_menu(self) -> None:
-        """Undo / Redo act on the current page's edits (the Annotate page's undo stack);
-        Go to and Next unlabelled are the Annotate page's. These entries show their keys but
-        leave the keys to the page's own actions (``WidgetShortcut`` on the menu, which never
-        has the keyboard): a second, window-wide Ctrl+Z would make the key ambiguous, and a
-        window-wide U would fire on every page."""
-        menu = self.menuBar().addMenu("&Edit")
-        menu.aboutToShow.connect(self._update_edit_menu)
-        entries = (("undo", "&Undo", self._edit("undo"), "Ctrl+Z"),
-                   ("redo", "&Redo", self._edit("redo"), ("Ctrl+Shift+Z", "Ctrl+Y")),
-                   (None, None, None, None),
-                   ("go_to", "&Go to Image…", self._annotate_call("strip.focus_go_to"),
-                    "Ctrl+G"),
-                   ("next_unlabelled", "Next &Unlabelled Image",
-                    self._annotate_call("navigator.next_unlabelled"), "U"))
-        self.edit_actions: dict[str, QAction] = {}
-        for name, text, slot, keys in entries:
-            if name is None:
-                menu.addSeparator()
-                continue
-            action = self._action(menu, text, slot, keys)
-            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-            self.edit_actions[name] = action
+        """Undo / Redo on the current page's edits; see ``edit_menu``."""
+        self.edit_actions = build_edit_menu(self)
         self._update_edit_menu()
 
-    def _edit(self, verb: str) -> Callable[[], None]:
-        def run() -> None:
-            page = self.stack.currentWidget()
-            if hasattr(page, f"{verb}_text") and getattr(page, f"{verb}_text")() is not None:
-                getattr(page, verb)()
-            self._update_edit_menu()
-        return run
-
-    def _annotate_call(self, path: str) -> Callable[[], None]:
-        """A slot calling the Annotate page's ``path`` (``"strip.focus_go_to"``)."""
-        def run() -> None:
-            target: Any = self.pages.get("Annotate")
-            if target is None or self.stack.currentWidget() is not target:
-                return
-            for part in path.split("."):
-                target = getattr(target, part)
-            target()
-        return run
-
     def _update_edit_menu(self) -> None:
-        """The Edit menu's texts and states for the current page: "Undo Draw polygon" on
-        the Annotate page; elsewhere disabled, saying that page has nothing to undo."""
-        actions = getattr(self, "edit_actions", None)
-        if not actions:
-            return
-        page = self.stack.currentWidget()
-        name = next((n for n, p in self.pages.items() if p is page), None)
-        for verb, label in (("undo", "Undo"), ("redo", "Redo")):
-            action = actions[verb]
-            what = getattr(page, f"{verb}_text", lambda: None)()
-            action.setEnabled(what is not None)
-            if what is not None:
-                action.setText(f"&{label} {what}".rstrip())
-            elif hasattr(page, f"{verb}_text"):
-                action.setText(f"&{label} (nothing to {verb.lower()})")
-            else:
-                where = f"on the {name} page" if name else "without a project"
-                action.setText(f"&{label} (nothing to {verb.lower()} {where})")
-        on_annotate = name == "Annotate"
-        for key in ("go_to", "next_unlabelled"):
-            actions[key].setEnabled(on_annotate)
+        if getattr(self, "edit_actions", None):
+            update_edit_menu(self, self.edit_actions)
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
         """A menu action; ``shortcut`` is a key, a standard key or a tuple of them (the first

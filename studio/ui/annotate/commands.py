@@ -60,3 +60,35 @@ class EditInstance(QUndoCommand):
 
     def undo(self) -> None:
         self.document.replace(self.before)
+
+
+class PageUndo:
+    """The Annotate page's hooks for the main window's Edit menu (mixed into the page, which
+    has ``canvas`` and ``undo_stack``); the page's own actions carry the keys."""
+
+    def _drawing(self) -> bool:
+        return bool(getattr(self.canvas.tool, "drawing", False))
+
+    def undo_text(self) -> str | None:
+        """What Edit → Undo would take back ("" when the edit has no name; None: nothing)."""
+        if self._drawing():
+            return "the last vertex"
+        stack = self.undo_stack
+        return stack.undoText() if stack is not None and stack.canUndo() else None
+
+    def redo_text(self) -> str | None:
+        stack = self.undo_stack
+        if self._drawing() or stack is None or not stack.canRedo():
+            return None
+        return stack.redoText()
+
+    def undo(self) -> None:
+        """As Ctrl+Z on the canvas: while drawing a polygon, its last vertex goes."""
+        if self._drawing():
+            self.canvas.tool.remove_last_vertex()
+        elif self.undo_stack is not None:
+            self.undo_stack.undo()
+
+    def redo(self) -> None:
+        if not self._drawing() and self.undo_stack is not None:
+            self.undo_stack.redo()

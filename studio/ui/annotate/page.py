@@ -29,8 +29,9 @@ from ...services.annotations import AnnotationData, AutosaveWriter
 from ...services.projects import Project
 from ...workers.job import JobManager
 from ..empty_state import EmptyState
+from .autosave_hooks import PageAutosave
 from .canvas import AnnotationCanvas
-from .commands import AddInstance, EditInstance, RemoveInstance
+from .commands import AddInstance, EditInstance, PageUndo, RemoveInstance
 from .document import ImageDocument
 from .drafts import DraftReview
 from .image_strip import ImageStrip
@@ -51,7 +52,7 @@ class _WriterSignals(QObject):
     failed = Signal(int, str)
 
 
-class AnnotatePage(QWidget):
+class AnnotatePage(PageUndo, PageAutosave, QWidget):
     """Annotate the project's images. ``image_changed(image_id)`` after navigation;
     ``save_failed(message)`` once when saving starts failing (the edit is kept and retried)."""
 
@@ -210,34 +211,6 @@ class AnnotatePage(QWidget):
         if self.task != "classify":
             add(["H"], "Hide / show the selection", self.toggle_hide_selection)
             add(["Shift+H"], "Hide / show all labels", self.toggle_hide_all)
-
-    # -- Edit menu (the main window's; the page's own actions carry the keys) -----------------
-    def _drawing(self) -> bool:
-        return bool(getattr(self.canvas.tool, "drawing", False))
-
-    def undo_text(self) -> str | None:
-        """What Edit → Undo would take back ("" when the edit has no name; None: nothing)."""
-        if self._drawing():
-            return "the last vertex"
-        stack = self.undo_stack
-        return stack.undoText() if stack is not None and stack.canUndo() else None
-
-    def redo_text(self) -> str | None:
-        stack = self.undo_stack
-        if self._drawing() or stack is None or not stack.canRedo():
-            return None
-        return stack.redoText()
-
-    def undo(self) -> None:
-        """As Ctrl+Z on the canvas: while drawing a polygon, its last vertex goes."""
-        if self._drawing():
-            self.canvas.tool.remove_last_vertex()
-        elif self.undo_stack is not None:
-            self.undo_stack.undo()
-
-    def redo(self) -> None:
-        if not self._drawing() and self.undo_stack is not None:
-            self.undo_stack.redo()
 
     def add_page_action(self, action: QAction) -> None:
         """Make ``action``'s keys work on the page and in its side panel, which the main
@@ -478,43 +451,6 @@ class AnnotatePage(QWidget):
     def _set_opacity(self, value: int) -> None:
         self.canvas.fill_opacity = value / 100
         self.canvas.refresh()
-
-    # -- autosave -----------------------------------------------------------------------------
-    def _submit(self, document: ImageDocument) -> None:
-        self.writer.submit(document.image.id, document.annotations, document.known_ids)
-        self.navigator.document_changed(document)
-        if not self._failing:
-            self._set_saved_text("Saving…", "")
-
-    def _on_saved(self, image_id: int, assigned: dict[str, int]) -> None:
-        if image_id in self._documents:
-            self._documents[image_id][0].learn_ids(assigned)
-        if self._failing:
-            self._failing = False
-        if not self.writer.busy:
-            self._set_saved_text("Saved", "")
-            self.saved.emit()
-        if image_id == self.current_image_id:
-            self._show_trash()
-
-    def _on_failed(self, image_id: int, message: str) -> None:
-        self._set_saved_text("Not saved — retrying", "color: #c62828; font-weight: bold;")
-        self.saved_label.setToolTip(f"{message}\nYour edits are kept and saved again.")
-        if not self._failing:
-            self._failing = True
-            self.save_failed.emit(message)
-
-    def _set_saved_text(self, text: str, style: str) -> None:
-        self.saved_label.setText(text)
-        self.saved_label.setStyleSheet(style)
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every edit is in the database (before closing, in tests)."""
-        return self.writer.flush(timeout)
-
-    def shutdown(self) -> bool:
-        """Write what is pending and stop the autosave thread (before the project closes)."""
-        return self.writer.close()
 
     def close_page(self) -> None:
         """The main window's hook before the project closes."""
