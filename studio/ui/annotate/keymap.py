@@ -28,7 +28,9 @@ def cheat_sheet(task: str, actions: list[tuple[str, str]]) -> list[tuple[str, st
         rows += [("Tab / Shift+Tab", "Next / previous keypoint"),
                  ("Q", "Cycle visibility: visible → occluded → not labelled (before a "
                        "keypoint is placed: how the next click places it)"),
-                 ("Esc", "Stop placing keypoints / clear the selection")]
+                 ("Esc", "Stop placing keypoints / clear the selection"),
+                 ("Hover a keypoint", "Its number, name and visibility (occluded: dashed "
+                                      "ring; not labelled: grey cross)")]
     if task != "classify":
         rows += [("Delete / Backspace", "Delete the selected vertex, keypoint or instance"),
                  ("Delete / Backspace in the Instances list", "Delete the selected instances"),

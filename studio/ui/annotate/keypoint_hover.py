@@ -36,9 +36,12 @@ class KeypointHover:
 
     def update(self, point: Point | None) -> None:
         """Show the tag of the keypoint at ``point`` (None: the cursor left the canvas).
-        The selected keypoint is named already, so hovering it adds nothing."""
+        The selected keypoint is named already, and while placing keypoints the cursor
+        carries the name of the next one: neither gets a second tag."""
         canvas = self.canvas
-        hit = self.keypoint_at(point) if point is not None and canvas.document else None
+        placing = getattr(canvas.tool, "placing", False)  # the cursor names the joint to place
+        hit = self.keypoint_at(point) if point is not None and canvas.document and not placing \
+            else None
         if hit is not None and (hit[0], hit[1]) == (canvas.selected_key,
                                                      canvas.selected_keypoint):
             hit = None

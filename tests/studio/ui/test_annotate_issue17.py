@@ -368,3 +368,19 @@ def test_marks_made_on_another_page_show_when_annotate_comes_back(window, qtbot,
     assert page.current_image_id == ids[3]
     press(qtbot, Qt.Key.Key_U)
     assert page.current_image_id == ids[1]
+
+
+def test_no_hover_tag_while_placing_keypoints(window, qtbot, tmp_path):
+    show_window(window, qtbot, pose_project(tmp_path))
+    click_rail(window, "Annotate")
+    page = annotate(window, qtbot)
+    press(qtbot, Qt.Key.Key_K)
+    click(qtbot, page, 120, 150)  # inside the box: on at its first keypoint not placed
+    assert page.canvas.tool.placing
+    QTest.mouseMove(page.canvas.viewport(), at(page, 140, 90))
+    assert page.canvas.hover.text() is None  # the cursor names the ear to place instead
+    tags = [item.text for item in page.canvas.scene().items() if isinstance(item, TagItem)]
+    assert "4 · left_ear" in tags
+    press(qtbot, Qt.Key.Key_Escape)
+    QTest.mouseMove(page.canvas.viewport(), at(page, 100, 100))
+    assert page.canvas.hover.text() == "1 · nose"
