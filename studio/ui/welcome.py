@@ -50,14 +50,16 @@ class WelcomePage(QWidget):
         self.recent = QListWidget()
         self.recent.setMaximumHeight(180)
         self.recent.itemActivated.connect(self._chosen)
+        self.recent.currentItemChanged.connect(self._restyle)
+        self._entries: list[RecentProject] = []
         layout.addWidget(self.recent_label, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.recent, 1)
         self.refresh()
 
     def refresh(self) -> None:
         self.recent.clear()
-        entries = recent_entries()
-        dim = self.palette().color(self.palette().ColorRole.PlaceholderText).name()
+        entries = self._entries = recent_entries()
+        dim = self._dim(selected=False)
         for entry in entries:
             item = QListWidgetItem()
             item.setData(FOLDER_ROLE, entry.folder)
@@ -78,6 +80,27 @@ class WelcomePage(QWidget):
             self.recent.setItemWidget(item, label)
         self.recent.setVisible(bool(entries))
         self.recent_label.setVisible(bool(entries))
+
+    def _dim(self, selected: bool) -> str:
+        """The path's colour: the placeholder grey, or a softened highlight text on the
+        selection (grey on the highlight colour was hard to read)."""
+        palette = self.recent.palette()
+        if not selected:
+            return palette.color(palette.ColorRole.PlaceholderText).name()
+        colour = palette.color(palette.ColorRole.HighlightedText)
+        colour.setAlphaF(0.8)
+        return colour.name(colour.NameFormat.HexArgb)
+
+    def _restyle(self, *_args: object) -> None:
+        for row, entry in enumerate(self._entries):
+            label = self.recent.itemWidget(self.recent.item(row))
+            if label is not None:
+                selected = row == self.recent.currentRow()
+                label.setText(entry_html(entry, self._dim(selected)))
+                colour = self.recent.palette().color(
+                    self.recent.palette().ColorRole.HighlightedText if selected
+                    else self.recent.palette().ColorRole.Text)
+                label.setStyleSheet(f"color: {colour.name()}" if entry.exists else "")
 
     def _chosen(self, item: QListWidgetItem) -> None:
         if item.flags() & Qt.ItemFlag.ItemIsEnabled:
