@@ -41,7 +41,7 @@ IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 ITEM_SIZE = QSize(176, 24)
 
 
-def state_icon(state: str, size: int = 12) -> QIcon:
+def state_icon(state: str, size: int = 14) -> QIcon:
     """A filled dot per status, a hollow ring for unlabelled, a square for background."""
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
@@ -186,6 +186,9 @@ class ImageStrip(QWidget):
                                     "background (drafts are not labels yet)")
         self.next_button.clicked.connect(self.next_requested)
         self.summary = QLabel()
+        self.summary.setToolTip("Images with labels or marked background (no objects); "
+                                "green dot: labelled, amber dot: drafts only, blue square: "
+                                "background, grey ring: no labels")
         self.controls = QWidget()
         row = QHBoxLayout(self.controls)
         row.setContentsMargins(0, 0, 0, 0)
@@ -198,6 +201,7 @@ class ImageStrip(QWidget):
         self.list.setWrapping(False)
         self.list.setUniformItemSizes(True)  # 10,000 images stay instant
         self.list.setSpacing(0)
+        self.list.setIconSize(QSize(14, 14))
         self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.list.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
