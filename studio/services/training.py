@@ -487,15 +487,23 @@ def model_scale(model: str) -> str | None:
     return match.group(1) if match else None
 
 
-def measured_costs(project: Project, runs: list[RunInfo]) -> list[float]:
+def measured_costs(project: Project, runs: list[RunInfo],
+                   known: dict[int, float | None] | None = None) -> list[float]:
     """The speed of the project's newest runs that can be measured, as seconds per (epoch ·
-    train image · imgsz² · scale cost): for :func:`estimate_duration` (reads the database and
-    the runs' dataset folders, so a page computes it once per refresh)."""
+    train image · imgsz² · scale cost): for :func:`estimate_duration`. It reads the database
+    and the runs' dataset folders, so a caller may pass ``known``: the figures of finished
+    runs are kept there and not read again."""
     from .runs import run_epochs
 
+    known = {} if known is None else known
     costs = []
     for run in runs[:MEASURED_RUNS]:
-        cost = _run_cost(run, run_epochs(project, run.id)) if run.epochs_done else None
+        if run.id in known:
+            cost = known[run.id]
+        else:
+            cost = _run_cost(run, run_epochs(project, run.id)) if run.epochs_done else None
+            if run.status != "running":
+                known[run.id] = cost
         if cost is not None:
             costs.append(cost)
     return costs

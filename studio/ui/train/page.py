@@ -13,6 +13,7 @@ import contextlib
 import html
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
@@ -100,8 +101,10 @@ class TrainPage(QWidget):
         self._eta_origin: tuple[float, int] | None = None
         self.data = TrainingData(0, 0, 0)
         self.costs: list[float] = []  # measured speeds of earlier runs (services.training)
+        self._known_costs: dict[int, float | None] = {}
         self.logs: dict[int, list[str]] = {}  # "HH:MM:SS\tlevel\ttext" per run
         self.pending_log: list[str] = []  # lines of a launch before its run is recorded
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="train-log")
         self.form = SettingsForm(self.task)
         self.form.apply_defaults((project.settings().options or {}).get("train_defaults", {}))
         self.form.changed.connect(self._update_buttons)
@@ -205,7 +208,7 @@ class TrainPage(QWidget):
         self.runs = {run.id: run for run in runs}
         self.run_list.set_runs(runs)
         self.form.set_runs(runs)
-        self.costs = measured_costs(self.project, runs)
+        self.costs = measured_costs(self.project, runs, self._known_costs)
         self._refresh_data()
         if self.run_list.current_id() is None and runs:
             self.run_list.select(runs[0].id)
@@ -221,6 +224,7 @@ class TrainPage(QWidget):
         if self.job is not None and self.job.running:
             self.job.cancel()
             self.job.wait(10_000)
+        self._writer.shutdown(wait=True)  # the last log is on disk before the project closes
         self.form.deleteLater()
 
     @property
@@ -516,12 +520,11 @@ class TrainPage(QWidget):
         self._save_log(self.live_run)
 
     def _save_log(self, run_id: int | None) -> None:
+        """Write the run's log into its folder on the page's writer thread (an atomic write
+        syncs the disk: not on the GUI thread); writes keep their order."""
         run = self.runs.get(run_id if run_id is not None else -1)
-        if run is None:
-            return
-        # e.g. a full disk: the run's own error says so; the log is extra
-        with contextlib.suppress(OSError, EngineError):
-            save_run_log(run, self.logs.get(run.id, []))
+        if run is not None:
+            self._writer.submit(_save_quietly, run, list(self.logs.get(run.id, [])))
 
     # -- the end -------------------------------------------------------------------------------
     def _job_failed(self, message: str, _details: str) -> None:
@@ -566,6 +569,12 @@ class TrainPage(QWidget):
         lines.append(line)
         if run_id is None or self.run_list.current_id() == run_id:
             self.log.appendHtml(_log_html(line))
+
+
+def _save_quietly(run: RunInfo, lines: list[str]) -> None:
+    # e.g. a full disk: the run's own error says so; the log is extra
+    with contextlib.suppress(OSError, EngineError):
+        save_run_log(run, lines)
 
 
 def _log_html(line: str) -> str:
