@@ -157,7 +157,9 @@ class TrainPlots(QWidget):
         layout.addWidget(self.lr_plot, 2)
         # metrics are fractions: a fixed 0…1 axis (never below 0, runs compare at a glance),
         # with the legend top left, where metric curves start low
-        self.metric_plot.setYRange(0, 1, padding=0.02)
+        # a little below 0, so the "0.0" label shows (the axis drops labels that cross its edge)
+        self.metric_plot.setLimits(yMin=-0.08)
+        self.metric_plot.setYRange(-0.08, 1.1, padding=0)
         self.metric_plot.getPlotItem().vb.enableAutoRange(axis="y", enable=False)
         self.metric_plot.getPlotItem().legend.setOffset((10, 10))
         self.best_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(
