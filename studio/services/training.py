@@ -449,10 +449,15 @@ def _reopen_run(project: Project, run_id: int) -> None:
 # at 640 px: the other tasks' ratios are close).
 SCALE_COST = {"n": 1.0, "s": 3.3, "m": 9.1, "l": 19.0, "x": 29.6}
 # Seconds per train image per epoch per pixel of imgsz² for an n model on 2 CPU cores, when the
-# project has no earlier run to measure (validation included). Measured with the demos on this
-# project's 2-core machine; a rough start that the first run of the project replaces.
-ROUGH_SECONDS_PER_PIXEL = {"classify": 2.0e-6, "segment": 6.0e-6, "pose": 5.0e-6,
-                           "detect": 5.0e-6}
+# project has no earlier run to measure (validation included): the demos' epochs through
+# run_training on the 2-core machine this was written on, busy with other work (classify 2.0 s
+# at 64 px, segment 12 s and pose 5.5 s at 160 px, 48-72 train images). A rough start that the
+# project's first run replaces.
+ROUGH_SECONDS_PER_PIXEL = {"classify": 7.0e-6, "segment": 1.0e-5, "pose": 4.5e-6,
+                           "detect": 4.5e-6}
+STARTUP_SECONDS = 15.0
+"""Writing the dataset, starting the training process and the final validation (measured:
+15-20 s for the demos), added to the epochs' time."""
 MEASURED_RUNS = 5  # the newest runs an estimate reads
 
 
@@ -519,14 +524,14 @@ def estimate_duration(task: str, plan: TrainPlan, data: TrainingData,
     if costs:
         ordered = sorted(costs)
         runs_text = "1 earlier run" if len(costs) == 1 else f"{len(costs)} earlier runs"
-        return DurationEstimate(work * ordered[len(ordered) // 2],
+        return DurationEstimate(STARTUP_SECONDS + work * ordered[len(ordered) // 2],
                                 f"estimate from {runs_text} of this project", True)
     cpus = os.cpu_count() or 2
     rough = ROUGH_SECONDS_PER_PIXEL.get(task, 5.0e-6) * 2 / min(cpus, 16)
     if plan.device not in ("cpu", ""):
         rough /= 20  # a GPU: very rough, the first run measures it
-    return DurationEstimate(work * rough, f"rough estimate for yolov8{scale} on this machine",
-                            False)
+    return DurationEstimate(STARTUP_SECONDS + work * rough,
+                            f"rough estimate for yolov8{scale} on this machine", False)
 
 
 def _run_cost(run: RunInfo, epochs: list[tuple[int, dict[str, float]]]) -> float | None:
