@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -53,6 +54,7 @@ class AdvancedPanel(QWidget):
         self.editors: dict[str, QWidget] = {}
         self.messages: dict[str, QLabel] = {}
         self.errors: dict[str, str] = {}
+        self.notes: dict[str, QLabel] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         forms: dict[str, QFormLayout] = {}
@@ -73,6 +75,13 @@ class AdvancedPanel(QWidget):
             column.setSpacing(1)
             column.addWidget(editor)
             column.addWidget(message)
+            if spec.key in ("optimizer", "lr0"):  # what auto makes of them (SettingsForm)
+                note = QLabel()
+                note.setObjectName(f"note_{spec.key}")
+                note.setWordWrap(True)
+                note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+                column.addWidget(note)
+                self.notes[spec.key] = note
             label = QLabel(spec.key)
             label.setToolTip(spec.tooltip)
             forms[spec.group].addRow(label, column)
@@ -333,9 +342,19 @@ class SettingsForm(QScrollArea):
         choice = self.optimizer_choice()
         if choice is None:
             self.optimizer_note.setText("—")
+            for key in self.advanced.notes:
+                self._note(key, "")
             return
         text = f"{choice.name}, lr {choice.lr:.3g}"
         self.optimizer_note.setText(f"auto → {text}" if choice.auto else text)
+        self._note("optimizer", f"auto → {text}" if choice.auto else "")
+        self._note("lr0", f"not used: auto picks lr {choice.lr:.3g}" if choice.auto else "")
+
+    def _note(self, key: str, text: str) -> None:
+        note = self.advanced.notes.get(key)
+        if note is not None:
+            note.setText(text)
+            note.setVisible(bool(text))
 
     def set_devices(self, devices: Sequence[Device]) -> None:
         chosen = self.device.currentData()

@@ -5,9 +5,11 @@ shows the learning rate the trainer then uses."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QObject, QPoint, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox, QWidget
 from sqlalchemy import update
@@ -109,6 +111,44 @@ def test_a_classify_project_shows_no_mask_or_detection_settings(window, qtbot, t
         assert page.form.findChild(QWidget, f"advanced_{key}") is None, key
     for key in ("dropout", "erasing", "lr0", "workers"):
         assert page.form.findChild(QWidget, f"advanced_{key}").isVisible(), key
+    assert page.form.advanced.editors["workers"].text() == str(min(8, os.cpu_count() or 1))
+    choice = page.form.optimizer_choice()  # auto's lr shown beside optimizer and lr0 too
+    assert page.form.advanced.notes["lr0"].text() == f"not used: auto picks lr {choice.lr:.3g}"
+    assert page.form.advanced.notes["optimizer"].isVisible()
+
+
+def test_the_duration_estimate_follows_the_settings(window, qtbot, tmp_path):
+    page = open_train_page(window, qtbot, shapes_folder(tmp_path))
+    type_into(qtbot, page.form.epochs, "10")
+    short = page.start_note.text()
+    assert page.start_note.isVisible() and short.startswith("Duration: about ")
+    assert "estimate" in short
+    type_into(qtbot, page.form.epochs, "1000")
+    assert page.start_note.text() != short and "Duration: about " in page.start_note.text()
+
+
+class _Opened(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:  # noqa: A003 - QDesktopServices calls it by name
+        self.urls.append(url)
+
+
+def test_open_folder_opens_the_selected_runs_folder(window, qtbot, tmp_path):
+    folder = shapes_folder(tmp_path)
+    first, _second = add_runs(folder)
+    page = open_train_page(window, qtbot, folder)
+    opened = _Opened()
+    QDesktopServices.setUrlHandler("file", opened, "open")  # instead of a file manager
+    try:
+        click_run(page, first)
+        click(page.run_list.folder_button)
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert [Path(url.toLocalFile()) for url in opened.urls] == [folder / "runs" / "first"]
 
 
 def test_a_disabled_start_says_why(window, qtbot, tmp_path):
