@@ -373,8 +373,8 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
         if number <= len(self.classes):
             self.assign_class(self.classes[number - 1].index)
         elif not self.classes:
-            self.canvas.say("This project has no classes yet: add them on the Datasets page, "
-                            "or import a dataset")
+            self.canvas.say("This project has no classes yet: add them with Classes… on the "
+                            "Datasets page, or import a dataset")
         else:
             self.canvas.say(f"There is no class {number}: this project has "
                             f"{len(self.classes)}")
@@ -478,7 +478,8 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
         deleted = service.load_annotations(self.project.database, self.current_image_id, dims,
                                            deleted=True)
         live = {a.id for a in self.document.annotations} if self.document else set()
-        deleted = [d for d in deleted if d.id not in live]
+        # labels of a deleted class keep class -1 (classes.DELETED_CLASS): not restorable here
+        deleted = [d for d in deleted if d.id not in live and d.class_index >= 0]
         self.panel.trash.show_deleted(
             deleted, lambda d: f"{self.canvas.class_name(d.class_index)} ({d.kind})")
 

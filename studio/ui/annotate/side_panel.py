@@ -34,8 +34,8 @@ class ClassButtons(QGroupBox):
         self._layout = QVBoxLayout(self)
         self.group = QButtonGroup(self)
         self.buttons: dict[int, QPushButton] = {}
-        self.empty_label = QLabel("No classes yet — add them on the Datasets page, or import "
-                                  "a dataset. Shapes need a class.")
+        self.empty_label = QLabel("No classes yet — add them with Classes… on the Datasets page, "
+                                  "or import a dataset. Shapes need a class.")
         self.empty_label.setWordWrap(True)
         self._layout.addWidget(self.empty_label)
         self.set_classes(classes)

@@ -305,3 +305,21 @@ def test_context_menu_delete_key_and_escape(qtbot, make_project):
     assert len(project.classes()) == 3
     qtbot.keyClick(editor.tree, Qt.Key.Key_Escape)
     assert not editor.isVisible()
+
+
+def test_a_deleted_class_s_labels_are_not_offered_back_by_the_annotate_trash(
+        qtbot, window, tmp_path):
+    """They keep class -1 in the trash: restoring one would save a label of no class."""
+    page = annotate_in_window(qtbot, window, demo_project("segment", root=tmp_path))
+    image_id = page.current_image_id
+    on_image = sorted({a.class_index for a in page.document.annotations})
+    choose_page(window, "Datasets")
+    editor = open_editor(qtbot, window)
+    click_row(editor, on_image[0])
+    click(editor.delete_button)
+    click(editor.confirm_button)
+    qtbot.keyClick(editor.tree, Qt.Key.Key_Escape)
+    choose_page(window, "Annotate")
+    assert page.current_image_id == image_id
+    trash = page.panel.trash
+    assert trash.list.count() == 0 and not trash.button.isEnabled()
