@@ -231,6 +231,10 @@ def test_the_optimizer_line_shows_the_lr_the_trainer_uses(window, qtbot, tmp_pat
         click(page.start_button)
         assert not page.start_button.isEnabled()
         assert "A run is in progress" in page.start_note.text()
+        qtbot.waitUntil(lambda: page.live_run is not None
+                        and page.run_list.current_id() == page.live_run, timeout=60_000)
+        assert not page.run_list.delete_button.isEnabled()  # never the run that trains
+        assert "cannot be deleted" in page.run_list.delete_button.toolTip()
     assert ended.args[1] == "completed", page.log.toPlainText()
     assert f"AdamW(lr={choice.lr:g})" in page.log.toPlainText()
     (run,) = list_runs(window.project)
