@@ -66,7 +66,7 @@ def score(task: str, folder: Path) -> dict[str, float]:
     dataset = folder / "dataset"
     data = dataset if task == "classify" else next(dataset.glob("*.yaml"))
     model = YOLO(folder / "weights" / "best.pt")
-    metrics = model.val(data=str(data), plots=False, verbose=False)
+    metrics = model.val(data=str(data), plots=False, verbose=False, project=str(folder / "scores"))
     if task == "classify":
         return {"top1": round(float(metrics.top1), 3)}
     figures = {"box_map50": round(float(metrics.box.map50), 3)}

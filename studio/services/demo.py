@@ -23,7 +23,13 @@ from engine.data.shape_samples import make_shapes_dataset
 
 from .keypoint_schemas import KeypointSchema
 from .projects import create_project, open_project
-from .training import TrainPlan, model_source
+from .starting_weights import (
+    default_candidate,
+    list_candidates,
+    remembered_choice,
+    shipped_weights,
+)
+from .training import TrainPlan
 
 DEMO_TASKS = ("segment", "pose", "classify")
 COLOURS = {"red": (40, 40, 220), "green": (60, 180, 60), "blue": (200, 90, 30)}  # BGR
@@ -35,32 +41,23 @@ TRAIN_DEFAULTS = {  # what the Train page offers first: about a minute on a lapt
 # Version 2: the segment and pose demos start from the bundled weights (resources/weights/);
 # an older demo project gets the new suggestions when it is next opened.
 DEMO_VERSION = 2
-BUNDLED_WEIGHTS = Path(__file__).resolve().parents[2] / "resources" / "weights"
 
 
 def demo_weights(task: str) -> Path | None:
     """The bundled starting weights of ``task``'s demo (trained by tools/demo_weights.py on a
     larger set from the same generator), or None where there are none."""
-    path = BUNDLED_WEIGHTS / f"demo-{task}.pt"
-    return path if path.is_file() else None
+    return shipped_weights(task)
 
 
 def suggested_plan(project) -> TrainPlan:
     """The run the Train page suggests for ``project``: its suggested epochs, image size and
-    batch, starting from the bundled weights of its task when the class names match."""
+    batch, from the starting weights the page picks by default (the bundled weights for the
+    segment and pose demos)."""
     defaults = dict((project.settings().options or {}).get("train_defaults", {}))
-    weights = demo_weights(project.task)
-    model = str(weights) if weights and _names_match(project, weights) else (
-        model_source(project.task, "n"))
-    return TrainPlan(model=model, epochs=int(defaults.get("epochs", 30)),
+    names = [c.name for c in project.classes()]
+    start = default_candidate(list_candidates(project, "n"), names, remembered_choice(project))
+    return TrainPlan(model=start.model, epochs=int(defaults.get("epochs", 30)),
                      imgsz=int(defaults.get("imgsz", 320)), batch=int(defaults.get("batch", 16)))
-
-
-def _names_match(project, weights: Path) -> bool:
-    from engine.checkpoints.loading import read_weights
-
-    names = read_weights(weights).names
-    return [names[i] for i in sorted(names)] == [c.name for c in project.classes()]
 
 
 def data_folder() -> Path:
