@@ -105,7 +105,7 @@ class TrainPage(QWidget):
         self.logs: dict[int, list[str]] = {}  # "HH:MM:SS\tlevel\ttext" per run
         self.pending_log: list[str] = []  # lines of a launch before its run is recorded
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="train-log")
-        self.form = SettingsForm(self.task)
+        self.form = SettingsForm(self.task, project=project, jobs=jobs)
         self.form.apply_defaults((project.settings().options or {}).get("train_defaults", {}))
         self.form.changed.connect(self._update_buttons)
         self._build()
@@ -225,6 +225,7 @@ class TrainPage(QWidget):
             self.job.cancel()
             self.job.wait(10_000)
         self._writer.shutdown(wait=True)  # the last log is on disk before the project closes
+        self.form.model_source.stop()
         self.form.deleteLater()
 
     @property

@@ -1,6 +1,7 @@
-"""The run settings in the right-hand dock: the model (a new one at a scale, an earlier run's
-checkpoint, or a checkpoint file), epochs, image size, batch, device, and a collapsible
-"Advanced" panel generated from the engine's settings schema with the engine's own checks."""
+"""The run settings in the right-hand dock: the model (a scale, and the weights it starts from:
+official, the studio's own, an earlier run's, a chosen file or from scratch), epochs, image
+size, batch, device, and a collapsible "Advanced" panel generated from the engine's settings
+schema with the engine's own checks."""
 
 from __future__ import annotations
 
@@ -12,10 +13,8 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...services.projects import Project
 from ...services.runs import RunInfo
 from ...services.training import (
     SCALES,
@@ -36,10 +36,11 @@ from ...services.training import (
     model_source,
     planned_optimizer,
 )
+from ...workers.job import JobManager
+from .model_source import ModelSource
 from .schema import GROUPS, FieldSpec, advanced_fields, check_value, format_value, parse_value
 
 INVALID_STYLE = "border: 1px solid #d55e00; background: rgba(213, 94, 0, 40);"
-SOURCES = ("New model", "Checkpoint of a run", "Checkpoint file")
 
 
 class AdvancedPanel(QWidget):
@@ -155,9 +156,11 @@ class SettingsForm(QScrollArea):
 
     changed = Signal()
 
-    def __init__(self, task: str, parent: QWidget | None = None) -> None:
+    def __init__(self, task: str, parent: QWidget | None = None, *, project: Project,
+                 jobs: JobManager | None = None) -> None:
         super().__init__(parent)
         self.task = task
+        self.project, self.jobs = project, jobs
         self.data: TrainingData | None = None
         self.setWidgetResizable(True)
         self.setMinimumWidth(300)
@@ -189,10 +192,6 @@ class SettingsForm(QScrollArea):
         form.addRow("Device", self.device)
         form.addRow("Optimizer", self.optimizer_note)
         layout.addLayout(form)
-        self.model_error = QLabel()
-        self.model_error.setStyleSheet("color: #d55e00;")
-        self.model_error.setWordWrap(True)
-        layout.addWidget(self.model_error)
         self.advanced_toggle = QToolButton()
         self.advanced_toggle.setText("Advanced")
         self.advanced_toggle.setCheckable(True)
@@ -215,77 +214,34 @@ class SettingsForm(QScrollArea):
     # rows, model() and its error), so a replacement widget can take its place in one swap.
 
     def _build_model_choice(self, form: QFormLayout) -> None:
-        """The model rows: source (new / a run's checkpoint / a file), scale, run, file."""
+        """The model rows: the scale, and the weights a run starts from (ModelSource:
+        official, shipped, a run's, a chosen file or from scratch)."""
         task = self.task
         self.runs: list[RunInfo] = []
-        self.source = QComboBox()
-        self.source.addItems(SOURCES)
-        self.source.setToolTip("Start from a new model, or from weights trained before")
         self.scale = QComboBox()
         for scale in SCALES:
             self.scale.addItem(f"{scale} — {model_source(task, scale)}", scale)
         self.scale.setToolTip("n is the smallest and fastest, x the largest and most accurate")
-        self.run_choice = QComboBox()
-        self.run_choice.setToolTip("best.pt of the run (last.pt when it has no best.pt)")
-        self.file = QLineEdit()
-        self.file.setPlaceholderText("a .pt checkpoint of a " + task + " model")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        file_row = QHBoxLayout()
-        file_row.addWidget(self.file, 1)
-        file_row.addWidget(browse)
-        self.file_widget = QWidget()
-        self.file_widget.setLayout(file_row)
-        file_row.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Model", self.source)
+        self.model_source = ModelSource(self.project, self, jobs=self.jobs)
         form.addRow("Scale", self.scale)
-        form.addRow("Run", self.run_choice)
-        form.addRow("File", self.file_widget)
-        for signal in (self.source.currentIndexChanged, self.scale.currentIndexChanged,
-                       self.run_choice.currentIndexChanged, self.file.textChanged):
-            signal.connect(self._changed)
-
-    def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", self.file.text(),
-                                              "Checkpoints (*.pt)")
-        if path:
-            self.file.setText(path)
-
-    def _show_model_rows(self) -> None:
-        source = self.source.currentIndex()
-        for widget, shown in ((self.scale, source == 0), (self.run_choice, source == 1),
-                              (self.file_widget, source == 2)):
-            self.form.setRowVisible(widget, shown)
+        form.addRow("Start from", self.model_source)
+        self.scale.currentIndexChanged.connect(
+            lambda _i: self.model_source.set_scale(self.scale.currentData()))
+        self.model_source.changed.connect(self._changed)
 
     def set_runs(self, runs: Sequence[RunInfo]) -> None:
-        """Offer the runs that have a checkpoint."""
-        chosen = self.run_choice.currentData()
+        """Offer the runs that have a checkpoint (listed again by the model choice)."""
         self.runs = [run for run in runs if run.checkpoint() is not None]
-        self.run_choice.blockSignals(True)
-        self.run_choice.clear()
-        for run in self.runs:
-            path = run.checkpoint()
-            self.run_choice.addItem(f"{run.name} · {path.name if path else ''}", run.id)
-        self.run_choice.setCurrentIndex(max(self.run_choice.findData(chosen), 0))
-        self.run_choice.blockSignals(False)
+        self.model_source.refresh()
         self._changed()
 
     def model(self) -> str | None:
-        source = self.source.currentIndex()
-        if source == 0:
-            return model_source(self.task, self.scale.currentData())
-        if source == 1:
-            run = next((r for r in self.runs if r.id == self.run_choice.currentData()), None)
-            path = run.checkpoint() if run else None
-            return str(path) if path else None
-        return self.file.text().strip() or None
+        return self.model_source.model()
 
     def model_errors(self) -> dict[str, str]:
-        """``{"model": why}`` when no model is chosen, else empty."""
-        if self.model() is None:
-            return {"model": "No run has a checkpoint yet" if self.source.currentIndex() == 1
-                    else "Choose a checkpoint file"}
-        return {}
+        """``{"model": why}`` when the chosen weights cannot be used now, else empty."""
+        error = self.model_source.error()
+        return {"model": error} if error else {}
 
     # -- the rest of the settings -------------------------------------------------------------
 
@@ -319,11 +275,7 @@ class SettingsForm(QScrollArea):
     def _changed(self, *_args: object) -> None:
         if not hasattr(self, "advanced"):  # a model signal while the form is being built
             return
-        self._show_model_rows()
         self._show_optimizer()
-        errors = self.errors()
-        self.model_error.setText(errors.get("model", ""))
-        self.model_error.setVisible("model" in errors)
         self.changed.emit()
 
     # -- public ------------------------------------------------------------------------------
