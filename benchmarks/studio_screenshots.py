@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--export-all", action="store_true",
                         help="with --use: click 'Export all available' instead, and print each "
                              "row's status")
+    parser.add_argument("--size", default="1440x900", help="window size, WIDTHxHEIGHT")
     args = parser.parse_args()
     temp = Path(tempfile.mkdtemp(prefix="studio_shots_"))
     os.environ["YOLO_STUDIO_SETTINGS_DIR"] = str(temp / "settings")
@@ -45,7 +46,7 @@ def main() -> None:
     apply_theme(app, args.theme)
     window = MainWindow(demo_provider=lambda progress, cancel: demo_project(
         args.task, progress=progress, cancel=cancel))
-    window.resize(1440, 900)
+    window.resize(*(int(v) for v in args.size.split("x")))
     window.show()
     shots: list[Path] = []
 
@@ -93,6 +94,10 @@ def main() -> None:
         yield
         grab("annotate")
         window.rail.setCurrentRow(PAGES.index("Train"))
+        while pages["Train"].form.model_source.listing():  # the default may be shipped weights
+            yield
+        yield
+        grab("train-ready")
         started = time.perf_counter()
         ended = []
         pages["Train"].trainingEnded.connect(lambda *values: ended.append(values))
@@ -108,6 +113,9 @@ def main() -> None:
         grab("train-finished")
         checkpoint = next(r for r in list_runs(window.project) if r.id == run_id).checkpoint()
         window.rail.setCurrentRow(PAGES.index("Evaluate"))
+        for _ in range(3):  # it opens on the run's final validation
+            yield
+        grab("evaluate-opened")
         pages["Evaluate"].evaluate_path(checkpoint)
         yield from wait_for(pages["Evaluate"].evaluated)
         yield

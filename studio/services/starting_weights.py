@@ -141,12 +141,13 @@ def bundled_candidates(task: str, folder: Path = BUNDLED_FOLDER) -> list[Candida
     subject = _GENERATED_SETS.get(str(provenance.get("generator", "")), path.stem)
     detail = f"Made by the studio for its {task} demo."
     if provenance:
+        epochs = provenance.get("stop_after") or provenance.get("epochs", "?")
         detail = (f"Trained by {provenance.get('made_by', 'the studio')} on "
-                  f"{provenance.get('images', '?')} generated {subject} images "
-                  f"({provenance.get('epochs', '?')} epochs at {provenance.get('imgsz', '?')} px, "
+                  f"{provenance.get('images', '?')} generated images of {subject} "
+                  f"({epochs} epochs at {provenance.get('imgsz', '?')} px, "
                   f"seed {provenance.get('seed', '?')}).")
     scale = f" · {check.scale}" if check.scale else ""
-    return [Candidate("bundled", f"Studio demo weights ({subject}){scale}", str(path), path,
+    return [Candidate("bundled", f"Demo weights ({subject}){scale}", str(path), path,
                       detail=f"{detail} Classes: {', '.join(check.class_names)}.",
                       class_names=check.class_names)]
 

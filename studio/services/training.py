@@ -450,14 +450,14 @@ def _reopen_run(project: Project, run_id: int) -> None:
 SCALE_COST = {"n": 1.0, "s": 3.3, "m": 9.1, "l": 19.0, "x": 29.6}
 # Seconds per train image per epoch per pixel of imgsz² for an n model on 2 CPU cores, when the
 # project has no earlier run to measure (validation included): the demos' epochs through
-# run_training on the 2-core machine this was written on, busy with other work (classify 2.0 s
-# at 64 px, segment 12 s and pose 5.5 s at 160 px, 48-72 train images). A rough start that the
+# run_training (benchmarks/demo_learns.py) on an idle 2-core machine: classify 0.25 s at 64 px
+# (72 train images), segment 1.3 s and pose 0.9 s at 160 px (48). A rough start that the
 # project's first run replaces.
-ROUGH_SECONDS_PER_PIXEL = {"classify": 7.0e-6, "segment": 1.0e-5, "pose": 4.5e-6,
-                           "detect": 4.5e-6}
-STARTUP_SECONDS = 15.0
+ROUGH_SECONDS_PER_PIXEL = {"classify": 8.5e-7, "segment": 1.05e-6, "pose": 7.5e-7,
+                           "detect": 7.5e-7}
+STARTUP_SECONDS = 7.0
 """Writing the dataset, starting the training process and the final validation (measured:
-15-20 s for the demos), added to the epochs' time."""
+4-7 s for the demos), added to the epochs' time."""
 MEASURED_RUNS = 5  # the newest runs an estimate reads
 
 

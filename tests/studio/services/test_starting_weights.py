@@ -18,6 +18,7 @@ from engine.weights import KNOWN_SHA256, weights_cache_dir
 from studio.services.projects import open_project
 from studio.services.runs import start_run
 from studio.services.starting_weights import (
+    bundled_candidates,
     check_weights_file,
     default_candidate,
     download_official,
@@ -87,8 +88,8 @@ def test_every_kind_is_listed_in_order_without_a_network_call(make_project, file
     official, bundled, run, chosen, scratch = found
     assert (official.model, official.present) == (str(cached), True)
     assert official.label == "yolov8s-seg.pt · official, COCO"
-    assert bundled.label == "Studio demo weights (shapes) · n"
-    assert "2000 generated shapes images (40 epochs at 160 px, seed 1017)" in bundled.detail
+    assert bundled.label == "Demo weights (shapes) · n"
+    assert "2000 generated images of shapes (40 epochs at 160 px, seed 1017)" in bundled.detail
     assert bundled.class_names == ("circle", "square")
     assert run.model == str(best) and run.label.startswith("Run train · best.pt")
     assert chosen.model == str(files["other"])
@@ -233,3 +234,14 @@ def test_a_wrong_checksum_is_a_message_and_keeps_nothing(files, monkeypatch):
     assert result.problem == result.failed
     folder = weights_cache_dir()
     assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_weights_stopped_early_say_how_many_epochs_they_trained(tmp_path):
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    write_checkpoint(folder / "demo-pose.pt", "yolov8n-pose.yaml", ["figure"],
+                     provenance={**PROVENANCE, "generator": "make_figures_dataset",
+                                 "stop_after": 5, "epochs": 30})
+    (shipped,) = bundled_candidates("pose", folder)
+    assert shipped.label == "Demo weights (stick figures) · n"
+    assert "images of stick figures (5 epochs at 160 px" in shipped.detail

@@ -342,6 +342,9 @@ def train_two_epochs(qtbot, window: MainWindow) -> int:
     qtbot.keyClicks(workers, "0")
     assert form.advanced.value("workers") == 0 and not form.advanced.errors
     assert form.plan().isolated  # the run trains in the child process
+    # the demo starts from the studio's own weights, read off the GUI thread first
+    qtbot.waitUntil(lambda: not form.model_source.listing(), timeout=30_000)
+    assert form.model_source.current().kind == "bundled"
     with qtbot.waitSignal(page.trainingEnded, timeout=TRAIN_MS) as ended:
         type_key(qtbot, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
         assert page.running, "Ctrl+Enter did not start training"

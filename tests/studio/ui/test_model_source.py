@@ -106,7 +106,7 @@ def test_demo_weights_are_the_default_and_official_ones_download_with_progress(
     source = on_train_page(window, qtbot, shapes_folder, weights["bundled"])
     assert source.current().kind == "bundled"  # made for these very classes
     assert source.model() == str(weights["demo"]) and source.error() == ""
-    assert "2000 generated shapes images" in source.note.text()
+    assert "2000 generated images of shapes" in source.note.text()
     assert "whole model is reused" in source.note.text()
     labels = [source.combo.itemText(i) for i in range(source.combo.count())]
     assert labels[:2] == ["Official YOLOv8 weights", "yolov8n-seg.pt · official, COCO · "

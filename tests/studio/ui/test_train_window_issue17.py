@@ -76,6 +76,8 @@ def open_train_page(window: MainWindow, qtbot, folder: Path):
                      window.rail.visualItemRect(item).center())
     page = window.pages["Train"]
     qtbot.waitUntil(page.isVisible)
+    # the default starting weights may be the shipped ones, read off the GUI thread first
+    qtbot.waitUntil(lambda: not page.form.model_source.listing(), timeout=30_000)
     return page
 
 
