@@ -6,15 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
 from studio.services.projects import create_project
-from studio.ui.datasets.page import DatasetsPage
-from studio.workers.job import JobManager
 from tests.studio.services.test_image_queries import SQUARE, add_images
 from tests.studio.ui.test_window_issue16 import click_rail, open_in, show_active, type_key
 
@@ -35,25 +32,6 @@ def _screenshot(widget, qtbot, name: str) -> None:
         widget.grab().save(str(Path(SCREENSHOTS) / f"{name}.png"))
 
 
-@pytest.fixture
-def open_page(qtbot):
-    pages = []
-
-    def make(project) -> DatasetsPage:
-        jobs = JobManager()
-        page = DatasetsPage(project, jobs)
-        page.resize(1100, 700)
-        qtbot.addWidget(page)
-        page.show()
-        pages.append((page, jobs))
-        return page
-
-    yield make
-    for page, jobs in pages:
-        jobs.wait_all()
-        page.close_page()
-
-
 def _project(make_project, tmp_path, count=6):
     project = make_project("segment", classes=("circle", "square"))
     add_images(project, tmp_path / "images", [
@@ -67,9 +45,9 @@ def _click(qtbot, page, row, modifier=Qt.KeyboardModifier.NoModifier):
     qtbot.mouseClick(page.grid.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
 
 
-def test_current_image_id_follows_the_clicked_thumbnail(qtbot, make_project, open_page,
+def test_current_image_id_follows_the_clicked_thumbnail(qtbot, make_project, open_datasets_page,
                                                         tmp_path):
-    page = open_page(_project(make_project, tmp_path))
+    page = open_datasets_page(_project(make_project, tmp_path))
     qtbot.waitUntil(lambda: page.model.rowCount() == 6)
     assert page.current_image_id() is None
     _click(qtbot, page, 2)
@@ -78,9 +56,9 @@ def test_current_image_id_follows_the_clicked_thumbnail(qtbot, make_project, ope
     assert page.current_image_id() == page.model.image_id(3)
 
 
-def test_the_context_menu_moves_the_selection_to_the_trash(qtbot, make_project, open_page,
+def test_the_context_menu_moves_the_selection_to_the_trash(qtbot, make_project, open_datasets_page,
                                                           tmp_path):
-    page = open_page(_project(make_project, tmp_path))
+    page = open_datasets_page(_project(make_project, tmp_path))
     qtbot.waitUntil(lambda: page.model.rowCount() == 6 and page.stats is not None)
     gone = page.model.image_id(4)
     rect = page.grid.visualRect(page.model.index(4))
@@ -106,9 +84,9 @@ def test_the_context_menu_moves_the_selection_to_the_trash(qtbot, make_project, 
     assert gone not in [page.model.image_id(r) for r in range(page.model.rowCount())]
 
 
-def test_letter_keys_act_on_the_grid_only(qtbot, make_project, open_page, tmp_path):
+def test_letter_keys_act_on_the_grid_only(qtbot, make_project, open_datasets_page, tmp_path):
     """B and Delete typed in the search field edit the text, not the selected images."""
-    page = open_page(_project(make_project, tmp_path))
+    page = open_datasets_page(_project(make_project, tmp_path))
     qtbot.waitUntil(lambda: page.model.rowCount() == 6 and page.stats is not None)
     _click(qtbot, page, 4)
     page.filter_bar.search.setFocus()
@@ -122,9 +100,9 @@ def test_letter_keys_act_on_the_grid_only(qtbot, make_project, open_page, tmp_pa
     qtbot.waitUntil(lambda: page.stats.background == 1)
 
 
-def test_ctrl_z_takes_back_the_last_trash_or_background_edit(qtbot, make_project, open_page,
+def test_ctrl_z_takes_back_the_last_trash_or_background_edit(qtbot, make_project, open_datasets_page,
                                                             tmp_path):
-    page = open_page(_project(make_project, tmp_path))
+    page = open_datasets_page(_project(make_project, tmp_path))
     qtbot.waitUntil(lambda: page.model.rowCount() == 6 and page.stats is not None)
     assert page.undo_text() is None
     _click(qtbot, page, 3)
@@ -145,12 +123,12 @@ def test_ctrl_z_takes_back_the_last_trash_or_background_edit(qtbot, make_project
     qtbot.waitUntil(lambda: page.stats.background == 0)
 
 
-def test_a_classify_project_offers_no_background(qtbot, make_project, open_page, tmp_path):
+def test_a_classify_project_offers_no_background(qtbot, make_project, open_datasets_page, tmp_path):
     project = make_project("classify", classes=("cat", "dog"))
     add_images(project, tmp_path / "images", [
         {"name": "a.jpg", "labels": [{"kind": "class", "class_index": 0}]},
         {"name": "b.jpg"}])
-    page = open_page(project)
+    page = open_datasets_page(project)
     qtbot.waitUntil(lambda: page.model.rowCount() == 2 and page.stats is not None)
     _click(qtbot, page, 1)
     qtbot.keyClick(page.grid, Qt.Key.Key_B)

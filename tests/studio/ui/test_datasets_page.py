@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from sqlalchemy import insert
 
 from studio.services.image_queries import UNASSIGNED
 from studio.state.models import Image
-from studio.ui.datasets.page import DatasetsPage
 from studio.ui.datasets.split_dialog import RandomSplitDialog
-from studio.workers.job import JobManager
 from tests.studio.services.test_image_queries import SQUARE, add_images
-
-
-@pytest.fixture
-def open_page(qtbot):
-    pages = []
-
-    def make(project) -> DatasetsPage:
-        jobs = JobManager()
-        page = DatasetsPage(project, jobs)
-        page.resize(1100, 700)
-        qtbot.addWidget(page)
-        page.show()
-        pages.append((page, jobs))
-        return page
-
-    yield make
-    for page, jobs in pages:
-        jobs.wait_all()
-        page.close_page()
 
 
 def _segment_project(make_project, tmp_path, count=12):
@@ -44,16 +22,16 @@ def _segment_project(make_project, tmp_path, count=12):
     return project
 
 
-def test_empty_state_shows_and_its_button_asks_for_an_import(qtbot, make_project, open_page):
-    page = open_page(make_project("segment"))
+def test_empty_state_shows_and_its_button_asks_for_an_import(qtbot, make_project, open_datasets_page):
+    page = open_datasets_page(make_project("segment"))
     qtbot.waitUntil(lambda: page.stack.currentWidget() is page.empty_state)
     assert page.import_button.isVisible()
     with qtbot.waitSignal(page.importRequested, timeout=1000):
         qtbot.mouseClick(page.import_button, Qt.MouseButton.LeftButton)
 
 
-def test_dropping_folders_emits_their_paths(qtbot, make_project, open_page, tmp_path):
-    page = open_page(make_project("segment"))
+def test_dropping_folders_emits_their_paths(qtbot, make_project, open_datasets_page, tmp_path):
+    page = open_datasets_page(make_project("segment"))
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
@@ -63,10 +41,10 @@ def test_dropping_folders_emits_their_paths(qtbot, make_project, open_page, tmp_
     assert blocker.args == [[str(tmp_path)]]
 
 
-def test_thumbnails_arrive_and_double_click_opens_the_image(qtbot, make_project, open_page,
+def test_thumbnails_arrive_and_double_click_opens_the_image(qtbot, make_project, open_datasets_page,
                                                             tmp_path):
     project = _segment_project(make_project, tmp_path)
-    page = open_page(project)
+    page = open_datasets_page(project)
     qtbot.waitUntil(lambda: page.model.rowCount() == 12)
     qtbot.waitUntil(lambda: page.model.cached_thumbnail_count() >= 10, timeout=10_000)
     assert list((project.cache_folder / "thumbnails").rglob("*.jpg"))  # kept on disk
@@ -82,8 +60,8 @@ def test_thumbnails_arrive_and_double_click_opens_the_image(qtbot, make_project,
     assert page.preview.image_id == page.model.image_id(1)
 
 
-def test_filters_change_the_grid(qtbot, make_project, open_page, tmp_path):
-    page = open_page(_segment_project(make_project, tmp_path))
+def test_filters_change_the_grid(qtbot, make_project, open_datasets_page, tmp_path):
+    page = open_datasets_page(_segment_project(make_project, tmp_path))
     qtbot.waitUntil(lambda: page.model.rowCount() == 12)
     bar = page.filter_bar
     bar.split.setCurrentIndex(bar.split.findData("train"))
@@ -103,8 +81,8 @@ def test_filters_change_the_grid(qtbot, make_project, open_page, tmp_path):
     assert "0 of 12" in page.count_label.text()
 
 
-def test_selection_is_assigned_to_a_split(qtbot, make_project, open_page, tmp_path):
-    page = open_page(_segment_project(make_project, tmp_path))
+def test_selection_is_assigned_to_a_split(qtbot, make_project, open_datasets_page, tmp_path):
+    page = open_datasets_page(_segment_project(make_project, tmp_path))
     qtbot.waitUntil(lambda: page.model.rowCount() == 12 and page.stats is not None)
     assert not page.split_buttons["test"].isEnabled()
     selection = page.grid.selectionModel()
@@ -117,8 +95,8 @@ def test_selection_is_assigned_to_a_split(qtbot, make_project, open_page, tmp_pa
     assert page.stats.splits["train"] == 3  # one of the four train images moved
 
 
-def test_random_split_dialog(qtbot, make_project, open_page, tmp_path, monkeypatch):
-    page = open_page(_segment_project(make_project, tmp_path))
+def test_random_split_dialog(qtbot, make_project, open_datasets_page, tmp_path, monkeypatch):
+    page = open_datasets_page(_segment_project(make_project, tmp_path))
     qtbot.waitUntil(lambda: page.stats is not None)
     dialog = RandomSplitDialog({"all": 12, "unassigned": 4, "selection": 0})
     qtbot.addWidget(dialog)
@@ -141,12 +119,12 @@ def test_random_split_dialog(qtbot, make_project, open_page, tmp_path, monkeypat
                                                   UNASSIGNED: 0}, timeout=5000)
 
 
-def test_the_model_loads_rows_a_page_at_a_time(qtbot, make_project, open_page):
+def test_the_model_loads_rows_a_page_at_a_time(qtbot, make_project, open_datasets_page):
     project = make_project("segment")
     with project.database.session() as session:
         session.execute(insert(Image), [{"path": f"/nowhere/{i:04d}.jpg", "width": 64,
                                          "height": 64, "file_hash": ""} for i in range(2000)])
-    page = open_page(project)
+    page = open_datasets_page(project)
     page.resize(600, 400)
     qtbot.waitUntil(lambda: page.model.rowCount() == 2000)
     qtbot.waitUntil(lambda: page.model.loaded_row_count() > 0)

@@ -17,9 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from engine.checkpoints import checkpoint_dict, save_checkpoint
 from engine.data.shape_samples import SHAPE_NAMES, make_shapes_dataset
-from engine.nn import build_model
 from engine.weights import KNOWN_SHA256, weights_cache_dir
 from studio.services.importers import import_dataset
 from studio.services.projects import create_project
@@ -28,17 +26,9 @@ from studio.ui import error_dialog
 from studio.ui.main_window import PAGES
 from studio.ui.train.model_source import ModelSource
 from tests.file_server import FileServer, by_file_name
+from tests.studio.services.test_starting_weights import PROVENANCE, write_checkpoint
 
 WAIT_MS = 30_000
-PROVENANCE = {"made_by": "tools/demo_weights.py", "generator": "make_shapes_dataset",
-              "images": 2000, "epochs": 40, "imgsz": 160, "batch": 32, "seed": 1017}
-
-
-def write_checkpoint(path: Path, model_yaml: str, names, **extra) -> Path:
-    model = build_model(model_yaml, num_classes=len(names))
-    model.names = dict(enumerate(names))
-    save_checkpoint(path, checkpoint_dict(model, half=True, extra=extra))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,8 @@ from datetime import timedelta
 import pytest
 
 from engine.config import validate_settings
-from engine.data.shape_samples import make_shapes_dataset
 from engine.events import EpochEnd
 from engine.train.auto_optimizer import resolve_optimizer
-from studio.services.importers import import_dataset
 from studio.services.runs import (
     RunError,
     delete_run,
@@ -47,14 +45,6 @@ from studio.ui.train.schema import advanced_fields
 MASK_KEYS = {"overlap_mask", "mask_ratio"}
 POSE_KEYS = {"pose", "kobj"}
 DETECTION_KEYS = {"box", "dfl", "mosaic", "close_mosaic", "mixup", "iou", "max_det"}
-
-
-@pytest.fixture
-def shapes_project(make_project, tmp_path):
-    source = make_shapes_dataset(tmp_path / "shapes", size=64, train=4, val=2)
-    project = make_project("segment", classes=())
-    import_dataset(project, source)
-    return project
 
 
 # -- settings per task ---------------------------------------------------------------------------

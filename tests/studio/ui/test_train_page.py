@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
-from engine.data.shape_samples import make_shapes_dataset
-from studio.services.importers import import_dataset
 from studio.services.runs import list_runs, run_epochs
 from studio.state.models import Annotation, utc_now
 from studio.ui.train import TrainPage
@@ -17,14 +15,6 @@ from studio.ui.train.plots import RingBuffer, smooth
 from studio.workers import JobManager
 
 WAIT_MS = 60_000
-
-
-@pytest.fixture
-def shapes_project(make_project, tmp_path):
-    source = make_shapes_dataset(tmp_path / "shapes", size=64, train=4, val=2)
-    project = make_project("segment", classes=())
-    import_dataset(project, source)
-    return project
 
 
 @pytest.fixture
