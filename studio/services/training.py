@@ -186,13 +186,15 @@ def planned_optimizer(plan: TrainPlan, data: TrainingData) -> OptimizerChoice | 
 
 def dataset_state(project: Project) -> str:
     """A digest of the annotation state a run trains on: the live, accepted annotations' ids and
-    ``updated_at``, and the live images' ids and splits (a split change changes the data too)."""
+    ``updated_at``, and the live images' ids, splits and background marks (a split change or a
+    background mark changes the data too: a marked image trains as a negative)."""
     digest = hashlib.sha1(usedforsecurity=False)
     with project.database.session() as session:
-        for image_id, split in session.execute(
-                select(Image.id, Image.split).where(Image.deleted_at.is_(None))
+        for image_id, split, background in session.execute(
+                select(Image.id, Image.split, Image.background).where(Image.deleted_at.is_(None))
                 .order_by(Image.id)):
-            digest.update(f"i{image_id}:{split or 'train'};".encode())
+            mark = "b" if background else ""
+            digest.update(f"i{image_id}:{split or 'train'}{mark};".encode())
         for annotation_id, updated in session.execute(
                 select(Annotation.id, Annotation.updated_at)
                 .join(Image, Annotation.image_id == Image.id)

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from engine.cancel import CancelToken
 from engine.data.shape_samples import make_shapes_dataset
 from engine.events import EpochEnd, StepEnd
+from studio.services.image_edits import set_background
 from studio.services.importers import import_dataset
 from studio.services.runs import list_runs, run_epochs, runs_folder, start_run
 from studio.services.training import (
@@ -27,7 +28,7 @@ from studio.services.training import (
     next_run_name,
     run_training,
 )
-from studio.state.models import Annotation, Run, utc_now
+from studio.state.models import Annotation, Image, Run, utc_now
 
 
 @pytest.fixture
@@ -79,6 +80,18 @@ def test_dataset_state_changes_with_an_edit(shapes_project):
         annotation.updated_at = utc_now()
         annotation.polygon = [0.1, 0.1, 0.5, 0.1, 0.5, 0.5]
     assert dataset_state(shapes_project) != before
+
+
+def test_dataset_state_changes_when_an_image_is_marked_background(shapes_project):
+    with shapes_project.database.session() as session:  # an image without labels
+        image_id = session.scalars(select(Image.id).order_by(Image.id)).first()
+        session.execute(update(Annotation).where(Annotation.image_id == image_id)
+                        .values(deleted_at=utc_now()))
+    before = dataset_state(shapes_project)
+    assert set_background(shapes_project.database, [image_id], True).changed == (image_id,)
+    assert dataset_state(shapes_project) != before
+    set_background(shapes_project.database, [image_id], False)
+    assert dataset_state(shapes_project) == before
 
 
 def test_run_names_skip_names_in_the_database_and_on_disk(shapes_project):
