@@ -34,7 +34,7 @@ test-full: $(STAMP)
 	$(PY) -m pytest -m "full_matrix or not full_matrix"
 
 lint: $(STAMP)
-	$(PY) -m ruff check engine studio tests benchmarks
+	$(PY) -m ruff check engine studio tests benchmarks tools
 
 format: $(STAMP)
 	$(PY) -m ruff format engine studio tests benchmarks
