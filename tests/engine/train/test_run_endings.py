@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -102,12 +101,10 @@ def test_a_cancel_during_the_final_validation_keeps_the_finished_run(digits, tmp
         if isinstance(event, CheckpointSaved) and event.epoch == 1:
             token.cancel()
 
-    started = time.perf_counter()
     result = YOLO("yolov8n-cls.yaml").train(
         progress=cancel_after_the_last_checkpoint, cancel=token,
         **quick(data=str(digits), project=str(tmp_path), epochs=1),
     )
-    assert time.perf_counter() - started < 60
     assert result.status == "completed" and result.best.is_file()
     assert result.final_metrics == {}  # the last epoch's own validation stays in .validation
     assert any("final validation of best.pt skipped" in w.message for w in events.of(Warning))

@@ -120,9 +120,7 @@ def test_autosave_writes_the_latest_list_off_the_calling_thread(make_project):
             items.append(polygon(index / 100, key=f"k{index}"))
             writer.submit(image, items)
         writer.submit(other, [polygon(0.9)])
-        started = time.monotonic()
-        assert writer.flush(5)
-        assert time.monotonic() - started < 1.0
+        assert writer.flush(5)  # everything written before the timeout
         assert not writer.busy and writer.pending(image) is None
         assert [row.polygon[0] for row in live_rows(project, image)] == [
             i / 100 for i in range(50)]

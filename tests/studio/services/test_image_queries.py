@@ -120,36 +120,29 @@ def test_pages_counts_and_rows(make_project, tmp_path):
     assert ImageFilter().is_empty and not ImageFilter(search="x").is_empty
 
 
-def test_queries_stay_fast_on_many_images(make_project):
-    """10,000 images, 20,000 labels: every filter answers in well under the GUI budget."""
-    import time
-
+def test_queries_answer_right_on_many_images(make_project):
+    """10,000 images, 20,000 labels: each filter gives the images the rows say (its speed is
+    benchmarks/image_queries.py's: functional tests assert outcomes, not times)."""
     from sqlalchemy import insert
 
     project = make_project("segment")
+    images = [{"path": f"/data/img_{i:05d}.jpg", "width": 64, "height": 64,
+               "split": ("train", "val", None)[i % 3], "file_hash": ""} for i in range(10_000)]
+    labels = [{"image_id": 1 + i // 4, "kind": "polygon", "class_index": i % 5,
+               "polygon": SQUARE, "position": i % 4} for i in range(20_000)]
     with project.database.session() as session:
-        session.execute(insert(Image), [
-            {"path": f"/data/img_{i:05d}.jpg", "width": 64, "height": 64,
-             "split": ("train", "val", None)[i % 3], "file_hash": ""} for i in range(10_000)])
-        session.execute(insert(Annotation), [
-            {"image_id": 1 + i // 2, "kind": "polygon", "class_index": i % 5, "polygon": SQUARE,
-             "position": i % 2} for i in range(0, 20_000, 1)])
-    filters = [ImageFilter(), ImageFilter(split="val"), ImageFilter(class_index=3),
-               ImageFilter(labelled=False), ImageFilter(search="img_0999")]
-
-
-    def best_of_three(query) -> float:
-        """The fastest of three runs: a slow plan is slow every time, a machine stall once."""
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            query()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
+        session.execute(insert(Image), images)
+        session.execute(insert(Annotation), labels)
+    expected = {
+        ImageFilter(): set(range(1, 10_001)),
+        ImageFilter(split="val"): {i + 1 for i, row in enumerate(images) if row["split"] == "val"},
+        ImageFilter(class_index=3): {row["image_id"] for row in labels if row["class_index"] == 3},
+        ImageFilter(labelled=False): set(range(5_001, 10_001)),
+        ImageFilter(search="img_0999"): {i + 1 for i in range(9_990, 10_000)},
+    }
     with project.database.session() as session:
-        for image_filter in filters:
-            elapsed = best_of_three(lambda f=image_filter: matching_ids(session, f))
-            assert elapsed < 0.25, (image_filter, elapsed)
-        assert len(matching_ids(session, filters[-1])) == 10
-        assert best_of_three(lambda: load_rows(session, list(range(1, 97)))) < 0.1
+        for image_filter, ids in expected.items():
+            assert set(matching_ids(session, image_filter)) == ids, image_filter
+        rows = load_rows(session, list(range(1, 97)))
+    assert [row.id for row in rows] == list(range(1, 97))
+    assert all(len(row.shapes) == 4 for row in rows)

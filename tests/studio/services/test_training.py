@@ -191,9 +191,9 @@ def test_the_training_process_reports_events_and_stops_on_cancel(shapes_project)
         seen += feed.drain()
         time.sleep(0.05)
     cancel.cancel()
-    asked = time.monotonic()
     thread.join(60)
-    assert result["ended"].status == "cancelled" and time.monotonic() - asked < 10
+    assert not thread.is_alive() and result["ended"].status == "cancelled"
+    assert list_runs(shapes_project)[0].epochs_done < 50  # it stopped at the cancel
     assert any(isinstance(e, StepEnd) for e in seen)  # events crossed the process boundary
     (run,) = list_runs(shapes_project)
     assert run.status == "cancelled" and run.epochs_done >= 1
