@@ -89,6 +89,7 @@ def export_model(
              "optimize": optimize, "int8": int8, "nms": nms, "keras": keras,
              "workspace": workspace}
     options = _check_options(exporter, size, batch, given)
+    _refuse_unused(exporter, given)  # before RunStarted: a refused export never starts a run
     calibrates = options.int8 or getattr(exporter, "calibrates", False)
     options = replace(options, calibration=tuple(samples) if calibrates else ())
     if options.int8 and not options.calibration:
@@ -115,7 +116,6 @@ def export_model(
             description=f"{exporter.name} export",
         )
     )
-    _refuse_unused(exporter, given)
     for message in [rounding] if rounding else []:
         log.warning(message)
         progress(Warning(message, path=str(target)))

@@ -99,13 +99,17 @@ def test_onnx_export_with_metadata_and_events(classifier, tmp_path):
 def test_torchscript_export_carries_its_metadata_and_refuses_arguments_it_does_not_take(
     classifier, tmp_path
 ):
+    events = []
     with pytest.raises(
         ExportError,
         match=r"torchscript export does not take dynamic=True; it takes batch, imgsz, optimize\. "
         r"dynamic is taken by: engine, onnx, openvino",
     ) as caught:
-        export_model(classifier, "torchscript", output=tmp_path / "m.pt", imgsz=32, dynamic=True)
+        export_model(classifier, "torchscript", output=tmp_path / "m.pt", imgsz=32, dynamic=True,
+                     progress=events.append)
     assert caught.value.key == "dynamic" and not os.listdir(tmp_path)
+    # refused before the run starts: no RunStarted is left without its RunFinished
+    assert not [e for e in events if isinstance(e, (RunStarted, RunFinished))]
     path = export_model(classifier, "torchscript", output=tmp_path / "m.pt", imgsz=32).path
     assert path.name == "m.torchscript"
     metadata = read_metadata(_torchscript_config(path), path)
