@@ -126,9 +126,10 @@ class YOLO:
 
     def load(self, weights: str | Path) -> YOLO:
         """Copy every tensor whose name and shape match from ``weights`` into this model."""
+        model = self._require_model("load weights")
         path = resolve_weights(weights, progress=self._progress)
-        target = list(self.model.state_dict())
-        matched = set(transfer_matching(self.model, read_weights(path).state_dict))
+        target = list(model.state_dict())
+        matched = set(transfer_matching(model, read_weights(path).state_dict))
         skipped = tuple(k for k in target if k not in matched)
         self.transfer_report = TransferReport(str(weights), len(matched), len(target), skipped)
         log.info("%s", self.transfer_report)
@@ -138,7 +139,7 @@ class YOLO:
         self, detailed: bool = False, verbose: bool = True, imgsz: int | None = None
     ) -> ModelSummary:
         """Layer table, parameters, gradients and GFLOPs; printed when ``verbose``."""
-        summary = summarize(self.model, imgsz)
+        summary = summarize(self._require_model("show its layers"), imgsz)
         if verbose:
             # The one place the facade writes to stdout: info() is a request to show it.
             print(summary if detailed else str(summary).splitlines()[-1], file=sys.stdout)
@@ -146,7 +147,7 @@ class YOLO:
 
     def fuse(self) -> YOLO:
         """Fold batch norms into convolutions for faster inference."""
-        self.model.eval().fuse()
+        self._require_model("fuse").eval().fuse()
         return self
 
     def save(self, path: str | Path, *, half: bool = False) -> Path:
@@ -155,7 +156,7 @@ class YOLO:
         return save_checkpoint(
             path,
             checkpoint_dict(
-                self.model,
+                self._require_model("be saved as a checkpoint"),
                 train_args=meta.get("train_args"),
                 metrics=_float_metrics(meta),
                 half=half,
@@ -163,6 +164,9 @@ class YOLO:
         )
 
     def __repr__(self) -> str:
+        if self.model is None:
+            path = self.checkpoint_path.name if self.checkpoint_path else "?"
+            return f"YOLO(task={self.task!r}, classes={len(self.names)}, export={path!r})"
         params = self.model.num_parameters()
         return f"YOLO(task={self.task!r}, classes={len(self.names)}, params={params:,})"
 

@@ -299,3 +299,21 @@ def _torchscript_config(path):
     with quiet_jit():
         torch.jit.load(str(path), _extra_files=extra)
     return json.loads(extra[CONFIG_FILE])
+
+
+def test_an_exported_model_says_what_it_cannot_do(classifier, tmp_path):
+    """YOLO("m.onnx") predicts and validates; layers, weights and fusing need the checkpoint
+    (they raised AttributeError on None)."""
+    from engine import YOLO
+    from engine.errors import ModelConfigError
+
+    path = export_model(classifier, "onnx", output=tmp_path / "m.pt", imgsz=32,
+                        verify=False).path
+    exported = YOLO(path)
+    assert repr(exported) == "YOLO(task='classify', classes=3, export='m.onnx')"
+    for call, action in ((exported.info, "show its layers"), (exported.fuse, "fuse"),
+                         (lambda: exported.load(path), "load weights"),
+                         (lambda: exported.save(tmp_path / "copy.pt"), "be saved")):
+        with pytest.raises(ModelConfigError, match=f"exported model: .* not {action}"):
+            call()
+    assert not (tmp_path / "copy.pt").exists()
