@@ -233,5 +233,9 @@ class ThumbnailModel(QAbstractListModel):
         """How many rows' details are in memory (a test checks they are not all)."""
         return len(self._rows)
 
+    def requested_pages(self) -> frozenset[int]:
+        """The pages of details asked for so far (by the rows the view has shown)."""
+        return frozenset(self._pages_asked)
+
     def cached_thumbnail_count(self) -> int:
         return len(self._pixmaps)
