@@ -89,3 +89,23 @@ def _csv_value(value: float | None, column: str) -> str:
     if column == "epoch":
         return str(int(value))
     return f"{value:.6g}"
+
+
+def write_final_validation(save_dir: Path, validation, task: str, best: Path,
+                           best_epoch: int | None) -> str | None:
+    """Keep best.pt's final validation in the run folder (final_validation.json), so a reader
+    shows it without validating again. ``best_epoch`` is 0-based. Returns why it was not
+    written (the run only warns), or None."""
+    from ..errors import EngineError
+    from ..val.validation_record import RECORD_NAME, validation_record, write_validation_record
+
+    if validation.details is None:
+        return None
+    try:
+        record = validation_record(validation.details, task,
+                                   checkpoint=best.relative_to(save_dir),
+                                   epoch=None if best_epoch is None else best_epoch + 1)
+        write_validation_record(save_dir / RECORD_NAME, record)
+    except (OSError, EngineError, ValueError) as exc:
+        return f"{RECORD_NAME} was not written: {exc}"
+    return None

@@ -39,7 +39,12 @@ from .ema import ModelEMA
 from .optim import build_optimizer, interpolate, lr_factor, warmup_steps
 from .pretrained import transfer_pretrained
 from .run_dir import remove_if_no_files, run_dir
-from .run_files import disk_full_error, remove_interrupted_saves, write_results_csv
+from .run_files import (
+    disk_full_error,
+    remove_interrupted_saves,
+    write_final_validation,
+    write_results_csv,
+)
 from .seeding import restore_rng_state, rng_state, seed_everything
 from .task import TaskData, TaskHooks, Validation
 
@@ -553,22 +558,6 @@ class Trainer:
             validation=validation,
         )
 
-    def _write_final_validation(self, validation: Validation, best: Path) -> None:
-        """Keep best.pt's final validation in the run folder (final_validation.json), so a
-        reader shows it without validating again; a failed write only warns."""
-        from ..val.validation_record import RECORD_NAME, validation_record, write_validation_record
-
-        if validation.details is None:
-            return
-        try:
-            epoch = self.saved.get("best.pt")
-            record = validation_record(validation.details, self.hooks.task,
-                                       checkpoint=best.relative_to(self.save_dir),
-                                       epoch=None if epoch is None else epoch + 1)
-            write_validation_record(self.save_dir / RECORD_NAME, record)
-        except (OSError, EngineError, ValueError) as exc:
-            self._warn(f"{RECORD_NAME} was not written: {exc}", str(self.save_dir))
-
     def _finish(self, result: TrainResult, data: TaskData | None) -> None:
         """Drop the training state from last.pt (a finished run has nothing to resume), then
         validate best.pt once more for the final plots."""
@@ -591,7 +580,10 @@ class Trainer:
                 return
             result.validation = validation
             result.final_metrics = dict(validation.metrics)
-            self._write_final_validation(validation, result.best)
+            problem = write_final_validation(self.save_dir, validation, self.hooks.task,
+                                             result.best, self.saved.get("best.pt"))
+            if problem:
+                self._warn(problem, str(self.save_dir))
             if self.settings.plots:
                 self.hooks.final_plots(validation, self.save_dir, self.names)
         if self.settings.plots and (self.save_dir / "results.csv").exists():

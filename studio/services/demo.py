@@ -27,7 +27,6 @@ from .starting_weights import (
     default_candidate,
     list_candidates,
     remembered_choice,
-    shipped_weights,
 )
 from .training import TrainPlan
 
@@ -41,12 +40,6 @@ TRAIN_DEFAULTS = {  # what the Train page offers first: about a minute on a lapt
 # Version 2: the segment and pose demos start from the bundled weights (resources/weights/);
 # an older demo project gets the new suggestions when it is next opened.
 DEMO_VERSION = 2
-
-
-def demo_weights(task: str) -> Path | None:
-    """The bundled starting weights of ``task``'s demo (trained by tools/demo_weights.py on a
-    larger set from the same generator), or None where there are none."""
-    return shipped_weights(task)
 
 
 def suggested_plan(project) -> TrainPlan:

@@ -129,8 +129,8 @@ def scratch_candidate(task: str, scale: str) -> Candidate:
 
 def bundled_candidates(task: str, folder: Path = BUNDLED_FOLDER) -> list[Candidate]:
     """The studio's demo weights for ``task`` shipped in ``folder`` (reads them: slow)."""
-    path = folder / f"demo-{task}.pt"
-    if not path.is_file():
+    path = shipped_weights(task, folder)
+    if path is None:
         return []
     stat = path.stat()
     check = _check_shipped(str(path), task, stat.st_mtime_ns, stat.st_size)

@@ -13,10 +13,10 @@ from studio.services.demo import (
     DEMO_VERSION,
     TRAIN_DEFAULTS,
     demo_project,
-    demo_weights,
     suggested_plan,
 )
 from studio.services.projects import open_project
+from studio.services.starting_weights import shipped_weights
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def demos(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("task", ["segment", "pose"])
 def test_the_demo_starts_from_the_bundled_weights(demos: Path, task: str) -> None:
-    weights = demo_weights(task)
+    weights = shipped_weights(task)
     assert weights is not None, f"resources/weights/demo-{task}.pt is missing"
     loaded = read_weights(weights)
     assert loaded.metadata["task"] == task
@@ -54,7 +54,7 @@ def test_the_bundled_weights_find_the_demos_objects(demos: Path, task: str, seco
         imgsz = TRAIN_DEFAULTS[task]["imgsz"]
     finally:
         project.close()
-    metrics = YOLO(demo_weights(task)).val(data=str(data), imgsz=imgsz, plots=False,
+    metrics = YOLO(shipped_weights(task)).val(data=str(data), imgsz=imgsz, plots=False,
                                            verbose=False, batch=16)
     assert metrics.box.map50 >= 0.5
     assert getattr(metrics, second).map50 >= 0.5

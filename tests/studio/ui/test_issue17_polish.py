@@ -13,17 +13,14 @@ from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QCheckBox, QLabel, QStyle, QStyleOptionButton
 
-from engine.checkpoints import checkpoint_dict, save_checkpoint
 from engine.data.shape_samples import make_shapes_dataset
-from engine.export.decisive import make_decisive
-from engine.nn import build_model
 from studio.services.importers import import_dataset
 from studio.services.projects import create_project
-from studio.services.runs import finish_run, start_run
 from studio.ui.app_settings import remember_project
 from studio.ui.export.snippet_dialog import SnippetDialog
 from studio.ui.import_dialog import ImportDialog
 from studio.ui.main_window import PAGES, MainWindow
+from tests.studio.ui.test_window_issue16 import add_finished_run
 
 
 def click(widget, point: QPoint | None = None) -> None:
@@ -56,15 +53,7 @@ def segment_project_with_a_run(tmp_path: Path) -> Path:
     try:
         data = make_shapes_dataset(tmp_path / "shapes", size=64, train=3, val=2)
         import_dataset(project, data, "yolo-segment")
-        run_folder = folder / "runs" / "train"
-        model = build_model("yolov8n-seg.yaml", num_classes=len(project.classes()))
-        model.names = {c.index: c.name for c in project.classes()}
-        make_decisive(model)
-        save_checkpoint(run_folder / "weights" / "best.pt",
-                        checkpoint_dict(model, train_args={"imgsz": 64}))
-        run_id = start_run(project, name="train", folder=run_folder, model="yolov8n-seg.yaml",
-                           settings={"imgsz": 64})
-        finish_run(project, run_id, "completed")
+        add_finished_run(project, folder, "yolov8n-seg.yaml", imgsz=64)
     finally:
         project.close()
     return folder

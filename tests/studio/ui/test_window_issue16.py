@@ -379,26 +379,32 @@ def test_no_widget_scrolls_the_whole_page_needlessly(window, qtbot, tmp_path):
 # ----- 6. earlier exports after a restart ----------------------------------------------------------
 def classify_project_with_a_run(tmp_path: Path) -> Path:
     """A classify project with one finished run whose best.pt is a tiny real model."""
+    folder = tmp_path / "cls"
+    project = create_project(folder, name="Pets", task="classify", classes=["cat", "dog"])
+    try:
+        add_finished_run(project, folder, "yolov8n-cls.yaml", imgsz=32)
+    finally:
+        project.close()
+    return folder
+
+
+def add_finished_run(project, folder: Path, model_yaml: str, *, imgsz: int) -> None:
+    """Record a completed run "train" whose best.pt is a tiny real model of the project's
+    classes (decisive: its predictions do not hover at the threshold)."""
     from engine.checkpoints import checkpoint_dict, save_checkpoint
     from engine.export.decisive import make_decisive
     from engine.nn import build_model
     from studio.services.runs import finish_run, start_run
 
-    folder = tmp_path / "cls"
-    project = create_project(folder, name="Pets", task="classify", classes=["cat", "dog"])
-    try:
-        run_folder = folder / "runs" / "train"
-        model = build_model("yolov8n-cls.yaml", num_classes=2)
-        model.names = {0: "cat", 1: "dog"}
-        make_decisive(model)
-        save_checkpoint(run_folder / "weights" / "best.pt",
-                        checkpoint_dict(model, train_args={"imgsz": 32}))
-        run_id = start_run(project, name="train", folder=run_folder, model="yolov8n-cls.yaml",
-                           settings={"imgsz": 32})
-        finish_run(project, run_id, "completed")
-    finally:
-        project.close()
-    return folder
+    run_folder = folder / "runs" / "train"
+    model = build_model(model_yaml, num_classes=len(project.classes()))
+    model.names = {c.index: c.name for c in project.classes()}
+    make_decisive(model)
+    save_checkpoint(run_folder / "weights" / "best.pt",
+                    checkpoint_dict(model, train_args={"imgsz": imgsz}))
+    run_id = start_run(project, name="train", folder=run_folder, model=model_yaml,
+                       settings={"imgsz": imgsz})
+    finish_run(project, run_id, "completed")
 
 
 def result_rows(page) -> list[tuple[str, ...]]:
