@@ -128,7 +128,7 @@ def test_the_cli_trains_pose_models(figures, tmp_path):
 
 
 def test_the_p6_pose_model_trains_a_step_and_predicts(figures, tmp_path):
-    model = YOLO("yolov8x-pose-p6.yaml", keypoint_shape=(5, 3), num_classes=1, progress=ignore)
+    model = YOLO("yolov8n-pose-p6.yaml", keypoint_shape=(5, 3), num_classes=1, progress=ignore)
     assert tuple(model.model.strides) == (8, 16, 32, 64)
     result = model.train(
         data=str(figures),
