@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, get_args
 
 from .errors import Cancelled
 
@@ -106,6 +106,9 @@ class RunFinished:
 
 Event = DownloadProgress | RunStarted | StepEnd | EpochEnd | CheckpointSaved | Warning | RunFinished
 Reporter = Callable[[Event], None]
+EVENT_TYPES: tuple[type, ...] = get_args(Event)
+"""Every event class, in one place: a transport that sends events by name (the studio's training
+process) decodes with this, so a new event added to ``Event`` is carried, never dropped."""
 
 
 def ignore(_event: Event) -> None:

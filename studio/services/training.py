@@ -28,10 +28,11 @@ from sqlalchemy import distinct, func, select
 from engine.cancel import CancelToken
 from engine.config import validate_settings
 from engine.errors import Cancelled, EngineError, ModelConfigError, SettingsError
-from engine.events import EpochEnd, StepEnd
+from engine.events import EpochEnd
 from engine.train.auto_optimizer import OptimizerChoice, resolve_optimizer
 
 from ..state.models import Annotation, Image, Run
+from .job_progress import JobProgress
 from .projects import Project
 from .runs import (
     RunInfo,
@@ -312,14 +313,12 @@ def _recorded(project: Project, run_id: int, feed: TrainingFeed, progress: Progr
               cancel: CancelToken, body: Callable[[Callable[[Any], None]], Any]) -> RunEnded:
     """Run ``body`` with a reporter that feeds the page and stores epochs; close the run."""
 
-    def reporter(event: Any) -> None:
+    def store_and_feed(event: Any) -> None:
         if isinstance(event, EpochEnd):  # stored first: the page may read it back at once
             record_epoch(project, run_id, event.epoch, epoch_record(event))
         feed.put(event)
-        if isinstance(event, StepEnd) and event.mode == "train":
-            done = (event.epoch - 1) * event.steps + event.step
-            progress(done, event.epochs * event.steps, f"epoch {event.epoch}/{event.epochs}")
 
+    reporter = JobProgress(progress, mode="train", forward=store_and_feed)
     try:
         status = body(reporter).status
         ended = RunEnded(run_id, status, "stopped on request" if status == "cancelled" else "")

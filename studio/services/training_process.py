@@ -33,9 +33,8 @@ from engine.utils.child_process import stop_child
 
 from .child_job import forward_cancel, listen_for_cancel
 
-EVENT_TYPES = {name: getattr(engine_events, name) for name in (
-    "RunStarted", "StepEnd", "EpochEnd", "CheckpointSaved", "Warning", "RunFinished",
-    "DownloadProgress")}
+EVENT_TYPES = {event_type.__name__: event_type for event_type in engine_events.EVENT_TYPES}
+"""The engine's events by name (from ``engine.events.EVENT_TYPES``: a new event is carried)."""
 CHILD_EXIT_S = 30.0
 """How long the training process may take to exit once its input is closed, before a kill."""
 
@@ -69,7 +68,7 @@ def train_in_child(job: Mapping[str, Any], reporter: Callable[[Any], None],
         for line in process.stdout:
             answer = json.loads(line)
             if "event" in answer:
-                reporter(EVENT_TYPES[answer["event"]](**answer["fields"]))
+                reporter(decode_event(answer))
             elif "finished" in answer:
                 answered = True
                 return ChildResult(answer["finished"])
@@ -111,11 +110,24 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def _report(event: Any) -> None:
+def encode_event(event: Any) -> dict[str, Any] | None:
+    """The protocol's line for an engine event (None for anything else)."""
     name = type(event).__name__
-    if name in EVENT_TYPES:
-        # not asdict: it deep-copies, and the events' mappings are read-only proxies
-        _send({"event": name, "fields": {f.name: getattr(event, f.name) for f in fields(event)}})
+    if name not in EVENT_TYPES:
+        return None
+    # not asdict: it deep-copies, and the events' mappings are read-only proxies
+    return {"event": name, "fields": {f.name: getattr(event, f.name) for f in fields(event)}}
+
+
+def decode_event(answer: Mapping[str, Any]) -> Any:
+    """The engine event of a protocol line made by :func:`encode_event` (after JSON)."""
+    return EVENT_TYPES[answer["event"]](**answer["fields"])
+
+
+def _report(event: Any) -> None:
+    payload = encode_event(event)
+    if payload is not None:
+        _send(payload)
 
 
 def _train(job: Mapping[str, Any], cancel: CancelToken) -> str:
