@@ -24,7 +24,7 @@ How it works:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,13 +34,13 @@ from sqlalchemy import select
 
 from engine.cancel import NEVER, CancelToken
 from engine.errors import DatasetError, ModelConfigError
-from engine.events import StepEnd, Warning
 from engine.val.detection_metrics import box_iou
 
 from ..state.models import Image
 from .dataset_export import YAML_NAME, export_yolo
 from .image_files import Progress, no_progress
 from .image_queries import Shape, load_rows
+from .job_progress import JobProgress
 from .projects import Project
 from .wording import plural
 
@@ -156,11 +156,11 @@ def evaluate(project: Project, model_path: str | Path, *, imgsz: int | None = No
     if not images:
         raise DatasetError("has no images in the val split; assign some images to val on the "
                            "Datasets page (Split…) and evaluate again", path=project.folder)
-    warnings: list[str] = []
     data = folder if project.task == "classify" else folder / YAML_NAME
     overrides = {"imgsz": imgsz} if imgsz else {}
+    reporter = JobProgress(progress, "validating")
     metrics = model.val(data=str(data), split="val", plots=False, save=False, **overrides,
-                        progress=_reporter(progress, warnings, "validating"), cancel=cancel)
+                        progress=reporter, cancel=cancel)
     size = imgsz or int(_val_size(model))
     outcomes, probabilities = _predict(model, project, images, size, progress, cancel)
     if project.task == "classify":
@@ -168,7 +168,7 @@ def evaluate(project: Project, model_path: str | Path, *, imgsz: int | None = No
     else:
         result = _detect_result(metrics, names, outcomes)
     result.task, result.model_path = project.task, path
-    result.warnings, result.seconds = warnings, time.monotonic() - started
+    result.warnings, result.seconds = reporter.messages, time.monotonic() - started
     return result
 
 
@@ -182,16 +182,6 @@ def check_model(model_task: str, model_classes: int, project_task: str, project_
         raise ModelConfigError(f"predicts {plural(model_classes, 'class')}, but the project has "
                                f"{project_classes}; choose a model trained on this project",
                                path=path)
-
-
-def _reporter(progress: Progress, warnings: list[str], what: str) -> Callable[[Any], None]:
-    def report(event: Any) -> None:
-        if isinstance(event, StepEnd):
-            progress(event.step, event.steps, f"{what}: batch {event.step} of {event.steps}")
-        elif isinstance(event, Warning):
-            warnings.append(event.message)
-
-    return report
 
 
 def _val_size(model: Any) -> int:

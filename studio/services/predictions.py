@@ -23,11 +23,11 @@ import torch
 from engine.api import YOLO
 from engine.cancel import NEVER, CancelToken
 from engine.errors import EngineError
-from engine.events import Warning as EngineWarning
 from engine.predict.nms import nms
 from engine.val.detection_metrics import box_iou
 
 from .image_queries import Shape
+from .job_progress import JobProgress
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,8 @@ def open_model(path: str | Path) -> tuple[YOLO, ModelInfo]:
     """Load a checkpoint or export (engine errors, e.g. an export this machine can't run,
     propagate with the engine's message). An export's runtime runs in a child process, so
     that its crash is an error here, not the end of the app (engine/backends/isolated.py)."""
-    warnings: list[str] = []
-    model = YOLO(str(path), progress=lambda event: warnings.append(event.message)
-                 if isinstance(event, EngineWarning) else None, isolated=True)
+    reporter = JobProgress()  # keeps the warnings
+    model = YOLO(str(path), progress=reporter, isolated=True)
     args = model.checkpoint_meta.get("train_args") or {}
     imgsz = args.get("imgsz", 640)
     imgsz = int(max(imgsz) if isinstance(imgsz, list | tuple) else imgsz)
@@ -76,7 +75,7 @@ def open_model(path: str | Path) -> tuple[YOLO, ModelInfo]:
         layout = dict(getattr(model.exported, "keypoint_layout", {}) or {})
     skeleton = tuple((int(a), int(b)) for a, b in layout.get("skeleton") or ())
     return model, ModelInfo(Path(path), model.task, dict(model.names), imgsz, skeleton,
-                            tuple(warnings))
+                            tuple(reporter.messages))
 
 
 def check_task(info: ModelInfo, project_task: str) -> None:
@@ -181,11 +180,7 @@ def predict_frames(model: YOLO, source: Any, *, imgsz: int, image_ids: dict[str,
     """Run ``model`` over ``source`` (paths, a folder, a video, a camera index) keeping raw
     candidates. Unreadable inputs are skipped and listed; ``on_frame`` gets each frame."""
     run = PredictionRun()
-
-    def report(event: Any) -> None:
-        if isinstance(event, EngineWarning):
-            run.skipped.append((event.path or "", event.message))
-
+    report = JobProgress()  # keeps the warnings: the inputs skipped, with why
     stream = model.predict(source, stream=True, conf=RAW_CONF, iou=RAW_IOU,
                            max_det=RAW_MAX_DET, imgsz=imgsz, progress=report, cancel=cancel)
     try:
@@ -201,6 +196,7 @@ def predict_frames(model: YOLO, source: Any, *, imgsz: int, image_ids: dict[str,
                 break
     finally:
         stream.close()
+    run.skipped = [(warning.path or "", warning.message) for warning in report.warnings]
     return run
 
 
