@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from .errors import Cancelled
 
@@ -126,30 +126,36 @@ class RunRecord:
 
     save_dir: str | None = None
     results: Mapping[str, float] = field(default_factory=_frozen)
+    status: Literal["completed", "failed"] = "completed"
+    """A run can reach its end and still fail (an export whose parity check failed)."""
+    message: str = ""
+    details: Mapping[str, Any] = field(default_factory=_frozen)
+    """Results that are not numbers (an export's summary), passed on as they are."""
 
 
 @contextmanager
 def reported_run(mode: Mode, progress: Reporter) -> Iterator[RunRecord]:
     """Close a run with exactly one ``RunFinished``, whichever way it ends.
 
-    Completed runs report ``record.results``; ``Cancelled`` (and a generator closed early by its
-    consumer) report "cancelled", any other exception "failed" with its message; exceptions
-    propagate unchanged.
+    A run that reaches its end reports ``record.results`` and ``record.details`` with
+    ``record.status`` and ``record.message``; ``Cancelled``, Ctrl+C (KeyboardInterrupt) and a
+    generator closed early by its consumer report "cancelled", any other exception "failed"
+    with its message; exceptions propagate unchanged.
     """
     record = RunRecord()
     started = time.perf_counter()
 
-    def finish(status: Literal["completed", "cancelled", "failed"], message: str = "") -> None:
-        results = frozen_metrics(record.results) if status == "completed" else _frozen()
-        progress(RunFinished(mode, status, record.save_dir, results, message,
+    def finish(status: Literal["completed", "cancelled", "failed"], message: str = "",
+               results: Mapping[str, Any] | None = None) -> None:
+        progress(RunFinished(mode, status, record.save_dir, _frozen(results), message,
                              seconds=time.perf_counter() - started))
 
     try:
         yield record
-    except (Cancelled, GeneratorExit) as exc:
-        finish("cancelled", str(exc) if isinstance(exc, Cancelled) else "stopped by the caller")
+    except (Cancelled, KeyboardInterrupt, GeneratorExit) as exc:
+        finish("cancelled", "stopped by the caller" if isinstance(exc, GeneratorExit) else str(exc))
         raise
     except BaseException as exc:
         finish("failed", str(exc))
         raise
-    finish("completed")
+    finish(record.status, record.message, {**frozen_metrics(record.results), **record.details})

@@ -20,8 +20,8 @@ import torch
 
 from ..backends.signal_stack import signal_stack_kept
 from ..cancel import NEVER, CancelToken
-from ..errors import Cancelled, EngineError, ExportError
-from ..events import Reporter, RunFinished, RunStarted, Warning, ignore
+from ..errors import EngineError, ExportError
+from ..events import Reporter, RunStarted, Warning, ignore, reported_run
 from ..nn.heads import Classify, Detect
 from ..nn.model import TaskModel
 from ..version import __version__
@@ -34,7 +34,7 @@ from .base import (
     get_exporter,
     output_path,
 )
-from .parity import ParityCheck, compare, parity_inputs, unchecked
+from .parity import ParityCheck, ParityRule, compare, head_rule, parity_inputs, unchecked
 from .result import ExportResult
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ def export_model(
     samples: Sequence[torch.Tensor] = (),
     verify: bool = True,
     metadata: Mapping[str, Any] | None = None,
+    parity: ParityRule | None = None,
     progress: Reporter = ignore,
     cancel: CancelToken = NEVER,
 ) -> ExportResult:
@@ -78,8 +79,9 @@ def export_model(
     check. ``metadata`` adds to (or replaces) the descriptive keys written into the file
     (names, description, author, ...); the keys that describe the file itself (task, stride,
     imgsz, batch, args) always come from the export. Formats whose ``half=True`` is done by
-    torch need the model on a CUDA device. Returns an ExportResult (path-like); one whose
-    parity check failed has ``passed == False`` and keeps its files for inspection.
+    torch need the model on a CUDA device. ``parity`` is the task's rule for comparing
+    decisions (engine/tasks/; by default the one of the model's head). Returns an ExportResult
+    (path-like); one whose parity check failed has ``passed == False`` and keeps its files.
     """
     exporter = get_exporter(format)
     _check_available(exporter)
@@ -116,11 +118,18 @@ def export_model(
             description=f"{exporter.name} export",
         )
     )
-    for message in [rounding] if rounding else []:
-        log.warning(message)
-        progress(Warning(message, path=str(target)))
-    return _run(model, exporter, options, target, device, metadata, progress, cancel,
-                samples=tuple(samples) if verify else None)
+    with reported_run("export", progress) as record:
+        record.save_dir = str(target.parent)
+        for message in [rounding] if rounding else []:
+            log.warning(message)
+            progress(Warning(message, path=str(target)))
+        result = _run(model, exporter, options, target, device, metadata, progress, cancel,
+                      samples=tuple(samples) if verify else None, parity=parity)
+        record.results = {"size_mb": result.size_mb}
+        record.details = {"export": result.as_dict()}
+        record.status = "completed" if result.passed else "failed"
+        record.message = f"exported {result.path}" if result.passed else result.parity.summary()
+    return result
 
 
 def _run(
@@ -134,9 +143,10 @@ def _run(
     cancel: CancelToken,
     *,
     samples: tuple[torch.Tensor, ...] | None,
+    parity: ParityRule | None = None,
 ) -> ExportResult:
+    """Write the export, then check it; the caller's ``reported_run`` closes the run."""
     start = time.perf_counter()
-    finished = {"mode": "export", "save_dir": str(target.parent)}
     try:
         cancel.raise_if_cancelled()
         half_in_torch = options.half and getattr(exporter, "half_needs_cuda", True)
@@ -157,23 +167,17 @@ def _run(
                 output_shapes=shapes,
                 progress=progress,
             )
-    except (Cancelled, KeyboardInterrupt):
-        progress(RunFinished(**finished, status="cancelled", seconds=time.perf_counter() - start))
-        raise
     except EngineError as exc:
         error = _placed(exc, target)
-        progress(RunFinished(**finished, status="failed", message=str(error)))
         if error is exc:
             raise
         raise error from exc
     except Exception as exc:
-        error = _export_failed(exporter, model, target, exc)
-        progress(RunFinished(**finished, status="failed", message=str(error)))
-        raise error from exc
+        raise _export_failed(exporter, model, target, exc) from exc
     seconds = time.perf_counter() - start
     check = (
         unchecked("verify=False", options.precision) if samples is None
-        else verify_export(model, exporter, path, options, samples, cancel)
+        else verify_export(model, exporter, path, options, samples, cancel, parity=parity)
     )
     result = ExportResult.of(
         path, format=exporter.format, name=exporter.name, task=model.task,
@@ -181,15 +185,6 @@ def _run(
         notes=tuple(getattr(exporter, "notes", lambda _o: ())(options)),
     )
     log.info("%s", result.report())
-    progress(
-        RunFinished(
-            **finished,
-            status="completed" if result.passed else "failed",
-            results={"size_mb": result.size_mb, "export": result.as_dict()},
-            message=f"exported {path}" if result.passed else check.summary(),
-            seconds=seconds,
-        )
-    )
     return result
 
 
@@ -200,8 +195,11 @@ def verify_export(
     options: ExportOptions,
     samples: Sequence[torch.Tensor],
     cancel: CancelToken = NEVER,
+    *,
+    parity: ParityRule | None = None,
 ) -> ParityCheck:
-    """Load the export with its runtime and compare it with ``model`` on fixed inputs."""
+    """Load the export with its runtime and compare it with ``model`` on fixed inputs, the
+    decisions by ``parity`` (by default the rule of the model's head)."""
     missing = exporter.runtime_missing()
     if missing:
         return unchecked(missing, options.precision)
@@ -221,7 +219,7 @@ def verify_export(
         with torch.inference_mode():
             return reference(images)
 
-    return compare(model.task, run_reference, backend.forward, inputs,
+    return compare(parity or head_rule(model), run_reference, backend.forward, inputs,
                    num_classes=len(model.names), precision=options.precision)
 
 
