@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..nn.heads import Classify
+from ..nn.model import TaskModel
 from ..predict.nms import non_max_suppression
 from ..utils.boxes import box_iou
 
@@ -118,7 +120,7 @@ def parity_inputs(
 
 
 def compare(
-    task: str,
+    rule: ParityRule,
     reference: Callable[[torch.Tensor], Outputs],
     candidate: Callable[[torch.Tensor], Outputs],
     inputs: Sequence[torch.Tensor],
@@ -126,7 +128,8 @@ def compare(
     num_classes: int,
     precision: str = "fp32",
 ) -> ParityCheck:
-    """Run both on ``inputs`` and judge the candidate by the tolerance of ``precision``.
+    """Run both on ``inputs`` and judge the candidate by the tolerance of ``precision``, its
+    decisions by the task's ``rule`` (TOP1 or DETECTIONS).
 
     ``num_classes`` says which rows of a detection output are class scores (after the box).
     """
@@ -144,16 +147,11 @@ def compare(
             return ParityCheck(status="failed", precision=precision, inputs=len(inputs),
                                reason=shape_problem)
         worst = max(worst, max_error(expected, got))
-        if task == "classify":
-            hits, count = _top1_agreement(expected[0], got[0], tolerance.decision_margin)
-        else:
-            hits, count = _detection_agreement(
-                expected[0], got[0], num_classes, tolerance.decision_margin
-            )
+        hits, count = rule.agreement(expected[0], got[0], num_classes, tolerance.decision_margin)
         agreed += hits
         total += count
     agreement = agreed / total if total else 1.0
-    needed = tolerance.top1_agreement if task == "classify" else tolerance.detection_f1
+    needed = rule.needed(tolerance)
     within = tolerance.max_error is None or worst <= tolerance.max_error
     passed = within and agreement >= needed
     return ParityCheck(
@@ -161,11 +159,11 @@ def compare(
         precision=precision,
         max_error=worst,
         tolerance=tolerance.max_error,
-        decisions=_describe(task, agreed, total, agreement),
+        decisions=rule.describe(agreed, total, agreement),
         agreement=agreement,
         inputs=len(inputs),
         latency_ms=statistics.median(latencies) if latencies else None,
-        reason="" if passed else _why(within, worst, tolerance, agreement, needed, task),
+        reason="" if passed else _why(within, worst, tolerance, agreement, needed, rule),
     )
 
 
@@ -196,7 +194,9 @@ def _shape_mismatch(expected: Outputs, got: Outputs) -> str:
     return ""
 
 
-def _top1_agreement(expected: torch.Tensor, got: torch.Tensor, margin: float) -> tuple[int, int]:
+def _top1_agreement(
+    expected: torch.Tensor, got: torch.Tensor, _nc: int, margin: float
+) -> tuple[int, int]:
     """How many clear top-1 decisions of the model the export repeats, of how many."""
     expected = expected.float().cpu()
     got = got.float().cpu()
@@ -236,17 +236,53 @@ def _matches(clear: torch.Tensor, others: torch.Tensor) -> int:
     return int(((iou >= MATCH_IOU) & same_class).any(dim=1).sum())
 
 
-def _describe(task: str, agreed: int, total: int, agreement: float) -> str:
-    if task == "classify":
-        return f"top-1 equal {agreed}/{total}"
-    return f"detections matched {agreed}/{total} (F1 {agreement:.2f})"
-
-
 def _why(
-    within: bool, worst: float, tolerance: Tolerance, agreement: float, needed: float, task: str
+    within: bool, worst: float, tolerance: Tolerance, agreement: float, needed: float,
+    rule: ParityRule,
 ) -> str:
     if not within:
         return (f"outputs differ by {worst:.2e}, more than the {tolerance.precision} tolerance "
                 f"{tolerance.max_error:.0e}")
-    what = "top-1 agreement" if task == "classify" else "detection F1"
-    return f"{what} {agreement:.2f} is below {needed:.2f}"
+    return f"{rule.what} {agreement:.2f} is below {needed:.2f}"
+
+
+Agreement = Callable[[torch.Tensor, torch.Tensor, int, float], tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class ParityRule:
+    """How a task's decisions are compared (each task declares its rule, engine/tasks/).
+
+    ``agreement(expected, got, num_classes, margin)`` counts the clear decisions of the model
+    the export repeats, of how many; ``needed`` is the share a tolerance asks for; ``what``
+    names that share in a failure ("top-1 agreement 0.50 is below 1.00"); ``describe`` is the
+    decisions' part of the summary line.
+    """
+
+    what: str
+    agreement: Agreement
+    needed: Callable[[Tolerance], float]
+    describe: Callable[[int, int, float], str]
+
+
+TOP1 = ParityRule(
+    "top-1 agreement",
+    _top1_agreement,
+    lambda tolerance: tolerance.top1_agreement,
+    lambda agreed, total, _share: f"top-1 equal {agreed}/{total}",
+)
+"""Classifiers: the same top-1 class wherever the model's is clear."""
+
+DETECTIONS = ParityRule(
+    "detection F1",
+    _detection_agreement,
+    lambda tolerance: tolerance.detection_f1,
+    lambda agreed, total, share: f"detections matched {agreed}/{total} (F1 {share:.2f})",
+)
+"""The detection family: the same detections (class, IoU >= 0.5) after non-max suppression."""
+
+
+def head_rule(model: TaskModel) -> ParityRule:
+    """The rule of ``model``'s head, for an export made without its task's rule (scripts and
+    tests calling ``export_model`` directly): a classifier's top-1, else detections."""
+    return TOP1 if isinstance(model.head, Classify) else DETECTIONS
