@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.backends.threads import configure_threads
+from engine.process.threads import configure_threads
 
 configure_threads()  # as the yolo command does, before torch loads
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.backends.threads import configure_threads
+from engine.process.threads import configure_threads
 
 configure_threads()  # as the yolo command does, before torch loads
 

@@ -15,7 +15,7 @@ mask mAP50-95 0.247 / 0.278 (seed 0), 0.196 / 0.212 (seed 1), 0.249 / 0.261 (see
 prints.
 
 Run: .venv/bin/python benchmarks/detect_train.py [--task segment|pose] [--epochs 30] [--seed 0]
-It preloads tcmalloc when installed, as the yolo command does (engine/backends/allocator.py);
+It preloads tcmalloc when installed, as the yolo command does (engine/process/allocator.py);
 YOLO_ALLOCATOR=system measures with the C library's malloc.
 """
 
@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.backends.allocator import active_allocator, relaunch_with_allocator
-from engine.backends.threads import configure_threads
+from engine.process.allocator import active_allocator, relaunch_with_allocator
+from engine.process.threads import configure_threads
 
 relaunch_with_allocator()  # as the yolo command does (YOLO_ALLOCATOR=system to compare)
 configure_threads()  # as the yolo command does, before torch loads

@@ -21,7 +21,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from engine.backends.threads import configure_threads
+from engine.process.threads import configure_threads
 
 configure_threads()  # as the yolo command does, before torch loads
 

@@ -7,7 +7,7 @@ drifts by up to 2x over minutes, so a figure measured today is compared with a p
 backend is exactly such a session with default options, fed a numpy array.
 
 "Ours" is the ONNX backend's ``forward`` (engine/backends/onnx_backend.py): tensor to numpy,
-the session run with our options (engine/backends/threads.py), numpy back to tensors, i.e. the
+the session run with our options (engine/process/threads.py), numpy back to tensors, i.e. the
 part the reference counts as "inference".
 
 Run: .venv/bin/python benchmarks/ort_latency.py [--rounds 8] [--runs 10] [--tasks ...]
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.backends.threads import configure_threads
+from engine.process.threads import configure_threads
 
 configure_threads()  # as the yolo command does, before torch loads
 

@@ -10,7 +10,7 @@ printed load average: other work on the machine skews every figure.
 
 Run: .venv/bin/python benchmarks/ort_threads.py [--rounds 3] [--runs 40] [--busy 1] [--only ort]
 (yolov8n-cls at 224, batch 1, exported to ONNX in a temp folder; 2-3 minutes on 2 cores.)
-The policy chosen from these figures is in engine/backends/threads.py.
+The policy chosen from these figures is in engine/process/threads.py.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ REFERENCE_CHILD = (
 )
 OUR_CHILD = (
     "import json, sys\n"
-    "from engine.backends.threads import configure_threads\n"
+    "from engine.process.threads import configure_threads\n"
     "configure_threads()  # as the yolo command does\n"
     "from engine import YOLO\n" + PREDICT_LOOP
 )

@@ -1,7 +1,7 @@
 """Peak memory and speed of training as the studio runs it: ``train_in_child``, the training
 child process with the environment the studio gives it.
 
-Since only training processes preload tcmalloc (engine/backends/allocator.py), the studio's
+Since only training processes preload tcmalloc (engine/process/allocator.py), the studio's
 window runs on the system's malloc and hands the allocator to its training child. This trains
 the segment or pose benchmark set (as benchmarks/detect_train.py makes it) through that path,
 once with the allocator and once with ``YOLO_ALLOCATOR=system``, alternating, and prints the

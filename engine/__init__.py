@@ -3,7 +3,7 @@
 Importing it has no side effects: no network, no settings file, nothing patched. ``YOLO`` and
 ``TransferReport`` load on first use (PEP 562), so ``import engine`` does not import torch: a
 program (the ``yolo`` command, the studio) can first choose torch's OpenMP settings with
-:func:`engine.backends.threads.configure_threads`, which only count before torch loads.
+:func:`engine.process.threads.configure_threads`, which only count before torch loads.
 """
 
 from typing import TYPE_CHECKING, Any

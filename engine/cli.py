@@ -16,14 +16,14 @@ from typing import Any, get_args
 
 import yaml
 
-from .backends.allocator import relaunch_with_allocator, trains
-from .backends.threads import configure_threads
 from .cancel import CancelToken
 from .config import Settings, validate_settings
 from .config.safe_yaml import safe_load_bounded
 from .config.settings import Mode, Task
 from .errors import Cancelled, CheckpointError, EngineError, ExportCheckFailed, SettingsError
-from .train.run_dir import latest_checkpoint
+from .process.allocator import relaunch_with_allocator, trains
+from .process.threads import configure_threads
+from .runs.run_dir import latest_checkpoint
 from .version import __version__
 
 TASKS = get_args(Task)
@@ -60,7 +60,7 @@ examples:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``yolo`` console script; returns the exit status."""
-    configure_threads()  # before anything imports torch; see engine/backends/threads.py
+    configure_threads()  # before anything imports torch; see engine/process/threads.py
     _quiet_opencv()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("help", "-h", "--help"):
@@ -314,7 +314,7 @@ def _parse_value(raw: str) -> Any:
 def entry() -> None:
     """The ``yolo`` console script: ``yolo train`` relaunches with a faster allocator where one
     is installed; every other mode runs on the system's malloc (OpenVINO aborts beside
-    tcmalloc; see engine/backends/allocator.py). Then it runs.
+    tcmalloc; see engine/process/allocator.py). Then it runs.
 
     Kept apart from ``main`` so that calling ``main`` in a process (tests, the studio) never
     replaces that process.

@@ -26,10 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # The window runs on the system's malloc: only the training child preloads the faster
     # allocator (studio/services/training_process.py), because OpenVINO aborts beside it and
-    # the window loads runtimes (engine/backends/allocator.py).
-    from engine.backends.threads import configure_threads
+    # the window loads runtimes (engine/process/allocator.py).
+    from engine.process.threads import configure_threads
 
-    configure_threads()  # before torch loads (engine/backends/threads.py)
+    configure_threads()  # before torch loads (engine/process/threads.py)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
 

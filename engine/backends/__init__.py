@@ -2,7 +2,7 @@
 
 ``load_backend("best.onnx")`` picks the backend by the file's suffix; a TaskModel runs as it is.
 
-The names below load on first use (PEP 562), so that ``engine.backends.threads`` can be imported
+The names below load on first use (PEP 562), so that ``engine.process.threads`` can be imported
 and applied before anything imports torch (its OpenMP runtime reads the settings when it loads).
 """
 

@@ -4,7 +4,7 @@ Third-party runtimes are native code this project does not control: OpenVINO abo
 process beside a preloaded allocator, a broken install can segfault at import, and a TensorFlow
 SavedModel is a program that may run file-writing ops. ``IsolatedBackend`` loads the export
 with its ordinary backend in ``python -m engine.backends.isolated PATH`` and exchanges float32
-arrays with it over the ``ArrayProcess`` protocol (engine/backends/array_process.py). Pre- and
+arrays with it over the ``ArrayProcess`` protocol (engine/process/array_process.py). Pre- and
 post-processing stay in this process; only the network's forward pass crosses the pipe.
 
 The child runs on the system's malloc (``without_allocator``) and inherits torch's thread
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from ..errors import EngineError
-from .allocator import without_allocator
-from .array_process import ArrayProcess
+from ..process.allocator import without_allocator
+from ..process.array_process import ArrayProcess
 from .base import Backend
 
 _FIELDS = ("task", "names", "stride", "imgsz", "batch", "dynamic", "fp16", "channels",

@@ -17,8 +17,8 @@ import torch
 
 from ..errors import ExportError
 from ..nn.model import TaskModel
+from ..process.signal_stack import signal_stack_kept
 from .base import Backend, resolve_device
-from .signal_stack import signal_stack_kept
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import torch
 from ..checkpoints.loading import keypoint_layout
 from ..errors import ExportError
 from ..export.base import ExportMetadata, read_metadata
+from ..process.threads import session_options
 from .base import Backend
-from .threads import session_options
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ import torch
 from ..errors import ExportError
 from ..export.base import modules_available, read_metadata_yaml
 from ..export.paddle import PARAMS_SUFFIX, PROGRAM_SUFFIXES
-from .array_process import ArrayProcess
+from ..process.array_process import ArrayProcess
 from .base import Backend, metadata_fields
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class PaddleBackend(Backend):
 
 class PaddleWorker(ArrayProcess):
     """``python -c WORKER_SCRIPT program params threads``: started here, stopped by ``close``
-    or when this object is collected (engine/backends/array_process.py)."""
+    or when this object is collected (engine/process/array_process.py)."""
 
     def __init__(self, program: Path, params: Path, *, threads: int) -> None:
         program, params = program.resolve(), params.resolve()  # the child runs elsewhere

@@ -17,7 +17,7 @@ import torch
 
 from ..errors import ExportError
 from ..export.base import read_metadata_yaml
-from .array_process import ArrayProcess
+from ..process.array_process import ArrayProcess
 from .base import Backend, metadata_fields
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class TfJsBackend(Backend):
 
 class _NodeProcess(ArrayProcess):
     """``node runner.js MODEL_DIR wasm``: started here, stopped by ``close`` or collection
-    (engine/backends/array_process.py; the runner's protocol is in its header)."""
+    (engine/process/array_process.py; the runner's protocol is in its header)."""
 
     def __init__(self, folder: Path) -> None:
         folder = folder.resolve()  # the runner runs in its own folder

@@ -18,12 +18,12 @@ from typing import Any
 
 import torch
 
-from ..backends.signal_stack import signal_stack_kept
 from ..cancel import NEVER, CancelToken
 from ..errors import EngineError, ExportError
 from ..events import Reporter, RunStarted, Warning, ignore, reported_run
 from ..nn.heads import Classify, Detect
 from ..nn.model import TaskModel
+from ..process.signal_stack import signal_stack_kept
 from ..version import __version__
 from .base import (
     AUTHOR,

@@ -23,9 +23,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
-from engine.backends.allocator import without_allocator
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, EngineError
+from engine.process.allocator import without_allocator
 from engine.utils.child_process import describe_exit, stop_child
 
 CHILD_EXIT_S = 30.0

@@ -27,7 +27,7 @@ def export_one(job: Mapping[str, Any], cancel: CancelToken) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    from engine.backends.threads import configure_threads
+    from engine.process.threads import configure_threads
 
     configure_threads()  # before torch loads in this process
     from .child_job import serve

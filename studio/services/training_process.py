@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from engine import events as engine_events
-from engine.backends.allocator import training_environment
 from engine.cancel import CancelToken
 from engine.errors import EngineError
+from engine.process.allocator import training_environment
 from engine.utils.child_process import stop_child
 
 from .child_job import forward_cancel, listen_for_cancel
@@ -143,7 +143,7 @@ def _train(job: Mapping[str, Any], cancel: CancelToken) -> str:
 
 def main() -> None:
     """The child: read the job, train, report; never anything else on stdout."""
-    from engine.backends.threads import configure_threads
+    from engine.process.threads import configure_threads
 
     configure_threads()
     if hasattr(os, "nice"):

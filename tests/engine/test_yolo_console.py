@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.backends.allocator import ACTIVE_VARIABLE
+from engine.process.allocator import ACTIVE_VARIABLE
 
 YOLO = Path(sys.executable).parent / "yolo"
 TASKS = ("classify", "segment", "pose")

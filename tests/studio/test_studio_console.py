@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.backends.allocator import ACTIVE_VARIABLE
+from engine.process.allocator import ACTIVE_VARIABLE
 
 STUDIO = Path(sys.executable).parent / "yolo-studio"
 SCREEN = (1280, 800)
