@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,15 @@ CONFUSION_IOU = 0.45
 CONFUSION_CONF = 0.25
 
 
+@dataclass(frozen=True)
+class ImageMatches:
+    """One image's share of the matrix: a ``(true, predicted)`` cell per pair, per missed ground
+    truth (``(class, background)``) and per false alarm (``(background, class)``)."""
+
+    image: str | None
+    cells: tuple[tuple[int, int], ...]
+
+
 class DetectionConfusionMatrix:
     """Counts of (true class, predicted class) with a background class at index ``num_classes``.
 
@@ -22,7 +32,8 @@ class DetectionConfusionMatrix:
     it transposed). Per image, predictions above ``conf_threshold`` are paired class-blind with
     ground truths at IoU above ``iou_threshold``, highest IoU first, one to one; a ground truth
     left over counts as predicted background (missed), a prediction left over as true background
-    (a false alarm).
+    (a false alarm). ``images`` keeps each image's cells (:class:`ImageMatches`), so a viewer
+    can list the images behind a cell; the matrix is their sum.
     """
 
     def __init__(
@@ -36,20 +47,29 @@ class DetectionConfusionMatrix:
         self.iou_threshold = iou_threshold
         self.conf_threshold = conf_threshold
         self.matrix = np.zeros((num_classes + 1, num_classes + 1), np.int64)
+        self.images: list[ImageMatches] = []
 
-    def add(self, iou: Any, pred_conf: Any, pred_classes: Any, true_classes: Any) -> None:
-        """Count one image; ``iou`` is [m ground truths, n predictions]."""
+    def add(
+        self, iou: Any, pred_conf: Any, pred_classes: Any, true_classes: Any,
+        image: str | None = None,
+    ) -> ImageMatches:
+        """Count one image (``image``: its path, when known); ``iou`` is [m ground truths,
+        n predictions]. Returns (and keeps in ``images``) the cells it added."""
         keep = as_array(pred_conf, np.float64).reshape(-1) > self.conf_threshold
         predicted = as_array(pred_classes, np.int64).reshape(-1)[keep]
         truth = as_array(true_classes, np.int64).reshape(-1)
         overlaps = as_array(iou, np.float64).reshape(len(truth), len(keep))[:, keep]
         background = self.num_classes
         rows, columns = _greedy_pairs(overlaps, self.iou_threshold)
-        np.add.at(self.matrix, (truth[rows], predicted[columns]), 1)
         missed = np.setdiff1d(np.arange(len(truth)), rows)
-        np.add.at(self.matrix, (truth[missed], background), 1)
         extra = np.setdiff1d(np.arange(len(predicted)), columns)
-        np.add.at(self.matrix, (background, predicted[extra]), 1)
+        true = np.concatenate([truth[rows], truth[missed], np.full(len(extra), background)])
+        guess = np.concatenate([predicted[columns], np.full(len(missed), background),
+                                predicted[extra]])
+        np.add.at(self.matrix, (true, guess), 1)
+        matches = ImageMatches(image, tuple(zip(true.tolist(), guess.tolist(), strict=True)))
+        self.images.append(matches)
+        return matches
 
     def to_csv(self, path: str | Path, names: Sequence[str]) -> Path:
         """Write the counts with a header row and a first column of class names."""

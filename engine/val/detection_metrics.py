@@ -161,11 +161,12 @@ class InstanceMetrics:
         pred_classes: Any,
         true_classes: Any,
         ious: Mapping[str, Any],
+        image: str | None = None,
     ) -> None:
         """Score one image from an IoU matrix [m ground truths, n predictions] per part.
 
-        The ``box`` IoU also feeds the confusion matrix. Any score in [0, 1] works as an IoU
-        (a pose task passes OKS).
+        The ``box`` IoU also feeds the confusion matrix, which keeps the image's cells under
+        ``image`` (its path). Any score in [0, 1] works as an IoU (a pose task passes OKS).
         """
         conf = as_array(pred_conf, np.float64).reshape(-1)
         predicted = self._classes(pred_classes, "prediction")
@@ -176,7 +177,7 @@ class InstanceMetrics:
         if missing:
             raise ValueError(f"no IoU matrix for part(s) {missing}; give one per part")
         matrices = {part.name: self._iou(ious[part.name], part, truth, conf) for part in self.PARTS}
-        self.confusion_matrix.add(matrices[self.PARTS[0].name], conf, predicted, truth)
+        self.confusion_matrix.add(matrices[self.PARTS[0].name], conf, predicted, truth, image)
         order = np.argsort(-conf, kind="stable")
         for name, overlaps in matrices.items():
             self._hits[name].append(match_predictions(predicted[order], truth, overlaps[:, order]))
@@ -380,10 +381,11 @@ class DetectionMetrics(InstanceMetrics):
         pred_classes: Any,
         true_boxes: Any,
         true_classes: Any,
+        image: str | None = None,
     ) -> None:
         """Add one image: predictions [n] (xyxy boxes, confidence, class) and ground truth [m]."""
         ious = {"box": box_iou(_boxes(true_boxes), _boxes(pred_boxes))}
-        self.add_image(pred_conf, pred_classes, true_classes, ious)
+        self.add_image(pred_conf, pred_classes, true_classes, ious, image)
 
 
 class SegmentMetrics(InstanceMetrics):
@@ -406,13 +408,14 @@ class SegmentMetrics(InstanceMetrics):
         true_boxes: Any,
         true_classes: Any,
         true_masks: Any,
+        image: str | None = None,
     ) -> None:
         """Add one image; masks are binary [n, H, W] and [m, H, W] at one common size."""
         ious = {
             "box": box_iou(_boxes(true_boxes), _boxes(pred_boxes)),
             "seg": mask_iou(true_masks, pred_masks),
         }
-        self.add_image(pred_conf, pred_classes, true_classes, ious)
+        self.add_image(pred_conf, pred_classes, true_classes, ious, image)
 
 
 class PoseMetrics(InstanceMetrics):
@@ -436,6 +439,7 @@ class PoseMetrics(InstanceMetrics):
         true_classes: Any,
         true_keypoints: Any,
         true_areas: Any = None,
+        image: str | None = None,
     ) -> None:
         """Add one image; keypoints in pixels, [n, K, 2|3] predicted and [m, K, 3] labelled.
 
@@ -448,7 +452,7 @@ class PoseMetrics(InstanceMetrics):
             "box": box_iou(truth, _boxes(pred_boxes)),
             "pose": oks(true_keypoints, pred_keypoints, areas),
         }
-        self.add_image(pred_conf, pred_classes, true_classes, ious)
+        self.add_image(pred_conf, pred_classes, true_classes, ious, image)
 
 
 _MEASURES = ("precision", "recall", "mAP50", "mAP50-95")

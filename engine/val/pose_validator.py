@@ -48,6 +48,7 @@ class PoseScorer:
             true_boxes=true_boxes,
             true_classes=batch["cls"][owner].view(-1).long(),
             true_keypoints=true_keypoints,
+            image=batch["paths"][i],
         )
         if self.collector is not None:
             self.collector.add(

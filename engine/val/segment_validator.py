@@ -73,6 +73,7 @@ def _score_image(
         true_boxes=true_boxes.cpu(),
         true_classes=true_classes.cpu(),
         true_masks=true_masks.cpu() > 0.5,
+        image=batch["paths"][i],
     )
 
 
