@@ -7,25 +7,23 @@ How it works:
   hard-linked, so this is cheap, and it always reflects the project as it is now: labels fixed
   since training count) and the engine's ``YOLO(model).val(split="val")`` scores it;
 * the model then predicts on the same val images (the project's own files, so each outcome
-  keeps its image id) and each image's predictions are matched with its ground truth:
+  keeps its image id), for the pictures of the images behind a cell:
 
-  - **classify**: the image's class (row) against the top-1 prediction (column);
-  - **segment / pose**: predictions with confidence >= ``CONFIDENCE`` are paired one to one
-    with ground-truth objects by box IoU >= ``MATCH_IOU``, highest IoU first, **same class
-    first** (the diagonal); what is left is paired class-blind by the same rule (confusions);
-    a ground truth still left is a miss (row = its class, column = background) and a prediction
-    still left a false positive (row = background, column = its class).
-
-  The confusion matrix shown is built from these pairs, so clicking a cell lists exactly the
-  images counted in it. (The engine's own matrix pairs class-blind at IoU 0.45; the metrics
-  table is the engine's.)
+  - **classify**: the image's class (row) against the top-1 prediction (column) is its cell,
+    and the confusion matrix is made of these cells;
+  - **segment / pose**: the confusion matrix is the engine validator's
+    (``engine.val.detection_confusion``: predictions above its confidence paired class-blind
+    with ground-truth objects above its IoU, highest first), and each image's cells are the
+    validator's per-image matches of that image, so clicking a cell lists exactly the images
+    counted in it. The boxes drawn on the images are the predictions at ``CONFIDENCE``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,7 @@ from sqlalchemy import select
 
 from engine.cancel import NEVER, CancelToken
 from engine.errors import DatasetError, ModelConfigError
-from engine.val.detection_metrics import box_iou
+from engine.val.detection_confusion import ImageMatches
 
 from ..state.models import Image
 from .dataset_export import YAML_NAME, export_yolo
@@ -44,7 +42,6 @@ from .job_progress import JobProgress
 from .projects import Project
 from .wording import plural
 
-MATCH_IOU = 0.5
 CONFIDENCE = 0.25
 RECALL_AXIS = np.linspace(0.0, 1.0, 101)
 _PREDICT_BATCH = 16
@@ -53,7 +50,8 @@ _PREDICT_BATCH = 16
 @dataclass(frozen=True)
 class ImageOutcome:
     """One val image: its ground-truth and predicted classes and the confusion cells it adds
-    to (``(true, predicted)``; index ``len(names)`` is background)."""
+    to (``(true, predicted)``; index ``len(names)`` is background; for segment and pose the
+    engine validator's matches of the image)."""
 
     image_id: int
     path: Path
@@ -166,6 +164,8 @@ def evaluate(project: Project, model_path: str | Path, *, imgsz: int | None = No
     if project.task == "classify":
         result = _classify_result(metrics, names, outcomes, probabilities)
     else:
+        cells = engine_cells(metrics.confusion_matrix.images, images)
+        outcomes = [replace(o, cells=cells.get(o.image_id, ())) for o in outcomes]
         result = _detect_result(metrics, names, outcomes)
     result.task, result.model_path = project.task, path
     result.warnings, result.seconds = reporter.messages, time.monotonic() - started
@@ -209,7 +209,6 @@ def _predict(model: Any, project: Project, images: Sequence[tuple[int, Path, tup
              ) -> tuple[list[ImageOutcome], list[np.ndarray]]:
     outcomes: list[ImageOutcome] = []
     probabilities: list[np.ndarray] = []
-    background = len(project.classes())
     for start in range(0, len(images), _PREDICT_BATCH):
         cancel.raise_if_cancelled()
         progress(start, len(images), f"matching predictions: {start} of {len(images)} images")
@@ -226,7 +225,7 @@ def _predict(model: Any, project: Project, images: Sequence[tuple[int, Path, tup
                 probabilities.append(probs)
                 outcomes.append(classify_outcome(image_id, path, shapes, probs))
             else:
-                outcomes.append(detect_outcome(image_id, path, shapes, result, background))
+                outcomes.append(detect_outcome(image_id, path, shapes, result))
     progress(len(images), len(images), "predictions matched")
     return outcomes, probabilities
 
@@ -242,26 +241,17 @@ def classify_outcome(image_id: int, path: Path, shapes: Sequence[Shape],
                         top=tuple((int(i), float(probs[i])) for i in order))
 
 
-def truth_boxes(shapes: Sequence[Shape]) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised xyxy boxes and classes of the ground truth (a polygon's extent; pose boxes)."""
-    boxes, classes = [], []
-    for shape in shapes:
-        if shape.box and len(shape.box) == 4:
-            cx, cy, w, h = shape.box
-            boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
-        elif shape.polygon and len(shape.polygon) >= 6:
-            xs, ys = shape.polygon[0::2], shape.polygon[1::2]
-            boxes.append((min(xs), min(ys), max(xs), max(ys)))
-        else:
-            continue
-        classes.append(shape.class_index)
-    return np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(classes, np.int64)
+def truth_classes(shapes: Sequence[Shape]) -> tuple[int, ...]:
+    """The classes of the ground-truth objects (polygons and pose boxes)."""
+    return tuple(shape.class_index for shape in shapes
+                 if (shape.box and len(shape.box) == 4)
+                 or (shape.polygon and len(shape.polygon) >= 6))
 
 
-def detect_outcome(image_id: int, path: Path, shapes: Sequence[Shape], result: Any,
-                   background: int) -> ImageOutcome:
-    """Match one image's predictions with its ground truth (see the module docstring)."""
-    gt_boxes, gt_classes = truth_boxes(shapes)
+def detect_outcome(image_id: int, path: Path, shapes: Sequence[Shape],
+                   result: Any) -> ImageOutcome:
+    """One image's ground truth and predictions; its cells come from the engine (see
+    :func:`engine_cells`)."""
     if result.boxes is not None and len(result.boxes):
         data = np.asarray(result.boxes.xyxyn, np.float64).reshape(-1, 4)
         conf = np.asarray(result.boxes.conf, np.float64).reshape(-1)
@@ -270,34 +260,38 @@ def detect_outcome(image_id: int, path: Path, shapes: Sequence[Shape], result: A
         data, conf, classes = data[keep], conf[keep], classes[keep]
     else:
         data, conf, classes = np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64)
-    cells = match_cells(gt_boxes, gt_classes, data, classes, background)
     boxes = tuple((*map(float, b), int(c), float(s)) for b, c, s in zip(data, classes, conf,
                                                                           strict=True))
-    return ImageOutcome(image_id, path, tuple(int(c) for c in gt_classes),
-                        tuple(int(c) for c in classes), tuple(cells), boxes)
+    return ImageOutcome(image_id, path, truth_classes(shapes),
+                        tuple(int(c) for c in classes), (), boxes)
 
 
-def match_cells(gt_boxes: np.ndarray, gt_classes: np.ndarray, pred_boxes: np.ndarray,
-                pred_classes: np.ndarray, background: int,
-                iou_threshold: float = MATCH_IOU) -> list[tuple[int, int]]:
-    """Confusion cells of one image: same-class pairs first, then class-blind, then misses
-    (``(class, background)``) and false positives (``(background, class)``)."""
-    iou = box_iou(gt_boxes, pred_boxes)  # [gt, pred]; empty sides give an empty matrix
-    same = gt_classes[:, None] == pred_classes[None, :]
-    used_gt: set[int] = set()
-    used_pred: set[int] = set()
-    cells: list[tuple[int, int]] = []
-    for allowed in (same, np.ones_like(same)):
-        rows, columns = np.nonzero((iou >= iou_threshold) & allowed)
-        for k in np.argsort(-iou[rows, columns], kind="stable"):
-            row, column = int(rows[k]), int(columns[k])
-            if row not in used_gt and column not in used_pred:
-                used_gt.add(row)
-                used_pred.add(column)
-                cells.append((int(gt_classes[row]), int(pred_classes[column])))
-    cells += [(int(gt_classes[r]), background) for r in range(len(gt_boxes)) if r not in used_gt]
-    cells += [(background, int(pred_classes[c])) for c in range(len(pred_boxes))
-              if c not in used_pred]
+def engine_cells(matches: Sequence[ImageMatches],
+                 images: Sequence[tuple[int, Path, Any]]) -> dict[int, tuple[tuple[int, int], ...]]:
+    """The engine validator's cells of each val image, by image id. The validator names an
+    image by its file in the val dataset written for it: a hard link to the project's file
+    (the same file), or a copy under the same name when the disk cannot link."""
+    by_file: dict[tuple[int, int], int] = {}
+    by_name: dict[str, list[int]] = {}
+    for image_id, path, _shapes in images:
+        with suppress(OSError):
+            status = path.stat()
+            by_file[(status.st_dev, status.st_ino)] = image_id
+        by_name.setdefault(path.name, []).append(image_id)
+    cells: dict[int, tuple[tuple[int, int], ...]] = {}
+    for match in matches:
+        if match.image is None:
+            continue
+        try:
+            status = Path(match.image).stat()
+            image_id = by_file.get((status.st_dev, status.st_ino))
+        except OSError:
+            image_id = None
+        named = by_name.get(Path(match.image).name, [])
+        if image_id is None and len(named) == 1:
+            image_id = named[0]
+        if image_id is not None:
+            cells[image_id] = match.cells
     return cells
 
 
@@ -398,8 +392,9 @@ def _detect_result(metrics: Any, names: list[str],
         curves[titles[part]] = PrCurves(np.asarray(recall), np.asarray(precision),
                                         tuple(int(i) for i in metric.ap_class_index),
                                         tuple(float(v) for v in metric.ap50))
+    confusion = np.array(metrics.confusion_matrix.matrix, np.int64)  # the engine's, as it is
     return EvaluationResult(metrics_task(parts), Path(), names, columns, overall, per_class,
-                            confusion_from(outcomes, len(names) + 1), curves, outcomes)
+                            confusion, curves, outcomes)
 
 
 def metrics_task(parts: dict[str, Any]) -> str:

@@ -1,8 +1,10 @@
-"""The evaluation service: how predictions are matched to ground truth (confusion cells), PR
-curves from probabilities, and a whole evaluation of a tiny classify project."""
+"""The evaluation service: which val image the engine's per-image confusion cells belong to,
+PR curves from probabilities, and a whole evaluation of a tiny classify project (the matrix of
+segment and pose is the engine's: test_evaluation_engine_matrix.py)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -13,39 +15,35 @@ from engine.checkpoints import checkpoint_dict, save_checkpoint
 from engine.errors import ModelConfigError
 from engine.export.decisive import make_decisive
 from engine.nn import build_model
+from engine.val.detection_confusion import ImageMatches
 from studio.services.evaluation import (
     ImageOutcome,
     check_model,
     classify_pr_curves,
+    engine_cells,
     evaluate,
-    match_cells,
 )
 from studio.services.importers import import_dataset
 
-BG = 3  # background index with three classes
 
-
-def test_same_class_pairs_win_over_a_better_other_class_overlap():
-    truth = np.array([[0.0, 0.0, 0.5, 0.5]])
-    predictions = np.array([[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 0.45, 0.5]])
-    # the exact box has the wrong class; the slightly smaller one the right class
-    cells = match_cells(truth, np.array([0]), predictions, np.array([1, 0]), BG)
-    assert sorted(cells) == [(0, 0), (BG, 1)]
-
-
-def test_confusion_misses_and_false_positives():
-    truth = np.array([[0.0, 0.0, 0.4, 0.4], [0.6, 0.6, 1.0, 1.0]])
-    predictions = np.array([[0.0, 0.0, 0.4, 0.38], [0.1, 0.6, 0.3, 0.7]])
-    cells = match_cells(truth, np.array([0, 2]), predictions, np.array([1, 2]), BG)
-    # class 0 predicted as 1 (IoU 0.95, class-blind); class 2 missed; the stray 2 a false alarm
-    assert sorted(cells) == [(0, 1), (2, BG), (BG, 2)]
-
-
-def test_low_overlap_is_not_a_match():
-    truth = np.array([[0.0, 0.0, 0.4, 0.4]])
-    predictions = np.array([[0.2, 0.2, 0.6, 0.6]])  # IoU 1/7
-    assert sorted(match_cells(truth, np.array([0]), predictions, np.array([0]), BG)) == [
-        (0, BG), (BG, 0)]
+def test_engine_cells_find_each_image_by_its_hard_link_or_its_unique_name(tmp_path):
+    project_files, exported = tmp_path / "images", tmp_path / "export"
+    project_files.mkdir()
+    exported.mkdir()
+    images = []
+    for image_id, name in ((1, "a.png"), (2, "b.png"), (3, "c.png"), (4, "c.png")):
+        folder = project_files / str(image_id)
+        folder.mkdir()
+        (folder / name).write_bytes(bytes([image_id]))
+        images.append((image_id, folder / name, ()))
+    os.link(images[0][1], exported / "a-1.png")  # linked under another name: the same file
+    (exported / "b.png").write_bytes(b"copy")  # a copy: found by its name, the only b.png
+    (exported / "c.png").write_bytes(b"copy")  # two project images are called c.png: neither
+    matches = [ImageMatches(str(exported / "a-1.png"), ((0, 0),)),
+               ImageMatches(str(exported / "b.png"), ((1, 2), (2, 1))),
+               ImageMatches(str(exported / "c.png"), ((0, 2),)),
+               ImageMatches(None, ((1, 1),))]
+    assert engine_cells(matches, images) == {1: ((0, 0),), 2: ((1, 2), (2, 1))}
 
 
 def test_classify_pr_curves_of_a_perfect_and_a_poor_ranking():
