@@ -25,7 +25,7 @@ from .events import Reporter
 from .events import Warning as EngineWarning
 from .nn import TaskModel, build_model
 from .nn.summary import ModelSummary, summarize
-from .train.trainer import TrainResult
+from .runs.train_result import TrainResult
 from .weights import resolve_weights
 
 if TYPE_CHECKING:
@@ -283,7 +283,7 @@ class YOLO:
         list of these). Returns a list of ``Results``, or a generator when ``stream=True``."""
         from .predict.predictor import Predictor
         from .predict.task_steps import DetectOptions
-        from .train.run_dir import run_dir
+        from .runs.run_dir import run_dir
 
         if source is not None:
             kwargs["source"] = str(source) if isinstance(source, Path) else source

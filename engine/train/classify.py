@@ -19,8 +19,9 @@ from ..data.named import resolve_dataset_dir
 from ..errors import DatasetError
 from ..events import Reporter, ignore
 from ..nn.model import TaskModel
+from ..runs.validation import Validation
 from ..val.classify_validator import model_forward, validate_classify
-from .task import TaskData, Validation, WarningSink
+from .task import TaskData, WarningSink
 
 
 def center_crop_transform(size: int):

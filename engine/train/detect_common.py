@@ -19,8 +19,9 @@ from ..errors import DatasetError
 from ..events import Reporter, Warning, ignore
 from ..nn import build_model
 from ..nn.model import TaskModel
+from ..runs.validation import Validation
 from ..val.detect_validator import validate_detections
-from .task import TaskData, Validation, WarningSink
+from .task import TaskData, WarningSink
 
 
 class DetectFamilyTask:

@@ -12,9 +12,10 @@ from ..config import Settings, validate_settings
 from ..errors import CheckpointError, EngineError
 from ..events import Reporter, Warning, ignore
 from ..nn.model import TaskModel
+from ..runs.train_result import TrainResult
 from ..version import __version__
 from .task import TaskHooks
-from .trainer import Trainer, TrainResult
+from .trainer import Trainer
 
 # Settings a resumed run may change; everything else comes from the interrupted run.
 RESUME_OVERRIDABLE = ("device", "workers", "cache", "batch", "plots", "verbose")

@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..nn.model import TaskModel
+from ..runs.validation import Validation
 from ..val.pose_validator import PoseScorer
 from .detect_common import DetectFamilyTask
 from .pose_loss import PoseLoss
-from .task import Validation
 
 
 class PoseTask(DetectFamilyTask):

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..nn.model import TaskModel
+from ..runs.validation import Validation
 from ..val.segment_validator import SegmentScorer
 from .detect_common import DetectFamilyTask
 from .detect_loss import SegmentationLoss
-from .task import Validation
 
 
 class SegmentTask(DetectFamilyTask):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -13,6 +13,7 @@ from ..cancel import CancelToken
 from ..config import Settings
 from ..data.loader import BatchLoader
 from ..nn.model import TaskModel
+from ..runs.validation import Validation
 
 
 @dataclass
@@ -24,16 +25,6 @@ class TaskData:
     names: dict[int, str]
     root: Path
     description: str = ""
-
-
-@dataclass(frozen=True)
-class Validation:
-    """One validation pass: ``metrics`` use results.csv column names; higher fitness is better."""
-
-    metrics: Mapping[str, float]
-    fitness: float
-    losses: Mapping[str, float] = field(default_factory=dict)
-    details: Any = None  # the task's own metrics object (confusion matrix, per-class figures)
 
 
 WarningSink = Callable[[str, str | None], None]

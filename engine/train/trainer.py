@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +32,14 @@ from ..events import (
 )
 from ..nn.model import TaskModel
 from ..nn.zoo import build_model
+from ..runs.run_dir import remove_if_no_files, run_dir
+from ..runs.train_result import TrainResult
+from ..runs.validation import Validation
 from ..utils.atomic import atomic_writer
 from .auto_optimizer import resolve_optimizer
 from .ema import ModelEMA
 from .optim import build_optimizer, interpolate, lr_factor, warmup_steps
 from .pretrained import transfer_pretrained
-from .run_dir import remove_if_no_files, run_dir
 from .run_files import (
     disk_full_error,
     remove_interrupted_saves,
@@ -46,7 +47,7 @@ from .run_files import (
     write_results_csv,
 )
 from .seeding import restore_rng_state, rng_state, seed_everything
-from .task import TaskData, TaskHooks, Validation
+from .task import TaskData, TaskHooks
 
 MAX_GRAD_NORM = 10.0
 # Steps with a non-finite loss are skipped; this many in a row stop the run.
@@ -56,30 +57,6 @@ CPU_DEFAULT_BATCH = 16
 
 class TrainingDiverged(EngineError):  # noqa: N818 - the name says what happened
     """The loss stayed NaN/inf; no checkpoint was written from the broken weights."""
-
-
-@dataclass
-class TrainResult:
-    """What a finished (or stopped) run left behind."""
-
-    save_dir: Path
-    status: str
-    epochs_completed: int
-    best: Path | None = None
-    last: Path | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    best_fitness: float | None = None
-    seconds: float = 0.0
-    validation: Validation | None = None
-    final_metrics: dict[str, float] = field(default_factory=dict)
-    """best.pt's validation metrics (``metrics`` is the last epoch's results.csv row)."""
-
-    def __getattr__(self, name: str):
-        """``result.top1`` etc.: the task's metrics of best.pt (e.g. ClassifyMetrics)."""
-        details = getattr(self.__dict__.get("validation"), "details", None)
-        if details is not None and not name.startswith("_"):
-            return getattr(details, name)
-        raise AttributeError(name)
 
 
 def round_imgsz(imgsz: int | list[int], stride: int, warn) -> int:

@@ -15,9 +15,9 @@ from ..data.loader import BatchLoader, ImageStore
 from ..data.named import resolve_dataset_dir
 from ..errors import DatasetError
 from ..events import Reporter, RunStarted, Warning, ignore, reported_run
+from ..runs.run_dir import run_dir
+from ..runs.validation import Validation
 from ..train.classify import center_crop_transform
-from ..train.run_dir import run_dir
-from ..train.task import Validation
 from ..utils.atomic import DiskFullError, disk_full_cause, disk_full_target
 from .classify_validator import Forward, validate_classify
 

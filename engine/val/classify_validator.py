@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ..cancel import NEVER, CancelToken
 from ..data.loader import BatchLoader
 from ..events import Reporter, StepEnd, ignore
-from ..train.task import Validation
+from ..runs.validation import Validation
 from .classify_metrics import ClassifyMetrics
 
 # images (N×3×S×S float) -> (probabilities N×C, logits N×C or None)

@@ -14,8 +14,8 @@ from ..data.detect_labels import verify_split
 from ..data.detect_loader import DetectBatchLoader
 from ..errors import DatasetError
 from ..events import Reporter, RunStarted, Warning, ignore, reported_run
-from ..train.run_dir import run_dir
-from ..train.task import Validation
+from ..runs.run_dir import run_dir
+from ..runs.validation import Validation
 from .classify_run import check_class_names, saving_results
 from .detect_validator import validate_detections
 from .pose_json import PoseJsonCollector

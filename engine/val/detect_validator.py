@@ -18,7 +18,7 @@ from ..cancel import NEVER, CancelToken
 from ..data.loader import BatchLoader
 from ..events import Reporter, StepEnd, ignore
 from ..predict.nms import non_max_suppression
-from ..train.task import Validation
+from ..runs.validation import Validation
 
 
 class Scorer(Protocol):
