@@ -290,10 +290,10 @@ class MainWindow(QMainWindow):
             datasets.filesDropped.connect(lambda paths: self.import_dataset(paths[0]))
         if hasattr(datasets, "imagesChanged"):  # the trash: Annotate lists live images only
             datasets.imagesChanged.connect(annotate.refresh_images)
-        self.pages["Predict"].drafts_created.connect(lambda _count: annotate.drafts_changed())
+        self.pages["Predict"].draftsCreated.connect(lambda _count: annotate.drafts_changed())
         self.pages["Train"].trainingEnded.connect(self._training_ended)
         annotate.saved.connect(self._show_saved)
-        annotate.save_failed.connect(lambda message: show_error(
+        annotate.saveFailed.connect(lambda message: show_error(
             self, "Your edits could not be saved", f"{message}\n\nThe edits are kept in "
             "memory and saved again by themselves; nothing is lost while the app stays open."))
         self.rail.setEnabled(True)

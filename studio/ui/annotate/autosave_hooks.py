@@ -1,7 +1,7 @@
 """The Annotate page's side of autosave: each edit goes to the ``AutosaveWriter`` thread, and
 the page's "Saving… / Saved / Not saved — retrying" mark follows what the thread reports.
 Mixed into ``AnnotatePage``, which holds ``writer``, ``saved_label``, the documents and the
-``saved`` / ``save_failed`` signals."""
+``saved`` / ``saveFailed`` signals."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class PageAutosave:
         self.saved_label.setToolTip(f"{message}\nYour edits are kept and saved again.")
         if not self._failing:
             self._failing = True
-            self.save_failed.emit(message)
+            self.saveFailed.emit(message)
 
     def _set_saved_text(self, text: str, style: str) -> None:
         self.saved_label.setText(text)

@@ -44,10 +44,10 @@ ZOOM_RANGE = (0.02, 64.0)
 
 class AnnotationCanvas(HitTests, QGraphicsView):
     """Shows a document's image and instances; zoom to the cursor with the wheel, pan with
-    Space-drag or the middle button. ``selection_changed(key or None)`` on (de)selection."""
+    Space-drag or the middle button. ``selectionChanged(key or None)`` on (de)selection."""
 
-    selection_changed = Signal(object)
-    space_tapped = Signal()
+    selectionChanged = Signal(object)
+    spaceTapped = Signal()
     hint = Signal(str)  # what just happened, for the page to show beside the tools
 
     def __init__(self, parent=None) -> None:
@@ -88,8 +88,8 @@ class AnnotationCanvas(HitTests, QGraphicsView):
         if self.tool is not None:
             self.tool.cancel()
         if self.document is not None:
-            self.document.structure_changed.disconnect(self.rebuild)
-            self.document.instance_changed.disconnect(self._on_instance_changed)
+            self.document.structureChanged.disconnect(self.rebuild)
+            self.document.instanceChanged.disconnect(self._on_instance_changed)
         self.document = document
         self.hover.forget()
         self.scene().clear()
@@ -108,11 +108,11 @@ class AnnotationCanvas(HitTests, QGraphicsView):
             self._pixmap_item.setScale(width / pixmap.width())
         margin = max(width, height)
         self.scene().setSceneRect(self.image_rect().adjusted(-margin, -margin, margin, margin))
-        document.structure_changed.connect(self.rebuild)
-        document.instance_changed.connect(self._on_instance_changed)
+        document.structureChanged.connect(self.rebuild)
+        document.instanceChanged.connect(self._on_instance_changed)
         self.rebuild()
         self.fit()
-        self.selection_changed.emit(None)
+        self.selectionChanged.emit(None)
 
     def image_rect(self) -> QRectF:
         if self.document is None:
@@ -231,13 +231,13 @@ class AnnotationCanvas(HitTests, QGraphicsView):
         for each in {previous, key} - {None}:
             self.refresh(each)
         if changed:
-            self.selection_changed.emit(key)
+            self.selectionChanged.emit(key)
 
     def _set_selection(self, key: str | None) -> None:
         if key != self.selected_key:
             self.selected_key = key
             self.selected_vertex = self.selected_keypoint = None
-            self.selection_changed.emit(key)
+            self.selectionChanged.emit(key)
 
     def selected(self) -> AnnotationData | None:
         if self.document is None or self.selected_key is None:
@@ -394,7 +394,7 @@ class AnnotationCanvas(HitTests, QGraphicsView):
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = False
             if not self._space_panned:
-                self.space_tapped.emit()
+                self.spaceTapped.emit()
             event.accept()
             return
         event.ignore()

@@ -9,12 +9,12 @@ from ...services.annotations import AnnotationData, ImageInfo
 
 class ImageDocument(QObject):
     """One image's annotations. ``changed`` after every edit (autosave listens);
-    ``instance_changed(key)`` when one instance changed in place; ``structure_changed`` when
+    ``instanceChanged(key)`` when one instance changed in place; ``structureChanged`` when
     instances were added, removed or reordered."""
 
     changed = Signal()
-    instance_changed = Signal(str)
-    structure_changed = Signal()
+    instanceChanged = Signal(str)
+    structureChanged = Signal()
 
     def __init__(self, image: ImageInfo, annotations: list[AnnotationData],
                  parent: QObject | None = None) -> None:
@@ -42,19 +42,19 @@ class ImageDocument(QObject):
         self.annotations.insert(index, annotation)
         if annotation.id is not None:
             self.known_ids.add(annotation.id)
-        self.structure_changed.emit()
+        self.structureChanged.emit()
         self.changed.emit()
 
     def remove(self, key: str) -> tuple[int, AnnotationData]:
         index = self.index_of(key)
         annotation = self.annotations.pop(index)
-        self.structure_changed.emit()
+        self.structureChanged.emit()
         self.changed.emit()
         return index, annotation
 
     def replace(self, annotation: AnnotationData) -> None:
         self.annotations[self.index_of(annotation.key)] = annotation
-        self.instance_changed.emit(annotation.key)
+        self.instanceChanged.emit(annotation.key)
         self.changed.emit()
 
     def learn_ids(self, assigned: dict[str, int]) -> None:

@@ -155,12 +155,12 @@ class GoToField(QLineEdit):
 class ImageStrip(QWidget):
     """A filmstrip of the images (file names with status dots) under the canvas, and its
     controls (``controls``: go-to field, "Next unlabelled", the count of images done), which
-    the page puts on its hint line. ``image_chosen(id)`` on a click; ``go_to_requested(text)``
-    on Enter in the field; ``next_requested()`` on the button; ``done()`` on Esc."""
+    the page puts on its hint line. ``imageChosen(id)`` on a click; ``goToRequested(text)``
+    on Enter in the field; ``nextRequested()`` on the button; ``done()`` on Esc."""
 
-    image_chosen = Signal(int)
-    go_to_requested = Signal(str)
-    next_requested = Signal()
+    imageChosen = Signal(int)
+    goToRequested = Signal(str)
+    nextRequested = Signal()
     done = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -171,7 +171,7 @@ class ImageStrip(QWidget):
                               "then Enter (Esc: back to the image)")
         self.go_to.setClearButtonEnabled(True)
         self.go_to.setFixedWidth(200)
-        self.go_to.returnPressed.connect(lambda: self.go_to_requested.emit(self.go_to.text()))
+        self.go_to.returnPressed.connect(lambda: self.goToRequested.emit(self.go_to.text()))
         self.go_to.cancelled.connect(self.done)
         self.completer = QCompleter(self)
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -179,12 +179,12 @@ class ImageStrip(QWidget):
         self.names = QStringListModel(self)
         self.completer.setModel(self.names)
         self.go_to.setCompleter(self.completer)
-        self.completer.activated[str].connect(self.go_to_requested)  # a click in its list
+        self.completer.activated[str].connect(self.goToRequested)  # a click in its list
         self.next_button = QPushButton("Next unlabelled (U)")
         self.next_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.next_button.setToolTip("The next image with no label that is not marked "
                                     "background (drafts are not labels yet)")
-        self.next_button.clicked.connect(self.next_requested)
+        self.next_button.clicked.connect(self.nextRequested)
         self.summary = QLabel()
         self.summary.setToolTip("Images with labels or marked background (no objects); "
                                 "green dot: labelled, amber dot: drafts only, blue square: "
@@ -244,7 +244,7 @@ class ImageStrip(QWidget):
     def _clicked(self, index: QModelIndex) -> None:
         image_id = index.data(IMAGE_ID_ROLE)
         if image_id is not None:
-            self.image_chosen.emit(int(image_id))
+            self.imageChosen.emit(int(image_id))
 
     def _summarise(self) -> None:
         statuses = self.model.statuses

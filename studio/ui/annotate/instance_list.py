@@ -34,12 +34,12 @@ def describe(index: int, data: AnnotationData, class_name: str) -> str:
 
 
 class InstanceList(QListWidget):
-    """Lists a document's instances; ``instance_selected(key or None)`` when the user picks
+    """Lists a document's instances; ``instanceSelected(key or None)`` when the user picks
     one; ``select_key`` follows the canvas without echoing back; Delete or Backspace here
-    ask for the selected instances' removal: ``delete_requested([key, ...])``."""
+    ask for the selected instances' removal: ``deleteRequested([key, ...])``."""
 
-    instance_selected = Signal(object)
-    delete_requested = Signal(list)
+    instanceSelected = Signal(object)
+    deleteRequested = Signal(list)
 
     def __init__(self, class_name: Callable[[int], str], class_color: Callable[[int], str],
                  parent: QWidget | None = None) -> None:
@@ -91,7 +91,7 @@ class InstanceList(QListWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.selected_keys():
-            self.delete_requested.emit(self.selected_keys())
+            self.deleteRequested.emit(self.selected_keys())
             event.accept()
             return
         super().keyPressEvent(event)
@@ -109,4 +109,4 @@ class InstanceList(QListWidget):
         current = self.currentItem()
         if current is not None and current.isSelected():  # the row just clicked
             items = [current]
-        self.instance_selected.emit(items[0].data(KEY_ROLE) if items else None)
+        self.instanceSelected.emit(items[0].data(KEY_ROLE) if items else None)

@@ -65,9 +65,9 @@ class ImageNavigator(QObject):
         self.strip = page.strip
         # the statuses' query (about 25 ms for 10,000 images) runs off the GUI thread
         self.queries = BackgroundCalls("annotate-statuses", 1, self)
-        self.strip.image_chosen.connect(self._open)
-        self.strip.go_to_requested.connect(self.go_to)
-        self.strip.next_requested.connect(self.next_unlabelled)
+        self.strip.imageChosen.connect(self._open)
+        self.strip.goToRequested.connect(self.go_to)
+        self.strip.nextRequested.connect(self.next_unlabelled)
         self.strip.done.connect(self._back_to_canvas)
         self.loaded = 0
 

@@ -53,11 +53,11 @@ class _WriterSignals(QObject):
 
 
 class AnnotatePage(PageUndo, PageAutosave, QWidget):
-    """Annotate the project's images. ``image_changed(image_id)`` after navigation;
-    ``save_failed(message)`` once when saving starts failing (the edit is kept and retried)."""
+    """Annotate the project's images. ``imageChanged(image_id)`` after navigation;
+    ``saveFailed(message)`` once when saving starts failing (the edit is kept and retried)."""
 
-    image_changed = Signal(int)
-    save_failed = Signal(str)
+    imageChanged = Signal(int)
+    saveFailed = Signal(str)
     saved = Signal()  # every pending edit is in the database
     context_title = "Annotations"
 
@@ -104,10 +104,10 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
                                        else None)
         self.panel.opacity.valueChanged.connect(self._set_opacity)
         self.panel.trash.restore.connect(self.restore_annotation)
-        self.canvas.selection_changed.connect(self._on_canvas_selection)
-        self.canvas.space_tapped.connect(self.toggle_reviewed)
-        self.instance_list.instance_selected.connect(self._select_from_list)
-        self.instance_list.delete_requested.connect(self.delete_instances)
+        self.canvas.selectionChanged.connect(self._on_canvas_selection)
+        self.canvas.spaceTapped.connect(self.toggle_reviewed)
+        self.instance_list.instanceSelected.connect(self._select_from_list)
+        self.instance_list.deleteRequested.connect(self.delete_instances)
         self.toolbar = QHBoxLayout()
         self.tool_buttons: dict[str, QToolButton] = {}
         for name in TOOLS_BY_TASK.get(self.task, ()):
@@ -262,7 +262,7 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
         self._show_trash()
         self._update_position()
         self.navigator.image_shown(image_id)
-        self.image_changed.emit(image_id)
+        self.imageChanged.emit(image_id)
 
     def next_image(self) -> None:
         self._step(1)
@@ -298,8 +298,8 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
             service.load_annotations(database, image_id, dims)
         document = ImageDocument(image, annotations, self)
         document.changed.connect(lambda d=document: self._submit(d))
-        document.structure_changed.connect(self._show_document)
-        document.instance_changed.connect(lambda _key: self._show_document())
+        document.structureChanged.connect(self._show_document)
+        document.instanceChanged.connect(lambda _key: self._show_document())
         stack = QUndoStack(self)
         self.undo_group.addStack(stack)
         self._documents[image_id] = (document, stack)

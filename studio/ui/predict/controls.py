@@ -38,9 +38,9 @@ def _slider(low: int, high: int, value: int) -> QSlider:
 
 
 class PredictControls(QWidget):
-    """Inputs of the Predict page; ``options_changed`` whenever a drawing option moves."""
+    """Inputs of the Predict page; ``optionsChanged`` whenever a drawing option moves."""
 
-    options_changed = Signal()
+    optionsChanged = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,7 +50,7 @@ class PredictControls(QWidget):
         layout.addWidget(self._view_box())
         self.classes = QListWidget()
         self.classes.setMaximumHeight(140)
-        self.classes.itemChanged.connect(lambda _item: self.options_changed.emit())
+        self.classes.itemChanged.connect(lambda _item: self.optionsChanged.emit())
         classes_box = QGroupBox("Classes shown")
         QVBoxLayout(classes_box).addWidget(self.classes)
         layout.addWidget(classes_box)
@@ -192,7 +192,7 @@ class PredictControls(QWidget):
     def _changed(self) -> None:
         self.conf_label.setText(f"{self.conf.value() / 100:.2f}")
         self.iou_label.setText(f"{self.iou.value() / 100:.2f}")
-        self.options_changed.emit()
+        self.optionsChanged.emit()
 
     def options(self) -> OverlayOptions:
         hidden = frozenset(self.classes.item(row).data(Qt.ItemDataRole.UserRole)
@@ -217,7 +217,7 @@ class PredictControls(QWidget):
             item.setCheckState(Qt.CheckState.Checked)
             self.classes.addItem(item)
         self.classes.blockSignals(False)
-        self.options_changed.emit()
+        self.optionsChanged.emit()
 
     def add_model(self, label: str, path: Path, *, select: bool = True) -> None:
         """Offer ``path`` in the model list (once)."""

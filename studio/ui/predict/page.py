@@ -46,10 +46,10 @@ class _FrameSignals(QObject):
 
 
 class PredictPage(QWidget):
-    """Prediction overlay viewer and pre-labelling. ``drafts_created(count)`` after a
+    """Prediction overlay viewer and pre-labelling. ``draftsCreated(count)`` after a
     pre-label run wrote drafts (the Annotate page should reload)."""
 
-    drafts_created = Signal(int)
+    draftsCreated = Signal(int)
     context_title = "Prediction"
 
     def __init__(self, project: Project, jobs: JobManager, parent: QWidget | None = None):
@@ -79,7 +79,7 @@ class PredictPage(QWidget):
         self.controls = PredictControls()
         c = self.controls
         c.set_task(self.project.task)
-        c.options_changed.connect(lambda: self.view.set_options(self.options()))
+        c.optionsChanged.connect(lambda: self.view.set_options(self.options()))
         c.run_button.clicked.connect(self.run)
         c.cancel_button.clicked.connect(self.cancel)
         c.browse_model_file.clicked.connect(self._choose_model_file)
@@ -402,7 +402,7 @@ class PredictPage(QWidget):
         if report.skipped:
             text += f" Skipped {plural(len(report.skipped), 'unreadable image')}."
         self._say(text)
-        self.drafts_created.emit(report.drafts)
+        self.draftsCreated.emit(report.drafts)
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.controls.status.setText(text)

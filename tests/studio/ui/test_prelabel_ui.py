@@ -39,7 +39,7 @@ def setup(qtbot, make_project, tmp_path, task, config):
     qtbot.addWidget(predict)
     predict.set_model_path(tiny(tmp_path, config))
     predict.controls.prelabel_conf.setValue(0.1)
-    with qtbot.waitSignal(predict.drafts_created, timeout=30000) as created:
+    with qtbot.waitSignal(predict.draftsCreated, timeout=30000) as created:
         predict.prelabel()
     assert created.args[0] > 0
     annotate = AnnotatePage(project, jobs)
