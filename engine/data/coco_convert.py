@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ..config.safe_yaml import safe_load_bounded
 from ..errors import DatasetError, SettingsError
+from ..formats.dataset_yaml import dataset_config, parse_yaml_text, write_dataset_yaml
+from ..formats.yolo_labels import format_line, write_label_file
 from ..utils import rle
 from ..utils.atomic import atomic_writer
 from .check import Problem
@@ -132,7 +133,7 @@ def convert_coco(
     rows, crowd = _rows(content, source, images, classes, task, include_crowd, problems)
     written = _write_labels(output / "labels" / split, images, rows)
     placed = _place_images(images, images_root, output / "images" / split, source, problems)
-    _write_yaml(yaml_path, config)
+    write_dataset_yaml(yaml_path, config)
     return ConvertReport(
         output_dir=output,
         yaml_path=yaml_path,
@@ -227,8 +228,7 @@ def _annotation_line(
         values = [*box, *_keypoints(annotation.get("keypoints"), image, classes.kpt_count)]
     else:
         values = list(_segment(annotation.get("segmentation"), image).reshape(-1))
-    numbers = " ".join(f"{v:.6g}" for v in values)
-    return image_id, f"{classes.index[category]} {numbers}"
+    return image_id, format_line(classes.index[category], values)
 
 
 def _box(bbox: Any, image: ImageInfo) -> list[float]:
@@ -316,9 +316,7 @@ def _write_labels(
 ) -> int:
     written = 0
     for image_id, lines in rows.items():
-        target = (folder / images[image_id].file_name).with_suffix(".txt")
-        with atomic_writer(target) as handle:
-            handle.write("".join(f"{line}\n" for line in lines).encode())
+        write_label_file((folder / images[image_id].file_name).with_suffix(".txt"), lines)
         written += 1
     return written
 
@@ -367,7 +365,7 @@ def _dataset_config(yaml_path: Path, split: str, classes: CocoClasses, task: str
     if not yaml_path.exists():
         return fresh
     try:
-        existing = safe_load_bounded(yaml_path.read_text(encoding="utf-8"))
+        existing = parse_yaml_text(yaml_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise DatasetError(
             f"cannot be read to add split {split} ({exc}); remove it or choose "
@@ -390,25 +388,14 @@ def _dataset_config(yaml_path: Path, split: str, classes: CocoClasses, task: str
 
 
 def _fresh_config(split: str, classes: CocoClasses, task: str) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "path": ".",
-        "train": f"images/{split}",
-        "val": f"images/{split}",
-        "names": dict(classes.names),
-    }
-    if task == "pose" and classes.kpt_count:
-        config["kpt_shape"] = [classes.kpt_count, 3]
-    if task == "pose" and classes.kpt_names:
-        flip = derive_flip_idx(classes.kpt_names)
-        if flip is not None:
-            config["flip_idx"] = list(flip)
-        config["kpt_names"] = list(classes.kpt_names)
-        if classes.skeleton:
-            config["skeleton"] = [list(pair) for pair in classes.skeleton]
-    return config
-
-
-def _write_yaml(path: Path, config: Mapping[str, Any]) -> None:
-    text = yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True)
-    with atomic_writer(path) as handle:
-        handle.write(text.encode())
+    pose = task == "pose"
+    flip = derive_flip_idx(classes.kpt_names) if pose and classes.kpt_names else None
+    return dataset_config(
+        {"train": f"images/{split}", "val": f"images/{split}"},
+        classes.names,
+        path=".",
+        kpt_shape=[classes.kpt_count, 3] if pose and classes.kpt_count else None,
+        flip_idx=flip,
+        kpt_names=classes.kpt_names if pose and classes.kpt_names else None,
+        skeleton=classes.skeleton if pose and classes.kpt_names and classes.skeleton else None,
+    )

@@ -28,12 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..cancel import NEVER, CancelToken
-from ..config.safe_yaml import YamlTooLarge, safe_load_bounded
 from ..errors import DatasetError
 from ..events import Reporter, ignore
+from ..formats.dataset_yaml import LAYOUT, read_dataset_yaml
 from .check import Problem
 from .images import IMAGE_SUFFIXES
 from .links import LinkNotes, inside_lexically, leaves
@@ -52,10 +50,6 @@ __all__ = [
 CONFIG_DIR = Path(__file__).parent / "configs"
 TASKS = ("segment", "pose")
 SPLITS = ("train", "val", "test")
-LAYOUT = (
-    "a dataset yaml gives path (the dataset folder), train and val (folders of images or .txt "
-    "lists, relative to path) and names; labels sit in labels/ beside images/"
-)
 _SIDE_SWAP = {"left": "right", "right": "left", "l": "r", "r": "l"}
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
@@ -117,7 +111,7 @@ def load_detect_dataset(
     if task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
     yaml_path, packaged = _find_yaml(data)
-    config = _read_yaml(yaml_path)
+    config = read_dataset_yaml(yaml_path)
     problems: list[Problem] = []
     root = _dataset_root(config, yaml_path, packaged, progress, cancel)
     names = _names(config, yaml_path)
@@ -214,26 +208,6 @@ def _packaged_yaml(data: str | Path) -> Path | None:
     stem = data[:-5] if data.endswith(".yaml") else data
     candidate = CONFIG_DIR / f"{stem}.yaml"
     return candidate if stem and candidate.is_file() else None
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"cannot be read ({exc})", path=path) from exc
-    try:
-        config = safe_load_bounded(text)
-    except YamlTooLarge as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise DatasetError(str(exc.problem), path=path, line=line) from exc
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise DatasetError(f"not valid YAML ({exc.problem})", path=path, line=line) from exc
-    except yaml.YAMLError as exc:
-        raise DatasetError(f"not valid YAML ({exc})", path=path) from exc
-    if not isinstance(config, dict):
-        raise DatasetError(f"holds no mapping of keys; {LAYOUT}", path=path)
-    return config
 
 
 def _dataset_root(

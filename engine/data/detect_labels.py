@@ -11,8 +11,10 @@ Rows, all coordinates normalised to 0..1:
 - pose: ``class cx cy w h`` then K keypoints of ``x y v`` (``kpt_shape [K, 3]``) or ``x y``
   (``[K, 2]``; a negative coordinate marks a keypoint as not labelled).
 
-A bad row is reported (file, line, reason) and skipped; the rest of the file is used. A file
-whose rows are all bad leaves its image out, rather than teaching that nothing is there.
+Lines are read by the label codec (:mod:`engine.formats.yolo_labels`: numbers, class id, value
+count); this module checks what the numbers mean. A bad row is reported (file, line, reason)
+and skipped; the rest of the file is used. A file whose rows are all bad leaves its image out,
+rather than teaching that nothing is there.
 Coordinates up to :data:`COORD_TOLERANCE` outside 0..1 are clipped with a warning (the
 reference's 1 % tolerance); further out is an error. Exact duplicate rows are dropped with a
 warning. A labelled keypoint more than half the box's size outside its box is a warning.
@@ -21,7 +23,6 @@ warning. A labelled keypoint more than half the box's size outside its box is a 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ import numpy as np
 
 from ..cancel import NEVER, CancelToken
 from ..errors import DatasetError
+from ..formats.yolo_labels import LabelLineError, LabelRow, parse_row, read_numbers
 from .check import CheckProgress, Problem, check_image, default_workers
 from .instances import Instances, xywh_to_xyxy
 from .label_cache import CachedLabels, LabelCache, read_stamp
@@ -60,7 +62,7 @@ _BATCH = 32
 _SUMMARY_PROBLEMS = 20
 
 
-class _RowError(Exception):
+class _RowError(LabelLineError):
     """A row that cannot be used; the message is the reason shown to the user."""
 
 
@@ -110,13 +112,12 @@ def parse_labels(
     problems: list[Problem] = []
     seen: dict[tuple[float, ...], int] = {}
     for number, line in enumerate(text.splitlines(), 1):
-        tokens = line.split()
-        if not tokens:
-            continue
         try:
-            values = _numbers(tokens)
+            values = read_numbers(line)
+            if not values:
+                continue
             row = _parse_row(values, layout)
-        except _RowError as exc:
+        except LabelLineError as exc:
             problems.append(Problem(path, f"{exc}; row skipped", "error", number))
             continue
         first = seen.setdefault(values, number)
@@ -162,76 +163,34 @@ def read_labels(
 # -- one row ---------------------------------------------------------------------------------
 
 
-def _numbers(tokens: Sequence[str]) -> tuple[float, ...]:
-    values = []
-    for token in tokens:
-        try:
-            values.append(float(token))
-        except ValueError:
-            raise _RowError(f"'{token}' is not a number") from None
-    if not all(math.isfinite(v) for v in values):
-        raise _RowError("holds NaN or infinity")
-    return tuple(values)
-
-
 def _parse_row(values: tuple[float, ...], layout: _Layout) -> _Row:
-    cls = _class_id(values[0], layout.num_classes)
-    coords = np.asarray(values[1:], np.float64)
+    """The codec reads the row's shape (class id, value count); this checks what it means."""
+    parsed = parse_row(values, layout.task, layout.kpt_shape, layout.num_classes)
     if layout.task == "pose":
-        return _pose_row(cls, coords, layout.kpt_shape)
-    return _segment_row(cls, coords)
+        return _pose_row(parsed)
+    return _segment_row(parsed)
 
 
-def _class_id(value: float, num_classes: int) -> int:
-    if value < 0:
-        raise _RowError(f"class id {value:g} is negative")
-    if value != int(value):
-        raise _RowError(f"class id {value:g} is not a whole number")
-    if value >= num_classes:
-        raise _RowError(
-            f"class id {int(value)} is not below the number of names ({num_classes}: ids "
-            f"0..{num_classes - 1}); add the class to names or fix the id"
-        )
-    return int(value)
-
-
-def _segment_row(cls: int, coords: np.ndarray) -> _Row:
-    count = len(coords)
-    if count == 4:
-        row = _Row(cls, _box(coords), np.zeros((0, 2), np.float32))
+def _segment_row(parsed: LabelRow) -> _Row:
+    if parsed.polygon is None:
+        row = _Row(parsed.class_id, _box(parsed.box), np.zeros((0, 2), np.float32))
         row.warnings.append(
             "a box row (class cx cy w h), no polygon: it trains the box, its mask is empty"
         )
         row.box = _within_unit(row.box, "box", row.warnings)
         return row
-    if count == 0:
-        raise _RowError("no coordinates after the class")
-    if count % 2:
-        raise _RowError(f"{count} coordinates after the class; a polygon needs x y pairs")
-    if count < 6:
-        raise _RowError(f"polygon has {count // 2} points; at least 3 are needed")
     warnings: list[str] = []
-    polygon = _within_unit(coords.reshape(-1, 2), "polygon", warnings)
+    polygon = _within_unit(parsed.polygon, "polygon", warnings)
     if polygon_area(polygon) <= 1e-12:
         raise _RowError("polygon has zero area (its points lie on one line)")
     box = np.concatenate((polygon.min(0), polygon.max(0)))
-    return _Row(cls, box, polygon.astype(np.float32), None, warnings)
+    return _Row(parsed.class_id, box, polygon.astype(np.float32), None, warnings)
 
 
-def _pose_row(cls: int, coords: np.ndarray, kpt_shape: tuple[int, int]) -> _Row:
-    count, dims = kpt_shape
-    expected = 4 + count * dims
-    if len(coords) != expected:
-        other = 5 - dims
-        fits_other = len(coords) == 4 + count * other
-        hint = f" (the row fits kpt_shape [{count}, {other}])" if fits_other else ""
-        raise _RowError(
-            f"{len(coords)} values after the class; pose rows need 4 box values + {count}×{dims} "
-            f"keypoint values = {expected} (kpt_shape [{count}, {dims}]){hint}"
-        )
+def _pose_row(parsed: LabelRow) -> _Row:
     warnings: list[str] = []
-    box = _within_unit(_box(coords[:4]), "box", warnings)
-    keypoints = coords[4:].reshape(count, dims).copy()
+    box = _within_unit(_box(parsed.box), "box", warnings)
+    keypoints = parsed.keypoints.copy()
     labelled = _labelled_keypoints(keypoints)
     if labelled.any():
         keypoints[labelled, :2] = _within_unit(keypoints[labelled, :2], "keypoint", warnings)
@@ -242,7 +201,7 @@ def _pose_row(cls: int, coords: np.ndarray, kpt_shape: tuple[int, int]) -> _Row:
         warnings.append(
             f"{which} far outside the box (more than half the box's size beyond it); check the row"
         )
-    return _Row(cls, box, None, keypoints.astype(np.float32), warnings)
+    return _Row(parsed.class_id, box, None, keypoints.astype(np.float32), warnings)
 
 
 def _box(xywh: np.ndarray) -> np.ndarray:

@@ -19,7 +19,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .sample_writer import contrasting_colour, noisy_background, write_sample_dataset
+from ..formats.yolo_labels import pose_line
+from .sample_writer import (
+    contrasting_colour,
+    noisy_background,
+    quantised,
+    write_sample_dataset,
+)
 
 KEYPOINT_NAMES = ("head", "left_hand", "right_hand", "left_foot", "right_foot")
 FLIP_IDX = (0, 2, 1, 4, 3)
@@ -161,10 +167,10 @@ def _label_lines(figures, size: int) -> list[str]:
     lines = []
     for box, keypoints in figures:
         x1, y1, x2, y2 = (float(v) for v in np.clip(box / size, 0, 1))
-        values = [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1]
-        for x, y, visibility in keypoints:
-            values += [min(max(float(x) / size, 0.0), 1.0), min(max(float(y) / size, 0.0), 1.0)]
-            values.append(int(visibility))
-        tokens = [f"{v:.6f}" if isinstance(v, float) else str(v) for v in values]
-        lines.append(" ".join(["0", *tokens]))
+        points = [
+            [*quantised(np.clip(np.array([x, y], np.float64) / size, 0, 1)), int(visibility)]
+            for x, y, visibility in keypoints
+        ]
+        box_xywh = quantised([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1])
+        lines.append(pose_line(0, box_xywh, points))
     return lines

@@ -7,14 +7,14 @@ out as ``root/images/{train,val}/*.jpg``, ``root/labels/{train,val}/*.txt`` and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from ..utils.atomic import atomic_writer
+from ..formats.dataset_yaml import write_dataset_yaml
+from ..formats.yolo_labels import write_label_file
 from .images import write_image
 
 Scene = Callable[[np.random.Generator], tuple[np.ndarray, Sequence[str]]]
@@ -42,12 +42,18 @@ def write_sample_dataset(
             image, lines = scene(rng)
             stem = f"{split}_{index:04d}"
             write_image(root / "images" / split / f"{stem}.jpg", image)
-            _write_lines(root / "labels" / split / f"{stem}.txt", lines)
+            write_label_file(root / "labels" / split / f"{stem}.txt", lines)
     layout = {**{split: f"images/{split}" for split in counts}, **spec}
     target = root / yaml_name
-    with atomic_writer(target) as handle:
-        handle.write(yaml.safe_dump(layout, sort_keys=False).encode())
-    return target
+    return write_dataset_yaml(target, layout)
+
+
+def quantised(values: Iterable[float] | np.ndarray) -> list[float]:
+    """Normalised coordinates rounded to 6 decimals (a millionth of the image), as the generated
+    labels have always been: the sample datasets, and every figure measured on them, stay the
+    same whatever the label codec's number format. ``round`` rounds the exact binary value, as
+    ``f"{v:.6f}"`` did."""
+    return [round(float(value), 6) for value in np.asarray(values).reshape(-1)]
 
 
 def noisy_background(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,9 +71,3 @@ def contrasting_colour(
         colour = rng.integers(0, 256, 3)
         if np.abs(colour - background).sum() > distance:
             return tuple(int(c) for c in colour)
-
-
-def _write_lines(path: Path, lines: Sequence[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(path) as handle:
-        handle.write(("\n".join(lines) + "\n").encode() if lines else b"")

@@ -17,7 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .sample_writer import contrasting_colour, noisy_background, write_sample_dataset
+from ..formats.yolo_labels import polygon_line
+from .sample_writer import (
+    contrasting_colour,
+    noisy_background,
+    quantised,
+    write_sample_dataset,
+)
 
 SHAPE_NAMES = ("circle", "triangle", "rectangle", "star")
 
@@ -93,7 +99,4 @@ def _polygon(kind: int, cx: float, cy: float, radius: float, rng) -> np.ndarray:
 
 
 def _label_lines(rows, size: int) -> list[str]:
-    return [
-        " ".join([str(kind), *(f"{v:.6f}" for v in np.clip(polygon / size, 0, 1).reshape(-1))])
-        for kind, polygon in rows
-    ]
+    return [polygon_line(kind, quantised(np.clip(polygon / size, 0, 1))) for kind, polygon in rows]

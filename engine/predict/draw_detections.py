@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from ..formats.yolo_labels import classify_line, format_line
 from .draw_keypoints import draw_keypoints, skeleton_for
 from .drawing import FONT, font_scale_for, line_width_for
 
@@ -176,25 +177,27 @@ def _keypoint_record(points: np.ndarray, decimals: int) -> dict[str, list[float]
 
 
 def label_lines(result, save_conf: bool = False) -> list[str]:
-    """The lines of a YOLO label file for ``result`` (see ``Results.save_txt``).
+    """The lines of a YOLO label file for ``result`` (see ``Results.save_txt``), written by
+    :mod:`engine.formats.yolo_labels` at the model's own precision (float32: up to 9 digits).
 
     Pose rows add ``x y [conf]`` per keypoint (normalised) after the box: the keypoint
     confidence is written whenever the keypoints carry one; ``save_conf`` appends the object's
-    confidence at the end of every row.
+    confidence at the end of every row. A classifier's rows are ``conf name``, best first.
     """
     if result.boxes is None:
-        return [f"{conf:.2f} {name}" for _, name, conf in result.top()]
-    data = np.asarray(result.boxes.data, dtype=np.float64)
+        return [classify_line(np.float32(conf), name) for _, name, conf in result.top()]
+    data = np.asarray(result.boxes.data)
     outlines = result.masks.xyn if result.masks is not None else None
-    boxes = np.asarray(result.boxes.xywhn, dtype=np.float64)
+    boxes = np.asarray(result.boxes.xywhn)
     keypoints = _normalised_keypoints(result)
     lines = []
     for i, row in enumerate(data):
         coords = outlines[i].reshape(-1) if outlines is not None else boxes[i]
         if keypoints is not None:
             coords = np.concatenate((coords, keypoints[i].reshape(-1)))
-        values = [f"{v:.6g}" for v in coords] + ([f"{row[4]:.6g}"] if save_conf else [])
-        lines.append(" ".join([str(int(row[5])), *values]))
+        if save_conf:
+            coords = np.append(coords, row[4])
+        lines.append(format_line(int(row[5]), coords))
     return lines
 
 
@@ -202,8 +205,8 @@ def _normalised_keypoints(result) -> np.ndarray | None:
     """``[n, K, 2|3]``: normalised x, y and, when present, the confidence."""
     if getattr(result, "keypoints", None) is None:
         return None
-    xyn = np.asarray(result.keypoints.xyn, dtype=np.float64)
+    xyn = np.asarray(result.keypoints.xyn)
     conf = result.keypoints.conf
     if conf is None:
         return xyn
-    return np.concatenate((xyn, np.asarray(conf, dtype=np.float64)[..., None]), -1)
+    return np.concatenate((xyn, np.asarray(conf)[..., None]), -1)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..data.images import write_image
+from ..formats.yolo_labels import write_label_file
 from .draw_detections import detection_records, draw_detections, label_lines
 from .drawing import draw_text_panel, fit_font_scale, font_scale_for, line_width_for
 from .tensor_view import Array, TensorView
@@ -187,13 +188,7 @@ class Results:
         detections ``class x1 y1 x2 y2 ...`` (mask outline, normalised; the box ``cx cy w h``
         without masks) with ``conf`` last when ``save_conf``; for a classifier the top-5 as
         ``conf name`` lines."""
-        from ..utils.atomic import atomic_writer
-
-        target = Path(filename)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_writer(target) as handle:
-            handle.write("".join(f"{line}\n" for line in label_lines(self, save_conf)).encode())
-        return str(target)
+        return str(write_label_file(filename, label_lines(self, save_conf)))
 
     def new(self) -> Results:
         """An empty ``Results`` for the same image (no outputs), to fill with :meth:`update`."""

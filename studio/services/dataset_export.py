@@ -12,8 +12,9 @@ dataset folder), copied otherwise.
 Writes are atomic: the YOLO export is built in a temp folder beside the target and renamed into
 place when complete (an earlier export there is replaced only then); the COCO JSON is written
 to a temp file and renamed. A cancelled export raises ``Cancelled`` and leaves nothing behind.
-Numbers are written in the shortest form that reads back as the same float, so a YOLO dataset
-imported and exported again gives label files that parse to the same values.
+Label lines and the yaml are written by the engine's codecs (``engine.formats``): numbers in the
+shortest form that reads back as the same float, so a YOLO dataset imported and exported again
+gives label files that parse to the same values.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import numpy as np
-import yaml
 from sqlalchemy import select
 
 from engine.cancel import NEVER, CancelToken
+from engine.formats.dataset_yaml import dataset_config, write_dataset_yaml
+from engine.formats.yolo_labels import label_text, polygon_line, pose_line
 from engine.utils.atomic import atomic_directory, atomic_writer
 
 from ..errors import ProjectError
@@ -168,7 +169,7 @@ def _write_detect(root: Path, images: list[_ImageRow], settings: ProjectSettings
         # a background image gets its empty label file: the engine reads it as "no objects"
         label = root / "labels" / image.split / PurePosixPath(name).with_suffix(".txt")
         label.parent.mkdir(parents=True, exist_ok=True)
-        label.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        label.write_text(label_text(lines), encoding="utf-8")  # the folder is written atomically
         summary.images += 1
         summary.annotations += len(lines)
         summary.backgrounds += not lines
@@ -178,41 +179,29 @@ def _write_detect(root: Path, images: list[_ImageRow], settings: ProjectSettings
 def _label_line(annotation: Annotation, dims: int) -> str | None:
     """One label row: ``class x1 y1 ...`` (polygon) or ``class cx cy w h x y [v] ...`` (pose)."""
     if annotation.kind == "polygon" and annotation.polygon and len(annotation.polygon) >= 6:
-        return " ".join([str(annotation.class_index), *map(number, annotation.polygon)])
+        return polygon_line(annotation.class_index, annotation.polygon)
     if annotation.kind == "pose" and annotation.box and annotation.keypoints is not None:
-        values = [number(v) for v in annotation.box]
-        for i, value in enumerate(annotation.keypoints):
-            values.append(str(int(value)) if dims == 3 and i % 3 == 2 else number(value))
-        return " ".join([str(annotation.class_index), *values])
+        keypoints = [int(value) if dims == 3 and i % 3 == 2 else value
+                     for i, value in enumerate(annotation.keypoints)]
+        return pose_line(annotation.class_index, annotation.box, keypoints)
     return None
-
-
-def number(value: float) -> str:
-    """The shortest text that reads back as the same float, without an exponent."""
-    text = repr(float(value))
-    if "e" in text or "E" in text:
-        text = np.format_float_positional(float(value), trim="-")
-    return text[:-2] if text.endswith(".0") else text
 
 
 def _write_yaml(path: Path, splits: set[str], names: list[str], settings: ProjectSettings,
                 summary: ExportSummary) -> None:
-    config: dict[str, Any] = {split: f"images/{split}" for split in ("train", "val", "test")
-                              if split in splits}
     for split in ("train", "val"):
         if split not in splits:
             summary.problems.append(problem_record(
                 path, f"no {split} images, so the yaml has no {split} key; assign some images "
                 f"to {split} before training", severity="warning"))
-    config["names"] = dict(enumerate(names))
-    if settings.task == "pose":
-        config["kpt_shape"] = [len(settings.keypoint_names), settings.keypoint_dims]
-        config["flip_idx"] = list(settings.flip_idx)
-        config["kpt_names"] = list(settings.keypoint_names)
-        if settings.skeleton:
-            config["skeleton"] = [list(edge) for edge in settings.skeleton]
-    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
-                    encoding="utf-8")
+    pose = settings.task == "pose"
+    config = dataset_config(
+        {split: f"images/{split}" for split in splits}, names,
+        kpt_shape=[len(settings.keypoint_names), settings.keypoint_dims] if pose else None,
+        flip_idx=settings.flip_idx if pose else None,
+        kpt_names=settings.keypoint_names if pose else None,
+        skeleton=settings.skeleton if pose and settings.skeleton else None)
+    write_dataset_yaml(path, config)
 
 
 def _write_classify(root: Path, images: list[_ImageRow], names: list[str],

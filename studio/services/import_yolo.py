@@ -1,9 +1,10 @@
 """Read YOLO datasets for an import: classify folders and segment/pose datasets given by yaml.
 
 The engine finds the images (``load_classify_folder``, ``load_detect_dataset``) and checks the
-label rows (``read_labels``); this module turns the rows the engine accepts into annotation
-rows, keeping the numbers exactly as the label file writes them (so an export gives them back)
-except for coordinates the engine clips into 0..1.
+label rows (``read_labels``); this module turns the rows the engine accepts, read by the label
+codec (``engine.formats.yolo_labels``), into annotation rows, keeping the numbers exactly as the
+label file writes them (so an export gives them back) except for coordinates the engine clips
+into 0..1.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from engine.data.classify_folder import Sample, load_classify_folder
 from engine.data.detect_dataset import DetectDataset, load_detect_dataset
 from engine.data.detect_labels import label_path_for, read_labels
 from engine.errors import DatasetError
+from engine.formats.yolo_labels import LabelRow, parse_row, read_numbers
 
 from ..errors import ImportProblem
 from .image_files import (
@@ -170,15 +172,15 @@ def label_rows(data: bytes, label: Path, task: str, class_map: list[int],
     rows: list[AnnotationRow] = []
     seen: set[tuple[float, ...]] = set()
     for number, line in enumerate(data.decode("utf-8-sig").splitlines(), 1):
-        tokens = line.split()
-        if not tokens or number in rejected:
+        if number in rejected:
             continue
-        values = tuple(float(token) for token in tokens)
-        if values in seen:  # the engine drops an exact duplicate row too
+        values = read_numbers(line)
+        if not values or values in seen:  # the engine drops an exact duplicate row too
             continue
         seen.add(values)
-        row = _pose_row(values, class_map, kpt_shape) if task == "pose" else \
-            _polygon_row(values, class_map, label, number, records)
+        parsed = parse_row(values, task, kpt_shape)
+        row = _pose_row(parsed, class_map) if task == "pose" else \
+            _polygon_row(parsed, class_map, label, number, records)
         rows.append(row)
     return rows, records
 
@@ -188,28 +190,26 @@ def _unit(value: float) -> float:
     return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
 
 
-def _polygon_row(values: tuple[float, ...], class_map: list[int], label: Path, line: int,
+def _polygon_row(parsed: LabelRow, class_map: list[int], label: Path, line: int,
                  records: list[ProblemRecord]) -> AnnotationRow:
-    coords = values[1:]
-    if len(coords) == 4:  # a box row: kept as its rectangle, so the object is not lost
-        cx, cy, w, h = coords
+    if parsed.polygon is None:  # a box row: kept as its rectangle, so the object is not lost
+        cx, cy, w, h = parsed.box.tolist()
         x1, y1, x2, y2 = (_unit(v) for v in (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
-        coords = (x1, y1, x2, y1, x2, y2, x1, y2)
+        coords = [x1, y1, x2, y1, x2, y2, x1, y2]
         records.append(problem_record(label, "box row stored as a rectangle polygon; draw its "
                                       "outline to train its mask", line, "warning"))
-    return {"kind": "polygon", "class_index": class_map[int(values[0])],
+    else:
+        coords = parsed.polygon.reshape(-1).tolist()
+    return {"kind": "polygon", "class_index": class_map[parsed.class_id],
             "polygon": [_unit(v) for v in coords]}
 
 
-def _pose_row(values: tuple[float, ...], class_map: list[int],
-              kpt_shape: tuple[int, int] | None) -> AnnotationRow:
-    count, dims = kpt_shape or (0, 3)
+def _pose_row(parsed: LabelRow, class_map: list[int]) -> AnnotationRow:
     keypoints: list[float] = []
-    for k in range(count):
-        point = values[5 + k * dims: 5 + (k + 1) * dims]
+    for point in parsed.keypoints.tolist():
+        dims = len(point)
         labelled = point[2] > 0 if dims == 3 else point[0] >= 0 and point[1] >= 0
         x, y = (_unit(point[0]), _unit(point[1])) if labelled else (point[0], point[1])
         keypoints += [x, y, int(point[2])] if dims == 3 else [x, y]
-    return {"kind": "pose", "class_index": class_map[int(values[0])],
-            "box": [_unit(v) for v in values[1:5]], "keypoints": keypoints}
-
+    return {"kind": "pose", "class_index": class_map[parsed.class_id],
+            "box": [_unit(v) for v in parsed.box.tolist()], "keypoints": keypoints}

@@ -258,7 +258,7 @@ def test_pose_keeps_visibility_and_writes_the_keypoint_layout(tmp_path):
         "0.5",
         "2",
         "0.625",
-        "0.416667",
+        "0.4166666666666667",  # 20 / 48 exactly: the codec's numbers read back as written
         "1",
         "0",
         "0",

@@ -19,8 +19,9 @@ from engine.data.detect_labels import verify_split
 from engine.data.figure_samples import FLIP_IDX, KEYPOINT_NAMES, SKELETON, make_figures_dataset
 from engine.data.shape_samples import make_shapes_dataset
 from engine.errors import Cancelled
+from engine.formats.yolo_labels import format_number as number
 from studio.errors import ProjectError
-from studio.services.dataset_export import EXPORT_MARKER, export_coco, export_yolo, number
+from studio.services.dataset_export import EXPORT_MARKER, export_coco, export_yolo
 from studio.services.importers import import_dataset
 from studio.services.keypoint_schemas import KeypointSchema
 from studio.state.models import Annotation, Image, utc_now
