@@ -38,7 +38,7 @@ from ..state.models import Image
 from .dataset_export import YAML_NAME, export_yolo
 from .image_files import Progress, no_progress
 from .image_queries import Shape, load_rows
-from .job_progress import JobProgress
+from .job_progress import ProgressReporter
 from .projects import Project
 from .wording import plural
 
@@ -156,7 +156,7 @@ def evaluate(project: Project, model_path: str | Path, *, imgsz: int | None = No
                            "Datasets page (Split…) and evaluate again", path=project.folder)
     data = folder if project.task == "classify" else folder / YAML_NAME
     overrides = {"imgsz": imgsz} if imgsz else {}
-    reporter = JobProgress(progress, "validating")
+    reporter = ProgressReporter(progress, "validating")
     metrics = model.val(data=str(data), split="val", plots=False, save=False, **overrides,
                         progress=reporter, cancel=cancel)
     size = imgsz or int(_val_size(model))

@@ -1,7 +1,7 @@
 """The one adapter from the engine's events to a Job's progress.
 
 A Job's work function reports ``progress(done, total, text)``; the engine reports frozen events
-to a Reporter. :class:`JobProgress` is that Reporter: a ``StepEnd`` becomes a progress call
+to a Reporter. :class:`ProgressReporter` is that Reporter: a ``StepEnd`` becomes a progress call
 (across all epochs while training, batch by batch otherwise), a ``Warning`` is kept for the
 result, and every event can go on to ``forward`` (the training feed). Training, evaluation and
 predictions all use it, so an event reads the same wherever it arrives.
@@ -29,7 +29,7 @@ def step_progress(event: StepEnd, what: str = "") -> tuple[int, int, str]:
 
 
 @dataclass
-class JobProgress:
+class ProgressReporter:
     """An engine Reporter for a Job (see the module docstring).
 
     ``mode`` limits the progress to the steps of one mode ("train": a training run's validation

@@ -27,7 +27,7 @@ from engine.predict.nms import nms
 from engine.val.detection_metrics import box_iou
 
 from .image_queries import Shape
-from .job_progress import JobProgress
+from .job_progress import ProgressReporter
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def open_model(path: str | Path) -> tuple[YOLO, ModelInfo]:
     """Load a checkpoint or export (engine errors, e.g. an export this machine can't run,
     propagate with the engine's message). An export's runtime runs in a child process, so
     that its crash is an error here, not the end of the app (engine/backends/isolated.py)."""
-    reporter = JobProgress()  # keeps the warnings
+    reporter = ProgressReporter()  # keeps the warnings
     model = YOLO(str(path), progress=reporter, isolated=True)
     args = model.checkpoint_meta.get("train_args") or {}
     imgsz = args.get("imgsz", 640)
@@ -180,7 +180,7 @@ def predict_frames(model: YOLO, source: Any, *, imgsz: int, image_ids: dict[str,
     """Run ``model`` over ``source`` (paths, a folder, a video, a camera index) keeping raw
     candidates. Unreadable inputs are skipped and listed; ``on_frame`` gets each frame."""
     run = PredictionRun()
-    report = JobProgress()  # keeps the warnings: the inputs skipped, with why
+    report = ProgressReporter()  # keeps the warnings: the inputs skipped, with why
     stream = model.predict(source, stream=True, conf=RAW_CONF, iou=RAW_IOU,
                            max_det=RAW_MAX_DET, imgsz=imgsz, progress=report, cancel=cancel)
     try:

@@ -32,7 +32,7 @@ from engine.events import EpochEnd
 from engine.train.auto_optimizer import OptimizerChoice, resolve_optimizer
 
 from ..state.models import Annotation, Image, Run
-from .job_progress import JobProgress
+from .job_progress import ProgressReporter
 from .projects import Project
 from .runs import (
     RunInfo,
@@ -318,7 +318,7 @@ def _recorded(project: Project, run_id: int, feed: TrainingFeed, progress: Progr
             record_epoch(project, run_id, event.epoch, epoch_record(event))
         feed.put(event)
 
-    reporter = JobProgress(progress, mode="train", forward=store_and_feed)
+    reporter = ProgressReporter(progress, mode="train", forward=store_and_feed)
     try:
         status = body(reporter).status
         ended = RunEnded(run_id, status, "stopped on request" if status == "cancelled" else "")

@@ -19,7 +19,7 @@ from engine.events import (
     frozen_metrics,
 )
 from studio.services import training_process
-from studio.services.job_progress import JobProgress, step_progress
+from studio.services.job_progress import ProgressReporter, step_progress
 
 SAMPLES = {
     DownloadProgress: DownloadProgress("https://x/y.pt", 10, 100, finished=True, verified=False),
@@ -59,7 +59,7 @@ def test_anything_else_is_not_sent():
 
 def test_training_steps_count_over_every_epoch_and_only_train_steps_move_the_bar():
     calls, forwarded = [], []
-    reporter = JobProgress(lambda *args: calls.append(args), mode="train",
+    reporter = ProgressReporter(lambda *args: calls.append(args), mode="train",
                            forward=forwarded.append)
     reporter(StepEnd("train", 2, 3, 4, 5))
     reporter(StepEnd("val", 0, 0, 1, 2))  # the epoch's validation
@@ -71,7 +71,7 @@ def test_training_steps_count_over_every_epoch_and_only_train_steps_move_the_bar
 
 def test_a_pass_without_epochs_counts_batches_and_keeps_its_warnings():
     calls = []
-    reporter = JobProgress(lambda *args: calls.append(args), "validating")
+    reporter = ProgressReporter(lambda *args: calls.append(args), "validating")
     reporter(StepEnd("val", 0, 0, 2, 5))
     reporter(Warning("first", "a.jpg"))
     reporter(Warning("second"))
