@@ -9,6 +9,7 @@ export has a fixed batch runs larger batches in chunks of that batch (the last o
 
 from __future__ import annotations
 
+import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -130,6 +131,11 @@ class Backend(ABC):
 def resolve_device(device: str | int | torch.device | None) -> torch.device:
     """A torch.device from ``device=`` values (cpu, 0, cuda:0, ...), with clear errors."""
     return device if isinstance(device, torch.device) else select_device(device)
+
+
+def modules_available(*modules: str) -> bool:
+    """True when every named top-level module can be imported (without importing it)."""
+    return all(importlib.util.find_spec(name) is not None for name in modules)
 
 
 def metadata_fields(metadata) -> dict:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..errors import ExportError
-from ..export.base import read_metadata
+from ..formats.export_metadata import read_metadata
 from ..utils.native_stderr import COREMLTOOLS_NOISE, native_stderr_filtered
 from .base import Backend, metadata_fields
 

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from ..errors import ExportError
-from ..export.base import read_metadata_yaml
-from ..export.ncnn import BIN_FILE, PARAM_FILE
+from ..formats.export_layouts import NCNN_BIN_FILE, NCNN_PARAM_FILE
+from ..formats.export_metadata import read_metadata_yaml
 from .base import Backend, metadata_fields
 
 log = logging.getLogger(__name__)
@@ -89,12 +89,12 @@ def _import_ncnn(path: Path) -> Any:
 
 
 def _model_files(folder: Path) -> tuple[Path, Path]:
-    files = (folder / PARAM_FILE, folder / BIN_FILE)
+    files = (folder / NCNN_PARAM_FILE, folder / NCNN_BIN_FILE)
     for file in files:
         if not file.is_file():
             raise ExportError(
-                f"is missing: an ncnn model folder holds {PARAM_FILE} (the graph) and "
-                f"{BIN_FILE} (the weights). Export the model again",
+                f"is missing: an ncnn model folder holds {NCNN_PARAM_FILE} (the graph) and "
+                f"{NCNN_BIN_FILE} (the weights). Export the model again",
                 path=file,
             )
     return files

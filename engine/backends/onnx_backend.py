@@ -11,7 +11,7 @@ import torch
 
 from ..checkpoints.loading import keypoint_layout
 from ..errors import ExportError
-from ..export.base import ExportMetadata, read_metadata
+from ..formats.export_metadata import ExportMetadata, read_metadata
 from ..process.threads import session_options
 from .base import Backend
 

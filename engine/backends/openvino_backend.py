@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..errors import ExportError
-from ..export.base import read_metadata_yaml
+from ..formats.export_metadata import read_metadata_yaml
 from .base import Backend, metadata_fields
 
 log = logging.getLogger(__name__)

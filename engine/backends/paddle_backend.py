@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 
 from ..errors import ExportError
-from ..export.base import modules_available, read_metadata_yaml
-from ..export.paddle import PARAMS_SUFFIX, PROGRAM_SUFFIXES
+from ..formats.export_layouts import PADDLE_PARAMS_SUFFIX, PADDLE_PROGRAM_SUFFIXES
+from ..formats.export_metadata import read_metadata_yaml
 from ..process.array_process import ArrayProcess
-from .base import Backend, metadata_fields
+from .base import Backend, metadata_fields, modules_available
 
 log = logging.getLogger(__name__)
 
@@ -148,16 +148,16 @@ class PaddleWorker(ArrayProcess):
 
 
 def _model_files(folder: Path) -> tuple[Path, Path]:
-    programs = [folder / f"model{suffix}" for suffix in PROGRAM_SUFFIXES]
+    programs = [folder / f"model{suffix}" for suffix in PADDLE_PROGRAM_SUFFIXES]
     program = next((p for p in programs if p.is_file()), None)
     if program is None:
         raise ExportError(
             f"is missing: a PaddlePaddle model folder holds the program ({programs[0].name}, or "
-            f"{programs[1].name} from Paddle 2) and the weights (model{PARAMS_SUFFIX}). Export "
-            "the model again",
+            f"{programs[1].name} from Paddle 2) and the weights (model{PADDLE_PARAMS_SUFFIX}). "
+            "Export the model again",
             path=programs[0],
         )
-    params = folder / f"model{PARAMS_SUFFIX}"
+    params = folder / f"model{PADDLE_PARAMS_SUFFIX}"
     if not params.is_file():
         raise ExportError(
             f"is missing: it holds the weights of {program.name}. Export the model again",

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import ExportError
-from ..export.base import ExportMetadata, read_metadata, read_metadata_yaml
+from ..formats.export_metadata import ExportMetadata, read_metadata, read_metadata_yaml
 from ..utils.native_stderr import native_stderr_filtered
 from .base import Backend, metadata_fields
 

@@ -7,11 +7,20 @@ from pathlib import Path
 import torch
 
 from ..errors import ExportError
-from ..export.base import read_metadata
-from ..export.tensorrt import gpu_missing, read_engine_file
-from .base import Backend, metadata_fields
+from ..formats.export_metadata import read_engine_file, read_metadata
+from .base import Backend, metadata_fields, modules_available
 
 _TORCH_DTYPES = {"FLOAT": torch.float32, "HALF": torch.float16, "INT32": torch.int32}
+
+
+def gpu_missing() -> str:
+    """Why no engine can be built or run here (empty when it can)."""
+    if not modules_available("tensorrt"):
+        return ("TensorRT is not installed (pip install tensorrt, on a machine with an NVIDIA "
+                "GPU and CUDA)")
+    if not torch.cuda.is_available():
+        return "TensorRT needs an NVIDIA GPU with CUDA, and this machine has none"
+    return ""
 
 
 class TensorRtBackend(Backend):

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ExportError
-from ..export.base import read_metadata_yaml
+from ..formats.export_metadata import read_metadata_yaml
 from ..process.array_process import ArrayProcess
 from .base import Backend, metadata_fields
 

@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
 import torch
 
 from ..checkpoints import load_model
-from ..export.run import prepare_model
+from ..nn.heads import Classify, Detect
 from ..nn.model import TaskModel
 from .base import Backend
 
 log = logging.getLogger(__name__)
+
+
+def prepare_model(model: TaskModel, *, half: bool = False) -> TaskModel:
+    """A deep copy for inference and export: eval, fused, no gradients, heads in export mode.
+
+    The PyTorch backend runs it, exporters trace it, and the parity check compares the two.
+    """
+    prepared = copy.deepcopy(model).eval()
+    prepared.fuse()
+    prepared.requires_grad_(False)
+    set_export_mode(prepared, True)
+    return prepared.half() if half else prepared
+
+
+def set_export_mode(model: torch.nn.Module, enabled: bool = True) -> None:
+    """Make every head return only what an export outputs (probabilities, or detections)."""
+    for module in model.modules():
+        if isinstance(module, Classify | Detect):
+            module.export = enabled
 
 
 class TorchBackend(Backend):

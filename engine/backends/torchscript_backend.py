@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
 from ..checkpoints.loading import keypoint_layout
 from ..errors import ExportError
-from ..export.base import read_metadata
-from ..export.torchscript import CONFIG_FILE, quiet_jit
+from ..formats.export_layouts import TORCHSCRIPT_CONFIG_FILE
+from ..formats.export_metadata import read_metadata
 from .base import Backend
 
 log = logging.getLogger(__name__)
@@ -60,8 +63,21 @@ class TorchScriptBackend(Backend):
         return tuple(t.float() for t in tensors)
 
 
+@contextlib.contextmanager
+def quiet_jit() -> Iterator[None]:
+    """Silence torch's notices around TorchScript calls.
+
+    torch marks ``torch.jit`` deprecated (TorchScript still loads wherever torch runs, which is
+    why the format is offered), and TracerWarnings flag shape arithmetic that traces fine.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        yield
+
+
 def _load(path: Path, device: torch.device) -> tuple[torch.jit.ScriptModule, dict]:
-    extra_files = {CONFIG_FILE: ""}
+    extra_files = {TORCHSCRIPT_CONFIG_FILE: ""}
     try:
         with quiet_jit():
             module = torch.jit.load(str(path), map_location=device, _extra_files=extra_files)
@@ -72,21 +88,23 @@ def _load(path: Path, device: torch.device) -> tuple[torch.jit.ScriptModule, dic
             "truncated or another kind of file. Export the model again",
             path=path,
         ) from exc
-    raw = extra_files[CONFIG_FILE]
+    raw = extra_files[TORCHSCRIPT_CONFIG_FILE]
     if not raw:
         raise ExportError(
-            f"has no {CONFIG_FILE} with export metadata, so it was not exported by YOLO Studio. "
-            "Export the model again with YOLO Studio",
+            f"has no {TORCHSCRIPT_CONFIG_FILE} with export metadata, so it was not exported by "
+            "YOLO Studio. Export the model again with YOLO Studio",
             path=path,
-            key=CONFIG_FILE,
+            key=TORCHSCRIPT_CONFIG_FILE,
         )
     try:
         config = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ExportError(
-            f"its metadata is not JSON ({exc}); export the model again", path=path, key=CONFIG_FILE
+            f"its metadata is not JSON ({exc}); export the model again",
+            path=path,
+            key=TORCHSCRIPT_CONFIG_FILE,
         ) from exc
     if not isinstance(config, dict):
-        raise ExportError("its metadata is not a mapping", path=path, key=CONFIG_FILE)
+        raise ExportError("its metadata is not a mapping", path=path, key=TORCHSCRIPT_CONFIG_FILE)
     module.eval()
     return module, config

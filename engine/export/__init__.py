@@ -3,15 +3,9 @@
 ``export_model(model, "onnx", output="runs/x/best.pt")`` writes ``runs/x/best.onnx``.
 """
 
-from .base import (
-    EXPORT_FORMATS,
-    Exporter,
-    ExportMetadata,
-    ExportOptions,
-    get_exporter,
-    read_metadata,
-    register,
-)
+from ..backends.torch_backend import prepare_model, set_export_mode
+from ..formats.export_metadata import ExportMetadata, read_metadata
+from .base import EXPORT_FORMATS, Exporter, ExportOptions, get_exporter, register
 from .coreml import CoreMlExporter
 from .ncnn import NcnnExporter
 from .onnx import OnnxExporter
@@ -19,7 +13,7 @@ from .openvino import OpenVinoExporter
 from .paddle import PaddleExporter
 from .parity import ParityCheck
 from .result import ExportResult
-from .run import check_imgsz, export_model, prepare_model, set_export_mode, verify_export
+from .run import check_imgsz, export_model, verify_export
 from .samples import dataset_samples
 from .tensorflow import EdgeTpuExporter, GraphDefExporter, SavedModelExporter, TfLiteExporter
 from .tensorrt import TensorRtExporter

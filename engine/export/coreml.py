@@ -120,7 +120,7 @@ def validate_package(path: Path) -> Any:
 
 
 def _describe(converted: Any, metadata: Mapping[str, Any]) -> None:
-    from .base import metadata_to_strings
+    from ..formats.export_metadata import metadata_to_strings
 
     converted.short_description = str(metadata.get("description", ""))
     converted.author = str(metadata.get("author", ""))

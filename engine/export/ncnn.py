@@ -31,19 +31,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..backends.torchscript_backend import quiet_jit
 from ..errors import ExportError
 from ..events import Reporter
+from ..formats.export_layouts import NCNN_BIN_FILE, NCNN_FILES, NCNN_PARAM_FILE
+from ..formats.export_metadata import write_metadata_yaml
 from ..nn.heads import Pose
 from ..utils.atomic import atomic_directory
-from .base import ExportOptions, modules_available, write_metadata_yaml
-from .torchscript import quiet_jit
+from .base import ExportOptions, modules_available
 
 log = logging.getLogger(__name__)
 
-PARAM_FILE = "model.ncnn.param"
-BIN_FILE = "model.ncnn.bin"
-NCNN_FILES = (PARAM_FILE, BIN_FILE)
-"""What an ncnn export folder holds besides ``metadata.yaml``."""
 
 # pnnx's side outputs: named explicitly so that all of them land in the temp folder.
 _SIDE_FILES = {
@@ -95,7 +93,7 @@ class NcnnExporter:
             work = Path(temp)
             traced = trace_for_ncnn(model, single, work / "model.pt")
             run_pnnx(traced, tuple(single.shape), work, half=options.half)
-            check_ncnn_graph(work / PARAM_FILE)
+            check_ncnn_graph(work / NCNN_PARAM_FILE)
             with atomic_directory(target) as folder:
                 for name in NCNN_FILES:
                     shutil.move(work / name, folder / name)
@@ -150,7 +148,7 @@ def pnnx_executable() -> str:
 def run_pnnx(traced: Path, shape: tuple[int, ...], work: Path, *, half: bool) -> None:
     """Convert the TorchScript file to ncnn in ``work``; a failure says what pnnx said."""
     outputs = {key: work / name for key, name in _SIDE_FILES.items()}
-    outputs |= {"ncnnparam": work / PARAM_FILE, "ncnnbin": work / BIN_FILE}
+    outputs |= {"ncnnparam": work / NCNN_PARAM_FILE, "ncnnbin": work / NCNN_BIN_FILE}
     dims = ",".join(str(int(d)) for d in shape)
     command = [
         pnnx_executable(),
@@ -171,7 +169,7 @@ def run_pnnx(traced: Path, shape: tuple[int, ...], work: Path, *, half: bool) ->
             path=command[0],
         ) from exc
     log.debug("pnnx output:\n%s%s", done.stdout, done.stderr)
-    missing = [p.name for p in (work / PARAM_FILE, work / BIN_FILE) if not p.is_file()]
+    missing = [p.name for p in (work / NCNN_PARAM_FILE, work / NCNN_BIN_FILE) if not p.is_file()]
     if done.returncode != 0 or missing:
         if done.returncode < 0:
             status = f"killed by signal {-done.returncode}"

@@ -18,12 +18,12 @@ from torch import nn
 
 from ..errors import ExportError
 from ..events import Reporter, Warning
+from ..formats.export_metadata import metadata_to_strings
 from ..utils.atomic import atomic_writer
 from .base import (
     DEFAULT_OPSET,
     INPUT_NAME,
     ExportOptions,
-    metadata_to_strings,
     modules_available,
     output_names,
 )

@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from ..events import Reporter
+from ..formats.export_metadata import write_metadata_yaml
 from ..utils.atomic import DiskFullError, atomic_directory, disk_full_cause
-from .base import ExportOptions, modules_available, output_names, write_metadata_yaml
+from .base import ExportOptions, modules_available, output_names
 
 log = logging.getLogger(__name__)
 

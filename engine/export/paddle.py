@@ -41,16 +41,15 @@ from torch import nn
 
 from ..errors import ExportError
 from ..events import Reporter
+from ..formats.export_layouts import PADDLE_PARAMS_SUFFIX, PADDLE_PROGRAM_SUFFIXES
+from ..formats.export_metadata import write_metadata_yaml
 from ..utils.atomic import atomic_directory
-from .base import ExportOptions, modules_available, write_metadata_yaml
+from .base import ExportOptions, modules_available
 from .onnx import build_onnx
 
 log = logging.getLogger(__name__)
 
 PADDLE_OPSET = 12
-PARAMS_SUFFIX = ".pdiparams"
-PROGRAM_SUFFIXES = (".json", ".pdmodel")
-"""Paddle >= 3 writes the program as ``.json`` (PIR); older versions as ``.pdmodel``."""
 
 # Run as ``python -c`` in the child, with the ONNX file and the output folder as arguments. It
 # imports only onnx and x2paddle (not this package, whose torch import would cost seconds).
@@ -170,8 +169,8 @@ def run_x2paddle(source: Path, save_dir: Path) -> list[Path]:
 
 def _inference_files(folder: Path) -> list[Path] | None:
     """``[program, params]`` that x2paddle's ``paddle.jit.save`` wrote, or None."""
-    params = folder / f"model{PARAMS_SUFFIX}"
-    programs = [folder / f"model{suffix}" for suffix in PROGRAM_SUFFIXES]
+    params = folder / f"model{PADDLE_PARAMS_SUFFIX}"
+    programs = [folder / f"model{suffix}" for suffix in PADDLE_PROGRAM_SUFFIXES]
     program = next((p for p in programs if p.is_file()), None)
     return [program, params] if program is not None and params.is_file() else None
 

@@ -6,7 +6,6 @@ switched to export mode (one tensor out for classify/detect/pose, two for segmen
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -18,15 +17,15 @@ from typing import Any
 
 import torch
 
+from ..backends.torch_backend import prepare_model
 from ..cancel import NEVER, CancelToken
 from ..errors import EngineError, ExportError
 from ..events import Reporter, RunStarted, Warning, ignore, reported_run
-from ..nn.heads import Classify, Detect
+from ..formats.export_metadata import AUTHOR
 from ..nn.model import TaskModel
 from ..process.signal_stack import signal_stack_kept
 from ..version import __version__
 from .base import (
-    AUTHOR,
     DEFAULT_OPSET,
     EXPORT_FORMATS,
     Exporter,
@@ -250,22 +249,6 @@ def check_imgsz(
         f"exporting at {rounded[0]}x{rounded[1]} instead"
     )
     return (rounded[0], rounded[1]), message
-
-
-def prepare_model(model: TaskModel, *, half: bool = False) -> TaskModel:
-    """A deep copy for inference and export: eval, fused, no gradients, heads in export mode."""
-    prepared = copy.deepcopy(model).eval()
-    prepared.fuse()
-    prepared.requires_grad_(False)
-    set_export_mode(prepared, True)
-    return prepared.half() if half else prepared
-
-
-def set_export_mode(model: torch.nn.Module, enabled: bool = True) -> None:
-    """Make every head return only what an export outputs (probabilities, or detections)."""
-    for module in model.modules():
-        if isinstance(module, Classify | Detect):
-            module.export = enabled
 
 
 def output_shapes(model: torch.nn.Module, example: torch.Tensor) -> tuple[tuple[int, ...], ...]:

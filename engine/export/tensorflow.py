@@ -55,15 +55,10 @@ from torch import nn
 
 from ..errors import ExportError
 from ..events import Reporter
+from ..formats.export_metadata import METADATA_FILE, metadata_to_json, write_metadata_yaml
 from ..utils.atomic import atomic_directory, atomic_writer
 from . import base
-from .base import (
-    DEFAULT_OPSET,
-    METADATA_FILE,
-    ExportOptions,
-    metadata_to_json,
-    write_metadata_yaml,
-)
+from .base import DEFAULT_OPSET, ExportOptions
 from .tf_coordinates import normalize_coordinates
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,7 @@ engine (the layout the reference's engines use, so each side can read the other'
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,10 +17,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..backends.tensorrt_backend import gpu_missing
 from ..errors import ExportError
 from ..events import Reporter
+from ..formats.export_metadata import engine_header
 from ..utils.atomic import atomic_writer
-from .base import INPUT_NAME, ExportOptions, _jsonable, modules_available
+from .base import INPUT_NAME, ExportOptions
 from .onnx import build_onnx
 
 log = logging.getLogger(__name__)
@@ -30,16 +30,6 @@ log = logging.getLogger(__name__)
 DEFAULT_WORKSPACE_GIB = 4.0
 MIN_SIDE = 32
 """The smallest image side a dynamic engine's optimisation profile accepts."""
-
-
-def gpu_missing() -> str:
-    """Why no engine can be built or run here (empty when it can)."""
-    if not modules_available("tensorrt"):
-        return ("TensorRT is not installed (pip install tensorrt, on a machine with an NVIDIA "
-                "GPU and CUDA)")
-    if not torch.cuda.is_available():
-        return "TensorRT needs an NVIDIA GPU with CUDA, and this machine has none"
-    return ""
 
 
 class TensorRtExporter:
@@ -78,10 +68,8 @@ class TensorRtExporter:
         onnx_options = dataclasses.replace(options, half=False, int8=False)
         proto = build_onnx(model.float(), example.float(), output_shapes, onnx_options, progress)
         engine = build_engine(proto.SerializeToString(), options)
-        header = json.dumps(_jsonable(dict(metadata))).encode("utf-8")
         with atomic_writer(target) as handle:
-            handle.write(struct.pack("<I", len(header)))
-            handle.write(header)
+            handle.write(engine_header(metadata))
             handle.write(engine)
         return target
 
@@ -116,19 +104,3 @@ def build_engine(onnx_bytes: bytes, options: ExportOptions) -> bytes:
         raise ExportError("TensorRT's builder failed; its log above says why", key="format")
     return bytes(serialized)
 
-
-def read_engine_file(path: Path) -> tuple[dict[str, Any], bytes]:
-    """``(metadata, engine bytes)`` of an engine file written by ``TensorRtExporter``."""
-    data = Path(path).read_bytes()
-    if len(data) < 4:
-        raise ExportError("is too short to be a TensorRT engine; export again", path=path)
-    (length,) = struct.unpack("<I", data[:4])
-    try:
-        metadata = json.loads(data[4 : 4 + length].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ExportError(
-            "has no metadata header (an engine built by another tool?); export it with YOLO "
-            "Studio",
-            path=path,
-        ) from exc
-    return metadata, data[4 + length :]

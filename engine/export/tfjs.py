@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..formats.export_metadata import write_metadata_yaml
 from ..utils.atomic import atomic_directory
-from .base import write_metadata_yaml
 from .tensorflow import TensorFlowExporter, converted
 
 

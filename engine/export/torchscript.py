@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..backends.torchscript_backend import quiet_jit
 from ..events import Reporter, Warning
+from ..formats.export_layouts import TORCHSCRIPT_CONFIG_FILE
+from ..formats.export_metadata import metadata_to_json
 from ..utils.atomic import atomic_writer
-from .base import ExportOptions, metadata_to_json
+from .base import ExportOptions
 
 log = logging.getLogger(__name__)
-
-CONFIG_FILE = "config.txt"
-"""The extra file inside a ``.torchscript`` archive that holds the export's metadata (JSON)."""
 
 
 class TorchScriptExporter:
@@ -54,23 +52,10 @@ class TorchScriptExporter:
             traced = torch.jit.trace(model, example, strict=False)
             if options.optimize:
                 traced = _optimize(traced, example, progress)
-            extra_files = {CONFIG_FILE: metadata_to_json(metadata)}
+            extra_files = {TORCHSCRIPT_CONFIG_FILE: metadata_to_json(metadata)}
             with atomic_writer(target) as handle:
                 torch.jit.save(traced, handle, _extra_files=extra_files)
         return target
-
-
-@contextlib.contextmanager
-def quiet_jit() -> Iterator[None]:
-    """Silence torch's notices around TorchScript calls.
-
-    torch marks ``torch.jit`` deprecated (TorchScript still loads wherever torch runs, which is
-    why the format is offered), and TracerWarnings flag shape arithmetic that traces fine.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        yield
 
 
 def _optimize(

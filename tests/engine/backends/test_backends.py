@@ -6,8 +6,8 @@ import torch
 from onnx import TensorProto, helper
 
 from engine.backends import OnnxBackend, TorchBackend, TorchScriptBackend, load_backend
+from engine.backends.torchscript_backend import quiet_jit
 from engine.errors import CheckpointError, ExportError
-from engine.export.torchscript import quiet_jit
 from tests.engine.backends.conftest import IMGSZ, NAMES, coloured_images
 
 KINDS = {

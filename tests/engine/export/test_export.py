@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from engine.backends import load_backend
+from engine.backends.torchscript_backend import quiet_jit
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, ExportError
 from engine.events import RunFinished, RunStarted, Warning
@@ -21,7 +22,7 @@ from engine.export import (
     read_metadata,
 )
 from engine.export.run import build_metadata
-from engine.export.torchscript import CONFIG_FILE, quiet_jit
+from engine.formats.export_layouts import TORCHSCRIPT_CONFIG_FILE
 from engine.nn import build_model
 from engine.version import __version__
 
@@ -295,10 +296,10 @@ def test_optimize_is_applied_or_the_reason_given(classifier, tmp_path):
 
 
 def _torchscript_config(path):
-    extra = {CONFIG_FILE: ""}
+    extra = {TORCHSCRIPT_CONFIG_FILE: ""}
     with quiet_jit():
         torch.jit.load(str(path), _extra_files=extra)
-    return json.loads(extra[CONFIG_FILE])
+    return json.loads(extra[TORCHSCRIPT_CONFIG_FILE])
 
 
 def test_an_exported_model_says_what_it_cannot_do(classifier, tmp_path):

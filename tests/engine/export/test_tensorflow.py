@@ -18,6 +18,7 @@ import torch
 
 from engine import YOLO
 from engine.backends import load_backend
+from engine.backends.torch_backend import prepare_model
 from engine.checkpoints import checkpoint_dict, save_checkpoint
 from engine.errors import ExportError
 from engine.events import ignore
@@ -25,7 +26,8 @@ from engine.export import base as export_base
 from engine.export import dataset_samples, export_model, get_exporter
 from engine.export import tensorflow as tf_export
 from engine.export.base import ExportOptions
-from engine.export.run import build_metadata, output_shapes, prepare_model
+from engine.export.run import build_metadata, output_shapes
+from engine.tasks import get_task
 from tests.engine.export.task_models import TASKS, as_tuple, first_image, make_datasets, task_model
 
 # what each export is called in the tests -> (format=, extra export arguments)
@@ -271,7 +273,7 @@ def test_edgetpu_writes_the_full_integer_tflite_and_names_the_missing_compiler(
     datasets, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no edgetpu_compiler anywhere
-    samples = dataset_samples(datasets["classify"], "classify", (32, 32))
+    samples = dataset_samples(datasets["classify"], get_task("classify").samples(), (32, 32))
     quantised = tmp_path / "best_full_integer_quant.tflite"
     with pytest.raises(ExportError, match=(
         r"best_edgetpu.tflite: needs edgetpu_compiler, which is not installed: it comes only "
@@ -308,7 +310,7 @@ def test_edgetpu_runs_the_compiler_when_it_is_installed(datasets, tmp_path, monk
     )
     compiler.chmod(compiler.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", str(bin_dir))
-    samples = dataset_samples(datasets["classify"], "classify", (32, 32))
+    samples = dataset_samples(datasets["classify"], get_task("classify").samples(), (32, 32))
     target = _edgetpu_export("classify", tmp_path / "out" / "best_edgetpu.tflite", samples)
     assert sorted(os.listdir(target.parent)) == ["best_edgetpu.tflite",
                                                  "best_full_integer_quant.tflite"]

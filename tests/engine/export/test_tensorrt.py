@@ -6,9 +6,10 @@ import struct
 import pytest
 
 from engine.backends import load_backend
+from engine.backends.tensorrt_backend import gpu_missing
 from engine.errors import ExportError
 from engine.export import export_model
-from engine.export.tensorrt import gpu_missing, read_engine_file
+from engine.formats.export_metadata import read_engine_file
 from engine.nn import build_model
 
 
