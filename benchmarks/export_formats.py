@@ -29,13 +29,14 @@ import torch  # noqa: E402
 from classify_predict import photo  # noqa: E402
 
 from engine.backends import load_backend  # noqa: E402
+from engine.benchmark import batch_one_latency  # noqa: E402
 from engine.data.figure_samples import make_figures_dataset  # noqa: E402
 from engine.data.shape_samples import make_shapes_dataset  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
 from engine.export import EXPORT_FORMATS, dataset_samples, export_model  # noqa: E402
-from engine.export.benchmark import batch_one_latency  # noqa: E402
 from engine.export.decisive import make_decisive  # noqa: E402
 from engine.nn import build_model  # noqa: E402
+from engine.tasks import get_task  # noqa: E402
 
 MODELS = {"classify": ("yolov8n-cls.yaml", 224), "segment": ("yolov8n-seg.yaml", 640),
           "pose": ("yolov8n-pose.yaml", 640)}
@@ -55,7 +56,7 @@ def main() -> None:
             torch.manual_seed(0)
             model = make_decisive(build_model(config), imgsz=size)
             data = sample_dataset(task, folder / f"{task}_data", size, photo(folder / "photo.jpg"))
-            sample = dataset_samples(data, task, (size, size))
+            sample = dataset_samples(data, get_task(task).samples(), (size, size))
             pytorch_ms = batch_one_latency(load_backend(model), size, args.runs)
             print(f"\n{config[:-5]} @ {size}: PyTorch {pytorch_ms:.1f} ms/image")
             print(f"{'format':<14} {'export s':>8} {'MB':>7} {'ms/image':>9}  parity")

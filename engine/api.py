@@ -26,6 +26,7 @@ from .events import Warning as EngineWarning
 from .nn import TaskModel, build_model
 from .nn.summary import ModelSummary, summarize
 from .runs.train_result import TrainResult
+from .tasks import Task, find_task, task_for
 from .weights import resolve_weights
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _YAML_SUFFIXES = (".yaml", ".yml")
-CLASSIFY_IMGSZ = 224
 
 
 @dataclass(frozen=True)
@@ -179,11 +179,18 @@ class YOLO:
 
         remembered = self.checkpoint_meta.get("train_args") or {}
         values = {k: remembered[k] for k in inherit if remembered.get(k) is not None}
-        if "imgsz" in inherit and "imgsz" not in values and self.task == "classify":
-            values["imgsz"] = CLASSIFY_IMGSZ  # classifiers' native size, not detection's 640
+        task = find_task(self.task)
+        if "imgsz" in inherit and "imgsz" not in values and task is not None:
+            values["imgsz"] = task.imgsz  # the task's own size (classifiers: 224, not 640)
         values.update(overrides)
         values.update(mode=mode, task=self.task)
         return validate_settings(values, source=f"{mode}()")
+
+    def mode_settings(self, mode: str, overrides: dict[str, Any],
+                      inherit: tuple[str, ...] = ()):
+        """The Settings this model runs ``mode`` with (see ``_settings``); for the benchmark
+        (engine/benchmark.py), which drives this facade from above."""
+        return self._settings(mode, overrides, inherit)
 
     def train(
         self, *, progress: Reporter | None = None, cancel: CancelToken | None = None, **kwargs
@@ -194,11 +201,17 @@ class YOLO:
 
         model = self._require_model("train")
         settings = self._settings("train", kwargs)
+        reporter = self._progress if progress is None else progress
+
+        def hooks_for(task: str, checkpoint: Path | None):
+            return task_for(task, "training", path=checkpoint).hooks(reporter)
+
         result = start_training(
             model,
             settings,
+            hooks_for=hooks_for,
             checkpoint=self.checkpoint_path,
-            progress=self._progress if progress is None else progress,
+            progress=reporter,
             cancel=NEVER if cancel is None else cancel,
         )
         best = result.best or result.last
@@ -215,17 +228,11 @@ class YOLO:
         from .devices import select_device
 
         settings = self._settings("val", kwargs, inherit=("data", "imgsz", "batch"))
-        runner = _val_runner(self.task)
-        if runner is None:
-            raise ModelConfigError(
-                f"is a {self.task} model; validating {self.task} models is not available in "
-                f"this engine yet (classification, segmentation and pose are)",
-                path=self.checkpoint_path or self.source_stem,
-            )
+        task = task_for(self.task, "validating", path=self.checkpoint_path or self.source_stem)
         device = select_device(settings.device)
         imgsz = _one_size(settings.imgsz)
-        validation, save_dir = runner(
-            self._forward(device),
+        validation, save_dir = task.validate(
+            self._forward(task, device),
             self.names,
             settings,
             imgsz,
@@ -237,25 +244,20 @@ class YOLO:
         metrics.save_dir = save_dir
         return metrics
 
-    def _forward(self, device):
-        """The validator's forward on ``device`` for any kind of model: classify gives
-        (probabilities, logits or None); segment the model's (or export's) own outputs."""
+    def _forward(self, task: Task, device):
+        """The validator's forward on ``device`` for any kind of model, in the form the
+        ``task``'s validation takes (classify: probabilities and logits or None)."""
         if self.model is not None:
-            from .val.classify_validator import model_forward
-
-            model = self.model.to(device)
-            return model_forward(model) if self.task == "classify" else model.eval()
+            return task.val_forward(self.model.to(device).eval())
         backend = self.exported
 
         def forward(images: torch.Tensor):
             outputs = backend.forward(images.to(backend.device))
-            if self.task == "classify":
-                return outputs.to(images.device), None
-            if isinstance(outputs, torch.Tensor):  # detect and pose exports: one output
+            if isinstance(outputs, torch.Tensor):  # classify, detect and pose: one output
                 return outputs.to(images.device)
             return tuple(o.to(images.device) for o in outputs)
 
-        return forward
+        return task.val_forward(forward)
 
     def backend(self, device=None):
         """The inference backend for this model (cached per device)."""
@@ -289,6 +291,8 @@ class YOLO:
             kwargs["source"] = str(source) if isinstance(source, Path) else source
         raw_source = kwargs.pop("source", None)
         settings = self._settings("predict", kwargs, inherit=("imgsz",))
+        task = task_for(self.task, "predicting with",
+                        path=self.checkpoint_path or self.source_stem)
         if raw_source is None:
             raise ModelConfigError("nothing to predict: pass source=<image, folder, video, URL "
                                    "or camera index>", key="source")
@@ -297,15 +301,16 @@ class YOLO:
         if save_images or settings.save_txt:
             save_dir = run_dir(self.task, "predict", project=settings.project,
                                name=settings.name, exist_ok=settings.exist_ok)
+        backend, imgsz = self.backend(settings.device), _one_size(settings.imgsz)
         predictor = Predictor(
-            self.backend(settings.device), imgsz=_one_size(settings.imgsz),
+            backend, task.steps(backend, imgsz, DetectOptions.from_settings(settings)),
+            imgsz=imgsz,
             batch=int(settings.batch) if "batch" in kwargs else 1,
             vid_stride=settings.vid_stride, save_dir=save_dir,
             progress=self._progress if progress is None else progress,
             cancel=NEVER if cancel is None else cancel,
             on_result=_result_sink(save_dir, print_results, images=save_images,
                                    labels=settings.save_txt, confidences=settings.save_conf),
-            options=DetectOptions.from_settings(settings),
         )
         generator = predictor.stream(raw_source)
         return generator if stream else list(generator)
@@ -330,7 +335,8 @@ class YOLO:
         size, _ = check_imgsz(settings.imgsz, stride=stride, task=model.task)
         exporter = get_exporter(settings.format)
         calibrates = settings.int8 or getattr(exporter, "calibrates", False)  # Edge TPU: int8
-        samples = self._export_samples(settings, size, required=bool(calibrates))
+        task = find_task(model.task)  # None: a model of a task without a module (its head's rule)
+        samples = self._export_samples(task, settings, size, required=bool(calibrates))
         result = export_model(
             model, settings.format, output=output, imgsz=settings.imgsz, batch=int(settings.batch)
             if "batch" in kwargs else 1, half=settings.half, dynamic=settings.dynamic,
@@ -338,6 +344,7 @@ class YOLO:
             int8=settings.int8, nms=settings.nms, keras=settings.keras,
             workspace=settings.workspace, samples=samples,
             metadata={"names": dict(model.names)},
+            parity=task.parity() if task is not None else None,
             progress=self._progress if progress is None else progress,
             cancel=NEVER if cancel is None else cancel,
         )
@@ -347,32 +354,19 @@ class YOLO:
             raise ExportCheckFailed(result.report(), path=result.path, result=result)
         return result
 
-    def benchmark(self, *, cancel: CancelToken | None = None, on_row=None, **kwargs) -> list:
-        """Export to every format that can be made here (or ``format=`` alone), check, validate
-        on ``data=`` and time each; returns BenchmarkRow objects (engine/export/benchmark.py)."""
-        from .export.benchmark import run_benchmark
-
-        self._require_model("benchmark")
-        settings = self._settings("benchmark", kwargs, inherit=("imgsz", "data"))
-        if not settings.data:
-            raise ModelConfigError("benchmark validates every export: pass data=<dataset>",
-                                   key="data")
-        return run_benchmark(
-            self, data=settings.data, imgsz=settings.imgsz,
-            formats=[settings.format] if "format" in kwargs else None,
-            half=settings.half, int8=settings.int8, on_row=on_row,
-            cancel=NEVER if cancel is None else cancel,
-        )
-
-    def _export_samples(self, settings, imgsz: tuple[int, int], *, required: bool) -> list:
-        """Images of ``data`` for calibration and the check; without int8 an unreadable
-        dataset only means the check runs on generated inputs (logged)."""
+    def _export_samples(self, task: Task | None, settings, imgsz: tuple[int, int], *,
+                        required: bool) -> list:
+        """Images of ``data``, found and prepared as the ``task`` does, for calibration and the
+        check; without int8 an unreadable dataset only means the check runs on generated
+        inputs (logged)."""
         from .export import dataset_samples
 
         if not settings.data:
             return []
         try:
-            return dataset_samples(settings.data, self.task, imgsz)
+            if task is None:
+                task = task_for(self.task, "calibrating", path=self.checkpoint_path)
+            return dataset_samples(settings.data, task.samples(), imgsz)
         except EngineError as exc:
             if required:
                 raise
@@ -383,23 +377,6 @@ class YOLO:
     def forward(self, images: torch.Tensor):
         """Run the network on a float tensor ``[N, C, H, W]`` in 0..1 (eval mode)."""
         return self.model.eval()(images)
-
-
-def _val_runner(task: str):
-    """The ``val`` run of a task, or None where the engine has none yet."""
-    if task == "classify":
-        from .val.classify_run import run_classify_val
-
-        return run_classify_val
-    if task == "segment":
-        from .val.detect_run import run_segment_val
-
-        return run_segment_val
-    if task == "pose":
-        from .val.detect_run import run_pose_val
-
-        return run_pose_val
-    return None
 
 
 def _is_export(source: str) -> bool:

@@ -30,12 +30,6 @@ TASKS = get_args(Task)
 MODES = get_args(Mode)
 # Modes the engine can run today; the rest are accepted by the parser and named as pending.
 AVAILABLE_MODES = ("info", "train", "val", "predict", "export", "benchmark")
-DEFAULT_MODELS = {
-    "classify": "yolov8n-cls.pt",
-    "segment": "yolov8n-seg.pt",
-    "pose": "yolov8n-pose.pt",
-    "detect": "yolov8n.pt",
-}
 
 USAGE = f"""usage: yolo [TASK] MODE [key=value ...]
 
@@ -205,7 +199,9 @@ def _model_source(settings: Settings) -> str:
             )
         print(f"resuming {latest}", file=sys.stderr)
         return str(latest)
-    return DEFAULT_MODELS[settings.task or "classify"]
+    from .tasks import get_task
+
+    return get_task(settings.task or "classify").model_name("n", ".pt")
 
 
 @contextlib.contextmanager
@@ -280,14 +276,14 @@ def _export(model, overrides: dict[str, Any]) -> int:
 
 
 def _benchmark(model, overrides: dict[str, Any]) -> int:
-    from .export.benchmark import format_table
+    from .benchmark import benchmark, format_table
 
     def show(row) -> None:
         print(f"{row.name}: {row.status}" + (f" ({row.message})" if row.message else ""),
               file=sys.stderr, flush=True)
 
     with _interruptible() as token:
-        rows = model.benchmark(cancel=token, on_row=show, **overrides)
+        rows = benchmark(model, cancel=token, on_row=show, **overrides)
     print(format_table(rows, model.task))
     return 1 if any(row.status == "failed" for row in rows) else 0
 

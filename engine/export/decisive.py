@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from ..nn.heads import Classify
 from ..nn.model import TaskModel
 
 
@@ -26,7 +27,7 @@ def make_decisive(model: TaskModel, *, seed: int = 0, imgsz: int = 64) -> TaskMo
         # not the DFL's fixed convolution: its weights are the bin numbers 0..15
         if isinstance(module, torch.nn.Conv2d) and ".dfl." not in f".{name}.":
             torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-    if model.task == "classify":
+    if isinstance(model.head, Classify):  # the head, not the task: it is the head's weights
         model.head.linear.weight.mul_(200)
         return model.eval()
     bins = torch.arange(16.0)

@@ -1,7 +1,8 @@
 """Prediction: frames from any source, batched through a backend, as ``Results``.
 
-What differs by task (how frames become a batch, how outputs become ``Results``) lives in
-:mod:`engine.predict.task_steps`.
+What differs by task (how frames become a batch, how outputs become ``Results``) is the
+``steps`` object the caller passes: the task's own (:mod:`engine.predict.task_steps`, chosen
+through the task registry, engine/tasks/).
 """
 
 from __future__ import annotations
@@ -9,25 +10,34 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 
 from ..backends.base import Backend
 from ..cancel import NEVER, CancelToken
-from ..errors import EngineError
 from ..events import Reporter, RunStarted, StepEnd, Warning, ignore, reported_run
 from ..utils.atomic import DiskFullError, disk_full_cause, disk_full_target
 from .results import Results
 from .sources import Frame, iter_batches, open_source
-from .task_steps import DetectOptions, task_steps
+
+
+class Steps(Protocol):
+    """A task's prediction steps: frames to a batch, and outputs to ``Results``."""
+
+    def preprocess(self, frames: list[Frame]) -> tuple[torch.Tensor, Any]: ...
+
+    def postprocess(self, outputs: Any, frames: list[Frame], context: Any) -> list[Results]: ...
 
 
 class Predictor:
-    """Runs ``backend`` on ``source``; iterate :meth:`stream` for one ``Results`` per frame."""
+    """Runs ``backend`` on ``source`` with the task's ``steps``; iterate :meth:`stream` for one
+    ``Results`` per frame."""
 
     def __init__(
         self,
         backend: Backend,
+        steps: Steps,
         *,
         imgsz: int,
         batch: int = 1,
@@ -36,16 +46,8 @@ class Predictor:
         progress: Reporter = ignore,
         cancel: CancelToken = NEVER,
         on_result: Callable[[Results], None] | None = None,
-        options: DetectOptions | None = None,
     ) -> None:
-        self.steps = task_steps(backend, imgsz, options)
-        if self.steps is None:
-            raise EngineError(
-                f"is a {backend.task} model; predicting with {backend.task} "
-                "models is not available in this engine yet (classification "
-                "and segmentation are)",
-                path=backend.source,
-            )
+        self.steps = steps
         self.backend = backend
         self.imgsz = imgsz
         self.batch = max(int(batch), 1)

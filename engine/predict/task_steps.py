@@ -1,10 +1,11 @@
 """What differs between tasks in prediction: how frames become a batch, and how the network's
-outputs become ``Results``.
+outputs become ``Results``. Each task names its steps (engine/tasks/); the caller hands them to
+the :class:`~engine.predict.predictor.Predictor`.
 
 Classification: one centre crop and resize per frame (the transform validation uses, so
-predictions and val metrics agree). Segmentation: a letterbox to ``imgsz`` (for a single image
-on a model that takes any size, padded only to the stride, as the reference does), NMS, then
-boxes and masks mapped back to the original image.
+predictions and val metrics agree). Segmentation and pose: a letterbox to ``imgsz`` (for a
+single image on a model that takes any size, padded only to the stride, as the reference does),
+NMS, then boxes and masks (or keypoints) mapped back to the original image.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class DetectOptions:
 class ClassifySteps:
     """Centre crop → probabilities → ``Results.probs``."""
 
-    def __init__(self, backend, imgsz: int) -> None:
+    def __init__(self, backend, imgsz: int, _options: DetectOptions | None = None) -> None:
         self.backend, self.imgsz = backend, imgsz
 
     def preprocess(self, frames: list[Frame]) -> tuple[torch.Tensor, Any]:
@@ -164,13 +165,3 @@ class PoseSteps(SegmentSteps):
         shape = getattr(self.backend, "keypoint_shape", None)
         return int(shape[1]) if shape else 3
 
-
-def task_steps(backend, imgsz: int, options: DetectOptions | None = None):
-    """The steps for ``backend``'s task, or None when the engine cannot predict it yet."""
-    if backend.task == "classify":
-        return ClassifySteps(backend, imgsz)
-    if backend.task == "segment":
-        return SegmentSteps(backend, imgsz, options or DetectOptions())
-    if backend.task == "pose":
-        return PoseSteps(backend, imgsz, options or DetectOptions())
-    return None

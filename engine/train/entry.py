@@ -1,7 +1,8 @@
-"""Starting a run: pick the task's hooks, load pretrained weights, or pick up a resumed run."""
+"""Starting a run: the task's hooks (from the caller), pretrained weights, or a resumed run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,6 @@ from ..errors import CheckpointError, EngineError
 from ..events import Reporter, Warning, ignore
 from ..nn.model import TaskModel
 from ..runs.train_result import TrainResult
-from ..version import __version__
 from .task import TaskHooks
 from .trainer import Trainer
 
@@ -21,25 +21,10 @@ from .trainer import Trainer
 RESUME_OVERRIDABLE = ("device", "workers", "cache", "batch", "plots", "verbose")
 
 
-def task_hooks(task: str, progress: Reporter = ignore, source: Path | None = None) -> TaskHooks:
-    if task == "classify":
-        from .classify import ClassifyTask
-
-        return ClassifyTask(progress)
-    if task == "segment":
-        from .segment import SegmentTask
-
-        return SegmentTask(progress)
-    if task == "pose":
-        from .pose import PoseTask
-
-        return PoseTask(progress)
-    raise EngineError(
-        f"training {task} models is not available in engine {__version__} yet; "
-        "classification, segmentation and pose are",
-        path=source,
-        key=None if source else "model",
-    )
+HooksFor = Callable[[str, Path | None], TaskHooks]
+"""The training hooks of a model's task: ``hooks_for(task, checkpoint)`` (the checkpoint names
+the file in the error for a task that cannot train). The caller looks the task up
+(engine/tasks/); this package never does."""
 
 
 def resume_source(settings: Settings, checkpoint: Path | None) -> Path:
@@ -59,20 +44,26 @@ def start_training(
     model: TaskModel,
     settings: Settings,
     *,
+    hooks_for: HooksFor,
     checkpoint: Path | None = None,
     progress: Reporter = ignore,
     cancel: CancelToken = NEVER,
 ) -> TrainResult:
-    """Train ``model`` with ``settings`` (or resume the run ``checkpoint`` belongs to)."""
+    """Train ``model`` with ``settings`` (or resume the run ``checkpoint`` belongs to), with
+    the hooks ``hooks_for`` gives for the model's task."""
     if settings.resume:
-        return _resume(settings, checkpoint, progress, cancel)
-    hooks = task_hooks(model.task, progress, checkpoint)
+        return _resume(settings, checkpoint, hooks_for, progress, cancel)
+    hooks = hooks_for(model.task, checkpoint)
     fresh = checkpoint is None  # a new model from yaml: rebuilt after seeding
     return Trainer(hooks, model, settings, progress=progress, cancel=cancel, fresh=fresh).train()
 
 
 def _resume(
-    settings: Settings, checkpoint: Path | None, progress: Reporter, cancel: CancelToken
+    settings: Settings,
+    checkpoint: Path | None,
+    hooks_for: HooksFor,
+    progress: Reporter,
+    cancel: CancelToken,
 ) -> TrainResult:
     source = resume_source(settings, checkpoint)
     model, weights = load_model(source)
@@ -93,7 +84,7 @@ def _resume(
         {**saved, **overrides, "resume": False, "mode": "train"}, source=str(source)
     )
     save_dir = source.parent.parent
-    hooks = task_hooks(model.task, progress, source)
+    hooks = hooks_for(model.task, source)
     repair_best(weights, save_dir / "weights" / "best.pt", progress)
     trainer = Trainer(
         hooks,

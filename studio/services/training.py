@@ -29,6 +29,7 @@ from engine.cancel import CancelToken
 from engine.config import validate_settings
 from engine.errors import Cancelled, EngineError, ModelConfigError, SettingsError
 from engine.events import EpochEnd
+from engine.tasks import all_tasks
 from engine.train.auto_optimizer import OptimizerChoice, resolve_optimizer
 
 from ..state.models import Annotation, Image, Run
@@ -47,11 +48,11 @@ from .training_process import train_in_child
 log = logging.getLogger(__name__)
 
 SCALES = ("n", "s", "m", "l", "x")
-TASK_SUFFIX = {"classify": "-cls", "segment": "-seg", "pose": "-pose"}
-ANNOTATION_KIND = {"classify": "class", "segment": "polygon", "pose": "pose"}
-PRIMARY_METRIC = {"classify": "metrics/accuracy_top1", "segment": "metrics/mAP50-95(M)",
-                  "pose": "metrics/mAP50-95(P)"}
-"""The metric a task's plots show first (and mark the best epoch of)."""
+# What each task declares (engine/tasks/), by task name.
+TASK_SUFFIX = {task.name: task.suffix for task in all_tasks()}
+ANNOTATION_KIND = {task.name: task.annotation_kind for task in all_tasks()}
+PRIMARY_METRIC = {task.name: task.key_metric for task in all_tasks()}
+"""The metric a task's plots show first (and mark the best epoch of): its key metric."""
 DATASET_FOLDER = "dataset"
 EPOCH_SECONDS = "time/epoch"
 """Stored with each epoch's metrics: how long the epoch took (for later runs' estimates)."""

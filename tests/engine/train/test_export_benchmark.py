@@ -3,20 +3,20 @@
 import pytest
 
 from engine import YOLO
+from engine.benchmark import benchmark, format_table
 from engine.cli import main
 from engine.events import ignore
-from engine.export.benchmark import format_table
 
 
 def test_benchmark_rows_for_formats_that_run_cannot_run_or_are_macos_only(trained, digits):
     beside = sorted(p.name for p in trained.parent.iterdir())
     model = YOLO(trained, progress=ignore)
     seen = []
-    rows = model.benchmark(data=str(digits), imgsz=32, on_row=seen.append,
-                           format="onnx") + [
+    rows = benchmark(model, data=str(digits), imgsz=32, on_row=seen.append,
+                     format="onnx") + [
         row for fmt in ("openvino", "engine", "coreml")
-        for row in YOLO(trained, progress=ignore).benchmark(data=str(digits), imgsz=32,
-                                                            format=fmt)[1:]
+        for row in benchmark(YOLO(trained, progress=ignore), data=str(digits), imgsz=32,
+                             format=fmt)[1:]
     ]
     assert [r.format for r in seen] == ["pytorch", "onnx"]
     by = {row.format: row for row in rows}

@@ -1,9 +1,11 @@
 """Benchmark mode: export a model to every format that can be made here, check each one,
 validate it on a dataset and time it; one row per format, as data and as a table.
 
-``yolo benchmark model=best.pt data=shapes.yaml imgsz=320`` prints the table; the studio reads
-``BenchmarkRow.as_dict()``. A format that cannot be made here has a row saying why, and a
-format that fails stops nothing: its row says what went wrong.
+``benchmark(YOLO("best.pt"), data="shapes.yaml", imgsz=320)`` returns the rows; ``yolo
+benchmark model=best.pt data=shapes.yaml imgsz=320`` prints the table. A format that cannot be
+made here has a row saying why, and a format that fails stops nothing: its row says what went
+wrong. The benchmark drives the ``YOLO`` facade, so it sits above it (and above the tasks,
+whose key metric it reports).
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cancel import NEVER, CancelToken
-from ..errors import Cancelled, EngineError
-from .base import EXPORT_FORMATS
+from .api import YOLO
+from .cancel import NEVER, CancelToken
+from .errors import Cancelled, EngineError, ModelConfigError
+from .export.base import EXPORT_FORMATS
+from .tasks import find_task, get_task
 
 log = logging.getLogger(__name__)
-
-METRIC_NAMES = {"classify": "top1", "segment": "mask mAP50-95", "pose": "pose mAP50-95"}
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,30 @@ class BenchmarkRow:
         return asdict(self)
 
 
+def benchmark(
+    model: YOLO,
+    *,
+    cancel: CancelToken | None = None,
+    on_row: Callable[[BenchmarkRow], None] | None = None,
+    **kwargs: Any,
+) -> list[BenchmarkRow]:
+    """Export ``model`` (a ``YOLO`` holding a .pt model) to every format that can be made here
+    (or ``format=`` alone), check, validate on ``data=`` and time each; keyword arguments are
+    settings (``imgsz`` and ``data`` default to the model's training run's)."""
+    settings = model.mode_settings("benchmark", kwargs, inherit=("imgsz", "data"))
+    if not settings.data:
+        raise ModelConfigError("benchmark validates every export: pass data=<dataset>",
+                               key="data")
+    return run_benchmark(
+        model, data=settings.data, imgsz=settings.imgsz,
+        formats=[settings.format] if "format" in kwargs else None,
+        half=settings.half, int8=settings.int8, on_row=on_row,
+        cancel=NEVER if cancel is None else cancel,
+    )
+
+
 def run_benchmark(
-    model: Any,
+    model: YOLO,
     *,
     data: str | Path,
     imgsz: int | Sequence[int],
@@ -61,8 +85,6 @@ def run_benchmark(
     Exports go to ``folder`` (a temp folder, removed afterwards, when None). ``formats``
     defaults to every registered format; ``on_row`` sees each row as it is made.
     """
-    from ..api import YOLO
-
     names = list(formats) if formats else list(EXPORT_FORMATS)
     rows = []
     with tempfile.TemporaryDirectory(prefix="yolo-benchmark-") as temp:
@@ -137,7 +159,7 @@ def _validated(model: Any, fmt: str, name: str, data: Any, imgsz: Any, cancel: C
         raise
     except EngineError as exc:
         return BenchmarkRow(fmt, name, "failed", message=f"validation: {exc}", **known)
-    value = _key_metric(model.task, metrics)
+    value = float(metrics.results_dict[get_task(model.task).key_metric])
     return BenchmarkRow(fmt, name, "passed", metric=value,
                         ms_per_image=batch_one_latency(model.backend("cpu"), imgsz), **known)
 
@@ -161,16 +183,10 @@ def batch_one_latency(backend: Any, imgsz: int | Sequence[int], runs: int = 10) 
     return statistics.median(times)
 
 
-def _key_metric(task: str, metrics: Any) -> float | None:
-    if task == "classify":
-        return float(metrics.top1)
-    part = metrics.seg if task == "segment" else metrics.pose
-    return float(part.map)
-
-
 def format_table(rows: Sequence[BenchmarkRow], task: str) -> str:
     """The rows as a plain-text table (what ``yolo benchmark`` prints)."""
-    metric = METRIC_NAMES.get(task, "metric")
+    known = find_task(task)
+    metric = known.metric_label if known is not None else "metric"
     header = ("format", "status", "size MB", metric, "ms/image", "export s", "parity / note")
     lines = [header]
     for row in rows:
