@@ -174,7 +174,7 @@ class DetectFamilyTask:
 
     def plot_batch(self, batch: dict, names: dict[int, str], path: Path) -> None:
         """Augmented training images with their boxes (and masks) drawn (train_batch0.jpg …)."""
-        from ..detection_plots import plot_detection_batch
+        from .detection_plots import plot_detection_batch
 
         plot_detection_batch(batch, names, path, overlap=self.overlap)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .plots import _as_bgr_uint8, _mosaic
-from .predict.draw_detections import draw_boxes, draw_masks, fit_masks
+from ..plots import _as_bgr_uint8, _mosaic
+from ..predict.draw_detections import draw_boxes, draw_masks, fit_masks
 
 
 def plot_detection_batch(
@@ -21,7 +21,7 @@ def plot_detection_batch(
     max_images: int = 16,
 ) -> Path:
     """Tile up to ``max_images`` images of a collated batch with their targets drawn."""
-    from .data.images import write_image
+    from ..data.images import write_image
 
     tiles = _as_bgr_uint8(batch["img"])[:max_images].copy()
     owners = _numpy(batch["batch_idx"]).astype(int).reshape(-1)
