@@ -17,8 +17,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 
+from engine.formats.dataset_yaml import dataset_config, write_dataset_yaml
+from engine.formats.yolo_labels import label_text, polygon_line
 from studio.services.importers import import_dataset
 from studio.services.projects import create_project
 
@@ -36,11 +37,9 @@ def make_dataset(root: Path, count: int, seed: int = 0) -> Path:
         image = rng.integers(0, 255, (64, 64, 3), np.uint8)
         cv2.imwrite(str(root / "images" / split / f"{index:05d}.jpg"), image)
         lines = [_polygon_line(rng) for _ in range(int(rng.integers(1, 4)))]
-        (root / "labels" / split / f"{index:05d}.txt").write_text("\n".join(lines) + "\n")
-    yaml_path = root / "data.yaml"
-    config = {"train": "images/train", "val": "images/val", "names": dict(enumerate(NAMES))}
-    yaml_path.write_text(yaml.safe_dump(config))
-    return yaml_path
+        (root / "labels" / split / f"{index:05d}.txt").write_text(label_text(lines))
+    splits = {"train": "images/train", "val": "images/val"}
+    return write_dataset_yaml(root / "data.yaml", dataset_config(splits, NAMES))
 
 
 def _polygon_line(rng: np.random.Generator) -> str:
@@ -49,8 +48,8 @@ def _polygon_line(rng: np.random.Generator) -> str:
     points = int(rng.integers(3, 13))
     angles = np.linspace(0, 2 * math.pi, points, endpoint=False)
     xs, ys = cx + radius * np.cos(angles), cy + radius * np.sin(angles)
-    coords = " ".join(f"{x:.6f} {y:.6f}" for x, y in zip(xs, ys, strict=True))
-    return f"{int(rng.integers(0, len(NAMES)))} {coords}"
+    points = np.round(np.stack((xs, ys), 1), 6)  # 6 decimals, as the figures were measured with
+    return polygon_line(int(rng.integers(0, len(NAMES))), points)
 
 
 def main() -> None:

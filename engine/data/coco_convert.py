@@ -11,7 +11,7 @@ Segmentations may be polygons (several parts of one object are joined into one p
 the shortest line between consecutive parts, walked there and back, as the reference does) or
 RLE masks, uncompressed (``counts`` list) or compressed (``counts`` string), decoded by
 :mod:`engine.utils.rle` and traced with ``cv2.findContours`` (the outline helpers are in
-:mod:`engine.data.polygons`; reading the JSON is :mod:`engine.data.coco_read`). Crowd objects
+:mod:`engine.data.polygons`; reading the JSON is :mod:`engine.formats.coco`). Crowd objects
 (``iscrowd: 1``) are skipped unless ``include_crowd``. Pose rows keep COCO's visibility (0 not
 labelled, 1 hidden, 2 visible). Problems (unknown image, bad box, degenerate polygon) name the
 annotation id and are skipped.
@@ -34,22 +34,24 @@ from typing import Any
 
 import numpy as np
 import yaml
+from PIL import Image as PILImage
 
 from ..errors import DatasetError, SettingsError
+from ..formats.coco import (
+    CocoClasses,
+    ImageInfo,
+    ImageSize,
+    Skip,
+    read_classes,
+    read_coco_json,
+    read_images,
+    split_name,
+)
 from ..formats.dataset_yaml import dataset_config, parse_yaml_text, write_dataset_yaml
 from ..formats.yolo_labels import format_line, write_label_file
 from ..utils import rle
 from ..utils.atomic import atomic_writer
 from .check import Problem
-from .coco_read import (
-    CocoClasses,
-    ImageInfo,
-    Skip,
-    read_classes,
-    read_images,
-    read_json,
-    split_name,
-)
 from .detect_dataset import derive_flip_idx
 from .polygons import mask_to_polygon, merge_polygons, polygon_area
 
@@ -120,10 +122,10 @@ def convert_coco(
     if task not in ("segment", "pose"):
         raise ValueError(f"task must be segment or pose, not {task!r}")
     source, output = Path(annotations_json), Path(output_dir)
-    content = read_json(source)
-    problems: list[Problem] = []
+    content = read_coco_json(source)
     images_root = Path(images_dir) if images_dir is not None else None
-    images = read_images(content, source, images_root, problems)
+    images, reasons = read_images(content, _size_reader(images_root))
+    problems = [Problem(source, reason) for reason in reasons]
     classes = read_classes(content, source, task)
     split = split_name(source)
     yaml_path = output / "dataset.yaml"
@@ -168,6 +170,21 @@ def convert_from_cli(values: Mapping[str, Any]) -> ConvertReport:
         images_dir=values.get("images") or None,
         include_crowd=_flag(values.get("include_crowd", False), "include_crowd"),
     )
+
+
+def _size_reader(images_root: Path | None) -> ImageSize | None:
+    """The size of an image below ``images_root`` from its header, for entries without one."""
+    if images_root is None:
+        return None
+
+    def size_of(file_name: str) -> tuple[int | None, int | None]:
+        try:
+            with PILImage.open(images_root / file_name) as image:
+                return image.size
+        except Exception:  # noqa: BLE001 - any decoder failure means "size unknown"
+            return None, None
+
+    return size_of
 
 
 def _flag(value: Any, key: str) -> bool:

@@ -1,7 +1,7 @@
 """What the segment and pose ``save_json`` collectors share: image ids (1-based positions in
 the split; category ids are the class indices), each scored image's ground truth, the
 predictions mapped to original pixels, and writing ``predictions.json`` and
-``ground_truth.json`` (see ``coco_json``)."""
+``ground_truth.json`` (see ``engine.formats.coco``)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from pathlib import Path
 import torch
 
 from ..data.detect_labels import LabelledImage
-from ..utils.boxes import LetterboxInfo, scale_boxes
-from .coco_json import (
+from ..formats.coco import (
     CocoAnnotation,
     CocoImage,
     ImagePredictions,
     write_coco_ground_truth,
     write_coco_results,
 )
+from ..utils.boxes import LetterboxInfo, scale_boxes
 
 
 class CocoJsonCollector:

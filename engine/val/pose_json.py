@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from ..data.detect_labels import LabelledImage
+from ..formats.coco import CocoAnnotation
 from .coco_collector import CocoJsonCollector
-from .coco_json import CocoAnnotation
 from .keypoint_iou import keypoint_areas, keypoint_sigmas
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..formats.coco import CocoAnnotation
 from ..predict.masks import process_mask_native
 from .coco_collector import CocoJsonCollector
-from .coco_json import CocoAnnotation
 
 
 class SegmentJsonCollector(CocoJsonCollector):

@@ -19,7 +19,6 @@ gives label files that parse to the same values.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterable
@@ -27,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
 from engine.cancel import NEVER, CancelToken
+from engine.formats.coco import CocoAnnotation, CocoImage, coco_ground_truth, write_coco_json
 from engine.formats.dataset_yaml import dataset_config, write_dataset_yaml
 from engine.formats.yolo_labels import label_text, polygon_line, pose_line
-from engine.utils.atomic import atomic_directory, atomic_writer
+from engine.utils.atomic import atomic_directory
 
 from ..errors import ProjectError
 from ..state.models import Annotation, Image, ProjectSettings
@@ -254,18 +255,19 @@ def export_coco(project: Project, json_path: str | Path, progress: Progress = no
     summary = ExportSummary(target)
     folder = Path(images_folder).expanduser().resolve() if images_folder else None
     summary.images_root = folder or _common_folder(images)
-    content = _coco_content(project, settings, images, folder, summary, progress, cancel)
-    with atomic_writer(target) as handle:
-        handle.write(json.dumps(content, ensure_ascii=False).encode("utf-8"))
+    write_coco_json(target, _coco_document(project, settings, images, folder, summary, progress,
+                                           cancel))
     return summary
 
 
-def _coco_content(project: Project, settings: ProjectSettings, images: list[_ImageRow],
-                  folder: Path | None, summary: ExportSummary, progress: Progress,
-                  cancel: CancelToken) -> dict[str, Any]:
-    entries, annotations, taken = [], [], set()
-    images = _labelled_or_background(images, "pose" if settings.task == "pose" else "polygon",
-                                      summary)
+def _coco_document(project: Project, settings: ProjectSettings, images: list[_ImageRow],
+                   folder: Path | None, summary: ExportSummary, progress: Progress,
+                   cancel: CancelToken) -> dict[str, Any]:
+    entries: list[CocoImage] = []
+    annotations: list[CocoAnnotation] = []
+    taken: set[str] = set()
+    pose = settings.task == "pose"
+    images = _labelled_or_background(images, "pose" if pose else "polygon", summary)
     for image in _ticking(images, progress, cancel, "images"):
         if not _readable(image, summary):
             continue
@@ -274,47 +276,35 @@ def _coco_content(project: Project, settings: ProjectSettings, images: list[_Ima
             _place(image.path, folder / file_name, summary)
         else:
             file_name = image.path.relative_to(summary.images_root or "/").as_posix()
-        entries.append({"id": image.id, "file_name": file_name, "width": image.width,
-                        "height": image.height})
-        for annotation in image.annotations:
-            entry = _coco_annotation(annotation, image, settings.keypoint_dims)
-            if entry is not None:
-                annotations.append({"id": len(annotations) + 1, **entry})
+        entries.append(CocoImage(image.id, image.width, image.height, file_name))
+        annotations += [entry for annotation in image.annotations
+                        for entry in [_coco_annotation(annotation, image, settings.keypoint_dims)]
+                        if entry is not None]
         summary.images += 1
     summary.annotations = len(annotations)
-    return {"info": {"description": f"{settings.name} (YOLO Studio)"}, "images": entries,
-            "annotations": annotations, "categories": _categories(project, settings)}
-
-
-def _categories(project: Project, settings: ProjectSettings) -> list[dict[str, Any]]:
-    categories = []
-    for info in project.classes():
-        category: dict[str, Any] = {"id": info.index + 1, "name": info.name,
-                                    "supercategory": ""}
-        if settings.task == "pose":
-            category["keypoints"] = list(settings.keypoint_names)
-            category["skeleton"] = [[a + 1, b + 1] for a, b in settings.skeleton]
-        categories.append(category)
-    return categories
+    keypoints = {"keypoints": list(settings.keypoint_names),
+                 "skeleton": [[a + 1, b + 1] for a, b in settings.skeleton]} if pose else None
+    return coco_ground_truth(
+        entries, annotations, {info.index + 1: info.name for info in project.classes()},
+        category_extra=keypoints, info={"description": f"{settings.name} (YOLO Studio)"})
 
 
 def _coco_annotation(annotation: Annotation, image: _ImageRow, dims: int
-                     ) -> dict[str, Any] | None:
+                     ) -> CocoAnnotation | None:
+    """A polygon (segment) or box + keypoints (pose) in pixels; COCO's category ids count the
+    classes from 1."""
     w, h = image.width, image.height
-    base = {"image_id": image.id, "category_id": annotation.class_index + 1, "iscrowd": 0}
+    category = annotation.class_index + 1
     if annotation.kind == "polygon" and annotation.polygon and len(annotation.polygon) >= 6:
-        xs = [x * w for x in annotation.polygon[0::2]]
-        ys = [y * h for y in annotation.polygon[1::2]]
-        points = [v for pair in zip(xs, ys, strict=True) for v in pair]
-        box = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
-        area = 0.5 * abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(xs))))
-        return {**base, "segmentation": [points], "bbox": box, "area": area}
+        points = np.asarray(annotation.polygon, np.float64).reshape(-1, 2) * (w, h)
+        box = [*points.min(0), *points.max(0)]
+        return CocoAnnotation(image.id, category, box, polygons=[points])
     if annotation.kind == "pose" and annotation.box and annotation.keypoints is not None:
         cx, cy, bw, bh = annotation.box
-        box = [(cx - bw / 2) * w, (cy - bh / 2) * h, bw * w, bh * h]
+        box = [(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h]
         keypoints = _coco_keypoints(annotation.keypoints, dims, w, h)
-        return {**base, "bbox": box, "area": box[2] * box[3], "keypoints": keypoints,
-                "num_keypoints": sum(1 for v in keypoints[2::3] if v > 0)}
+        extra = {"keypoints": keypoints, "num_keypoints": sum(1 for v in keypoints[2::3] if v > 0)}
+        return CocoAnnotation(image.id, category, box, extra=extra)
     return None
 
 

@@ -1,9 +1,10 @@
 """Read a COCO annotation JSON for an import.
 
-The engine's converter (``convert_coco``) turns the JSON into YOLO rows in a temp folder —
-polygons (several parts joined, RLE masks traced) for segment projects, box + keypoints for
-pose — and reports what it skips (annotations pointing at a missing image or category, bad
-boxes, degenerate polygons). The rows are read back with the same parser as a YOLO import.
+The JSON is read by the engine's COCO codec (``engine.formats.coco``). The engine's converter
+(``convert_coco``) turns it into YOLO rows in a temp folder — polygons (several parts joined,
+RLE masks traced) for segment projects, box + keypoints for pose — and reports what it skips
+(annotations pointing at a missing image or category, bad boxes, degenerate polygons). The rows
+are read back with the same parser as a YOLO import.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from engine.data.coco_convert import convert_coco
-from engine.data.coco_read import ImageInfo, read_classes, read_images, read_json, split_name
 from engine.errors import DatasetError
+from engine.formats.coco import ImageInfo, read_classes, read_coco_json, read_images, split_name
 
 from ..errors import ImportProblem
 from .image_files import Candidate, ProblemRecord, SourcePlan, from_engine, problem_record
@@ -53,7 +54,7 @@ def plan_coco(project: Project, json_path: Path, images_dir: Path | None) -> Sou
 
         raise ImportProblem(wrong_task_message("coco", task, False), path=json_path)
     try:
-        content = read_json(json_path)
+        content = read_coco_json(json_path)
         classes = read_classes(content, json_path, task)
     except DatasetError as exc:
         raise import_problem(exc) from exc
@@ -61,7 +62,7 @@ def plan_coco(project: Project, json_path: Path, images_dir: Path | None) -> Sou
     if task == "pose":
         shape = (classes.kpt_count, 3) if classes.kpt_count else None
         problems += check_keypoints(project, shape, classes.kpt_names, json_path, "categories")
-    images = read_images(content, json_path, None, [])
+    images, _ = read_images(content)  # the converter reports unusable entries
     root = images_root(json_path, images, images_dir)
     labels, convert_problems = _converted_labels(json_path, task)
     problems += convert_problems

@@ -18,7 +18,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from engine.val.coco_json import (
+from engine.formats.coco import (
     CocoAnnotation,
     CocoImage,
     ImagePredictions,

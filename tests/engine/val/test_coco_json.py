@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from engine.utils import rle
-from engine.val.coco_json import (
+from engine.formats.coco import (
     CocoAnnotation,
     CocoImage,
     ImagePredictions,
@@ -19,6 +18,7 @@ from engine.val.coco_json import (
     write_coco_ground_truth,
     write_coco_results,
 )
+from engine.utils import rle
 from engine.val.detection_metrics import DetectionMetrics, SegmentMetrics
 
 from .coco_cases import HEIGHT, WIDTH, Scene, pycocotools_map, random_boxes, scene

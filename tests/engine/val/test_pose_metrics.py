@@ -15,7 +15,7 @@ import torch
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from engine.val.coco_json import CocoAnnotation, CocoImage, write_coco_ground_truth
+from engine.formats.coco import CocoAnnotation, CocoImage, write_coco_ground_truth
 from engine.val.detection_metrics import PoseMetrics
 from engine.val.keypoint_iou import COCO_KEYPOINT_SIGMAS, keypoint_areas, keypoint_sigmas, oks
 
