@@ -18,12 +18,12 @@ import yaml
 
 from .cancel import CancelToken
 from .config import Settings, validate_settings
-from .config.safe_yaml import safe_load_bounded
 from .config.settings import Mode, Task
 from .errors import Cancelled, CheckpointError, EngineError, ExportCheckFailed, SettingsError
 from .process.allocator import relaunch_with_allocator, trains
 from .process.threads import configure_threads
 from .runs.run_dir import latest_checkpoint
+from .utils.safe_yaml import safe_load_bounded
 from .version import __version__
 
 TASKS = get_args(Task)

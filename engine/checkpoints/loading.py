@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
-from ..config.safe_yaml import oversized_value
 from ..errors import CheckpointError, EngineError
 from ..nn.model import TaskModel
 from ..nn.zoo import build_model
+from ..utils.safe_yaml import oversized_value
 from .format import is_our_checkpoint
 from .official import read_official_checkpoint
 

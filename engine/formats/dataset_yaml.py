@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
-from ..config.safe_yaml import YamlTooLarge, safe_load_bounded
 from ..errors import DatasetError
 from ..utils.atomic import atomic_writer
+from ..utils.safe_yaml import YamlTooLarge, safe_load_bounded
 
 __all__ = [
     "LAYOUT",

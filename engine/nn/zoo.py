@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from ..config.safe_yaml import safe_load_bounded
 from ..errors import ModelConfigError
+from ..utils.safe_yaml import safe_load_bounded
 from .model import TaskModel
 
 log = logging.getLogger(__name__)
