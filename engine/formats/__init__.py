@@ -1,5 +1,20 @@
 """File formats, one codec module per format: each reads and writes its format, and nothing else.
 
+- ``yolo_labels``: YOLO label lines (detect, segment, pose; a classifier's prediction lines)
+  and the one number format every writer of them uses.
+- ``dataset_yaml``: dataset yamls (``data=``): read into a mapping, built and written.
+- ``coco``: COCO JSON: annotation files read into small records; instance and results files
+  written.
+- ``export_metadata``, ``export_layouts``: what an export says about itself, and where each
+  export format keeps its parts.
+
+A new format (another tool's labels: CVAT, Label Studio, labelme ...) is one new module here of
+the same shape: a docstring saying what it reads and writes; ``read_*``/``parse_*`` functions
+that return plain records and raise ``DatasetError`` (or the module's own error) naming the
+file, line and key; ``format_*``/``write_*`` functions that write atomically
+(``engine.utils.atomic``). Problems with single entries come back as reasons for the caller to
+report, not as log lines.
+
 The bottom of the engine's task-specific layers: it imports only the standard library, numpy,
 yaml and ``engine.utils``/``engine.errors``, so the data, export and backend packages can all
 use it without importing one another.
