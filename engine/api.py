@@ -390,7 +390,7 @@ _WARNED_FOREIGN: set[str] = set()
 
 def _warn_if_foreign(backend, progress: Reporter) -> None:
     """Say once per file that an export written elsewhere is a program, not only weights."""
-    from .export.base import AUTHOR
+    from .formats.export_metadata import AUTHOR
 
     if backend.author == AUTHOR or backend.source in _WARNED_FOREIGN:
         return

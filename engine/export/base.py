@@ -23,7 +23,6 @@ from torch import nn
 from ..backends.base import modules_available as modules_available
 from ..errors import ExportError
 from ..events import Reporter
-from ..formats.export_metadata import AUTHOR as AUTHOR  # engine/api.py's import (issue 18)
 
 DEFAULT_OPSET = 17
 
