@@ -2,8 +2,9 @@
 page's undo stack, the Datasets page's image edits), Go to and Next unlabelled are the
 Annotate page's.
 
-A page takes part by offering ``undo_text()`` / ``redo_text()`` (what would be taken back,
-None when nothing) and ``undo()`` / ``redo()``. The entries show their keys but leave the keys
+A page takes part through its ``Page`` hooks (``page.py``): ``undo_text()`` / ``redo_text()``
+(what would be taken back, None when nothing), ``undo()`` / ``redo()``, and ``undoable`` (which
+of the two its edits offer). The entries show their keys but leave the keys
 to the pages' own actions (``WidgetShortcut`` on the menu, which never has the keyboard): a
 second, window-wide Ctrl+Z would make the key ambiguous, and a window-wide U would fire on
 every page.
@@ -19,6 +20,7 @@ from PySide6.QtGui import QAction
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
+    from .page import Page
 
 
 def build_edit_menu(window: MainWindow) -> dict[str, QAction]:
@@ -27,10 +29,10 @@ def build_edit_menu(window: MainWindow) -> dict[str, QAction]:
     entries = (("undo", "&Undo", _edit(window, "undo"), "Ctrl+Z"),
                ("redo", "&Redo", _edit(window, "redo"), ("Ctrl+Shift+Z", "Ctrl+Y")),
                (None, None, None, None),
-               ("go_to", "&Go to Image…", _annotate_call(window, "strip.focus_go_to"),
-                "Ctrl+G"),
+               ("go_to", "&Go to Image…",
+                _annotate_call(window, lambda page: page.strip.focus_go_to()), "Ctrl+G"),
                ("next_unlabelled", "Next &Unlabelled Image",
-                _annotate_call(window, "navigator.next_unlabelled"), "U"))
+                _annotate_call(window, lambda page: page.navigator.next_unlabelled()), "U"))
     actions: dict[str, QAction] = {}
     for name, text, slot, keys in entries:
         if name is None:
@@ -46,15 +48,14 @@ def build_edit_menu(window: MainWindow) -> dict[str, QAction]:
 def update_edit_menu(window: MainWindow, actions: dict[str, QAction]) -> None:
     """Texts and states for the current page: "Undo Draw polygon" on the Annotate page;
     disabled, saying where, when the page has nothing to undo."""
-    page = window.stack.currentWidget()
-    name = next((n for n, p in window.pages.items() if p is page), None)
+    name, page = _current_page(window)
     for verb, label in (("undo", "Undo"), ("redo", "Redo")):
         action = actions[verb]
-        what = getattr(page, f"{verb}_text", lambda: None)()
+        what = _edit_text(page, verb)
         action.setEnabled(what is not None)
         if what is not None:
             action.setText(f"&{label} {what}".rstrip())
-        elif hasattr(page, f"{verb}_text"):
+        elif page is not None and verb in page.undoable:
             action.setText(f"&{label} (nothing to {verb})")
         else:
             where = f"on the {name} page" if name else "without a project"
@@ -63,23 +64,31 @@ def update_edit_menu(window: MainWindow, actions: dict[str, QAction]) -> None:
         actions[key].setEnabled(name == "Annotate")
 
 
+def _current_page(window: MainWindow) -> tuple[str | None, Page | None]:
+    """The page shown and its rail name; (None, None) on the welcome page."""
+    shown = window.stack.currentWidget()
+    return next(((n, p) for n, p in window.pages.items() if p is shown), (None, None))
+
+
+def _edit_text(page: Page | None, verb: str) -> str | None:
+    if page is None:
+        return None
+    return page.undo_text() if verb == "undo" else page.redo_text()
+
+
 def _edit(window: MainWindow, verb: str) -> Callable[[], None]:
     def run() -> None:
-        page = window.stack.currentWidget()
-        if getattr(page, f"{verb}_text", lambda: None)() is not None:
-            getattr(page, verb)()
+        _name, page = _current_page(window)
+        if page is not None and _edit_text(page, verb) is not None:
+            page.undo() if verb == "undo" else page.redo()
         window._update_edit_menu()
     return run
 
 
-def _annotate_call(window: MainWindow, path: str) -> Callable[[], None]:
-    """A slot calling the Annotate page's ``path`` (``"strip.focus_go_to"``) while it is the
-    page shown."""
+def _annotate_call(window: MainWindow, call: Callable[[Any], None]) -> Callable[[], None]:
+    """A slot doing ``call(annotate_page)`` while the Annotate page is the page shown."""
     def run() -> None:
-        target: Any = window.pages.get("Annotate")
-        if target is None or window.stack.currentWidget() is not target:
-            return
-        for part in path.split("."):
-            target = getattr(target, part)
-        target()
+        target = window.pages.get("Annotate")
+        if target is not None and window.stack.currentWidget() is target:
+            call(target)
     return run

@@ -40,6 +40,7 @@ from .error_dialog import show_error
 from .file_dialogs import start_folder
 from .jobs_indicator import JobsIndicator
 from .new_project_wizard import NewProjectWizard
+from .page import Page
 from .shortcuts_dialog import ShortcutsDialog
 from .theme import THEMES, apply_theme
 from .welcome import WelcomePage, recent_entries
@@ -58,11 +59,13 @@ class MainWindow(QMainWindow):
             self, f"{name} failed", message, details))
         self.demo_provider = demo_provider
         self.project: Project | None = None
-        self.pages: dict[str, QWidget] = {}
+        self.pages: dict[str, Page] = {}
         self._page_policies: dict[str, QSizePolicy] = {}
         self._context_holders: dict[str, QWidget] = {}
         self._last_focus: dict[str, QWidget] = {}  # where the keyboard was on each page
         self._grid_image_shown: int | None = None  # the grid's image Annotate last opened on
+        self.project_actions: list[QAction] = []  # enabled while a project is open
+        self.edit_actions: dict[str, QAction] = {}  # the Edit menu's, by name
         self.setWindowTitle("YOLO Studio")
         self._fit_to_screen(QSize(1280, 800))
         self._build_rail()
@@ -170,7 +173,7 @@ class MainWindow(QMainWindow):
         self._update_edit_menu()
 
     def _update_edit_menu(self) -> None:
-        if getattr(self, "edit_actions", None):
+        if self.edit_actions:
             update_edit_menu(self, self.edit_actions)
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
@@ -241,9 +244,7 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         for page in self.pages.values():
-            closer = getattr(page, "close_page", None)
-            if closer is not None:
-                closer()
+            page.close_page()
             self.stack.removeWidget(page)
             page.deleteLater()
         for holder in self._context_holders.values():  # the dock's copies of page panels
@@ -273,23 +274,21 @@ class MainWindow(QMainWindow):
             page = factory(project, self.jobs, self)
             self.pages[name] = page
             self._page_policies[name] = page.sizePolicy()
-            context = getattr(page, "context_widget", lambda: None)()
+            context = page.context_widget()
             if context is not None:  # the panel leaves the page now: it lives in the dock
                 holder = self._context_holder(name, context)
                 holder.setParent(self.context_dock)
                 holder.hide()  # until its page is chosen
             self.stack.addWidget(page)
         datasets, annotate = self.pages["Datasets"], self.pages["Annotate"]
-        for name in ("Datasets", "Evaluate", "Predict"):
-            opener = getattr(self.pages[name], "openImage", None)
-            if opener is not None:
-                opener.connect(self._annotate_image)
-        if hasattr(datasets, "importRequested"):
-            datasets.importRequested.connect(self.import_dataset)
-        if hasattr(datasets, "filesDropped"):
-            datasets.filesDropped.connect(lambda paths: self.import_dataset(paths[0]))
-        if hasattr(datasets, "imagesChanged"):  # the trash: Annotate lists live images only
-            datasets.imagesChanged.connect(annotate.refresh_images)
+        for page in self.pages.values():
+            requests = page.open_image_requests()
+            if requests is not None:
+                requests.connect(self._annotate_image)
+        datasets.importRequested.connect(self.import_dataset)
+        datasets.filesDropped.connect(lambda paths: self.import_dataset(paths[0]))
+        # the trash: Annotate lists live images only
+        datasets.imagesChanged.connect(annotate.refresh)
         self.pages["Predict"].draftsCreated.connect(lambda _count: annotate.drafts_changed())
         self.pages["Train"].trainingEnded.connect(self._training_ended)
         annotate.saved.connect(self._show_saved)
@@ -310,8 +309,8 @@ class MainWindow(QMainWindow):
 
     def _grid_image(self) -> int | None:
         """The image chosen (current) in the Datasets grid, if any."""
-        chosen = getattr(self.pages.get("Datasets"), "current_image_id", None)
-        return chosen() if chosen is not None else None
+        datasets = self.pages.get("Datasets")
+        return datasets.current_image_id() if datasets is not None else None
 
     def _open_annotate_on_grid_image(self) -> None:
         """The Annotate page opens on the image chosen in the Datasets grid, when the grid's
@@ -336,7 +335,7 @@ class MainWindow(QMainWindow):
         name = PAGES[row]
         page = self.pages[name]
         self._remember_focus()
-        context = getattr(page, "context_widget", lambda: None)()
+        context = page.context_widget()
         # The dock changes before the page: a wide page must not meet the last page's dock,
         # and a page's panel leaves the page before the page's size counts (either made
         # the window grow past the screen).
@@ -356,7 +355,7 @@ class MainWindow(QMainWindow):
             self._open_annotate_on_grid_image()
         app_settings().setValue("last_page", row)
         if context is not None:
-            self.context_dock.setWindowTitle(getattr(page, "context_title", name))
+            self.context_dock.setWindowTitle(page.context_title or name)
             self.context_dock.show()
         self._focus_page(name, page)
         self._update_edit_menu()
@@ -410,7 +409,7 @@ class MainWindow(QMainWindow):
         target.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _set_project_actions_enabled(self, enabled: bool) -> None:
-        for action in getattr(self, "project_actions", []):
+        for action in self.project_actions:
             action.setEnabled(enabled)
 
     def _fill_recent_menu(self) -> None:
@@ -441,12 +440,8 @@ class MainWindow(QMainWindow):
         """After an import (or any change of the project's classes or images): every page
         reloads the classes and the images it shows."""
         for page in self.pages.values():
-            reload_classes = getattr(page, "reload_project_classes", None)
-            if reload_classes is not None:  # the Annotate page: class list and current class
-                reload_classes()
-            refresh = getattr(page, "refresh", None) or getattr(page, "refresh_images", None)
-            if refresh is not None:
-                refresh()
+            page.reload_project_classes()  # the Annotate page: class list and current class
+            page.refresh()
 
     # ----- the rest -----
     def set_theme(self, theme: str) -> None:
@@ -474,7 +469,7 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         rows = list(GLOBAL_SHORTCUTS)
         for name, page in self.pages.items():
-            for key, text in getattr(page, "shortcuts", lambda: [])():
+            for key, text in page.shortcuts():
                 rows.append((name, key, text))
         ShortcutsDialog(rows, self).exec()
 
@@ -560,7 +555,7 @@ GLOBAL_SHORTCUTS = (
 )
 
 
-def page_factories() -> dict[str, Callable[[Project, JobManager, QWidget], QWidget]]:
+def page_factories() -> dict[str, Callable[[Project, JobManager, QWidget], Page]]:
     """Each page's constructor, by rail name."""
     from .annotate.page import AnnotatePage
     from .datasets.page import DatasetsPage
@@ -569,7 +564,7 @@ def page_factories() -> dict[str, Callable[[Project, JobManager, QWidget], QWidg
     from .predict import PredictPage
     from .train.page import TrainPage
 
-    factories: dict[str, Callable[[Project, JobManager, QWidget], QWidget]] = {
+    factories: dict[str, Callable[[Project, JobManager, QWidget], Page]] = {
         "Datasets": DatasetsPage,
         "Annotate": AnnotatePage,
         "Train": TrainPage,

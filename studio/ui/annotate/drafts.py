@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QToolButton
 
 from ...services.prelabel import review_queue
@@ -50,13 +50,7 @@ class DraftReview(QObject):
             self._action(REJECT_KEYS, "Reject the image's draft class", self.reject)
 
     def _action(self, keys: tuple[str, ...], text: str, slot) -> QAction:
-        action = QAction(text, self.page)
-        action.setShortcuts([QKeySequence(k) for k in keys])
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.triggered.connect(slot)
-        self.page.add_page_action(action)
-        self.page._shortcuts.append((" / ".join(keys), text))
-        return action
+        return self.page.add_shortcut(keys, text, slot)
 
     def shortcuts(self) -> list[tuple[str, str]]:
         """Rows for the cheat sheet beyond the actions (Delete on a selected draft)."""
@@ -98,7 +92,7 @@ class DraftReview(QObject):
         index = queue.index(current) + 1 if current in queue else 0
         if index >= len(queue):
             self.finished_on = current
-            page._update_position()
+            page.update_position()
             page.canvas.say(f"{done}. All drafts reviewed ({plural(len(queue), 'image')})")
             return
         page.show_image(queue[index])
@@ -138,7 +132,7 @@ class DraftReview(QObject):
                 return
             if not was_active or self.page.current_image_id not in self.queue:
                 self.page.show_image(self.queue[0])
-        self.page._update_position()
+        self.page.update_position()
 
     def order(self) -> list[int]:
         """The images D / A walk: the review queue while reviewing, else every image."""

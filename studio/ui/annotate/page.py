@@ -8,7 +8,9 @@ fraction of a second. The GUI thread reads the database (small queries) but neve
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPixmap, QUndoGroup, QUndoStack
@@ -29,6 +31,7 @@ from ...services.annotations import AnnotationData, AutosaveWriter
 from ...services.projects import Project
 from ...workers.job import JobManager
 from ..empty_state import EmptyState
+from ..page import Page
 from .autosave_hooks import PageAutosave
 from .canvas import AnnotationCanvas
 from .commands import AddInstance, EditInstance, PageUndo, RemoveInstance
@@ -52,7 +55,7 @@ class _WriterSignals(QObject):
     failed = Signal(int, str)
 
 
-class AnnotatePage(PageUndo, PageAutosave, QWidget):
+class AnnotatePage(PageUndo, PageAutosave, Page, QWidget):
     """Annotate the project's images. ``imageChanged(image_id)`` after navigation;
     ``saveFailed(message)`` once when saving starts failing (the edit is kept and retried)."""
 
@@ -60,6 +63,7 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
     saveFailed = Signal(str)
     saved = Signal()  # every pending edit is in the database
     context_title = "Annotations"
+    undoable = ("undo", "redo")
 
     def __init__(self, project: Project, jobs: JobManager, parent: QWidget | None = None):
         super().__init__(parent)
@@ -176,16 +180,7 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
     def _make_actions(self) -> None:
         context = Qt.ShortcutContext.WidgetWithChildrenShortcut
         self._shortcuts: list[tuple[str, str]] = []
-
-        def add(keys: list[str], text: str, slot) -> QAction:
-            action = QAction(text, self)
-            action.setShortcuts([QKeySequence(k) for k in keys])
-            action.setShortcutContext(context)
-            action.triggered.connect(slot)
-            self.add_page_action(action)
-            self._shortcuts.append((" / ".join(keys), text))
-            return action
-
+        add = self.add_shortcut
         undo = self.undo_group.createUndoAction(self, "Undo")
         redo = self.undo_group.createRedoAction(self, "Redo")
         for action, keys in ((undo, ["Ctrl+Z"]), (redo, ["Ctrl+Shift+Z", "Ctrl+Y"])):
@@ -212,6 +207,17 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
             add(["H"], "Hide / show the selection", self.toggle_hide_selection)
             add(["Shift+H"], "Hide / show all labels", self.toggle_hide_all)
 
+    def add_shortcut(self, keys: Sequence[str], text: str, slot: Callable[[], Any]) -> QAction:
+        """A page action on ``keys`` doing ``slot``, listed as ``text`` in the F1 cheat sheet
+        (how the page's parts, such as the draft review, add their keys)."""
+        action = QAction(text, self)
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(slot)
+        self.add_page_action(action)
+        self._shortcuts.append((" / ".join(keys), text))
+        return action
+
     def add_page_action(self, action: QAction) -> None:
         """Make ``action``'s keys work on the page and in its side panel, which the main
         window shows in its dock, outside the page (Ctrl+Z after Delete in the list)."""
@@ -223,6 +229,10 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
         return cheat_sheet(self.task, self._shortcuts) + self.drafts.shortcuts()
 
     # -- images ---------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """The Page hook: the images (and classes) as the project has them now."""
+        self.refresh_images()
+
     def refresh_images(self) -> None:
         """Read the image list again (after an import or a deletion elsewhere), and the
         classes, which an import may have added."""
@@ -236,7 +246,7 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
                 self.show_image(self.image_ids[0])
             else:
                 self.canvas.set_document(None, None)
-        self._update_position()
+        self.update_position()
 
     def reload(self) -> None:
         """Forget cached images (their undo history too) and show the current one again."""
@@ -260,7 +270,7 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
         self.canvas.set_document(document, pixmap)
         self._show_document()
         self._show_trash()
-        self._update_position()
+        self.update_position()
         self.navigator.image_shown(image_id)
         self.imageChanged.emit(image_id)
 
@@ -437,7 +447,7 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
         document.image = replace(document.image, reviewed=not document.image.reviewed)
         image_id, reviewed = document.image.id, document.image.reviewed
         self.writer.execute(lambda db: service.set_reviewed(db, image_id, reviewed))
-        self._update_position()
+        self.update_position()
         self.navigator.document_changed(document)
 
     def toggle_hide_selection(self) -> None:
@@ -490,7 +500,9 @@ class AnnotatePage(PageUndo, PageAutosave, QWidget):
             self.canvas.current_class = selected.class_index
             self.panel.classes.set_checked(selected.class_index)
 
-    def _update_position(self) -> None:
+    def update_position(self) -> None:
+        """Show where the image is: its place in the list (or in the draft review) and
+        whether it is reviewed."""
         review = self.drafts.position_text() if hasattr(self, "drafts") else None
         if review is not None:
             self.position_label.setText(review)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, Signal, SignalInstance
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -29,6 +29,7 @@ from ...services.thumbnails import OverlayStyle, ThumbnailLoader, ThumbnailStore
 from ...services.wording import plural
 from ...workers.job import JobManager
 from ..empty_state import EmptyState
+from ..page import Page
 from .background import BackgroundCalls
 from .filter_bar import FilterBar
 from .grid import ThumbnailGrid
@@ -41,7 +42,7 @@ from .thumbnail_model import IMAGE_ID_ROLE, ThumbnailModel
 SPLIT_BUTTONS = (("Train", "train"), ("Val", "val"), ("Test", "test"), ("No split", None))
 
 
-class DatasetsPage(QWidget):
+class DatasetsPage(Page, QWidget):
     """Browse, filter and split the images of ``project``.
 
     ``openImage(image_id)``: a thumbnail was double-clicked (or Enter pressed);
@@ -55,6 +56,7 @@ class DatasetsPage(QWidget):
     imagesChanged = Signal()
     importRequested = Signal()
     filesDropped = Signal(list)
+    undoable = ("undo",)  # image edits can be taken back, not redone
 
     def __init__(self, project: Project, jobs: JobManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -237,6 +239,10 @@ class DatasetsPage(QWidget):
                 *self.image_actions.shortcuts(),
                 ("Alt+T / Alt+V / Alt+E", "Put the selected images in train / val / test"),
                 ("Ctrl+A", "Select every image shown")]
+
+    def open_image_requests(self) -> SignalInstance:
+        """``openImage(image_id)``: Enter or a double-click on a thumbnail."""
+        return self.openImage
 
     def undo_text(self) -> str | None:
         """What Edit ▸ Undo takes back on this page (the last image edit), or None."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtGui import QColor, QIcon, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -45,6 +45,7 @@ from ...workers import JobManager
 from ...workers.job import Job, JobProgress
 from ..empty_state import EmptyState
 from ..file_dialogs import start_folder
+from ..page import Page
 from .confusion import ConfusionMatrixView
 from .curves import PrCurvesView
 from .images import OutcomeStrip
@@ -87,7 +88,7 @@ def swatch(color: str, size: int = 12) -> QIcon:
     return QIcon(pixmap)
 
 
-class EvaluatePage(QWidget):
+class EvaluatePage(Page, QWidget):
     """``EvaluatePage(project, jobs, parent)``; ``evaluate_path(path)`` starts a run."""
 
     openImage = Signal(int)  # noqa: N815 - Qt signal naming
@@ -204,6 +205,10 @@ class EvaluatePage(QWidget):
         if current:
             self.model.setCurrentIndex(self.model.findData(current))
         self._update_buttons()
+
+    def open_image_requests(self) -> SignalInstance:
+        """``openImage(image_id)``: a double-click on an image behind a cell or a class."""
+        return self.openImage
 
     def shortcuts(self) -> list[tuple[str, str]]:
         return [("F5", "Evaluate the chosen model")]

@@ -42,6 +42,7 @@ from ...services.wording import plural
 from ...workers import JobManager
 from ...workers.job import Job, JobProgress
 from ..file_dialogs import start_folder
+from ..page import Page
 from .options import FormatOptions, availability_text, cuda_available
 from .snippet_dialog import SnippetDialog
 
@@ -57,7 +58,7 @@ class _Bridge(QObject):
     outcome = Signal(object)
 
 
-class ExportPage(QWidget):
+class ExportPage(Page, QWidget):
     """``ExportPage(project, jobs, parent)``; ``export(formats)`` starts a Job."""
 
     exported = Signal(object)  # list[ExportOutcome], when a job has finished

@@ -34,6 +34,7 @@ from ...services.thumbnails import OverlayStyle
 from ...services.wording import plural
 from ...workers.job import Job, JobManager
 from ..file_dialogs import start_folder
+from ..page import Page
 from .controls import PredictControls
 from .render import OverlayOptions, Palette, render
 from .view import OverlayView
@@ -45,7 +46,7 @@ class _FrameSignals(QObject):
     frame = Signal(object)
 
 
-class PredictPage(QWidget):
+class PredictPage(Page, QWidget):
     """Prediction overlay viewer and pre-labelling. ``draftsCreated(count)`` after a
     pre-label run wrote drafts (the Annotate page should reload)."""
 

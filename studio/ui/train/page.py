@@ -62,6 +62,7 @@ from ...services.training import (
     training_data,
 )
 from ...workers.job import Job, JobManager
+from ..page import Page
 from .plots import RunCurves, TrainPlots
 from .run_list import RunList, run_color
 from .settings_form import SettingsForm
@@ -80,7 +81,7 @@ class _DeviceProbe(QObject):
                          name="list-devices").start()
 
 
-class TrainPage(QWidget):
+class TrainPage(Page, QWidget):
     """Train models of ``project``. ``trainingEnded(run_id, status, message)`` follows every
     run this page started (status completed, cancelled or failed; run_id -1 when the run was
     never recorded)."""
