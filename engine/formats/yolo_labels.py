@@ -97,7 +97,7 @@ def format_number(value: float | np.floating | np.integer) -> str:
     if isinstance(value, np.floating) and value.dtype.itemsize < 8:
         if not np.isfinite(value):
             raise ValueError(f"{value} cannot be written in a label file (not a finite number)")
-        return np.format_float_positional(value, unique=True, trim="-")
+        return _short(value)
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"{number} cannot be written in a label file (not a finite number)")
@@ -107,10 +107,22 @@ def format_number(value: float | np.floating | np.integer) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def _short(value: np.floating) -> str:
+    """A float32 (or float16) as its shortest round-trip text: numpy's ``str`` is that (and
+    twice as fast as ``format_float_positional``), except that it writes an exponent below
+    1e-4 and a trailing ``.0``."""
+    text = str(value)
+    if "e" in text:
+        return np.format_float_positional(value, unique=True, trim="-")
+    return text[:-2] if text.endswith(".0") else text
+
+
 def _numbers(values: Iterable[float] | np.ndarray) -> list[str]:
     array = np.asarray(values)
-    if array.dtype.kind == "f" and array.dtype.itemsize < 8:
-        return [format_number(v) for v in array.reshape(-1)]  # keeps the float32 precision
+    if array.dtype.kind == "f" and array.dtype.itemsize < 8:  # keeps the float32 precision
+        if not np.isfinite(array).all():
+            raise ValueError("NaN or infinity cannot be written in a label file")
+        return [_short(v) for v in array.reshape(-1)]
     if array.dtype.kind in "iub":
         return [str(int(v)) for v in array.reshape(-1).tolist()]
     return [format_number(v) for v in array.astype(np.float64).reshape(-1).tolist()]
