@@ -126,8 +126,9 @@ class RunRecord:
 
     save_dir: str | None = None
     results: Mapping[str, float] = field(default_factory=_frozen)
-    status: Literal["completed", "failed"] = "completed"
-    """A run can reach its end and still fail (an export whose parity check failed)."""
+    status: Literal["completed", "cancelled", "failed"] = "completed"
+    """A run can reach its end and still fail (an export whose parity check failed), or end
+    cancelled with what it saved (training stopped between epochs)."""
     message: str = ""
     details: Mapping[str, Any] = field(default_factory=_frozen)
     """Results that are not numbers (an export's summary), passed on as they are."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from ..utils.atomic import (
     DiskFullError,
@@ -89,6 +92,19 @@ def _csv_value(value: float | None, column: str) -> str:
     if column == "epoch":
         return str(int(value))
     return f"{value:.6g}"
+
+
+def write_run_args(save_dir: Path, settings, imgsz: int, batch: int) -> dict[str, Any]:
+    """args.yaml: every setting of the run, with the image size and batch it really uses;
+    returns them (checkpoints keep them as ``train_args``)."""
+    args = settings.model_dump(mode="json")
+    args.update(imgsz=imgsz, batch=batch, save_dir=str(save_dir))
+    local = Path(str(args.get("data") or "")).expanduser()
+    if args.get("data") and local.is_dir():  # so model.val() works from any folder
+        args["data"] = str(local.resolve())
+    with atomic_writer(save_dir / "args.yaml") as handle:
+        handle.write(yaml.safe_dump(args, sort_keys=False).encode())
+    return args
 
 
 def write_final_validation(save_dir: Path, validation, task: str, best: Path,

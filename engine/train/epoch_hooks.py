@@ -1,0 +1,208 @@
+"""The run's policies as small hooks the loop calls at fixed points (detectron2's HookBase):
+results.csv, checkpoints, early stopping, the time limit and the plots. Each can be built and
+called alone; the loop knows none of them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..checkpoints import checkpoint_dict, save_checkpoint
+from ..checkpoints.loading import finished_checkpoint, read_weights
+from ..errors import EngineError
+from ..events import CheckpointSaved, Reporter
+from ..runs.validation import Validation
+from .loop_progress import LoopProgress
+from .run_files import write_results_csv
+from .seeding import rng_state
+from .setup import Setup
+from .steps import check_finite_weights
+from .task import TaskHooks
+
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EpochOutcome:
+    """A finished epoch (0-based), its results.csv row, and the progress after it."""
+
+    epoch: int
+    metrics: Mapping[str, float]
+    is_best: bool
+    progress: LoopProgress
+
+
+class EpochHook:
+    """A policy the loop calls at fixed points; each method does nothing unless overridden.
+
+    ``before_train`` and ``after_epoch`` return True to stop the loop (every hook is still
+    called). ``after_train`` runs when the epochs are over, before best.pt's final validation;
+    ``after_final`` after it, with that validation (None when there was none).
+    """
+
+    def before_train(self, progress: LoopProgress) -> bool:
+        return False
+
+    def before_step(self, epoch: int, step: int, batch: dict) -> None:
+        return None
+
+    def after_epoch(self, outcome: EpochOutcome) -> bool:
+        return False
+
+    def after_train(self, progress: LoopProgress) -> None:
+        return None
+
+    def after_final(self, validation: Validation | None) -> None:
+        return None
+
+
+class ResultsCsv(EpochHook):
+    """results.csv rewritten after each epoch with every row so far."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def after_epoch(self, outcome: EpochOutcome) -> bool:
+        write_results_csv(self.path, outcome.progress.history)
+        return False
+
+
+class Checkpoints(EpochHook):
+    """last.pt every epoch (with the training state a resume needs), best.pt when the epoch is
+    the best, epoch<N>.pt every ``save_period`` epochs; at the end last.pt loses its training
+    state (a finished run has nothing to resume).
+
+    ``saved`` records the epoch (0-based) each file holds (None: last.pt of a finished run);
+    the run's full-disk message says what was kept from it.
+    """
+
+    def __init__(self, weights_dir: Path, setup: Setup, train_args: dict[str, Any], *,
+                 progress: LoopProgress, saved: dict[str, int | None], save_period: int = -1,
+                 report: Reporter) -> None:
+        self.weights_dir = weights_dir
+        self.setup = setup
+        self.train_args = train_args
+        self.saved = saved
+        self.save_period = save_period
+        self.report = report
+        # A resumed run's files stay its own: best.pt from before the resume is the best until
+        # an epoch beats it (entry.py has made it agree with last.pt).
+        if progress.epoch >= 0:
+            for name, epoch in (("last.pt", progress.epoch), ("best.pt", progress.best_epoch)):
+                if (weights_dir / name).is_file():
+                    saved[name] = epoch
+
+    def after_epoch(self, outcome: EpochOutcome) -> bool:
+        epoch, ema = outcome.epoch, self.setup.ema.ema
+        check_finite_weights(ema, epoch, self.weights_dir.parent)
+        checkpoint = self.checkpoint(outcome)
+        # last.pt first: a kill between the two saves leaves last.pt recording this epoch as
+        # the best while holding its EMA, from which a resume rewrites best.pt (entry.py).
+        self._save("last.pt", checkpoint, epoch)
+        if outcome.is_best:
+            checkpoint.pop("train_state")
+            self._save("best.pt", checkpoint, epoch, is_best=True)
+        if self.save_period > 0 and (epoch + 1) % self.save_period == 0:
+            save_checkpoint(self.weights_dir / f"epoch{epoch + 1}.pt", checkpoint)
+        return False
+
+    def checkpoint(self, outcome: EpochOutcome) -> dict[str, Any]:
+        """last.pt's contents after ``outcome``: the EMA weights and the training state."""
+        setup, progress = self.setup, outcome.progress
+        train_state = {
+            "model": {k: v.detach().cpu().clone() for k, v in setup.model.state_dict().items()},
+            "optimizer": setup.optimizer.state_dict(),
+            "ema": setup.ema.state_dict(),
+            "scaler": setup.scaler.state_dict(),
+            "rng": rng_state(),
+            **progress.state(),
+            "epochs": setup.schedule.epochs,
+        }
+        extra = {"best_fitness": progress.best_fitness, "imgsz": setup.imgsz,
+                 "train_state": train_state}
+        return checkpoint_dict(setup.ema.ema, train_args=self.train_args,
+                               metrics=dict(outcome.metrics), epoch=outcome.epoch, extra=extra)
+
+    def after_train(self, progress: LoopProgress) -> None:
+        last = self.weights_dir / "last.pt"
+        if "last.pt" in self.saved and last.exists():
+            save_checkpoint(last, finished_checkpoint(read_weights(last)))
+            self.saved["last.pt"] = None
+
+    def _save(self, name: str, checkpoint: dict, epoch: int, *, is_best: bool = False) -> None:
+        path = save_checkpoint(self.weights_dir / name, checkpoint)
+        self.saved[name] = epoch
+        self.report(CheckpointSaved(str(path), epoch + 1, is_best=is_best))
+
+
+class EarlyStopping(EpochHook):
+    """Stop after ``patience`` epochs without a better fitness."""
+
+    def __init__(self, patience: int, warn: Warn) -> None:
+        self.patience = patience
+        self.warn = warn
+
+    def before_train(self, progress: LoopProgress) -> bool:
+        # a run that stopped early and was killed before it finished: only the ending is left
+        return progress.epoch - progress.best_epoch >= self.patience
+
+    def after_epoch(self, outcome: EpochOutcome) -> bool:
+        best = outcome.progress.best_epoch
+        if outcome.epoch - best < self.patience:
+            return False
+        self.warn(f"no improvement for {self.patience} epochs (best: epoch {best + 1}); "
+                  "stopping early. Raise patience= to train longer")
+        return True
+
+
+class TimeLimit(EpochHook):
+    """Stop after the epoch that ends past ``hours`` from the start of the loop."""
+
+    def __init__(self, hours: float, warn: Warn,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.hours = hours
+        self.warn = warn
+        self.clock = clock
+        self.deadline: float | None = None
+
+    def before_train(self, progress: LoopProgress) -> bool:
+        self.deadline = self.clock() + self.hours * 3600
+        return False
+
+    def after_epoch(self, outcome: EpochOutcome) -> bool:
+        if self.deadline is None or self.clock() <= self.deadline:
+            return False
+        self.warn(f"time={self.hours} hours reached; stopping")
+        return True
+
+
+class Plots(EpochHook):
+    """train_batch0-2.jpg from the first epoch this run trains, then best.pt's validation
+    plots and results.png."""
+
+    def __init__(self, task: TaskHooks, save_dir: Path, names: dict[int, str], *,
+                 first_epoch: int, warn: Warn) -> None:
+        self.task = task
+        self.save_dir = save_dir
+        self.names = names
+        self.first_epoch = first_epoch
+        self.warn = warn
+
+    def before_step(self, epoch: int, step: int, batch: dict) -> None:
+        if epoch == self.first_epoch and step < 3:
+            self.task.plot_batch(batch, self.names, self.save_dir / f"train_batch{step}.jpg")
+
+    def after_final(self, validation: Validation | None) -> None:
+        if validation is not None:
+            self.task.final_plots(validation, self.save_dir, self.names)
+        results = self.save_dir / "results.csv"
+        if results.exists():
+            from ..plots import plot_results  # matplotlib: only once a run has ended
+
+            try:
+                plot_results(results)
+            except EngineError as exc:
+                self.warn(f"results.png was not drawn: {exc}")
