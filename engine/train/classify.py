@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import torch
@@ -12,7 +10,7 @@ from torch import nn
 
 from ..cancel import NEVER, CancelToken
 from ..config import Settings
-from ..data.classify_augment import ClassifyAugment, center_crop_resize
+from ..data.classify_augment import ClassifyAugment
 from ..data.classify_folder import load_classify_folder
 from ..data.loader import BatchLoader, ImageStore
 from ..data.named import resolve_dataset_dir
@@ -20,15 +18,13 @@ from ..errors import DatasetError
 from ..events import Reporter, ignore
 from ..nn.model import TaskModel
 from ..runs.validation import Validation
-from ..val.classify_validator import model_forward, validate_classify
+from ..val.classify_run import save_confusion_matrix
+from ..val.classify_validator import (
+    center_crop_transform,
+    model_forward,
+    validate_classify,
+)
 from .task import TaskData, WarningSink
-
-
-def center_crop_transform(size: int):
-    def transform(image, _rng):
-        return center_crop_resize(image, size)
-
-    return transform
 
 
 class ClassifyTask:
@@ -147,16 +143,4 @@ class ClassifyTask:
 
     def final_plots(self, validation: Validation, save_dir: Path, names: dict[int, str]) -> None:
         """Confusion matrices as pictures (counts and row-normalised) and as CSV data."""
-        from ..plots import plot_confusion_matrix
-        from ..utils.atomic import atomic_writer
-
-        matrix = validation.details.confusion_matrix
-        labels = [names[i] for i in sorted(names)]
-        plot_confusion_matrix(matrix, labels, save_dir / "confusion_matrix.png", normalize=False)
-        plot_confusion_matrix(matrix, labels, save_dir / "confusion_matrix_normalized.png")
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(["true \\ predicted", *labels])
-        writer.writerows([label, *map(int, row)] for label, row in zip(labels, matrix, strict=True))
-        with atomic_writer(save_dir / "confusion_matrix.csv") as handle:
-            handle.write(text.getvalue().encode())
+        save_confusion_matrix(validation, save_dir, names)

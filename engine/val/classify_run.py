@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +19,8 @@ from ..errors import DatasetError
 from ..events import Reporter, RunStarted, Warning, ignore, reported_run
 from ..runs.run_dir import run_dir
 from ..runs.validation import Validation
-from ..train.classify import center_crop_transform
-from ..utils.atomic import DiskFullError, disk_full_cause, disk_full_target
-from .classify_validator import Forward, validate_classify
+from ..utils.atomic import DiskFullError, atomic_writer, disk_full_cause, disk_full_target
+from .classify_validator import Forward, center_crop_transform, validate_classify
 
 
 def run_classify_val(
@@ -68,12 +69,26 @@ def run_classify_val(
         finally:
             loader.close()
         if save_dir is not None and settings.plots:
-            from ..train.classify import ClassifyTask
-
             with saving_results(save_dir, validation):
-                ClassifyTask().final_plots(validation, save_dir, names)
+                save_confusion_matrix(validation, save_dir, names)
         record.results = validation.metrics
     return validation, save_dir
+
+
+def save_confusion_matrix(validation: Validation, save_dir: Path, names: dict[int, str]) -> None:
+    """Confusion matrices as pictures (counts and row-normalised) and as CSV data."""
+    from ..plots import plot_confusion_matrix
+
+    matrix = validation.details.confusion_matrix
+    labels = [names[i] for i in sorted(names)]
+    plot_confusion_matrix(matrix, labels, save_dir / "confusion_matrix.png", normalize=False)
+    plot_confusion_matrix(matrix, labels, save_dir / "confusion_matrix_normalized.png")
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["true \\ predicted", *labels])
+    writer.writerows([label, *map(int, row)] for label, row in zip(labels, matrix, strict=True))
+    with atomic_writer(save_dir / "confusion_matrix.csv") as handle:
+        handle.write(text.getvalue().encode())
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..cancel import NEVER, CancelToken
+from ..data.classify_augment import center_crop_resize
 from ..data.loader import BatchLoader
 from ..events import Reporter, StepEnd, ignore
 from ..runs.validation import Validation
@@ -17,6 +18,15 @@ from .classify_metrics import ClassifyMetrics
 
 # images (N×3×S×S float) -> (probabilities N×C, logits N×C or None)
 Forward = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+
+
+def center_crop_transform(size: int):
+    """The validation loader's transform: short side to ``size``, then a centred square."""
+
+    def transform(image, _rng):
+        return center_crop_resize(image, size)
+
+    return transform
 
 
 def model_forward(model: torch.nn.Module) -> Forward:
