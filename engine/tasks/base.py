@@ -44,6 +44,8 @@ class Task:
     - ``imgsz``: the image size used when neither the caller nor the checkpoint gives one;
     - ``key_metric``: the results.csv column the task is judged by (the studio plots it first,
       the benchmark reports it); ``metric_label`` names it in tables;
+    - ``metric_columns``: the results.csv columns a one-line summary of an epoch shows (the
+      studio's run log);
     - ``fitness``: what training maximises to pick best.pt, from one row of metrics (the same
       number the task's validation gives as ``Validation.fitness``);
     - ``annotation_kind``: the kind of studio annotation that trains it ("polygon").
@@ -69,6 +71,7 @@ class Task:
     imgsz: int
     key_metric: str
     metric_label: str
+    metric_columns: tuple[str, ...]
     fitness: Callable[[Mapping[str, float]], float]
     annotation_kind: str
     hooks: Callable[[Reporter], TaskHooks]

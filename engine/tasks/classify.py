@@ -69,6 +69,7 @@ CLASSIFY = register(
         imgsz=224,  # classifiers' native size, not detection's 640
         key_metric="metrics/accuracy_top1",
         metric_label="top1",
+        metric_columns=("metrics/accuracy_top1",),
         fitness=_fitness,
         annotation_kind="class",
         hooks=_hooks,

@@ -47,6 +47,7 @@ POSE = register(
         imgsz=640,
         key_metric="metrics/mAP50-95(P)",
         metric_label="pose mAP50-95",
+        metric_columns=("metrics/mAP50-95(B)", "metrics/mAP50-95(P)"),
         fitness=map_fitness("metrics/mAP50-95(B)", "metrics/mAP50-95(P)"),
         annotation_kind="pose",
         hooks=_hooks,

@@ -26,7 +26,7 @@ def all_tasks() -> tuple[Task, ...]:
 
 
 def task_names() -> tuple[str, ...]:
-    """The registered names: ``('classify', 'segment', 'pose')``."""
+    """The registered names, in the order registered."""
     return tuple(_TASKS)
 
 

@@ -46,6 +46,7 @@ SEGMENT = register(
         imgsz=640,
         key_metric="metrics/mAP50-95(M)",
         metric_label="mask mAP50-95",
+        metric_columns=("metrics/mAP50-95(B)", "metrics/mAP50-95(M)"),
         fitness=map_fitness("metrics/mAP50-95(B)", "metrics/mAP50-95(M)"),
         annotation_kind="polygon",
         hooks=_hooks,

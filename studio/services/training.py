@@ -53,6 +53,8 @@ TASK_SUFFIX = {task.name: task.suffix for task in all_tasks()}
 ANNOTATION_KIND = {task.name: task.annotation_kind for task in all_tasks()}
 PRIMARY_METRIC = {task.name: task.key_metric for task in all_tasks()}
 """The metric a task's plots show first (and mark the best epoch of): its key metric."""
+METRIC_COLUMNS = {task.name: task.metric_columns for task in all_tasks()}
+"""The metrics an epoch's line in the run log shows."""
 DATASET_FOLDER = "dataset"
 EPOCH_SECONDS = "time/epoch"
 """Stored with each epoch's metrics: how long the epoch took (for later runs' estimates)."""

@@ -101,7 +101,7 @@ def test_a_task_trains_on_its_data_and_its_fitness_is_its_validations(
         data.train.close()
         data.val.close()
     metrics = dict(validation.metrics)
-    assert task.key_metric in metrics
+    assert task.key_metric in task.metric_columns and set(task.metric_columns) <= set(metrics)
     assert task.fitness(metrics) == pytest.approx(validation.fitness)
     better = {**metrics, task.key_metric: metrics[task.key_metric] + 0.5}
     assert task.fitness(better) > task.fitness(metrics)  # the key metric counts
