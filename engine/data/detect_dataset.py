@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-TASKS = ("segment", "pose")
+TASKS = ("detect", "segment", "pose")
 SPLITS = ("train", "val", "test")
 _SIDE_SWAP = {"left": "right", "right": "left", "l": "r", "r": "l"}
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -102,7 +102,8 @@ def load_detect_dataset(
     progress: Reporter = ignore,
     cancel: CancelToken = NEVER,
 ) -> DetectDataset:
-    """Read the dataset yaml ``data`` for ``task`` (``segment`` or ``pose``) and list its images.
+    """Read the dataset yaml ``data`` for ``task`` (``detect``, ``segment`` or ``pose``) and list
+    its images.
 
     Raises ``DatasetError`` naming the yaml key at fault for a missing split, a path leaving
     the dataset root, bad names or a bad keypoint layout. A packaged dataset's folder is
@@ -311,7 +312,7 @@ def _keypoint_layout(
         if "kpt_shape" in config:
             problems.append(
                 Problem(
-                    yaml_path, "has kpt_shape (a pose dataset) but the task is segment", "warning"
+                    yaml_path, f"has kpt_shape (a pose dataset) but the task is {task}", "warning"
                 )
             )
         return {}

@@ -168,6 +168,10 @@ def _parse_row(values: tuple[float, ...], layout: _Layout) -> _Row:
     parsed = parse_row(values, layout.task, layout.kpt_shape, layout.num_classes)
     if layout.task == "pose":
         return _pose_row(parsed)
+    if layout.task == "detect":  # box rows only (the codec refuses others): no mask to miss
+        warnings: list[str] = []
+        box = _within_unit(_box(parsed.box), "box", warnings)
+        return _Row(parsed.class_id, box, np.zeros((0, 2), np.float32), None, warnings)
     return _segment_row(parsed)
 
 
@@ -328,8 +332,8 @@ def verify_split(
     Results of unchanged files come from the label cache (``cache=False`` skips it). Images
     that fail keep only their problems; ``cancel`` is honoured between batches (``Cancelled``).
     """
-    if task not in ("segment", "pose"):
-        raise ValueError(f"task must be segment or pose, not {task!r}")
+    if task not in ("detect", "segment", "pose"):
+        raise ValueError(f"task must be detect, segment or pose, not {task!r}")
     if task == "pose" and not kpt_shape:
         raise ValueError("pose labels need kpt_shape")
     images = [Path(image) for image in images]

@@ -3,9 +3,9 @@ outputs become ``Results``. Each task names its steps (engine/tasks/); the calle
 the :class:`~engine.predict.predictor.Predictor`.
 
 Classification: one centre crop and resize per frame (the transform validation uses, so
-predictions and val metrics agree). Segmentation and pose: a letterbox to ``imgsz`` (for a
-single image on a model that takes any size, padded only to the stride, as the reference does),
-NMS, then boxes and masks (or keypoints) mapped back to the original image.
+predictions and val metrics agree). Detection, segmentation and pose: a letterbox to ``imgsz``
+(for a single image on a model that takes any size, padded only to the stride, as the reference
+does), NMS, then boxes (and masks, or keypoints) mapped back to the original image.
 """
 
 from __future__ import annotations
@@ -134,17 +134,38 @@ class SegmentSteps:
         )
 
 
-class PoseSteps(SegmentSteps):
-    """Letterbox → NMS → boxes and keypoints in original pixels."""
+class DetectSteps(SegmentSteps):
+    """Letterbox → NMS → boxes in original pixels."""
 
-    def postprocess(self, outputs, frames: list[Frame], context) -> list[Results]:
-        infos, input_shape = context
+    def _found(self, outputs) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The network's detections and, per image, the rows NMS keeps."""
         detections = (outputs[0] if isinstance(outputs, tuple) else outputs).float()
         o = self.options
         found = non_max_suppression(
             detections, conf=o.conf, iou=o.iou, classes=list(o.classes) if o.classes else None,
             agnostic=o.agnostic, max_det=o.max_det, num_classes=len(self.backend.names),
         )
+        return detections, found
+
+    def postprocess(self, outputs, frames: list[Frame], context) -> list[Results]:
+        infos, input_shape = context
+        _, found = self._found(outputs)
+        results = []
+        for frame, det, info in zip(frames, found, infos, strict=True):
+            original = frame.image.shape[:2]
+            boxes = scale_boxes(det[:, :4], input_shape, original, ratio_pad=info)
+            rows = torch.cat((boxes, det[:, 4:6]), 1).cpu()
+            results.append(Results(frame.image, frame.path, self.backend.names,
+                                   boxes=Boxes(rows, original), frame=frame.frame))
+        return results
+
+
+class PoseSteps(DetectSteps):
+    """Letterbox → NMS → boxes and keypoints in original pixels."""
+
+    def postprocess(self, outputs, frames: list[Frame], context) -> list[Results]:
+        infos, input_shape = context
+        detections, found = self._found(outputs)
         count = (detections.shape[1] - 4 - len(self.backend.names)) // self.keypoint_dims
         results = []
         for frame, det, info in zip(frames, found, infos, strict=True):

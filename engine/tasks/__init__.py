@@ -14,6 +14,7 @@ and engine.benchmark: those lower packages never import it, they are handed its 
 from . import classify  # noqa: F401
 from . import segment  # noqa: F401
 from . import pose  # noqa: F401
+from . import detect  # noqa: F401
 
 # isort: on
 from .base import Task

@@ -1,9 +1,11 @@
-"""``yolo segment val`` / ``yolo pose val``: score a model (checkpoint or export) on a dataset
-split, save plots and curves (and, with ``save_json``, COCO JSON files)."""
+"""``yolo detect|segment|pose val``: score a model (checkpoint or export) on a dataset split,
+save plots and curves (and, with ``save_json``, COCO JSON files for segment and pose)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -16,6 +18,7 @@ from ..errors import DatasetError
 from ..events import Reporter, RunStarted, Warning, ignore, reported_run
 from ..runs.run_dir import run_dir
 from ..runs.validation import Validation
+from .box_scorer import BoxScorer
 from .classify_run import check_class_names, saving_results
 from .detect_validator import validate_detections
 from .pose_json import PoseJsonCollector
@@ -23,15 +26,44 @@ from .pose_validator import PoseScorer
 from .segment_json import SegmentJsonCollector
 from .segment_validator import SegmentForward, SegmentScorer
 
+ScorerFor = Callable[..., tuple[Any, Any]]
+"""``scorer(names, settings, dataset, samples)`` -> (the task's Scorer, its COCO JSON collector
+or None)."""
+
+
+def run_box_val(forward, names, settings, imgsz, **options):
+    """``run_detect_val`` for detection (boxes alone)."""
+    return run_detect_val("detect", forward, names, settings, imgsz, scorer=_box_scorer,
+                          **options)
+
 
 def run_segment_val(forward, names, settings, imgsz, **options):
     """``run_detect_val`` for segmentation."""
-    return run_detect_val("segment", forward, names, settings, imgsz, **options)
+    return run_detect_val("segment", forward, names, settings, imgsz, scorer=_segment_scorer,
+                          **options)
 
 
 def run_pose_val(forward, names, settings, imgsz, **options):
     """``run_detect_val`` for pose estimation."""
-    return run_detect_val("pose", forward, names, settings, imgsz, **options)
+    return run_detect_val("pose", forward, names, settings, imgsz, scorer=_pose_scorer,
+                          **options)
+
+
+def _box_scorer(names, settings: Settings, _dataset, _samples):
+    return BoxScorer(names, settings.ap_method), None
+
+
+def _segment_scorer(names, settings: Settings, _dataset, samples):
+    collector = SegmentJsonCollector(samples, names) if settings.save_json else None
+    return SegmentScorer(names, settings.overlap_mask, collector, settings.ap_method), collector
+
+
+def _pose_scorer(names, settings: Settings, dataset, samples):
+    collector = None
+    if settings.save_json:
+        collector = PoseJsonCollector(samples, names, dataset.kpt_shape,
+                                      dataset.keypoint_layout())
+    return PoseScorer(names, dataset.kpt_shape, collector, settings.ap_method), collector
 
 
 def run_detect_val(
@@ -41,12 +73,14 @@ def run_detect_val(
     settings: Settings,
     imgsz: int,
     *,
+    scorer: ScorerFor,
     device: torch.device,
     progress: Reporter = ignore,
     cancel: CancelToken = NEVER,
 ) -> tuple[Validation, Path | None]:
-    """Validate on ``settings.split`` of the dataset yaml ``settings.data``; plots and curves
-    go to runs/<task>/val*. Ends with one ``RunFinished`` event however it ends."""
+    """Validate on ``settings.split`` of the dataset yaml ``settings.data`` with the task's
+    ``scorer`` (and its COCO JSON collector, or None); plots and curves go to runs/<task>/val*.
+    Ends with one ``RunFinished`` event however it ends."""
     with reported_run("val", progress) as record:
         if not settings.data:
             raise DatasetError(
@@ -102,13 +136,7 @@ def run_detect_val(
             on_warning=lambda m, p: progress(Warning(m, p)),
             cancel=cancel,
         )
-        collector = None
-        if settings.save_json and task == "segment":
-            collector = SegmentJsonCollector(report.samples, names)
-        elif settings.save_json:
-            collector = PoseJsonCollector(
-                report.samples, names, dataset.kpt_shape, dataset.keypoint_layout()
-            )
+        scoring, collector = scorer(names, settings, dataset, report.samples)
         options = dict(
             half=settings.half,
             conf=settings.conf if settings.conf is not None else 0.001,
@@ -117,12 +145,8 @@ def run_detect_val(
             cancel=cancel,
             progress=progress,
         )
-        if task == "segment":
-            scorer = SegmentScorer(names, settings.overlap_mask, collector, settings.ap_method)
-        else:
-            scorer = PoseScorer(names, dataset.kpt_shape, collector, settings.ap_method)
         try:
-            validation = validate_detections(forward, loader, scorer, device, **options)
+            validation = validate_detections(forward, loader, scoring, device, **options)
         finally:
             loader.close()
         if save_dir is not None:

@@ -36,21 +36,21 @@ def sample_data(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_the_registry_holds_the_tasks_the_engine_ships_in_order():
-    assert task_names()[:3] == ("classify", "segment", "pose")
+    assert task_names() == ("classify", "segment", "pose", "detect")
     assert [get_task(name).name for name in task_names()] == list(task_names())
     assert len({task.suffix for task in all_tasks()}) == len(all_tasks())
 
 
 def test_an_unknown_task_names_the_known_ones():
     with pytest.raises(ModelConfigError, match=r"key 'task': unknown task 'obb'; the tasks are "
-                       r"classify, segment, pose"):
+                       r"classify, segment, pose, detect$"):
         get_task("obb")
     assert find_task("obb") is None and find_task(None) is None
 
 
 def test_a_model_of_a_task_without_a_module_is_refused_with_what_is_available(tmp_path):
     with pytest.raises(ModelConfigError, match=r"best\.pt: training obb models is not available "
-                       r"in engine .* yet; classification, segmentation and pose are"):
+                       r"in engine .* yet; classification, segmentation, pose and detection are"):
         task_for("obb", "training", path=tmp_path / "best.pt")
     with pytest.raises(ModelConfigError, match=r"key 'model': validating obb models"):
         task_for("obb", "validating")
@@ -133,3 +133,13 @@ def test_a_task_validates_predicts_and_exports_through_the_facade(
     assert results[0].names == loaded.names
     exported = model.export(format="torchscript", imgsz=IMGSZ, data=str(data))
     assert exported.passed and exported.parity.inputs >= 2  # noise and the dataset's images
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_a_task_trains_an_epoch_through_the_facade(task, sample_data, tmp_path):
+    model = YOLO(task.model_name("n"), progress=ignore)
+    result = model.train(data=str(sample_data[task.name]), epochs=1, imgsz=IMGSZ, batch=4,
+                         workers=1, plots=False, project=str(tmp_path), seed=0)
+    assert result.status == "completed" and result.best is not None and result.best.is_file()
+    assert task.key_metric in result.validation.metrics
+    assert YOLO(result.best, progress=ignore).task == task.name

@@ -1,0 +1,37 @@
+"""Detection's part of validation (see :func:`~engine.val.detect_validator.validate_detections`):
+box AP alone, boxes in input pixels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..utils.boxes import xywh_to_xyxy
+from .detection_metrics import DetectionMetrics
+
+
+class BoxScorer:
+    """The NMS rows' boxes, classes and scores against the batch's boxes."""
+
+    def __init__(self, names: dict[int, str], ap_method: str = "coco") -> None:
+        self.metrics = DetectionMetrics(names, method=ap_method)
+
+    def unpack(self, output) -> tuple[torch.Tensor, Any, Any]:
+        """(detections, nothing, what the loss takes or None) from either output form."""
+        if isinstance(output, tuple | list):  # a TaskModel in eval mode: (decoded, raw)
+            return output[0], None, output[1]
+        return output, None, None
+
+    def score(self, i: int, det: torch.Tensor, _extras, batch: dict, input_shape) -> None:
+        height, width = (int(v) for v in input_shape)
+        owner = batch["batch_idx"].view(-1) == i
+        scale = torch.tensor([width, height, width, height], dtype=torch.float32)
+        self.metrics.update(
+            pred_boxes=det[:, :4].cpu(),
+            pred_conf=det[:, 4].cpu(),
+            pred_classes=det[:, 5].cpu(),
+            true_boxes=xywh_to_xyxy(batch["bboxes"][owner].float() * scale),
+            true_classes=batch["cls"][owner].view(-1).long(),
+            image=batch["paths"][i],
+        )
