@@ -1,6 +1,6 @@
 """``Task``: everything the rest of the code asks about one task, in one value.
 
-A task module (classify.py, segment.py, pose.py) builds one ``Task`` and registers it
+A task module (classify.py, segment.py, pose.py, detect.py) builds one ``Task`` and registers it
 (registry.py). The engine's lower packages (train, val, predict, export) never look a task up:
 the facade, the CLI, the benchmark and the studio hand them the piece they need (training
 hooks, a val runner, prediction steps, a parity rule, sample images).
