@@ -2,7 +2,7 @@
 # Debian packages the project runs better or at all with; run by `make` before the venv install.
 # Installs what is missing where it can (root, or sudo without a password, and apt-get);
 # elsewhere it names what to install and carries on: every package here is optional for now.
-#   libtcmalloc-minimal4: the allocator `yolo` preloads for training (engine/backends/allocator.py:
+#   libtcmalloc-minimal4: the allocator `yolo` preloads for training (engine/process/allocator.py:
 #                         peak memory 1.82 -> 1.45 GiB on the segment benchmark, same speed).
 set -uo pipefail
 OPTIONAL=(libtcmalloc-minimal4)
