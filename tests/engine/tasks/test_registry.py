@@ -15,6 +15,7 @@ import torch
 from engine import YOLO
 from engine.cancel import NEVER
 from engine.checkpoints import checkpoint_dict, save_checkpoint
+from engine.cli import parse_arguments
 from engine.config import validate_settings
 from engine.errors import ModelConfigError
 from engine.events import ignore
@@ -70,6 +71,8 @@ def test_a_task_names_its_model_size_metric_and_annotation(task):
     assert task.key_metric.startswith("metrics/") and task.metric_label
     assert task.annotation_kind and task.title
     assert task.parity() is head_rule(model)  # the task's rule fits what its head outputs
+    # the settings and the command line know it (config.settings.Task lists the names)
+    assert parse_arguments([task.name, "val"]).task == task.name
 
 
 def _task_model(task, hooks, data_names):
