@@ -48,7 +48,13 @@ from ..formats.coco import (
     split_name,
 )
 from ..formats.dataset_yaml import dataset_config, parse_yaml_text, write_dataset_yaml
-from ..formats.yolo_labels import format_line, write_label_file
+from ..formats.yolo_labels import (
+    KEYPOINTS,
+    POLYGONS,
+    format_line,
+    label_rows,
+    write_label_file,
+)
 from ..utils import rle
 from ..utils.atomic import atomic_writer
 from .check import Problem
@@ -119,7 +125,7 @@ def convert_coco(
     ``output_dir/dataset.yaml`` with other classes; problems with single annotations and
     images are returned in the report.
     """
-    if task not in ("segment", "pose"):
+    if label_rows(task) not in (POLYGONS, KEYPOINTS):
         raise ValueError(f"task must be segment or pose, not {task!r}")
     source, output = Path(annotations_json), Path(output_dir)
     content = read_coco_json(source)
@@ -130,7 +136,7 @@ def convert_coco(
     split = split_name(source)
     yaml_path = output / "dataset.yaml"
     config = _dataset_config(yaml_path, split, classes, task)
-    if task == "pose" and "flip_idx" not in config:
+    if label_rows(task) == KEYPOINTS and "flip_idx" not in config:
         problems.append(Problem(yaml_path, _NO_FLIP, "warning"))
     rows, crowd = _rows(content, source, images, classes, task, include_crowd, problems)
     written = _write_labels(output / "labels" / split, images, rows)
@@ -241,7 +247,7 @@ def _annotation_line(
     if category not in classes.index:
         raise Skip(f"category_id {category!r} is not among the categories")
     box = _box(annotation.get("bbox"), image)
-    if task == "pose":
+    if label_rows(task) == KEYPOINTS:
         values = [*box, *_keypoints(annotation.get("keypoints"), image, classes.kpt_count)]
     else:
         values = list(_segment(annotation.get("segmentation"), image).reshape(-1))
@@ -405,7 +411,7 @@ def _dataset_config(yaml_path: Path, split: str, classes: CocoClasses, task: str
 
 
 def _fresh_config(split: str, classes: CocoClasses, task: str) -> dict[str, Any]:
-    pose = task == "pose"
+    pose = label_rows(task) == KEYPOINTS
     flip = derive_flip_idx(classes.kpt_names) if pose and classes.kpt_names else None
     return dataset_config(
         {"train": f"images/{split}", "val": f"images/{split}"},

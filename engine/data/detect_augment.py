@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from ..formats.yolo_labels import KEYPOINTS, POLYGONS, label_rows
 from .detect_geometry import (
     box_candidates,
     clip_instances,
@@ -233,8 +234,8 @@ class DetectAugment:
         """The recipe from validated ``Settings``. Pose without ``flip_idx`` cannot mirror
         left-right correctly, so ``fliplr`` is then turned off with a warning (as the reference)."""
         fliplr = settings.fliplr
-        if task == "pose" and not flip_idx and fliplr > 0:
-            log.warning("pose data has no flip_idx; horizontal flips are turned off (fliplr=0)")
+        if label_rows(task) == KEYPOINTS and not flip_idx and fliplr > 0:
+            log.warning("%s data has no flip_idx; horizontal flips are turned off (fliplr=0)", task)
             fliplr = 0.0
         return cls(
             imgsz=imgsz,
@@ -280,7 +281,7 @@ class DetectAugment:
         """``load(index)`` in pixels, with polygons resampled dense (segment) or dropped."""
         image, instances = load(index)
         instances = instances.to_pixels(image.shape[1], image.shape[0])
-        if self.task != "segment":
+        if label_rows(self.task) != POLYGONS:
             return image, replace(instances, segments=[])
         return image, replace(instances, segments=resample_polygons(instances.segments))
 

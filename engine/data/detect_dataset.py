@@ -32,6 +32,7 @@ from ..cancel import NEVER, CancelToken
 from ..errors import DatasetError
 from ..events import Reporter, ignore
 from ..formats.dataset_yaml import LAYOUT, read_dataset_yaml
+from ..formats.yolo_labels import KEYPOINTS, TASKS, label_rows
 from .check import Problem
 from .images import IMAGE_SUFFIXES
 from .links import LinkNotes, inside_lexically, leaves
@@ -48,7 +49,6 @@ __all__ = [
 ]
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-TASKS = ("detect", "segment", "pose")
 SPLITS = ("train", "val", "test")
 _SIDE_SWAP = {"left": "right", "right": "left", "l": "r", "r": "l"}
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -136,7 +136,7 @@ def load_detect_dataset(
 
 def require_flip_idx(dataset: DetectDataset, fliplr: float) -> tuple[int, ...] | None:
     """The dataset's ``flip_idx``; raises ``DatasetError`` when pose training flips without one."""
-    if dataset.task != "pose" or fliplr <= 0 or dataset.flip_idx is not None:
+    if dataset.kpt_shape is None or fliplr <= 0 or dataset.flip_idx is not None:
         return dataset.flip_idx
     raise DatasetError(
         f"fliplr={fliplr} mirrors images left-right, which swaps left and right keypoints, but "
@@ -308,7 +308,7 @@ def _class_index(key: Any, yaml_path: Path) -> int:
 def _keypoint_layout(
     config: Mapping[str, Any], yaml_path: Path, task: str, problems: list[Problem]
 ) -> dict[str, Any]:
-    if task != "pose":
+    if label_rows(task) != KEYPOINTS:
         if "kpt_shape" in config:
             problems.append(
                 Problem(

@@ -32,7 +32,16 @@ import numpy as np
 
 from ..cancel import NEVER, CancelToken
 from ..errors import DatasetError
-from ..formats.yolo_labels import LabelLineError, LabelRow, parse_row, read_numbers
+from ..formats.yolo_labels import (
+    BOXES,
+    KEYPOINTS,
+    TASKS,
+    LabelLineError,
+    LabelRow,
+    label_rows,
+    parse_row,
+    read_numbers,
+)
 from .check import CheckProgress, Problem, check_image, default_workers
 from .instances import Instances, xywh_to_xyxy
 from .label_cache import CachedLabels, LabelCache, read_stamp
@@ -72,6 +81,11 @@ class _Layout:
     num_classes: int
     kpt_shape: tuple[int, int] | None
 
+    @property
+    def rows(self) -> str | None:
+        """What the task's rows hold (the label codec's BOXES, POLYGONS or KEYPOINTS)."""
+        return label_rows(self.task)
+
 
 @dataclass
 class _Row:
@@ -106,8 +120,8 @@ def parse_labels(
     pose: keypoints ``[n, K, 3|2]``) and the problems found.
     """
     layout = _Layout(task, num_classes, tuple(kpt_shape) if kpt_shape else None)
-    if task == "pose" and layout.kpt_shape is None:
-        raise ValueError("pose labels need kpt_shape")
+    if layout.rows == KEYPOINTS and layout.kpt_shape is None:
+        raise ValueError(f"{task} labels need kpt_shape")
     rows: list[_Row] = []
     problems: list[Problem] = []
     seen: dict[tuple[float, ...], int] = {}
@@ -145,7 +159,7 @@ def read_labels(
         try:
             data = label.read_bytes()
         except FileNotFoundError:
-            return Instances.empty(kpt_shape if task == "pose" else None), []
+            return Instances.empty(kpt_shape if label_rows(task) == KEYPOINTS else None), []
         except OSError as exc:
             return None, [Problem(label, f"cannot be read ({exc.strerror or exc}); image left out")]
     try:
@@ -166,9 +180,9 @@ def read_labels(
 def _parse_row(values: tuple[float, ...], layout: _Layout) -> _Row:
     """The codec reads the row's shape (class id, value count); this checks what it means."""
     parsed = parse_row(values, layout.task, layout.kpt_shape, layout.num_classes)
-    if layout.task == "pose":
+    if layout.rows == KEYPOINTS:
         return _pose_row(parsed)
-    if layout.task == "detect":  # box rows only (the codec refuses others): no mask to miss
+    if layout.rows == BOXES:  # box rows only (the codec refuses others): no mask to miss
         warnings: list[str] = []
         box = _within_unit(_box(parsed.box), "box", warnings)
         return _Row(parsed.class_id, box, np.zeros((0, 2), np.float32), None, warnings)
@@ -252,7 +266,7 @@ def _within_unit(coords: np.ndarray, what: str, warnings: list[str]) -> np.ndarr
 
 
 def _instances(rows: Sequence[_Row], layout: _Layout) -> Instances:
-    pose = layout.task == "pose"
+    pose = layout.rows == KEYPOINTS
     if not rows:
         return Instances.empty(layout.kpt_shape if pose else None)
     return Instances(
@@ -332,12 +346,13 @@ def verify_split(
     Results of unchanged files come from the label cache (``cache=False`` skips it). Images
     that fail keep only their problems; ``cancel`` is honoured between batches (``Cancelled``).
     """
-    if task not in ("detect", "segment", "pose"):
-        raise ValueError(f"task must be detect, segment or pose, not {task!r}")
-    if task == "pose" and not kpt_shape:
-        raise ValueError("pose labels need kpt_shape")
+    rows = label_rows(task)
+    if rows is None:
+        raise ValueError(f"task must be {', '.join(TASKS[:-1])} or {TASKS[-1]}, not {task!r}")
+    if rows == KEYPOINTS and not kpt_shape:
+        raise ValueError(f"{task} labels need kpt_shape")
     images = [Path(image) for image in images]
-    shape = tuple(kpt_shape) if kpt_shape and task == "pose" else None
+    shape = tuple(kpt_shape) if kpt_shape and rows == KEYPOINTS else None
     layout = _Layout(task, len(names), shape)
     store = _open_cache(images, layout) if cache else None
     results = _run_batches(images, layout, store, workers, cancel, progress)

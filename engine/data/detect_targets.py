@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..formats.yolo_labels import KEYPOINTS, POLYGONS, label_rows
 from .instances import Instances, xyxy_to_xywh
 from .polygons import overlap_masks, polygons_to_masks
 
@@ -29,10 +30,11 @@ def to_targets(
     ``K, 3|2`` for a batch without objects).
     """
     height, width = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
+    rows = label_rows(task)
     mask_shape = (height // mask_ratio, width // mask_ratio)
     cls, boxes, owner, masks, keypoints = [], [], [], [], []
     for i, instances in enumerate(batch):
-        if task == "segment":
+        if rows == POLYGONS:
             if len(instances) and not instances.segments:
                 raise ValueError(f"to_targets: image {i} of the batch has objects but no polygons")
             if overlap:
@@ -44,7 +46,7 @@ def to_targets(
         cls.append(instances.cls)
         boxes.append(instances.boxes)
         owner.append(np.full(len(instances), i))
-        if task == "pose" and instances.keypoints is not None:
+        if rows == KEYPOINTS and instances.keypoints is not None:
             keypoints.append(instances.keypoints)
     scale = np.array([width, height, width, height], np.float32)
     targets = {
@@ -52,9 +54,9 @@ def to_targets(
         "bboxes": xyxy_to_xywh(np.concatenate(boxes or [np.zeros((0, 4))])) / scale,
         "batch_idx": np.concatenate(owner or [np.zeros(0)]).astype(np.float32),
     }
-    if task == "segment":
+    if rows == POLYGONS:
         targets["masks"] = np.concatenate(masks) if masks else np.zeros((0, *mask_shape), np.uint8)
-    if task == "pose":
+    if rows == KEYPOINTS:
         targets["keypoints"] = _normalised_keypoints(
             keypoints, len(targets["cls"]), width, height, keypoint_shape
         )

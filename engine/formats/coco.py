@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import DatasetError
 from ..utils import rle
 from ..utils.atomic import atomic_writer
+from .yolo_labels import KEYPOINTS, label_rows
 
 __all__ = [
     "CocoAnnotation",
@@ -157,7 +158,7 @@ def read_classes(content: Mapping[str, Any], source: Path, task: str) -> CocoCla
     by_id = {int(c["id"]): c for c in categories}
     index = {cid: i for i, cid in enumerate(ids)}
     names = {i: str(by_id[cid].get("name", f"class_{i}")) for cid, i in index.items()}
-    if task != "pose":
+    if label_rows(task) != KEYPOINTS:
         return CocoClasses(index, names)
     with_keypoints = [c for c in categories if c.get("keypoints")]
     if with_keypoints:

@@ -32,6 +32,10 @@ import numpy as np
 from ..utils.atomic import atomic_writer
 
 __all__ = [
+    "BOXES",
+    "KEYPOINTS",
+    "LABEL_ROWS",
+    "POLYGONS",
     "TASKS",
     "LabelLineError",
     "LabelRow",
@@ -41,6 +45,7 @@ __all__ = [
     "format_line",
     "format_number",
     "format_row",
+    "label_rows",
     "label_text",
     "parse_classify_line",
     "parse_line",
@@ -51,8 +56,22 @@ __all__ = [
     "write_label_file",
 ]
 
-TASKS = ("detect", "segment", "pose")
-"""The tasks whose label lines this module reads (classify datasets are folders, not lines)."""
+BOXES, POLYGONS, KEYPOINTS = "boxes", "polygons", "keypoints"
+"""What a task's label rows hold: a box; a polygon (or a box); a box and keypoints."""
+
+LABEL_ROWS = {"detect": BOXES, "segment": POLYGONS, "pose": KEYPOINTS}
+"""The label rows of each task whose labels are lines (classify datasets are folders). The
+layers below engine.tasks take a task's name and ask this table what its rows hold, so this is
+the one place there that names a task (the label formats are this module's)."""
+
+TASKS = tuple(LABEL_ROWS)
+"""The tasks whose label lines this module reads."""
+
+
+def label_rows(task: str) -> str | None:
+    """What ``task``'s label rows hold (:data:`BOXES`, :data:`POLYGONS` or :data:`KEYPOINTS`),
+    or None for a task without label lines."""
+    return LABEL_ROWS.get(task)
 
 
 class LabelLineError(ValueError):
@@ -232,18 +251,19 @@ def parse_row(
     Raises ``LabelLineError`` for a class id that is not one, or a count of values the task's
     line cannot have; pose needs ``kpt_shape``.
     """
-    if task not in TASKS:
+    rows = label_rows(task)
+    if rows is None:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
     if not values:
         raise LabelLineError("an empty line has no class")
     values = tuple(float(v) for v in values)
     cls = class_id(values[0], num_classes)
     coords = np.asarray(values[1:], np.float64)
-    if task == "pose":
+    if rows == KEYPOINTS:
         if kpt_shape is None:
-            raise ValueError("pose labels need kpt_shape")
+            raise ValueError(f"{task} labels need kpt_shape")
         return _pose(cls, values, coords, (int(kpt_shape[0]), int(kpt_shape[1])))
-    if task == "detect":
+    if rows == BOXES:
         if len(coords) != 4:
             raise LabelLineError(
                 f"{len(coords)} values after the class; a box row is class cx cy w h (4 values)"
