@@ -17,9 +17,10 @@ def _hooks(progress):
 
 
 def _validate(*args, **kwargs):
-    from ..val.detect_run import run_box_val
+    from ..val.box_scorer import box_scorer
+    from ..val.detect_run import run_detect_val
 
-    return run_box_val(*args, **kwargs)
+    return run_detect_val("detect", *args, scorer=box_scorer, **kwargs)
 
 
 def _steps(backend, imgsz, options):

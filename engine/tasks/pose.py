@@ -16,9 +16,10 @@ def _hooks(progress):
 
 
 def _validate(*args, **kwargs):
-    from ..val.detect_run import run_pose_val
+    from ..val.detect_run import run_detect_val
+    from ..val.pose_validator import pose_scorer
 
-    return run_pose_val(*args, **kwargs)
+    return run_detect_val("pose", *args, scorer=pose_scorer, **kwargs)
 
 
 def _steps(backend, imgsz, options):

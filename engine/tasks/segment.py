@@ -15,9 +15,10 @@ def _hooks(progress):
 
 
 def _validate(*args, **kwargs):
-    from ..val.detect_run import run_segment_val
+    from ..val.detect_run import run_detect_val
+    from ..val.segment_validator import segment_scorer
 
-    return run_segment_val(*args, **kwargs)
+    return run_detect_val("segment", *args, scorer=segment_scorer, **kwargs)
 
 
 def _steps(backend, imgsz, options):

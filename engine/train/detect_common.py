@@ -4,7 +4,9 @@ the label mosaics of ``train_batch*.jpg``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 
@@ -12,7 +14,7 @@ from ..cancel import NEVER, CancelToken
 from ..checkpoints import transfer_matching
 from ..config import Settings
 from ..data.detect_augment import DetectAugment
-from ..data.detect_dataset import load_detect_dataset, require_flip_idx
+from ..data.detect_dataset import DetectDataset, load_detect_dataset
 from ..data.detect_labels import require_labels, verify_split
 from ..data.detect_loader import DetectBatchLoader
 from ..errors import DatasetError
@@ -25,11 +27,14 @@ from .task import TaskData, WarningSink
 
 
 class DetectFamilyTask:
-    """TaskHooks base for segment and pose; subclasses give ``task``, ``loss_names``,
-    ``make_loss`` and ``scorer``."""
+    """TaskHooks base for detect, segment and pose; subclasses give ``task``, ``loss_names``,
+    ``make_loss`` and ``scorer`` (and, with keypoints, ``loss_gains`` and ``read_keypoints``)."""
 
     task = "detect"
+    example_data = "coco8-detect.yaml"  # named when no dataset is given
     loss_names: tuple[str, ...] = ()
+    loss_gains: Mapping[str, float] = MappingProxyType({"box": 7.5, "cls": 0.5, "dfl": 1.5})
+    """The loss gains the task's loss takes (the Settings keys), with their defaults."""
     # Channels-last convolutions (oneDNN on the CPU): measured for a yolov8n-seg step at 320
     # px, batch 16: 1.0 s instead of 1.1 s and a 1.6 GiB peak instead of 2.0 GiB.
     channels_last = True
@@ -38,7 +43,7 @@ class DetectFamilyTask:
         self.progress = progress
         self.overlap = True
         self.ap_method = "coco"
-        self.gains = {"box": 7.5, "cls": 0.5, "dfl": 1.5, "pose": 12.0, "kobj": 1.0}
+        self.gains = dict(self.loss_gains)
         self.keypoint_shape: tuple[int, int] | None = None
         self.keypoint_layout: dict[str, list] = {}
         self._loss = None
@@ -58,7 +63,7 @@ class DetectFamilyTask:
         if not settings.data:
             raise DatasetError(
                 "no dataset given; pass data=<dataset .yaml> (for example "
-                f"coco8-{_short(self.task)}.yaml)",
+                f"{self.example_data})",
                 key="data",
             )
         dataset = load_detect_dataset(
@@ -70,9 +75,7 @@ class DetectFamilyTask:
         self.ap_method = settings.ap_method
         self.gains = {k: float(getattr(settings, k)) for k in self.gains}
         self.keypoint_shape = dataset.kpt_shape
-        flip_idx = require_flip_idx(dataset, settings.fliplr) if self.task == "pose" else None
-        if self.task == "pose":
-            self.keypoint_layout = dataset.keypoint_layout()
+        flip_idx = self.read_keypoints(dataset, settings.fliplr)
         train = self._verified(dataset, "train", settings, warn, cancel)
         require_labels(train, "train")
         samples = list(train.samples)
@@ -94,6 +97,11 @@ class DetectFamilyTask:
             f"{val_count} {val_split} images, {train.num_instances} train objects"
         )
         return TaskData(train_loader, val_loader, dict(dataset.names), dataset.root, description)
+
+    def read_keypoints(self, dataset: DetectDataset, fliplr: float) -> tuple[int, ...] | None:
+        """The data's ``flip_idx`` for left-right flips, None without keypoints (pose reads
+        its keypoint layout here)."""
+        return None
 
     def _verified(
         self, dataset, split: str, settings: Settings, warn: WarningSink, cancel: CancelToken
@@ -128,8 +136,7 @@ class DetectFamilyTask:
         """A head for the dataset's classes (and, for pose, its ``kpt_shape``): rebuilt when
         they differ, keeping every tensor whose name and shape still match (the backbone, the
         box branches). A rebuilt keypoint head is announced with a warning."""
-        keypoints = self.keypoint_shape if self.task == "pose" else None
-        keypoints = tuple(keypoints) if keypoints else model.keypoint_shape
+        keypoints = tuple(self.keypoint_shape) if self.keypoint_shape else model.keypoint_shape
         if self.keypoint_layout:
             model.keypoint_layout = dict(self.keypoint_layout)
         if model.num_classes == len(names) and model.keypoint_shape == keypoints:
@@ -182,8 +189,4 @@ class DetectFamilyTask:
 def _where(problem) -> str:
     line = getattr(problem, "line", None)
     return f"{problem.path}:{line}" if line else str(problem.path)
-
-
-def _short(task: str) -> str:
-    return {"segment": "seg", "pose": "pose"}.get(task, task)
 

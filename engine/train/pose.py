@@ -4,8 +4,11 @@ keypoint losses, box and pose AP. The model's keypoint head follows the data's `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
+from ..data.detect_dataset import DetectDataset, require_flip_idx
 from ..nn.model import TaskModel
 from ..runs.validation import Validation
 from ..val.pose_validator import PoseScorer
@@ -17,7 +20,18 @@ class PoseTask(DetectFamilyTask):
     """TaskHooks for pose estimation."""
 
     task = "pose"
+    example_data = "coco8-pose.yaml"
     loss_names = PoseLoss.loss_names
+    loss_gains: Mapping[str, float] = MappingProxyType(
+        {**DetectFamilyTask.loss_gains, "pose": 12.0, "kobj": 1.0}
+    )
+
+    def read_keypoints(self, dataset: DetectDataset, fliplr: float) -> tuple[int, ...] | None:
+        """The data's ``flip_idx`` (a DatasetError when flips need one and it has none); keeps
+        its keypoint layout (names, skeleton, flips) for the model."""
+        flip_idx = require_flip_idx(dataset, fliplr)
+        self.keypoint_layout = dataset.keypoint_layout()
+        return flip_idx
 
     def make_loss(self, model: TaskModel) -> PoseLoss:
         gains = self.gains

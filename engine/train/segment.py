@@ -16,6 +16,7 @@ class SegmentTask(DetectFamilyTask):
     """TaskHooks for instance segmentation."""
 
     task = "segment"
+    example_data = "coco8-seg.yaml"
     loss_names = SegmentationLoss.loss_names
 
     def make_loss(self, model: TaskModel) -> SegmentationLoss:

@@ -35,3 +35,8 @@ class BoxScorer:
             true_classes=batch["cls"][owner].view(-1).long(),
             image=batch["paths"][i],
         )
+
+
+def box_scorer(names: dict[int, str], settings, _dataset, _samples) -> tuple[BoxScorer, None]:
+    """Detection's scorer for ``run_detect_val`` (no COCO JSON collector)."""
+    return BoxScorer(names, settings.ap_method), None

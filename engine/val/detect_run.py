@@ -18,52 +18,14 @@ from ..errors import DatasetError
 from ..events import Reporter, RunStarted, Warning, ignore, reported_run
 from ..runs.run_dir import run_dir
 from ..runs.validation import Validation
-from .box_scorer import BoxScorer
 from .classify_run import check_class_names, saving_results
 from .detect_validator import validate_detections
-from .pose_json import PoseJsonCollector
-from .pose_validator import PoseScorer
-from .segment_json import SegmentJsonCollector
-from .segment_validator import SegmentForward, SegmentScorer
+from .segment_validator import SegmentForward
 
 ScorerFor = Callable[..., tuple[Any, Any]]
 """``scorer(names, settings, dataset, samples)`` -> (the task's Scorer, its COCO JSON collector
-or None)."""
-
-
-def run_box_val(forward, names, settings, imgsz, **options):
-    """``run_detect_val`` for detection (boxes alone)."""
-    return run_detect_val("detect", forward, names, settings, imgsz, scorer=_box_scorer,
-                          **options)
-
-
-def run_segment_val(forward, names, settings, imgsz, **options):
-    """``run_detect_val`` for segmentation."""
-    return run_detect_val("segment", forward, names, settings, imgsz, scorer=_segment_scorer,
-                          **options)
-
-
-def run_pose_val(forward, names, settings, imgsz, **options):
-    """``run_detect_val`` for pose estimation."""
-    return run_detect_val("pose", forward, names, settings, imgsz, scorer=_pose_scorer,
-                          **options)
-
-
-def _box_scorer(names, settings: Settings, _dataset, _samples):
-    return BoxScorer(names, settings.ap_method), None
-
-
-def _segment_scorer(names, settings: Settings, _dataset, samples):
-    collector = SegmentJsonCollector(samples, names) if settings.save_json else None
-    return SegmentScorer(names, settings.overlap_mask, collector, settings.ap_method), collector
-
-
-def _pose_scorer(names, settings: Settings, dataset, samples):
-    collector = None
-    if settings.save_json:
-        collector = PoseJsonCollector(samples, names, dataset.kpt_shape,
-                                      dataset.keypoint_layout())
-    return PoseScorer(names, dataset.kpt_shape, collector, settings.ap_method), collector
+or None): ``box_scorer``, ``segment_scorer`` or ``pose_scorer``, beside each scorer; the task
+(engine/tasks/) hands its own to ``run_detect_val``."""
 
 
 def run_detect_val(

@@ -9,6 +9,7 @@ import torch
 
 from ..utils.boxes import xywh_to_xyxy
 from .detection_metrics import PoseMetrics
+from .pose_json import PoseJsonCollector
 
 
 class PoseScorer:
@@ -55,3 +56,13 @@ class PoseScorer:
                 batch["paths"][i], batch["ori_shapes"][i], batch["ratio_pad"][i], det,
                 tuple(input_shape),
             )
+
+
+def pose_scorer(names: dict[int, str], settings, dataset, samples) -> tuple[PoseScorer, Any]:
+    """Pose's scorer for ``run_detect_val``: keypoints of the dataset's ``kpt_shape``, with a
+    COCO JSON collector when ``settings.save_json``."""
+    collector = None
+    if settings.save_json:
+        collector = PoseJsonCollector(samples, names, dataset.kpt_shape,
+                                      dataset.keypoint_layout())
+    return PoseScorer(names, dataset.kpt_shape, collector, settings.ap_method), collector

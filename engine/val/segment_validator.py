@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from ..predict.masks import process_mask
 from ..utils.boxes import xywh_to_xyxy
 from .detection_metrics import SegmentMetrics
+from .segment_json import SegmentJsonCollector
 
 # images [N, 3, H, W] -> the model's eval output: (detections, prototypes) for an export, or
 # (detections, (raw levels, coefficients, prototypes)) for a TaskModel in eval mode.
@@ -91,3 +92,10 @@ def _ground_truth(batch: dict, i: int, input_shape, overlap: bool):
     else:
         object_masks = masks[owner].float()
     return boxes, classes, object_masks
+
+
+def segment_scorer(names: dict[int, str], settings, _dataset, samples) -> tuple[SegmentScorer, Any]:
+    """Segmentation's scorer for ``run_detect_val``, with a COCO JSON collector when
+    ``settings.save_json``."""
+    collector = SegmentJsonCollector(samples, names) if settings.save_json else None
+    return SegmentScorer(names, settings.overlap_mask, collector, settings.ap_method), collector
