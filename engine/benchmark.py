@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .api import YOLO
+from .api import YOLO, TrainableModel
 from .cancel import NEVER, CancelToken
 from .errors import Cancelled, EngineError, ModelConfigError
 from .export.base import EXPORT_FORMATS
@@ -104,7 +104,7 @@ def _copy_of_checkpoint(model: Any, folder: Path) -> Path:
     """The model's checkpoint copied into ``folder``, so exports land there, not beside it."""
     import shutil
 
-    if model.checkpoint_path is None or model.model is None:
+    if not isinstance(model, TrainableModel) or model.checkpoint_path is None:
         raise EngineError("benchmark needs a trained .pt model (model=path/to/best.pt)",
                           key="model")
     target = folder / model.checkpoint_path.name

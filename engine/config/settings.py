@@ -113,7 +113,9 @@ class Settings(BaseModel):
     show_boxes: bool = True
     line_width: int | None = None
 
-    # --- export
+    # --- export. The format options (these and half, above) are declared by
+    # engine/export/base.py's ExportOptions; tests/engine/export/test_export_options.py holds
+    # their names and defaults equal to these.
     format: str = "torchscript"
     keras: bool = False
     optimize: bool = False

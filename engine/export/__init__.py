@@ -5,7 +5,15 @@
 
 from ..backends.torch_backend import prepare_model, set_export_mode
 from ..formats.export_metadata import ExportMetadata, read_metadata
-from .base import EXPORT_FORMATS, Exporter, ExportOptions, get_exporter, register
+from .base import (
+    EXPORT_FORMATS,
+    EXPORT_OPTIONS,
+    Exporter,
+    ExportOptions,
+    get_exporter,
+    option_values,
+    register,
+)
 from .coreml import CoreMlExporter
 from .ncnn import NcnnExporter
 from .onnx import OnnxExporter
@@ -39,6 +47,7 @@ for _exporter in (
 
 __all__ = [
     "EXPORT_FORMATS",
+    "EXPORT_OPTIONS",
     "ExportResult",
     "ParityCheck",
     "dataset_samples",
@@ -51,6 +60,7 @@ __all__ = [
     "check_imgsz",
     "export_model",
     "get_exporter",
+    "option_values",
     "prepare_model",
     "read_metadata",
     "register",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,23 +27,41 @@ from ..events import Reporter
 DEFAULT_OPSET = 17
 
 
+def _option(default: Any) -> Any:
+    """A format option: an ``export_model`` keyword, and a Settings key of the same name and
+    default (tests/engine/export/test_export_options.py holds the two equal)."""
+    return field(default=default, metadata={"option": True})
+
+
 @dataclass(frozen=True)
 class ExportOptions:
-    """The ``export_model`` arguments, checked: what an exporter may honour."""
+    """What an export is made with, checked: what an exporter may honour.
+
+    The fields made with ``_option`` are the format options, declared here once: their names
+    and defaults are ``EXPORT_OPTIONS``, which ``export_model`` takes as keywords and reads from
+    Settings (``option_values``). A new option is a field here plus the exporters that honour
+    it (their ``arguments``).
+    """
 
     imgsz: tuple[int, int]
     batch: int = 1
-    half: bool = False
-    dynamic: bool = False
-    simplify: bool = True
-    opset: int = DEFAULT_OPSET
-    optimize: bool = False
-    int8: bool = False
-    nms: bool = False
-    keras: bool = False
-    workspace: float | None = None
+    half: bool = _option(False)
+    dynamic: bool = _option(False)
+    simplify: bool = _option(True)
+    opset: int | None = _option(None)
+    """The ONNX opset; None (not given) is ``DEFAULT_OPSET``, set here so exporters read a
+    number."""
+    optimize: bool = _option(False)
+    int8: bool = _option(False)
+    nms: bool = _option(False)
+    keras: bool = _option(False)
+    workspace: float | None = _option(None)
     calibration: tuple[torch.Tensor, ...] = field(default=(), repr=False, compare=False)
     """Images (``[C, H, W]`` in 0..1 at ``imgsz``) for int8 calibration, from ``data=``."""
+
+    def __post_init__(self) -> None:
+        if self.opset is None:
+            object.__setattr__(self, "opset", DEFAULT_OPSET)  # frozen: set once, here
 
     @property
     def precision(self) -> str:
@@ -52,20 +70,37 @@ class ExportOptions:
 
     def honoured(self, arguments: frozenset[str]) -> dict[str, Any]:
         """The options an exporter with these ``arguments`` uses, for the metadata's ``args``."""
-        values = {
-            "imgsz": list(self.imgsz),
-            "batch": self.batch,
-            "half": self.half,
-            "dynamic": self.dynamic,
-            "simplify": self.simplify,
-            "opset": self.opset,
-            "optimize": self.optimize,
-            "int8": self.int8,
-            "nms": self.nms,
-            "keras": self.keras,
-            "workspace": self.workspace,
-        }
+        values = {"imgsz": list(self.imgsz), "batch": self.batch}
+        values.update((name, getattr(self, name)) for name in EXPORT_OPTIONS)
         return {k: v for k, v in values.items() if k in arguments or k == "batch"}
+
+
+EXPORT_OPTIONS: dict[str, Any] = {
+    f.name: f.default for f in fields(ExportOptions) if f.metadata.get("option")
+}
+"""Each format option and its default (not given), in ExportOptions' order: ``half``,
+``dynamic``, ``simplify``, ``opset``, ``optimize``, ``int8``, ``nms``, ``keras``,
+``workspace``."""
+
+
+def option_values(settings: Any) -> dict[str, Any]:
+    """The format options of ``settings`` (a Settings, or anything with attributes of those
+    names): what the facade hands ``export_model``."""
+    return {name: getattr(settings, name) for name in EXPORT_OPTIONS}
+
+
+def given_options(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every format option: ``given`` over the defaults. An unknown name is a TypeError, as an
+    unknown keyword argument is, listing the options."""
+    unknown = sorted(set(given) - set(EXPORT_OPTIONS))
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], EXPORT_OPTIONS, n=1, cutoff=0.6)
+        hint = f"did you mean '{near[0]}'? " if near else ""
+        raise TypeError(
+            f"export_model() got an unexpected keyword argument '{unknown[0]}'; {hint}the "
+            f"export options are imgsz, batch, {', '.join(EXPORT_OPTIONS)}"
+        )
+    return {**EXPORT_OPTIONS, **given}
 
 
 @runtime_checkable

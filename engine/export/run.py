@@ -22,15 +22,18 @@ from ..cancel import NEVER, CancelToken
 from ..errors import EngineError, ExportError
 from ..events import Reporter, RunStarted, Warning, ignore, reported_run
 from ..formats.export_metadata import AUTHOR
+from ..nn.heads import Classify
 from ..nn.model import TaskModel
 from ..process.signal_stack import signal_stack_kept
 from ..version import __version__
 from .base import (
     DEFAULT_OPSET,
     EXPORT_FORMATS,
+    EXPORT_OPTIONS,
     Exporter,
     ExportOptions,
     get_exporter,
+    given_options,
     output_path,
 )
 from .parity import ParityCheck, ParityRule, compare, head_rule, parity_inputs, unchecked
@@ -38,11 +41,6 @@ from .result import ExportResult
 
 log = logging.getLogger(__name__)
 
-# Defaults of the optional arguments: a format that ignores one only warns when it was changed.
-_DEFAULTS = {
-    "half": False, "dynamic": False, "simplify": True, "opset": None, "optimize": False,
-    "int8": False, "nms": False, "keras": False, "workspace": None,
-}
 # Keys that describe the exported file itself; a caller's metadata cannot override them.
 _FILE_FACTS = ("task", "stride", "imgsz", "batch", "args")
 
@@ -54,24 +52,21 @@ def export_model(
     output: str | Path,
     imgsz: int | Sequence[int] = 224,
     batch: int = 1,
-    half: bool = False,
-    dynamic: bool = False,
-    simplify: bool = True,
-    opset: int | None = None,
-    optimize: bool = False,
-    int8: bool = False,
-    nms: bool = False,
-    keras: bool = False,
-    workspace: float | None = None,
     samples: Sequence[torch.Tensor] = (),
     verify: bool = True,
     metadata: Mapping[str, Any] | None = None,
     parity: ParityRule | None = None,
+    imgsz_multiple: int | None = None,
     progress: Reporter = ignore,
     cancel: CancelToken = NEVER,
+    **format_options: Any,
 ) -> ExportResult:
     """Export ``model`` to ``format`` beside ``output`` (``best.pt`` -> ``best.onnx``), then run
     the export with its own runtime beside the model (the parity gate, engine/export/parity.py).
+
+    ``format_options`` are the format options by name (``EXPORT_OPTIONS``, declared once by
+    ExportOptions: half, dynamic, simplify, opset, optimize, int8, nms, keras, workspace); one
+    changed from its default that the format does not take is refused before the run starts.
 
     ``samples`` are images (``[C, H, W]`` float in 0..1 at the export size, e.g. from the
     model's dataset) that int8 calibration and the parity check use; ``verify=False`` skips the
@@ -79,20 +74,20 @@ def export_model(
     (names, description, author, ...); the keys that describe the file itself (task, stride,
     imgsz, batch, args) always come from the export. Formats whose ``half=True`` is done by
     torch need the model on a CUDA device. ``parity`` is the task's rule for comparing
-    decisions (engine/tasks/; by default the one of the model's head). Returns an ExportResult
+    decisions (engine/tasks/; by default the one of the model's head). ``imgsz_multiple`` is
+    what the image sides are rounded up to a multiple of: the task's (1 for a task whose models
+    take any size), by default ``default_imgsz_multiple(model)``. Returns an ExportResult
     (path-like); one whose parity check failed has ``passed == False`` and keeps its files.
     """
+    given = given_options(format_options)
     exporter = get_exporter(format)
     _check_available(exporter)
-    stride = max(int(s) for s in model.strides)
-    size, rounding = check_imgsz(imgsz, stride=stride, task=model.task)
-    given = {"half": half, "dynamic": dynamic, "simplify": simplify, "opset": opset,
-             "optimize": optimize, "int8": int8, "nms": nms, "keras": keras,
-             "workspace": workspace}
-    options = _check_options(exporter, size, batch, given)
+    multiple = default_imgsz_multiple(model) if imgsz_multiple is None else imgsz_multiple
+    size, rounding = check_imgsz(imgsz, multiple=multiple)
+    checked = _check_options(exporter, size, batch, given)
     _refuse_unused(exporter, given)  # before RunStarted: a refused export never starts a run
-    calibrates = options.int8 or getattr(exporter, "calibrates", False)
-    options = replace(options, calibration=tuple(samples) if calibrates else ())
+    calibrates = checked.int8 or getattr(exporter, "calibrates", False)
+    options = replace(checked, calibration=tuple(samples) if calibrates else ())
     if options.int8 and not options.calibration:
         raise ExportError(
             f"int8 {exporter.name} export calibrates on images of the model's dataset, and none "
@@ -223,12 +218,12 @@ def verify_export(
 
 
 def check_imgsz(
-    imgsz: int | Sequence[int], *, stride: int, task: str
+    imgsz: int | Sequence[int], *, multiple: int
 ) -> tuple[tuple[int, int], str | None]:
-    """``(height, width)`` and a warning when a size was rounded up to a multiple of ``stride``.
-
-    Classifiers pool globally and take any size; the detection family (detect, segment, pose)
-    needs multiples of its largest stride.
+    """``(height, width)`` and a warning when a side was rounded up to a multiple of
+    ``multiple``: the model's largest stride for a task whose models need it (the detection
+    family), 1 for one whose models take any size (a classifier pools globally). The caller
+    has it from the task's declaration (engine/tasks: ``Task.any_imgsz``).
     """
     values = [imgsz] if isinstance(imgsz, int) else list(imgsz)
     if len(values) == 1:
@@ -239,16 +234,21 @@ def check_imgsz(
         raise ExportError(
             f"imgsz must be a whole number >= 1 or [height, width], not {imgsz!r}", key="imgsz"
         )
-    if task == "classify":
-        return (values[0], values[1]), None
-    rounded = [max(stride, math.ceil(v / stride) * stride) for v in values]
+    rounded = [max(multiple, math.ceil(v / multiple) * multiple) for v in values]
     if rounded == values:
         return (values[0], values[1]), None
     message = (
-        f"imgsz={imgsz!r} is not a multiple of the model's largest stride {stride}; "
+        f"imgsz={imgsz!r} is not a multiple of the model's largest stride {multiple}; "
         f"exporting at {rounded[0]}x{rounded[1]} instead"
     )
     return (rounded[0], rounded[1]), message
+
+
+def default_imgsz_multiple(model: TaskModel) -> int:
+    """The sides' multiple for an export made without its task's (scripts and tests calling
+    ``export_model`` directly), from the model's head as ``head_rule`` does: a classifier pools
+    globally and takes any size, the detection family needs multiples of its largest stride."""
+    return 1 if isinstance(model.head, Classify) else max(int(s) for s in model.strides)
 
 
 def output_shapes(model: torch.nn.Module, example: torch.Tensor) -> tuple[tuple[int, ...], ...]:
@@ -316,6 +316,8 @@ def _check_available(exporter: Exporter) -> None:
 def _check_options(
     exporter: Exporter, size: tuple[int, int], batch: int, given: Mapping[str, Any]
 ) -> ExportOptions:
+    """The ExportOptions of ``given`` for ``exporter``: values checked, and each option the
+    format does not take at its default (``_refuse_unused`` refuses a changed one)."""
     opset, workspace = given["opset"], given["workspace"]
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ExportError(f"batch must be a whole number >= 1, not {batch!r}", key="batch")
@@ -332,31 +334,21 @@ def _check_options(
             f"workspace is TensorRT's memory limit in GiB (e.g. 4), not {workspace!r}",
             key="workspace",
         )
-    honoured = exporter.arguments  # the others keep their defaults (and get a warning)
-
-    def flag(name: str) -> bool:
-        return bool(given[name]) and name in honoured
-
-    int8 = flag("int8")
-    return ExportOptions(
-        imgsz=size,
-        batch=batch,
-        half=flag("half") and not int8,
-        dynamic=flag("dynamic"),
-        simplify=bool(given["simplify"]) or "simplify" not in honoured,
-        opset=DEFAULT_OPSET if opset is None else opset,
-        optimize=flag("optimize"),
-        int8=int8,
-        nms=flag("nms"),
-        keras=flag("keras"),
-        workspace=float(workspace) if workspace is not None and "workspace" in honoured else None,
-    )
+    values = {name: given[name] if name in exporter.arguments else default
+              for name, default in EXPORT_OPTIONS.items()}
+    for name, default in EXPORT_OPTIONS.items():
+        if isinstance(default, bool):  # flags: any truthy value is True
+            values[name] = bool(values[name])
+    if values["workspace"] is not None:
+        values["workspace"] = float(values["workspace"])
+    values["half"] = values["half"] and not values["int8"]  # int8 weights are not also fp16
+    return ExportOptions(imgsz=size, batch=batch, **values)
 
 
 def _refuse_unused(exporter: Exporter, given: Mapping[str, Any]) -> None:
     """An argument changed from its default that this format does not take is an error: the
     export would silently not be what was asked for. The message says which formats take it."""
-    for key, default in _DEFAULTS.items():
+    for key, default in EXPORT_OPTIONS.items():
         if key in exporter.arguments or given[key] == default:
             continue
         takers = sorted(f for f, e in EXPORT_FORMATS.items() if key in e.arguments)

@@ -48,7 +48,9 @@ class Task:
       studio's run log);
     - ``fitness``: what training maximises to pick best.pt, from one row of metrics (the same
       number the task's validation gives as ``Validation.fitness``);
-    - ``annotation_kind``: the kind of studio annotation that trains it ("polygon").
+    - ``annotation_kind``: the kind of studio annotation that trains it ("polygon");
+    - ``any_imgsz``: its models take any image size (a classifier pools globally); otherwise an
+      export rounds the sides up to multiples of the model's largest stride.
 
     Fields that are pieces, built when called (each function imports what it needs):
 
@@ -81,6 +83,7 @@ class Task:
     parity: Callable[[], ParityRule]
     samples: Callable[[], SampleRule]
     sample_data: Callable[[Path], Path]
+    any_imgsz: bool = False
 
     def model_name(self, scale: str = "n", extension: str = ".yaml") -> str:
         """The packaged model of this task at ``scale``: ``yolov8s-seg.yaml``."""

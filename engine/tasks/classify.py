@@ -79,5 +79,6 @@ CLASSIFY = register(
         parity=_parity,
         samples=_samples,
         sample_data=_sample_data,
+        any_imgsz=True,  # global pooling: any size, no stride multiple
     )
 )

@@ -155,14 +155,15 @@ def test_segment_export_rounds_imgsz_up_and_gives_two_outputs(tmp_path):
     torch.testing.assert_close(prototypes, expected_prototypes, atol=1e-4, rtol=0)
 
 
-def test_check_imgsz_rounds_the_detection_family_only():
-    assert check_imgsz(64, stride=32, task="segment") == ((64, 64), None)
-    size, message = check_imgsz([100, 60], stride=32, task="pose")
+def test_check_imgsz_rounds_up_to_the_multiple_it_is_given():
+    """The detection family passes its largest stride, a classifier 1 (any size)."""
+    assert check_imgsz(64, multiple=32) == ((64, 64), None)
+    size, message = check_imgsz([100, 60], multiple=32)
     assert size == (128, 64) and "exporting at 128x64 instead" in message
-    assert check_imgsz(10, stride=32, task="detect")[0] == (32, 32)
-    assert check_imgsz(50, stride=32, task="classify") == ((50, 50), None)
+    assert check_imgsz(10, multiple=32)[0] == (32, 32)
+    assert check_imgsz(50, multiple=1) == ((50, 50), None)
     with pytest.raises(ExportError, match="imgsz must be a whole number >= 1 or"):
-        check_imgsz([0, 64], stride=32, task="classify")
+        check_imgsz([0, 64], multiple=1)
 
 
 def test_pose_metadata_carries_the_keypoint_shape():

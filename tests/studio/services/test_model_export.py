@@ -9,9 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from engine.checkpoints import checkpoint_dict, save_checkpoint
+from engine.export import EXPORT_OPTIONS
 from engine.export.decisive import make_decisive
 from engine.nn import build_model
 from studio.services.model_export import (
+    OPTION_HELP,
+    OPTION_NAMES,
     ExportOutcome,
     ExportRequest,
     existing_outputs,
@@ -38,6 +41,12 @@ def test_every_format_of_the_table_is_offered_with_its_arguments():
     assert formats["onnx"].available
     for info in formats.values():
         assert info.available or info.reason  # an unavailable format says why
+
+
+def test_the_wizard_offers_every_option_the_engine_declares_with_its_help():
+    """A new export option (a field of the engine's ExportOptions) is shown, or this fails."""
+    assert set(OPTION_NAMES) == {"imgsz", "batch", *EXPORT_OPTIONS} == set(OPTION_HELP)
+    assert len(OPTION_NAMES) == len(set(OPTION_NAMES))
 
 
 def test_outputs_sit_beside_the_checkpoint(checkpoint):
