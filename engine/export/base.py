@@ -38,9 +38,10 @@ class ExportOptions:
     """What an export is made with, checked: what an exporter may honour.
 
     The fields made with ``_option`` are the format options, declared here once: their names
-    and defaults are ``EXPORT_OPTIONS``, which ``export_model`` takes as keywords and reads from
-    Settings (``option_values``). A new option is a field here plus the exporters that honour
-    it (their ``arguments``).
+    and defaults are ``EXPORT_OPTIONS``. The facade reads them from Settings (``option_values``),
+    ``export_model`` takes them as keywords (``given_options``) and checks them into this value
+    for one format (``check_options``). A new option is a field here plus the exporters that
+    honour it (their ``arguments``).
     """
 
     imgsz: tuple[int, int]
@@ -78,9 +79,8 @@ class ExportOptions:
 EXPORT_OPTIONS: dict[str, Any] = {
     f.name: f.default for f in fields(ExportOptions) if f.metadata.get("option")
 }
-"""Each format option and its default (not given), in ExportOptions' order: ``half``,
-``dynamic``, ``simplify``, ``opset``, ``optimize``, ``int8``, ``nms``, ``keras``,
-``workspace``."""
+"""Each format option (an ``_option`` field of ExportOptions) and its default when not given,
+in ExportOptions' order (which is the order unused ones are refused in)."""
 
 
 def option_values(settings: Any) -> dict[str, Any]:
@@ -101,6 +101,38 @@ def given_options(given: Mapping[str, Any]) -> dict[str, Any]:
             f"export options are imgsz, batch, {', '.join(EXPORT_OPTIONS)}"
         )
     return {**EXPORT_OPTIONS, **given}
+
+
+def check_options(given: Mapping[str, Any], *, imgsz: tuple[int, int], batch: int,
+                  honoured: frozenset[str]) -> ExportOptions:
+    """The ExportOptions of ``given`` (every option: ``given_options``) for a format that
+    honours ``honoured``: values checked, and each option it does not take at its default
+    (``export_model`` refuses a changed one)."""
+    opset, workspace = given["opset"], given["workspace"]
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ExportError(f"batch must be a whole number >= 1, not {batch!r}", key="batch")
+    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < 7):
+        raise ExportError(
+            f"opset must be an ONNX opset number (7 or more, {DEFAULT_OPSET} by default), "
+            f"not {opset!r}",
+            key="opset",
+        )
+    if workspace is not None and (
+        isinstance(workspace, bool) or not isinstance(workspace, int | float) or workspace <= 0
+    ):
+        raise ExportError(
+            f"workspace is TensorRT's memory limit in GiB (e.g. 4), not {workspace!r}",
+            key="workspace",
+        )
+    values = {name: given[name] if name in honoured else default
+              for name, default in EXPORT_OPTIONS.items()}
+    for name, default in EXPORT_OPTIONS.items():
+        if isinstance(default, bool):  # flags: any truthy value is True
+            values[name] = bool(values[name])
+    if values["workspace"] is not None:
+        values["workspace"] = float(values["workspace"])
+    values["half"] = values["half"] and not values["int8"]  # int8 weights are not also fp16
+    return ExportOptions(imgsz=imgsz, batch=batch, **values)
 
 
 @runtime_checkable

@@ -32,6 +32,7 @@ from .base import (
     EXPORT_OPTIONS,
     Exporter,
     ExportOptions,
+    check_options,
     get_exporter,
     given_options,
     output_path,
@@ -64,9 +65,9 @@ def export_model(
     """Export ``model`` to ``format`` beside ``output`` (``best.pt`` -> ``best.onnx``), then run
     the export with its own runtime beside the model (the parity gate, engine/export/parity.py).
 
-    ``format_options`` are the format options by name (``EXPORT_OPTIONS``, declared once by
-    ExportOptions: half, dynamic, simplify, opset, optimize, int8, nms, keras, workspace); one
-    changed from its default that the format does not take is refused before the run starts.
+    ``format_options`` are the format options by name (``half=True``, ``opset=12`` ...: the
+    names and defaults of ``EXPORT_OPTIONS``, declared once by ExportOptions); one changed from
+    its default that the format does not take is refused before the run starts.
 
     ``samples`` are images (``[C, H, W]`` float in 0..1 at the export size, e.g. from the
     model's dataset) that int8 calibration and the parity check use; ``verify=False`` skips the
@@ -84,7 +85,7 @@ def export_model(
     _check_available(exporter)
     multiple = default_imgsz_multiple(model) if imgsz_multiple is None else imgsz_multiple
     size, rounding = check_imgsz(imgsz, multiple=multiple)
-    checked = _check_options(exporter, size, batch, given)
+    checked = check_options(given, imgsz=size, batch=batch, honoured=exporter.arguments)
     _refuse_unused(exporter, given)  # before RunStarted: a refused export never starts a run
     calibrates = checked.int8 or getattr(exporter, "calibrates", False)
     options = replace(checked, calibration=tuple(samples) if calibrates else ())
@@ -311,38 +312,6 @@ def _check_available(exporter: Exporter) -> None:
         f"installed. Install them ({how}) and export again",
         key="format",
     )
-
-
-def _check_options(
-    exporter: Exporter, size: tuple[int, int], batch: int, given: Mapping[str, Any]
-) -> ExportOptions:
-    """The ExportOptions of ``given`` for ``exporter``: values checked, and each option the
-    format does not take at its default (``_refuse_unused`` refuses a changed one)."""
-    opset, workspace = given["opset"], given["workspace"]
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ExportError(f"batch must be a whole number >= 1, not {batch!r}", key="batch")
-    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < 7):
-        raise ExportError(
-            f"opset must be an ONNX opset number (7 or more, {DEFAULT_OPSET} by default), "
-            f"not {opset!r}",
-            key="opset",
-        )
-    if workspace is not None and (
-        isinstance(workspace, bool) or not isinstance(workspace, int | float) or workspace <= 0
-    ):
-        raise ExportError(
-            f"workspace is TensorRT's memory limit in GiB (e.g. 4), not {workspace!r}",
-            key="workspace",
-        )
-    values = {name: given[name] if name in exporter.arguments else default
-              for name, default in EXPORT_OPTIONS.items()}
-    for name, default in EXPORT_OPTIONS.items():
-        if isinstance(default, bool):  # flags: any truthy value is True
-            values[name] = bool(values[name])
-    if values["workspace"] is not None:
-        values["workspace"] = float(values["workspace"])
-    values["half"] = values["half"] and not values["int8"]  # int8 weights are not also fp16
-    return ExportOptions(imgsz=size, batch=batch, **values)
 
 
 def _refuse_unused(exporter: Exporter, given: Mapping[str, Any]) -> None:

@@ -7,8 +7,9 @@ from dataclasses import fields
 import pytest
 
 from engine.config import Settings
+from engine.errors import ExportError
 from engine.export import EXPORT_FORMATS, EXPORT_OPTIONS, ExportOptions, export_model, option_values
-from engine.export.base import DEFAULT_OPSET, given_options
+from engine.export.base import DEFAULT_OPSET, check_options, given_options
 from engine.nn import build_model
 
 
@@ -68,3 +69,21 @@ def test_export_model_refuses_an_unknown_option_before_anything_is_written(class
                      progress=events.append)
     assert not events and not list(tmp_path.iterdir())
 
+
+
+def test_check_options_keeps_what_the_format_does_not_take_at_its_default():
+    given = given_options({"half": 1, "int8": True, "simplify": False, "opset": 12,
+                           "workspace": 3})
+    onnx = check_options(given, imgsz=(32, 32), batch=2,
+                         honoured=frozenset({"half", "simplify", "opset"}))
+    assert (onnx.half, onnx.int8, onnx.simplify, onnx.opset, onnx.workspace) == (
+        True, False, False, 12, None)
+    tensorrt = check_options(given, imgsz=(32, 32), batch=2,
+                             honoured=frozenset({"half", "int8", "workspace"}))
+    # int8 weights are not also fp16; an option it does not take keeps its default
+    assert (tensorrt.half, tensorrt.int8, tensorrt.workspace, tensorrt.simplify,
+            tensorrt.opset) == (False, True, 3.0, True, DEFAULT_OPSET)
+    with pytest.raises(ExportError, match="workspace is TensorRT's memory limit") as caught:
+        check_options(given_options({"workspace": -1}), imgsz=(32, 32), batch=1,
+                      honoured=frozenset())
+    assert caught.value.key == "workspace"
