@@ -111,6 +111,7 @@ class TrainableModel(YOLO):
         skipped = tuple(k for k in target if k not in matched)
         self.transfer_report = TransferReport(str(weights), len(matched), len(target), skipped)
         log.info("%s", self.transfer_report)
+        self._backend = None  # it runs a copy of the model: the next predict copies these weights
         return self
 
     def info(
@@ -188,6 +189,7 @@ class TrainableModel(YOLO):
         if best is not None and best.exists():
             self.model, weights = load_model(best)
             self.checkpoint_path, self.checkpoint_meta = best, weights.metadata
+        self._backend = None  # predict runs a copy of the model it had: copy the trained one
         return result
 
     def export(self, *, progress: Reporter | None = None, cancel: CancelToken | None = None,

@@ -159,3 +159,25 @@ def test_the_export_refusals_take_the_trainable_signatures():
                 p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
                 for p in exported.parameters.values())
             assert accepts, f"ExportedModel.{name} does not take {parameter.name}"
+
+
+def test_predict_after_load_or_train_uses_the_new_weights(files, tmp_path):
+    """The PyTorch backend predict caches holds a copy of the model: weights loaded or trained
+    afterwards must reach it (it predicted with the old weights)."""
+    checkpoint, _ = files
+    image = np.random.default_rng(1).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+
+    def probabilities(model):
+        (result,) = model.predict(image, imgsz=32)
+        return result.probs.data
+
+    model = YOLO("yolov8n-cls.yaml", num_classes=10, progress=ignore)
+    probabilities(model)  # caches the backend
+    model.load(checkpoint)
+    torch.testing.assert_close(probabilities(model),
+                               probabilities(YOLO(checkpoint, progress=ignore)))
+    data = get_task("classify").sample_data(tmp_path)
+    result = model.train(data=str(data), epochs=1, imgsz=32, batch=16, workers=1, plots=False,
+                         project=str(tmp_path), seed=0, val=False)
+    trained = YOLO(result.best or result.last, progress=ignore)
+    torch.testing.assert_close(probabilities(model), probabilities(trained))
