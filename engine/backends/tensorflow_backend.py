@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 INSTALL = "pip install 'yolo-studio[tensorflow]'"
 TFLITE_METADATA = "metadata.json"  # engine/export/tensorflow.py appends it in a zip
 EDGETPU_LIBRARY = "libedgetpu.so.1"
-DETECTION_TASKS = ("detect", "segment", "pose")
 
 
 def import_tensorflow(path: Path) -> Any:
@@ -172,7 +171,10 @@ class TfLiteBackend(_NhwcBackend):
         self._bind_tensors(path)
         self._setup(path, metadata, list(self.input_detail["shape"]), device)
         normalized = metadata.extras.get("coordinates", "normalized") == "normalized"
-        self._scales = self._pixel_scales() if normalized and self.task in DETECTION_TASKS else None
+        # rows of boxes (and masks or keypoints) per anchor, [N, rows, anchors]: a detection
+        # head's coordinates; a classifier's [N, classes] has none
+        boxes = len(self.output_details[0]["shape"]) == 3
+        self._scales = self._pixel_scales() if normalized and boxes else None
 
     @classmethod
     def from_path(cls, path: Path, *, device: torch.device, fp16: bool = False) -> Backend:
@@ -204,7 +206,7 @@ class TfLiteBackend(_NhwcBackend):
         rows = self.output_details[0]["shape"][1]
         scales = np.ones(rows, dtype=np.float32)
         scales[[0, 2]], scales[[1, 3]] = width, height
-        if self.task == "pose" and self.keypoint_shape:
+        if self.keypoint_shape:
             keypoints, ndim = self.keypoint_shape
             first = rows - keypoints * ndim
             scales[first::ndim] = width

@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+MASK_COEFFICIENTS = 32
+"""Rows of ``output0`` a segment head adds after the class scores (engine/nn/heads.py)."""
+
 log = logging.getLogger(__name__)
 
 
@@ -37,10 +40,10 @@ def normalize_coordinates(
     """
     import onnx
 
-    if metadata.get("task") not in ("detect", "segment", "pose"):
+    graph = proto.graph
+    if len(graph.output[0].type.tensor_type.shape.dim) != 3:  # a classifier's [N, classes]
         return None
     rows = _row_scales(metadata, imgsz)
-    graph = proto.graph
     nodes = {output: node for node in graph.node for output in node.output}
     concat = nodes.get(graph.output[0].name)
     axis = next((a.i for a in concat.attribute if a.name == "axis"), None) if concat else None
@@ -62,13 +65,14 @@ def normalize_coordinates(
 def _row_scales(metadata: Mapping[str, Any], imgsz: tuple[int, int]) -> np.ndarray:
     """Per row of ``output0``: the width for x (and w), the height for y (and h), else 1."""
     height, width = imgsz
-    task = metadata["task"]
     keypoints, ndim = metadata.get("kpt_shape") or (0, 0)
-    extra = {"segment": 32, "pose": keypoints * ndim}.get(task, 0)
+    # after the boxes and class scores: a keypoint head's K × ndim rows, a mask head's 32
+    # coefficients (the segment task's), or nothing
+    extra = keypoints * ndim or (MASK_COEFFICIENTS if metadata["task"] == "segment" else 0)
     first = 4 + len(metadata["names"])
     rows = np.ones(first + extra, dtype=np.float64)
     rows[[0, 2]], rows[[1, 3]] = width, height
-    if task == "pose":
+    if keypoints:
         rows[first : first + extra : ndim] = width
         rows[first + 1 : first + extra : ndim] = height
     return rows
