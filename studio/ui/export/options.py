@@ -8,10 +8,12 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
+from engine.export import EXPORT_OPTIONS
+
 from ...services.model_export import OPTION_HELP, FormatInfo
 
-_FLAGS = ("half", "int8", "dynamic", "simplify", "optimize", "nms", "keras")
-_FLAG_DEFAULTS = {"simplify": True}
+# The engine declares the options once (engine/export/base.py); the yes/no ones are check boxes.
+_FLAGS = tuple(name for name, default in EXPORT_OPTIONS.items() if isinstance(default, bool))
 
 
 def cuda_available() -> bool:
@@ -59,7 +61,7 @@ class FormatOptions(QWidget):
             return None  # one image per call: what the studio's predictors use
         if name in _FLAGS:
             box = QCheckBox(name)
-            box.setChecked(_FLAG_DEFAULTS.get(name, False))
+            box.setChecked(EXPORT_OPTIONS[name])
             if name == "half" and self.info.half_needs_cuda and not has_cuda:
                 box.setEnabled(False)
                 box.setToolTip(f"fp16 {self.info.name} export needs a CUDA GPU, and this "
