@@ -49,6 +49,13 @@ class Task:
     - ``fitness``: what training maximises to pick best.pt, from one row of metrics (the same
       number the task's validation gives as ``Validation.fitness``);
     - ``annotation_kind``: the kind of studio annotation that trains it ("polygon");
+    - ``pretrained_on``: the dataset the official weights were trained on, and its number of
+      classes (``("COCO", 80)``);
+    - ``train_seconds_per_pixel``: roughly what training its n model costs on 2 CPU cores, in
+      seconds per train image per epoch per pixel of imgsz² (validation included): the
+      studio's duration estimate before a project has a run of its own to measure (the
+      demos' epochs through the studio's run_training, benchmarks/demo_learns.py, on an idle
+      2-core machine);
     - ``any_imgsz``: its models take any image size (a classifier pools globally); otherwise an
       export rounds the sides up to multiples of the model's largest stride.
 
@@ -76,6 +83,8 @@ class Task:
     metric_columns: tuple[str, ...]
     fitness: Callable[[Mapping[str, float]], float]
     annotation_kind: str
+    pretrained_on: tuple[str, int]
+    train_seconds_per_pixel: float
     hooks: Callable[[Reporter], TaskHooks]
     validate: ValRunner
     val_forward: Callable[[Forward], Forward]
