@@ -15,6 +15,8 @@ from pathlib import Path
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="yolo-studio", description=__doc__.splitlines()[0])
     parser.add_argument("project", nargs="?", help="a project folder to open")
+    # services/demo.DEMO_TASKS, written out: importing it would import numpy before
+    # configure_threads (main) sets the thread counts
     parser.add_argument("--demo", nargs="?", const="segment", choices=("segment", "pose",
                                                                         "classify"),
                         help="open a demo project (made on first use)")

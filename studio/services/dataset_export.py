@@ -36,7 +36,15 @@ from engine.formats.yolo_labels import label_text, polygon_line, pose_line
 from engine.utils.atomic import atomic_directory
 
 from ..errors import ProjectError
-from ..state.models import Annotation, Image, ProjectSettings
+from ..state.models import (
+    CLASS,
+    KEYPOINTS,
+    POLYGON,
+    Annotation,
+    Image,
+    ProjectSettings,
+    annotation_kind,
+)
 from .image_files import ProblemRecord, Progress, no_progress, problem_record
 from .projects import Project
 
@@ -134,7 +142,7 @@ def export_yolo(project: Project, folder: str | Path, progress: Progress = no_pr
     images = _live_images(project)
     summary = ExportSummary(target)
     with atomic_directory(target) as temp:
-        if settings.task == "classify":
+        if annotation_kind(settings.task) == CLASS:  # class folders, no label files
             _write_classify(temp, images, names, summary, progress, cancel)
         else:
             splits = _write_detect(temp, images, settings, summary, progress, cancel)
@@ -158,7 +166,7 @@ def _write_detect(root: Path, images: list[_ImageRow], settings: ProjectSettings
                   summary: ExportSummary, progress: Progress, cancel: CancelToken) -> set[str]:
     names_taken: dict[str, set[str]] = {}
     dims = settings.keypoint_dims
-    wanted = "pose" if settings.task == "pose" else "polygon"
+    wanted = annotation_kind(settings.task)  # polygons or boxes with keypoints
     images = _labelled_or_background(images, wanted, summary)
     for image in _ticking(images, progress, cancel, "images"):
         if not _readable(image, summary):
@@ -179,9 +187,9 @@ def _write_detect(root: Path, images: list[_ImageRow], settings: ProjectSettings
 
 def _label_line(annotation: Annotation, dims: int) -> str | None:
     """One label row: ``class x1 y1 ...`` (polygon) or ``class cx cy w h x y [v] ...`` (pose)."""
-    if annotation.kind == "polygon" and annotation.polygon and len(annotation.polygon) >= 6:
+    if annotation.kind == POLYGON and annotation.polygon and len(annotation.polygon) >= 6:
         return polygon_line(annotation.class_index, annotation.polygon)
-    if annotation.kind == "pose" and annotation.box and annotation.keypoints is not None:
+    if annotation.kind == KEYPOINTS and annotation.box and annotation.keypoints is not None:
         keypoints = [int(value) if dims == 3 and i % 3 == 2 else value
                      for i, value in enumerate(annotation.keypoints)]
         return pose_line(annotation.class_index, annotation.box, keypoints)
@@ -195,7 +203,7 @@ def _write_yaml(path: Path, splits: set[str], names: list[str], settings: Projec
             summary.problems.append(problem_record(
                 path, f"no {split} images, so the yaml has no {split} key; assign some images "
                 f"to {split} before training", severity="warning"))
-    pose = settings.task == "pose"
+    pose = annotation_kind(settings.task) == KEYPOINTS
     config = dataset_config(
         {split: f"images/{split}" for split in splits}, names,
         kpt_shape=[len(settings.keypoint_names), settings.keypoint_dims] if pose else None,
@@ -209,7 +217,7 @@ def _write_classify(root: Path, images: list[_ImageRow], names: list[str],
                     summary: ExportSummary, progress: Progress, cancel: CancelToken) -> None:
     taken: dict[tuple[str, str], set[str]] = {}
     for image in _ticking(images, progress, cancel, "images"):
-        labels = [a.class_index for a in image.annotations if a.kind == "class"]
+        labels = [a.class_index for a in image.annotations if a.kind == CLASS]
         if not labels or not 0 <= labels[0] < len(names):
             summary.problems.append(problem_record(
                 image.path, "has no class; not exported (give it a class)", severity="warning"))
@@ -248,7 +256,7 @@ def export_coco(project: Project, json_path: str | Path, progress: Progress = no
     """
     settings = project.settings()
     target = Path(json_path).expanduser().resolve()
-    if settings.task not in ("segment", "pose"):
+    if annotation_kind(settings.task) not in (POLYGON, KEYPOINTS):
         raise ProjectError("a classify project has no objects to write as COCO; export it as "
                            "YOLO folders instead", path=target)
     images = _live_images(project)
@@ -266,8 +274,9 @@ def _coco_document(project: Project, settings: ProjectSettings, images: list[_Im
     entries: list[CocoImage] = []
     annotations: list[CocoAnnotation] = []
     taken: set[str] = set()
-    pose = settings.task == "pose"
-    images = _labelled_or_background(images, "pose" if pose else "polygon", summary)
+    kind = annotation_kind(settings.task)  # polygons or boxes with keypoints
+    pose = kind == KEYPOINTS
+    images = _labelled_or_background(images, kind, summary)
     for image in _ticking(images, progress, cancel, "images"):
         if not _readable(image, summary):
             continue
@@ -295,11 +304,11 @@ def _coco_annotation(annotation: Annotation, image: _ImageRow, dims: int
     classes from 1."""
     w, h = image.width, image.height
     category = annotation.class_index + 1
-    if annotation.kind == "polygon" and annotation.polygon and len(annotation.polygon) >= 6:
+    if annotation.kind == POLYGON and annotation.polygon and len(annotation.polygon) >= 6:
         points = np.asarray(annotation.polygon, np.float64).reshape(-1, 2) * (w, h)
         box = [*points.min(0), *points.max(0)]
         return CocoAnnotation(image.id, category, box, polygons=[points])
-    if annotation.kind == "pose" and annotation.box and annotation.keypoints is not None:
+    if annotation.kind == KEYPOINTS and annotation.box and annotation.keypoints is not None:
         cx, cy, bw, bh = annotation.box
         box = [(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h]
         keypoints = _coco_keypoints(annotation.keypoints, dims, w, h)

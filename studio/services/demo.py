@@ -30,6 +30,7 @@ from .starting_weights import (
 )
 from .training import TrainPlan
 
+# The demos are the studio's own, so their settings stay here, keyed by task name.
 DEMO_TASKS = ("segment", "pose", "classify")
 COLOURS = {"red": (40, 40, 220), "green": (60, 180, 60), "blue": (200, 90, 30)}  # BGR
 TRAIN_DEFAULTS = {  # what the Train page offers first: about a minute on a laptop CPU

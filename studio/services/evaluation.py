@@ -32,6 +32,7 @@ from sqlalchemy import select
 
 from engine.cancel import NEVER, CancelToken
 from engine.errors import DatasetError, ModelConfigError
+from engine.tasks import get_task
 from engine.val.detection_confusion import ImageMatches
 
 from ..state.models import Image
@@ -166,7 +167,7 @@ def evaluate(project: Project, model_path: str | Path, *, imgsz: int | None = No
     else:
         cells = engine_cells(metrics.confusion_matrix.images, images)
         outcomes = [replace(o, cells=cells.get(o.image_id, ())) for o in outcomes]
-        result = _detect_result(metrics, names, outcomes)
+        result = _detect_result(metrics, names, outcomes, project.task)
     result.task, result.model_path = project.task, path
     result.warnings, result.seconds = reporter.messages, time.monotonic() - started
     return result
@@ -188,7 +189,7 @@ def _val_size(model: Any) -> int:
     remembered = (model.checkpoint_meta.get("train_args") or {}).get("imgsz")
     if isinstance(remembered, list | tuple):
         remembered = max(remembered)
-    return int(remembered or (224 if model.task == "classify" else 640))
+    return int(remembered or get_task(model.task).imgsz)
 
 
 def _val_images(project: Project) -> list[tuple[int, Path, tuple[Shape, ...]]]:
@@ -362,10 +363,10 @@ _MEASURES = (("mAP50-95", "mAP50-95"), ("mAP50", "mAP50"), ("P", "precision"),
              ("R", "recall"))
 
 
-def _detect_result(metrics: Any, names: list[str],
-                   outcomes: list[ImageOutcome]) -> EvaluationResult:
+def _detect_result(metrics: Any, names: list[str], outcomes: list[ImageOutcome],
+                   task: str) -> EvaluationResult:
     parts = metrics.parts  # box first, then seg or pose
-    titles = {"box": "Box", "seg": "Mask", "pose": "Pose"}
+    titles = {part.name: part.title for part in metrics.PARTS}
     columns = ["Images", "Instances"]
     columns += [f"{titles[p]} {short}" for p in parts for short, _key in _MEASURES]
     overall: dict[str, float | None] = {"Images": metrics.seen,
@@ -393,10 +394,5 @@ def _detect_result(metrics: Any, names: list[str],
                                         tuple(int(i) for i in metric.ap_class_index),
                                         tuple(float(v) for v in metric.ap50))
     confusion = np.array(metrics.confusion_matrix.matrix, np.int64)  # the engine's, as it is
-    return EvaluationResult(metrics_task(parts), Path(), names, columns, overall, per_class,
+    return EvaluationResult(task, Path(), names, columns, overall, per_class,
                             confusion, curves, outcomes)
-
-
-def metrics_task(parts: dict[str, Any]) -> str:
-    """``segment`` or ``pose`` from the metric parts."""
-    return "pose" if "pose" in parts else "segment"

@@ -25,6 +25,7 @@ import numpy as np
 
 from engine.errors import EngineError
 from engine.utils.atomic import atomic_writer
+from engine.val.detection_metrics import BOX, MASK, POSE
 from engine.val.validation_record import (
     RECORD_NAME,
     ValidationRecordError,
@@ -39,7 +40,7 @@ FORMAT = "yolo-studio-evaluation"
 VERSION = 1
 FINAL_VALIDATION = "final validation of training"
 EVALUATED = "evaluated"
-_PART_TITLES = {"box": "Box", "seg": "Mask", "pose": "Pose", "classes": "Classes"}
+_PART_TITLES = {**{part.name: part.title for part in (BOX, MASK, POSE)}, "classes": "Classes"}
 _MEASURES = (("mAP50-95", "mAP50-95"), ("mAP50", "mAP50"), ("P", "precision"),
              ("R", "recall"))
 

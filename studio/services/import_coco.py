@@ -18,6 +18,7 @@ from engine.errors import DatasetError
 from engine.formats.coco import ImageInfo, read_classes, read_coco_json, read_images, split_name
 
 from ..errors import ImportProblem
+from ..state.models import KEYPOINTS, POLYGON, annotation_kind
 from .image_files import Candidate, ProblemRecord, SourcePlan, from_engine, problem_record
 from .import_yolo import Rows, check_keypoints, import_problem, label_rows
 from .projects import Project
@@ -49,7 +50,8 @@ def plan_coco(project: Project, json_path: Path, images_dir: Path | None) -> Sou
     """The images of a COCO JSON (found below ``images_dir`` or a folder near the JSON) with
     the objects the engine's converter makes of their annotations."""
     task = project.task
-    if task not in ("segment", "pose"):
+    kind = annotation_kind(task)
+    if kind not in (POLYGON, KEYPOINTS):  # COCO holds polygons (or RLE) and keypoints
         from .importers import wrong_task_message  # importers imports this module
 
         raise ImportProblem(wrong_task_message("coco", task, False), path=json_path)
@@ -59,7 +61,7 @@ def plan_coco(project: Project, json_path: Path, images_dir: Path | None) -> Sou
     except DatasetError as exc:
         raise import_problem(exc) from exc
     problems: list[ProblemRecord] = []
-    if task == "pose":
+    if kind == KEYPOINTS:
         shape = (classes.kpt_count, 3) if classes.kpt_count else None
         problems += check_keypoints(project, shape, classes.kpt_names, json_path, "categories")
     images, _ = read_images(content)  # the converter reports unusable entries
@@ -67,7 +69,7 @@ def plan_coco(project: Project, json_path: Path, images_dir: Path | None) -> Sou
     labels, convert_problems = _converted_labels(json_path, task)
     problems += convert_problems
     names = [classes.names[i] for i in range(len(classes.names))]
-    shape = (classes.kpt_count, 3) if task == "pose" and classes.kpt_count else None
+    shape = (classes.kpt_count, 3) if kind == KEYPOINTS and classes.kpt_count else None
     split = coco_split(json_path)
 
     def build(class_map: list[int]) -> list[Candidate]:

@@ -19,6 +19,7 @@ from engine.errors import DatasetError
 from engine.formats.yolo_labels import LabelRow, parse_row, read_numbers
 
 from ..errors import ImportProblem
+from ..state.models import KEYPOINTS, annotation_kind
 from .image_files import (
     AnnotationRow,
     Candidate,
@@ -87,7 +88,7 @@ def plan_detect(project: Project, yaml_path: Path, task: str) -> SourcePlan:
     except DatasetError as exc:
         raise import_problem(exc) from exc
     problems = [from_engine(p) for p in dataset.problems]
-    if task == "pose":
+    if annotation_kind(task) == KEYPOINTS:
         problems += check_keypoints(project, dataset.kpt_shape, dataset.kpt_names,
                                     dataset.yaml_path, "kpt_shape")
     names = [dataset.names[i] for i in range(dataset.num_classes)]
@@ -179,7 +180,7 @@ def label_rows(data: bytes, label: Path, task: str, class_map: list[int],
             continue
         seen.add(values)
         parsed = parse_row(values, task, kpt_shape)
-        row = _pose_row(parsed, class_map) if task == "pose" else \
+        row = _pose_row(parsed, class_map) if parsed.keypoints is not None else \
             _polygon_row(parsed, class_map, label, number, records)
         rows.append(row)
     return rows, records
@@ -211,5 +212,5 @@ def _pose_row(parsed: LabelRow, class_map: list[int]) -> AnnotationRow:
         labelled = point[2] > 0 if dims == 3 else point[0] >= 0 and point[1] >= 0
         x, y = (_unit(point[0]), _unit(point[1])) if labelled else (point[0], point[1])
         keypoints += [x, y, int(point[2])] if dims == 3 else [x, y]
-    return {"kind": "pose", "class_index": class_map[parsed.class_id],
+    return {"kind": KEYPOINTS, "class_index": class_map[parsed.class_id],
             "box": [_unit(v) for v in parsed.box.tolist()], "keypoints": keypoints}

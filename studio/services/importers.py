@@ -29,7 +29,17 @@ from engine.cancel import NEVER, CancelToken
 from engine.data.images import IMAGE_SUFFIXES, is_image_file
 
 from ..errors import ImportProblem, ProjectError
-from ..state.models import Image, ImportRecord, utc_now
+from ..state.models import (
+    ANNOTATION_KINDS,
+    CLASS,
+    KEYPOINTS,
+    POLYGON,
+    TASKS,
+    Image,
+    ImportRecord,
+    annotation_kind,
+    utc_now,
+)
 from .image_files import ImageRegistrar, ProblemRecord, Progress, SourcePlan, no_progress
 from .import_coco import find_coco_json, plan_coco
 from .import_folder import plan_images
@@ -45,13 +55,20 @@ FORMAT_LABELS = {
     "coco": "COCO JSON (polygons or keypoints)",
     "images": "Images without labels",
 }
-FORMAT_TASKS = {
-    "yolo-classify": ("classify",),
-    "yolo-segment": ("segment",),
-    "yolo-pose": ("pose",),
-    "coco": ("segment", "pose"),
-    "images": ("classify", "segment", "pose"),
+FORMAT_KINDS = {
+    "yolo-classify": (CLASS,),
+    "yolo-segment": (POLYGON,),
+    "yolo-pose": (KEYPOINTS,),
+    "coco": (POLYGON, KEYPOINTS),
+    "images": ANNOTATION_KINDS,
 }
+"""The kinds of annotation each format holds (plain images fit any)."""
+FORMAT_TASKS = {
+    source: tuple(task for task in TASKS if annotation_kind(task) in kinds)
+    for source, kinds in FORMAT_KINDS.items()
+}
+"""The tasks each format can feed: those trained by a kind of annotation it holds."""
+# The studio's own wording, keyed by task name (the registry's titles are shorter: "pose").
 TASK_NAMES = {"classify": "classification", "segment": "segmentation",
               "pose": "pose estimation"}
 """Each task as people say it (messages never show the internal ids)."""

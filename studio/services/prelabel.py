@@ -25,7 +25,7 @@ from engine.errors import EngineError
 from engine.utils.atomic import atomic_writer
 
 from ..state import Annotation, Database, Image
-from ..state.models import utc_now
+from ..state.models import CLASS, KEYPOINTS, POLYGON, annotation_kind, utc_now
 from .annotations import AnnotationData
 from .predictions import KEYPOINT_MIN_CONF, ModelMismatch, check_task, open_model
 from .projects import ClassInfo, Project
@@ -93,27 +93,28 @@ def drafts_from_result(result: Any, task: str, mapping: dict[int, int],
                        keypoint_count: int = 0) -> tuple[list[AnnotationData], float | None]:
     """Draft annotations from one engine ``Results`` and the image's uncertainty (classify:
     the top-1 margin; others: the drafts' mean confidence; None without drafts)."""
-    if task == "classify":
+    kind = annotation_kind(task)
+    if kind == CLASS:
         probs = np.asarray(result.probs.data.cpu() if hasattr(result.probs.data, "cpu")
                            else result.probs.data, np.float64)
         order = np.argsort(-probs, kind="stable")
         top = int(order[0])
         margin = float(probs[top] - (probs[order[1]] if len(order) > 1 else 0.0))
-        draft = AnnotationData("class", mapping[top], draft=True, score=float(probs[top]))
+        draft = AnnotationData(CLASS, mapping[top], draft=True, score=float(probs[top]))
         return [draft], margin
     if result.boxes is None or len(result.boxes) == 0:
         return [], None
     height, width = result.orig_shape
     rows = np.asarray(result.boxes.data.cpu(), np.float64)
     drafts: list[AnnotationData] = []
-    if task == "segment":
+    if kind == POLYGON:
         masks = np.asarray(result.masks.data.cpu()) > 0.5
         for row, mask in zip(rows, masks, strict=True):
             polygon = polygon_from_mask(mask)
             if polygon is not None:
-                drafts.append(AnnotationData("polygon", mapping[int(row[5])], polygon=polygon,
+                drafts.append(AnnotationData(POLYGON, mapping[int(row[5])], polygon=polygon,
                                              draft=True, score=float(row[4])))
-    elif task == "pose":
+    elif kind == KEYPOINTS:
         points = np.asarray(result.keypoints.data.cpu(), np.float64)
         if keypoint_count and points.shape[1] != keypoint_count:
             raise ModelMismatch(f"predicts {points.shape[1]} keypoints, but the project's "
@@ -128,7 +129,7 @@ def drafts_from_result(result: Any, task: str, mapping: dict[int, int],
                             float(np.clip(point[1] / height, 0, 1)), 2.0] if seen
                            else [0.0, 0.0, 0.0])
             box = ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)
-            drafts.append(AnnotationData("pose", mapping[int(row[5])],
+            drafts.append(AnnotationData(KEYPOINTS, mapping[int(row[5])],
                                          box=tuple(float(v) for v in box),
                                          keypoints=tuple(values), draft=True,
                                          score=float(row[4])))

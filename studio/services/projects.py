@@ -14,7 +14,7 @@ from sqlalchemy import select
 from ..errors import ProjectError
 from ..state import Database, ProjectClass, ProjectLock, ProjectSettings, open_database
 from ..state.database import DATABASE_FILE
-from ..state.models import TASKS
+from ..state.models import KEYPOINTS, TASKS, annotation_kind
 from .keypoint_schemas import KeypointSchema
 from .palette import class_color
 
@@ -54,7 +54,7 @@ class Project:
 
     def keypoint_schema(self) -> KeypointSchema | None:
         settings = self.settings()
-        if settings.task != "pose":
+        if annotation_kind(settings.task) != KEYPOINTS:
             return None
         return KeypointSchema.build(settings.keypoint_names, settings.skeleton,
                                     settings.flip_idx, settings.keypoint_dims)
@@ -121,8 +121,8 @@ def create_project(
     if task not in TASKS:
         raise ProjectError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}",
                            key="task")
-    if task == "pose" and keypoints is None:
-        raise ProjectError("a pose project needs a keypoint schema (names, skeleton, flip "
+    if annotation_kind(task) == KEYPOINTS and keypoints is None:
+        raise ProjectError(f"a {task} project needs a keypoint schema (names, skeleton, flip "
                            "pairs); choose a template or build one", key="keypoints")
     if (folder / DATABASE_FILE).exists():
         raise ProjectError("already holds a YOLO Studio project; open it instead", path=folder)

@@ -24,8 +24,10 @@ from typing import Any, Literal
 from engine.cancel import NEVER, CancelToken
 from engine.errors import EngineError, WeightsDownloadError
 from engine.events import DownloadProgress
+from engine.tasks import get_task
 from engine.weights import WeightsOfflineError, official_url, resolve_weights, weights_cache_dir
 
+from ..state.models import KEYPOINTS, annotation_kind
 from .projects import Project
 from .runs import list_runs
 from .training import SCALES, TASK_SUFFIX, model_source
@@ -37,7 +39,6 @@ BUNDLED_FOLDER = Path(__file__).resolve().parents[2] / "resources" / "weights"
 """Where the studio's own starting weights ship (``demo-{task}.pt``, tools/demo_weights.py)."""
 OPTIONS_KEY = "starting_weights"
 """The project option that remembers chosen files (``files``) and the last choice (``chosen``)."""
-PRETRAINED_ON = {"classify": ("ImageNet", 1000), "segment": ("COCO", 80), "pose": ("COCO", 80)}
 _GENERATED_SETS = {"make_shapes_dataset": "shapes", "make_figures_dataset": "stick figures"}
 _REMEMBERED_FILES = 10
 
@@ -109,7 +110,7 @@ def official_candidate(task: str, scale: str, cache_dir: Path | None = None) -> 
     """The official weights of ``task`` at ``scale``: present when in the weights cache."""
     name = official_name(task, scale)
     path = (cache_dir or weights_cache_dir()) / name
-    dataset, classes = PRETRAINED_ON[task]
+    dataset, classes = get_task(task).pretrained_on
     present = path.is_file()
     label = f"{name} · official, {dataset}" + ("" if present else " · not downloaded")
     detail = (f"The official YOLOv8 weights, pretrained on {dataset} ({classes} classes). "
@@ -271,9 +272,9 @@ def transfer_note(candidate: Candidate, task: str, class_names: Sequence[str]) -
     if candidate.kind == "scratch":
         return candidate.detail
     if candidate.kind == "official":
-        dataset, theirs = PRETRAINED_ON[task]
+        dataset, theirs = get_task(task).pretrained_on
         keypoints = " (and for its keypoints, when they differ from COCO's 17)" if (
-            task == "pose") else ""
+            annotation_kind(task) == KEYPOINTS) else ""
         return (f"Pretrained on {dataset} ({theirs} classes). Training gives the model a new "
                 f"head for this project's {classes}{keypoints} and keeps every layer that "
                 "fits.")

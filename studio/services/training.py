@@ -29,7 +29,7 @@ from engine.cancel import CancelToken
 from engine.config import validate_settings
 from engine.errors import Cancelled, EngineError, ModelConfigError, SettingsError
 from engine.events import EpochEnd
-from engine.tasks import all_tasks
+from engine.tasks import all_tasks, find_task
 from engine.train.auto_optimizer import OptimizerChoice, resolve_optimizer
 
 from ..state.models import Annotation, Image, Run
@@ -452,13 +452,10 @@ def _reopen_run(project: Project, run_id: int) -> None:
 # Training cost of each scale relative to n (the YOLOv8 detection models' GFLOPs, 8.7 to 257.8
 # at 640 px: the other tasks' ratios are close).
 SCALE_COST = {"n": 1.0, "s": 3.3, "m": 9.1, "l": 19.0, "x": 29.6}
-# Seconds per train image per epoch per pixel of imgsz² for an n model on 2 CPU cores, when the
-# project has no earlier run to measure (validation included): the demos' epochs through
-# run_training (benchmarks/demo_learns.py) on an idle 2-core machine: classify 0.25 s at 64 px
-# (72 train images), segment 1.3 s and pose 0.9 s at 160 px (48). A rough start that the
-# project's first run replaces.
-ROUGH_SECONDS_PER_PIXEL = {"classify": 8.5e-7, "segment": 1.05e-6, "pose": 7.5e-7,
-                           "detect": 7.5e-7}
+ROUGH_SECONDS_PER_PIXEL = 5.0e-6
+"""Seconds per train image per epoch per pixel of imgsz² on 2 CPU cores for a task the engine
+does not know; each task declares its own (``Task.train_seconds_per_pixel``, from the demos). A
+rough start that the project's first run replaces."""
 STARTUP_SECONDS = 7.0
 """Writing the dataset, starting the training process and the final validation (measured:
 4-7 s for the demos), added to the epochs' time."""
@@ -531,7 +528,9 @@ def estimate_duration(task: str, plan: TrainPlan, data: TrainingData,
         return DurationEstimate(STARTUP_SECONDS + work * ordered[len(ordered) // 2],
                                 f"estimate from {runs_text} of this project", True)
     cpus = os.cpu_count() or 2
-    rough = ROUGH_SECONDS_PER_PIXEL.get(task, 5.0e-6) * 2 / min(cpus, 16)
+    known = find_task(task)
+    per_pixel = known.train_seconds_per_pixel if known is not None else ROUGH_SECONDS_PER_PIXEL
+    rough = per_pixel * 2 / min(cpus, 16)
     if plan.device not in ("cpu", ""):
         rough /= 20  # a GPU: very rough, the first run measures it
     return DurationEstimate(STARTUP_SECONDS + work * rough,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from ..state.models import Image
+from ..state.models import CLASS, KEYPOINTS, POLYGON, Image, annotation_kind
 
 if TYPE_CHECKING:
     from .projects import Project
@@ -104,7 +104,8 @@ def plain_runtime_snippet(format: str, task: str, path: Path,  # noqa: A002
                           source: str) -> Snippet | None:
     """A script that runs the export with its own runtime only (None for other formats)."""
     runtime = _RUNTIMES.get(format)
-    if runtime is None or task not in ("classify", "segment", "pose"):
+    kind = annotation_kind(task)
+    if runtime is None or kind not in _OUTPUTS:
         return None
     title, install, load = runtime
     model_file = _model_file(format, path)
@@ -113,13 +114,12 @@ def plain_runtime_snippet(format: str, task: str, path: Path,  # noqa: A002
               '"""\n')
     constants = (f"MODEL = r{_literal(model_file)}\n"
                  f"IMAGE = r{_literal(source)}  # any image file\n")
-    if task != "classify":
+    if kind != CLASS:
         constants += "CONF, IOU = 0.25, 0.7  # lowest score kept; overlap that drops a box\n"
-    preprocess = _CLASSIFY_INPUT if task == "classify" else _LETTERBOX_INPUT
-    body = {"classify": _CLASSIFY_OUTPUT, "segment": _SEGMENT_OUTPUT,
-            "pose": _POSE_OUTPUT}[task]
-    helpers = [] if task == "classify" else [_NMS, _DETECTIONS]
-    parts = [header, _IMPORTS[format], constants, *helpers, load, preprocess, _RUN[format], body]
+    preprocess = _CLASSIFY_INPUT if kind == CLASS else _LETTERBOX_INPUT
+    helpers = [] if kind == CLASS else [_NMS, _DETECTIONS]
+    parts = [header, _IMPORTS[format], constants, *helpers, load, preprocess, _RUN[format],
+             _OUTPUTS[kind]]
     return Snippet(f"{title} (no engine)", "python", _joined(parts))
 
 
@@ -360,3 +360,7 @@ for name_index, score, box, joints in zip(classes, confidence, boxes, points):
     print(f"{names[int(name_index)]} {score:.4f} box {box.round(1).tolist()} "
           f"keypoints {[[round(float(v), 2) for v in joint] for joint in joints]}")
 """
+
+_OUTPUTS = {CLASS: _CLASSIFY_OUTPUT, POLYGON: _SEGMENT_OUTPUT, KEYPOINTS: _POSE_OUTPUT}
+"""What the script does with the outputs, by the kind of annotation the task trains (the kind
+says the head: class scores, boxes with mask coefficients, boxes with keypoints)."""

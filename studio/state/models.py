@@ -28,11 +28,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-TASKS = ("classify", "segment", "pose")
+from engine.tasks import all_tasks, find_task
+
 SPLITS = ("train", "val", "test")
-ANNOTATION_KINDS = ("class", "polygon", "pose")
-"""One per task: an image's class (classify), an instance's polygon (segment), an instance's
-box and keypoints (pose)."""
+CLASS, POLYGON, KEYPOINTS = "class", "polygon", "pose"
+"""The kinds of annotation, as ``annotations.kind`` stores them: an image's class, an
+instance's polygon, an instance's box and keypoints (named after the pose task since the first
+schema)."""
+ANNOTATION_KINDS = (CLASS, POLYGON, KEYPOINTS)
+TASKS = tuple(task.name for task in all_tasks() if task.annotation_kind in ANNOTATION_KINDS)
+"""The tasks a project can have: those trained by a kind of annotation the studio draws (each
+task declares its kind, engine/tasks/)."""
+
+
+def annotation_kind(task: str) -> str | None:
+    """The kind of annotation that trains ``task`` (None for a task the engine does not know)."""
+    known = find_task(task)
+    return known.annotation_kind if known is not None else None
 
 
 def utc_now() -> datetime:

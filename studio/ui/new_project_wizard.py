@@ -26,8 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from ..services.keypoint_schemas import TEMPLATES, KeypointSchema
+from ..state.models import KEYPOINTS, annotation_kind
 from .file_dialogs import start_folder
 
+# The studio's own wording of the tasks a project can have, in the order offered (by task name).
 TASK_TEXT = {
     "classify": "Classification — one class per image",
     "segment": "Instance segmentation — a polygon per object",
@@ -36,6 +38,11 @@ TASK_TEXT = {
 CUSTOM = "Custom…"
 ERROR_LINES = 2
 """Lines kept free for an error under a form, so that the form never moves when one shows."""
+
+
+def _has_keypoints(task: str) -> bool:
+    """Whether ``task``'s annotations carry keypoints (then the project needs a schema)."""
+    return annotation_kind(task) == KEYPOINTS
 
 
 def error_label() -> QLabel:
@@ -128,7 +135,7 @@ class NewProjectWizard(QWizard):
             "name": self.basics.name.text().strip(),
             "task": task,
             "classes": self.classes.names(),
-            "keypoints": self.keypoints.schema() if task == "pose" else None,
+            "keypoints": self.keypoints.schema() if _has_keypoints(task) else None,
         }
 
 
@@ -202,7 +209,7 @@ class _ClassesPage(QWizardPage):
         layout.addWidget(self.text)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
-        if self.wizard().basics.task() == "pose" and not self.text.toPlainText().strip():
+        if _has_keypoints(self.wizard().basics.task()) and not self.text.toPlainText().strip():
             self.text.setPlainText("person")
 
     def names(self) -> list[str]:
@@ -210,7 +217,7 @@ class _ClassesPage(QWizardPage):
 
     def nextId(self) -> int:  # noqa: N802 - Qt's name
         wizard = self.wizard()
-        return wizard.keypoints_id if wizard.basics.task() == "pose" else -1
+        return wizard.keypoints_id if _has_keypoints(wizard.basics.task()) else -1
 
 
 class _KeypointsPage(QWizardPage):

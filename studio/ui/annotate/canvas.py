@@ -27,6 +27,7 @@ from ...services.annotations import AnnotationData
 from ...services.keypoint_schemas import KeypointSchema
 from ...services.palette import class_color
 from ...services.projects import ClassInfo
+from ...state.models import CLASS, KEYPOINTS, POLYGON
 from .document import ImageDocument
 from .geometry import (
     Point,
@@ -190,13 +191,13 @@ class AnnotationCanvas(HitTests, QGraphicsView):
         selected = annotation.key == self.selected_key
         color, label = self.class_color(annotation.class_index), self._label(annotation)
         item: QGraphicsItem
-        if annotation.kind == "polygon" and annotation.polygon:
+        if annotation.kind == POLYGON and annotation.polygon:
             item = PolygonItem(annotation.key)
             item.set_state(to_pixels(annotation.polygon, width, height), color, label,
                            selected=selected, draft=annotation.draft,
                            selected_vertex=self.selected_vertex if selected else None,
                            fill_opacity=self.fill_opacity)
-        elif annotation.kind == "pose" and annotation.box:
+        elif annotation.kind == KEYPOINTS and annotation.box:
             item = PoseItem(annotation.key)
             names = self.schema.names if self.schema else ()
             skeleton = self.schema.skeleton if self.schema else ()
@@ -204,7 +205,7 @@ class AnnotationCanvas(HitTests, QGraphicsView):
                            self.keypoints_px(annotation), names, skeleton, color, label,
                            selected=selected, draft=annotation.draft,
                            current=self.selected_keypoint if selected else None)
-        elif annotation.kind == "class":
+        elif annotation.kind == CLASS:
             item = TagItem(label, QColor(color), below=True)
             item.setPos(QPointF(0, 0))
             item.setZValue(20)

@@ -8,6 +8,7 @@ import math
 from PySide6.QtCore import QPointF
 
 from ...services.annotations import AnnotationData
+from ...state.models import KEYPOINTS, POLYGON
 from .geometry import Point, box_to_pixels, contains, segment_distance, to_pixels
 
 HIT_PIXELS = 7.0
@@ -32,7 +33,7 @@ class HitTests:
 
     def hit_vertex(self, point: Point) -> tuple[str, int] | None:
         width, height = self.size_px
-        for annotation in self._ordered("polygon"):
+        for annotation in self._ordered(POLYGON):
             for index, vertex in enumerate(to_pixels(annotation.polygon or (), width, height)):
                 if self.screen_distance(point, vertex) <= HIT_PIXELS:
                     return annotation.key, index
@@ -41,7 +42,7 @@ class HitTests:
     def hit_edge(self, point: Point) -> tuple[str, int, Point] | None:
         """``(key, index to insert at, nearest point)`` of an edge under ``point``."""
         width, height = self.size_px
-        for annotation in self._ordered("polygon"):
+        for annotation in self._ordered(POLYGON):
             points = to_pixels(annotation.polygon or (), width, height)
             for index in range(len(points)):
                 a, b = points[index], points[(index + 1) % len(points)]
@@ -51,7 +52,7 @@ class HitTests:
         return None
 
     def hit_keypoint(self, point: Point) -> tuple[str, int] | None:
-        for annotation in self._ordered("pose"):
+        for annotation in self._ordered(KEYPOINTS):
             for index, (x, y, v) in enumerate(self.keypoints_px(annotation)):
                 if v > 0 and self.screen_distance(point, (x, y)) <= HIT_PIXELS:
                     return annotation.key, index
@@ -60,7 +61,7 @@ class HitTests:
     def hit_box_corner(self, point: Point) -> tuple[str, int] | None:
         """A corner of the selected pose box: 0 top-left, 1 top-right, 2 bottom-left, 3..."""
         annotation = self.selected()
-        if annotation is None or annotation.kind != "pose" or not annotation.box:
+        if annotation is None or annotation.kind != KEYPOINTS or not annotation.box:
             return None
         x0, y0, x1, y1 = box_to_pixels(annotation.box, *self.size_px)
         for index, corner in enumerate(((x0, y0), (x1, y0), (x0, y1), (x1, y1))):
@@ -70,9 +71,9 @@ class HitTests:
 
     def hit_instance(self, point: Point) -> str | None:
         width, height = self.size_px
-        for kind in ("polygon", "pose"):
+        for kind in (POLYGON, KEYPOINTS):
             for annotation in self._ordered(kind):
-                if kind == "polygon":
+                if kind == POLYGON:
                     inside = contains(to_pixels(annotation.polygon or (), width, height), point)
                 else:
                     x0, y0, x1, y1 = box_to_pixels(annotation.box or (0, 0, 0, 0), width, height)

@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
 from ...services.annotations import AnnotationData
+from ...state.models import CLASS, KEYPOINTS, POLYGON
 from .geometry import is_placed, keypoint_triples
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
@@ -22,9 +23,9 @@ def swatch(color: str, size: int = 12) -> QIcon:
 
 def describe(index: int, data: AnnotationData, class_name: str) -> str:
     text = f"{index + 1}. {class_name}"
-    if data.kind == "polygon":
+    if data.kind == POLYGON:
         text += f"  · {len(data.polygon or ()) // 2} vertices"
-    elif data.kind == "pose":
+    elif data.kind == KEYPOINTS:
         triples = keypoint_triples(data.keypoints or ())
         placed = sum(1 for t in triples if is_placed(*t) and t[2] > 0)
         text += f"  · {placed}/{len(triples)} keypoints"
@@ -60,7 +61,7 @@ class InstanceList(QListWidget):
         try:
             self.clear()
             for index, data in enumerate(annotations):
-                if data.kind == "class":
+                if data.kind == CLASS:
                     continue
                 item = QListWidgetItem(swatch(self._class_color(data.class_index)),
                                        describe(index, data, self._class_name(data.class_index)))

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-TOOLS_BY_TASK = {"segment": ("polygon", "edit"), "pose": ("keypoints", "box", "edit"),
-                 "classify": ()}
-"""The tools each task offers, the first one active when the page opens."""
+from engine.tasks import all_tasks
+
+from ...state.models import CLASS, KEYPOINTS, POLYGON, annotation_kind
+
+TOOLS_BY_KIND = {POLYGON: ("polygon", "edit"), KEYPOINTS: ("keypoints", "box", "edit"),
+                 CLASS: ()}
+"""The tools that draw each kind of annotation, the first one active when the page opens."""
+TOOLS_BY_TASK = {task.name: TOOLS_BY_KIND[task.annotation_kind] for task in all_tasks()
+                 if task.annotation_kind in TOOLS_BY_KIND}
+"""The tools each task offers: those of the kind of annotation that trains it."""
 
 TOOL_KEYS = {"polygon": ("P", "Polygon tool"), "box": ("R", "Box tool (pose: box only)"),
              "keypoints": ("K", "Keypoint tool (box, then keypoints)"),
@@ -15,23 +22,24 @@ def cheat_sheet(task: str, actions: list[tuple[str, str]]) -> list[tuple[str, st
     """``(key, what it does)`` rows: the page's actions plus the keys the canvas handles."""
     rows = [("Ctrl+Z", "Undo (while drawing a polygon: remove the last vertex)"),
             ("Ctrl+Shift+Z / Ctrl+Y", "Redo")]
-    rows.append(("1–9", "Assign the image's class (auto-advance)" if task == "classify"
+    kind = annotation_kind(task)
+    rows.append(("1–9", "Assign the image's class (auto-advance)" if kind == CLASS
                  else "Set the class of the selection and of new shapes"))
     rows += [row for row in actions if not row[1].startswith("Class ")]
     rows += [("Wheel", "Zoom at the cursor"), ("Space-drag / middle-drag", "Pan"),
              ("Space", "Mark the image reviewed")]
-    if task == "segment":
+    if kind == POLYGON:
         rows += [("Enter / double-click / click first vertex", "Close the polygon"),
                  ("Esc", "Cancel the polygon / clear the selection"),
                  ("Shift+click on an edge", "Insert a vertex (edit tool)")]
-    if task == "pose":
+    if kind == KEYPOINTS:
         rows += [("Tab / Shift+Tab", "Next / previous keypoint"),
                  ("Q", "Cycle visibility: visible → occluded → not labelled (before a "
                        "keypoint is placed: how the next click places it)"),
                  ("Esc", "Stop placing keypoints / clear the selection"),
                  ("Hover a keypoint", "Its number, name and visibility (occluded: dashed "
                                       "ring; not labelled: grey cross)")]
-    if task != "classify":
+    if kind != CLASS:
         rows += [("Delete / Backspace", "Delete the selected vertex, keypoint or instance"),
                  ("Delete / Backspace in the Instances list", "Delete the selected instances"),
                  ("Arrows / Shift+arrows", "Nudge the selection 1 / 10 px (edit tool)")]

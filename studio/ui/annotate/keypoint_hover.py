@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import shiboken6
 
+from ...state.models import KEYPOINTS
 from .geometry import Point, is_placed
 from .hit_tests import HIT_PIXELS
 from .items import joint_tag
@@ -28,7 +29,7 @@ class KeypointHover:
     def keypoint_at(self, point: Point) -> tuple[str, int, float, float, float] | None:
         """``(key, index, x, y, v)`` of the keypoint within reach of ``point`` (pixels)."""
         canvas = self.canvas
-        for annotation in canvas._ordered("pose"):
+        for annotation in canvas._ordered(KEYPOINTS):
             for index, (x, y, v) in enumerate(canvas.keypoints_px(annotation)):
                 if is_placed(x, y, v) and canvas.screen_distance(point, (x, y)) <= HIT_PIXELS:
                     return annotation.key, index, x, y, v

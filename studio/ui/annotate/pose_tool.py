@@ -7,6 +7,7 @@ from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem
 
 from ...services.annotations import AnnotationData
+from ...state.models import KEYPOINTS
 from .canvas import AnnotationCanvas
 from .commands import AddInstance
 from .geometry import Point, box_to_normal, clip, is_placed, keypoint_triples
@@ -48,7 +49,7 @@ class PoseTool(Tool):
     @property
     def placing(self) -> bool:
         selected = self.canvas.selected()
-        return (self.place_keypoints and selected is not None and selected.kind == "pose"
+        return (self.place_keypoints and selected is not None and selected.kind == KEYPOINTS
                 and self.canvas.selected_keypoint is not None)
 
     def cancel(self) -> None:
@@ -63,7 +64,7 @@ class PoseTool(Tool):
 
     def select_instance(self, key: str | None) -> None:
         data = self.canvas.document.get(key) if key and self.canvas.document else None
-        if not self.place_keypoints or data is None or data.kind != "pose":
+        if not self.place_keypoints or data is None or data.kind != KEYPOINTS:
             self.canvas.select(key)
             return
         index = self._next_to_place(data, -1)
@@ -129,7 +130,7 @@ class PoseTool(Tool):
         """A new instance with this box and every keypoint not labelled yet."""
         canvas = self.canvas
         count = len(canvas.schema.names) if canvas.schema else 0
-        data = AnnotationData(kind="pose", class_index=canvas.current_class,
+        data = AnnotationData(kind=KEYPOINTS, class_index=canvas.current_class,
                               box=box_to_normal(*a, *b, *canvas.size_px),
                               keypoints=(0.0,) * (3 * count))
         canvas.push(AddInstance(canvas.document, data, text="Draw box"))
@@ -206,7 +207,7 @@ class PoseTool(Tool):
     def document_changed(self, key: str) -> None:
         selected = self.canvas.selected()
         if self.place_keypoints and selected is not None and selected.key == key \
-                and selected.kind == "pose":
+                and selected.kind == KEYPOINTS:
             self.canvas.select(key, keypoint=self._next_to_place(selected, -1))
             self._redraw()
 

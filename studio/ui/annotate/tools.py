@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QMouseEvent, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from ...services.annotations import AnnotationData
+from ...state.models import KEYPOINTS, POLYGON
 from .canvas import AnnotationCanvas
 from .commands import AddInstance, EditInstance, RemoveInstance
 from .geometry import (
@@ -106,12 +107,12 @@ class Tool:
         if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             self.delete_selection(selected)
             return True
-        if key in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) and selected.kind == "pose":
+        if key in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) and selected.kind == KEYPOINTS:
             backwards = key == Qt.Key.Key_Backtab or bool(
                 event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
             self.step_keypoint(selected, -1 if backwards else 1)
             return True
-        if key == Qt.Key.Key_Q and selected.kind == "pose":
+        if key == Qt.Key.Key_Q and selected.kind == KEYPOINTS:
             self.cycle_visibility(selected)
             return True
         if self.nudges and self.wants_key(event):
@@ -130,13 +131,13 @@ class Tool:
     def delete_selection(self, selected: AnnotationData) -> None:
         canvas = self.canvas
         vertex, keypoint = canvas.selected_vertex, canvas.selected_keypoint
-        if selected.kind == "polygon" and vertex is not None and len(selected.polygon) > 6:
+        if selected.kind == POLYGON and vertex is not None and len(selected.polygon) > 6:
             values = list(selected.polygon)
             del values[2 * vertex:2 * vertex + 2]
             self.edit(selected, replace(selected, polygon=tuple(values)), "Delete vertex")
             canvas.select(selected.key)
             return
-        if selected.kind == "pose" and keypoint is not None:
+        if selected.kind == KEYPOINTS and keypoint is not None:
             x, y, v = keypoint_triples(selected.keypoints)[keypoint]
             if is_placed(x, y, v):
                 self.edit(selected, with_keypoint(selected, keypoint, 0.0, 0.0, 0.0),
@@ -172,12 +173,12 @@ class Tool:
     def translated(self, data: AnnotationData, dx: float, dy: float) -> AnnotationData:
         """``data`` moved by (dx, dy) image pixels, kept inside the image."""
         width, height = self.canvas.size_px
-        if data.kind == "polygon" and data.polygon:
+        if data.kind == POLYGON and data.polygon:
             points = to_pixels(data.polygon, width, height)
             dx, dy = _clamp_shift(points, dx, dy, width, height)
             return replace(data, polygon=to_normal([(x + dx, y + dy) for x, y in points],
                                                    width, height))
-        if data.kind == "pose" and data.box:
+        if data.kind == KEYPOINTS and data.box:
             x0, y0, x1, y1 = box_to_pixels(data.box, width, height)
             dx, dy = _clamp_shift([(x0, y0), (x1, y1)], dx, dy, width, height)
             points: list[float] = []
@@ -347,7 +348,7 @@ class PolygonTool(Tool):
             return
         canvas = self.canvas
         polygon = to_normal(self.points, *canvas.size_px)
-        data = AnnotationData(kind="polygon", class_index=canvas.current_class, polygon=polygon)
+        data = AnnotationData(kind=POLYGON, class_index=canvas.current_class, polygon=polygon)
         self.points = []
         self._redraw()
         canvas.push(AddInstance(canvas.document, data, text="Draw polygon"))

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...state.models import CLASS, KEYPOINTS, POLYGON, annotation_kind
 from ..annotate.instance_list import swatch
 from .render import MODES, OverlayOptions
 
@@ -169,14 +170,15 @@ class PredictControls(QWidget):
         """Show only the settings that act on ``task``: a classifier has no thresholds, boxes,
         masks or keypoints (its scores are drawn as bars); masks belong to segment and
         keypoints to pose."""
-        classify = task == "classify"
+        kind = annotation_kind(task)
+        classify = kind == CLASS
         form = self._view_form
         form.setRowVisible(self._rows["Confidence"], not classify)
         form.setRowVisible(self._rows["NMS IoU"], not classify)
-        form.setRowVisible(self.opacity, task == "segment")
+        form.setRowVisible(self.opacity, kind == POLYGON)
         form.setRowVisible(self._rows["layers"], not classify)
-        self.show_masks.setVisible(task == "segment")
-        self.show_keypoints.setVisible(task == "pose")
+        self.show_masks.setVisible(kind == POLYGON)
+        self.show_keypoints.setVisible(kind == KEYPOINTS)
         self._prelabel_form.setRowVisible(self.prelabel_conf, not classify)
         self.mode.setToolTip("Ground truth: the class band at the bottom; prediction: the "
                              "class scores" if classify else

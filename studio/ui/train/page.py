@@ -47,6 +47,7 @@ from ...services.runs import (
     save_run_log,
 )
 from ...services.training import (
+    METRIC_COLUMNS,
     PRIMARY_METRIC,
     Note,
     RunCreated,
@@ -61,6 +62,7 @@ from ...services.training import (
     run_training,
     training_data,
 )
+from ...state.models import CLASS, KEYPOINTS, POLYGON, annotation_kind
 from ...workers.job import Job, JobManager
 from ..page import Page
 from .plots import RunCurves, TrainPlots
@@ -251,8 +253,8 @@ class TrainPage(Page, QWidget):
         if self.running:
             return "A run is in progress; stop it or wait for it to end"
         if self.data.labelled_train_images == 0:
-            kind = {"classify": "a class", "segment": "polygons",
-                    "pose": "poses"}.get(self.task, "labels")
+            kind = {CLASS: "a class", POLYGON: "polygons",
+                    KEYPOINTS: "poses"}.get(annotation_kind(self.task), "labels")
             return f"Add {kind} to at least one image in the train split (Annotate page)"
         errors = self.form.errors()
         if "model" in errors:
@@ -514,8 +516,8 @@ class TrainPage(Page, QWidget):
             self.run_list.update_run(run)
             if self.run_list.current_id() == run.id:
                 self._show_title(run)
-        shown = [f"{k.split('/', 1)[1]} {v:.4g}" for k, v in metrics.items()
-                 if k.startswith("metrics/") and ("mAP50-95" in k or "top1" in k)]
+        shown = [f"{k.split('/', 1)[1]} {metrics[k]:.4g}" for k in METRIC_COLUMNS.get(self.task, ())
+                 if k in metrics]
         best = " · best so far" if event.is_best else ""
         self._append_log("info", f"epoch {event.epoch}/{event.epochs} in {event.seconds:.1f} s"
                          + (": " + ", ".join(shown) if shown else "") + best)

@@ -19,6 +19,9 @@ import yaml
 from engine.config import Settings, validate_settings
 from engine.config.settings import effective_workers
 from engine.errors import SettingsError
+from engine.tasks import all_tasks
+
+from ...state.models import CLASS, KEYPOINTS, POLYGON
 
 # Set by the page itself, or meaningless for a training run started from the studio.
 NOT_ADVANCED = frozenset({
@@ -39,16 +42,27 @@ HYPERPARAMETERS = frozenset({
     "warmup_bias_lr", "box", "cls", "dfl", "pose", "kobj", "nbs", "optimizer", "cos_lr",
     "dropout",
 })
-DETECTION_FAMILY = frozenset({"detect", "segment", "pose"})
+
+
+def _tasks_trained_by(*kinds: str) -> frozenset[str]:
+    """The tasks whose annotations are of one of ``kinds`` (each task declares its kind)."""
+    return frozenset(task.name for task in all_tasks() if task.annotation_kind in kinds)
+
+
+MASK_TASKS = _tasks_trained_by(POLYGON)
+KEYPOINT_TASKS = _tasks_trained_by(KEYPOINTS)
+CLASSIFY_TASKS = _tasks_trained_by(CLASS)
+DETECTION_FAMILY = frozenset(task.name for task in all_tasks()) - CLASSIFY_TASKS
 # Keys only some tasks read (engine/train/classify.py, detect_common.py, segment.py, pose.py,
 # data/classify_augment.py, data/detect_augment.py, data/detect_loader.py); the others ignore
-# them, so a form that shows them would promise an effect that never comes.
+# them, so a form that shows them would promise an effect that never comes. ("pose" and "kobj"
+# are the keypoint losses' gains, Settings keys.)
 TASKS_OF = {
-    "overlap_mask": frozenset({"segment"}), "mask_ratio": frozenset({"segment"}),
-    "copy_paste": frozenset({"segment"}), "copy_paste_mode": frozenset({"segment"}),
-    "pose": frozenset({"pose"}), "kobj": frozenset({"pose"}),
-    "dropout": frozenset({"classify"}), "auto_augment": frozenset({"classify"}),
-    "erasing": frozenset({"classify"}),
+    "overlap_mask": MASK_TASKS, "mask_ratio": MASK_TASKS,
+    "copy_paste": MASK_TASKS, "copy_paste_mode": MASK_TASKS,
+    "pose": KEYPOINT_TASKS, "kobj": KEYPOINT_TASKS,
+    "dropout": CLASSIFY_TASKS, "auto_augment": CLASSIFY_TASKS,
+    "erasing": CLASSIFY_TASKS,
     **{key: DETECTION_FAMILY for key in (
         "box", "cls", "dfl", "mosaic", "mixup", "cutmix", "close_mosaic", "degrees",
         "translate", "shear", "perspective", "bgr", "rect", "conf", "iou", "max_det",
