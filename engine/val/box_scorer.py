@@ -24,17 +24,24 @@ class BoxScorer:
         return output, None, None
 
     def score(self, i: int, det: torch.Tensor, _extras, batch: dict, input_shape) -> None:
-        height, width = (int(v) for v in input_shape)
-        owner = batch["batch_idx"].view(-1) == i
-        scale = torch.tensor([width, height, width, height], dtype=torch.float32)
+        owner, true_boxes = image_truth(i, batch, input_shape)
         self.metrics.update(
             pred_boxes=det[:, :4].cpu(),
             pred_conf=det[:, 4].cpu(),
             pred_classes=det[:, 5].cpu(),
-            true_boxes=xywh_to_xyxy(batch["bboxes"][owner].float() * scale),
+            true_boxes=true_boxes,
             true_classes=batch["cls"][owner].view(-1).long(),
             image=batch["paths"][i],
         )
+
+
+def image_truth(i: int, batch: dict, input_shape) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which of the batch's objects belong to image ``i``, and their boxes (xyxy, input
+    pixels)."""
+    height, width = (int(v) for v in input_shape)
+    owner = batch["batch_idx"].view(-1) == i
+    scale = torch.tensor([width, height, width, height], dtype=torch.float32)
+    return owner, xywh_to_xyxy(batch["bboxes"][owner].float() * scale)
 
 
 def box_scorer(names: dict[int, str], settings, _dataset, _samples) -> tuple[BoxScorer, None]:

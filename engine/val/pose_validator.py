@@ -7,12 +7,12 @@ from typing import Any
 
 import torch
 
-from ..utils.boxes import xywh_to_xyxy
+from .box_scorer import BoxScorer, image_truth
 from .detection_metrics import PoseMetrics
 from .pose_json import PoseJsonCollector
 
 
-class PoseScorer:
+class PoseScorer(BoxScorer):
     """Keypoints are the NMS rows' extra columns: K × (x, y[, visibility]) in input pixels."""
 
     def __init__(
@@ -26,16 +26,9 @@ class PoseScorer:
         self.keypoint_shape = tuple(keypoint_shape)
         self.collector = collector  # a PoseJsonCollector for save_json, or None
 
-    def unpack(self, output) -> tuple[torch.Tensor, Any, Any]:
-        if isinstance(output, tuple | list):  # a TaskModel in eval mode: (decoded, raw)
-            return output[0], None, output[1]
-        return output, None, None
-
     def score(self, i: int, det: torch.Tensor, _extras, batch: dict, input_shape) -> None:
         height, width = (int(v) for v in input_shape)
-        owner = batch["batch_idx"].view(-1) == i
-        scale = torch.tensor([width, height, width, height], dtype=torch.float32)
-        true_boxes = xywh_to_xyxy(batch["bboxes"][owner].float() * scale)
+        owner, true_boxes = image_truth(i, batch, input_shape)
         true_keypoints = batch["keypoints"][owner].float().clone()
         true_keypoints[..., 0] *= width
         true_keypoints[..., 1] *= height
