@@ -10,8 +10,8 @@ preloaded tcmalloc while the same export through the API passed.
 What runs where (a chain costs 15-65 s on 2 cores, dominated by the TF-family converters,
 and ``make test`` must stay under 15 minutes): every ``make test`` runs each task's training,
 val and predict, and one export chain per task, each with another runtime: ONNX for segment,
-OpenVINO for pose (the format that aborted under the console script) and TF Lite for classify
-(TensorFlow's own worker process). The same formats for the other tasks are the same console
+OpenVINO for pose (the format that aborted under the console script), TF Lite for classify
+(TensorFlow's own worker process) and TorchScript for detect. The same formats for the other tasks are the same console
 path; tests/engine/export/ checks every task x format in-process, and the studio's journey test
 exports every format through the studio.
 ``make test-full`` runs the whole task x format matrix (marker ``full_matrix``).
@@ -29,16 +29,22 @@ from pathlib import Path
 import pytest
 
 from engine.process.allocator import ACTIVE_VARIABLE
+from engine.tasks import get_task, task_names
 
 YOLO = Path(sys.executable).parent / "yolo"
-TASKS = ("classify", "segment", "pose")
+TASKS = task_names()  # every registered task (engine/tasks): a new one is tested here too
 FORMATS = ("torchscript", "onnx", "openvino", "coreml", "saved_model", "pb", "tflite", "tfjs",
            "paddle", "ncnn")
-EVERY_RUN = {("segment", "onnx"), ("pose", "openvino"), ("classify", "tflite")}
+EVERY_RUN = {("segment", "onnx"), ("pose", "openvino"), ("classify", "tflite"),
+             ("detect", "torchscript")}
 NO_RUNTIME_HERE = {"coreml": "CoreML models run on macOS only"}
 """Formats that export here but whose runtime does not exist on Linux: the printed commands
 must fail with this message (exit 1), never a traceback."""
-IMGSZ = {"classify": 32, "segment": 64, "pose": 64}
+
+
+def size(task: str) -> int:
+    """The tiny runs' image size: digits are 8 x 8 pixels; the generated detection sets 64."""
+    return 32 if task == "classify" else 64
 
 
 def yolo(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -58,30 +64,15 @@ def ok(done: subprocess.CompletedProcess) -> str:
     return done.stdout + done.stderr
 
 
-def _dataset(task: str, root: Path) -> str:
-    if task == "classify":
-        from engine.data.samples import make_digits_folder
-
-        return str(make_digits_folder(root / "digits", limit=48))
-    if task == "segment":
-        from engine.data.shape_samples import make_shapes_dataset
-
-        return str(make_shapes_dataset(root / "shapes", size=64, train=12, val=6))
-    from engine.data.figure_samples import make_figures_dataset
-
-    return str(make_figures_dataset(root / "figures", size=64, train=12, val=6))
-
-
 class Trained:
     """One task's tiny run: its folder, data and best.pt."""
 
     def __init__(self, task: str, folder: Path) -> None:
         self.task, self.folder = task, folder
-        self.data = _dataset(task, folder)
-        model = {"classify": "yolov8n-cls.yaml", "segment": "yolov8n-seg.yaml",
-                 "pose": "yolov8n-pose.yaml"}[task]
+        self.data = str(get_task(task).sample_data(folder))  # the task's small generated set
+        model = get_task(task).model_name()
         out = ok(yolo(task, "train", f"model={model}", f"data={self.data}", "epochs=1",
-                      f"imgsz={IMGSZ[task]}", "batch=8", "workers=1", "seed=0", cwd=folder))
+                      f"imgsz={size(task)}", "batch=8", "workers=1", "seed=0", cwd=folder))
         weights = [line for line in out.splitlines() if line.startswith("weights: ")]
         assert weights, out[-2000:]
         self.best = folder / weights[-1].removeprefix("weights: ").strip()
@@ -110,11 +101,11 @@ def trained(tmp_path_factory):
 def test_train_val_predict_through_the_console_script(task, trained):
     run = trained(task)
     assert (run.best.parent / "last.pt").is_file()
-    val = ok(yolo(task, "val", f"model={run.best}", f"data={run.data}", f"imgsz={IMGSZ[task]}",
+    val = ok(yolo(task, "val", f"model={run.best}", f"data={run.data}", f"imgsz={size(task)}",
                   cwd=run.folder))
     assert "results:" in val
     predicted = ok(yolo(task, "predict", f"model={run.best}", f"source={run.images}",
-                        f"imgsz={IMGSZ[task]}", "save=True", cwd=run.folder))
+                        f"imgsz={size(task)}", "save=True", cwd=run.folder))
     saved = run.folder / _predict_folder(predicted)
     assert _predicted_images(predicted) == sorted(p.name for p in run.images.iterdir())
     assert sorted(p.name for p in saved.iterdir() if p.suffix in (".png", ".jpg")) == sorted(
@@ -131,7 +122,7 @@ def _matrix():
 @pytest.mark.parametrize(("task", "fmt"), list(_matrix()))
 def test_export_then_predict_and_val_the_export(task, fmt, trained):
     run = trained(task)
-    out = ok(yolo("export", f"model={run.best}", f"format={fmt}", f"imgsz={IMGSZ[task]}",
+    out = ok(yolo("export", f"model={run.best}", f"format={fmt}", f"imgsz={size(task)}",
                   f"data={run.data}", cwd=run.folder, timeout=400))
     if fmt not in NO_RUNTIME_HERE:
         assert "parity with the PyTorch model: passed" in out, out[-2000:]
