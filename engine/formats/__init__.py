@@ -5,6 +5,7 @@
 - ``dataset_yaml``: dataset yamls (``data=``): read into a mapping, built and written.
 - ``coco``: COCO JSON: annotation files read into small records; instance and results files
   written.
+- ``labelme``: labelme JSON files (shapes as written, image flags, embedded image data).
 - ``export_metadata``, ``export_layouts``: what an export says about itself, and where each
   export format keeps its parts.
 
