@@ -130,7 +130,7 @@ def test_the_model_loads_rows_a_page_at_a_time(qtbot, make_project, open_dataset
     qtbot.waitUntil(lambda: page.model.rowCount() == 2000)
     model = page.model
     # every page the view asked for has arrived: no time bound, just what was asked
-    qtbot.waitUntil(lambda: model.requested_pages() and model.loaded_row_count()
+    qtbot.waitUntil(lambda: bool(model.requested_pages()) and model.loaded_row_count()
                     == PAGE_SIZE * len(model.requested_pages()))
     assert len(model.requested_pages()) <= 2  # only the visible page(s)
     page.grid.scrollToBottom()
