@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from .ui.error_dialog import install_excepthook
     from .ui.main_window import MainWindow
     from .ui.theme import apply_theme
+    from .workers.job import finish_every_job
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("YOLO Studio")
@@ -60,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         window.open_folder(Path(args.project))
     elif recent_projects():
         window.open_folder(recent_projects()[0])
-    return app.exec()
+    code = app.exec()
+    late = finish_every_job()  # quiet jobs too (a checkpoint read at start-up), not just listed
+    if late:
+        logging.getLogger(__name__).warning("quit while still running: %s", ", ".join(late))
+    return code
 
 
 if __name__ == "__main__":

@@ -22,6 +22,26 @@ from engine.errors import Cancelled, EngineError
 Progress = Callable[[int, int, str], None]
 Work = Callable[[Progress, CancelToken], Any]
 
+# Every job started and not yet ended. It keeps each one referenced (a job nobody holds would be
+# collected mid-run) and lets shutdown wait for them all: Qt aborts the whole process when a
+# QThread object is destroyed while its thread still runs.
+_LIVE: set[Job] = set()
+
+
+def finish_every_job(milliseconds: int = 30000) -> list[str]:
+    """Cancel every job still running and wait for its thread; the names of those that did not
+    end in time (their threads then die with the process instead of aborting it)."""
+    live = [job for job in _LIVE if not job._thread.isFinished()]
+    for job in live:
+        job.cancel()
+    deadline = time.monotonic() + milliseconds / 1000
+    late = []
+    for job in live:
+        left = max(0, int((deadline - time.monotonic()) * 1000))
+        if not job.wait(left):
+            late.append(job.name)
+    return late
+
 
 @dataclass(frozen=True)
 class JobProgress:
@@ -111,6 +131,7 @@ class Job(QObject):
 
     def start(self) -> None:
         self.running = True
+        _LIVE.add(self)
         self._thread.start()
 
     def cancel(self) -> None:
@@ -129,6 +150,7 @@ class Job(QObject):
         self.running = False
         self._thread.quit()
         self._thread.wait()
+        _LIVE.discard(self)
         self.ended.emit()
 
     def _on_success(self, result: Any) -> None:

@@ -51,8 +51,6 @@ GROUPS = {"official": "Official YOLOv8 weights", "bundled": "Studio weights",
           "run": "Runs of this project", "file": "Files you chose",
           "scratch": "No pretrained weights"}
 _CANDIDATE_ROLE = Qt.ItemDataRole.UserRole + 1
-_QUIET_JOBS: set[Job] = set()
-"""Listing and checking jobs outlive a closed widget until their thread ends (never killed)."""
 
 
 class ModelSource(QWidget):
@@ -396,11 +394,9 @@ class ModelSource(QWidget):
     # -- helpers ---------------------------------------------------------------------------------
     def _quietly(self, name: str, work, done) -> None:
         """Short work off the GUI thread, not in the jobs indicator; ``done(result)`` after."""
-        job = Job(name, work)
-        _QUIET_JOBS.add(job)
+        job = Job(name, work)  # referenced while it runs by studio/workers/job.py
         job.finished.connect(done)
         job.failed.connect(self._quiet_failed)
-        job.ended.connect(lambda: _QUIET_JOBS.discard(job))
         job.start()
 
     def _quiet_failed(self, message: str, _details: str) -> None:
