@@ -1,0 +1,294 @@
+"""``yolo convert``: another tool's labels (labelme, CVAT, Label Studio, COCO, mask PNGs, a
+YOLO folder or zip) to a YOLO dataset for one task.
+
+The format is guessed from the source when not given (:func:`guess_format`, which says why),
+read by that format's codec in ``engine.formats`` into a neutral set, fitted to the task
+(``engine.data.labelset_fit``: what does not fit is listed by file, element and reason) and
+written by ``engine.data.labelset_yolo`` with the images linked or copied in, never moved.
+A zip is extracted first, refusing members that would land outside the folder, links, and
+archives that expand past a limit (``engine.utils.safe_zip``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import DatasetError, SettingsError
+from ..formats.labelset import LabelSet, Problem
+from ..utils.atomic import atomic_writer
+from .labelset_fit import RECTANGLE_CHOICES, FitOptions, Fitted, fit_labelset
+from .labelset_yolo import write_yolo_dataset
+
+__all__ = ["FORMATS", "ConvertReport", "convert_dataset", "convert_from_cli", "guess_format",
+           "guess_task", "open_source", "read_labels"]
+
+FORMATS = ("yolo", "coco", "labelme", "cvat", "labelstudio", "masks")
+TASKS = ("classify", "detect", "segment", "pose")
+CLI_KEYS = ("source", "output", "format", "task", "images", "rectangles", "copy")
+REPORT_NAME = "convert-report.txt"
+_SHOWN = 20
+_PEEK = 1 << 20
+"""Bytes of a JSON file read to tell which tool wrote it."""
+
+
+@dataclass
+class ConvertReport:
+    """What a conversion read, wrote and left out, and why."""
+
+    source: Path
+    output: Path
+    format: str
+    format_reason: str
+    task: str
+    task_reason: str
+    images: int
+    read: int
+    written: int
+    skipped: int
+    label_files: int
+    images_placed: int
+    images_missing: int
+    classes: list[str]
+    classes_added: list[str] = field(default_factory=list)
+    unmatched_joints: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """The lines ``yolo convert`` prints."""
+        lines = [
+            f"format {self.format} ({self.format_reason}); task {self.task} ({self.task_reason})",
+            f"{self.images} images: {self.read} objects read, {self.written} written, "
+            f"{self.skipped} skipped; {self.label_files} label files, {self.images_placed} "
+            f"images linked or copied into {self.output}",
+            f"classes: {', '.join(self.classes) or '(none)'}",
+        ]
+        if self.unmatched_joints:
+            lines.append(f"joints not in the schema: {', '.join(self.unmatched_joints)}")
+        if self.images_missing:
+            lines.append(f"{self.images_missing} images not found (their labels are written)")
+        lines += [f"  {p.severity:<7} {p.line()}" for p in self.problems[:_SHOWN]]
+        if len(self.problems) > _SHOWN:
+            lines.append(f"  ... and {len(self.problems) - _SHOWN} more: every line is in "
+                         f"{self.output / REPORT_NAME}")
+        lines.append(f"dataset yaml {self.output / 'data.yaml'}")
+        return "\n".join(lines)
+
+
+# -- the source --------------------------------------------------------------------------------
+
+
+@contextmanager
+def open_source(source: str | Path) -> Iterator[Path]:
+    """The folder or file to read: ``source`` itself, or a zip extracted into a temporary
+    folder that is removed afterwards (hard-linked images outlive it)."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DatasetError("does not exist; give the labels' file or folder", path=path)
+    if path.is_file() and path.suffix.lower() == ".zip":
+        from ..utils.safe_zip import extract_zip
+
+        with tempfile.TemporaryDirectory(prefix="yolo-convert-") as temp:
+            yield _single_folder(extract_zip(path, Path(temp) / path.stem))
+        return
+    yield path
+
+
+def _single_folder(folder: Path) -> Path:
+    """The one folder a zip holds when it holds nothing else (``export/…`` zips)."""
+    entries = list(folder.iterdir())
+    if len(entries) == 1 and entries[0].is_dir():
+        return entries[0]
+    return folder
+
+
+def guess_format(path: Path) -> tuple[str, str]:
+    """The format of ``path`` (a file or an extracted folder) and why it was chosen.
+
+    Raises ``DatasetError`` saying what was looked for when nothing fits."""
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".xml":
+            return "cvat", "an XML file"
+        if suffix in (".yaml", ".yml"):
+            return "yolo", "a dataset yaml"
+        if suffix == ".json":
+            return _json_format(path)
+        raise DatasetError("is not a label file this reads (.json, .xml, .yaml, .zip); give "
+                           "format= or the folder", path=path)
+    if (path / "annotations.xml").is_file():
+        return "cvat", "annotations.xml"
+    yamls = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
+    if yamls:
+        return "yolo", yamls[0].name
+    if (path / "SegmentationObject").is_dir() or (path / "SegmentationClass").is_dir():
+        return "masks", "SegmentationObject/SegmentationClass folders"
+    jsons = sorted(path.glob("*.json")) or sorted((path / "annotations").glob("*.json"))
+    if jsons:
+        found, why = _json_format(jsons[0])
+        return found, f"{jsons[0].name}: {why}"
+    if (path / "train").is_dir():
+        return "yolo", "train/<class>/ folders"
+    raise DatasetError("holds no labels this reads (annotations.xml, a dataset yaml, "
+                       "SegmentationObject/, JSON files, train/<class>/); give format=",
+                       path=path)
+
+
+def _json_format(path: Path) -> tuple[str, str]:
+    """Tell COCO, labelme and Label Studio JSON apart by their first keys."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(_PEEK).decode("utf-8", errors="replace").lstrip()
+    except OSError as exc:
+        raise DatasetError(f"cannot be read ({exc.strerror})", path=path) from exc
+    if head.startswith("["):
+        return "labelstudio", "a JSON list of tasks"
+    for key, found, why in (('"shapes"', "labelme", "JSON with shapes"),
+                            ('"annotations"', "coco", "JSON with images and annotations"),
+                            ('"images"', "coco", "JSON with images and annotations")):
+        if key in head:
+            return found, why
+    raise DatasetError("is JSON but not COCO (images, annotations), labelme (shapes) or a "
+                       "Label Studio export (a list of tasks); give format=", path=path)
+
+
+def read_labels(path: Path, format: str, *, images: Path | None = None,
+                task: str | None = None) -> LabelSet:
+    """Read ``path`` (a file or folder; a zip opened with :func:`open_source` first) with the
+    codec of ``format``."""
+    if format == "coco":
+        from ..formats.coco_labelset import read_coco_labelset
+
+        return read_coco_labelset(path, images)
+    if format == "labelme":
+        from ..formats.labelme_labelset import read_labelme_folder
+
+        return read_labelme_folder(path if path.is_dir() else path.parent)
+    if format == "cvat":
+        from ..formats.cvat import read_cvat
+
+        return read_cvat(path)
+    if format == "labelstudio":
+        from ..formats.labelstudio import read_labelstudio
+
+        return read_labelstudio(path, images)
+    if format == "masks":
+        from ..formats.masks import read_masks
+
+        return read_masks(path)
+    if format == "yolo":
+        from ..formats.yolo_dataset import read_yolo_dataset
+
+        return read_yolo_dataset(path, task)
+    raise SettingsError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}",
+                        key="format")
+
+
+def guess_task(labels: LabelSet) -> tuple[str, str]:
+    """The task the objects suit and why: keypoints -> pose, outlines -> segment, image tags
+    alone -> classify, boxes alone -> detect."""
+    kinds = {obj.kind for image in labels.images for obj in image.objects}
+    if any(obj.keypoints for image in labels.images for obj in image.objects):
+        return "pose", "objects with keypoints"
+    if kinds & {"polygon", "mask"}:
+        return "segment", "objects with outlines"
+    if kinds:
+        return "detect", "boxes only"
+    if any(image.tags for image in labels.images):
+        return "classify", "image classes only"
+    return "segment", "no objects found; the default"
+
+
+# -- converting --------------------------------------------------------------------------------
+
+
+def convert_dataset(source: str | Path, output: str | Path, *, format: str | None = None,
+                    task: str | None = None, images: str | Path | None = None,
+                    rectangles: str = "polygon", copy: bool = False) -> ConvertReport:
+    """Convert ``source`` to a YOLO dataset for ``task`` under ``output``; see the module
+    docstring. Raises ``DatasetError`` for a source that cannot be read at all."""
+    started = time.monotonic()
+    if format is not None and format not in FORMATS:
+        raise SettingsError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}",
+                            key="format")
+    if task is not None and task not in TASKS:
+        raise SettingsError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}",
+                            key="task")
+    output_dir = Path(output).expanduser()
+    with open_source(source) as path:
+        chosen, why = (format, "given") if format else guess_format(path)
+        labels = read_labels(path, chosen, images=Path(images) if images else None, task=task)
+        task_name, task_why = (task, "given") if task else guess_task(labels)
+        fitted = fit_labelset(labels, FitOptions(task_name, rectangles=rectangles))
+        written = write_yolo_dataset(fitted, output_dir, copy=copy)
+    report = _report(Path(source), output_dir, chosen, why, task_name, task_why, fitted,
+                     written)
+    report.seconds = time.monotonic() - started
+    _write_report(report)
+    return report
+
+
+def _report(source: Path, output: Path, chosen: str, why: str, task: str, task_why: str,
+            fitted: Fitted, written: Any) -> ConvertReport:
+    return ConvertReport(
+        source=source, output=output, format=chosen, format_reason=why, task=task,
+        task_reason=task_why, images=len(fitted.images), read=fitted.read,
+        written=fitted.written, skipped=fitted.skipped, label_files=written.label_files,
+        images_placed=written.images_placed, images_missing=written.images_missing,
+        classes=list(fitted.classes), classes_added=list(fitted.classes_added),
+        unmatched_joints=list(fitted.unmatched_joints),
+        problems=fitted.problems + written.problems,
+    )
+
+
+def _write_report(report: ConvertReport) -> None:
+    """Every problem line in ``output/convert-report.txt`` (the summary shows the first)."""
+    lines = [report.summary().splitlines()[0], ""]
+    lines += [f"{p.severity}\t{p.file}\t{p.where}\t{p.reason}" for p in report.problems]
+    with atomic_writer(report.output / REPORT_NAME, "w", encoding="utf-8") as file:
+        file.write("\n".join(lines) + "\n")
+
+
+def convert_from_cli(values: Mapping[str, Any]) -> ConvertReport:
+    """``yolo convert source=... [output=...] [format=...] [task=...] [images=...]
+    [rectangles=polygon|skip] [copy=True]``: check the keys, then :func:`convert_dataset`."""
+    for key in values:
+        if key not in CLI_KEYS:
+            close = difflib.get_close_matches(key, CLI_KEYS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(CLI_KEYS)}"
+            raise SettingsError(f"unknown convert setting{hint}", key=key)
+    if not values.get("source"):
+        raise SettingsError("give the labels to convert, e.g. source=annotations.xml",
+                            key="source")
+    source = Path(str(values["source"]))
+    output = values.get("output") or source.with_name(f"{source.stem}-yolo")
+    rectangles = str(values.get("rectangles", "polygon"))
+    if rectangles not in RECTANGLE_CHOICES:
+        raise SettingsError(f"choose {' or '.join(RECTANGLE_CHOICES)}", key="rectangles")
+    return convert_dataset(
+        source, Path(str(output)), format=_text(values.get("format")),
+        task=_text(values.get("task")), images=_text(values.get("images")),
+        rectangles=rectangles, copy=_flag(values.get("copy", False), "copy"),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _flag(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", ""):
+        return False
+    raise SettingsError(f"'{value}' is not True or False", key=key)
