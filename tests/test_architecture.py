@@ -25,7 +25,8 @@ STUDIO_MAY_IMPORT = frozenset({
     "engine.process.threads",
     # file formats and datasets
     "engine.formats.coco", "engine.formats.dataset_yaml", "engine.formats.yolo_labels",
-    "engine.data.check", "engine.data.classify_folder", "engine.data.coco_convert",
+    "engine.formats.labelset", "engine.data.labelset_fit", "engine.data.dataset_convert",
+    "engine.data.check", "engine.data.classify_folder",
     "engine.data.detect_dataset", "engine.data.detect_labels", "engine.data.images",
     "engine.data.figure_samples", "engine.data.shape_samples",
     # what the Train, Predict and Evaluate pages show

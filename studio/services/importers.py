@@ -1,5 +1,7 @@
 """Import a dataset into a project: YOLO classify folders, YOLO segment/pose datasets (by
-their yaml), COCO JSON, or plain folders of images.
+their yaml, or a zip of one), plain folders of images, and other tools' labels read through the
+engine's label set (``import_labelset``): COCO JSON, labelme JSON folders, CVAT for images 1.1
+XML, Label Studio JSON exports and mask PNGs, as files, folders or zips.
 
 ``import_dataset`` is a plain function a ``studio.workers.Job`` runs off the GUI thread. It
 writes one ``ImportRecord`` per import with the problems found (file, line, reason): bad label
@@ -7,26 +9,32 @@ rows and unreadable images are reported and skipped, never fatal, and source fil
 read. A source that cannot be imported at all raises ``ImportProblem`` naming the file and key.
 
 Images are referenced in place (absolute path) unless ``copy`` puts them into the project's
-images folder (path relative to the project). An image already in the project is left as it
-is, so importing the same source twice adds nothing. Class names are merged into the project's
-classes by name. Cancel: the batches committed before the cancel are kept (each batch is one
-transaction) and the record's status says ``cancelled``.
+images folder (path relative to the project); the images of a zip are always copied (the zip
+is extracted into a temporary folder, refusing unsafe members). An image already in the project
+is left as it is, so importing the same source twice adds nothing. Class names are merged into
+the project's classes by name. Cancel: the batches committed before the cancel are kept (each
+batch is one transaction) and the record's status says ``cancelled``.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import time
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.cancel import NEVER, CancelToken
+from engine.data.dataset_convert import guess_format, open_source
 from engine.data.images import IMAGE_SUFFIXES, is_image_file
+from engine.errors import EngineError
 
 from ..errors import ImportProblem, ProjectError
 from ..state.models import (
@@ -41,18 +49,23 @@ from ..state.models import (
     utc_now,
 )
 from .image_files import ImageRegistrar, ProblemRecord, Progress, SourcePlan, no_progress
-from .import_coco import find_coco_json, plan_coco
 from .import_folder import plan_images
+from .import_labelset import LABELSET_FORMATS, SourceFiles, plan_labelset
 from .import_yolo import plan_classify, plan_detect
 from .projects import Project
 from .wording import plural
 
-FORMATS = ("yolo-classify", "yolo-segment", "yolo-pose", "coco", "images")
+FORMATS = ("yolo-classify", "yolo-segment", "yolo-pose", "coco", "labelme", "cvat",
+           "labelstudio", "masks", "images")
 FORMAT_LABELS = {
     "yolo-classify": "YOLO classification (train/<class>/ folders)",
-    "yolo-segment": "YOLO segmentation (dataset yaml)",
-    "yolo-pose": "YOLO pose (dataset yaml with kpt_shape)",
-    "coco": "COCO JSON (polygons or keypoints)",
+    "yolo-segment": "YOLO segmentation (dataset yaml, or its zip)",
+    "yolo-pose": "YOLO pose (dataset yaml with kpt_shape, or its zip)",
+    "coco": "COCO JSON (polygons, masks or keypoints)",
+    "labelme": "labelme JSON (a folder of .json files)",
+    "cvat": "CVAT for images 1.1 XML (annotations.xml, or the export zip)",
+    "labelstudio": "Label Studio JSON export",
+    "masks": "Mask PNGs (SegmentationObject / SegmentationClass folders)",
     "images": "Images without labels",
 }
 FORMAT_KINDS = {
@@ -60,6 +73,10 @@ FORMAT_KINDS = {
     "yolo-segment": (POLYGON,),
     "yolo-pose": (KEYPOINTS,),
     "coco": (POLYGON, KEYPOINTS),
+    "labelme": (CLASS, POLYGON, KEYPOINTS),  # flags, shapes, point groups
+    "cvat": (CLASS, POLYGON, KEYPOINTS),  # tags, shapes, skeletons
+    "labelstudio": (CLASS, POLYGON, KEYPOINTS),  # choices, polygons, keypoints
+    "masks": (POLYGON,),
     "images": ANNOTATION_KINDS,
 }
 """The kinds of annotation each format holds (plain images fit any)."""
@@ -77,8 +94,15 @@ FORMAT_NAMES = {
     "yolo-segment": "a YOLO segmentation dataset",
     "yolo-pose": "a YOLO pose dataset",
     "coco": "a COCO dataset",
+    "labelme": "a labelme folder",
+    "cvat": "a CVAT export",
+    "labelstudio": "a Label Studio export",
+    "masks": "a folder of mask PNGs",
     "images": "a folder of images",
 }
+ENGINE_FORMATS = {"coco": "coco", "labelme": "labelme", "cvat": "cvat",
+                  "labelstudio": "labelstudio", "masks": "masks"}
+"""The engine's name (``dataset_convert.FORMATS``) of each studio format it guesses."""
 TASK_SOURCES = {
     "classify": "a classification dataset (a folder with train/<class>/ folders) or plain "
                 "images",
@@ -131,24 +155,107 @@ class ImportSummary:
 
 def detect_format(path: str | Path) -> str | None:
     """The format of a source (one of ``FORMATS``), or None when it cannot be told."""
+    return detect_format_why(path)[0]
+
+
+def detect_format_why(path: str | Path) -> tuple[str | None, str]:
+    """The format of a source and why it was chosen ("annotations.xml", "JSON with shapes");
+    ``(None, why not)`` when it cannot be told."""
     path = Path(path).expanduser()
+    if path.is_file() and path.suffix.lower() == ".zip":
+        return _zip_format(path)
     if path.is_file():
         suffix = path.suffix.lower()
-        if suffix == ".json":
-            return "coco"
         if suffix in (".yaml", ".yml"):
-            return _yaml_format(path)
-        return "images" if is_image_file(path) else None
+            return _yaml_format(path), "a dataset yaml"
+        if suffix in (".json", ".xml"):
+            return _engine_guess(path, "coco" if suffix == ".json" else None)
+        if is_image_file(path):
+            return "images", "an image file"
+        return None, "not a file this imports (.yaml, .json, .xml, .zip or an image)"
     if not path.is_dir():
-        return None
+        return None, "not found"
+    return _folder_format(path)
+
+
+def _folder_format(path: Path) -> tuple[str | None, str]:
     yamls = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
     if len(yamls) == 1:
-        return _yaml_format(yamls[0])
+        return _yaml_format(yamls[0]), yamls[0].name
     if _is_classify_folder(path):
-        return "yolo-classify"
-    if any(path.glob("*.json")) or any((path / "annotations").glob("*.json")):
-        return "coco"
-    return "images" if _holds_images(path) else None
+        return "yolo-classify", "train/<class>/ folders"
+    jsons = any(path.glob("*.json")) or any((path / "annotations").glob("*.json"))
+    found, why = _engine_guess(path, "coco" if jsons else None)
+    if found is not None:
+        return found, why
+    if _holds_images(path):
+        return "images", "images without labels"
+    return None, why
+
+
+def _engine_guess(path: Path, fallback: str | None) -> tuple[str | None, str]:
+    """The engine's guess for another tool's labels, as a studio format; ``fallback`` for a
+    JSON it cannot tell (a COCO import then says what is wrong with it)."""
+    try:
+        found, why = guess_format(path)
+    except EngineError as exc:
+        reason = str(getattr(exc, "message", exc))
+        return (fallback, "a JSON file (assumed COCO)") if fallback else (None, reason)
+    if found in ENGINE_FORMATS:
+        return ENGINE_FORMATS[found], why
+    return None, why
+
+
+def _zip_format(path: Path) -> tuple[str | None, str]:
+    """Tell a zip's format from its member names (and the start of its one label file)
+    without extracting it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [name for name in archive.namelist() if not name.endswith("/")]
+            return _zip_members_format(archive, names)
+    except (OSError, zipfile.BadZipFile) as exc:
+        return None, f"not a readable zip ({exc})"
+
+
+def _zip_members_format(archive: zipfile.ZipFile, names: list[str]) -> tuple[str | None, str]:
+    def top(name: str) -> str:  # the name below a single top folder (``export/...`` zips)
+        parts = PurePosixPath(name).parts
+        return "/".join(parts[1:]) if len(parts) > 1 and len(prefixes) == 1 else name
+
+    prefixes = {PurePosixPath(name).parts[0] for name in names if "/" in name} | {
+        name for name in names if "/" not in name}
+    inner = [top(name) for name in names]
+    if "annotations.xml" in inner:
+        return "cvat", "annotations.xml in the zip"
+    for name, member in zip(inner, names, strict=True):
+        if "/" not in name and name.endswith((".yaml", ".yml")):
+            return _zip_yaml_format(archive, member), f"{name} in the zip"
+    if any(name.startswith(("SegmentationObject/", "SegmentationClass/")) for name in inner):
+        return "masks", "SegmentationObject/SegmentationClass folders in the zip"
+    jsons = [(n, m) for n, m in zip(inner, names, strict=True) if n.endswith(".json")
+             and n.count("/") <= 1]
+    if jsons:
+        return _zip_json_format(archive, *jsons[0])
+    return None, "the zip holds no labels this reads (annotations.xml, a dataset yaml, " \
+                 "SegmentationObject/, JSON files)"
+
+
+def _zip_yaml_format(archive: zipfile.ZipFile, member: str) -> str:
+    with archive.open(member) as file:
+        head = file.read(1 << 16).decode("utf-8", errors="replace")
+    return "yolo-pose" if "kpt_shape" in head else "yolo-segment"
+
+
+def _zip_json_format(archive: zipfile.ZipFile, name: str, member: str
+                     ) -> tuple[str | None, str]:
+    """The start of the JSON, put in a temporary file for the engine's guess."""
+    with archive.open(member) as file:
+        head = file.read(1 << 20)
+    with tempfile.TemporaryDirectory(prefix="studio-guess-") as folder:
+        probe = Path(folder) / PurePosixPath(name).name
+        probe.write_bytes(head)
+        found, why = _engine_guess(probe, "coco")
+    return found, f"{name} in the zip: {why}"
 
 
 def _yaml_format(path: Path) -> str:
@@ -193,12 +300,18 @@ def import_dataset(
     cancel: CancelToken = NEVER,
     *,
     images_dir: str | Path | None = None,
+    rectangles: str = "polygon",
+    joint_map: Mapping[str, str | None] | None = None,
 ) -> ImportSummary:
     """Import ``source`` into ``project`` and return what was done.
 
     ``format`` is one of ``FORMATS`` (None: detected); ``copy`` copies the images into the
-    project; ``images_dir`` is where a COCO JSON's images are (default: found near the JSON).
-    Raises ``ImportProblem`` for a source that cannot be imported at all (nothing is added).
+    project (always, for a zip); ``images_dir`` is where a COCO JSON's or Label Studio
+    export's images are (default: found near the labels). For other tools' labels,
+    ``rectangles`` (``polygon`` or ``skip``) says what a rectangle becomes in a segment
+    project and ``joint_map`` maps source joints the project's schema lacks by name to one
+    of its joints (None: left out). Raises ``ImportProblem`` for a source that cannot be
+    imported at all (nothing is added).
     """
     started = time.monotonic()
     path = Path(source).expanduser().resolve()
@@ -206,14 +319,17 @@ def import_dataset(
         raise ImportProblem("does not exist; choose a dataset file or folder", path=path)
     chosen = format or detect_format(path)
     _check_format(project, path, chosen)
+    zipped = path.is_file() and path.suffix.lower() == ".zip"
+    copy = copy or zipped  # the extracted files are gone after the import
     record_id = _start_record(project, path, chosen, copy)
     try:
         progress(0, 0, f"reading {path.name}")
-        plan = _plan(project, path, chosen, images_dir)
-        classes_added, class_map = merge_classes(project, plan.names)
-        candidates = plan.build(class_map)
-        registrar = ImageRegistrar(project, record_id, copy=copy)
-        finished = registrar.register(candidates, progress=progress, cancel=cancel)
+        with _opened(path, zipped) as files:
+            plan = _plan(project, files, chosen, images_dir, rectangles, joint_map)
+            classes_added, class_map = merge_classes(project, plan.names)
+            candidates = plan.build(class_map)
+            registrar = ImageRegistrar(project, record_id, copy=copy)
+            finished = registrar.register(candidates, progress=progress, cancel=cancel)
     except BaseException as exc:
         _fail_record(project, record_id, path, exc)
         raise
@@ -252,15 +368,33 @@ def wrong_task_message(chosen: str, task: str, is_folder: bool) -> str:
             f"choose {TASK_SOURCES[task]} for this project.")
 
 
-def _plan(project: Project, path: Path, chosen: str, images_dir: str | Path | None
-          ) -> SourcePlan:
+@contextmanager
+def _opened(path: Path, zipped: bool) -> Iterator[SourceFiles]:
+    """The source to read: ``path`` itself, or a zip extracted safely into a temporary
+    folder (removed afterwards; the images were copied into the project by then)."""
+    if not zipped:
+        yield SourceFiles(path)
+        return
+    try:
+        with open_source(path) as folder:
+            yield SourceFiles(folder, archive=path, extracted=folder)
+    except ImportProblem:
+        raise
+    except EngineError as exc:  # refused: zip slip, a link, too big, damaged
+        raise ImportProblem(str(getattr(exc, "message", exc)), path=path) from exc
+
+
+def _plan(project: Project, files: SourceFiles, chosen: str, images_dir: str | Path | None,
+          rectangles: str, joint_map: Mapping[str, str | None] | None) -> SourcePlan:
+    path = files.opened
+    if chosen in LABELSET_FORMATS:
+        return plan_labelset(project, files, chosen, rectangles=rectangles,
+                             joint_map=joint_map,
+                             images_dir=Path(images_dir) if images_dir else None)
     if chosen == "yolo-classify":
         return plan_classify(path)
     if chosen in ("yolo-segment", "yolo-pose"):
         return plan_detect(project, path, project.task)
-    if chosen == "coco":
-        json_path = find_coco_json(path) if path.is_dir() else path
-        return plan_coco(project, json_path, Path(images_dir) if images_dir else None)
     return plan_images(path)
 
 

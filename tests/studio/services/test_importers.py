@@ -248,7 +248,7 @@ def test_coco_import_reports_dangling_ids(make_project, tmp_path):
     summary = import_dataset(project, source)
     assert summary.format == "coco" and summary.images == 2 and summary.annotations == 2
     reasons = " | ".join(p["reason"] for p in summary.problems)
-    assert "annotation 2: image_id 99" in reasons and "annotation 3: category_id 42" in reasons
+    assert "annotation id 2: image_id 99" in reasons and "annotation id 3: category_id 42" in reasons
     assert all(p["path"] == str(source) for p in summary.problems)
     assert [c.name for c in project.classes()] == ["blob", "square"]
     by_class = {a.class_index: a for a in rows(project, Annotation)}
