@@ -76,9 +76,10 @@ def parse_xml(data: bytes, source: Path) -> tuple[ET.Element, dict[int, int]]:
     """The element tree of ``data`` and each element's line (keyed by ``id(element)``).
 
     ElementTree elements built by expat, the parser ElementTree itself uses, driven here so the
-    line of every element is known for reports. Expat never fetches external entities and
-    (2.4.1 and later) bounds entity expansion; CVAT declares no entities, so any declaration
-    is refused outright. A syntax error raises DatasetError naming the file and line.
+    line of every element is known for reports (ElementTree keeps none). Expat never fetches
+    external entities and (2.4.1 and later, as the Python docs note) bounds entity expansion;
+    CVAT declares no entities, so any declaration is refused outright. A syntax error raises
+    DatasetError naming the file and line.
     """
     builder = ET.TreeBuilder()
     parser = expat.ParserCreate()
