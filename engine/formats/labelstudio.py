@@ -75,6 +75,8 @@ _BARE_TOOLS = {"rectangle": "rectanglelabels", "polygon": "polygonlabels",
                "keypoint": "keypointlabels", "brush": "brushlabels"}
 _MIN_META = frozenset({"id", "annotator", "annotation_id", "created_at", "updated_at",
                        "lead_time", "agreement", "history"})
+_MIN_MARKS = _MIN_META - {"id", "agreement", "history"}
+"""Keys only a JSON-MIN record has (a task file for import has ``id`` and data only)."""
 
 
 class _Skip(ValueError):
@@ -164,7 +166,7 @@ def _tasks(content: Any, source: Path, problems: list[Problem]) -> list[dict[str
     if any("annotations" in t or "completions" in t or isinstance(t.get("data"), dict)
            for t in tasks):
         return tasks
-    if any(_MIN_META & t.keys() for t in tasks):
+    if any(_MIN_MARKS & t.keys() for t in tasks):
         problems.append(Problem(str(source), "", "a JSON-MIN export: it has no region ids or "
                                 "parentID (keypoints are not grouped by person), and a single "
                                 "choice is a bare string that cannot be told from task data, "
@@ -298,7 +300,7 @@ def image_reference(data: Mapping[str, Any], results: Sequence[Mapping[str, Any]
     if isinstance(data.get("image"), str) and data["image"]:
         return data["image"]
     for result in results:
-        value = data.get(result.get("to_name"))  # type: ignore[arg-type]
+        value = data.get(str(result.get("to_name")))
         if isinstance(value, str) and value:
             return value
     for value in data.values():
@@ -374,9 +376,9 @@ def _read_results(results: Sequence[Mapping[str, Any]], read: _Task, file: str,
                   labelset: LabelSet) -> None:
     """Every result of one annotation into ``read`` (objects still in percent are placed
     later, once the image's size is known); unreadable results become problems."""
-    labels_by_id = {r.get("id"): r.get("value", {}).get("labels") for r in results
+    labels_by_id = {_id(r): r["value"].get("labels") for r in results
                     if r.get("type") == "labels" and isinstance(r.get("value"), dict)}
-    region_ids = {r.get("id") for r in results if r.get("type") in _BARE_TOOLS}
+    region_ids = {_id(r) for r in results if r.get("type") in _BARE_TOOLS}
     relations = 0
     for result in results:
         kind = str(result.get("type", ""))
@@ -384,19 +386,21 @@ def _read_results(results: Sequence[Mapping[str, Any]], read: _Task, file: str,
         if kind == "relation":
             relations += 1
             continue
-        if kind == "labels" and result.get("id") in region_ids:
+        if kind == "labels" and _id(result) in region_ids:
             continue  # the class of a region drawn with a bare tool, read with it
         try:
-            _read_result(result, kind, labels_by_id, read, where)
+            doubt = _read_result(result, kind, labels_by_id, read, where)
         except _Skip as exc:
             labelset.problems.append(Problem(file, where, str(exc)))
-        else:
-            _note_size(result, read)
-            turned = result.get("image_rotation")
-            if isinstance(turned, int | float) and turned % 360:
-                labelset.problems.append(Problem(file, where, f"drawn on the image turned by "
-                                                 f"{turned:g} degrees in Label Studio: read "
-                                                 "as written", "warning"))
+            continue
+        _note_size(result, read)
+        if doubt:
+            labelset.problems.append(Problem(file, where, doubt, "warning"))
+        turned = result.get("image_rotation")
+        if isinstance(turned, int | float) and turned % 360:
+            labelset.problems.append(Problem(file, where, f"drawn on the image turned by "
+                                             f"{turned:g} degrees in Label Studio: read as "
+                                             "written", "warning"))
     if relations:
         labelset.problems.append(Problem(file, read.number, f"{relations} relation(s) between "
                                          "regions not read (a label set has no links)",
@@ -404,27 +408,35 @@ def _read_results(results: Sequence[Mapping[str, Any]], read: _Task, file: str,
 
 
 def _read_result(result: Mapping[str, Any], kind: str, labels_by_id: Mapping[Any, Any],
-                 read: _Task, where: str) -> None:
+                 read: _Task, where: str) -> str | None:
+    """Read one result into ``read``; what was doubtful about it, if anything."""
     value = result.get("value")
     if not isinstance(value, dict):
         raise _Skip(f"a {kind or 'result'} without a 'value' object")
     if kind == "choices":
         read.tags.extend(c for c in _names(value.get("choices"), "choices")
                          if c not in read.tags)
-        return
+        return None
     if kind in _BARE_TOOLS:
-        label = _names(labels_by_id.get(result.get("id")), "labels", required=False)
+        label = _names(labels_by_id.get(_id(result)), "labels", required=False)
         value = {**value, _BARE_TOOLS[kind]: label or [str(result.get("from_name") or kind)]}
         kind = _BARE_TOOLS[kind]
     if kind not in _LABEL_KEYS:
         raise _Skip(f"result type {kind!r} is not read (Label Studio image regions read "
                     f"here: {', '.join(_LABEL_KEYS)}, choices)")
-    label = _names(value.get(kind), kind)[0]
+    label, *more = _names(value.get(kind), kind)
     if kind == "keypointlabels":
         point = _percent_point(value)
         read.keypoints.append((result, Keypoint(label, point[0], point[1])))
-        return
-    read.regions.append(_Region(label, kind, where, result, value))
+    else:
+        read.regions.append(_Region(label, kind, where, result, value))
+    return f"{len(more) + 1} labels ({', '.join([label, *more])}): read as {label!r}" \
+        if more else None
+
+
+def _id(result: Mapping[str, Any]) -> str | None:
+    """A result's ``id`` as text (None when it has none)."""
+    return None if result.get("id") is None else str(result["id"])
 
 
 def _names(value: Any, key: str, required: bool = True) -> list[str]:
@@ -484,7 +496,7 @@ def _place(read: _Task, width: int, height: int, file: str,
             problems.append(Problem(file, region.where, str(exc)))
             continue
         if region.kind == "rectanglelabels":
-            rectangles[region.result.get("id")] = obj
+            rectangles[_id(region.result)] = obj
         objects.append(obj)
     return _group_keypoints(read, rectangles, objects, width, height, file, problems)
 
@@ -556,7 +568,7 @@ def _group_keypoints(read: _Task, rectangles: Mapping[Any, LabeledObject],
         w, h = _size_of(result, width, height)
         pixel = Keypoint(point.name, point.x * w / 100, point.y * h / 100)
         where = f"{read.number}, result {str(result.get('id'))!r}"
-        parent = result.get("parentID")
+        parent = None if result.get("parentID") is None else str(result["parentID"])
         key: Any = ("parent", parent)
         if parent is None or parent not in rectangles:
             if parent is not None:
@@ -600,44 +612,47 @@ def decode_brush(rle: Sequence[int]) -> np.ndarray:
     if data.ndim != 1 or data.size < 7 or (data < 0).any() or (data > 255).any():
         raise ValueError("it must be a list of at least 7 bytes (0..255)")
     bits = np.unpackbits(data.astype(np.uint8))
-    text = "".join(map(str, bits.tolist()))  # for short fields: int(text[a:b], 2)
-    cursor = _BitCursor(bits, text)
-    count, word = cursor.read(32), cursor.read(5) + 1
-    sizes = [cursor.read(4) + 1 for _ in range(4)]
-    out = np.zeros(count, np.uint8 if word <= 8 else np.uint32)
-    index = 0
+    text = (bits + ord("0")).tobytes().decode("ascii")  # int(text[a:b], 2) reads a field
+    count, word = int(text[:32], 2), int(text[32:37], 2) + 1
+    sizes = [int(text[37 + 4 * i:41 + 4 * i], 2) + 1 for i in range(4)]
+    # runs gathered as (value, length) and expanded once: a brush has ~10^5 blocks, and
+    # one numpy call per block would cost more than the decoding itself
+    values: list[int] = []
+    lengths: list[int] = []
+    at, index, total = 53, 0, len(text)
     while index < count:
-        repeat = cursor.read(1)
-        end = min(count, index + 1 + cursor.read(sizes[cursor.read(2)]))
+        size = sizes[int(text[at + 1:at + 3], 2)] if at + 3 <= total else total
+        if at + 3 + size > total:
+            raise ValueError("the code ends before its last run")
+        repeat, run = text[at] == "1", int(text[at + 3:at + 3 + size], 2) + 1
+        at += 3 + size
+        run = min(run, count - index)
         if repeat:
-            out[index:end] = cursor.read(word)
+            values.append(_field(text, at, word))
+            lengths.append(run)
+            at += word
         else:
-            out[index:end] = cursor.words(end - index, word)
-        index = end
-    return out
+            values.extend(_fields(bits, at, run, word))
+            lengths.extend([1] * run)
+            at += run * word
+        index += run
+    dtype = np.uint8 if word <= 8 else np.uint32
+    return np.repeat(np.array(values, dtype), np.array(lengths, np.int64))
 
 
-class _BitCursor:
-    """Reads unsigned fields off a bit array, most significant bit first."""
+def _field(text: str, at: int, size: int) -> int:
+    if at + size > len(text):
+        raise ValueError("the code ends before its last run")
+    return int(text[at:at + size], 2)
 
-    def __init__(self, bits: np.ndarray, text: str) -> None:
-        self.bits, self.text, self.at = bits, text, 0
 
-    def read(self, size: int) -> int:
-        if self.at + size > len(self.text):
-            raise ValueError("the code ends before its last run")
-        value = int(self.text[self.at:self.at + size], 2)
-        self.at += size
-        return value
-
-    def words(self, count: int, size: int) -> np.ndarray:
-        """``count`` consecutive fields of ``size`` bits, at numpy speed."""
-        end = self.at + count * size
-        if end > len(self.bits):
-            raise ValueError("the code ends before its last run")
-        block = self.bits[self.at:end].reshape(count, size).astype(np.uint64)
-        self.at = end
-        return block @ (np.uint64(1) << np.arange(size - 1, -1, -1, dtype=np.uint64))
+def _fields(bits: np.ndarray, at: int, count: int, size: int) -> list[int]:
+    """``count`` consecutive ``size``-bit fields from bit ``at``, at numpy speed."""
+    end = at + count * size
+    if end > len(bits):
+        raise ValueError("the code ends before its last run")
+    block = bits[at:end].reshape(count, size).astype(np.uint64)
+    return (block @ (np.uint64(1) << np.arange(size - 1, -1, -1, dtype=np.uint64))).tolist()
 
 
 def _count_predictions(tasks: Iterable[Mapping[str, Any]], file: str,

@@ -273,14 +273,20 @@ def test_without_original_size_the_image_header_gives_it(tmp_path):
 
 # --- brushes ------------------------------------------------------------------------------
 
-def brush_code(values: np.ndarray) -> list[int]:
-    """Label Studio's brush code for ``values``, written with repeated runs only (16-bit
-    lengths), which the format allows: a second, independent writer of the same code."""
+def brush_code(values: np.ndarray, literal: bool = False) -> list[int]:
+    """Label Studio's brush code for ``values``: repeated runs, or (``literal``) blocks of
+    values one by one, each with a 16-bit length, which the format allows. A second writer
+    of the code, independent of Label Studio's, for codes its own test does not give."""
     fields = [f"{len(values):032b}", f"{8 - 1:05b}", *(f"{s - 1:04b}" for s in (3, 4, 8, 16))]
+    if literal:
+        for start in range(0, len(values), 1 << 16):
+            block = values[start:start + (1 << 16)]
+            fields.append(f"0{3:02b}{len(block) - 1:016b}")
+            fields.extend(f"{int(v):08b}" for v in block)
     starts = np.flatnonzero(np.diff(values, prepend=-1) != 0).tolist() + [len(values)]
     for start, end in zip(starts, starts[1:], strict=False):
         length = end - start
-        while length:
+        while length and not literal:
             run = min(length, 1 << 16)
             fields.append(f"1{3:02b}{run - 1:016b}{int(values[start]):08b}")
             length -= run
@@ -294,10 +300,23 @@ def test_the_brush_code_of_label_studios_own_test_decodes_to_its_values():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(0, 255), min_size=1, max_size=300))
-def test_brush_codes_decode_to_what_was_coded(values):
+@given(st.lists(st.integers(0, 255), min_size=1, max_size=300), st.booleans())
+def test_brush_codes_decode_to_what_was_coded(values, literal):
     array = np.array(values, np.uint8)
-    assert decode_brush(brush_code(array)).tolist() == values
+    assert decode_brush(brush_code(array, literal)).tolist() == values
+
+
+def test_a_brush_code_cut_short_is_a_problem_naming_its_result(tmp_path):
+    with pytest.raises(ValueError, match="ends before its last run"):
+        decode_brush(BRUSH_CODE[:-3])
+    tasks = fixture(UPLOAD)
+    tasks[0]["annotations"][0]["result"].append({
+        "id": "cut", "type": "brushlabels", "original_width": 3, "original_height": 1,
+        "value": {"format": "rle", "rle": BRUSH_CODE[:-3], "brushlabels": ["Airplane"]}})
+    labelset = read_labelstudio(write(tmp_path, tasks))
+    assert [o.kind for o in labelset.images[0].objects] == ["polygon"]
+    assert any("task 87, result 'cut': its brush RLE cannot be decoded (the code ends"
+               in line for line in reasons(labelset, "error"))
 
 
 def test_a_brush_is_decoded_and_traced_with_its_hole(tmp_path):
@@ -478,3 +497,44 @@ def test_percent_points_land_within_1e6_of_the_image_size(tmp_path_factory, widt
     (polygon,) = labelset.images[0].objects[0].polygons
     expected = np.array(points) * [width / 100, height / 100]
     assert close(polygon, expected, max(width, height))
+
+
+def test_a_region_drawn_with_a_bare_tool_takes_its_class_from_labels_of_the_same_id(tmp_path):
+    tasks = fixture(UPLOAD)
+    box = {"x": 10, "y": 20, "width": 30, "height": 40, "rotation": 0}
+    common = {"id": "r1", "to_name": "image", "original_width": 128, "original_height": 128}
+    tasks[0]["annotations"][0]["result"] = [
+        {**common, "type": "rectangle", "from_name": "rect", "value": box},
+        {**common, "type": "labels", "from_name": "label", "value": {**box, "labels": ["Car"]}},
+        {"id": "k1", "type": "keypoint", "from_name": "kp", "to_name": "image",
+         "original_width": 128, "original_height": 128, "value": {"x": 50, "y": 50}}]
+    labelset = read_labelstudio(write(tmp_path, tasks))
+    car, point = labelset.images[0].objects
+    assert (car.label, car.kind) == ("Car", "rectangle")
+    assert close(car.box, [12.8, 25.6, 51.2, 76.8], 128)
+    assert (point.label, point.kind, point.keypoints[0].name) == ("kp", "points", "kp")
+
+
+def test_doubtful_regions_are_read_with_a_warning(tmp_path):
+    tasks = fixture(KEYPOINTS)
+    result = tasks[0]["annotations"][0]["result"]
+    result[0]["parentID"] = "gone"  # the nose's parent is not in the task
+    result[3]["value"]["rectanglelabels"] = ["person", "child"]
+    result[3]["image_rotation"] = 90
+    tasks.append({**tasks[0], "id": 2})  # a second task of the same image
+    labelset = read_labelstudio(write(tmp_path, tasks))
+    nose, person = labelset.images[0].objects  # in the order of their first point
+    assert [k.name for k in person.keypoints] == ["left_eye", "right_eye"]
+    assert (nose.label, [k.name for k in nose.keypoints]) == ("keypoints", ["nose"])
+    warnings = reasons(labelset, "warning")
+    for expected in ("task 10764, result 'YuLAREYKpq': its parentID 'gone' is not a rectangle",
+                     "task 10764, result 'hplPm0Szvc': 2 labels (person, child): read as "
+                     "'person'",
+                     "task 10764, result 'hplPm0Szvc': drawn on the image turned by 90 degrees",
+                     "task 2: its image is named 'image1.jpg' like task 10764's"):
+        assert any(expected in line for line in warnings), expected
+
+
+def test_a_task_list_for_import_is_not_an_export(tmp_path):
+    with pytest.raises(DatasetError, match="its first item has the keys id, image"):
+        read_labelstudio(write(tmp_path, [{"id": 1, "image": "/data/upload/1/a.jpg"}]))
