@@ -33,7 +33,7 @@ from .image_files import AnnotationRow, Candidate, ProblemRecord, SourcePlan, pr
 from .projects import Project
 
 __all__ = ["LABELSET_FORMATS", "SourceFiles", "coco_split", "find_coco_json", "plan_labelset",
-           "plan_from_labelset", "read_source", "source_joints"]
+           "plan_from_labelset", "read_source", "joints_of"]
 
 LABELSET_FORMATS = ("coco", "labelme", "cvat", "labelstudio", "masks")
 """The studio formats read through the engine's label set."""
@@ -121,7 +121,7 @@ def _coco_images_above(project: Project, json_path: Path) -> LabelSet | None:
     return None
 
 
-def source_joints(labels: LabelSet) -> tuple[str, ...]:
+def joints_of(labels: LabelSet) -> tuple[str, ...]:
     """The joint names of a pose source: those it declares, then any its objects use."""
     names = list(labels.keypoint_names)
     for image in labels.images:
@@ -153,7 +153,24 @@ def plan_from_labelset(project: Project, labels: LabelSet, source: SourceFiles, 
     _refuse_without_images(labels, source)
     planner = _Planner(project, fitted, source, labels.problems, options.keypoint_dims,
                        default_split)
-    return SourcePlan(list(fitted.classes), planner.candidates, planner.problems)
+    if options.classes is not None:
+        return SourcePlan(list(fitted.classes), planner.candidates, planner.problems)
+    # a project without classes takes those the source uses (not the ones it only declares,
+    # such as labelme2coco's "_background_"), in the source's order
+    used = sorted(_used_classes(fitted))
+    position = {index: i for i, index in enumerate(used)}
+
+    def build(class_map: list[int]) -> list[Candidate]:
+        full = [class_map[position[i]] if i in position else -1
+                for i in range(len(fitted.classes))]
+        return planner.candidates(full)
+
+    return SourcePlan([fitted.classes[i] for i in used], build, planner.problems)
+
+
+def _used_classes(fitted: Fitted) -> set[int]:
+    used = {obj.class_index for item in fitted.images for obj in item.objects}
+    return used | {item.class_index for item in fitted.images if item.class_index is not None}
 
 
 def _fit_options(project: Project, rectangles: str,

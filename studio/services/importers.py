@@ -50,7 +50,13 @@ from ..state.models import (
 )
 from .image_files import ImageRegistrar, ProblemRecord, Progress, SourcePlan, no_progress
 from .import_folder import plan_images
-from .import_labelset import LABELSET_FORMATS, SourceFiles, plan_labelset
+from .import_labelset import (
+    LABELSET_FORMATS,
+    SourceFiles,
+    joints_of,
+    plan_labelset,
+    read_source,
+)
 from .import_yolo import plan_classify, plan_detect
 from .projects import Project
 from .wording import plural
@@ -396,6 +402,20 @@ def _plan(project: Project, files: SourceFiles, chosen: str, images_dir: str | P
     if chosen in ("yolo-segment", "yolo-pose"):
         return plan_detect(project, path, project.task)
     return plan_images(path)
+
+
+def source_joints(project: Project, source: str | Path, format: str,
+                  images_dir: str | Path | None = None) -> tuple[str, ...]:
+    """The joint names of a pose source in another tool's format (() for the formats whose
+    keypoints match by position, or with none), read as the import would read them; for
+    the joint-mapping dialog. Raises ``ImportProblem`` as the import would."""
+    if format not in LABELSET_FORMATS:
+        return ()
+    path = Path(source).expanduser().resolve()
+    with _opened(path, path.is_file() and path.suffix.lower() == ".zip") as files:
+        labels = read_source(project, files, format,
+                             Path(images_dir) if images_dir else None)
+    return joints_of(labels)
 
 
 def merge_classes(project: Project, names: Sequence[str]) -> tuple[list[str], list[int]]:
