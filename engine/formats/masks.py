@@ -17,10 +17,11 @@ with their holes (kind ``mask``). What cannot be read is a :class:`Problem` and 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import cv2
@@ -58,6 +59,11 @@ _SAFE_NAME = re.compile(r"^[\w][\w.\- ]*$")
 def voc_colormap() -> np.ndarray:
     """The ``[256, 3]`` uint8 VOC colour map: index i's bits are dealt out in turn to red,
     green and blue, from each channel's top bit down (the VOC devkit's ``labelcolormap``)."""
+    return _colormap().copy()
+
+
+@functools.cache
+def _colormap() -> np.ndarray:
     colors = np.zeros((256, 3), np.uint8)
     for index in range(256):
         value, rgb = index, [0, 0, 0]
@@ -125,7 +131,7 @@ def _labelmap(lines: list[str], path: Path) -> ClassNames:
     if names and names[0].lower() not in _BACKGROUND_NAMES:
         names.insert(0, "background")
         colors = {color: index + 1 for color, index in colors.items()}
-    palette = voc_colormap()
+    palette = _colormap()
     for index in range(len(names)):  # a name without a colour has its VOC one
         if index not in colors.values():
             colors.setdefault(tuple(int(v) for v in palette[index]), index)
@@ -160,9 +166,17 @@ def read_masks(root: str | Path) -> LabelSet:
     images = _image_files(root / "JPEGImages")
     reader = _ImageReader(root, names, labelset.problems)
     for stem in sorted(set(object_pngs) | set(class_pngs) | set(splits)):
-        image = reader.read(stem, object_pngs.get(stem), class_pngs.get(stem), images.get(stem))
+        image = reader.read(stem, object_pngs.get(stem), class_pngs.get(stem), images.get(stem),
+                            splits.get(stem))
         if image is not None:
-            labelset.images.append(replace(image, split=splits.get(stem)))
+            labelset.images.append(image)
+    if reader.void_images:  # VOC's object borders, labelme's __ignore__ regions
+        shown = ", ".join(reader.void_images[:5]) + (", ..." if len(reader.void_images) > 5
+                                                     else "")
+        labelset.problems.append(Problem(
+            "SegmentationClass", "", f"{len(reader.void_images)} images have void pixels (255: "
+            f"borders or regions to ignore) outside every object ({shown}): read as "
+            "background, as YOLO labels cannot mark pixels to ignore", "warning"))
     return labelset
 
 
@@ -207,11 +221,12 @@ class _ImageReader:
 
     def __init__(self, root: Path, names: ClassNames, problems: list[Problem]) -> None:
         self.root, self.names, self.problems = root, names, problems
-        palette = voc_colormap()
+        self.void_images: list[str] = []
+        palette = _colormap()
         self.voc_colors = {tuple(int(v) for v in palette[i]): i for i in range(256)}
 
     def read(self, stem: str, object_png: Path | None, class_png: Path | None,
-             image_path: Path | None) -> LabeledImage | None:
+             image_path: Path | None, split: str | None) -> LabeledImage | None:
         objects = self._indices(object_png, self.voc_colors, "the VOC colour map")
         classes = self._indices(class_png, self.names.colors or self.voc_colors,
                                 "labelmap.txt" if self.names.colors else "the VOC colour map")
@@ -223,7 +238,7 @@ class _ImageReader:
                                 f"{self._relative(class_png)} is {_size(classes)}: left out")
         present = objects if objects is not None else classes
         if present is None:
-            return self._without_masks(stem, image_path)
+            return self._without_masks(stem, image_path, split)
         height, width = present.shape
         if image_path is not None:
             size = _image_size(image_path)
@@ -241,24 +256,28 @@ class _ImageReader:
                                 "have no class; left out")
         else:
             found = self._instances(objects, classes, label_file, self._relative(class_png))
+        if classes is not None and np.any((classes == VOID) & (
+                True if objects is None else (objects == BACKGROUND) | (objects == VOID))):
+            self.void_images.append(stem)
         return LabeledImage(name=voc_image_name(image_path.name if image_path else stem),
                             width=width, height=height, file=label_file, path=image_path,
-                            objects=tuple(found))
+                            objects=tuple(found), split=split)
 
-    def _without_masks(self, stem: str, image_path: Path | None) -> LabeledImage | None:
-        where = "ImageSets/Segmentation"
+    def _without_masks(self, stem: str, image_path: Path | None, split: str | None
+                       ) -> LabeledImage | None:
+        listed = f"ImageSets/Segmentation/{split}.txt"
         if image_path is None:
-            self.problems.append(Problem(where, stem, "listed, but has no mask PNG and no "
+            self.problems.append(Problem(listed, stem, "listed, but has no mask PNG and no "
                                          "image: skipped"))
             return None
         size = _image_size(image_path)
         if size is None:
             return self._refuse(self._relative(image_path), "cannot be read as an image: "
                                 "left out")
-        self.problems.append(Problem(where, stem, "listed, but has no mask PNG: read as an "
+        self.problems.append(Problem(listed, stem, "listed, but has no mask PNG: read as an "
                                      "image with no objects", "warning"))
         return LabeledImage(name=voc_image_name(image_path.name), width=size[0],
-                            height=size[1], file="", path=image_path)
+                            height=size[1], file=listed, path=image_path, split=split)
 
     def _refuse(self, file: str, reason: str) -> None:
         self.problems.append(Problem(file, "", reason))
@@ -513,7 +532,7 @@ def _area(item: LabeledObject, height: int, width: int) -> np.ndarray | None:
 
 def _save_png(path: Path, indices: np.ndarray) -> Path:
     image = Image.fromarray(indices)
-    image.putpalette(voc_colormap().tobytes())  # an "L" image with a palette is mode "P"
+    image.putpalette(_colormap().tobytes())  # an "L" image with a palette is mode "P"
     with atomic_writer(path) as handle:
         image.save(handle, format="PNG")
     return path

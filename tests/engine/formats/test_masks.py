@@ -118,7 +118,10 @@ def test_labelme2voc_output_gives_every_instance_of_labelmes_json_with_its_class
     assert sofa.kind == "mask" and sofa.where == "instance 7" and len(sofa.polygons) == 4
     assert [p.line() for p in labelset.problems] == [
         "SegmentationObject/2011_000006.png, instance 2: 1 of its 11672 pixels are in parts "
-        "too thin to outline (single pixels or 1-pixel lines): left out of the object"]
+        "too thin to outline (single pixels or 1-pixel lines): left out of the object",
+        "SegmentationClass: 2 images have void pixels (255: borders or regions to ignore) "
+        "outside every object (2011_000003, 2011_000006): read as background, as YOLO labels "
+        "cannot mark pixels to ignore"]
 
 
 def test_datumaro_rgb_masks_read_by_voc_colour_with_splits_and_standard_names():
@@ -133,7 +136,8 @@ def test_datumaro_rgb_masks_read_by_voc_colour_with_splits_and_standard_names():
     assert _filled(item, first).all() and (first.width, first.height) == (20, 10)
     assert second.objects == () and second.path == DATUMARO / "JPEGImages/2007_000002.jpg"
     assert [(p.file, p.where, p.severity) for p in labelset.problems] == [
-        ("labels.txt", "", "warning"), ("ImageSets/Segmentation", "2007_000002", "warning")]
+        ("labels.txt", "", "warning"),
+        ("ImageSets/Segmentation/test.txt", "2007_000002", "warning")]
     assert DEFAULT_NAMES_SOURCE in labelset.problems[0].reason
     assert len(labelset.labels) == 20 and labelset.labels[-1] == "tvmonitor"
 
