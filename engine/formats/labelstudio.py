@@ -166,7 +166,8 @@ def _tasks(content: Any, source: Path, problems: list[Problem]) -> list[dict[str
     if any("annotations" in t or "completions" in t or isinstance(t.get("data"), dict)
            for t in tasks):
         return tasks
-    if any(_MIN_MARKS & t.keys() for t in tasks):
+    if any(_MIN_MARKS & t.keys() or any(_min_regions(k, v) for k, v in t.items())
+           for t in tasks):
         problems.append(Problem(str(source), "", "a JSON-MIN export: it has no region ids or "
                                 "parentID (keypoints are not grouped by person), and a single "
                                 "choice is a bare string that cannot be told from task data, "

@@ -538,3 +538,23 @@ def test_doubtful_regions_are_read_with_a_warning(tmp_path):
 def test_a_task_list_for_import_is_not_an_export(tmp_path):
     with pytest.raises(DatasetError, match="its first item has the keys id, image"):
         read_labelstudio(write(tmp_path, [{"id": 1, "image": "/data/upload/1/a.jpg"}]))
+
+
+def test_the_json_min_example_of_label_studios_guide_reads(tmp_path):
+    # docs/source/guide/export.md of HumanSignal/label-studio (Apache-2.0), "JSON_MIN": no
+    # annotation fields and no original size, so the image file gives the size
+    record = {"image": "https://htx-misc.s3.amazonaws.com/opensource/label-studio/examples/"
+                       "images/nick-owuor-astro-nic-visuals-wDifg5xc9Z4-unsplash.jpg",
+              "tag": [{"height": 10.458911419423693, "rectanglelabels": ["Moonwalker"],
+                       "rotation": 0, "width": 12.4, "x": 50.8, "y": 5.869797225186766}]}
+    export = write(tmp_path, [record])
+    missing = read_labelstudio(export)
+    assert missing.images[0].objects == ()
+    assert any("size is unknown" in line for line in reasons(missing, "error"))
+    blank_image(tmp_path / "nick-owuor-astro-nic-visuals-wDifg5xc9Z4-unsplash.jpg", 500, 300)
+    (image,) = read_labelstudio(export).images
+    (moonwalker,) = image.objects
+    assert (moonwalker.label, moonwalker.kind, moonwalker.where) == (
+        "Moonwalker", "rectangle", "task 0, result 'tag[0]'")
+    assert close(moonwalker.box, [254, 5.869797225186766 * 3, 254 + 62,
+                                  (5.869797225186766 + 10.458911419423693) * 3], 500)
