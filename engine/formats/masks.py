@@ -53,7 +53,8 @@ SPLITS = ("train", "val", "test")
 NAMES_FILES = ("labels.txt", "class_names.txt", "labelmap.txt")
 DEFAULT_NAMES_SOURCE = "the 21 standard Pascal VOC names"
 _BACKGROUND_NAMES = ("_background_", "background")
-_SAFE_NAME = re.compile(r"^[\w][\w.\- ]*$")
+_UNSAFE_NAME = re.compile(r"^$|^\.|[\x00-\x1f/\\:]")
+"""A stem or split that cannot be a file name everywhere: empty, hidden, a separator, a control."""
 
 
 def voc_colormap() -> np.ndarray:
@@ -435,7 +436,8 @@ def write_masks(labelset: LabelSet, output: str | Path,
 
     Per image, ``SegmentationObject/<stem>.png`` (instance ids 1.. in object order, later
     objects painted over earlier ones) and ``SegmentationClass/<stem>.png`` (class index =
-    position in ``labelset.labels`` + 1; ``__ignore__`` objects as void), palette PNGs with the
+    position in ``labelset.labels`` + 1, ``__ignore__`` left out of the list and painted as
+    void; labels only objects use come after), palette PNGs with the
     VOC colour map; ``labels.txt`` in labelme's convention and
     ``ImageSets/Segmentation/<split>.txt``. Polygons, rectangles and masks are filled (holes
     kept). What cannot be painted (points, an object covered by later ones, an instance past
@@ -452,7 +454,7 @@ def write_masks(labelset: LabelSet, output: str | Path,
     split_stems: dict[str, list[str]] = {}
     for image in labelset.images:
         stem = PurePosixPath(image.name).stem
-        if not _SAFE_NAME.match(stem) or stem in stems:
+        if _UNSAFE_NAME.search(stem) or stem in stems:
             why = f"repeats {stems[stem]}" if stem in stems else "is not a safe file name"
             record.append(Problem(image.file, str(image.name), f"mask file name {stem!r} {why}:"
                                   " VOC names masks by the image's stem alone; left out"))
@@ -465,7 +467,7 @@ def write_masks(labelset: LabelSet, output: str | Path,
             split_stems.setdefault(image.split, []).append(stem)
     written.append(_save_text(output / "labels.txt", [IGNORE_LABEL, "_background_", *labels]))
     for split, listed in split_stems.items():
-        if not _SAFE_NAME.match(split):
+        if _UNSAFE_NAME.search(split):
             record.append(Problem("", f"split {split!r}", "not a safe file name: no list "
                                   "written for it"))
             continue

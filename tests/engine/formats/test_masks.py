@@ -249,6 +249,7 @@ def test_corrupt_png_size_mismatch_and_missing_image_leave_the_rest_read(tmp_pat
     _voc(tmp_path, good, good * 7, stem="photo_differs", image=False)
     Image.new("RGB", (13, 10)).save(root / "JPEGImages" / "photo_differs.jpg")
     _voc(tmp_path, good, good * 7, stem="no_photo", image=False)
+    _voc(tmp_path, good, None, stem="no_classes")
     before = _digests(root)
     labelset = read_masks(root)
     assert _digests(root) == before
@@ -262,6 +263,8 @@ def test_corrupt_png_size_mismatch_and_missing_image_leave_the_rest_read(tmp_pat
     assert "JPEGImages/photo_differs.jpg is 13x10 but the mask is 12x10" in reasons[
         "SegmentationObject/photo_differs.png"][1]
     assert reasons["SegmentationObject/no_photo.png"][0] == "warning"
+    assert reasons["SegmentationObject/no_classes.png"] == (
+        "error", "no SegmentationClass/no_classes.png: its instances have no class; left out")
 
 
 def test_rgb_masks_map_labelmap_colours_and_name_an_unknown_colour(tmp_path):
@@ -310,13 +313,16 @@ def test_writer_fills_shapes_in_order_and_reports_what_cannot_be_a_mask(tmp_path
     image = LabeledImage(name=PurePosixPath("JPEGImages/x.jpg"), width=32, height=30, file="x.json",
                          objects=(donut, box, points, ignore, hidden, over), split="val")
     twin = LabeledImage(name=PurePosixPath("other/x.png"), width=4, height=4, file="y.json")
-    labelset = LabelSet("labelme", tmp_path, images=[image, twin], labels=["cat"])
+    hidden_file = LabeledImage(name=PurePosixPath(".x.png"), width=4, height=4, file="z.json")
+    odd = LabeledImage(name=PurePosixPath("img (1).jpg"), width=4, height=4, file="o.json")
+    labelset = LabelSet("labelme", tmp_path, images=[image, twin, hidden_file, odd],
+                        labels=["cat"])
     problems: list[Problem] = []
     written = write_masks(labelset, tmp_path / "out", problems)
     assert labelset.problems == []  # recorded where asked
     assert [(p.file, p.where) for p in problems] == [
         ("x.json", "shape 2"), ("x.json", "shape 1"), ("x.json", "shape 4"),
-        ("y.json", "other/x.png")]
+        ("y.json", "other/x.png"), ("z.json", ".x.png")]
     assert "points object cannot be painted" in problems[0].reason
     assert "repeats JPEGImages/x.jpg" in problems[3].reason
     ids = np.array(Image.open(tmp_path / "out" / "SegmentationObject" / "x.png"))
@@ -327,7 +333,8 @@ def test_writer_fills_shapes_in_order_and_reports_what_cannot_be_a_mask(tmp_path
     assert set(np.unique(ids).tolist()) == {0, 1, 4}
     assert (tmp_path / "out" / "labels.txt").read_text() == "__ignore__\n_background_\ncat\ndog\n"
     assert (tmp_path / "out" / "ImageSets" / "Segmentation" / "val.txt").read_text() == "x\n"
-    assert len(written) == 4 and not list((tmp_path / "out").rglob("*.tmp"))
+    assert (tmp_path / "out" / "SegmentationClass" / "img (1).png").is_file()
+    assert len(written) == 6 and not list((tmp_path / "out").rglob("*.tmp"))
 
 
 def test_writer_refuses_more_classes_than_a_png_holds(tmp_path):
