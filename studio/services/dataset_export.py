@@ -70,7 +70,7 @@ class ExportSummary:
 
 
 @dataclass
-class _ImageRow:
+class ImageRow:
     id: int
     path: Path
     width: int
@@ -83,7 +83,7 @@ class _ImageRow:
 # -- reading the project -----------------------------------------------------------------------
 
 
-def _live_images(project: Project) -> list[_ImageRow]:
+def live_images(project: Project) -> list[ImageRow]:
     """Images not in the trash, each with its accepted annotations not in the trash."""
     with project.database.session() as session:
         images = session.execute(
@@ -101,14 +101,14 @@ def _live_images(project: Project) -> list[_ImageRow]:
     for annotation in annotations:
         by_image.setdefault(annotation.image_id, []).append(annotation)
     return [
-        _ImageRow(row.id, project.resolve(row.path), row.width, row.height, row.split or "train",
+        ImageRow(row.id, project.resolve(row.path), row.width, row.height, row.split or "train",
                   by_image.get(row.id, []), bool(row.background))
         for row in images
     ]
 
 
-def _labelled_or_background(images: list[_ImageRow], kind: str,
-                            summary: ExportSummary) -> list[_ImageRow]:
+def labelled_or_background(images: list[ImageRow], kind: str,
+                            summary: ExportSummary) -> list[ImageRow]:
     """The images to write for an object task: those with a label of ``kind`` and those marked
     as background. The rest (not labelled yet) are counted in ``summary.unlabelled`` and named
     in one warning, not one per image."""
@@ -136,10 +136,10 @@ def export_yolo(project: Project, folder: str | Path, progress: Progress = no_pr
     ``folder`` must be empty, missing, or an earlier export (it is then replaced as a whole).
     """
     target = Path(folder).expanduser().resolve()
-    _check_target(target, project)
+    check_target(target, project)
     settings = project.settings()
     names = [info.name for info in project.classes()]
-    images = _live_images(project)
+    images = live_images(project)
     summary = ExportSummary(target)
     with atomic_directory(target) as temp:
         if annotation_kind(settings.task) == CLASS:  # class folders, no label files
@@ -152,7 +152,7 @@ def export_yolo(project: Project, folder: str | Path, progress: Progress = no_pr
     return summary
 
 
-def _check_target(target: Path, project: Project) -> None:
+def check_target(target: Path, project: Project) -> None:
     if target == project.folder or project.folder.is_relative_to(target):
         raise ProjectError("would hold the project itself; choose another folder", path=target)
     if target.exists() and not target.is_dir():
@@ -162,17 +162,17 @@ def _check_target(target: Path, project: Project) -> None:
                            "empty folder (nothing was written)", path=target)
 
 
-def _write_detect(root: Path, images: list[_ImageRow], settings: ProjectSettings,
+def _write_detect(root: Path, images: list[ImageRow], settings: ProjectSettings,
                   summary: ExportSummary, progress: Progress, cancel: CancelToken) -> set[str]:
     names_taken: dict[str, set[str]] = {}
     dims = settings.keypoint_dims
     wanted = annotation_kind(settings.task)  # polygons or boxes with keypoints
-    images = _labelled_or_background(images, wanted, summary)
-    for image in _ticking(images, progress, cancel, "images"):
-        if not _readable(image, summary):
+    images = labelled_or_background(images, wanted, summary)
+    for image in ticking(images, progress, cancel, "images"):
+        if not readable(image, summary):
             continue
-        name = _unique_name(image.path, names_taken.setdefault(image.split, set()))
-        _place(image.path, root / "images" / image.split / name, summary)
+        name = unique_name(image.path, names_taken.setdefault(image.split, set()))
+        place_file(image.path, root / "images" / image.split / name, summary)
         lines = [line for a in image.annotations if a.kind == wanted
                  for line in [_label_line(a, dims)] if line]
         # a background image gets its empty label file: the engine reads it as "no objects"
@@ -213,20 +213,20 @@ def _write_yaml(path: Path, splits: set[str], names: list[str], settings: Projec
     write_dataset_yaml(path, config)
 
 
-def _write_classify(root: Path, images: list[_ImageRow], names: list[str],
+def _write_classify(root: Path, images: list[ImageRow], names: list[str],
                     summary: ExportSummary, progress: Progress, cancel: CancelToken) -> None:
     taken: dict[tuple[str, str], set[str]] = {}
-    for image in _ticking(images, progress, cancel, "images"):
+    for image in ticking(images, progress, cancel, "images"):
         labels = [a.class_index for a in image.annotations if a.kind == CLASS]
         if not labels or not 0 <= labels[0] < len(names):
             summary.problems.append(problem_record(
                 image.path, "has no class; not exported (give it a class)", severity="warning"))
             continue
-        if not _readable(image, summary):
+        if not readable(image, summary):
             continue
         folder = _folder_name(names[labels[0]])
-        name = _unique_name(image.path, taken.setdefault((image.split, folder), set()))
-        _place(image.path, root / image.split / folder / name, summary)
+        name = unique_name(image.path, taken.setdefault((image.split, folder), set()))
+        place_file(image.path, root / image.split / folder / name, summary)
         summary.images += 1
         summary.annotations += 1
     splits = {split for split, _folder in taken}
@@ -259,7 +259,7 @@ def export_coco(project: Project, json_path: str | Path, progress: Progress = no
     if annotation_kind(settings.task) not in (POLYGON, KEYPOINTS):
         raise ProjectError("a classify project has no objects to write as COCO; export it as "
                            "YOLO folders instead", path=target)
-    images = _live_images(project)
+    images = live_images(project)
     summary = ExportSummary(target)
     folder = Path(images_folder).expanduser().resolve() if images_folder else None
     summary.images_root = folder or _common_folder(images)
@@ -268,7 +268,7 @@ def export_coco(project: Project, json_path: str | Path, progress: Progress = no
     return summary
 
 
-def _coco_document(project: Project, settings: ProjectSettings, images: list[_ImageRow],
+def _coco_document(project: Project, settings: ProjectSettings, images: list[ImageRow],
                    folder: Path | None, summary: ExportSummary, progress: Progress,
                    cancel: CancelToken) -> dict[str, Any]:
     entries: list[CocoImage] = []
@@ -276,13 +276,13 @@ def _coco_document(project: Project, settings: ProjectSettings, images: list[_Im
     taken: set[str] = set()
     kind = annotation_kind(settings.task)  # polygons or boxes with keypoints
     pose = kind == KEYPOINTS
-    images = _labelled_or_background(images, kind, summary)
-    for image in _ticking(images, progress, cancel, "images"):
-        if not _readable(image, summary):
+    images = labelled_or_background(images, kind, summary)
+    for image in ticking(images, progress, cancel, "images"):
+        if not readable(image, summary):
             continue
         if folder is not None:
-            file_name = _unique_name(image.path, taken)
-            _place(image.path, folder / file_name, summary)
+            file_name = unique_name(image.path, taken)
+            place_file(image.path, folder / file_name, summary)
         else:
             file_name = image.path.relative_to(summary.images_root or "/").as_posix()
         entries.append(CocoImage(image.id, image.width, image.height, file_name))
@@ -298,7 +298,7 @@ def _coco_document(project: Project, settings: ProjectSettings, images: list[_Im
         category_extra=keypoints, info={"description": f"{settings.name} (YOLO Studio)"})
 
 
-def _coco_annotation(annotation: Annotation, image: _ImageRow, dims: int
+def _coco_annotation(annotation: Annotation, image: ImageRow, dims: int
                      ) -> CocoAnnotation | None:
     """A polygon (segment) or box + keypoints (pose) in pixels; COCO's category ids count the
     classes from 1."""
@@ -327,7 +327,7 @@ def _coco_keypoints(values: list[float], dims: int, w: int, h: int) -> list[floa
     return result
 
 
-def _common_folder(images: list[_ImageRow]) -> Path | None:
+def _common_folder(images: list[ImageRow]) -> Path | None:
     if not images:
         return None
     return Path(os.path.commonpath([str(image.path.parent) for image in images]))
@@ -336,8 +336,8 @@ def _common_folder(images: list[_ImageRow]) -> Path | None:
 # -- shared ------------------------------------------------------------------------------------
 
 
-def _ticking(images: list[_ImageRow], progress: Progress, cancel: CancelToken,
-             what: str) -> Iterable[_ImageRow]:
+def ticking(images: list[ImageRow], progress: Progress, cancel: CancelToken,
+             what: str) -> Iterable[ImageRow]:
     """The images, reporting progress and honouring ``cancel`` every few hundred."""
     total = len(images)
     progress(0, total, f"exporting {total} {what}")
@@ -349,7 +349,7 @@ def _ticking(images: list[_ImageRow], progress: Progress, cancel: CancelToken,
     progress(total, total, f"{total} {what} exported")
 
 
-def _readable(image: _ImageRow, summary: ExportSummary) -> bool:
+def readable(image: ImageRow, summary: ExportSummary) -> bool:
     if image.path.is_file():
         return True
     summary.problems.append(problem_record(
@@ -358,7 +358,7 @@ def _readable(image: _ImageRow, summary: ExportSummary) -> bool:
     return False
 
 
-def _unique_name(path: Path, taken: set[str]) -> str:
+def unique_name(path: Path, taken: set[str]) -> str:
     """The file name of ``path``, with ``-1``, ``-2`` ... when its stem is already used (two
     images may not share a label file)."""
     stem, suffix = path.stem, path.suffix
@@ -371,7 +371,7 @@ def _unique_name(path: Path, taken: set[str]) -> str:
     return name
 
 
-def _place(source: Path, target: Path, summary: ExportSummary) -> None:
+def place_file(source: Path, target: Path, summary: ExportSummary) -> None:
     """Hard-link ``source`` at ``target`` (same disk), else copy it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
