@@ -70,6 +70,7 @@ class _Unreadable(ValueError):
 class _Category:
     name: str
     keypoints: tuple[str, ...]
+    skeleton: Any = None  # as written
 
 
 @dataclass
@@ -202,7 +203,7 @@ def _read_categories(entries: list[Any], reading: _Reading) -> dict[int, _Catego
         except _Unreadable as exc:
             reading.problem(where, f"{exc}; annotations of it are left out")
             continue
-        found[category_id] = _Category(name, tuple(joints))
+        found[category_id] = _Category(name, tuple(joints), entry.get("skeleton"))
     named: dict[str, int] = {}
     for category_id in sorted(found):
         name = found[category_id].name
@@ -218,7 +219,6 @@ def _read_keypoint_schema(document: Mapping[str, Any], categories: dict[int, _Ca
                           reading: _Reading) -> tuple[str, ...]:
     """The joint names and skeleton of the set: the first category (by id) that names joints,
     else ``1..K`` from the first annotation with keypoints (Datumaro writes no names)."""
-    raw = document["categories"]
     named = [c for c in categories.values() if c.keypoints]
     if named:
         names = named[0].keypoints
@@ -234,13 +234,11 @@ def _read_keypoint_schema(document: Mapping[str, Any], categories: dict[int, _Ca
         names = tuple(str(number) for number in range(1, count + 1))
         reading.problem("categories", f"no category names its keypoints; the {count} joints "
                         f"are called 1..{count}", "warning")
-    owner = named[0].name if named else None
-    skeletons = [c.get("skeleton") for c in raw if isinstance(c, dict) and c.get("skeleton")
-                 and (owner is None or c.get("name") == owner)]
+    owner = named[0] if named else next((c for c in categories.values() if c.skeleton), None)
     reading.labelset.keypoint_names = names
-    where = f"category '{owner}', skeleton" if owner else "categories, skeleton"
-    reading.labelset.skeleton = _skeleton(skeletons[0] if skeletons else None, len(names),
-                                          where, reading)
+    if owner is not None:
+        reading.labelset.skeleton = _skeleton(owner.skeleton, len(names),
+                                              f"category '{owner.name}', skeleton", reading)
     return names
 
 
@@ -350,8 +348,10 @@ def _image(raw: str, relative: PurePosixPath, name: PurePosixPath, entry: Mappin
         raise _Unreadable(f"no usable width and height ({width!r}, {height!r})")
     if path is None:
         places = ", ".join(_shown_folder(folder, reading) for folder in reading.folders)
-        reading.problem(where, f"image not found (looked for '{relative}' and "
-                        f"'{relative.name}' in {places}); its labels are read")
+        wanted = f"'{relative}'" + ("" if relative.name == str(relative)
+                                    else f" and '{relative.name}'")
+        reading.problem(where, f"image not found (looked for {wanted} in {places}); its "
+                        "labels are read")
     return _Image(name, int(width), int(height), path)
 
 

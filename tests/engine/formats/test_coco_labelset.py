@@ -200,7 +200,7 @@ def test_datumaro_keypoints_without_names_and_with_a_0_based_skeleton(tmp_path):
     assert [(p.where, p.severity, p.reason.split(";")[0].split(" (")[0])
             for p in labelset.problems] == [
         ("categories", "warning", "no category names its keypoints"),
-        ("categories, skeleton", "warning", "counts joints from 0"),
+        ("category 'a', skeleton", "warning", "counts joints from 0"),
         ("annotation id 2", "warning", "crowd region")]
     first, crowd = labelset.images[0].objects
     assert (first.label, first.kind, first.box) == ("a", "points", (0, 0, 1, 2))
@@ -354,6 +354,25 @@ def test_bad_image_entries_are_named_and_their_annotations_go_with_them(tmp_path
                       "entry is left out"),
         ("image id 3", "no usable width and height (None, None); the image and its "
                        "annotations are left out")]
+
+
+@pytest.mark.parametrize(("skeleton", "expected", "reason"), [
+    ([[1, 2], [2, 3]], ((0, 1), (1, 2)), None),
+    ([[0, 1], [1, 2]], ((0, 1), (1, 2)), "counts joints from 0"),
+    ([[0, 3]], (), "holds both 0 and 3 with 3 joints"),
+    ([[1, 4]], (), "names a joint beyond the 3 joints"),
+    ([[1, "x"]], (), "not a list of [a, b] joint numbers"),
+])
+def test_a_skeleton_counts_from_1_or_0_and_one_that_fits_neither_is_reported(
+        tmp_path, skeleton, expected, reason):
+    source = _write_json(tmp_path / "a.json", _document([], categories=[
+        {"id": 1, "name": "person", "keypoints": ["a", "b", "c"], "skeleton": skeleton}]))
+    labelset = read_coco_labelset(source)
+    assert labelset.keypoint_names == ("a", "b", "c") and labelset.skeleton == expected
+    reasons = [p.reason for p in labelset.problems if p.where == "category 'person', skeleton"]
+    assert [reason in r for r in reasons] == ([True] if reason else [])
+    assert ("image not found (looked for 'a.png' in the JSON's folder, images/)" in
+            [p.reason.split(";")[0] for p in labelset.problems])
 
 
 def test_an_entry_without_a_size_takes_it_from_the_image_file(tmp_path):
