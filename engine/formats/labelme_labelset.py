@@ -196,7 +196,8 @@ def _find_image(root: Path, path: Path, file: LabelmeFile, shown: str,
         name = beside / reference.name
     candidate = path.parent / reference
     if reference.name and not _is_label_file(reference) and candidate.is_file():
-        return name, candidate, None
+        tidy = Path(os.path.normpath(candidate))  # labels/../images/a.jpg: images/a.jpg
+        return name, tidy if tidy.is_file() else candidate, None
     if file.image_data is not None:
         if _is_label_file(reference) or not reference.name:
             # labelme's own tutorial file names itself: the image is only the embedded one
@@ -477,17 +478,29 @@ def write_labelme_folder(labelset: LabelSet, output: str | Path) -> list[Path]:
     plus a point per labelled keypoint named by its joint, all sharing a ``group_id`` (an
     unboxed object that reads back the same without one is written as its points alone).
     Occluded keypoints are written as plain points (labelme has no visibility). Tags are
-    flags set true, every image listing every tag name of the set. Each file is written
-    atomically.
+    flags set true; every file lists every tag of the set, and its labels that no object uses
+    (see :func:`_flag_names`). An object with no geometry (no box, outline or labelled
+    keypoint) has no shape to write. Each file is written atomically.
     """
     folder = Path(output)
     targets = _targets(labelset.images, folder)
-    tag_names = list(dict.fromkeys(t for image in labelset.images for t in image.tags))
+    tag_names = _flag_names(labelset)
     written = []
     for image, target in zip(labelset.images, targets, strict=True):
         write_labelme(target, _labelme_file(image, tag_names))
         written.append(target)
     return written
+
+
+def _flag_names(labelset: LabelSet) -> list[str]:
+    """The flags every file lists: the tags used and, when there are any, the set's labels
+    that no object uses (a classification set's classes set on no image, as labelme's
+    flags.txt lists them)."""
+    used = list(dict.fromkeys(t for image in labelset.images for t in image.tags))
+    if not used:
+        return []
+    drawn = {obj.label for image in labelset.images for obj in image.objects}
+    return list(dict.fromkeys([*(n for n in labelset.labels if n not in drawn), *used]))
 
 
 def _targets(images: Sequence[LabeledImage], folder: Path) -> list[Path]:

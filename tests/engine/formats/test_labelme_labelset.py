@@ -1,0 +1,573 @@
+"""labelme folders to and from a LabelSet: labelme's own example files read into the objects
+they hold, bad files and shapes named while the rest is read, and what we write read back the
+same (and left the sources as they were)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+from collections import Counter
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from engine.errors import DatasetError
+from engine.formats.labelme import read_labelme
+from engine.formats.labelme_labelset import (
+    CIRCLE_POINTS,
+    UNBOXED_POINTS_LABEL,
+    read_labelme_folder,
+    write_labelme_folder,
+)
+from engine.formats.labelset import (
+    ABSENT,
+    OCCLUDED,
+    VISIBLE,
+    Keypoint,
+    LabeledImage,
+    LabeledObject,
+    LabelSet,
+)
+from engine.formats.outlines import fill_outlines
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "labelme"
+INSTANCE_FILES = ("2011_000003.json", "2011_000006.json", "2011_000025.json")
+
+
+def _copy_with_images(names, folder: Path, source: Path = FIXTURES) -> Path:
+    """The labelme files copied into ``folder`` with a blank image of the size each names
+    beside it (the photos are not in the fixtures)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(source / name, folder / Path(name).name)
+        _blank_image(folder / Path(name).name)
+    return folder
+
+
+def _blank_image(json_path: Path) -> None:
+    content = json.loads(json_path.read_text(encoding="utf-8"))
+    image = json_path.parent / content["imagePath"].replace("\\", "/")
+    image.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (content["imageWidth"], content["imageHeight"])).save(image)
+
+
+def _write_json(path: Path, shapes, **top) -> Path:
+    document = {"version": "5.7.0", "flags": {}, "shapes": shapes, "imagePath": "a.jpg",
+                "imageData": None, "imageHeight": 100, "imageWidth": 120}
+    document.update(top)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def _shape(label, points, shape_type="polygon", group_id=None, **more):
+    return {"label": label, "points": points, "group_id": group_id, "shape_type": shape_type,
+            "flags": {}, **more}
+
+
+def _by_name(labelset: LabelSet) -> dict[str, LabeledImage]:
+    return {str(image.name): image for image in labelset.images}
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# -- labelme's own examples ---------------------------------------------------------------------
+
+
+def test_the_instance_segmentation_example_gives_twelve_objects_where_they_belong(tmp_path):
+    folder = _copy_with_images(INSTANCE_FILES, tmp_path / "data_annotated")
+    labelset = read_labelme_folder(folder)
+    assert labelset.format == "labelme" and labelset.source == folder
+    images = _by_name(labelset)
+    assert list(images) == ["2011_000003.jpg", "2011_000006.jpg", "2011_000025.jpg"]
+    assert all(image.path == folder / name for name, image in images.items())
+    assert labelset.object_count() == 12
+    assert Counter(o.label for i in labelset.images for o in i.objects) == {
+        "person": 6, "bottle": 1, "chair": 1, "sofa": 1, "bus": 2, "car": 1}
+    assert [[o.label for o in i.objects] for i in labelset.images] == [
+        ["person", "person", "bottle"],
+        ["person", "person", "person", "chair", "person", "sofa"],
+        ["bus", "bus", "car"]]
+    assert all(o.kind == "polygon" for i in labelset.images for o in i.objects)
+    # the two instances drawn in parts stay one object each, every point as written
+    for image, file in zip(labelset.images, INSTANCE_FILES, strict=True):
+        raw = json.loads((FIXTURES / file).read_text())["shapes"]
+        rings = [np.array(s["points"]) for s in raw if s["label"] != "__ignore__"]
+        read = [p for o in image.objects for p in o.polygons]
+        assert len(read) == len(rings)
+        assert all(np.array_equal(a, b) for a, b in zip(read, rings, strict=True))
+    person = images["2011_000003.jpg"].objects[1]
+    assert [len(p) for p in person.polygons] == [41, 4]
+    assert person.where == "shapes 1, 2 (group_id 0)"
+    sofa = images["2011_000006.jpg"].objects[5]
+    assert [len(p) for p in sofa.polygons] == [9, 3, 9, 4]
+    # __ignore__: a warning per region, never a class
+    assert [(Path(p.file).name, p.where, p.severity) for p in labelset.problems] == [
+        ("2011_000003.json", "shape 4", "warning"), ("2011_000006.json", "shape 5", "warning")]
+    assert all("__ignore__ region" in p.reason for p in labelset.problems)
+    assert labelset.labels == ["person", "bottle", "chair", "sofa", "bus", "car"]
+    assert labelset.keypoint_names == ()
+
+
+def test_the_box_example_reads_rectangles_with_their_corners(tmp_path):
+    folder = _copy_with_images(INSTANCE_FILES, tmp_path / "boxes", FIXTURES / "bbox_detection")
+    labelset = read_labelme_folder(folder)
+    assert not labelset.problems
+    boxes = [[(o.label, o.kind, o.box) for o in i.objects] for i in labelset.images]
+    assert boxes[0] == [
+        ("person", "rectangle", (191.0, 107.36900369003689, 313.0, 329.36900369003695)),
+        ("person", "rectangle", (365.0, 83.0, 500.0, 333.0))]
+    assert [len(b) for b in boxes] == [2, 4, 3]
+    assert [label for label, _, _ in boxes[2]] == ["bus", "bus", "car"]
+    assert boxes[2][1][2] == (1.0, 99.0, 107.0, 282.0)
+
+
+def test_every_primitive_becomes_an_object_or_a_problem(tmp_path):
+    folder = _copy_with_images(["primitives.json"], tmp_path)
+    labelset = read_labelme_folder(folder)
+    (image,) = labelset.images
+    assert (image.width, image.height) == (560, 450)
+    kinds = [(o.label, o.kind) for o in image.objects]
+    assert kinds == [("rectangle", "rectangle"), ("circle", "polygon"),
+                     ("rectangle", "rectangle"), ("polygon", "polygon"), ("point", "points"),
+                     ("octagon", "mask")]
+    rectangle, circle, _, polygon, point, octagon = image.objects
+    assert rectangle.box == (32.0, 35.0, 132.0, 135.0)
+    # the circle: CIRCLE_POINTS points on it from the rim point drawn, area within 0.5 %
+    (ring,) = circle.polygons
+    centre, radius = np.array([195.0, 84.0]), math.hypot(30.0, 41.0)
+    assert len(ring) == CIRCLE_POINTS and np.array_equal(ring[0], [225.0, 125.0])
+    assert np.allclose(np.hypot(*(ring - centre).T), radius)
+    x, y = ring[:, 0], ring[:, 1]
+    area = 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
+    assert abs(area / (math.pi * radius**2) - 1) < 0.005
+    assert np.array_equal(polygon.polygons[0], [[69, 318], [45, 403], [173, 406], [198, 321]])
+    assert point.keypoints == (Keypoint("point", 345.0, 174.0, VISIBLE),)
+    assert point.box is None
+    # the mask shape: its PNG crop placed at (417, 305) and traced; filled back it is the crop
+    shape = next(s for s in read_labelme(folder / "primitives.json").shapes
+                 if s.shape_type == "mask")
+    crop = np.asarray(Image.open(io.BytesIO(base64.b64decode(shape.mask)))) > 0
+    expected = np.zeros((450, 560), np.uint8)
+    expected[305:305 + crop.shape[0], 417:417 + crop.shape[1]] = crop
+    filled = fill_outlines(octagon.polygons, octagon.holes, 450, 560)
+    assert int(crop.sum()) == 7275 and np.array_equal(filled, expected)
+    # the open lines have no area
+    assert [(p.where, p.severity) for p in labelset.problems] == [
+        ("shape 4", "error"), ("shape 6", "error")]
+    assert "a line: an open line has no area" in labelset.problems[0].reason
+    assert "a linestrip" in labelset.problems[1].reason
+    assert labelset.keypoint_names == ("point",)
+
+
+def test_image_flags_are_tags_and_every_flag_name_a_label(tmp_path):
+    folder = _copy_with_images(["classification_0001.json"], tmp_path)
+    labelset = read_labelme_folder(folder)
+    (image,) = labelset.images
+    assert (image.name, image.tags, image.objects) == (PurePosixPath("0001.jpg"), ("cat",), ())
+    assert labelset.labels == ["cat", "dog"]  # declared by every file, "dog" set on none
+    assert not labelset.problems
+
+
+def test_an_image_flagged_ignore_is_read_with_a_warning(tmp_path):
+    _write_json(tmp_path / "a.json", [], flags={"__ignore__": True, "cat": True})
+    (tmp_path / "a.jpg").write_bytes(b"")
+    labelset = read_labelme_folder(tmp_path)
+    assert labelset.images[0].tags == ("cat",) and labelset.labels == ["cat"]
+    (problem,) = labelset.problems
+    assert (problem.where, problem.severity) == ("flags", "warning")
+
+
+# -- pose: points joined to their group's rectangle ---------------------------------------------
+
+
+def test_points_sharing_a_rectangles_group_id_are_its_keypoints(tmp_path):
+    _write_json(tmp_path / "a.json", [
+        _shape("nose", [[50, 20]], "point", 1),
+        _shape("person", [[80, 90], [30, 10]], "rectangle", 1),
+        _shape("left_eye", [[45, 18]], "point", 1),
+        _shape("person", [[5, 5], [25, 40]], "rectangle", 2),
+        _shape("left_eye", [[10, 8]], "point", 2),
+        _shape("right_eye", [[14, 8]], "point", 2),
+        _shape("tail", [[100, 60]], "point"),  # alone: its own points object
+        _shape("knee", [[70, 70]], "point", 7),  # no area shape in group 7: unboxed
+        _shape("ankle", [[72, 80]], "point", 7),
+        _shape("seed", [[1, 1]], "point", 8),
+        _shape("seed", [[2, 3]], "point", 8),
+    ])
+    (tmp_path / "a.jpg").write_bytes(b"")
+    labelset = read_labelme_folder(tmp_path)
+    assert not labelset.problems
+    objects = labelset.images[0].objects
+    assert [(o.label, o.kind, o.box) for o in objects] == [
+        ("person", "points", (30.0, 10.0, 80.0, 90.0)),
+        ("person", "points", (5.0, 5.0, 25.0, 40.0)),
+        ("tail", "points", None),
+        (UNBOXED_POINTS_LABEL, "points", None),
+        ("seed", "points", None)]
+    assert objects[0].keypoints == (Keypoint("nose", 50, 20), Keypoint("left_eye", 45, 18))
+    assert objects[0].polygons == ()
+    assert objects[0].where == "shape 1; points: shapes 0, 2"
+    assert [k.name for k in objects[1].keypoints] == ["left_eye", "right_eye"]
+    assert objects[3].keypoints == (Keypoint("knee", 70, 70), Keypoint("ankle", 72, 80))
+    assert [(k.x, k.y) for k in objects[4].keypoints] == [(1, 1), (2, 3)]
+    assert labelset.keypoint_names == ("nose", "left_eye", "right_eye", "tail", "knee",
+                                       "ankle", "seed")
+    assert labelset.labels == ["person", "tail", UNBOXED_POINTS_LABEL, "seed"]
+
+
+def test_points_of_a_polygon_group_keep_its_outline_and_its_extent_as_box(tmp_path):
+    _write_json(tmp_path / "a.json", [
+        _shape("hand", [[10, 10], [40, 12], [30, 50]], "polygon", 3),
+        _shape("thumb", [[12, 11]], "point", 3),
+        _shape("hand", [[60, 60], [70, 60], [65, 70]], "polygon", 4),  # group 4: no points
+    ])
+    labelset = read_labelme_folder(tmp_path)
+    hand, other = labelset.images[0].objects
+    assert (hand.kind, hand.box, len(hand.polygons)) == ("points", (10.0, 10.0, 40.0, 50.0), 1)
+    assert hand.keypoints == (Keypoint("thumb", 12, 11),)
+    assert other.kind == "polygon"
+
+
+def test_the_same_group_id_with_other_labels_makes_other_objects(tmp_path):
+    square = [[0, 0], [10, 0], [10, 10], [0, 10]]
+    _write_json(tmp_path / "a.json", [_shape("cat", square, group_id=0),
+                                      _shape("dog", square, group_id=0),
+                                      _shape("cat", [[20, 20], [30, 20], [25, 30]], group_id=0)])
+    objects = read_labelme_folder(tmp_path).images[0].objects
+    assert [(o.label, len(o.polygons)) for o in objects] == [("cat", 2), ("dog", 1)]
+
+
+# -- where the image is -------------------------------------------------------------------------
+
+
+def test_an_image_path_written_on_windows_is_found(tmp_path):
+    _write_json(tmp_path / "labels" / "a.json", [_shape("cat", [[1, 1], [9, 1], [5, 9]])],
+                imagePath="..\\images\\a.jpg")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.jpg").write_bytes(b"")
+    labelset = read_labelme_folder(tmp_path)
+    assert not labelset.problems
+    (image,) = labelset.images
+    assert (image.name, image.path) == (PurePosixPath("images/a.jpg"),
+                                        tmp_path / "images" / "a.jpg")
+    assert image.file == str(tmp_path / "labels" / "a.json")
+
+
+def test_an_absolute_windows_path_is_looked_for_beside_the_json_with_a_warning(tmp_path):
+    _write_json(tmp_path / "sub" / "a.json", [], imagePath="C:\\Users\\me\\data\\photo 1.jpg")
+    (tmp_path / "sub" / "photo 1.jpg").write_bytes(b"")
+    labelset = read_labelme_folder(tmp_path)
+    (image,) = labelset.images
+    assert (image.name, image.path) == (PurePosixPath("sub/photo 1.jpg"),
+                                        tmp_path / "sub" / "photo 1.jpg")
+    (problem,) = labelset.problems
+    assert (problem.where, problem.severity) == ("imagePath", "warning")
+    assert "C:\\Users\\me\\data\\photo 1.jpg" in problem.reason and "photo 1.jpg" in problem.reason
+
+
+def test_a_missing_image_is_a_problem_and_its_labels_still_come_back(tmp_path):
+    _write_json(tmp_path / "a.json", [_shape("cat", [[1, 1], [9, 1], [5, 9]])],
+                imagePath="C:\\gone\\a.jpg")
+    labelset = read_labelme_folder(tmp_path)
+    (image,) = labelset.images
+    assert image.path is None and image.image_data is None
+    assert [o.label for o in image.objects] == ["cat"]
+    assert [(p.where, p.severity) for p in labelset.problems] == [
+        ("imagePath", "warning"), ("imagePath", "error")]
+    assert "image not found" in labelset.problems[1].reason
+
+
+def _png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_embedded_image_stands_in_for_a_missing_file(tmp_path):
+    data = _png(120, 100)
+    encoded = base64.b64encode(data).decode()
+    _write_json(tmp_path / "a.json", [], imagePath="a.png", imageData=encoded)
+    # labelme's tutorial file names itself as its image: only the embedded one exists
+    _write_json(tmp_path / "self.json", [], imagePath="self.json", imageData=encoded)
+    labelset = read_labelme_folder(tmp_path)
+    assert not labelset.problems
+    images = _by_name(labelset)
+    assert list(images) == ["a.png", "self.png"]
+    assert all(i.path is None and i.image_data == data for i in images.values())
+
+
+def test_an_image_file_beside_the_json_wins_over_its_embedded_copy(tmp_path):
+    _write_json(tmp_path / "a.json", [], imagePath="a.png",
+                imageData=base64.b64encode(_png(120, 100)).decode())
+    (tmp_path / "a.png").write_bytes(_png(120, 100))
+    (image,) = read_labelme_folder(tmp_path).images
+    assert image.path == tmp_path / "a.png" and image.image_data is None
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+
+def test_bad_shapes_are_named_and_the_rest_of_the_file_is_read(tmp_path):
+    _write_json(tmp_path / "a.json", [
+        _shape("cat", [[1, 1], [9, 1]]),  # two points: not a polygon
+        _shape("cat", [[1, 1], [9, 1], [1, 1]]),  # three, but closed on itself
+        _shape("dog", [[1, 1], [9, 1], [5, 9]]),
+        _shape("bird", [[1, 1], [9, 9]], "ellipse"),  # labelme writes no such type
+        _shape("fish", [[5, 5], [5, 5]], "circle"),  # radius 0
+        _shape("eel", [[0, 0], [3, 3]], "mask", mask="not base64!"),
+    ])
+    (tmp_path / "a.jpg").write_bytes(b"")
+    labelset = read_labelme_folder(tmp_path)
+    assert [o.label for o in labelset.images[0].objects] == ["dog"]
+    assert [p.where for p in labelset.problems] == ["shape 0", "shape 3", "shape 1",
+                                                    "shape 4", "shape 5"]
+    reasons = [p.reason for p in labelset.problems]
+    assert "at least 3 points" in reasons[0] and "ellipse" in reasons[1]
+    assert "3 different points" in reasons[2] and "radius 0" in reasons[3]
+    assert "not a base64 PNG" in reasons[4]
+    assert all(r.endswith("left out") for r in reasons)
+
+
+def test_bad_files_are_one_problem_each_and_the_other_files_are_read(tmp_path):
+    good = _write_json(tmp_path / "good.json", [_shape("cat", [[1, 1], [9, 1], [5, 9]])])
+    (tmp_path / "a.jpg").write_bytes(b"")
+    (tmp_path / "broken.json").write_text('{"shapes": [\n  {"label": "x",,}\n]}')
+    (tmp_path / "latin1.json").write_bytes('{"shapes": [], "imagePath": "é.jpg"}'
+                                           .encode("latin-1"))
+    _write_json(tmp_path / "nosize.json", [], imageWidth=None, imagePath="b.jpg")
+    (tmp_path / "coco.json").write_text('{"images": [], "annotations": []}')  # not labelme
+    (tmp_path / "list.json").write_text("[1, 2]")
+    hidden = tmp_path / ".cache"
+    hidden.mkdir()
+    (hidden / "junk.json").write_text("{")
+    before = _digests(tmp_path)
+    labelset = read_labelme_folder(tmp_path)
+    assert [i.file for i in labelset.images] == [str(good)]
+    problems = {Path(p.file).name: p for p in labelset.problems}
+    assert set(problems) == {"broken.json", "latin1.json", "nosize.json"}
+    assert problems["broken.json"].where == "line 2" and "not valid JSON" in \
+        problems["broken.json"].reason
+    assert "not UTF-8" in problems["latin1.json"].reason
+    assert problems["nosize.json"].where == "imageWidth"
+    assert _digests(tmp_path) == before  # the sources are only read
+
+
+def test_a_file_name_that_is_not_utf8_is_a_problem_and_the_rest_is_read(tmp_path):
+    _write_json(tmp_path / "good.json", [])
+    (tmp_path / "a.jpg").write_bytes(b"")
+    bad = os.path.join(os.fsencode(tmp_path), b"caf\xe9.json")
+    with open(bad, "wb") as handle:
+        handle.write((tmp_path / "good.json").read_bytes())
+    labelset = read_labelme_folder(tmp_path)
+    assert [i.name for i in labelset.images] == [PurePosixPath("a.jpg")]
+    (problem,) = labelset.problems
+    assert problem.file.endswith("caf\ufffd.json") and "not UTF-8" in problem.reason
+    problem.line().encode("utf-8")  # the report line prints
+
+
+def test_two_files_for_one_image_keep_the_first(tmp_path):
+    first = _write_json(tmp_path / "a.json", [_shape("cat", [[1, 1], [9, 1], [5, 9]])])
+    _write_json(tmp_path / "b.json", [_shape("dog", [[1, 1], [9, 1], [5, 9]])])
+    (tmp_path / "a.jpg").write_bytes(b"")
+    labelset = read_labelme_folder(tmp_path)
+    assert [i.file for i in labelset.images] == [str(first)]
+    (problem,) = labelset.problems
+    assert Path(problem.file).name == "b.json" and "a.json" in problem.reason
+    assert labelset.labels == ["cat"]
+
+
+def test_a_folder_without_labelme_files_says_so_and_no_folder_raises(tmp_path):
+    (tmp_path / "x.json").write_text("{}")
+    labelset = read_labelme_folder(tmp_path)
+    assert labelset.images == [] and "no labelme JSON" in labelset.problems[0].reason
+    with pytest.raises(DatasetError, match="not a folder"):
+        read_labelme_folder(tmp_path / "nowhere")
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def _assert_same_objects(first: LabelSet, second: LabelSet, tolerance: float = 1e-6) -> None:
+    assert sorted(i.name for i in first.images) == sorted(i.name for i in second.images)
+    again = _by_name(second)
+    for a in first.images:
+        b = again[str(a.name)]
+        assert (a.width, a.height, a.tags) == (b.width, b.height, b.tags)
+        assert len(a.objects) == len(b.objects), a.name
+        for x, y in zip(a.objects, b.objects, strict=True):
+            assert (x.label, x.kind) == (y.label, y.kind)
+            assert (x.box is None) == (y.box is None)
+            if x.box is not None:
+                assert np.allclose(x.box, y.box, rtol=0, atol=tolerance)
+            assert len(x.polygons) == len(y.polygons) and len(x.holes) == len(y.holes)
+            for p, q in zip(x.polygons + x.holes, y.polygons + y.holes, strict=True):
+                assert p.shape == q.shape and np.allclose(p, q, rtol=0, atol=tolerance)
+            assert [(k.name, k.visibility) for k in x.keypoints] == \
+                [(k.name, k.visibility) for k in y.keypoints]
+            assert np.allclose([(k.x, k.y) for k in x.keypoints],
+                               [(k.x, k.y) for k in y.keypoints], rtol=0, atol=tolerance)
+
+
+def test_real_files_round_trip_and_the_sources_stay_as_they_were(tmp_path):
+    source = tmp_path / "source"
+    _copy_with_images([*INSTANCE_FILES, "primitives.json", "classification_0001.json"], source)
+    _copy_with_images(INSTANCE_FILES, source / "boxes", FIXTURES / "bbox_detection")
+    before = _digests(source)
+    first = read_labelme_folder(source)
+    out = tmp_path / "out"
+    written = write_labelme_folder(first, out)
+    assert [p.relative_to(out).as_posix() for p in written] == [
+        "2011_000003.json", "2011_000006.json", "2011_000025.json", "0001.json",
+        "primitives.json", "boxes/2011_000003.json", "boxes/2011_000006.json",
+        "boxes/2011_000025.json"]
+    for image in first.images:  # the caller links the images beside the labels
+        os.link(image.path, out / image.name)
+    second = read_labelme_folder(out)
+    assert [p for p in second.problems if p.severity == "error"] == []
+    _assert_same_objects(first, second)
+    assert set(second.labels) == set(first.labels)
+    assert second.keypoint_names == first.keypoint_names
+    sofa = _by_name(second)["2011_000006.jpg"].objects[5]
+    assert (sofa.label, len(sofa.polygons)) == ("sofa", 4)  # still one object
+    boxes = _by_name(second)["boxes/2011_000025.jpg"].objects
+    assert [o.kind for o in boxes] == ["rectangle"] * 3  # rectangles stay rectangles
+    assert _digests(source) == before
+
+
+def test_what_is_written_is_labelme_json_beside_the_image(tmp_path):
+    data = _png(40, 30)
+    labelset = LabelSet("test", tmp_path, images=[
+        LabeledImage(PurePosixPath("train/cats/a.jpg"), 120, 100, "x", path=tmp_path / "a.jpg",
+                     tags=("cat",), objects=(
+                         LabeledObject("cat", "polygon", "x", polygons=(
+                             np.array([[1.5, 1.25], [9, 1], [5, 9]]),
+                             np.array([[20, 20], [30, 20], [25, 30.125]]))),
+                         LabeledObject("bowl", "rectangle", "x", box=(3, 4, 50.5, 60)),
+                         LabeledObject("tail", "polygon", "x",
+                                       polygons=(np.array([[1, 1], [9, 1], [5, 9]]),)))),
+        LabeledImage(PurePosixPath("b.png"), 40, 30, "y", image_data=data, tags=("dog",)),
+    ])
+    written = write_labelme_folder(labelset, tmp_path / "out")
+    assert written == [tmp_path / "out/train/cats/a.json", tmp_path / "out/b.json"]
+    first = json.loads(written[0].read_text())
+    assert (first["imagePath"], first["imageData"], first["imageWidth"],
+            first["imageHeight"]) == ("a.jpg", None, 120, 100)
+    assert first["flags"] == {"cat": True, "dog": False}
+    assert [(s["label"], s["shape_type"], s["group_id"]) for s in first["shapes"]] == [
+        ("cat", "polygon", 0), ("cat", "polygon", 0), ("bowl", "rectangle", None),
+        ("tail", "polygon", None)]
+    assert first["shapes"][0]["points"] == [[1.5, 1.25], [9.0, 1.0], [5.0, 9.0]]
+    assert first["shapes"][2]["points"] == [[3.0, 4.0], [50.5, 60.0]]
+    second = json.loads(written[1].read_text())
+    assert second["imagePath"] == "b.png" and base64.b64decode(second["imageData"]) == data
+    assert second["flags"] == {"cat": False, "dog": True}
+
+
+def test_a_polygon_with_a_hole_is_written_as_a_mask_shape_with_the_same_pixels(tmp_path):
+    outline = np.array([[10, 10], [90, 10], [90, 90], [10, 90]], np.float64)
+    hole = np.array([[30, 30], [60, 30], [60, 60], [30, 60]], np.float64)
+    ring = LabeledObject("ring", "polygon", "x", polygons=(outline,), holes=(hole,))
+    labelset = LabelSet("test", tmp_path, images=[
+        LabeledImage(PurePosixPath("a.jpg"), 120, 100, "x", objects=(ring,))])
+    (path,) = write_labelme_folder(labelset, tmp_path / "out")
+    (shape,) = json.loads(path.read_text())["shapes"]
+    assert (shape["shape_type"], shape["points"]) == ("mask", [[10.0, 10.0], [90.0, 90.0]])
+    (tmp_path / "out" / "a.jpg").write_bytes(b"")
+    (back,) = read_labelme_folder(tmp_path / "out").images[0].objects
+    assert (back.kind, len(back.polygons), len(back.holes)) == ("mask", 1, 1)
+    assert np.array_equal(fill_outlines(back.polygons, back.holes, 100, 120),
+                          fill_outlines(ring.polygons, ring.holes, 100, 120))
+
+
+def test_a_mask_reaching_past_the_image_is_cropped_to_it(tmp_path):
+    outline = np.array([[-5, 90], [130, 90], [130, 120], [-5, 120]], np.float64)
+    blob = LabeledObject("edge", "mask", "x", polygons=(outline,))
+    labelset = LabelSet("test", tmp_path, images=[
+        LabeledImage(PurePosixPath("a.jpg"), 120, 100, "x", objects=(blob,))])
+    (path,) = write_labelme_folder(labelset, tmp_path / "out")
+    (shape,) = json.loads(path.read_text())["shapes"]
+    assert shape["points"] == [[0.0, 90.0], [119.0, 99.0]]
+    crop = np.asarray(Image.open(io.BytesIO(base64.b64decode(shape["mask"]))))
+    assert crop.shape == (10, 120) and crop.all()
+
+
+def test_pose_objects_are_a_rectangle_and_named_points_sharing_a_group(tmp_path):
+    person = LabeledObject("person", "points", "x", box=(20.5, 10.25, 120, 140), keypoints=(
+        Keypoint("nose", 70, 20), Keypoint("left_eye", 65.5, 18, OCCLUDED),
+        Keypoint("right_eye", 0, 0, ABSENT)))
+    unboxed = LabeledObject("person", "points", "x", keypoints=(Keypoint("knee", 5, 6),
+                                                                 Keypoint("ankle", 7, 9)))
+    lone = LabeledObject("tail", "points", "x", keypoints=(Keypoint("tail", 3, 4),))
+    labelset = LabelSet("test", tmp_path, images=[LabeledImage(
+        PurePosixPath("a.jpg"), 200, 150, "x", objects=(person, unboxed, lone))])
+    (path,) = write_labelme_folder(labelset, tmp_path / "out")
+    shapes = json.loads(path.read_text())["shapes"]
+    assert [(s["label"], s["shape_type"], s["group_id"], s["points"]) for s in shapes] == [
+        ("person", "rectangle", 0, [[20.5, 10.25], [120.0, 140.0]]),
+        ("nose", "point", 0, [[70.0, 20.0]]),
+        ("left_eye", "point", 0, [[65.5, 18.0]]),  # labelme has no "occluded"
+        ("person", "rectangle", 1, [[5.0, 6.0], [7.0, 9.0]]),  # the class needs a shape
+        ("knee", "point", 1, [[5.0, 6.0]]),
+        ("ankle", "point", 1, [[7.0, 9.0]]),
+        ("tail", "point", None, [[3.0, 4.0]])]
+
+
+def test_two_images_that_would_share_a_label_file_are_refused_before_writing(tmp_path):
+    images = [LabeledImage(PurePosixPath(n), 10, 10, "x") for n in ("a.jpg", "a.png")]
+    with pytest.raises(DatasetError, match="a.jpg and a.png would share"):
+        write_labelme_folder(LabelSet("test", tmp_path, images=images), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    outside = [LabeledImage(PurePosixPath("../a.jpg"), 10, 10, "x")]
+    with pytest.raises(DatasetError, match="inside the output folder"):
+        write_labelme_folder(LabelSet("test", tmp_path, images=outside), tmp_path / "out")
+
+
+# -- any set we can write reads back ------------------------------------------------------------
+
+pixels = st.floats(min_value=-50, max_value=700, allow_nan=False, allow_infinity=False)
+labels = st.sampled_from(["cat", "dog", "big truck", "ñandú", "person"])
+joints = st.sampled_from(["nose", "left_eye", "right_eye", "tail"])
+triangles = st.lists(st.tuples(pixels, pixels), min_size=3, max_size=8).map(np.array).filter(
+    lambda p: len(np.unique(p, axis=0)) == len(p) and not np.array_equal(p[0], p[-1]))
+polygon_objects = st.builds(
+    lambda label, rings: LabeledObject(label, "polygon", "x", polygons=tuple(rings)),
+    labels, st.lists(triangles, min_size=1, max_size=3))
+rectangle_objects = st.builds(
+    lambda label, a, b, c, d: LabeledObject(label, "rectangle", "x",
+                                            box=(min(a, c), min(b, d), max(a, c), max(b, d))),
+    labels, pixels, pixels, pixels, pixels)
+pose_objects = st.builds(
+    lambda label, a, b, points: LabeledObject(
+        label, "points", "x", box=(a, b, a + 10, b + 20),
+        keypoints=tuple(Keypoint(n, x, y) for n, x, y in points)),
+    labels, pixels, pixels, st.lists(st.tuples(joints, pixels, pixels), min_size=1, max_size=4))
+sets = st.lists(st.lists(polygon_objects | rectangle_objects | pose_objects, max_size=5),
+                min_size=1, max_size=3)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sets)
+def test_any_set_of_supported_shapes_round_trips_within_1e_6(tmp_path_factory, image_objects):
+    folder = tmp_path_factory.mktemp("round")
+    images = [LabeledImage(PurePosixPath(f"img{n}.jpg"), 640, 480, "x", objects=tuple(objects))
+              for n, objects in enumerate(image_objects)]
+    first = LabelSet("test", folder, images=images)
+    write_labelme_folder(first, folder)
+    for image in images:
+        (folder / image.name).write_bytes(b"")
+    second = read_labelme_folder(folder)
+    assert not second.problems
+    _assert_same_objects(first, second)
