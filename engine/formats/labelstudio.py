@@ -547,11 +547,10 @@ def _brush(label: str, where: str, value: Mapping[str, Any], w: int, h: int) -> 
         raise _Skip(f"a brush region must carry 'rle' in format 'rle', not "
                     f"{value.get('format')!r}")
     try:
-        flat = decode_brush(value["rle"])
+        flat = decode_brush(value["rle"], expected=w * h * 4)
     except ValueError as exc:
-        raise _Skip(f"its brush RLE cannot be decoded ({exc})") from exc
-    if flat.size != w * h * 4:
-        raise _Skip(f"its brush holds {flat.size} values, not {w}x{h}x4 (RGBA of the image)")
+        raise _Skip(f"its brush RLE cannot be decoded for a {w}x{h} image ({exc}: 4 per "
+                    "pixel)") from exc
     polygons, holes = trace_outlines(flat.reshape(h, w, 4)[:, :, 3])
     if not polygons:
         raise _Skip("an empty brush region (no painted pixels)")
@@ -600,9 +599,10 @@ def _group_keypoints(read: _Task, rectangles: Mapping[Any, LabeledObject],
     return out
 
 
-def decode_brush(rle: Sequence[int]) -> np.ndarray:
+def decode_brush(rle: Sequence[int], expected: int | None = None) -> np.ndarray:
     """Label Studio's brush run-length code (a list of bytes) decoded to its flat values
-    (RGBA of every pixel, row by row: reshape to ``[height, width, 4]``).
+    (RGBA of every pixel, row by row: reshape to ``[height, width, 4]``). A code that does not
+    hold ``expected`` values (when given) is refused before it is expanded.
 
     The bits, most significant first: a 32-bit count of values, 5 bits of word size minus 1,
     four 4-bit run-length field sizes minus 1; then blocks, each a 1-bit flag, a 2-bit choice
@@ -610,11 +610,14 @@ def decode_brush(rle: Sequence[int]) -> np.ndarray:
     word repeated over the block (flag 1) or one word per value (flag 0).
     """
     data = np.asarray(rle)
-    if data.ndim != 1 or data.size < 7 or (data < 0).any() or (data > 255).any():
+    if data.ndim != 1 or data.size < 7 or data.dtype.kind not in "iu" or (data < 0).any() \
+            or (data > 255).any():
         raise ValueError("it must be a list of at least 7 bytes (0..255)")
     bits = np.unpackbits(data.astype(np.uint8))
     text = (bits + ord("0")).tobytes().decode("ascii")  # int(text[a:b], 2) reads a field
     count, word = int(text[:32], 2), int(text[32:37], 2) + 1
+    if expected is not None and count != expected:
+        raise ValueError(f"it holds {count} values, not {expected}")
     sizes = [int(text[37 + 4 * i:41 + 4 * i], 2) + 1 for i in range(4)]
     # runs gathered as (value, length) and expanded once: a brush has ~10^5 blocks, and
     # one numpy call per block would cost more than the decoding itself

@@ -312,10 +312,12 @@ def test_a_brush_code_cut_short_is_a_problem_naming_its_result(tmp_path):
     tasks = fixture(UPLOAD)
     tasks[0]["annotations"][0]["result"].append({
         "id": "cut", "type": "brushlabels", "original_width": 3, "original_height": 1,
-        "value": {"format": "rle", "rle": BRUSH_CODE[:-3], "brushlabels": ["Airplane"]}})
+        "value": {"format": "rle", "rle": brush_code(np.arange(12, dtype=np.uint8))[:-3],
+                  "brushlabels": ["Airplane"]}})
     labelset = read_labelstudio(write(tmp_path, tasks))
     assert [o.kind for o in labelset.images[0].objects] == ["polygon"]
-    assert any("task 87, result 'cut': its brush RLE cannot be decoded (the code ends"
+    assert any("task 87, result 'cut': its brush RLE cannot be decoded for a 3x1 image ("
+               "the code ends"
                in line for line in reasons(labelset, "error"))
 
 
@@ -345,8 +347,11 @@ def test_a_brush_of_the_wrong_size_is_a_problem(tmp_path):
         "value": {"format": "rle", "rle": BRUSH_CODE, "brushlabels": ["Airplane"]}})
     labelset = read_labelstudio(write(tmp_path, tasks))
     assert len(labelset.images[0].objects) == 1
-    assert any("task 87, result 'b2': its brush holds 18 values, not 5x3x4" in line
+    assert any("task 87, result 'b2': its brush RLE cannot be decoded for a 5x3 image (it "
+               "holds 18 values, not 60: 4 per pixel)" in line
                for line in reasons(labelset, "error"))
+    with pytest.raises(ValueError, match="it must be a list of at least 7 bytes"):
+        decode_brush(["0"] * 21)
 
 
 # --- JSON-MIN -----------------------------------------------------------------------------
