@@ -575,8 +575,11 @@ finite = st.floats(0, 100, allow_nan=False, allow_infinity=False)
 @given(rings=st.lists(st.lists(st.tuples(finite, finite), min_size=3, max_size=8)
                       .filter(lambda r: r[0] != r[-1]), min_size=1, max_size=3),
        blocks=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(3, 20),
-                                 st.integers(3, 20), st.booleans()), min_size=1, max_size=3))
-def test_polygons_and_masks_round_trip(tmp_path_factory, rings, blocks):
+                                 st.integers(3, 20), st.booleans()), min_size=1, max_size=3),
+       corners=st.tuples(finite, finite, finite, finite),
+       joints=st.lists(st.tuples(finite, finite, st.sampled_from([ABSENT, OCCLUDED, VISIBLE])),
+                       min_size=3, max_size=3))
+def test_every_kind_round_trips(tmp_path_factory, rings, blocks, corners, joints):
     from engine.formats.outlines import trace_outlines
 
     mask = np.zeros((50, 60), np.uint8)
@@ -586,10 +589,19 @@ def test_polygons_and_masks_round_trip(tmp_path_factory, rings, blocks):
     outer, holes = trace_outlines(mask)
     objects = (LabeledObject("a", "polygon", "shape 0",
                              polygons=tuple(np.array(r, np.float64) for r in rings)),
-               LabeledObject("b", "mask", "shape 1", polygons=outer, holes=holes))
+               LabeledObject("b", "mask", "shape 1", polygons=outer, holes=holes),
+               LabeledObject("a", "rectangle", "shape 2", box=(
+                   min(corners[0], corners[2]), min(corners[1], corners[3]),
+                   max(corners[0], corners[2]), max(corners[1], corners[3]))),
+               LabeledObject("c", "points", "shape 3", box=(0, 0, 50, 40), keypoints=tuple(
+                   Keypoint(name, *((x, y) if v else (0, 0)), v)
+                   for name, (x, y, v) in zip("xyz", joints, strict=True))))
     image = LabeledImage(PurePosixPath("x.png"), 60, 50, "made", objects=objects)
-    labelset = LabelSet("x", Path("made"), images=[image], labels=["a", "b"])
+    labelset = LabelSet("x", Path("made"), images=[image], labels=["a", "b", "c"],
+                        keypoint_names=("x", "y", "z"), skeleton=((0, 2),))
     again = _round_trip(labelset, tmp_path_factory.mktemp("round"))
+    assert (again.labels, again.keypoint_names, again.skeleton) == (
+        ["a", "b", "c"], ("x", "y", "z"), ((0, 2),))
     _same_objects(labelset, again)
     (image_again,) = again.images
     decoded = fill_outlines(image_again.objects[1].polygons, image_again.objects[1].holes,
