@@ -53,6 +53,7 @@ SPLITS = ("train", "val", "test")
 NAMES_FILES = ("labels.txt", "class_names.txt", "labelmap.txt")
 DEFAULT_NAMES_SOURCE = "the 21 standard Pascal VOC names"
 _BACKGROUND_NAMES = ("_background_", "background")
+_TURNED = (5, 6, 7, 8)  # EXIF orientations that turn the image by 90 degrees
 _UNSAFE_NAME = re.compile(r"^$|^\.|[\x00-\x1f/\\:]")
 """A stem or split that cannot be a file name everywhere: empty, hidden, a separator, a control."""
 
@@ -303,7 +304,7 @@ class _ImageReader:
                     rgb = np.array(image.convert("RGB"), np.uint8)
                     return _colors_to_indices(rgb, colors, relative, palette_name,
                                               self.problems)
-        except (OSError, SyntaxError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken file can make a decoder raise anything
             return self._refuse(relative, f"cannot be read as a PNG ({exc}): image left out")
         return self._refuse(relative, f"PNG mode {mode} is neither palette, grey nor RGB: "
                             "image left out")
@@ -399,11 +400,16 @@ def _size(array: np.ndarray) -> str:
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:
+    """The image's width and height as shown (an EXIF turn by 90 degrees swaps them, as
+    labelme and the training loader apply it), or None when its header cannot be read."""
     try:
         with Image.open(path) as image:
-            return image.size
-    except (OSError, SyntaxError, ValueError):
+            width, height = image.size
+            # getexif() on a file whose EXIF was not seen in the header would decode it all
+            orientation = image.getexif().get(0x0112) if "exif" in image.info else None
+    except Exception:  # noqa: BLE001 - a broken file can make a decoder raise anything
         return None
+    return (height, width) if orientation in _TURNED else (width, height)
 
 
 def _colors_to_indices(rgb: np.ndarray, colors: Mapping[tuple[int, int, int], int],

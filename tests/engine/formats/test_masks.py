@@ -377,3 +377,17 @@ def test_a_palette_png_is_read_by_its_indices_whatever_its_colours(tmp_path):
     labelset = read_masks(root)
     assert [o.label for o in labelset.images[0].objects] == ["person"]
     assert not [p for p in labelset.problems if p.severity == "error"]
+
+
+def test_a_photo_turned_by_its_exif_matches_masks_of_its_shown_size(tmp_path):
+    indices = np.zeros((10, 16), np.uint8)  # shown 16 wide, 10 high
+    indices[2:8, 2:8] = 1
+    root = _voc(tmp_path, indices, indices * 7, image=False)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 10x16, shown turned a quarter
+    (root / "JPEGImages").mkdir()
+    Image.new("RGB", (10, 16)).save(root / "JPEGImages" / "a.jpg", exif=exif)
+    labelset = read_masks(root)
+    (image,) = labelset.images
+    assert (image.width, image.height, len(image.objects)) == (16, 10, 1)
+    assert image.path == root / "JPEGImages" / "a.jpg"
