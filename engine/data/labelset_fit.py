@@ -52,7 +52,8 @@ class FitOptions:
     ``polygon`` or ``skip`` for rectangles in a segment target. ``keypoint_names``: the
     target's joints (None: the source's). ``joint_map``: source joint -> target joint chosen
     by the user for names that do not match by themselves (a value None leaves it out).
-    ``keypoint_dims``: 2 or 3 numbers per keypoint in the rows.
+    ``keypoint_dims``: 2 or 3 numbers per keypoint in the rows. ``include_crowd`` keeps
+    crowd regions (COCO ``iscrowd``) as objects; by default they are left out and counted.
     """
 
     task: str
@@ -62,6 +63,7 @@ class FitOptions:
     keypoint_names: Sequence[str] | None = None
     joint_map: Mapping[str, str | None] = field(default_factory=dict)
     keypoint_dims: int = 3
+    include_crowd: bool = False
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,9 @@ class _Fitter:
 
     def _unfit(self, obj: LabeledObject) -> str:
         """Why ``obj`` has no place in the task ("" when it has)."""
+        if obj.crowd and not self.options.include_crowd:
+            return ("a crowd region (iscrowd 1) covers several objects: left out "
+                    "(include_crowd=True keeps it)")
         if self.rows == POLYGONS:
             if obj.kind == "points":
                 return "a point set has no outline: a segmentation dataset needs polygons"

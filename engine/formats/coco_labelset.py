@@ -12,9 +12,8 @@ Reading (:func:`read_coco_labelset`) keeps each annotation as drawn:
   outline, if any, in ``polygons``/``holes``;
 - a ``bbox`` with an empty segmentation and no keypoints is kind ``rectangle``.
 
-Crowd regions (``iscrowd: 1``) are read like any object, and a warning :class:`Problem` with
-the object's own ``where`` says it covers several objects, so a caller that counts instances
-can find and leave it out (COCO's evaluation ignores such regions; a trainer should too).
+Crowd regions (``iscrowd: 1``) are read like any object with ``crowd`` set (COCO's evaluation
+ignores such regions; a fit leaves them out unless asked), and written back with ``iscrowd: 1``.
 
 Categories sorted by id give the labels (ids are names, not indices). ``skeleton`` counts
 joints from 1 in COCO and from 0 in Datumaro's files; a pair holding 0 means 0-based.
@@ -439,12 +438,9 @@ def _object(entry: Mapping[str, Any], where: str, image: _Image, label: str,
                           else "the RLE mask has no area")
     for reason in bad_parts if kind == "polygon" or values else ():
         reading.problem(where, f"{reason}; that part is left out", "warning")
-    if entry.get("iscrowd") in (1, True):
-        reading.problem(where, f"crowd region (iscrowd 1): read as one '{label}' {kind} object "
-                        "that covers several objects", "warning")
     return LabeledObject(label=label, kind=kind, where=where, polygons=polygons, holes=holes,
                          box=box if kind in ("rectangle", "points") else None,
-                         keypoints=keypoints)
+                         keypoints=keypoints, crowd=entry.get("iscrowd") in (1, True))
 
 
 def _box(value: Any, where: str, reading: _Reading) -> tuple[float, float, float, float] | None:
@@ -573,7 +569,7 @@ def coco_labelset_document(labelset: LabelSet) -> dict[str, Any]:
         for item in image.objects:
             record = _annotation(item, image, joints)
             record.update(id=len(annotations) + 1, image_id=image_id,
-                          category_id=category_ids[item.label], iscrowd=0)
+                          category_id=category_ids[item.label], iscrowd=int(item.crowd))
             annotations.append(record)
     return {"info": {"description": "written by YOLO Studio"}, "images": images,
             "annotations": annotations, "categories": categories}

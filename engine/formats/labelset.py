@@ -73,6 +73,9 @@ class LabeledObject:
     holes: tuple[np.ndarray, ...] = ()
     box: tuple[float, float, float, float] | None = None
     keypoints: tuple[Keypoint, ...] = ()
+    crowd: bool = False
+    """A region covering several objects (COCO ``iscrowd``): evaluation ignores it, and a
+    fit leaves it out unless asked to keep it."""
 
     def bounds(self) -> tuple[float, float, float, float] | None:
         """The box, else the extent of the outlines, else of the labelled keypoints."""

@@ -170,9 +170,7 @@ def test_datumaro_instances_polygon_crowd_rle_and_box_in_its_annotations_images_
     expected = np.zeros((10, 5), np.uint8)
     expected[:, :2] = 1  # counts [0, 20, 30] down the columns: x 0 and 1
     assert np.array_equal(fill_outlines(crowd.polygons, crowd.holes, 10, 5), expected)
-    (problem,) = labelset.problems
-    assert (problem.where, problem.severity) == ("annotation id 2", "warning")
-    assert problem.reason.startswith("crowd region (iscrowd 1)")
+    assert labelset.problems == [] and crowd.crowd and not polygon.crowd
 
     (image,) = read_coco_labelset(train).images
     (box,) = image.objects
@@ -200,14 +198,13 @@ def test_datumaro_keypoints_without_names_and_with_a_0_based_skeleton(tmp_path):
     assert [(p.where, p.severity, p.reason.split(";")[0].split(" (")[0])
             for p in labelset.problems] == [
         ("categories", "warning", "no category names its keypoints"),
-        ("category 'a', skeleton", "warning", "counts joints from 0"),
-        ("annotation id 2", "warning", "crowd region")]
+        ("category 'a', skeleton", "warning", "counts joints from 0")]
     first, crowd = labelset.images[0].objects
     assert (first.label, first.kind, first.box) == ("a", "points", (0, 0, 1, 2))
     assert first.keypoints == (Keypoint("1", 1, 2, VISIBLE), Keypoint("2", 3, 4, VISIBLE),
                                Keypoint("3", 2, 3, VISIBLE))
     assert _flat(first.polygons[0]) == [0.0, 0.0, 1.0, 0.0, 1.0, 2.0, 0.0, 2.0]
-    assert (crowd.label, crowd.kind, crowd.box) == ("b", "points", (0, 0, 1, 9))
+    assert (crowd.label, crowd.kind, crowd.box, crowd.crowd) == ("b", "points", (0, 0, 1, 9), True)
     assert [(k.x, k.y) for k in crowd.keypoints] == [(2, 4), (4, 4), (4, 2)]
 
 
