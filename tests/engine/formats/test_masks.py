@@ -204,6 +204,7 @@ def test_class_pngs_alone_give_one_object_per_connected_region(tmp_path):
     classes[2:8, 2:10] = 7
     classes[20:28, 25:38] = 7
     classes[10:18, 12:20] = 15
+    classes[18:22, 20:24] = 15  # touches the person at a corner: the same region (as traced)
     classes[0:30, 39] = 255  # a void border is not an object
     labelset = read_masks(_voc(tmp_path, None, classes))
     (image,) = labelset.images
@@ -211,6 +212,7 @@ def test_class_pngs_alone_give_one_object_per_connected_region(tmp_path):
         ("car", "class 'car' component 1"), ("car", "class 'car' component 2"),
         ("person", "class 'person' component 1")]
     assert np.array_equal(_filled(image.objects[1], image)[20:28, 25:38], np.ones((8, 13), bool))
+    assert np.array_equal(_filled(image.objects[2], image), classes == 15)
     assert image.file == "SegmentationClass/a.png"
     assert any("connected region" in p.reason and p.severity == "warning"
                for p in labelset.problems)
