@@ -152,8 +152,8 @@ def _read_one(root: Path, path: Path, labelset: LabelSet
         labelset.problems.append(Problem(shown, where, f"{exc.message}; file left out"))
         return None
     name, image_path, image_data = _find_image(root, path, file, shown, labelset.problems)
-    objects, keypoint_problems = _objects(file, shown)
-    labelset.problems.extend(keypoint_problems)
+    objects, shape_problems = _objects(file, shown)
+    labelset.problems.extend(shape_problems)
     image = LabeledImage(name=name, width=file.width, height=file.height, file=shown,
                          path=image_path, objects=tuple(objects),
                          tags=_tags(file, shown, labelset.problems), image_data=image_data)

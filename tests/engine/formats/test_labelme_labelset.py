@@ -250,6 +250,24 @@ def test_the_same_group_id_with_other_labels_makes_other_objects(tmp_path):
     assert [(o.label, len(o.polygons)) for o in objects] == [("cat", 2), ("dog", 1)]
 
 
+def test_oriented_rectangles_and_parts_of_several_kinds_make_outlines(tmp_path):
+    tilted = [[10, 0], [20, 10], [10, 20], [0, 10]]
+    _write_json(tmp_path / "a.json", [
+        _shape("tile", tilted, "oriented_rectangle"),
+        _shape("wall", [[30, 30], [40, 40]], "rectangle", 5),
+        _shape("wall", [[60, 45], [50, 35]], "rectangle", 5),  # two boxes: one object in parts
+        _shape("roof", [[0, 50], [10, 50], [5, 60]], "polygon", 6),
+        _shape("roof", [[20, 50], [30, 50]], "rectangle", 6),
+    ], flags={})
+    objects = read_labelme_folder(tmp_path).images[0].objects
+    assert [(o.label, o.kind, o.box) for o in objects] == [
+        ("tile", "polygon", None), ("wall", "polygon", None), ("roof", "polygon", None)]
+    assert np.array_equal(objects[0].polygons[0], tilted)
+    assert [p.tolist() for p in objects[1].polygons] == [
+        [[30, 30], [40, 30], [40, 40], [30, 40]], [[50, 35], [60, 35], [60, 45], [50, 45]]]
+    assert [len(p) for p in objects[2].polygons] == [3, 4]
+
+
 # -- where the image is -------------------------------------------------------------------------
 
 
@@ -554,8 +572,27 @@ pose_objects = st.builds(
         label, "points", "x", box=(a, b, a + 10, b + 20),
         keypoints=tuple(Keypoint(n, x, y) for n, x, y in points)),
     labels, pixels, pixels, st.lists(st.tuples(joints, pixels, pixels), min_size=1, max_size=4))
-sets = st.lists(st.lists(polygon_objects | rectangle_objects | pose_objects, max_size=5),
-                min_size=1, max_size=3)
+unboxed_objects = st.lists(st.tuples(joints, pixels, pixels), min_size=1, max_size=4).map(
+    lambda points: LabeledObject(
+        points[0][0] if len({n for n, _, _ in points}) == 1 else UNBOXED_POINTS_LABEL,
+        "points", "x", keypoints=tuple(Keypoint(n, x, y) for n, x, y in points)))
+
+
+def _traced(grid: list[list[bool]], left: int, top: int) -> LabeledObject | None:
+    """A mask object as a codec reads one: pixels traced (a 6x6 grid, each cell 3 px)."""
+    from engine.formats.outlines import trace_outlines
+
+    cells = np.kron(np.array(grid, np.uint8), np.ones((3, 3), np.uint8))
+    polygons, holes = trace_outlines(cells, offset=(left, top))
+    return LabeledObject("blob", "mask", "x", polygons=polygons, holes=holes) if polygons \
+        else None
+
+
+grids = st.lists(st.lists(st.booleans(), min_size=6, max_size=6), min_size=6, max_size=6)
+mask_objects = st.builds(_traced, grids, st.integers(0, 600), st.integers(0, 440)).filter(
+    lambda o: o is not None)
+sets = st.lists(st.lists(polygon_objects | rectangle_objects | pose_objects | unboxed_objects
+                         | mask_objects, max_size=5), min_size=1, max_size=3)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
