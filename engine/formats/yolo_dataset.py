@@ -16,13 +16,15 @@ Layouts read:
   leading ``../`` (a warning says so, once per yaml). When a split's path still does not
   resolve, the split's usual folders are tried (``images/val``, ``val/images``, ``valid/images``,
   ...), again with a warning; Roboflow names the folder ``valid`` where the key is ``val``.
-- Classification: ``<split>/<class>/*.jpg`` folders (no yaml): each image is tagged with its
-  class folder's name.
+- Classification: ``<split>/<class>/*.jpg`` folders, with or without a yaml (``train``, ``val``
+  or ``valid``, ``test``): each image is tagged with its class folder's name; the classes are
+  in the yaml's ``names`` order when it has them, else by name.
 
 A split path as written must stay inside the dataset root (a ``..`` leaving it, or an absolute
 path elsewhere, is a problem and the split's usual folders are tried instead), so a yaml from a
 zip reads nothing outside the zip's folder. An image listed in two splits is read once, in the
-first.
+first; a warning counts them, unless the later split holds nothing else (``val: images/train``
+is how writers say there is no validation set).
 
 Rows become objects in pixels of the image's size, read from the image file's header (no
 decode; EXIF orientations 5 to 8 swap width and height, as decoders that apply them do): a box
@@ -66,7 +68,7 @@ import os
 import posixpath
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -117,6 +119,7 @@ CLASSIFY = "classify"
 _TASK_OF = {rows: task for task, rows in LABEL_ROWS.items()}  # what each kind of row is for
 TASK_NAMES = (CLASSIFY, *LABEL_ROWS)
 _YAML_SUFFIXES = (".yaml", ".yml")
+_LAYOUT_FOLDERS = {"images", "labels", *(n for names in SPLIT_FOLDERS.values() for n in names)}
 _ROTATED = (5, 6, 7, 8)  # EXIF orientations that turn the image a quarter
 _VISIBILITY = {0.0: ABSENT, 1.0: OCCLUDED, 2.0: VISIBLE}
 
@@ -186,15 +189,19 @@ def read_yolo_dataset(source: str | Path, task: str | None = None) -> YoloLabelS
     base = path if path.is_dir() else path.parent
     yaml_path = path if path.is_file() else _yaml_in(path)
     reader = _Reader(source=Path(source), base=base)
-    if task == CLASSIFY or (task is None and yaml_path is None and _has_class_folders(base)):
-        return reader.classify(yaml_path, "given" if task else "split folders hold class folders")
+    config = read_dataset_yaml(yaml_path) if yaml_path is not None else {}
+    root = _dataset_root(config, yaml_path, reader) if yaml_path is not None else base
+    looks_classify = "kpt_shape" not in config and _has_class_folders(root)
+    if task == CLASSIFY or (task is None and looks_classify):
+        why = "given" if task else "split folders hold class folders"
+        return reader.classify(root, config, yaml_path, why)
     if yaml_path is None:
         raise DatasetError(
             "holds no data.yaml (nor train/<class>/ image folders); give the folder a YOLO or "
             "Roboflow export unpacked to, or the yaml itself",
             path=path,
         )
-    return reader.rows(yaml_path, task)
+    return reader.rows(config, yaml_path, root, task)
 
 
 # -- finding the dataset ---------------------------------------------------------------------
@@ -214,7 +221,7 @@ def _dataset_top(folder: Path) -> Path:
         if _yaml_in(folder) is not None:
             return folder
         entries = [e for e in folder.iterdir() if not e.name.startswith(".")]
-        if len(entries) != 1 or not entries[0].is_dir():
+        if len(entries) != 1 or not entries[0].is_dir() or entries[0].name in _LAYOUT_FOLDERS:
             return folder
         folder = entries[0]
     return folder
@@ -284,10 +291,11 @@ class _Reader:
 
     # -- classify ------------------------------------------------------------------------
 
-    def classify(self, yaml_path: Path | None, reason: str) -> YoloLabelSet:
-        root = self.base
-        if yaml_path is not None:
-            root = _Splits(self, read_dataset_yaml(yaml_path), yaml_path).root
+    def classify(self, root: Path, config: Mapping[str, Any], yaml_path: Path | None,
+                 reason: str) -> YoloLabelSet:
+        """Images in ``<split>/<class>/`` folders, tagged with their class. The classes are in
+        the yaml's ``names`` order when it has them (then any other folders, by name), else
+        by name, as a trainer reading the folders numbers them."""
         labelset = self.new_set(task=CLASSIFY, task_reason=reason, yaml_path=yaml_path)
         for split, names in SPLIT_FOLDERS.items():
             folder = next((root / n for n in names if (root / n).is_dir()), None)
@@ -299,7 +307,10 @@ class _Reader:
                 "classification dataset holds one folder per class in each split folder",
                 path=root,
             )
-        labelset.labels = sorted(labelset.labels)
+        declared = (_names(config, yaml_path, self)
+                    if yaml_path is not None and "names" in config else None)
+        ordered = [declared[i] for i in sorted(declared)] if declared else []
+        labelset.labels = list(dict.fromkeys([*ordered, *sorted(labelset.labels)]))
         return labelset
 
     def _class_folders(self, folder: Path, split: str, labelset: YoloLabelSet) -> None:
@@ -322,15 +333,16 @@ class _Reader:
 
     # -- rows ----------------------------------------------------------------------------
 
-    def rows(self, yaml_path: Path, task: str | None) -> YoloLabelSet:
-        config = read_dataset_yaml(yaml_path)
+    def rows(self, config: Mapping[str, Any], yaml_path: Path, root: Path,
+             task: str | None) -> YoloLabelSet:
+        """Images with the objects of their label rows, from the splits ``config`` names."""
         names = _names(config, yaml_path, self)
         layout = _keypoint_layout(config, yaml_path, task, self)
-        splits = _Splits(self, config, yaml_path)
+        splits = _Splits(self, config, yaml_path, root)
         pending = splits.images()
         for item in pending:
             self._read_label_file(item)
-        guessed, reason = _guess(layout.get("kpt_shape"), pending, task)
+        guessed, reason = _guess(layout.get("kpt_shape"), pending, task, self.shown)
         labelset = self.new_set(task=guessed, task_reason=reason, yaml_path=yaml_path,
                                 kpt_shape=layout.get("kpt_shape"),
                                 flip_idx=layout.get("flip_idx"),
@@ -445,8 +457,9 @@ def _keypoints(points, joints: tuple[str, ...], size: tuple[int, int]) -> tuple[
     return tuple(keypoints)
 
 
-def _guess(kpt_shape: tuple[int, int] | None, pending: list[_Pending],
-           task: str | None) -> tuple[str, str]:
+def _guess(kpt_shape: tuple[int, int] | None, pending: list[_Pending], task: str | None,
+           shown: Callable[[Path], str]) -> tuple[str, str]:
+    """The task, and why: given, or what the yaml and rows say."""
     if task is not None:
         return task, "given"
     if kpt_shape is not None:
@@ -454,9 +467,8 @@ def _guess(kpt_shape: tuple[int, int] | None, pending: list[_Pending],
     for item in pending:
         for number, values in item.rows:
             if len(values) > 5:
-                file = item.label.name if item.label else item.image.name
-                return _TASK_OF[POLYGONS], (f"{file} line {number} has {len(values)} numbers "
-                                            "(a polygon)")
+                return _TASK_OF[POLYGONS], (f"{shown(item.label)} line {number} has "
+                                            f"{len(values)} numbers (a polygon)")
     return _TASK_OF[BOXES], "no label row has more than 5 numbers (class and box)"
 
 
@@ -517,6 +529,21 @@ def _class_name(index: int, value: Any, yaml_path: Path) -> str:
         return str(value)
     raise DatasetError(f"class {index} has no name (text); give every class one",
                        path=yaml_path, key="names")
+
+
+def _dataset_root(config: Mapping[str, Any], yaml_path: Path, reader: _Reader) -> Path:
+    """The folder split paths start at: ``path`` below the yaml's folder, or that folder
+    (with a warning when ``path`` names a folder that is not here)."""
+    value = config.get("path")
+    folder = yaml_path.parent
+    if value in (None, "", "."):
+        return folder
+    root = Path(os.path.normpath(folder / str(value)))
+    if isinstance(value, str) and root.is_dir():
+        return root
+    reader.problem(yaml_path, "key 'path'", f"no folder at {root}; read from the yaml's "
+                   "folder instead", "warning")
+    return folder
 
 
 def _keypoint_layout(config: Mapping[str, Any], yaml_path: Path, task: str | None,
@@ -582,37 +609,25 @@ class _Splits:
     """Where each split's images are: the yaml's entries as written, or as Roboflow meant
     them, or the split's usual folders."""
 
-    def __init__(self, reader: _Reader, config: Mapping[str, Any], yaml_path: Path) -> None:
-        self.reader, self.config, self.yaml_path = reader, config, yaml_path
-        self.root = self._root()
+    def __init__(self, reader: _Reader, config: Mapping[str, Any], yaml_path: Path,
+                 root: Path) -> None:
+        self.reader, self.config, self.yaml_path, self.root = reader, config, yaml_path, root
         self._stripped: list[str] = []
-
-    def _root(self) -> Path:
-        value = self.config.get("path")
-        folder = self.yaml_path.parent
-        if value in (None, "", "."):
-            return folder
-        root = Path(os.path.normpath(folder / str(value)))
-        if isinstance(value, str) and root.is_dir():
-            return root
-        self.reader.problem(self.yaml_path, "key 'path'", f"no folder at {root}; read from the "
-                            f"yaml's folder instead", "warning")
-        return folder
 
     def images(self) -> list[_Pending]:
         pending: list[_Pending] = []
         seen: dict[Path, str] = {}
         for split in SPLIT_FOLDERS:
             sources = self._sources(split)
-            again = 0
+            again = new = 0
             for item in self._split_images(split, sources):
-                key = Path(os.path.realpath(item.image))
-                if key in seen:
+                if item.image in seen:  # as found, normalised (links are not followed)
                     again += 1
                     continue
-                seen[key] = split
+                new += 1
+                seen[item.image] = split
                 pending.append(item)
-            if again:
+            if again and new:  # a whole split repeated (val: train, as writers do) is no news
                 self.reader.problem(self.yaml_path, f"key '{split}'", f"{again} image(s) already "
                                     "read in an earlier split; each read once", "warning")
         if self._stripped:
@@ -649,7 +664,7 @@ class _Splits:
             return [(usual, usual)]
         if unresolved:
             self.reader.problem(self.yaml_path, where, f"{', '.join(unresolved)}: no folder or "
-                                f".txt list inside {self.root}; left out")
+                                f".txt list inside {self.root}; split not read", "warning")
         return found
 
     def _entry(self, split: str, entry: Any) -> Path | None:
@@ -657,14 +672,15 @@ class _Splits:
         without it), or None."""
         if not isinstance(entry, str):
             return None
-        place = self._inside(entry)
+        place = self._place(entry)
         if place is None and entry.replace("\\", "/").startswith("../"):
-            place = self._inside(entry[3:])
+            place = self._place(entry[3:])
             if place is not None:
                 self._stripped.append(f"{split}: {entry}")
         return place
 
-    def _inside(self, entry: str) -> Path | None:
+    def _place(self, entry: str) -> Path | None:
+        """The folder or .txt list at ``entry`` below the root; None when there is none."""
         place = Path(os.path.normpath(self.root / entry.replace("\\", "/")))
         if not _inside(place, self.root) or not place.exists():
             return None
@@ -679,8 +695,7 @@ class _Splits:
                     return place
         return None
 
-    def _split_images(self, split: str, sources: list[tuple[Path, Path | None]]
-                      ) -> Iterator[_Pending]:
+    def _split_images(self, split: str, sources: list[tuple[Path, Path]]) -> Iterator[_Pending]:
         for source, names_from in sources:
             images = _images_below(source) if source.is_dir() else self._listed(source)
             labels: set[Path] = set()
@@ -689,7 +704,7 @@ class _Splits:
                 exists = label.is_file()
                 if exists:
                     labels.add(label)
-                yield _Pending(image, _image_name(image, names_from or self.root), split,
+                yield _Pending(image, _image_name(image, names_from), split,
                                label if exists else None)
             if source.is_dir():
                 self._orphans(source, labels)

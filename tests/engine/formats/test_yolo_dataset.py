@@ -186,7 +186,7 @@ def test_an_ultralytics_segment_dataset_reads_polygons_and_boxes_in_pixels(tmp_p
     before = _digests(root)
     labelset = read_yolo_dataset(root / "data.yaml")
     assert (labelset.task, labelset.task_reason) == (
-        "segment", "a.txt line 1 has 7 numbers (a polygon)")
+        "segment", "labels/train/a.txt line 1 has 7 numbers (a polygon)")
     assert labelset.labels == ["person", "car"] and labelset.problems == []
     a, b, c = labelset.images
     assert (a.name, a.split, a.width, a.height) == (PurePosixPath("a.jpg"), "train", 64, 48)
@@ -220,6 +220,16 @@ def test_a_pose_dataset_reads_named_keypoints_with_their_visibility(tmp_path):
     assert person.keypoints == (Keypoint("nose", 32, 12, VISIBLE),
                                 Keypoint("left_eye", 16, 24, OCCLUDED),
                                 Keypoint("right_eye", 0, 0, ABSENT))
+    assert labelset.problems == []  # val repeats train whole: the usual "no val set"
+
+
+def test_an_image_in_two_splits_is_read_once_and_counted(tmp_path):
+    root = _ultralytics(tmp_path / "twice", "train: images/train\n"
+                        "val: [images/train, images/val]\nnames: [a]\n",
+                        {"train/a": "0 0.5 0.5 0.5 0.5\n", "val/b": ""})
+    labelset = read_yolo_dataset(root)
+    assert [(i.name.as_posix(), i.split) for i in labelset.images] == [("a.jpg", "train"),
+                                                                        ("b.jpg", "val")]
     assert _lines(labelset) == ["data.yaml, key 'val': 1 image(s) already read in an earlier "
                                 "split; each read once"]
 
@@ -325,7 +335,7 @@ def test_a_split_path_leaving_the_dataset_is_not_read(tmp_path):
     assert _lines(labelset) == [
         f"data.yaml, key 'train': '../../elsewhere/images': no folder or .txt list inside "
         f"{root}; read from images/train, found there",
-        f"data.yaml, key 'val': '/etc': no folder or .txt list inside {root}; left out"]
+        f"data.yaml, key 'val': '/etc': no folder or .txt list inside {root}; split not read"]
 
 
 def test_a_path_written_on_another_machine_falls_back_to_the_yaml_folder(tmp_path):
@@ -440,3 +450,70 @@ def test_rows_read_as_the_written_numbers_times_the_image_size(tmp_path_factory,
                 (cy + h / 2) * height)
     assert rectangle.box == pytest.approx(expected, abs=1e-9)
     np.testing.assert_allclose(outline.polygons[0] / (width, height), polygon, atol=1e-12)
+
+
+def test_zipped_class_folders_read_from_the_zip_top(tmp_path):
+    root = tmp_path / "cls"
+    _image(root / "train" / "cat" / "a.jpg")
+    _image(root / "train" / "dog" / "b.jpg")
+    archive = _zip_folder(root, tmp_path / "cls.zip")
+    with open_yolo_source(archive, workdir=tmp_path) as folder:
+        labelset = read_yolo_dataset(folder)
+        assert [(i.name.as_posix(), i.tags) for i in labelset.images] == [
+            ("cat/a.jpg", ("cat",)), ("dog/b.jpg", ("dog",))]
+
+
+# -- round trips through the project's fit and YOLO writer ------------------------------------
+
+
+def _round_trip(labelset, task: str, output: Path):
+    from engine.data.labelset_fit import FitOptions, fit_labelset
+    from engine.data.labelset_yolo import write_yolo_dataset
+
+    fitted = fit_labelset(labelset, FitOptions(task))
+    assert fitted.skipped == 0 and all(p.severity == "warning" for p in fitted.problems)
+    write_yolo_dataset(fitted, output)
+    return read_yolo_dataset(output)
+
+
+def _same_objects(first, second, task: str) -> None:
+    assert [i.name for i in first.images] == [i.name for i in second.images]
+    assert first.labels == second.labels and second.problems == []
+    for a, b in zip(first.images, second.images, strict=True):
+        scale = max(a.width, a.height)
+        assert (a.width, a.height, a.split, a.tags) == (b.width, b.height, b.split, b.tags)
+        assert [(o.label, o.kind) for o in a.objects] == [(o.label, o.kind) for o in b.objects]
+        for x, y in zip(a.objects, b.objects, strict=True):
+            if x.box is not None:
+                assert np.allclose(x.box, y.box, atol=1e-6 * scale)
+            for p, q in zip(x.polygons, y.polygons, strict=True):
+                assert np.allclose(p, q, atol=1e-6 * scale)
+            assert [(k.name, k.visibility) for k in x.keypoints] == [
+                (k.name, k.visibility) for k in y.keypoints]
+            assert np.allclose([(k.x, k.y) for k in x.keypoints],
+                               [(k.x, k.y) for k in y.keypoints], atol=1e-6 * scale)
+
+
+def test_the_roboflow_sample_round_trips_through_a_written_yolo_dataset(tmp_path):
+    first = read_yolo_dataset(ROBOFLOW)
+    second = _round_trip(first, "detect", tmp_path / "out")
+    _same_objects(first, second, "detect")
+    assert (second.task, second.labels) == ("detect", ["label_0", "label_1"])
+
+
+def test_segment_pose_and_classify_sets_round_trip(tmp_path):
+    seg = _ultralytics(tmp_path / "seg", "train: images/train\nval: images/val\n"
+                       "names: [person, car]\n", {
+                           "train/a": "0 0.125 0.5 0.5 0.25 0.875 0.5\n1 0.1 0.2 0.3 0.1 0.3 0.4\n",
+                           "val/b": "1 0 0 1 0 1 1 0 1\n"}, size=(333, 97))
+    pose = _ultralytics(tmp_path / "pose", POSE_YAML.replace("val: images/train\n", ""), {
+        "train/a": "0 0.5 0.5 0.5 0.5 0.5 0.25 2 0.25 0.5 1 0 0 0\n"}, size=(101, 57))
+    classes = tmp_path / "cls"
+    _image(classes / "train" / "zebra" / "z.jpg", (30, 20))
+    _image(classes / "train" / "ant" / "a.jpg", (20, 30))
+    for source, task in ((seg, "segment"), (pose, "pose"), (classes, "classify")):
+        first = read_yolo_dataset(source)
+        assert first.task == task
+        second = _round_trip(first, task, tmp_path / f"{task}-out")
+        assert second.task == task
+        _same_objects(first, second, task)
