@@ -66,6 +66,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -119,6 +120,7 @@ CLASSIFY = "classify"
 _TASK_OF = {rows: task for task, rows in LABEL_ROWS.items()}  # what each kind of row is for
 TASK_NAMES = (CLASSIFY, *LABEL_ROWS)
 _YAML_SUFFIXES = (".yaml", ".yml")
+_DRIVE = re.compile(r"^[A-Za-z]:/")
 _LAYOUT_FOLDERS = {"images", "labels", *(n for names in SPLIT_FOLDERS.values() for n in names)}
 _ROTATED = (5, 6, 7, 8)  # EXIF orientations that turn the image a quarter
 _VISIBILITY = {0.0: ABSENT, 1.0: OCCLUDED, 2.0: VISIBLE}
@@ -541,8 +543,8 @@ def _dataset_root(config: Mapping[str, Any], yaml_path: Path, reader: _Reader) -
     root = Path(os.path.normpath(folder / str(value)))
     if isinstance(value, str) and root.is_dir():
         return root
-    reader.problem(yaml_path, "key 'path'", f"no folder at {root}; read from the yaml's "
-                   "folder instead", "warning")
+    reader.problem(yaml_path, "key 'path'", f"no folder '{value}' here (written on another "
+                   "computer?); read from the yaml's folder instead", "warning")
     return folder
 
 
@@ -628,8 +630,9 @@ class _Splits:
                 seen[item.image] = split
                 pending.append(item)
             if again and new:  # a whole split repeated (val: train, as writers do) is no news
-                self.reader.problem(self.yaml_path, f"key '{split}'", f"{again} image(s) already "
-                                    "read in an earlier split; each read once", "warning")
+                self.reader.problem(self.yaml_path, f"key '{split}'", f"{again} image(s) read "
+                                    "already (listed twice, or in an earlier split); each read "
+                                    "once", "warning")
         if self._stripped:
             self.reader.problem(
                 self.yaml_path, "", f"{', '.join(self._stripped)} read without the leading "
@@ -718,11 +721,13 @@ class _Splits:
             return []
         images = []
         for number, raw in enumerate(text.splitlines(), 1):
-            line = raw.strip()
+            line = raw.strip().replace("\\", "/")
             if not line:
                 continue
             image = Path(os.path.normpath(listing.parent / line))
-            if not _inside(image, self.root):
+            if _DRIVE.match(line):
+                reason = "an absolute Windows path; left out (list images relative to the list)"
+            elif not _inside(image, self.root):
                 reason = "outside the dataset folder; left out"
             elif not image.is_file():
                 reason = "no such image; left out"

@@ -230,8 +230,8 @@ def test_an_image_in_two_splits_is_read_once_and_counted(tmp_path):
     labelset = read_yolo_dataset(root)
     assert [(i.name.as_posix(), i.split) for i in labelset.images] == [("a.jpg", "train"),
                                                                         ("b.jpg", "val")]
-    assert _lines(labelset) == ["data.yaml, key 'val': 1 image(s) already read in an earlier "
-                                "split; each read once"]
+    assert _lines(labelset) == ["data.yaml, key 'val': 1 image(s) read already (listed twice, "
+                                "or in an earlier split); each read once"]
 
 
 def test_pose_rows_of_two_values_are_visible_and_numbered_without_kpt_names(tmp_path):
@@ -315,14 +315,19 @@ def test_a_txt_list_split_reads_its_images_and_names_bad_lines(tmp_path):
     _image(root / "images" / "a.jpg")
     _write(root / "labels" / "a.txt", "0 0.5 0.5 0.5 0.5\n")
     _image(tmp_path / "outside.jpg")
-    _write(root / "train.txt", "./images/a.jpg\n\nimages/missing.jpg\n../outside.jpg\n")
+    _write(root / "train.txt", "./images/a.jpg\n\nimages/missing.jpg\n../outside.jpg\n"
+           "C:\\data\\images\\a.jpg\n.\\images\\a.jpg\n")
     _write(root / "data.yaml", "train: train.txt\nnames: [x]\n")
     labelset = read_yolo_dataset(root)
     assert [(i.name.as_posix(), len(i.objects)) for i in labelset.images] == [
         ("images/a.jpg", 1)]
     assert _lines(labelset) == ["train.txt, line 3: images/missing.jpg: no such image; left out",
                                 "train.txt, line 4: ../outside.jpg: outside the dataset "
-                                "folder; left out"]
+                                "folder; left out",
+                                "train.txt, line 5: C:/data/images/a.jpg: an absolute Windows "
+                                "path; left out (list images relative to the list)",
+                                "data.yaml, key 'train': 1 image(s) read already (listed twice, "
+                                "or in an earlier split); each read once"]
 
 
 def test_a_split_path_leaving_the_dataset_is_not_read(tmp_path):
@@ -344,8 +349,9 @@ def test_a_path_written_on_another_machine_falls_back_to_the_yaml_folder(tmp_pat
                         {"train/a": "0 0.5 0.5 0.5 0.5\n", "val/b": ""})
     labelset = read_yolo_dataset(root)
     assert [i.split for i in labelset.images] == ["train", "val"]
-    assert _lines(labelset) == ["data.yaml, key 'path': no folder at /content/datasets/gone; "
-                                "read from the yaml's folder instead"]
+    assert _lines(labelset) == ["data.yaml, key 'path': no folder '/content/datasets/gone' here "
+                                "(written on another computer?); read from the yaml's folder "
+                                "instead"]
 
 
 def test_a_yaml_without_names_names_classes_by_id(tmp_path):
