@@ -180,9 +180,9 @@ def _tasks(content: Any, source: Path, problems: list[Problem]) -> list[dict[str
 
 def _from_min(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """JSON-MIN records (one per annotation) as JSON tasks, records of one task id merged."""
-    tasks: dict[Any, dict[str, Any]] = {}
+    tasks: dict[str, dict[str, Any]] = {}
     for index, record in enumerate(records):
-        key = record.get("id", f"item {index}")
+        key = repr(record.get("id", f"item {index}"))
         task = tasks.setdefault(key, {"id": record.get("id", index), "data": {},
                                       "annotations": []})
         result = []
@@ -379,7 +379,7 @@ def _read_results(results: Sequence[Mapping[str, Any]], read: _Task, file: str,
     later, once the image's size is known); unreadable results become problems."""
     labels_by_id = {_id(r): r["value"].get("labels") for r in results
                     if r.get("type") == "labels" and isinstance(r.get("value"), dict)}
-    region_ids = {_id(r) for r in results if r.get("type") in _BARE_TOOLS}
+    region_ids = {_id(r) for r in results if str(r.get("type")) in _BARE_TOOLS}
     relations = 0
     for result in results:
         kind = str(result.get("type", ""))
@@ -427,8 +427,8 @@ def _read_result(result: Mapping[str, Any], kind: str, labels_by_id: Mapping[Any
                     f"here: {', '.join(_LABEL_KEYS)}, choices)")
     label, *more = _names(value.get(kind), kind)
     if kind == "keypointlabels":
-        point = _percent_point(value)
-        read.keypoints.append((result, Keypoint(label, point[0], point[1])))
+        point = Keypoint(label, _number(value, "x"), _number(value, "y"))
+        read.keypoints.append((result, point))
     else:
         read.regions.append(_Region(label, kind, where, result, value))
     return f"{len(more) + 1} labels ({', '.join([label, *more])}): read as {label!r}" \
@@ -667,21 +667,20 @@ def _count_predictions(tasks: Iterable[Mapping[str, Any]], file: str,
                                 "are not labels: not read", "warning"))
 
 
-def _percent_point(value: Mapping[str, Any]) -> tuple[float, float]:
-    return _number(value, "x"), _number(value, "y")
-
-
 def _pair(point: Any) -> tuple[float, float]:
     if not isinstance(point, list | tuple) or len(point) != 2:
         raise _Skip(f"a point must be [x, y] in percent, not {point!r}")
-    return _number({"x": point[0]}, "x"), _number({"y": point[1]}, "y")
+    return _finite(point[0], "a point's x"), _finite(point[1], "a point's y")
 
 
 def _number(value: Mapping[str, Any], key: str, default: float | None = None) -> float:
-    number = value.get(key, default)
+    return _finite(value.get(key, default), f"'{key}'")
+
+
+def _finite(number: Any, what: str) -> float:
     if isinstance(number, bool) or not isinstance(number, int | float) or \
             not math.isfinite(number):
-        raise _Skip(f"'{key}' must be a finite number, not {number!r}")
+        raise _Skip(f"{what} must be a finite number, not {number!r}")
     return float(number)
 
 

@@ -563,3 +563,55 @@ def test_the_json_min_example_of_label_studios_guide_reads(tmp_path):
         "Moonwalker", "rectangle", "task 0, result 'tag[0]'")
     assert close(moonwalker.box, [254, 5.869797225186766 * 3, 254 + 62,
                                   (5.869797225186766 + 10.458911419423693) * 3], 500)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 300) | st.floats(allow_nan=True)
+    | st.text(max_size=6) | st.sampled_from(["polygonlabels", "rectanglelabels", "brushlabels",
+                                              "keypointlabels", "choices", "labels", "rle"]),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
+        st.sampled_from(["x", "y", "width", "height", "rotation", "points", "rle", "format",
+                         "polygonlabels", "rectanglelabels", "keypointlabels", "brushlabels",
+                         "choices", "labels", "id", "type", "value", "parentID",
+                         "original_width", "original_height", "from_name", "to_name"]),
+        inner, max_size=6),
+    max_leaves=25)
+
+
+@settings(max_examples=150, deadline=None)
+@given(results=st.lists(JSON_VALUES, max_size=6), data=JSON_VALUES)
+def test_any_json_in_a_task_gives_problems_never_a_crash(tmp_path_factory, results, data):
+    tasks = fixture(MIXED)
+    tasks[0]["annotations"][0]["result"].extend(results)
+    tasks.append({"id": 2, "data": data, "annotations": [{"id": 3, "result": results}]})
+    path = tmp_path_factory.mktemp("fuzz") / "export.json"
+    path.write_text(json.dumps(tasks), encoding="utf-8")
+    labelset = read_labelstudio(path)
+    assert len(labelset.images[0].objects) >= 1  # the sample's own regions still read
+    for image in labelset.images:
+        for obj in image.objects:
+            assert all(np.isfinite(p).all() and p.shape[1] == 2 for p in obj.polygons)
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=st.lists(JSON_VALUES, min_size=1, max_size=4))
+def test_any_json_min_like_records_give_problems_or_one_error(tmp_path_factory, records):
+    path = tmp_path_factory.mktemp("fuzz") / "export.json"
+    path.write_text(json.dumps([{"image": "a.jpg", "annotation_id": 1, "tag": records},
+                                *records]), encoding="utf-8")
+    try:
+        labelset = read_labelstudio(path)
+    except DatasetError as exc:  # only for a file that is no export at all
+        assert "not a Label Studio export" in str(exc)
+    else:
+        assert labelset.images or labelset.problems
+
+
+def test_a_point_that_is_not_a_number_names_its_region(tmp_path):
+    path = tmp_path / "nan.json"
+    tasks = fixture(POLYGONS)
+    tasks[0]["annotations"][0]["result"][0]["value"]["points"][4][1] = float("nan")
+    path.write_text(json.dumps(tasks), encoding="utf-8")  # Python writes NaN, as JS cannot
+    labelset = read_labelstudio(path)
+    assert labelset.images[0].objects == ()
+    assert labelset.problems[-1].reason == "a point's y must be a finite number, not nan"
