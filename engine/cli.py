@@ -46,7 +46,10 @@ examples:
   yolo predict model=best.onnx source=image.jpg
   yolo info model=yolov8n-seg.yaml          layer table, parameters and GFLOPs
   yolo pose info model=yolov8x-pose-p6.yaml imgsz=1280
-  yolo convert source=instances.json output=my-data task=segment   COCO JSON -> YOLO labels
+  yolo convert source=export.zip output=my-data
+                                            labelme, CVAT, Label Studio, COCO, mask PNGs or
+                                            a YOLO zip -> a YOLO dataset (format and task
+                                            guessed and printed, or format= task=)
   yolo settings                             every setting and its default
   yolo version
 """
@@ -80,8 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _convert(args: Sequence[str]) -> int:
-    """``yolo convert source=instances.json output=dir task=segment|pose``: COCO → YOLO."""
-    from .data.coco_convert import convert_from_cli
+    """``yolo convert source=... output=dir [format=...] [task=...]``: another tool's labels
+    to a YOLO dataset (engine/data/dataset_convert.py)."""
+    from .data.dataset_convert import convert_from_cli
 
     values: dict[str, Any] = {}
     given: dict[str, str] = {}

@@ -31,7 +31,8 @@ __all__ = ["FORMATS", "ConvertReport", "convert_dataset", "convert_from_cli", "g
 
 FORMATS = ("yolo", "coco", "labelme", "cvat", "labelstudio", "masks")
 TASKS = ("classify", "detect", "segment", "pose")
-CLI_KEYS = ("source", "output", "format", "task", "images", "rectangles", "copy")
+CLI_KEYS = ("source", "output", "format", "task", "images", "rectangles", "copy",
+            "include_crowd")
 REPORT_NAME = "convert-report.txt"
 _SHOWN = 20
 _PEEK = 1 << 20
@@ -211,7 +212,8 @@ def guess_task(labels: LabelSet) -> tuple[str, str]:
 
 def convert_dataset(source: str | Path, output: str | Path, *, format: str | None = None,
                     task: str | None = None, images: str | Path | None = None,
-                    rectangles: str = "polygon", copy: bool = False) -> ConvertReport:
+                    rectangles: str = "polygon", copy: bool = False,
+                    include_crowd: bool = False) -> ConvertReport:
     """Convert ``source`` to a YOLO dataset for ``task`` under ``output``; see the module
     docstring. Raises ``DatasetError`` for a source that cannot be read at all."""
     started = time.monotonic()
@@ -226,7 +228,8 @@ def convert_dataset(source: str | Path, output: str | Path, *, format: str | Non
         chosen, why = (format, "given") if format else guess_format(path)
         labels = read_labels(path, chosen, images=Path(images) if images else None, task=task)
         task_name, task_why = (task, "given") if task else guess_task(labels)
-        fitted = fit_labelset(labels, FitOptions(task_name, rectangles=rectangles))
+        fitted = fit_labelset(labels, FitOptions(task_name, rectangles=rectangles,
+                                                 include_crowd=include_crowd))
         written = write_yolo_dataset(fitted, output_dir, copy=copy)
     report = _report(Path(source), output_dir, chosen, why, task_name, task_why, fitted,
                      written)
@@ -252,13 +255,14 @@ def _write_report(report: ConvertReport) -> None:
     """Every problem line in ``output/convert-report.txt`` (the summary shows the first)."""
     lines = [report.summary().splitlines()[0], ""]
     lines += [f"{p.severity}\t{p.file}\t{p.where}\t{p.reason}" for p in report.problems]
-    with atomic_writer(report.output / REPORT_NAME, "w", encoding="utf-8") as file:
-        file.write("\n".join(lines) + "\n")
+    with atomic_writer(report.output / REPORT_NAME) as file:
+        file.write(("\n".join(lines) + "\n").encode("utf-8", errors="replace"))
 
 
 def convert_from_cli(values: Mapping[str, Any]) -> ConvertReport:
     """``yolo convert source=... [output=...] [format=...] [task=...] [images=...]
-    [rectangles=polygon|skip] [copy=True]``: check the keys, then :func:`convert_dataset`."""
+    [rectangles=polygon|skip] [copy=True] [include_crowd=True]``: check the keys, then
+    :func:`convert_dataset`."""
     for key in values:
         if key not in CLI_KEYS:
             close = difflib.get_close_matches(key, CLI_KEYS, n=1)
@@ -276,6 +280,7 @@ def convert_from_cli(values: Mapping[str, Any]) -> ConvertReport:
         source, Path(str(output)), format=_text(values.get("format")),
         task=_text(values.get("task")), images=_text(values.get("images")),
         rectangles=rectangles, copy=_flag(values.get("copy", False), "copy"),
+        include_crowd=_flag(values.get("include_crowd", False), "include_crowd"),
     )
 
 

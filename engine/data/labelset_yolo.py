@@ -7,6 +7,9 @@ named by their file name alone, whatever folders the source kept them in (a labe
 ``JPEGImages/a.jpg`` is ``images/train/a.jpg``); two images of the same name in different
 source folders keep those folders in the name, joined by ``_``. An image with no split is
 ``train``; when no image is ``val``, ``val`` reads the train images (the yaml says so).
+Converting into a folder that already holds a dataset of the same classes adds the new splits
+to its yaml (a COCO ``train`` JSON, then its ``val`` JSON); one of other classes is refused
+before anything is written.
 
 Images are never moved or changed: a hard link where the file system allows, else a copy,
 written under a temporary name and renamed. An image found only embedded in the labels (labelme
@@ -22,7 +25,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ..formats.dataset_yaml import dataset_config, write_dataset_yaml
+from ..errors import DatasetError
+from ..formats.dataset_yaml import dataset_config, read_dataset_yaml, write_dataset_yaml
 from ..formats.labelset import LabeledImage, Problem
 from ..formats.yolo_labels import KEYPOINTS, format_line, label_rows, write_label_file
 from ..utils.atomic import atomic_writer
@@ -31,6 +35,8 @@ from .labelset_fit import Fitted
 
 __all__ = ["YoloWritten", "place_image", "write_yolo_dataset"]
 
+_NO_FLIP = ("no flip_idx written: the joint names do not say left and right; add flip_idx to "
+            "the yaml before training with fliplr > 0")
 SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                "validation": "val", "test": "test", "testing": "test"}
 
@@ -50,11 +56,12 @@ def write_yolo_dataset(fitted: Fitted, output: str | Path, *, copy: bool = False
                        ) -> YoloWritten:
     """Write ``fitted`` under ``output`` (made if missing) as a YOLO dataset."""
     root = Path(output)
-    root.mkdir(parents=True, exist_ok=True)
     written = YoloWritten(root / "data.yaml")
-    names = _output_names([item.image for item in fitted.images])
     rows = label_rows(fitted.task)
-    splits: set[str] = set()
+    splits = {_split(item.image.split) for item in fitted.images}
+    config = _merged(written.yaml_path, _config(fitted, splits), splits)
+    root.mkdir(parents=True, exist_ok=True)
+    names = _output_names([item.image for item in fitted.images])
     for item, name in zip(fitted.images, names, strict=True):
         split = _split(item.image.split)
         if rows is None:
@@ -68,10 +75,33 @@ def write_yolo_dataset(fitted: Fitted, output: str | Path, *, copy: bool = False
             lines = [format_line(obj.class_index, obj.values()) for obj in item.objects]
             write_label_file((root / "labels" / split / name).with_suffix(".txt"), lines)
             written.label_files += 1
-        splits.add(split)
         _put_image(item.image, target, copy, written)
-    write_dataset_yaml(written.yaml_path, _config(fitted, splits))
+    if rows == KEYPOINTS and "flip_idx" not in config:
+        written.problems.append(Problem(str(written.yaml_path), "flip_idx", _NO_FLIP, "warning"))
+    write_dataset_yaml(written.yaml_path, config)
     return written
+
+
+def _merged(yaml_path: Path, fresh: dict, splits: set[str]) -> dict:
+    """``fresh``, or the yaml already at ``yaml_path`` with these splits added to it."""
+    if not yaml_path.exists():
+        return fresh
+    try:
+        existing = read_dataset_yaml(yaml_path)
+    except DatasetError as exc:
+        raise DatasetError(f"cannot be read to add to it ({exc.message}); remove it or choose "
+                           "another output folder", path=yaml_path) from exc
+    if (existing.get("names") != fresh["names"]
+            or existing.get("kpt_shape") != fresh.get("kpt_shape")):
+        raise DatasetError("already describes other classes (or keypoints) than these labels; "
+                           "convert into another output folder, or remove the old one",
+                           path=yaml_path)
+    merged = dict(existing)
+    for split in splits:
+        merged[split] = fresh[split]
+    if "val" not in splits and "val" not in existing:
+        merged["val"] = fresh["val"]
+    return merged
 
 
 def place_image(origin: Path, target: Path, *, copy: bool = False) -> None:

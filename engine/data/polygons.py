@@ -14,8 +14,8 @@ crop gives identical values (tested against the full-size rule) without a full-s
 object (~20 % faster for 20 dense polygons at 640, ratio 4; the 1000-point fills dominate).
 Image sizes that are not multiples of the ratio take the full-size path.
 
-Outlines (for COCO conversion): several parts of one object joined into one polygon along the
-shortest links, walked there and back as the reference does; a mask traced into such a polygon;
+Outlines (for other tools' labels, engine/data/labelset_fit.py): several parts of one object
+joined into one polygon along the shortest links, walked there and back as the reference does;
 the shoelace area used to refuse degenerate polygons.
 """
 
@@ -178,16 +178,6 @@ def polygon_area(polygon: np.ndarray) -> float:
     """The area of a polygon ``[k, 2]`` by the shoelace formula (either winding)."""
     x, y = polygon[:, 0], polygon[:, 1]
     return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
-
-
-def mask_to_polygon(mask: np.ndarray) -> np.ndarray | None:
-    """The outline of a 0/1 mask as one pixel polygon ``[k, 2]``: every outer contour of 3 or
-    more points, joined as :func:`merge_polygons` does; None when there is none."""
-    contours, _ = cv2.findContours(
-        (np.asarray(mask) > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
-    )
-    parts = [c.reshape(-1, 2).astype(np.float64) for c in contours if len(c) >= 3]
-    return merge_polygons(parts) if parts else None
 
 
 def merge_polygons(polygons: Sequence[np.ndarray]) -> np.ndarray:

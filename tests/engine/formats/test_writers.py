@@ -12,7 +12,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.data.coco_convert import convert_coco
+from engine.data.dataset_convert import convert_dataset
 from engine.data.shape_samples import make_shapes_dataset
 from engine.formats.yolo_labels import parse_classify_line, parse_line, read_numbers
 from engine.predict.detections import Boxes, Keypoints
@@ -69,7 +69,7 @@ def test_converted_coco_coordinates_are_the_exact_fractions(tmp_path):
                          "segmentation": [[10, 20, 110, 20, 110, 70, 10, 70]]}],
         "categories": [{"id": 1, "name": "thing"}],
     }))
-    convert_coco(source, tmp_path / "out")
+    convert_dataset(source, tmp_path / "out")
     (line,) = (tmp_path / "out" / "labels" / "val" / "a.txt").read_text().splitlines()
     row = parse_line(line, "segment")
     assert row.polygon.reshape(-1).tolist() == [10 / 457, 20 / 123, 110 / 457, 20 / 123,

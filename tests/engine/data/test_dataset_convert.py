@@ -1,0 +1,184 @@
+"""``yolo convert``: each tool's real files become a YOLO dataset the engine trains on, the
+format and task are guessed and said, what does not fit is listed, and sources are only read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from engine.data.dataset_convert import convert_dataset, convert_from_cli, guess_format
+from engine.data.detect_dataset import load_detect_dataset
+from engine.data.detect_labels import verify_split
+from engine.errors import DatasetError, SettingsError
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+
+# pycocotools 2.0 predates numpy 2's copy keyword and warns on every decode.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools")
+
+
+def _blank(path: Path, width: int, height: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (width, height), (90, 90, 90)).save(path)
+    return path
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _labelme_example(tmp_path: Path) -> Path:
+    """labelme's VOC instance-segmentation example, with blank photos of the right size."""
+    folder = tmp_path / "data_annotated"
+    folder.mkdir()
+    for name in ("2011_000003", "2011_000006", "2011_000025"):
+        shutil.copy(FIXTURES / "labelme" / f"{name}.json", folder)
+        size = json.loads((folder / f"{name}.json").read_text())
+        _blank(folder / f"{name}.jpg", size["imageWidth"], size["imageHeight"])
+    return folder
+
+
+def test_labelmes_instance_example_converts_with_every_object_in_its_place(tmp_path):
+    source = _labelme_example(tmp_path)
+    before = _digests(source)
+    report = convert_dataset(source, tmp_path / "out")
+    assert (report.format, report.task) == ("labelme", "segment")
+    assert report.format_reason == "2011_000003.json: JSON with shapes"
+    assert (report.images, report.read, report.written, report.skipped) == (3, 12, 12, 0)
+    assert sorted(p.where for p in report.problems if "__ignore__" in p.reason) == [
+        "shape 4", "shape 5"]
+    dataset = load_detect_dataset(tmp_path / "out" / "data.yaml", "segment")
+    split = verify_split(dataset.splits["train"], "segment", dataset.names, cache=False)
+    # labelme lets a vertex sit a pixel past the edge: the loader clips it and says so
+    assert [p.severity for p in split.problems] == ["warning"]
+    counts = {}
+    for sample in split.samples:
+        for cls in sample.instances.cls.tolist():
+            name = dataset.names[int(cls)]
+            counts[(sample.image.stem, name)] = counts.get((sample.image.stem, name), 0) + 1
+    assert counts == {("2011_000003", "person"): 2, ("2011_000003", "bottle"): 1,
+                      ("2011_000006", "person"): 4, ("2011_000006", "chair"): 1,
+                      ("2011_000006", "sofa"): 1, ("2011_000025", "bus"): 2,
+                      ("2011_000025", "car"): 1}
+    assert _digests(source) == before  # read only
+    assert (tmp_path / "out/images/train/2011_000025.jpg").samefile(source / "2011_000025.jpg")
+    report_text = (tmp_path / "out" / "convert-report.txt").read_text()
+    assert "__ignore__" in report_text
+
+
+def test_labelme2coco_images_beside_the_json_are_linked_and_labels_named_by_the_image(tmp_path):
+    root = tmp_path / "data_dataset_coco"
+    root.mkdir()
+    shutil.copy(FIXTURES / "coco" / "labelme2coco_annotations.json", root / "annotations.json")
+    content = json.loads((root / "annotations.json").read_text())
+    for image in content["images"]:
+        _blank(root / image["file_name"], image["width"], image["height"])
+    report = convert_dataset(root / "annotations.json", tmp_path / "out")
+    assert (report.format, report.task, report.images_missing) == ("coco", "segment", 0)
+    assert report.written == 12
+    labels = sorted(p.relative_to(tmp_path / "out").as_posix()
+                    for p in (tmp_path / "out").rglob("*.txt") if p.name != "convert-report.txt")
+    assert labels == [f"labels/train/{n}.txt" for n in ("2011_000003", "2011_000006",
+                                                         "2011_000025")]
+    assert "put the image" not in report.summary()
+
+
+def test_a_cvat_zip_with_a_skeleton_converts_to_pose_and_lists_joints_and_missing_images(
+        tmp_path):
+    archive = tmp_path / "task.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(FIXTURES / "cvat" / "skeleton_outside.xml", "annotations.xml")
+    report = convert_dataset(archive, tmp_path / "out")
+    assert (report.format, report.format_reason) == ("cvat", "annotations.xml")
+    assert report.task == "pose" and report.written == 3
+    assert report.images_missing == report.images  # the XML came without its photos
+    config = (tmp_path / "out" / "data.yaml").read_text()
+    assert "kpt_shape:\n- 4\n- 3" in config and "nose" in config
+    assert "joints not labelled" in report.summary()
+
+
+def test_label_studio_percent_polygons_convert(tmp_path):
+    source = tmp_path / "export.json"
+    shutil.copy(FIXTURES / "labelstudio" / "converter_test_export_yolo_data_polygons.json",
+                source)
+    assert guess_format(source) == ("labelstudio", "a JSON list of tasks")
+    report = convert_dataset(source, tmp_path / "out", task="segment")
+    assert report.written > 0 and report.written + report.skipped == report.read
+
+
+def test_voc_masks_convert_with_holes_kept(tmp_path):
+    report = convert_dataset(FIXTURES / "voc_masks" / "labelme2voc", tmp_path / "out")
+    assert (report.format, report.task) == ("masks", "segment")
+    assert report.written == report.read > 0
+
+
+def test_a_rectangle_is_a_polygon_or_skipped_as_asked(tmp_path):
+    folder = tmp_path / "boxes"
+    folder.mkdir()
+    for json_file in sorted((FIXTURES / "labelme" / "bbox_detection").glob("*.json")):
+        shutil.copy(json_file, folder)
+    as_polygons = convert_dataset(folder, tmp_path / "a", task="segment")
+    skipped = convert_dataset(folder, tmp_path / "b", task="segment", rectangles="skip")
+    assert as_polygons.written == skipped.skipped == as_polygons.read > 0
+    assert skipped.written == 0
+    lines = [p for p in skipped.problems if p.reason.startswith("a rectangle: left out")]
+    assert len(lines) == skipped.read and all(p.where.startswith("shape ") for p in lines)
+
+
+def test_a_second_source_adds_its_split_and_other_classes_are_refused(tmp_path):
+    def coco(name: str, category: str) -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps({
+            "images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+            "categories": [{"id": 1, "name": category}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
+                             "bbox": [1, 1, 5, 5], "segmentation": [[1, 1, 6, 1, 6, 6]]}]}))
+        return path
+
+    convert_dataset(coco("instances_train.json", "cat"), tmp_path / "out")
+    convert_dataset(coco("instances_val.json", "cat"), tmp_path / "out")
+    config = (tmp_path / "out" / "data.yaml").read_text()
+    assert "train: images/train" in config and "val: images/val" in config
+    with pytest.raises(DatasetError, match="already describes other classes"):
+        convert_dataset(coco("instances_test.json", "dog"), tmp_path / "out")
+    assert not (tmp_path / "out" / "labels" / "test").exists()
+
+
+def test_crowds_are_left_out_unless_asked(tmp_path):
+    source = tmp_path / "instances.json"
+    source.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [{"id": n, "image_id": 1, "category_id": 1, "iscrowd": n - 1,
+                         "bbox": [1, 1, 5, 5], "segmentation": [[1, 1, 6, 1, 6, 6]]}
+                        for n in (1, 2)]}))
+    assert convert_dataset(source, tmp_path / "a").written == 1
+    assert convert_dataset(source, tmp_path / "b", include_crowd=True).written == 2
+
+
+def test_bad_settings_and_unreadable_sources_name_the_key_or_the_file(tmp_path):
+    with pytest.raises(SettingsError, match="did you mean 'source'") as caught:
+        convert_from_cli({"sourc": "x"})
+    assert caught.value.key == "sourc"
+    with pytest.raises(SettingsError) as caught:
+        convert_from_cli({"source": "x", "format": "pascal"})
+    assert caught.value.key == "format"
+    with pytest.raises(DatasetError, match="does not exist"):
+        convert_dataset(tmp_path / "nothing", tmp_path / "out")
+    odd = tmp_path / "odd.json"
+    odd.write_text('{"hello": 1}')
+    with pytest.raises(DatasetError, match="is JSON but not COCO"):
+        convert_dataset(odd, tmp_path / "out")
+    slip = tmp_path / "slip.zip"
+    with zipfile.ZipFile(slip, "w") as zipped:
+        zipped.writestr("../evil.txt", "x")
+    with pytest.raises(DatasetError, match="evil.txt"):
+        convert_dataset(slip, tmp_path / "out")
+    assert not (tmp_path / "evil.txt").exists()
