@@ -660,14 +660,14 @@ class _Splits:
         usual = None if found else self._usual(split)
         where = f"key '{split}'"
         if usual is not None:
-            why = (f"{', '.join(unresolved)}: no folder or .txt list inside {self.root}"
+            why = (f"{', '.join(unresolved)}: no folder or .txt list in the dataset folder"
                    if unresolved else "not given")
             self.reader.problem(self.yaml_path, where, f"{why}; read from "
                                 f"{self.reader.shown(usual)}, found there", "warning")
             return [(usual, usual)]
         if unresolved:
             self.reader.problem(self.yaml_path, where, f"{', '.join(unresolved)}: no folder or "
-                                f".txt list inside {self.root}; split not read", "warning")
+                                ".txt list in the dataset folder; split not read", "warning")
         return found
 
     def _entry(self, split: str, entry: Any) -> Path | None:

@@ -94,8 +94,8 @@ def test_the_roboflow_sample_reads_every_box_in_pixels():
         "detect", "no label row has more than 5 numbers (class and box)")
     # Roboflow's paths, one folder too high, and its valid/ that is val/ here: said, not fatal
     assert _lines(labelset) == [
-        "data.yaml, key 'val': '../valid/images': no folder or .txt list inside "
-        f"{ROBOFLOW}; read from val/images, found there",
+        "data.yaml, key 'val': '../valid/images': no folder or .txt list in the dataset "
+        "folder; read from val/images, found there",
         "data.yaml: train: ../train/images read without the leading '../' (Roboflow writes "
         "split paths one folder too high)",
     ]
@@ -338,9 +338,10 @@ def test_a_split_path_leaving_the_dataset_is_not_read(tmp_path):
     labelset = read_yolo_dataset(root)
     assert [i.name.as_posix() for i in labelset.images] == ["a.jpg"]  # its usual folder
     assert _lines(labelset) == [
-        f"data.yaml, key 'train': '../../elsewhere/images': no folder or .txt list inside "
-        f"{root}; read from images/train, found there",
-        f"data.yaml, key 'val': '/etc': no folder or .txt list inside {root}; split not read"]
+        "data.yaml, key 'train': '../../elsewhere/images': no folder or .txt list in the "
+        "dataset folder; read from images/train, found there",
+        "data.yaml, key 'val': '/etc': no folder or .txt list in the dataset folder; split not "
+        "read"]
 
 
 def test_a_path_written_on_another_machine_falls_back_to_the_yaml_folder(tmp_path):
