@@ -52,9 +52,9 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 import numpy as np
 from PIL import Image
@@ -243,9 +243,9 @@ def _read_task(task: Mapping[str, Any], base: Path, file: str,
         problems.append(Problem(file, where, f"no image in its data (keys: {keys}): an image "
                                 "task names its image under 'image'"))
         return None
-    if not _is_text(reference):
+    if not _is_text(reference) or "\x00" in reference:
         problems.append(Problem(file, where, f"the image reference {reference!r} is not valid "
-                                "Unicode text"))
+                                "Unicode text for a file name"))
         return None
     path, name, tried = find_image(reference, base)
     if path is None:
@@ -327,7 +327,8 @@ def find_image(reference: str, base: Path) -> tuple[Path | None, PurePosixPath, 
                 return path, PurePosixPath(path.name), tried
     name = PurePosixPath(_path_of(reference)).name
     stripped = _UPLOAD_PREFIX.match(name)
-    return None, PurePosixPath(stripped.group(1) if stripped else name or "image"), tried
+    name = stripped.group(1) if stripped else name
+    return None, PurePosixPath(name if name not in ("", ".", "..") else "image"), tried
 
 
 def _candidates(reference: str) -> list[PurePosixPath]:
@@ -337,7 +338,8 @@ def _candidates(reference: str) -> list[PurePosixPath]:
     local = _local_files_path(reference)
     if local is not None:
         found.append(local)
-    elif not _is_url(reference) and not written.startswith("/"):
+    elif not _is_url(reference) and not written.startswith("/") and \
+            not PureWindowsPath(written).drive:  # C:\data\a.jpg: looked for by name only
         found.append(PurePosixPath(written))
     name = PurePosixPath(written).name
     stripped = _UPLOAD_PREFIX.match(name)
@@ -354,8 +356,16 @@ def _local_files_path(reference: str) -> PurePosixPath | None:
     """The path after ``?d=`` of a ``/data/local-files/`` reference."""
     if "?d=" not in reference and "&d=" not in reference:
         return None
-    values = parse_qs(urlsplit(reference).query).get("d")
+    values = parse_qs(_split(reference).query).get("d")
     return PurePosixPath(values[0]) if values else None
+
+
+def _split(reference: str) -> SplitResult:
+    """``urlsplit``, which refuses a malformed host (``http://[x``): then no URL at all."""
+    try:
+        return urlsplit(reference)
+    except ValueError:
+        return urlsplit("")
 
 
 def _path_of(reference: str) -> str:
@@ -365,12 +375,12 @@ def _path_of(reference: str) -> str:
     if local is not None:
         return str(local)
     if _is_url(reference):
-        return unquote(urlsplit(reference).path)
+        return unquote(_split(reference).path)
     return unquote(reference.split("?", 1)[0]).replace("\\", "/")
 
 
 def _is_url(reference: str) -> bool:
-    return urlsplit(reference).scheme.lower() in _URL_SCHEMES
+    return _split(reference).scheme.lower() in _URL_SCHEMES
 
 
 def _read_results(results: Sequence[Mapping[str, Any]], read: _Task, file: str,

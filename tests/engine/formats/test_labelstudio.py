@@ -234,6 +234,18 @@ def test_every_kind_of_reference_finds_its_image(tmp_path, reference, on_disk, n
     assert tried[-1] in (on_disk, str(PurePosixPath(on_disk)))
 
 
+@pytest.mark.parametrize(("reference", "name"), [
+    ("../outside.jpg", "outside.jpg"), ("/data/local-files/?d=../outside.jpg", "outside.jpg"),
+    ("..", "image"), ("http://[broken/outside.jpg", "outside.jpg"),
+    ("C:\\data\\outside.jpg", "outside.jpg")])
+def test_a_reference_never_looks_above_the_images_folder(tmp_path, reference, name):
+    blank_image(tmp_path / "outside.jpg", 2, 2)
+    (tmp_path / "images").mkdir()
+    path, found, tried = find_image(reference, tmp_path / "images")
+    assert (path, found) == (None, PurePosixPath(name))
+    assert not any(".." in PurePosixPath(t).parts for t in tried)
+
+
 def test_a_missing_image_is_a_problem_and_its_labels_still_come_back(tmp_path):
     tasks = fixture(UPLOAD)
     tasks[0]["data"]["image"] = "/data/upload/29/0a1b2c3d-example.png"
