@@ -33,11 +33,13 @@ yaml has ``kpt_shape``) a ``points`` object with its box and keypoints, named by
 or ``"1"``..``"K"``; a ``[K, 3]`` visibility of 0, 1 or 2 is ABSENT, OCCLUDED or VISIBLE
 (another value: the row is a problem); ``[K, 2]`` rows have no visibility, so every keypoint
 reads as VISIBLE. The rows of a detect or segment dataset are read as what they are (a polygon
-in a detect dataset stays a polygon), so nothing in them is lost; fitting them to a task is
-``engine.data.labelset_fit``'s business.
+in a detect dataset stays a polygon; an Ultralytics OBB row is a 4-point polygon), so nothing
+in them is lost; fitting them to a task is ``engine.data.labelset_fit``'s business. Objects are
+labelled with the yaml's ``names`` (none there: by their class ids, with a warning).
 
-The task: ``task`` when given, else guessed: ``kpt_shape`` in the yaml -> pose; a row with
-more than 5 numbers -> segment; class folders without a yaml -> classify; else detect.
+The task: ``task`` when given, else guessed: split folders holding class folders (and no
+``kpt_shape``) -> classify; ``kpt_shape`` in the yaml -> pose; a row with more than 5 numbers
+-> segment; else detect.
 :func:`read_yolo_dataset` returns a :class:`YoloLabelSet` (a ``LabelSet`` with ``task`` and
 ``task_reason``, saying whether it was given or why it was guessed), so the guess is a value
 the caller prints, not a problem line.
@@ -47,7 +49,8 @@ a bad line (``line N``: not numbers, a class id outside ``names``, a count of va
 has); an image that cannot be read (left out with its rows: without its size they cannot
 become pixels); a label file with no image (likewise left out); a label file that cannot be
 read (its image left out, rather than read as a background image); Roboflow OBB ``labelTxt/``
-folders (DOTA lines in pixels, not read). The rest is read. Files are only read.
+folders (DOTA lines in pixels, not read); a file name that is not UTF-8 (a warning: it is
+read). The rest is read. Files are only read.
 
 Zips: :func:`open_yolo_source` unpacks a ``.zip`` safely (``engine.utils.safe_zip``) into a
 temporary folder that lives as long as its ``with`` block, and yields the folder to read; the
