@@ -275,10 +275,13 @@ def test_without_original_size_the_image_header_gives_it(tmp_path):
     missing = read_labelstudio(export)
     assert (missing.images[0].width, missing.images[0].objects) == (0, ())
     assert any("size is unknown" in line for line in reasons(missing, "error"))
-    blank_image(tmp_path / "plane.jpg", 640, 426)
+    photo = blank_image(tmp_path / "plane.jpg", 640, 426)
+    before = photo.read_bytes(), photo.stat().st_mtime_ns
     labelset = read_labelstudio(export)
     (image,) = labelset.images
-    assert (image.width, image.height) == (640, 426) and not labelset.problems
+    assert (image.width, image.height, image.path) == (640, 426, photo)
+    assert not labelset.problems
+    assert (photo.read_bytes(), photo.stat().st_mtime_ns) == before  # only its header read
     assert close(image.objects[0].polygons[0], read_labelstudio(
         FIXTURES / POLYGONS).images[0].objects[0].polygons[0], 640)
 
