@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +195,9 @@ def read_labels(path: Path, format: str, *, images: Path | None = None,
 def guess_task(labels: LabelSet) -> tuple[str, str]:
     """The task the objects suit and why: keypoints -> pose, outlines -> segment, image tags
     alone -> classify, boxes alone -> detect."""
+    known = getattr(labels, "task", None)  # a YOLO dataset says its own (yolo_dataset.py)
+    if isinstance(known, str) and known in TASKS:
+        return known, getattr(labels, "task_reason", "the dataset's")
     kinds = {obj.kind for image in labels.images for obj in image.objects}
     if any(obj.keypoints for image in labels.images for obj in image.objects):
         return "pose", "objects with keypoints"
@@ -231,11 +234,24 @@ def convert_dataset(source: str | Path, output: str | Path, *, format: str | Non
         fitted = fit_labelset(labels, FitOptions(task_name, rectangles=rectangles,
                                                  include_crowd=include_crowd))
         written = write_yolo_dataset(fitted, output_dir, copy=copy)
+        extracted = path
     report = _report(Path(source), output_dir, chosen, why, task_name, task_why, fitted,
                      written)
+    if extracted != Path(source).expanduser():
+        report.problems = [_inside_archive(p, extracted, Path(source)) for p in report.problems]
     report.seconds = time.monotonic() - started
     _write_report(report)
     return report
+
+
+def _inside_archive(problem: Problem, folder: Path, archive: Path) -> Problem:
+    """A problem in a file extracted from ``archive`` named as ``archive: member`` (the temporary
+    folder it was read from is gone)."""
+    try:
+        member = Path(problem.file).relative_to(folder)
+    except ValueError:
+        return problem
+    return replace(problem, file=f"{archive}: {member.as_posix()}")
 
 
 def _report(source: Path, output: Path, chosen: str, why: str, task: str, task_why: str,

@@ -102,6 +102,9 @@ def test_a_cvat_zip_with_a_skeleton_converts_to_pose_and_lists_joints_and_missin
     config = (tmp_path / "out" / "data.yaml").read_text()
     assert "kpt_shape:\n- 4\n- 3" in config and "nose" in config
     assert "joints not labelled" in report.summary()
+    # lines name the member of the zip, not the temporary folder it was read from
+    assert {p.file for p in report.problems if "joints" in p.reason} == {
+        f"{archive}: annotations.xml"}
 
 
 def test_label_studio_percent_polygons_convert(tmp_path):
