@@ -150,6 +150,8 @@ def _json_format(path: Path) -> tuple[str, str]:
     except OSError as exc:
         raise DatasetError(f"cannot be read ({exc.strerror})", path=path) from exc
     if head.startswith("["):
+        if '"image_id"' in head and '"score"' in head:  # the COCO codec says what it is
+            return "coco", "a JSON list of COCO results"
         return "labelstudio", "a JSON list of tasks"
     for key, found, why in (('"shapes"', "labelme", "JSON with shapes"),
                             ('"annotations"', "coco", "JSON with images and annotations"),
@@ -171,7 +173,9 @@ def read_labels(path: Path, format: str, *, images: Path | None = None,
     if format == "labelme":
         from ..formats.labelme_labelset import read_labelme_folder
 
-        return read_labelme_folder(path if path.is_dir() else path.parent)
+        if path.is_dir():
+            return read_labelme_folder(path)
+        return read_labelme_folder(path.parent, only=[path])
     if format == "cvat":
         from ..formats.cvat import read_cvat
 
@@ -193,18 +197,25 @@ def read_labels(path: Path, format: str, *, images: Path | None = None,
 
 
 def guess_task(labels: LabelSet) -> tuple[str, str]:
-    """The task the objects suit and why: keypoints -> pose, outlines -> segment, image tags
-    alone -> classify, boxes alone -> detect."""
+    """The task most of the objects suit, and why: objects with keypoints -> pose, outlines
+    (polygons, masks) -> segment, boxes -> detect; image tags alone -> classify."""
     known = getattr(labels, "task", None)  # a YOLO dataset says its own (yolo_dataset.py)
     if isinstance(known, str) and known in TASKS:
         return known, getattr(labels, "task_reason", "the dataset's")
-    kinds = {obj.kind for image in labels.images for obj in image.objects}
-    if any(obj.keypoints for image in labels.images for obj in image.objects):
-        return "pose", "objects with keypoints"
-    if kinds & {"polygon", "mask"}:
-        return "segment", "objects with outlines"
-    if kinds:
-        return "detect", "boxes only"
+    votes = {"pose": 0, "segment": 0, "detect": 0}
+    for image in labels.images:
+        for obj in image.objects:
+            if obj.keypoints:
+                votes["pose"] += 1
+            elif obj.kind in ("polygon", "mask"):
+                votes["segment"] += 1
+            else:
+                votes["detect"] += 1
+    total = sum(votes.values())
+    if total:
+        task = max(votes, key=lambda name: (votes[name], name == "segment"))
+        what = {"pose": "have keypoints", "segment": "are outlines", "detect": "are boxes"}
+        return task, f"{votes[task]} of {total} objects {what[task]}"
     if any(image.tags for image in labels.images):
         return "classify", "image classes only"
     return "segment", "no objects found; the default"

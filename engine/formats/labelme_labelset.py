@@ -84,16 +84,17 @@ _IMAGE_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "GIF": ".gif",
 # reading
 
 
-def read_labelme_folder(root: str | Path) -> LabelSet:
-    """Every labelme JSON below ``root`` as a :class:`LabelSet` (format ``"labelme"``), with a
-    :class:`Problem` for each file, shape or image that could not be read as it is."""
+def read_labelme_folder(root: str | Path, only: Sequence[Path] | None = None) -> LabelSet:
+    """Every labelme JSON below ``root`` (or just the files ``only``, inside it) as a
+    :class:`LabelSet` (format ``"labelme"``), with a :class:`Problem` for each file, shape or
+    image that could not be read as it is."""
     folder = Path(root)
     if not folder.is_dir():
         raise DatasetError("not a folder; give the folder that holds the labelme JSON files",
                            path=folder)
     labelset = LabelSet(format="labelme", source=folder)
     named: dict[PurePosixPath, str] = {}
-    for path in _json_files(folder):
+    for path in (only if only is not None else _json_files(folder)):
         read = _read_one(folder, path, labelset)
         if read is None:
             continue

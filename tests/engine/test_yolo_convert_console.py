@@ -29,8 +29,8 @@ def _labelme_example(folder: Path) -> Path:
 def test_convert_a_labelme_folder_then_train_on_it(tmp_path):
     source = _labelme_example(tmp_path / "data_annotated")
     out = ok(yolo("convert", f"source={source}", "output=voc-yolo", cwd=tmp_path))
-    assert "format labelme (2011_000003.json: JSON with shapes); task segment (objects with " \
-           "outlines)" in out
+    assert "format labelme (2011_000003.json: JSON with shapes); task segment (12 of 12 " \
+           "objects are outlines)" in out
     assert "3 images: 12 objects read, 12 written, 0 skipped" in out
     assert "__ignore__" in out
     data = tmp_path / "voc-yolo" / "data.yaml"
