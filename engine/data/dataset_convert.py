@@ -274,7 +274,7 @@ def _report(source: Path, output: Path, chosen: str, why: str, task: str, task_w
         images_placed=written.images_placed, images_missing=written.images_missing,
         classes=list(fitted.classes), classes_added=list(fitted.classes_added),
         unmatched_joints=list(fitted.unmatched_joints),
-        problems=fitted.problems + written.problems,
+        problems=written.all_problems(fitted.problems),
     )
 
 

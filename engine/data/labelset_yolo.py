@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from ..errors import DatasetError
@@ -43,13 +43,23 @@ SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "va
 
 @dataclass
 class YoloWritten:
-    """What was written: the yaml, label files, images placed, and problems met."""
+    """What was written: the yaml, label files, images placed, and problems met.
+
+    ``amended`` maps a reader's "image not found" line (by ``id``) to the same line saying
+    where to put the image: a report shows that one in its place, not two lines.
+    """
 
     yaml_path: Path
     label_files: int = 0
     images_placed: int = 0
     images_missing: int = 0
     problems: list[Problem] = field(default_factory=list)
+    amended: dict[int, Problem] = field(default_factory=dict)
+
+    def all_problems(self, read: list[Problem]) -> list[Problem]:
+        """``read`` (the reader's and the fit's lines) with the amended ones swapped in, then
+        the writer's own."""
+        return [self.amended.get(id(p), p) for p in read] + self.problems
 
 
 def write_yolo_dataset(fitted: Fitted, output: str | Path, *, copy: bool = False
@@ -62,6 +72,7 @@ def write_yolo_dataset(fitted: Fitted, output: str | Path, *, copy: bool = False
     config = _merged(written.yaml_path, _config(fitted, splits), splits)
     root.mkdir(parents=True, exist_ok=True)
     names = _output_names([item.image for item in fitted.images])
+    unfound = {(p.file, p.missing_image): p for p in fitted.problems if p.missing_image}
     for item, name in zip(fitted.images, names, strict=True):
         split = _split(item.image.split)
         if rows is None:
@@ -75,7 +86,7 @@ def write_yolo_dataset(fitted: Fitted, output: str | Path, *, copy: bool = False
             lines = [format_line(obj.class_index, obj.values()) for obj in item.objects]
             write_label_file((root / "labels" / split / name).with_suffix(".txt"), lines)
             written.label_files += 1
-        _put_image(item.image, target, copy, written)
+        _put_image(item.image, target, copy, written, unfound)
     if rows == KEYPOINTS and "flip_idx" not in config:
         written.problems.append(Problem(str(written.yaml_path), "flip_idx", _NO_FLIP, "warning"))
     write_dataset_yaml(written.yaml_path, config)
@@ -122,7 +133,8 @@ def place_image(origin: Path, target: Path, *, copy: bool = False) -> None:
         shutil.copyfileobj(reader, writer, 1 << 20)
 
 
-def _put_image(image: LabeledImage, target: Path, copy: bool, written: YoloWritten) -> None:
+def _put_image(image: LabeledImage, target: Path, copy: bool, written: YoloWritten,
+               unfound: dict[tuple[str, str], Problem]) -> None:
     if image.path is not None and image.path.is_file():
         place_image(image.path, target, copy=copy)
         written.images_placed += 1
@@ -133,9 +145,14 @@ def _put_image(image: LabeledImage, target: Path, copy: bool, written: YoloWritt
         written.images_placed += 1
     else:
         written.images_missing += 1
-        written.problems.append(Problem(image.file, f"image {image.name}",
-                                        f"image not found: its labels are written; put the "
-                                        f"image at {target}", "warning"))
+        put = f"put the image at {target}"
+        said = unfound.get((image.file, str(image.name)))
+        if said is None:
+            written.problems.append(Problem(image.file, f"image {image.name}", f"image not "
+                                            f"found: its labels are written; {put}", "warning"))
+        else:  # the reader said where it looked: say where to put it on the same line
+            reason = f"{said.reason.rstrip('. ')}; {put}"
+            written.amended[id(said)] = replace(said, reason=reason, severity="warning")
 
 
 def _output_names(images: list[LabeledImage]) -> list[str]:

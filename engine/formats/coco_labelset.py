@@ -349,8 +349,9 @@ def _image(raw: str, relative: PurePosixPath, name: PurePosixPath, entry: Mappin
         places = ", ".join(_shown_folder(folder, reading) for folder in reading.folders)
         wanted = f"'{relative}'" + ("" if relative.name == str(relative)
                                     else f" and '{relative.name}'")
-        reading.problem(where, f"image not found (looked for {wanted} in {places}); its "
-                        "labels are read")
+        reading.labelset.problems.append(Problem(
+            reading.file, where, f"image not found (looked for {wanted} in {places}); its "
+            "labels are read", missing_image=str(name)))
     return _Image(name, int(width), int(height), path)
 
 

@@ -293,8 +293,9 @@ class _Reader:
             if place.is_file():
                 return place
         tried = ", ".join(str(p.relative_to(folder)) for p in places)
-        self.problem(title, f"image not found beside the XML (looked for {tried}); its labels "
-                     "are read", severity="warning")
+        self.labelset.problems.append(Problem(
+            self.file, title, f"image not found beside the XML (looked for {tried}); its labels "
+            "are read", "warning", missing_image=str(name)))
         return None
 
     # -- shapes

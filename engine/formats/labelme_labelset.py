@@ -205,7 +205,8 @@ def _find_image(root: Path, path: Path, file: LabelmeFile, shown: str,
             name = beside / path.with_suffix(_embedded_suffix(file.image_data)).name
         return name, None, file.image_data
     problems.append(Problem(shown, "imagePath", f"image not found: {candidate} does not exist "
-                            "and the JSON embeds no imageData; labels kept without it"))
+                            "and the JSON embeds no imageData; labels kept without it",
+                            missing_image=str(name)))
     return name, None, None
 
 

@@ -122,6 +122,9 @@ class Problem:
     where: str
     reason: str
     severity: str = "error"  # "error": left out; "warning": kept, but changed or doubtful
+    missing_image: str = ""
+    """The image's ``LabeledImage.name`` when the problem is that its file was not found (a
+    writer that places the images adds where to put it to this line rather than a second)."""
 
     def line(self) -> str:
         """One line for a report: ``file, where: reason``."""

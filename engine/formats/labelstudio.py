@@ -252,7 +252,8 @@ def _read_task(task: Mapping[str, Any], base: Path, file: str,
         fetched = " (URLs are not fetched: download the images there)" if _is_url(
             reference) else ""
         problems.append(Problem(file, where, f"image {reference!r} not found: looked for "
-                                f"{', '.join(tried) or 'nothing'} in {base}{fetched}"))
+                                f"{', '.join(tried) or 'nothing'} in {base}{fetched}",
+                                missing_image=str(name)))
     read = _Task(where)
     _read_results(results, read, file, labelset)
     width, height = _image_size(read, path, file, where, problems)

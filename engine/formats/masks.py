@@ -250,7 +250,8 @@ class _ImageReader:
                                     f"{shown} but the mask is {width}x{height}: left out")
         else:
             self.problems.append(Problem(label_file, "", f"no image JPEGImages/{stem}.* : "
-                                         "labels read without it", "warning"))
+                                         "labels read without it", "warning",
+                                         missing_image=str(voc_image_name(stem))))
         if objects is None:
             found = self._components(classes, label_file)
         elif classes is None:

@@ -185,3 +185,23 @@ def test_bad_settings_and_unreadable_sources_name_the_key_or_the_file(tmp_path):
     with pytest.raises(DatasetError, match="evil.txt"):
         convert_dataset(slip, tmp_path / "out")
     assert not (tmp_path / "evil.txt").exists()
+
+
+@pytest.mark.parametrize(("source", "format", "missing"), [
+    ("labelme/bbox_detection", "labelme", 3),
+    ("cvat/cvat_docs_example.xml", "cvat", 1),
+    ("labelstudio/converter_test_export_yolo_data_polygons.json", "labelstudio", 1),
+    ("coco/labelme2coco_annotations.json", "coco", 3),
+    ("voc_masks/labelme2voc", "masks", 3),
+])
+def test_a_missing_image_is_one_line_saying_what_was_looked_for_and_where_to_put_it(
+        tmp_path, source, format, missing):
+    report = convert_dataset(FIXTURES / source, tmp_path / "out")
+    assert report.format == format and report.images_missing == missing
+    about = [p for p in report.problems
+             if "not found" in p.reason or "no image" in p.reason]
+    assert len(about) == missing, [p.line() for p in about]
+    for problem in about:
+        assert "put the image at" in problem.reason and str(tmp_path / "out") in problem.reason
+        assert problem.severity == "warning"  # its labels are written
+    assert len({(p.file, p.where) for p in about}) == missing
