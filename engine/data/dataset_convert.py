@@ -34,6 +34,7 @@ TASKS = ("classify", "detect", "segment", "pose")
 CLI_KEYS = ("source", "output", "format", "task", "images", "rectangles", "copy",
             "include_crowd")
 REPORT_NAME = "convert-report.txt"
+_ROBOFLOW_COCO = "_annotations.coco.json"
 _SHOWN = 20
 _PEEK = 1 << 20
 """Bytes of a JSON file read to tell which tool wrote it."""
@@ -131,10 +132,16 @@ def guess_format(path: Path) -> tuple[str, str]:
         return "yolo", yamls[0].name
     if (path / "SegmentationObject").is_dir() or (path / "SegmentationClass").is_dir():
         return "masks", "SegmentationObject/SegmentationClass folders"
+    roboflow = sorted(path.glob(f"*/{_ROBOFLOW_COCO}"))
+    if roboflow:
+        return "coco", f"{roboflow[0].relative_to(path).as_posix()} (a Roboflow COCO export)"
     jsons = sorted(path.glob("*.json")) or sorted((path / "annotations").glob("*.json"))
     if jsons:
         found, why = _json_format(jsons[0])
-        return found, f"{jsons[0].name}: {why}"
+        return found, f"{jsons[0].relative_to(path).as_posix()}: {why}"
+    xmls = sorted(path.glob("*.xml"))
+    if len(xmls) == 1:  # a CVAT task export names its XML after the task or subset
+        return "cvat", f"{xmls[0].name}: an XML file"
     if (path / "train").is_dir():
         return "yolo", "train/<class>/ folders"
     raise DatasetError("holds no labels this reads (annotations.xml, a dataset yaml, "
@@ -169,6 +176,9 @@ def read_labels(path: Path, format: str, *, images: Path | None = None,
     if format == "coco":
         from ..formats.coco_labelset import read_coco_labelset
 
+        if path.is_dir():
+            return _merged([read_coco_labelset(json, images) for json in _coco_files(path)],
+                           path)
         return read_coco_labelset(path, images)
     if format == "labelme":
         from ..formats.labelme_labelset import read_labelme_folder
@@ -194,6 +204,45 @@ def read_labels(path: Path, format: str, *, images: Path | None = None,
         return read_yolo_dataset(path, task)
     raise SettingsError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}",
                         key="format")
+
+
+def _coco_files(folder: Path) -> list[Path]:
+    """The COCO JSONs of a folder: its own, those in ``annotations/`` (COCO's and Datumaro's
+    ``instances_<split>.json``), or one per split folder (Roboflow's)."""
+    candidates = (sorted(folder.glob("*.json")) + sorted((folder / "annotations").glob("*.json"))
+                  + sorted(folder.glob(f"*/{_ROBOFLOW_COCO}")))
+    found = [json for json in candidates if _is_coco_dataset(json)]
+    if not found:
+        raise DatasetError("holds no COCO JSON (looked in it, in annotations/ and for "
+                           f"<split>/{_ROBOFLOW_COCO}); give the JSON file itself", path=folder)
+    return found
+
+
+def _is_coco_dataset(path: Path) -> bool:
+    """Whether ``path`` starts like a COCO dataset file (not a results list, nor another
+    tool's JSON)."""
+    try:
+        return _json_format(path) == ("coco", "JSON with images and annotations")
+    except DatasetError:
+        return False
+
+
+def _merged(sets: list[LabelSet], source: Path) -> LabelSet:
+    """One set of several files' sets (a COCO file per split): their images, classes in the
+    order first seen, and problems; joints from the first that names any."""
+    merged = LabelSet(sets[0].format, source)
+    for part in sets:
+        merged.images += part.images
+        merged.problems += part.problems
+        for name in part.labels:
+            merged.add_label(name)
+        if part.keypoint_names and not merged.keypoint_names:
+            merged.keypoint_names, merged.skeleton = part.keypoint_names, part.skeleton
+        elif part.keypoint_names and part.keypoint_names != merged.keypoint_names:
+            merged.problems.append(Problem(str(part.source), "categories", "names other "
+                                           f"keypoints than {sets[0].source.name}; its joints "
+                                           "are matched to those by name", "warning"))
+    return merged
 
 
 def guess_task(labels: LabelSet) -> tuple[str, str]:

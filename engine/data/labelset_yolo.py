@@ -6,7 +6,8 @@ for row tasks, ``<split>/<class>/<name>`` for classify, ``data.yaml`` at the top
 named by their file name alone, whatever folders the source kept them in (a labelme2coco
 ``JPEGImages/a.jpg`` is ``images/train/a.jpg``); two images of the same name in different
 source folders keep those folders in the name, joined by ``_``. An image with no split is
-``train``; when no image is ``val``, ``val`` reads the train images (the yaml says so).
+``train``; when no image is ``val``, ``val`` reads the train images (the yaml says so), and
+when none is ``train`` (a COCO ``instances_val2017.json`` alone), ``train`` reads val's.
 Converting into a folder that already holds a dataset of the same classes adds the new splits
 to its yaml (a COCO ``train`` JSON, then its ``val`` JSON); one of other classes is refused
 before anything is written.
@@ -170,7 +171,9 @@ def _output_names(images: list[LabeledImage]) -> list[str]:
 
 
 def _split(split: str | None) -> str:
-    return SPLIT_NAMES.get((split or "train").lower(), "train")
+    """The output split of a source's (``val2017`` and ``Validation`` are ``val``)."""
+    name = (split or "train").lower()
+    return SPLIT_NAMES.get(name, SPLIT_NAMES.get(name.rstrip("0123456789"), "train"))
 
 
 def _folder(class_name: str) -> str:
@@ -183,7 +186,8 @@ def _config(fitted: Fitted, splits: set[str]) -> dict:
     rows = label_rows(fitted.task)
     base = "images/" if rows is not None else ""
     folders = {split: f"{base}{split}" for split in sorted(splits) or ["train"]}
-    folders.setdefault("train", f"{base}train")
+    # a val (or test) file alone: train reads its images, so the yaml names folders that exist
+    folders.setdefault("train", folders.get("val", next(iter(folders.values()))))
     folders.setdefault("val", folders["train"])
     pose = rows == KEYPOINTS
     joints = list(fitted.keypoint_names)

@@ -205,3 +205,64 @@ def test_a_missing_image_is_one_line_saying_what_was_looked_for_and_where_to_put
         assert "put the image at" in problem.reason and str(tmp_path / "out") in problem.reason
         assert problem.severity == "warning"  # its labels are written
     assert len({(p.file, p.where) for p in about}) == missing
+
+
+def _coco_with_blanks(json_source: Path, json_target: Path, images: Path) -> None:
+    """A COCO fixture copied to ``json_target`` with blank photos of its sizes in ``images``."""
+    json_target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(json_source, json_target)
+    for image in json.loads(json_target.read_text())["images"]:
+        _blank(images / image["file_name"], image["width"], image["height"])
+
+
+def _label_files(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in (out / "labels").rglob("*.txt"))
+
+
+def test_a_coco_folder_with_annotations_per_split_converts_every_split(tmp_path):
+    # Datumaro's (and COCO's own) layout: annotations/instances_<split>.json, images/<split>/
+    root = tmp_path / "coco"
+    for split in ("train", "val"):
+        _coco_with_blanks(FIXTURES / "coco" / f"datumaro_instances_{split}.json",
+                          root / "annotations" / f"instances_{split}.json",
+                          root / "images" / split)
+    before = _digests(root)
+    report = convert_dataset(root, tmp_path / "out", task="segment")
+    assert report.format == "coco"
+    assert (report.images, report.images_missing) == (2, 0)
+    assert _label_files(tmp_path / "out") == ["labels/train/a.txt", "labels/val/b.txt"]
+    config = (tmp_path / "out" / "data.yaml").read_text()
+    assert "train: images/train" in config and "val: images/val" in config
+    assert _digests(root) == before
+
+
+def test_a_roboflow_coco_export_folder_is_coco_with_its_split_folders(tmp_path):
+    root = tmp_path / "roboflow"
+    for split, fixture in (("train", "train"), ("valid", "val")):
+        _coco_with_blanks(FIXTURES / "coco" / f"datumaro_instances_{fixture}.json",
+                          root / split / "_annotations.coco.json", root / split)
+    assert guess_format(root)[0] == "coco"
+    report = convert_dataset(root, tmp_path / "out", task="detect")
+    assert (report.images, report.images_missing) == (2, 0)
+    assert _label_files(tmp_path / "out") == ["labels/train/a.txt", "labels/val/b.txt"]
+
+
+def test_a_coco_val2017_file_alone_is_the_val_split_and_train_names_a_folder_that_exists(
+        tmp_path):
+    root = tmp_path / "coco"
+    _coco_with_blanks(FIXTURES / "coco" / "datumaro_instances_val.json",
+                      root / "annotations" / "instances_val2017.json", root / "images" / "val2017")
+    report = convert_dataset(root / "annotations" / "instances_val2017.json", tmp_path / "out",
+                             task="segment")
+    assert report.images_missing == 0
+    assert _label_files(tmp_path / "out") == ["labels/val/b.txt"]
+    dataset = load_detect_dataset(tmp_path / "out" / "data.yaml", "segment")
+    assert [p.name for p in dataset.splits["train"]] == ["b.jpg"]  # train reads val's images
+    assert [p.name for p in dataset.splits["val"]] == ["b.jpg"]
+
+
+def test_a_cvat_task_folder_whose_xml_is_named_after_the_subset_is_guessed(tmp_path):
+    folder = tmp_path / "export_task"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "cvat" / "datumaro_task.xml", folder / "train.xml")
+    assert guess_format(folder) == ("cvat", "train.xml: an XML file")
