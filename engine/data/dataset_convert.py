@@ -189,6 +189,9 @@ def read_labels(path: Path, format: str, *, images: Path | None = None,
     if format == "cvat":
         from ..formats.cvat import read_cvat
 
+        xmls = sorted(path.glob("*.xml")) if path.is_dir() else []
+        if not (path / "annotations.xml").is_file() and len(xmls) == 1:
+            return read_cvat(xmls[0])  # a task export's XML named after its subset
         return read_cvat(path)
     if format == "labelstudio":
         from ..formats.labelstudio import read_labelstudio

@@ -11,7 +11,8 @@ The codecs keep what the tool drew; this module decides what it means for a task
   a point set has no outline and is left out;
 - detect: the box of anything with an extent;
 - pose: a point set's box and keypoints, its joints matched to the target's by name (exactly,
-  then ignoring case, spaces, ``-`` and ``_``); joints the target lacks are listed (the caller
+  then ignoring case, spaces, ``-`` and ``_``; a source that declares no joints uses those its
+  objects name, in order); joints the target lacks are listed (the caller
   may map them by hand with ``joint_map``), target joints the object lacks are "not labelled"
   (visibility 0), and a polygon or rectangle without points is left out.
 
@@ -156,7 +157,7 @@ class _Fitter:
         self.classes = list(options.classes if options.classes is not None else labels.labels)
         self.index = {name: i for i, name in enumerate(self.classes)}
         self.joints = tuple(options.keypoint_names if options.keypoint_names is not None
-                            else labels.keypoint_names)
+                            else labels.keypoint_names or _used_joints(labels))
         self.problems: list[Problem] = list(labels.problems)
         self.read = self.written = self.skipped = 0
         self.added: list[str] = []
@@ -328,6 +329,16 @@ class _Fitter:
             self.problems.append(Problem(image.file, where, "no labelled joint of the schema"))
             return None
         return FittedObject(index, box=_normalised_box(bounds, image), keypoints=tuple(values))
+
+
+def _used_joints(labels: LabelSet) -> tuple[str, ...]:
+    """The joint names a set's objects use, in the order first seen (for a source that
+    declares none: CVAT ``<points>``, labelme point groups)."""
+    names: dict[str, None] = {}
+    for image in labels.images:
+        for obj in image.objects:
+            names.update((point.name, None) for point in obj.keypoints)
+    return tuple(names)
 
 
 def _normalised_box(bounds: tuple[float, float, float, float], image: LabeledImage

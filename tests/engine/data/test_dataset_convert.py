@@ -266,3 +266,7 @@ def test_a_cvat_task_folder_whose_xml_is_named_after_the_subset_is_guessed(tmp_p
     folder.mkdir()
     shutil.copy(FIXTURES / "cvat" / "datumaro_task.xml", folder / "train.xml")
     assert guess_format(folder) == ("cvat", "train.xml: an XML file")
+    _blank(folder / "images" / "img0.jpg", 8, 8)
+    _blank(folder / "images" / "img1.jpg", 10, 10)
+    report = convert_dataset(folder, tmp_path / "out", task="detect")
+    assert (report.images, report.images_missing) == (2, 0)

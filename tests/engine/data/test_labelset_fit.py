@@ -154,3 +154,18 @@ def test_two_images_of_one_name_keep_their_folders(tmp_path):
     write_yolo_dataset(fitted, tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out/labels/train").iterdir()) == [
         "x_a.txt", "y_a.txt"]
+
+
+def test_a_pose_source_that_declares_no_joints_takes_its_objects_joint_names_in_order():
+    # a CVAT <points> shape or a labelme point group names its joints only on the points
+    first = LabeledObject("hand", "points", "points 1", keypoints=(
+        Keypoint("thumb", 20, 10), Keypoint("index", 40, 30)))
+    second = LabeledObject("hand", "points", "points 2", keypoints=(
+        Keypoint("index", 60, 50), Keypoint("ring", 80, 70)))
+    labels = LabelSet("cvat", Path("a.xml"), [_image([first, second])], ["hand"])
+    fitted = fit_labelset(labels, FitOptions("pose"))
+    assert fitted.keypoint_names == ("thumb", "index", "ring")
+    assert (fitted.written, fitted.skipped, fitted.unmatched_joints) == (2, 0, ())
+    rows = [obj.keypoints for obj in fitted.images[0].objects]
+    assert rows[0] == pytest.approx((0.1, 0.1, 2, 0.2, 0.3, 2, 0, 0, 0))
+    assert rows[1] == pytest.approx((0, 0, 0, 0.3, 0.5, 2, 0.4, 0.7, 2))
