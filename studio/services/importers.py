@@ -195,7 +195,7 @@ def _folder_format(path: Path) -> tuple[str | None, str]:
     if found is not None:
         return found, why
     if _holds_images(path):
-        return "images", "images without labels"
+        return "images", "no labels found beside them"
     return None, why
 
 

@@ -1,5 +1,6 @@
-"""Choose what to import: a source (file or folder), its format (detected, changeable) and
-whether to copy the images into the project. The dialog only chooses; the caller runs
+"""Choose what to import: a source (file, folder or zip), its format (detected with the reason,
+changeable), whether to copy the images into the project and, for another tool's labels in a
+segmentation project, what rectangles become. The dialog only chooses; the caller runs
 ``studio.services.importers.import_dataset`` in a Job."""
 
 from __future__ import annotations
@@ -22,26 +23,34 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..services.import_labelset import LABELSET_FORMATS
 from ..services.importers import (
     FORMAT_LABELS,
     FORMAT_TASKS,
     FORMATS,
-    detect_format,
+    detect_format_why,
     wrong_task_message,
 )
+from ..state.models import POLYGON, annotation_kind
 from .file_dialogs import start_folder
 
-FILE_FILTER = ("Datasets (*.yaml *.yml *.json);;"
+FILE_FILTER = ("Datasets (*.yaml *.yml *.json *.xml *.zip);;"
                "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)")
+RECTANGLE_CHOICES = (("polygon", "Import rectangles as 4-point polygons"),
+                     ("skip", "Skip rectangles"))
+HOLDS_RECTANGLES = tuple(name for name in LABELSET_FORMATS if name != "masks")
+"""The formats whose tools draw rectangles (mask PNGs hold none)."""
 
 
 @dataclass(frozen=True)
 class ImportChoice:
-    """What the user chose: the source, its format and whether images are copied."""
+    """What the user chose: the source, its format, whether images are copied, and what a
+    rectangle becomes in a segmentation project (``polygon`` or ``skip``)."""
 
     source: Path
     format: str
     copy: bool
+    rectangles: str = "polygon"
 
 
 class ImportDialog(QDialog):
@@ -56,8 +65,9 @@ class ImportDialog(QDialog):
         self._task = task
         self._project_folder = project_folder
         self._detected: str | None = None
+        self._why = ""
         self.path_edit = QLineEdit()
-        self.path_edit.setPlaceholderText("A dataset yaml, a COCO JSON, or a folder")
+        self.path_edit.setPlaceholderText("A dataset yaml, JSON, XML or zip, or a folder")
         self.file_button = QPushButton("File…")
         self.folder_button = QPushButton("Folder…")
         self.format_combo = QComboBox()
@@ -70,6 +80,13 @@ class ImportDialog(QDialog):
         self.problem_label.setWordWrap(True)
         self.problem_label.setStyleSheet("color: #d55e00")
         self.problem_label.hide()
+        self.rectangles_label = QLabel("Rectangles")
+        self.rectangles_combo = QComboBox()
+        for value, text in RECTANGLE_CHOICES:
+            self.rectangles_combo.addItem(text, value)
+        self.rectangles_combo.setToolTip(
+            "A segmentation project trains on outlines: a rectangle drawn in the other tool "
+            "can become a 4-point polygon, or be left out. Either way the report lists them.")
         self.copy_check = QCheckBox("Copy images into the project")
         self.copy_check.setToolTip("Off: the images stay where they are and the project "
                                    "refers to them. On: the project keeps its own copies.")
@@ -96,6 +113,7 @@ class ImportDialog(QDialog):
         form.addRow("Source", row)
         form.addRow("Format", self.format_combo)
         form.addRow("", self.detected_label)
+        form.addRow(self.rectangles_label, self.rectangles_combo)
         form.addRow("", self.copy_check)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -120,7 +138,7 @@ class ImportDialog(QDialog):
 
     def _detect(self, text: str) -> None:
         text = text.strip()
-        detected = detect_format(text) if text else None
+        detected, self._why = detect_format_why(text) if text else (None, "")
         index = self.format_combo.findData(detected) if detected else -1
         self.format_combo.setCurrentIndex(index)
         self._detected = detected
@@ -137,7 +155,15 @@ class ImportDialog(QDialog):
         chosen = self.selected_format()
         if not text or chosen is None or not Path(text).expanduser().exists():
             return None
-        return ImportChoice(Path(text).expanduser(), chosen, self.copy_check.isChecked())
+        rectangles = str(self.rectangles_combo.currentData()) if self._asks_rectangles() \
+            else "polygon"
+        return ImportChoice(Path(text).expanduser(), chosen, self.copy_check.isChecked(),
+                            rectangles)
+
+    def _asks_rectangles(self) -> bool:
+        """Only a segmentation project fed another tool's labels has rectangles to place."""
+        return (self._task is not None and annotation_kind(self._task) == POLYGON
+                and self.selected_format() in HOLDS_RECTANGLES)
 
     def start_folder(self) -> str:
         """Where the browse dialogs open: the source typed so far, else the project's folder,
@@ -163,6 +189,9 @@ class ImportDialog(QDialog):
         self.problem_label.setVisible(bool(problem))
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(self.choice() is not None and self._fits_task())
+        asks = self._asks_rectangles()
+        self.rectangles_label.setVisible(asks)
+        self.rectangles_combo.setVisible(asks)
         self._fit_height()
 
     def _fit_height(self) -> None:
@@ -186,9 +215,10 @@ class ImportDialog(QDialog):
         if not Path(text).expanduser().exists():
             return f"Not found: {text}"
         detected = self._detected
-        what = (f"Detected: {FORMAT_LABELS[detected]}" if detected
-                else "Format not recognised: choose one")
-        return what
+        if detected is None:
+            return "Format not recognised: choose one" + (f" ({self._why})" if self._why
+                                                           else "")
+        return f"Detected: {FORMAT_LABELS[detected]}" + (f" — {self._why}" if self._why else "")
 
     def _problem_text(self) -> str:
         """The whole wrong-task message, in people's words, or "" when the format fits."""

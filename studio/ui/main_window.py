@@ -144,6 +144,12 @@ class MainWindow(QMainWindow):
                          lambda: self.export_dataset("yolo"), "Ctrl+Shift+E"),
             self._action(file_menu, "Export Dataset as &COCO JSON…",
                          lambda: self.export_dataset("coco")),
+            self._action(file_menu, "Export Dataset as &labelme JSON…",
+                         lambda: self.export_dataset("labelme")),
+            self._action(file_menu, "Export Dataset as C&VAT 1.1 XML…",
+                         lambda: self.export_dataset("cvat")),
+            self._action(file_menu, "Export Dataset as &Mask PNGs…",
+                         lambda: self.export_dataset("masks")),
         ]
         file_menu.addSeparator()
         self.project_actions.append(
