@@ -531,12 +531,80 @@ def _paint(image: LabeledImage, index: Mapping[str, int], record: list[Problem]
 def _area(item: LabeledObject, height: int, width: int) -> np.ndarray | None:
     """The pixels ``item`` covers, or None for a kind that has no area (points)."""
     if item.kind in ("polygon", "mask"):
-        return fill_outlines(item.polygons, item.holes, height, width).astype(bool)
+        rings, lines = [], []
+        for ring in item.polygons:
+            parts, spurs = split_links(ring)
+            rings += parts
+            lines += spurs
+        outer = [r for r in rings if not any(_inside(r, other) for other in rings
+                                             if other is not r)]
+        holes = [r for r in rings if not any(r is o for o in outer)]
+        area = fill_outlines(outer, [*holes, *item.holes], height, width)
+        if lines:  # a one-pixel spur of a traced mask: filled as one, the ring painted it
+            cv2.polylines(area, [np.round(line).astype(np.int32) for line in lines], False, 1)
+        return area.astype(bool)
     if item.kind == "rectangle" and item.box is not None:
         x1, y1, x2, y2 = item.box
         corners = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float64)
         return fill_outlines([corners], [], height, width).astype(bool)
     return None
+
+
+def split_links(ring: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The parts of an outline that a YOLO row joined into one (parts and holes linked by
+    edges walked there and back, ``engine.data.polygons.merge_polygons``): filled as one, the
+    links would paint a line of pixels over the objects they cross. Also the edges walked
+    there and back that are not links between parts (a traced one-pixel spur), as ``[2, 2]``
+    segments to draw.
+
+    An edge whose reverse is also in the ring is a link; the chains between links are put
+    back together end to start. A ring without links comes back alone."""
+    points = np.asarray(ring, np.float64).reshape(-1, 2)
+    count = len(points)
+    keys = [tuple(point) for point in points]
+    edges = {(keys[i], keys[(i + 1) % count]) for i in range(count)}
+    linked = [(keys[(i + 1) % count], keys[i]) in edges and keys[i] != keys[(i + 1) % count]
+              for i in range(count)]
+    if not any(linked):
+        return [points], []
+    start = linked.index(True) + 1  # the chains, each from just after a link to just before one
+    chains: list[list[int]] = []
+    for step in range(count):
+        i = (start + step) % count
+        if not chains or linked[(i - 1) % count]:
+            chains.append([])
+        chains[-1].append(i)
+    rings = [r for r in _closed(chains, keys) if len(r) >= 3]
+    on_rings = {keys[i] for r in rings for i in r}
+    spurs = [points[[i, (i + 1) % count]] for i in range(count) if linked[i]
+             and not (keys[i] in on_rings and keys[(i + 1) % count] in on_rings)]
+    return [points[r] for r in rings], spurs
+
+
+def _closed(chains: list[list[int]], keys: list[tuple]) -> list[list[int]]:
+    """Chains joined into closed rings: each followed by the unused chain that starts at the
+    point it ends on (one chain is a ring when it ends where it starts)."""
+    unused = [chain for chain in chains if chain]
+    rings = []
+    while unused:
+        ring = unused.pop(0)
+        while keys[ring[-1]] != keys[ring[0]] or len(ring) == 1:
+            follow = next((c for c in unused if keys[c[0]] == keys[ring[-1]]), None)
+            if follow is None:
+                break
+            unused.remove(follow)
+            ring += follow[1:]
+        if len(ring) > 1 and keys[ring[-1]] == keys[ring[0]]:
+            ring = ring[:-1]
+        rings.append(ring)
+    return rings
+
+
+def _inside(ring: np.ndarray, other: np.ndarray) -> bool:
+    """Whether every point of ``ring`` lies in or on ``other`` (a hole in its outline)."""
+    contour = np.asarray(other, np.float32).reshape(-1, 1, 2)
+    return len(other) >= 3 and all(
+        cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in ring)
 
 
 def _save_png(path: Path, indices: np.ndarray) -> Path:

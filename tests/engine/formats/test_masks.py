@@ -393,3 +393,17 @@ def test_a_photo_turned_by_its_exif_matches_masks_of_its_shown_size(tmp_path):
     (image,) = labelset.images
     assert (image.width, image.height, len(image.objects)) == (16, 10, 1)
     assert image.path == root / "JPEGImages" / "a.jpg"
+
+
+def test_a_yolo_outline_joining_two_parts_paints_no_line_over_what_its_link_crosses(tmp_path):
+    # a YOLO row holds an object in parts as one outline, walked from part to part and back
+    from engine.data.polygons import merge_polygons
+
+    under = LabeledObject("cat", "polygon", "line 1", polygons=(_square(10, 8, 4),))
+    joined = merge_polygons([_square(0, 9, 4), _square(20, 9, 4)])
+    parts = LabeledObject("dog", "polygon", "line 2", polygons=(joined,))
+    image = LabeledImage(PurePosixPath("a.jpg"), 30, 20, "a.txt", objects=(under, parts))
+    write_masks(LabelSet("yolo", tmp_path, [image], ["cat", "dog"]), tmp_path / "out")
+    instances = np.array(Image.open(tmp_path / "out" / "SegmentationObject" / "a.png"))
+    assert (instances == 1).sum() == 25  # the 5x5 pixels of the square under the link
+    assert (instances == 2).sum() == 50  # two 5x5 parts, and nothing between them
