@@ -218,7 +218,7 @@ class ImportDialog(QDialog):
         if detected is None:
             return "Format not recognised: choose one" + (f" ({self._why})" if self._why
                                                            else "")
-        return f"Detected: {FORMAT_LABELS[detected]}" + (f" — {self._why}" if self._why else "")
+        return f"Detected: {FORMAT_LABELS[detected]}" + (f", from {self._why}" if self._why else "")
 
     def _problem_text(self) -> str:
         """The whole wrong-task message, in people's words, or "" when the format fits."""

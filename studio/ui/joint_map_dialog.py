@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -26,7 +27,8 @@ from engine.data.labelset_fit import match_joints
 from ..services.wording import plural
 
 LEAVE_OUT = "Leave out"
-_WARNING = "color: #d55e00"
+_WARNING_COLOUR = "#d55e00"
+_WARNING = f"color: {_WARNING_COLOUR}"
 
 
 class JointMapDialog(QDialog):
@@ -79,6 +81,8 @@ class JointMapDialog(QDialog):
     def _add_row(self, row: int, name: str, index: int | None, unmatched: bool) -> None:
         item = QTableWidgetItem(name + ("  (no match by name)" if unmatched else ""))
         item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        if unmatched:  # the rows to decide stand out, in the warning colour of the dialogs
+            item.setForeground(QColor(_WARNING_COLOUR))
         self.table.setItem(row, 0, item)
         combo = QComboBox()
         combo.addItem(LEAVE_OUT, None)

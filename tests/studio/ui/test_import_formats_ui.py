@@ -75,7 +75,8 @@ def test_the_dialog_names_the_format_and_why_and_asks_about_rectangles(qtbot, tm
     dialog.show()
     assert dialog.selected_format() == "labelme"
     assert dialog.detected_label.text() == (
-        "Detected: labelme JSON (a folder of .json files) — 2011_000003.json: JSON with shapes")
+        "Detected: labelme JSON (a folder of .json files), from 2011_000003.json: JSON with "
+        "shapes")
     assert dialog.rectangles_combo.isVisible()
     assert dialog.choice().rectangles == "polygon"
     dialog.rectangles_combo.setFocus()
