@@ -135,3 +135,33 @@ def test_an_export_is_atomic_cancellable_and_never_overwrites_other_files(make_p
     export_tool_format(project, tmp_path / "out", "cvat")
     assert not list((tmp_path / "out").glob("*.json"))
     assert (tmp_path / "out" / "annotations.xml").is_file()
+
+
+def test_coco_round_trip_from_labelme2coco(make_project, tmp_path):
+    import json
+    import shutil
+
+    from engine.formats.coco_labelset import read_coco_labelset
+    from studio.services.dataset_export import export_coco
+
+    from .test_import_labelset import FIXTURES, blank
+
+    source = tmp_path / "coco"
+    source.mkdir()
+    shutil.copy(FIXTURES / "coco" / "labelme2coco_annotations.json", source / "annotations.json")
+    for entry in json.loads((source / "annotations.json").read_text())["images"]:
+        blank(source / entry["file_name"], entry["width"], entry["height"])
+    project = make_project("segment", classes=())
+    import_dataset(project, source / "annotations.json")
+    out = tmp_path / "out"
+    export_coco(project, out / "instances.json", images_folder=out)
+    back = read_coco_labelset(out / "instances.json")
+    held = project_objects(project)
+    assert sum(len(image.objects) for image in back.images) == 12
+    for image in back.images:
+        assert image.path is not None
+        mine = held[image.name.name]
+        assert [o.label for o in image.objects] == [label for label, _ in mine]
+        for obj, (_, polygon) in zip(image.objects, mine, strict=True):
+            (ring,) = obj.polygons
+            assert np.abs(ring - polygon).max() <= 1e-6 * max(image.width, image.height)

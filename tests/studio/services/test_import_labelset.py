@@ -270,3 +270,42 @@ def test_mask_pngs_become_polygons(make_project, tmp_path):
     assert found["2011_000006.jpg"] == {"person": 4, "chair": 1, "sofa": 1}
     assert summary.annotations == 12
     assert digest(source) == before
+
+
+def test_label_studio_keypoints_by_joint_name(make_project, tmp_path):
+    source = tmp_path / "ls"
+    source.mkdir()
+    name = "sdk_test_export_yolo_data_keypoints.json"
+    shutil.copy(FIXTURES / "labelstudio" / name, source / name)
+    blank(source / "image1.jpg", 216, 174)  # data.image is /data/upload/18/image1.jpg
+    project = make_project("pose", classes=())  # COCO person: nose, left_eye, right_eye
+    assert source_joints(project, source / name, "labelstudio") == (
+        "nose", "left_eye", "right_eye")
+    summary = import_dataset(project, source / name)
+    assert summary.images == 1 and summary.annotations == 1
+    (rows,) = images_of(project).values()
+    results = json.loads((source / name).read_text())[0]["annotations"][0]["result"]
+    points = {r["value"]["keypointlabels"][0]: (r["value"]["x"] / 100, r["value"]["y"] / 100)
+              for r in results if r.get("type") == "keypointlabels"}
+    keypoints = rows[0].keypoints
+    for index, joint in enumerate(("nose", "left_eye", "right_eye")):
+        assert keypoints[index * 3: index * 3 + 2] == pytest.approx(points[joint], abs=1e-12)
+
+
+def test_a_yolo_zip_as_roboflow_writes_it(make_project, tmp_path):
+    from engine.data.shape_samples import make_shapes_dataset
+
+    folder = make_shapes_dataset(tmp_path / "shapes", size=32, train=2, val=1).parent
+    archive = tmp_path / "shapes.zip"  # shapes/shapes.yaml, shapes/images/..., one top folder
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zipped.write(path, path.relative_to(folder.parent).as_posix())
+    assert detect_format_why(archive)[0] == "yolo-segment"
+    project = make_project("segment", classes=())
+    summary = import_dataset(project, archive)
+    assert summary.images == 3 and summary.annotations > 0
+    with project.database.session() as session:
+        stored = session.scalars(select(Image)).all()
+        assert {image.split for image in stored} == {"train", "val"}
+        assert all(image.copied and project.resolve(image.path).is_file() for image in stored)
