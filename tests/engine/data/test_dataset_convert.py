@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -270,3 +271,69 @@ def test_a_cvat_task_folder_whose_xml_is_named_after_the_subset_is_guessed(tmp_p
     _blank(folder / "images" / "img1.jpg", 10, 10)
     report = convert_dataset(folder, tmp_path / "out", task="detect")
     assert (report.images, report.images_missing) == (2, 0)
+
+
+def test_bad_labelme_files_are_one_line_each_and_the_rest_converts(tmp_path):
+    source = _labelme_example(tmp_path)
+    good = json.loads((source / "2011_000025.json").read_text())
+    shapes = [s for s in good["shapes"] if s["label"] != "__ignore__"]
+    (source / "broken.json").write_text(json.dumps(good)[:300])  # cut short: malformed
+    short = dict(good, shapes=[dict(shapes[0], points=shapes[0]["points"][:2])],
+                 imagePath="short.jpg")
+    (source / "short.json").write_text(json.dumps(short))
+    _blank(source / "short.jpg", good["imageWidth"], good["imageHeight"])
+    windows = dict(good, shapes=shapes, imagePath="C:\\Users\\me\\photos\\windows.jpg")
+    (source / "windows.json").write_text(json.dumps(windows))
+    _blank(source / "windows.jpg", good["imageWidth"], good["imageHeight"])
+    (source / "latin1.json").write_bytes(json.dumps(dict(good, imagePath="XX.jpg")).encode()
+                                         .replace(b"XX", "café".encode("latin-1")))
+    odd_name = os.fsencode(source) + b"/caf\xe9.json"
+    with open(odd_name, "wb") as file:
+        file.write(json.dumps(dict(good, shapes=shapes, imagePath="odd.jpg")).encode())
+    before = _digests(source)
+    report = convert_dataset(source, tmp_path / "out")
+    lines = {Path(p.file).name: p for p in report.problems if "__ignore__" not in p.reason}
+    assert sorted(lines) == ["broken.json", "caf\ufffd.json", "latin1.json", "short.json",
+                             "windows.json"], [p.line() for p in report.problems]
+    assert lines["broken.json"].where == "line 1" and "not valid JSON" in lines["broken.json"].reason
+    assert lines["short.json"].where == "shape 0" and "at least 3 points" in lines[
+        "short.json"].reason
+    assert lines["windows.json"].where == "imagePath" and "absolute" in lines[
+        "windows.json"].reason
+    assert "UTF-8" in lines["latin1.json"].reason and "UTF-8" in lines["caf\ufffd.json"].reason
+    # the three good photos, and the Windows path's photo found by its name beside the JSON
+    assert report.written == 12 + 3 and report.images_missing == 0  # windows.json: 2 bus, car
+    assert (tmp_path / "out" / "images" / "train" / "windows.jpg").samefile(source / "windows.jpg")
+    assert _digests(source) == before
+
+
+@pytest.mark.parametrize(("name", "text", "line"), [
+    ("annotations.xml", '<?xml version="1.0"?>\n<annotations>\n  <image id="0" name="a.jpg"'
+                        ' width="4" height="4">\n  </imag>\n</annotations>\n', 4),
+    ("tasks.json", '[\n  {"id": 1, "data": {"image": "a.jpg"},\n  "annotations": [}\n]\n', 3),
+    ("coco.json", '{\n "images": [],\n "annotations": [],\n "categories": [,]\n}\n', 4),
+])
+def test_a_malformed_file_is_one_message_naming_its_line_and_nothing_is_written(
+        tmp_path, name, text, line):
+    source = tmp_path / name
+    source.write_text(text)
+    with pytest.raises(DatasetError) as caught:
+        convert_dataset(source, tmp_path / "out")
+    assert caught.value.line == line and str(source) in str(caught.value)
+    assert not (tmp_path / "out").exists()
+    assert source.read_text() == text
+
+
+def test_a_cvat_polygon_of_two_points_is_one_line_and_the_rest_converts(tmp_path):
+    source = tmp_path / "annotations.xml"
+    source.write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n'
+        '  <image id="0" name="a.jpg" width="10" height="10">\n'
+        '    <polygon label="cat" points="1,1;5,5" occluded="0"/>\n'
+        '    <polygon label="cat" points="1,1;5,1;5,5" occluded="0"/>\n'
+        '  </image>\n</annotations>\n')
+    _blank(tmp_path / "images" / "a.jpg", 10, 10)
+    report = convert_dataset(source, tmp_path / "out")
+    errors = [p for p in report.problems if p.severity == "error"]
+    assert len(errors) == 1 and "line 5" in errors[0].where, [p.line() for p in errors]
+    assert report.written == 1
