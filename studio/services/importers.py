@@ -23,7 +23,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -381,13 +381,12 @@ def _opened(path: Path, zipped: bool) -> Iterator[SourceFiles]:
     if not zipped:
         yield SourceFiles(path)
         return
-    try:
-        with open_source(path) as folder:
-            yield SourceFiles(folder, archive=path, extracted=folder)
-    except ImportProblem:
-        raise
-    except EngineError as exc:  # refused: zip slip, a link, too big, damaged
-        raise ImportProblem(str(getattr(exc, "message", exc)), path=path) from exc
+    with ExitStack() as stack:
+        try:
+            folder = stack.enter_context(open_source(path))
+        except EngineError as exc:  # refused: zip slip, a link, too big, damaged
+            raise ImportProblem(str(getattr(exc, "message", exc)), path=path) from exc
+        yield SourceFiles(folder, archive=path, extracted=folder)
 
 
 def _plan(project: Project, files: SourceFiles, chosen: str, images_dir: str | Path | None,

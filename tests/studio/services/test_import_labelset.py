@@ -212,7 +212,7 @@ def test_a_zip_slip_member_is_refused(make_project, tmp_path):
                         .read_text())
         zipped.writestr("../outside.txt", "x")
     project = make_project("pose", classes=())
-    with pytest.raises(ImportProblem):
+    with pytest.raises(ImportProblem, match="zip slip"):
         import_dataset(project, archive)
     assert not (tmp_path / "outside.txt").exists()
 
