@@ -189,6 +189,13 @@ class ImportDialog(QDialog):
         self.problem_label.setVisible(bool(problem))
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(self.choice() is not None and self._fits_task())
+        # a zip is unpacked into a temporary folder: its images can only be copied
+        zipped = self.path_edit.text().strip().lower().endswith(".zip")
+        if zipped:
+            self.copy_check.setChecked(True)
+        self.copy_check.setEnabled(not zipped)
+        self.copy_check.setText("Copy images into the project" + (
+            " (always, from a zip)" if zipped else ""))
         asks = self._asks_rectangles()
         self.rectangles_label.setVisible(asks)
         self.rectangles_combo.setVisible(asks)

@@ -5,6 +5,7 @@ match the project's schema by name."""
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,6 +90,14 @@ def test_the_dialog_names_the_format_and_why_and_asks_about_rectangles(qtbot, tm
     pose.show()
     assert pose.selected_format() == "cvat" and not pose.rectangles_combo.isVisible()
     assert "annotations.xml" in pose.detected_label.text()
+    # a zip's images can only be copied (it is unpacked into a temporary folder)
+    assert pose.copy_check.isEnabled() and not pose.copy_check.isChecked()
+    archive = tmp_path / "task.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(tmp_path / "cvat" / "annotations.xml", "annotations.xml")
+    pose.set_source(archive)
+    assert pose.selected_format() == "cvat" and pose.choice().copy
+    assert not pose.copy_check.isEnabled()
 
 
 def test_the_joint_dialog_prefills_matches_and_refuses_one_joint_twice(qtbot):
