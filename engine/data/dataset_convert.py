@@ -35,6 +35,8 @@ CLI_KEYS = ("source", "output", "format", "task", "images", "rectangles", "copy"
             "include_crowd")
 REPORT_NAME = "convert-report.txt"
 _ROBOFLOW_COCO = "_annotations.coco.json"
+_NAMED_BELOW = ("masks", "yolo")
+"""Formats whose codecs name files by their path below the folder they read."""
 _SHOWN = 20
 _PEEK = 1 << 20
 """Bytes of a JSON file read to tell which tool wrote it."""
@@ -196,6 +198,12 @@ def read_labels(path: Path, format: str, *, images: Path | None = None,
     if format == "labelstudio":
         from ..formats.labelstudio import read_labelstudio
 
+        if path.is_dir():
+            exports = sorted(path.glob("*.json"))
+            if not exports:
+                raise DatasetError("holds no Label Studio JSON export; give the file itself",
+                                   path=path)
+            return _merged([read_labelstudio(json, images) for json in exports], path)
         return read_labelstudio(path, images)
     if format == "masks":
         from ..formats.masks import read_masks
@@ -291,8 +299,16 @@ def convert_dataset(source: str | Path, output: str | Path, *, format: str | Non
                             key="task")
     output_dir = Path(output).expanduser()
     with open_source(source) as path:
-        chosen, why = (format, "given") if format else guess_format(path)
-        labels = read_labels(path, chosen, images=Path(images) if images else None, task=task)
+        zipped = path != Path(source).expanduser()
+        try:
+            chosen, why = (format, "given") if format else guess_format(path)
+            labels = read_labels(path, chosen, images=Path(images) if images else None,
+                                 task=task)
+        except DatasetError as exc:
+            if not zipped:
+                raise
+            raise DatasetError(exc.message, path=_shown(exc.path or "", path, Path(source)),
+                               line=exc.line, key=exc.key) from exc
         task_name, task_why = (task, "given") if task else guess_task(labels)
         fitted = fit_labelset(labels, FitOptions(task_name, rectangles=rectangles,
                                                  include_crowd=include_crowd))
@@ -300,21 +316,35 @@ def convert_dataset(source: str | Path, output: str | Path, *, format: str | Non
         extracted = path
     report = _report(Path(source), output_dir, chosen, why, task_name, task_why, fitted,
                      written)
-    if extracted != Path(source).expanduser():
-        report.problems = [_inside_archive(p, extracted, Path(source)) for p in report.problems]
+    read = len(report.problems) - len(written.problems)  # the writer's name the output
+    report.problems = [_named(p, extracted, Path(source), zipped, chosen in _NAMED_BELOW)
+                       for p in report.problems[:read]] + report.problems[read:]
     report.seconds = time.monotonic() - started
     _write_report(report)
     return report
 
 
-def _inside_archive(problem: Problem, folder: Path, archive: Path) -> Problem:
-    """A problem in a file extracted from ``archive`` named as ``archive: member`` (the temporary
-    folder it was read from is gone)."""
-    try:
-        member = Path(problem.file).relative_to(folder)
-    except ValueError:
+def _named(problem: Problem, folder: Path, source: Path, zipped: bool, below: bool) -> Problem:
+    """``problem`` naming its file as the user can find it: a file extracted from a zip as
+    ``archive: member`` (the temporary folder it was read from is gone), and a file a codec
+    named below the source folder (masks, YOLO) with that folder in front."""
+    file = problem.file
+    if not file or file.startswith(f"{source}: "):
         return problem
-    return replace(problem, file=f"{archive}: {member.as_posix()}")
+    if zipped:
+        return replace(problem, file=_shown(file, folder, source))
+    if below and not Path(file).is_absolute():
+        return replace(problem, file=str((source if source.is_dir() else source.parent) / file))
+    return problem
+
+
+def _shown(file: str, folder: Path, archive: Path) -> str:
+    """``file``, read from ``archive`` extracted into ``folder``, as ``archive: member``."""
+    try:
+        member = Path(file).relative_to(folder) if Path(file).is_absolute() else Path(file)
+    except ValueError:
+        return file
+    return f"{archive}: {member.as_posix()}" if member.parts else str(archive)
 
 
 def _report(source: Path, output: Path, chosen: str, why: str, task: str, task_why: str,

@@ -337,3 +337,43 @@ def test_a_cvat_polygon_of_two_points_is_one_line_and_the_rest_converts(tmp_path
     errors = [p for p in report.problems if p.severity == "error"]
     assert len(errors) == 1 and "line 5" in errors[0].where, [p.line() for p in errors]
     assert report.written == 1
+
+
+def test_a_zip_holding_one_label_studio_export_converts(tmp_path):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(FIXTURES / "labelstudio" / "converter_test_export_yolo_data_polygons.json",
+                     "project-1.json")
+    report = convert_dataset(archive, tmp_path / "out")
+    assert (report.format, report.written) == ("labelstudio", 1)
+    assert {p.file for p in report.problems} == {f"{archive}: project-1.json"}
+
+
+def test_lines_about_files_below_a_masks_or_yolo_folder_name_the_folder_or_the_archive(
+        tmp_path):
+    source = FIXTURES / "voc_masks" / "labelme2voc"
+    report = convert_dataset(source, tmp_path / "out")
+    assert f"{source}/SegmentationObject/2011_000003.png" in {p.file for p in report.problems}
+    archive = tmp_path / "voc.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(source.rglob("*")):
+            zipped.write(path, path.relative_to(source).as_posix())
+    report = convert_dataset(archive, tmp_path / "out-zip")
+    files = {p.file for p in report.problems}
+    assert f"{archive}: SegmentationObject/2011_000003.png" in files
+    assert all(file.startswith(f"{archive}: ") for file in files), files
+
+
+def test_a_yolo_pose_source_names_its_files_below_it_and_the_output_yaml_as_written(
+        tmp_path, monkeypatch):
+    source = tmp_path / "pose"
+    _blank(source / "images" / "train" / "a.jpg", 20, 10)
+    (source / "labels" / "train").mkdir(parents=True)
+    (source / "labels" / "train" / "a.txt").write_text(
+        "0 0.5 0.5 0.5 0.5 0.5 0.5 2 0.6 0.6 2\n0 0.5 0.5 0.5 0.5 x 0.5 2 0.6 0.6 2\n")
+    (source / "data.yaml").write_text("train: images/train\nval: images/train\n"
+                                      "kpt_shape: [2, 3]\nnames: [hand]\n")
+    monkeypatch.chdir(tmp_path)
+    report = convert_dataset("pose", "out")
+    files = {p.file for p in report.problems}
+    assert files == {"pose/labels/train/a.txt", "out/data.yaml"}, files  # a bad line; flip_idx
