@@ -132,10 +132,12 @@ def joints_of(labels: LabelSet) -> tuple[str, ...]:
     return tuple(names)
 
 
-def plan_labelset(project: Project, source: SourceFiles, format: str, *,
+def plan_labelset(project: Project, source: SourceFiles | Path, format: str, *,
                   rectangles: str = "polygon", joint_map: Mapping[str, str | None] | None = None,
                   images_dir: Path | None = None) -> SourcePlan:
-    """Read ``source`` with the codec of ``format`` and plan its import (see the module)."""
+    """Read ``source`` (a file or folder; a zip is opened by ``importers``) with the codec of
+    ``format`` and plan its import (see the module)."""
+    source = source if isinstance(source, SourceFiles) else SourceFiles(Path(source))
     labels = read_source(project, source, format, images_dir)
     split = coco_split(source.opened) if format == "coco" and source.opened.is_file() else None
     return plan_from_labelset(project, labels, source, rectangles=rectangles,
