@@ -304,6 +304,7 @@ def convert_dataset(source: str | Path, output: str | Path, *, format: str | Non
             chosen, why = (format, "given") if format else guess_format(path)
             labels = read_labels(path, chosen, images=Path(images) if images else None,
                                  task=task)
+            _refuse_empty(labels, path, chosen, why)
         except DatasetError as exc:
             if not zipped:
                 raise
@@ -322,6 +323,19 @@ def convert_dataset(source: str | Path, output: str | Path, *, format: str | Non
     report.seconds = time.monotonic() - started
     _write_report(report)
     return report
+
+
+def _refuse_empty(labels: LabelSet, path: Path, chosen: str, why: str) -> None:
+    """A source in which the codec found no image at all is an error, not an empty dataset
+    (the wrong format given or guessed, or every file unreadable): its first lines say why."""
+    if labels.images:
+        return
+    shown = "; ".join(p.line() for p in labels.problems[:3])
+    more = f" (and {len(labels.problems) - 3} more)" if len(labels.problems) > 3 else ""
+    raise DatasetError(f"no labelled image read as {chosen} ({why})"
+                       + (f": {shown}{more}" if shown else "")
+                       + f"; give another format= ({', '.join(FORMATS)}) or fix the files",
+                       path=path)
 
 
 def _named(problem: Problem, folder: Path, source: Path, zipped: bool, below: bool) -> Problem:

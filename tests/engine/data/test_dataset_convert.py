@@ -377,3 +377,13 @@ def test_a_yolo_pose_source_names_its_files_below_it_and_the_output_yaml_as_writ
     report = convert_dataset("pose", "out")
     files = {p.file for p in report.problems}
     assert files == {"pose/labels/train/a.txt", "out/data.yaml"}, files  # a bad line; flip_idx
+
+
+def test_a_source_with_no_image_of_the_format_given_is_refused_and_nothing_is_written(tmp_path):
+    source = tmp_path / "coco"
+    source.mkdir()
+    shutil.copy(FIXTURES / "coco" / "labelme2coco_annotations.json", source / "annotations.json")
+    with pytest.raises(DatasetError, match="no labelme JSON file") as caught:
+        convert_dataset(source, tmp_path / "out", format="labelme")
+    assert "format=" in caught.value.message
+    assert not (tmp_path / "out").exists()
