@@ -32,8 +32,9 @@ from ..state.models import CLASS, KEYPOINTS, POLYGON, SPLITS, annotation_kind
 from .image_files import AnnotationRow, Candidate, ProblemRecord, SourcePlan, problem_record
 from .projects import Project
 
-__all__ = ["LABELSET_FORMATS", "SourceFiles", "coco_split", "find_coco_json", "plan_labelset",
-           "plan_from_labelset", "read_source", "joints_of"]
+__all__ = ["LABELSET_FORMATS", "ROBOFLOW_COCO", "SourceFiles", "coco_split", "find_coco_json",
+           "joints_of", "plan_from_labelset", "plan_labelset", "read_source",
+           "roboflow_coco_files"]
 
 LABELSET_FORMATS = ("coco", "labelme", "cvat", "labelstudio", "masks")
 """The studio formats read through the engine's label set."""
@@ -64,6 +65,15 @@ class SourceFiles:
         return str(self.archive / inside)
 
 
+ROBOFLOW_COCO = "_annotations.coco.json"
+"""The COCO file Roboflow writes in each split folder (train/, valid/, test/)."""
+
+
+def roboflow_coco_files(folder: Path) -> list[Path]:
+    """Roboflow's per-split COCO files below ``folder`` (``train/_annotations.coco.json``)."""
+    return sorted(folder.glob(f"*/{ROBOFLOW_COCO}"))
+
+
 def find_coco_json(folder: Path) -> Path:
     """The one COCO JSON in ``folder`` or ``folder/annotations``."""
     found = sorted(folder.glob("*.json")) or sorted((folder / "annotations").glob("*.json"))
@@ -89,6 +99,11 @@ def read_source(project: Project, source: SourceFiles, format: str,
     ``ImportProblem`` naming the file (and line) the codec named."""
     path = source.opened
     if format == "coco" and path.is_dir():
+        splits = roboflow_coco_files(path)
+        if splits and not any(path.glob("*.json")):
+            return _merged([read_source(project, SourceFiles(json_path, source.archive,
+                                                             source.extracted), format,
+                                        images_dir) for json_path in splits], path)
         path = find_coco_json(path)
     try:
         labels = read_labels(path, format, images=images_dir, task=project.task)
@@ -102,6 +117,19 @@ def read_source(project: Project, source: SourceFiles, format: str,
                             ) from exc
     except (OSError, ValueError) as exc:
         raise ImportProblem(f"cannot be read as {format} ({exc})", path=path) from exc
+
+
+def _merged(parts: list[LabelSet], folder: Path) -> LabelSet:
+    """Several label sets of one dataset (a split each) as one; classes match by name."""
+    merged = LabelSet(format=parts[0].format, source=folder)
+    for part in parts:
+        merged.images += part.images
+        merged.problems += part.problems
+        for name in part.labels:
+            merged.add_label(name)
+        if not merged.keypoint_names:
+            merged.keypoint_names, merged.skeleton = part.keypoint_names, part.skeleton
+    return merged
 
 
 def _any_image(labels: LabelSet) -> bool:

@@ -52,10 +52,12 @@ from .image_files import ImageRegistrar, ProblemRecord, Progress, SourcePlan, no
 from .import_folder import plan_images
 from .import_labelset import (
     LABELSET_FORMATS,
+    ROBOFLOW_COCO,
     SourceFiles,
     joints_of,
     plan_labelset,
     read_source,
+    roboflow_coco_files,
 )
 from .import_yolo import plan_classify, plan_detect
 from .projects import Project
@@ -191,6 +193,8 @@ def _folder_format(path: Path) -> tuple[str | None, str]:
     if _is_classify_folder(path):
         return "yolo-classify", "train/<class>/ folders"
     jsons = any(path.glob("*.json")) or any((path / "annotations").glob("*.json"))
+    if not jsons and roboflow_coco_files(path):
+        return "coco", f"<split>/{ROBOFLOW_COCO} files, as Roboflow writes them"
     found, why = _engine_guess(path, "coco" if jsons else None)
     if found is not None:
         return found, why

@@ -309,3 +309,23 @@ def test_a_yolo_zip_as_roboflow_writes_it(make_project, tmp_path):
         stored = session.scalars(select(Image)).all()
         assert {image.split for image in stored} == {"train", "val"}
         assert all(image.copied and project.resolve(image.path).is_file() for image in stored)
+
+
+def test_a_roboflow_coco_folder_reads_each_split(make_project, tmp_path):
+    source = tmp_path / "roboflow"
+    square = [2.0, 2.0, 12.0, 2.0, 12.0, 12.0, 2.0, 12.0]
+    for split, name, label in (("train", "a.jpg", "cat"), ("valid", "b.jpg", "dog")):
+        blank(source / split / name, 20, 16)
+        (source / split / "_annotations.coco.json").write_text(json.dumps({
+            "images": [{"id": 1, "file_name": name, "width": 20, "height": 16}],
+            "categories": [{"id": 1, "name": label}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10],
+                             "segmentation": [square], "area": 100, "iscrowd": 0}]}))
+    assert detect_format_why(source)[0] == "coco"
+    project = make_project("segment", classes=())
+    summary = import_dataset(project, source)
+    assert summary.images == 2 and summary.annotations == 2
+    assert [c.name for c in project.classes()] == ["cat", "dog"]
+    with project.database.session() as session:
+        splits = {Path(i.path).name: i.split for i in session.scalars(select(Image))}
+    assert splits == {"a.jpg": "train", "b.jpg": "val"}
