@@ -8,7 +8,8 @@ The codecs keep what the tool drew; this module decides what it means for a task
 - segment: a polygon (parts and holes joined into one outline, walked there and back along
   the shortest links, which fills to the same area), a traced mask likewise; a rectangle
   becomes a 4-point polygon or is left out, as ``rectangles`` says, and is listed either way;
-  a point set has no outline and is left out;
+  a point set is its outline when it has one (COCO keypoints with a segmentation), else it is
+  left out;
 - detect: the box of anything with an extent;
 - pose: a point set's box and keypoints, its joints matched to the target's by name (exactly,
   then ignoring case, spaces, ``-`` and ``_``; a source that declares no joints uses those its
@@ -207,6 +208,11 @@ class _Fitter:
         self.read += len(image.objects)
         if self.rows is None:
             return self._classify(image)
+        if image.tags:
+            self.problems.append(Problem(image.file, f"image {image.name}", f"image classes "
+                                         f"({', '.join(image.tags)}) have no place in a "
+                                         f"{self.options.task} dataset: left out (task=classify "
+                                         "keeps them)", "warning"))
         objects = []
         for obj in image.objects:
             fitted = self._object(image, obj)
@@ -260,7 +266,7 @@ class _Fitter:
             return ("a crowd region (iscrowd 1) covers several objects: left out "
                     "(include_crowd=True keeps it)")
         if self.rows == POLYGONS:
-            if obj.kind == "points":
+            if obj.kind == "points" and not obj.polygons:
                 return "a point set has no outline: a segmentation dataset needs polygons"
             if obj.kind == "rectangle" and self.options.rectangles == "skip":
                 return "a rectangle: left out (rectangles=polygon imports it as a 4-point polygon)"

@@ -169,3 +169,27 @@ def test_a_pose_source_that_declares_no_joints_takes_its_objects_joint_names_in_
     rows = [obj.keypoints for obj in fitted.images[0].objects]
     assert rows[0] == pytest.approx((0.1, 0.1, 2, 0.2, 0.3, 2, 0, 0, 0))
     assert rows[1] == pytest.approx((0, 0, 0, 0.3, 0.5, 2, 0.4, 0.7, 2))
+
+
+def test_a_keypoints_object_with_an_outline_is_that_outline_in_a_segment_fit():
+    # COCO person_keypoints annotations carry the person's polygons beside the joints
+    square = np.array([[20, 10], [120, 10], [120, 90], [20, 90]], np.float64)
+    person = LabeledObject("person", "points", "annotation id 1", polygons=(square,),
+                           box=(20.0, 10.0, 120.0, 90.0), keypoints=(Keypoint("nose", 50, 50),))
+    bare = LabeledObject("person", "points", "annotation id 2",
+                         keypoints=(Keypoint("nose", 50, 50),))
+    fitted = fit_labelset(LabelSet("coco", Path("a.json"), [_image([person, bare])]),
+                          FitOptions("segment"))
+    assert (fitted.written, fitted.skipped) == (1, 1)
+    assert fitted.images[0].objects[0].polygon == pytest.approx(
+        (0.1, 0.1, 0.6, 0.1, 0.6, 0.9, 0.1, 0.9))
+    assert [p.where for p in fitted.problems] == ["annotation id 2"]
+
+
+@pytest.mark.parametrize("task", ["detect", "segment", "pose"])
+def test_image_classes_in_a_row_task_are_listed_not_dropped(task):
+    tagged = _image(tags=("cat", "indoor"), name="a.jpg")
+    fitted = fit_labelset(LabelSet("labelme", Path("."), [tagged, _image(name="b.jpg")]),
+                          FitOptions(task))
+    assert [(p.where, p.severity) for p in fitted.problems] == [("image a.jpg", "warning")]
+    assert "cat, indoor" in fitted.problems[0].reason and "classify" in fitted.problems[0].reason
