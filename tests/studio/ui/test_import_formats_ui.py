@@ -18,6 +18,7 @@ from engine.formats.cvat import read_cvat
 from studio.services.keypoint_schemas import COCO_PERSON
 from studio.services.projects import create_project, open_project
 from studio.state.models import Image
+from studio.ui.dataset_transfer import ImportReport
 from studio.ui.import_dialog import ImportDialog
 from studio.ui.joint_map_dialog import LEAVE_OUT, JointMapDialog
 
@@ -176,6 +177,15 @@ def test_a_segment_import_skips_rectangles_then_exports_as_cvat(window, qtbot, t
     qtbot.waitUntil(lambda: bool(seen) and not window.jobs.running, timeout=20000)
     names = [c.name for c in window.project.classes()]
     assert "rectangle" not in names and {"circle", "polygon", "octagon"} <= set(names)
+    # the report opened: one line per shape left out, naming the file and the shape
+    (report,) = [w for w in QApplication.topLevelWidgets()
+                 if isinstance(w, ImportReport) and w.isVisible()]
+    model = report.table.model()
+    lines = [model.index(row, 2).data() for row in range(model.rowCount())]
+    assert sum("a rectangle: left out" in line for line in lines) == 2
+    assert all(report.table.path_at(row).endswith("primitives.json")
+               for row in range(model.rowCount()))
+    report.close()
 
     out = tmp_path / "exports"
     out.mkdir()
