@@ -64,14 +64,19 @@ class ConvertReport:
     unmatched_joints: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    unread: int = 0
+    """Error lines of the reader other than missing images: elements or files it left out
+    (a line, a polygon of 2 points, a malformed file), which no count above includes."""
 
     def summary(self) -> str:
         """The lines ``yolo convert`` prints."""
+        what = "labels (image classes, objects)" if self.task == "classify" else "objects"
+        unread = f", {self.unread} more left out when read" if self.unread else ""
         lines = [
             f"format {self.format} ({self.format_reason}); task {self.task} ({self.task_reason})",
-            f"{self.images} images: {self.read} objects read, {self.written} written, "
-            f"{self.skipped} skipped; {self.label_files} label files, {self.images_placed} "
-            f"images linked or copied into {self.output}",
+            f"{self.images} images: {self.read} {what} read, {self.written} written, "
+            f"{self.skipped} skipped{unread}; {self.label_files} label files, "
+            f"{self.images_placed} images linked or copied into {self.output}",
             f"classes: {', '.join(self.classes) or '(none)'}",
         ]
         if self.unmatched_joints:
@@ -317,6 +322,7 @@ def convert_dataset(source: str | Path, output: str | Path, *, format: str | Non
         extracted = path
     report = _report(Path(source), output_dir, chosen, why, task_name, task_why, fitted,
                      written)
+    report.unread = sum(p.severity == "error" and not p.missing_image for p in labels.problems)
     read = len(report.problems) - len(written.problems)  # the writer's name the output
     report.problems = [_named(p, extracted, Path(source), zipped, chosen in _NAMED_BELOW)
                        for p in report.problems[:read]] + report.problems[read:]

@@ -387,3 +387,16 @@ def test_a_source_with_no_image_of_the_format_given_is_refused_and_nothing_is_wr
         convert_dataset(source, tmp_path / "out", format="labelme")
     assert "format=" in caught.value.message
     assert not (tmp_path / "out").exists()
+
+
+def test_the_summary_counts_what_the_reader_left_out_beside_what_the_fit_skipped(tmp_path):
+    source = tmp_path / "primitives"
+    source.mkdir()
+    shutil.copy(FIXTURES / "labelme" / "primitives.json", source)
+    content = json.loads((source / "primitives.json").read_text())
+    _blank(source / content["imagePath"], content["imageWidth"], content["imageHeight"])
+    report = convert_dataset(source, tmp_path / "out")
+    # 8 shapes: a line and a linestrip cannot be read, a point has no outline
+    assert (report.read, report.written, report.skipped, report.unread) == (6, 5, 1, 2)
+    assert "1 images: 6 objects read, 5 written, 1 skipped, 2 more left out when read" in (
+        report.summary())
