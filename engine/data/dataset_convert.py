@@ -12,6 +12,7 @@ archives that expand past a limit (``engine.utils.safe_zip``).
 from __future__ import annotations
 
 import difflib
+import re
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -324,11 +325,22 @@ def convert_dataset(source: str | Path, output: str | Path, *, format: str | Non
                      written)
     report.unread = sum(p.severity == "error" and not p.missing_image for p in labels.problems)
     read = len(report.problems) - len(written.problems)  # the writer's name the output
-    report.problems = [_named(p, extracted, Path(source), zipped, chosen in _NAMED_BELOW)
-                       for p in report.problems[:read]] + report.problems[read:]
+    report.problems = sorted(
+        (_named(p, extracted, Path(source), zipped, chosen in _NAMED_BELOW)
+         for p in report.problems[:read]), key=_place) + report.problems[read:]
     report.seconds = time.monotonic() - started
     _write_report(report)
     return report
+
+
+def _place(problem: Problem) -> tuple[str, int, list[tuple[int, int | str]]]:
+    """Sorts lines file by file, then by the line they name (CVAT's elements), then elements
+    in order ("shape 2" before "shape 10"); the sort is stable, so an element's reader line
+    stays before its fit line."""
+    line = re.search(r"\bline (\d+)", problem.where)
+    parts = re.split(r"(\d+)", problem.where)
+    return (problem.file, int(line.group(1)) if line else -1,
+            [(1, int(p)) if p.isdigit() else (0, p) for p in parts])
 
 
 def _refuse_empty(labels: LabelSet, path: Path, chosen: str, why: str) -> None:

@@ -400,3 +400,16 @@ def test_the_summary_counts_what_the_reader_left_out_beside_what_the_fit_skipped
     assert (report.read, report.written, report.skipped, report.unread) == (6, 5, 1, 2)
     assert "1 images: 6 objects read, 5 written, 1 skipped, 2 more left out when read" in (
         report.summary())
+
+
+def test_report_lines_come_file_by_file_in_the_order_of_the_elements(tmp_path):
+    source = tmp_path / "primitives"
+    source.mkdir()
+    shutil.copy(FIXTURES / "labelme" / "primitives.json", source)
+    content = json.loads((source / "primitives.json").read_text())
+    _blank(source / content["imagePath"], content["imageWidth"], content["imageHeight"])
+    report = convert_dataset(source, tmp_path / "out")  # reader's lines, then the fit's
+    assert [p.where for p in report.problems] == [
+        "shape 0", "shape 2", "shape 4", "shape 5", "shape 6"]
+    written = (tmp_path / "out" / "convert-report.txt").read_text().splitlines()[2:]
+    assert [line.split("\t")[2] for line in written] == [p.where for p in report.problems]
