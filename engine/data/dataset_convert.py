@@ -264,7 +264,8 @@ def _merged(sets: list[LabelSet], source: Path) -> LabelSet:
 
 def guess_task(labels: LabelSet) -> tuple[str, str]:
     """The task most of the objects suit, and why: objects with keypoints -> pose, outlines
-    (polygons, masks) -> segment, boxes -> detect; image tags alone -> classify."""
+    (polygons, masks) -> segment, boxes -> detect; image tags alone -> classify. A tie goes
+    to the task that keeps more of them (segment, then detect, then pose)."""
     known = getattr(labels, "task", None)  # a YOLO dataset says its own (yolo_dataset.py)
     if isinstance(known, str) and known in TASKS:
         return known, getattr(labels, "task_reason", "the dataset's")
@@ -279,7 +280,10 @@ def guess_task(labels: LabelSet) -> tuple[str, str]:
                 votes["detect"] += 1
     total = sum(votes.values())
     if total:
-        task = max(votes, key=lambda name: (votes[name], name == "segment"))
+        # a tie goes to the task that keeps more: segment takes rectangles too, detect
+        # anything with an extent, pose only point sets
+        keeps = {"segment": 2, "detect": 1, "pose": 0}
+        task = max(votes, key=lambda name: (votes[name], keeps[name]))
         what = {"pose": "have keypoints", "segment": "are outlines", "detect": "are boxes"}
         return task, f"{votes[task]} of {total} objects {what[task]}"
     if any(image.tags for image in labels.images):

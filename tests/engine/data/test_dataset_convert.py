@@ -413,3 +413,14 @@ def test_report_lines_come_file_by_file_in_the_order_of_the_elements(tmp_path):
         "shape 0", "shape 2", "shape 4", "shape 5", "shape 6"]
     written = (tmp_path / "out" / "convert-report.txt").read_text().splitlines()[2:]
     assert [line.split("\t")[2] for line in written] == [p.where for p in report.problems]
+
+
+def test_a_tie_between_boxes_and_point_sets_is_guessed_detect_which_keeps_both():
+    from engine.data.dataset_convert import guess_task
+    from engine.formats.labelset import Keypoint, LabeledImage, LabeledObject, LabelSet
+
+    box = LabeledObject("car", "rectangle", "box 0", box=(1.0, 1.0, 5.0, 5.0))
+    points = LabeledObject("car", "points", "points 1", keypoints=(Keypoint("1", 2, 2),))
+    image = LabeledImage(Path("a.jpg"), 10, 10, "a.xml", objects=(box, points))
+    assert guess_task(LabelSet("cvat", Path("a.xml"), [image])) == (
+        "detect", "1 of 2 objects are boxes")
