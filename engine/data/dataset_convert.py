@@ -36,6 +36,8 @@ CLI_KEYS = ("source", "output", "format", "task", "images", "rectangles", "copy"
             "include_crowd")
 REPORT_NAME = "convert-report.txt"
 _ROBOFLOW_COCO = "_annotations.coco.json"
+_IMAGES_GIVEN = ("coco", "labelstudio")
+"""Formats whose images may live elsewhere (``images=``); the others find them by layout."""
 _NAMED_BELOW = ("masks", "yolo")
 """Formats whose codecs name files by their path below the folder they read."""
 _SHOWN = 20
@@ -312,6 +314,10 @@ def convert_dataset(source: str | Path, output: str | Path, *, format: str | Non
         zipped = path != Path(source).expanduser()
         try:
             chosen, why = (format, "given") if format else guess_format(path)
+            if images and chosen not in _IMAGES_GIVEN:
+                raise SettingsError(f"is read for the {' and '.join(_IMAGES_GIVEN)} formats "
+                                    f"only; {chosen} ({why}) finds the images beside its "
+                                    "labels: leave images= out", key="images")
             labels = read_labels(path, chosen, images=Path(images) if images else None,
                                  task=task)
             _refuse_empty(labels, path, chosen, why)

@@ -424,3 +424,10 @@ def test_a_tie_between_boxes_and_point_sets_is_guessed_detect_which_keeps_both()
     image = LabeledImage(Path("a.jpg"), 10, 10, "a.xml", objects=(box, points))
     assert guess_task(LabelSet("cvat", Path("a.xml"), [image])) == (
         "detect", "1 of 2 objects are boxes")
+
+
+def test_images_given_for_a_format_that_finds_its_own_is_refused_not_ignored(tmp_path):
+    with pytest.raises(SettingsError, match="coco and labelstudio") as caught:
+        convert_dataset(FIXTURES / "cvat" / "cvat_docs_example.xml", tmp_path / "out",
+                        images=tmp_path)
+    assert caught.value.key == "images" and not (tmp_path / "out").exists()
