@@ -246,7 +246,21 @@ def _coco(tmp_path: Path, fixture: str) -> LabelSet:
 def _coco_again(back: LabelSet, tmp_path: Path) -> LabelSet:
     output = tmp_path / "coco-again"
     _with_images(back, output)
-    return read_coco_labelset(write_coco_labelset(back, output / "_annotations.coco.json"))
+    written = write_coco_labelset(back, output / "_annotations.coco.json")
+    _pycocotools_reads(written, back.object_count())
+    return read_coco_labelset(written)
+
+
+def _pycocotools_reads(path: Path, objects: int) -> None:
+    """COCO's own reader loads the file, and every annotation's outline paints pixels."""
+    from pycocotools.coco import COCO
+
+    coco = COCO(str(path))
+    annotations = coco.loadAnns(coco.getAnnIds())
+    assert len(annotations) == objects
+    for annotation in annotations:
+        if annotation["segmentation"]:
+            assert coco.annToMask(annotation).sum() > 0, annotation["id"]
 
 
 def test_labelme2cocos_file_keeps_every_outline_through_yolo(tmp_path):
