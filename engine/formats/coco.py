@@ -1,12 +1,8 @@
-"""COCO JSON: read an annotation file into small records; write instance and results files.
+"""COCO JSON as validation writes it: instance (ground truth) and results files.
 
-Reads (the input is only read):
-- :func:`read_coco_json`: the top-level object, checked to hold ``images``, ``annotations`` and
-  ``categories`` lists (``DatasetError`` naming the file, and the line of a JSON error);
-- :func:`read_images`: each ``images`` entry as an :class:`ImageInfo` (a relative
-  ``file_name`` and a size), with the reason for each entry that cannot be used;
-- :func:`read_classes`: the categories sorted by id as classes 0..n-1, with the keypoint
-  layout of a keypoints file (:class:`CocoClasses`); :func:`split_name` from the file name.
+A dataset's COCO file is read into (and written from) a label set by ``coco_labelset``; this
+module holds what both share (:func:`split_name`, :func:`write_coco_json`) and the writers
+validation and pycocotools need.
 
 Writes (atomically, as ASCII JSON so any reader's default encoding reads it):
 - :func:`write_coco_results`: the results list COCO's tools read (``loadRes``): one record per
@@ -18,178 +14,39 @@ Writes (atomically, as ASCII JSON so any reader's default encoding reads it):
 - :func:`write_coco_json`: any document built here.
 
 Annotation ids start at 1: pycocotools records a match by the ground truth's id, so an id of 0
-would read as "unmatched". An importer of another JSON format goes in its own module beside
-this one.
+would read as "unmatched".
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import DatasetError
 from ..utils import rle
 from ..utils.atomic import atomic_writer
-from .yolo_labels import KEYPOINTS, label_rows
 
 __all__ = [
     "CocoAnnotation",
-    "CocoClasses",
     "CocoImage",
-    "ImageInfo",
     "ImagePredictions",
-    "Skip",
     "coco_ground_truth",
     "coco_results",
-    "read_classes",
-    "read_coco_json",
-    "read_images",
     "split_name",
     "write_coco_ground_truth",
     "write_coco_json",
     "write_coco_results",
     "xyxy_to_xywh",
-    "ImageSize",
 ]
 
 _PREFIXES = ("instances_", "person_keypoints_", "keypoints_")
 
-ImageSize = Callable[[str], tuple[int | None, int | None]]
-"""``file_name`` -> (width, height) read from the image itself, for entries that give none."""
 
-
-# -- reading ---------------------------------------------------------------------------------
-
-
-class Skip(Exception):
-    """An image or annotation that cannot be converted; the message says why."""
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    """An image entry: its path below the images folder and its size in pixels."""
-
-    file_name: str
-    width: int
-    height: int
-
-
-@dataclass(frozen=True)
-class CocoClasses:
-    """The categories as classes (ids renumbered 0..n-1), with the keypoint layout for pose."""
-
-    index: dict[int, int]  # COCO category id -> class index
-    names: dict[int, str]
-    kpt_count: int | None = None
-    kpt_names: tuple[str, ...] | None = None
-    skeleton: tuple[tuple[int, int], ...] | None = None
-
-
-def read_coco_json(path: Path) -> dict[str, Any]:
-    """The top-level object of a COCO JSON, checked to have its three lists."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            content = json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"cannot be read ({exc})", path=path) from exc
-    if not isinstance(content, dict):
-        raise DatasetError("not COCO JSON (the top level is not an object)", path=path)
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(content.get(key), list):
-            raise DatasetError("missing or not a list; this is not COCO JSON", path=path, key=key)
-    return content
-
-
-def read_images(
-    content: Mapping[str, Any], size_of: ImageSize | None = None
-) -> tuple[dict[Any, ImageInfo], list[str]]:
-    """Image id -> entry, and the reason for each entry that cannot be used.
-
-    ``size_of(file_name)`` gives the size of an entry without ``width`` and ``height``
-    (reading the image is the caller's business: this module reads only JSON).
-    """
-    images: dict[Any, ImageInfo] = {}
-    reasons: list[str] = []
-    for entry in content["images"]:
-        try:
-            images[entry["id"]] = _image_entry(entry, size_of)
-        except (Skip, KeyError, TypeError) as exc:
-            what = f"image {entry.get('id')!r}" if isinstance(entry, dict) else "an image entry"
-            reason = str(exc) if isinstance(exc, Skip) else f"missing or bad field {exc}"
-            reasons.append(f"{what}: {reason}; its annotations are skipped")
-    return images, reasons
-
-
-def _image_entry(entry: Mapping[str, Any], size_of: ImageSize | None) -> ImageInfo:
-    name = str(entry["file_name"])
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    if not parts or name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
-        raise Skip(f"file_name '{name}' must be a relative path inside the images folder")
-    width, height = entry.get("width"), entry.get("height")
-    if not (isinstance(width, int) and isinstance(height, int)) and size_of is not None:
-        width, height = size_of(name)
-    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-        raise Skip(f"no usable width and height ({width!r}, {height!r})")
-    return ImageInfo("/".join(parts), width, height)
-
-
-def read_classes(content: Mapping[str, Any], source: Path, task: str) -> CocoClasses:
-    """The categories sorted by id as classes 0..n-1 (and, for pose, the keypoint layout)."""
-    categories = content["categories"]
-    try:
-        ids = sorted(int(c["id"]) for c in categories)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DatasetError(
-            f"a category has no integer id ({exc})", path=source, key="categories"
-        ) from exc
-    if len(set(ids)) != len(ids) or not ids:
-        raise DatasetError(
-            "category ids must be unique, and there must be at least one",
-            path=source,
-            key="categories",
-        )
-    by_id = {int(c["id"]): c for c in categories}
-    index = {cid: i for i, cid in enumerate(ids)}
-    names = {i: str(by_id[cid].get("name", f"class_{i}")) for cid, i in index.items()}
-    if label_rows(task) != KEYPOINTS:
-        return CocoClasses(index, names)
-    with_keypoints = [c for c in categories if c.get("keypoints")]
-    if with_keypoints:
-        kpt_names = tuple(map(str, with_keypoints[0]["keypoints"]))
-        skeleton = _skeleton(with_keypoints[0].get("skeleton"), kpt_names)
-        return CocoClasses(index, names, len(kpt_names), kpt_names, skeleton)
-    return CocoClasses(index, names, _keypoint_count(content["annotations"], source))
-
-
-def _keypoint_count(annotations: Sequence[Any], source: Path) -> int:
-    """K from the first annotation with keypoints, when no category names them."""
-    for annotation in annotations:
-        values = annotation.get("keypoints") if isinstance(annotation, dict) else None
-        if isinstance(values, list) and values and len(values) % 3 == 0:
-            return len(values) // 3
-    raise DatasetError(
-        "no category lists keypoint names and no annotation has keypoints; task=pose needs "
-        "COCO keypoint annotations (person_keypoints_*.json)",
-        path=source,
-        key="categories",
-    )
-
-
-def _skeleton(value: Any, kpt_names: Sequence[str]) -> tuple[tuple[int, int], ...] | None:
-    """COCO's skeleton counts keypoints from 1; ours from 0. None when it does not fit."""
-    try:
-        pairs = tuple((int(a) - 1, int(b) - 1) for a, b in value or ())
-    except (TypeError, ValueError):
-        return None
-    valid = all(0 <= i < len(kpt_names) for pair in pairs for i in pair)
-    return pairs if pairs and valid else None
+# -- names -----------------------------------------------------------------------------------
 
 
 def split_name(source: Path) -> str:

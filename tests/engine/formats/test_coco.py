@@ -8,24 +8,20 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pycocotools.coco import COCO
 
-from engine.errors import DatasetError
 from engine.formats.coco import (
     CocoAnnotation,
     CocoImage,
     ImagePredictions,
-    read_classes,
-    read_coco_json,
-    read_images,
     split_name,
     write_coco_ground_truth,
     write_coco_json,
     write_coco_results,
 )
+from engine.formats.coco_labelset import read_coco_labelset
 
 pixels = st.floats(0, 4096)
 names = st.text(min_size=1, max_size=12)
@@ -54,14 +50,10 @@ def test_an_instances_file_reads_back_as_written(tmp_path_factory, document):
     images, annotations, categories = document
     path = tmp_path_factory.mktemp("coco") / "instances_val2017.json"
     write_coco_ground_truth(path, images, annotations, categories)
-    content = read_coco_json(path)
-    infos, reasons = read_images(content)
-    assert reasons == []
-    assert {key: (i.file_name, i.width, i.height) for key, i in infos.items()} == {
+    content = json.loads(path.read_text())
+    assert {i["id"]: (i["file_name"], i["width"], i["height"]) for i in content["images"]} == {
         image.id: (image.file_name, image.width, image.height) for image in images}
-    classes = read_classes(content, path, "segment")
-    assert [classes.names[classes.index[key]] for key in sorted(categories)] == [
-        categories[key] for key in sorted(categories)]
+    assert {c["id"]: c["name"] for c in content["categories"]} == categories
     assert [a["id"] for a in content["annotations"]] == list(range(1, len(annotations) + 1))
     for record, annotation in zip(content["annotations"], annotations, strict=True):
         (polygon,) = annotation.polygons
@@ -100,9 +92,8 @@ def test_files_are_ascii_and_names_beyond_it_read_back(tmp_path):
     path = write_coco_ground_truth(tmp_path / "g.json", [CocoImage(1, 10, 10, "é.jpg")], [],
                                    {1: "狗"})
     assert path.read_bytes().isascii()
-    content = read_coco_json(path)
-    assert content["categories"][0]["name"] == "狗"
-    assert read_images(content)[0][1].file_name == "é.jpg"
+    labels = read_coco_labelset(path)
+    assert labels.labels == ["狗"] and str(labels.images[0].name) == "é.jpg"
     assert COCO(str(path)).cats[1]["name"] == "狗"  # pycocotools reads it too
 
 
@@ -113,44 +104,12 @@ def test_keypoint_categories_count_from_one_and_read_from_zero(tmp_path):
     path = write_coco_ground_truth(tmp_path / "person_keypoints_val.json",
                                    [CocoImage(1, 8, 8)], [annotation], {1: "person"},
                                    category_extra=extra)
-    content = read_coco_json(path)
-    classes = read_classes(content, path, "pose")
-    assert classes.kpt_count == 3 and classes.kpt_names == ("nose", "left_eye", "right_eye")
-    assert classes.skeleton == ((0, 1), (0, 2))
+    content = json.loads(path.read_text())
+    labels = read_coco_labelset(path)
+    assert labels.keypoint_names == ("nose", "left_eye", "right_eye")
+    assert labels.skeleton == ((0, 1), (0, 2))
     assert content["annotations"][0]["keypoints"] == [1, 1, 2, 2, 2, 1, 0, 0, 0]
     assert split_name(path) == "val"
-
-
-def test_image_entries_that_cannot_be_used_give_reasons(tmp_path):
-    content = {"images": [
-        {"id": 1, "file_name": "../up.jpg", "width": 5, "height": 5},
-        {"id": 2, "file_name": "a.jpg"},
-        {"id": 3, "file_name": "b.jpg"},
-        {"file_name": "c.jpg", "width": 4, "height": 4},
-        "not an entry",
-    ], "annotations": [], "categories": []}
-    sizes = {"b.jpg": (30, 20)}
-    images, reasons = read_images(content, lambda name: sizes.get(name, (None, None)))
-    assert list(images) == [3] and (images[3].width, images[3].height) == (30, 20)
-    assert "must be a relative path" in reasons[0] and "no usable width" in reasons[1]
-    assert "missing or bad field 'id'" in reasons[2] and reasons[3].startswith("an image entry")
-
-
-@pytest.mark.parametrize(
-    ("text", "reason", "line", "key"),
-    [
-        ('{"images": [],\n "annotations": [}', "not valid JSON", 2, None),
-        ('[1, 2]', "top level is not an object", None, None),
-        ('{"images": [], "annotations": {}, "categories": []}', "not a list", None, "annotations"),
-    ],
-)
-def test_a_file_that_is_not_coco_names_the_file_line_and_key(tmp_path, text, reason, line, key):
-    path = tmp_path / "x.json"
-    path.write_text(text)
-    with pytest.raises(DatasetError, match=reason) as caught:
-        read_coco_json(path)
-    assert caught.value.path == str(path) and caught.value.line == line
-    assert caught.value.key == key
 
 
 def test_a_document_from_another_writer_reads(tmp_path):
@@ -165,7 +124,6 @@ def test_a_document_from_another_writer_reads(tmp_path):
         "categories": [{"id": 1, "name": "person", "supercategory": "person"}],
     }
     path = write_coco_json(tmp_path / "instances_val2017.json", document)
-    content = read_coco_json(path)
-    assert content == document
-    assert read_images(content)[0][139].file_name == "000000000139.jpg"
-    assert read_classes(content, Path(path), "segment").names == {0: "person"}
+    assert json.loads(Path(path).read_text()) == document
+    labels = read_coco_labelset(path)
+    assert str(labels.images[0].name) == "000000000139.jpg" and labels.labels == ["person"]
