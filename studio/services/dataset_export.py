@@ -22,15 +22,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 
 from engine.cancel import NEVER, CancelToken
-from engine.formats.coco import CocoAnnotation, CocoImage, coco_ground_truth, write_coco_json
 from engine.formats.dataset_yaml import dataset_config, write_dataset_yaml
 from engine.formats.yolo_labels import label_text, polygon_line, pose_line
 from engine.utils.atomic import atomic_directory
@@ -248,89 +245,43 @@ def _folder_name(class_name: str) -> str:
 def export_coco(project: Project, json_path: str | Path, progress: Progress = no_progress,
                 cancel: CancelToken = NEVER, *,
                 images_folder: str | Path | None = None) -> ExportSummary:
-    """Write the project's objects as COCO JSON (polygons for segment, keypoints for pose).
+    """Write the project's objects as COCO JSON (polygons for segment, keypoints for pose)
+    through the engine's COCO codec (``engine.formats.coco_labelset``).
 
     With ``images_folder`` the images are linked (or copied) there and ``file_name`` is their
     name in it; without it ``file_name`` is relative to the folder all images share
     (``summary.images_root``). Classify projects export as folders (``export_yolo``).
     """
+    from engine.formats.coco_labelset import write_coco_labelset
+
+    from .export_labelset import project_labelset  # it builds on this module's helpers
+
     settings = project.settings()
     target = Path(json_path).expanduser().resolve()
     if annotation_kind(settings.task) not in (POLYGON, KEYPOINTS):
         raise ProjectError("a classify project has no objects to write as COCO; export it as "
                            "YOLO folders instead", path=target)
-    images = live_images(project)
     summary = ExportSummary(target)
     folder = Path(images_folder).expanduser().resolve() if images_folder else None
-    summary.images_root = folder or _common_folder(images)
-    write_coco_json(target, _coco_document(project, settings, images, folder, summary, progress,
-                                           cancel))
+    labels, sources = project_labelset(project, "coco", summary, progress, cancel)
+    summary.images_root = folder or _common_folder_of(sources)
+    named = []
+    for image, source in zip(labels.images, sources, strict=True):
+        if folder is not None:
+            place_file(source, folder / image.name, summary)
+            named.append(image)
+        else:
+            relative = PurePosixPath(source.relative_to(summary.images_root or "/").as_posix())
+            named.append(replace(image, name=relative))
+    labels.images = named
+    write_coco_labelset(labels, target)
     return summary
 
 
-def _coco_document(project: Project, settings: ProjectSettings, images: list[ImageRow],
-                   folder: Path | None, summary: ExportSummary, progress: Progress,
-                   cancel: CancelToken) -> dict[str, Any]:
-    entries: list[CocoImage] = []
-    annotations: list[CocoAnnotation] = []
-    taken: set[str] = set()
-    kind = annotation_kind(settings.task)  # polygons or boxes with keypoints
-    pose = kind == KEYPOINTS
-    images = labelled_or_background(images, kind, summary)
-    for image in ticking(images, progress, cancel, "images"):
-        if not readable(image, summary):
-            continue
-        if folder is not None:
-            file_name = unique_name(image.path, taken)
-            place_file(image.path, folder / file_name, summary)
-        else:
-            file_name = image.path.relative_to(summary.images_root or "/").as_posix()
-        entries.append(CocoImage(image.id, image.width, image.height, file_name))
-        annotations += [entry for annotation in image.annotations
-                        for entry in [_coco_annotation(annotation, image, settings.keypoint_dims)]
-                        if entry is not None]
-        summary.images += 1
-    summary.annotations = len(annotations)
-    keypoints = {"keypoints": list(settings.keypoint_names),
-                 "skeleton": [[a + 1, b + 1] for a, b in settings.skeleton]} if pose else None
-    return coco_ground_truth(
-        entries, annotations, {info.index + 1: info.name for info in project.classes()},
-        category_extra=keypoints, info={"description": f"{settings.name} (YOLO Studio)"})
-
-
-def _coco_annotation(annotation: Annotation, image: ImageRow, dims: int
-                     ) -> CocoAnnotation | None:
-    """A polygon (segment) or box + keypoints (pose) in pixels; COCO's category ids count the
-    classes from 1."""
-    w, h = image.width, image.height
-    category = annotation.class_index + 1
-    if annotation.kind == POLYGON and annotation.polygon and len(annotation.polygon) >= 6:
-        points = np.asarray(annotation.polygon, np.float64).reshape(-1, 2) * (w, h)
-        box = [*points.min(0), *points.max(0)]
-        return CocoAnnotation(image.id, category, box, polygons=[points])
-    if annotation.kind == KEYPOINTS and annotation.box and annotation.keypoints is not None:
-        cx, cy, bw, bh = annotation.box
-        box = [(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h]
-        keypoints = _coco_keypoints(annotation.keypoints, dims, w, h)
-        extra = {"keypoints": keypoints, "num_keypoints": sum(1 for v in keypoints[2::3] if v > 0)}
-        return CocoAnnotation(image.id, category, box, extra=extra)
-    return None
-
-
-def _coco_keypoints(values: list[float], dims: int, w: int, h: int) -> list[float]:
-    """``[x, y, v, ...]`` in pixels; a keypoint not labelled is ``0, 0, 0``."""
-    result: list[float] = []
-    for i in range(0, len(values), dims):
-        x, y = values[i], values[i + 1]
-        v = int(values[i + 2]) if dims == 3 else (2 if x >= 0 and y >= 0 else 0)
-        result += [x * w, y * h, v] if v > 0 else [0, 0, 0]
-    return result
-
-
-def _common_folder(images: list[ImageRow]) -> Path | None:
-    if not images:
+def _common_folder_of(paths: list[Path]) -> Path | None:
+    if not paths:
         return None
-    return Path(os.path.commonpath([str(image.path.parent) for image in images]))
+    return Path(os.path.commonpath([str(p.parent) for p in paths]))
 
 
 # -- shared ------------------------------------------------------------------------------------
