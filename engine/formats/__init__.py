@@ -17,13 +17,13 @@
 - ``export_metadata``, ``export_layouts``: what an export says about itself, and where each
   export format keeps its parts.
 
-A new format is one new module here of the same shape: a docstring saying what it reads and writes; ``read_*``/``parse_*`` functions
-that return plain records and raise ``DatasetError`` (or the module's own error) naming the
-file, line and key; ``format_*``/``write_*`` functions that write atomically
-(``engine.utils.atomic``). Problems with single entries come back as reasons for the caller to
-report, not as log lines.
+A new format is one new module here of the same shape: a docstring saying what it reads and
+writes; ``read_*``/``parse_*`` functions that return plain records (or a ``LabelSet``) and
+raise ``DatasetError`` (or the module's own error) naming the file, line and key;
+``format_*``/``write_*`` functions that write atomically (``engine.utils.atomic``). Problems
+with single entries come back as reasons for the caller to report, not as log lines.
 
 The bottom of the engine's task-specific layers: it imports only the standard library, numpy,
-yaml, PIL and OpenCV (for image headers and mask outlines) and ``engine.utils``/``engine.errors``, so the data, export and backend packages can all
-use it without importing one another.
+yaml, PIL and OpenCV (image headers, mask outlines) and ``engine.utils``/``engine.errors``, so
+the data, export and backend packages can all use it without importing one another.
 """
