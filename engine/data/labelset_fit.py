@@ -17,9 +17,11 @@ The codecs keep what the tool drew; this module decides what it means for a task
   may map them by hand with ``joint_map``), target joints the object lacks are "not labelled"
   (visibility 0), and a polygon or rectangle without points is left out.
 
-Labels outside ``classes`` are added after them (a warning names each once) unless
-``add_classes`` is off, when their objects are left out. Every line says file, element, and
-reason (:class:`~engine.formats.labelset.Problem`); nothing is dropped without one.
+The classes are the source's labels (less labelme's ``_background_`` when no object has it),
+or ``classes`` when given. Labels outside ``classes`` are added after them (a warning names
+each once) unless ``add_classes`` is off, when their objects are left out. Every line says
+file, element, and reason (:class:`~engine.formats.labelset.Problem`); nothing is dropped
+without one.
 """
 
 from __future__ import annotations
@@ -155,7 +157,8 @@ class _Fitter:
     def __init__(self, labels: LabelSet, options: FitOptions) -> None:
         self.options, self.source = options, labels
         self.rows = label_rows(options.task)
-        self.classes = list(options.classes if options.classes is not None else labels.labels)
+        self.classes = list(options.classes if options.classes is not None
+                            else _source_classes(labels))
         self.index = {name: i for i, name in enumerate(self.classes)}
         self.joints = tuple(options.keypoint_names if options.keypoint_names is not None
                             else labels.keypoint_names or _used_joints(labels))
@@ -335,6 +338,20 @@ class _Fitter:
             self.problems.append(Problem(image.file, where, "no labelled joint of the schema"))
             return None
         return FittedObject(index, box=_normalised_box(bounds, image), keypoints=tuple(values))
+
+
+BACKGROUND = "_background_"
+"""labelme's name for class 0 of its labels.txt, which labelme2coco declares as a category."""
+
+
+def _source_classes(labels: LabelSet) -> list[str]:
+    """The source's labels, less labelme's ``_background_`` when nothing is labelled with it
+    (a YOLO class that no object has; the VOC masks codec leaves it out the same way)."""
+    if BACKGROUND not in labels.labels:
+        return list(labels.labels)
+    used = any(obj.label == BACKGROUND for image in labels.images for obj in image.objects)
+    used = used or any(BACKGROUND in image.tags for image in labels.images)
+    return list(labels.labels) if used else [n for n in labels.labels if n != BACKGROUND]
 
 
 def _used_joints(labels: LabelSet) -> tuple[str, ...]:

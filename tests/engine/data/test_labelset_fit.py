@@ -193,3 +193,15 @@ def test_image_classes_in_a_row_task_are_listed_not_dropped(task):
                           FitOptions(task))
     assert [(p.where, p.severity) for p in fitted.problems] == [("image a.jpg", "warning")]
     assert "cat, indoor" in fitted.problems[0].reason and "classify" in fitted.problems[0].reason
+
+
+def test_labelmes_unused_background_category_is_not_a_class():
+    # labelme2coco declares category 0 '_background_', as its labels.txt does; VOC masks too
+    labels = LabelSet("coco", Path("a.json"), [_image([_polygon("cat")])],
+                      ["_background_", "cat", "dog"])
+    fitted = fit_labelset(labels, FitOptions("segment"))
+    assert fitted.classes == ["cat", "dog"]
+    assert fitted.images[0].objects[0].class_index == 0
+    drawn = LabelSet("coco", Path("a.json"), [_image([_polygon("_background_")])],
+                     ["_background_", "cat"])
+    assert fit_labelset(drawn, FitOptions("segment")).classes == ["_background_", "cat"]
