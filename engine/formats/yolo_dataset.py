@@ -33,8 +33,10 @@ yaml has ``kpt_shape``) a ``points`` object with its box and keypoints, named by
 or ``"1"``..``"K"``; a ``[K, 3]`` visibility of 0, 1 or 2 is ABSENT, OCCLUDED or VISIBLE
 (another value: the row is a problem); ``[K, 2]`` rows have no visibility, so every keypoint
 reads as VISIBLE. The rows of a detect or segment dataset are read as what they are (a polygon
-in a detect dataset stays a polygon; an Ultralytics OBB row is a 4-point polygon), so nothing
-in them is lost; fitting them to a task is ``engine.data.labelset_fit``'s business. Objects are
+in a detect dataset stays a polygon; an Ultralytics OBB row is a 4-point polygon, and so is a
+Roboflow 'YOLOv5 OBB' line, ``x1 y1 ... x4 y4 class difficult`` in pixels, read from a
+``labelTxt/`` folder where ``labels/`` is missing, labelled by its class name), so nothing in
+them is lost; fitting them to a task is ``engine.data.labelset_fit``'s business. Objects are
 labelled with the yaml's ``names`` (none there: by their class ids, with a warning).
 
 The task: ``task`` when given, else guessed: split folders holding class folders (and no
@@ -48,9 +50,9 @@ Problems (``Problem(file, where, reason)``, files named by their path below the 
 a bad line (``line N``: not numbers, a class id outside ``names``, a count of values no row
 has); an image that cannot be read (left out with its rows: without its size they cannot
 become pixels); a label file with no image (likewise left out); a label file that cannot be
-read (its image left out, rather than read as a background image); Roboflow OBB ``labelTxt/``
-folders (DOTA lines in pixels, not read); a file name that is not UTF-8 (a warning: it is
-read). The rest is read. Files are only read.
+read (its image left out, rather than read as a background image); a Roboflow OBB
+``labelTxt/`` line that is not 4 corners and a class; a file name that is not UTF-8 (a
+warning: it is read). The rest is read. Files are only read.
 
 Zips: :func:`open_yolo_source` unpacks a ``.zip`` safely (``engine.utils.safe_zip``) into a
 temporary folder that lives as long as its ``with`` block, and yields the folder to read; the
@@ -77,6 +79,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from ..errors import DatasetError
@@ -124,6 +127,8 @@ _TASK_OF = {rows: task for task, rows in LABEL_ROWS.items()}  # what each kind o
 TASK_NAMES = (CLASSIFY, *LABEL_ROWS)
 _YAML_SUFFIXES = (".yaml", ".yml")
 _DRIVE = re.compile(r"^[A-Za-z]:/")
+DOTA = "labelTxt"
+"""Roboflow's 'YOLOv5 OBB' label folder, beside ``images``: DOTA lines in pixels."""
 _LAYOUT_FOLDERS = {"images", "labels", *(n for names in SPLIT_FOLDERS.values() for n in names)}
 _ROTATED = (5, 6, 7, 8)  # EXIF orientations that turn the image a quarter
 _VISIBILITY = {0.0: ABSENT, 1.0: OCCLUDED, 2.0: VISIBLE}
@@ -274,6 +279,10 @@ class _Pending:
     """Lines that are not numbers: (line number, reason)."""
     unreadable: str | None = None
     """Why the label file cannot be read, when it cannot."""
+    dota: bool = False
+    """``label`` is a Roboflow 'YOLOv5 OBB' ``labelTxt`` file: DOTA lines in pixels."""
+    corners: list[tuple[int, str, np.ndarray]] = field(default_factory=list)
+    """Its rows: (line number, class name, ``[4, 2]`` pixel corners)."""
 
 
 @dataclass
@@ -369,6 +378,9 @@ class _Reader:
             item.unreadable = f"cannot be read ({exc}); its image is left out"
             return
         for number, line in enumerate(text.splitlines(), 1):
+            if item.dota:
+                self._dota_line(item, number, line)
+                continue
             try:
                 values = read_numbers(line)
             except LabelLineError as exc:
@@ -377,6 +389,27 @@ class _Reader:
             if values:
                 item.rows.append((number, values))
 
+    @staticmethod
+    def _dota_line(item: _Pending, number: int, line: str) -> None:
+        """One DOTA line, ``x1 y1 x2 y2 x3 y3 x4 y4 class [difficult]`` (header lines such as
+        ``imagesource:`` and ``gsd:`` passed over)."""
+        words = line.split()
+        if not words or (len(words) == 1 and ":" in words[0]):
+            return
+        if len(words) not in (9, 10):
+            item.bad_lines.append((number, f"{len(words)} words; a DOTA line has 4 corners, "
+                                   "a class name and an optional difficult flag"))
+            return
+        try:
+            corners = np.array([float(w) for w in words[:8]], np.float64).reshape(4, 2)
+        except ValueError:
+            item.bad_lines.append((number, "a corner is not a number"))
+            return
+        if not np.isfinite(corners).all():
+            item.bad_lines.append((number, "a corner is not a finite number"))
+            return
+        item.corners.append((number, words[8], corners))
+
     def _image(self, item: _Pending, names: Mapping[int, str] | None,
                kpt_shape: tuple[int, int] | None, joints: tuple[str, ...]) -> LabeledImage | None:
         """The image with its objects; its bad lines become problems in line order."""
@@ -384,7 +417,8 @@ class _Reader:
         if item.unreadable is not None:
             self.problem(file, "", item.unreadable)
             return None
-        size = self.image_size(item.image, rows=len(item.rows) + len(item.bad_lines))
+        size = self.image_size(item.image, rows=len(item.rows) + len(item.bad_lines)
+                               + len(item.corners))
         if size is None:
             return None
         objects, bad_lines = [], list(item.bad_lines)
@@ -393,6 +427,8 @@ class _Reader:
                 objects.append(_object(number, values, names, kpt_shape, joints, size))
             except LabelLineError as exc:
                 bad_lines.append((number, str(exc)))
+        objects += [LabeledObject(label, "polygon", f"line {number}", polygons=(corners,))
+                    for number, label, corners in item.corners]
         for number, reason in sorted(bad_lines):
             self.problem(file, f"line {number}", f"{reason}; line left out")
         return LabeledImage(name=item.name, width=size[0], height=size[1], file=file,
@@ -474,16 +510,23 @@ def _guess(kpt_shape: tuple[int, int] | None, pending: list[_Pending], task: str
             if len(values) > 5:
                 return _TASK_OF[POLYGONS], (f"{shown(item.label)} line {number} has "
                                             f"{len(values)} numbers (a polygon)")
+    if any(item.corners for item in pending):
+        return _TASK_OF[BOXES], ("Roboflow OBB rows (labelTxt/): boxes around their corners "
+                                 "(task=segment keeps the turned corners)")
     return _TASK_OF[BOXES], "no label row has more than 5 numbers (class and box)"
 
 
 def _labels(names: Mapping[int, str] | None, images: list[LabeledImage]) -> list[str]:
     """The class names in id order; without names, the ids up to the largest used, so each
     class keeps its index."""
+    named = [obj.label for image in images for obj in image.objects
+             if names is not None or not obj.label.isdigit()]  # DOTA rows give names
     if names is not None:
-        return list(dict.fromkeys(names[i] for i in sorted(names)))
-    used = [int(obj.label) for image in images for obj in image.objects]
-    return [str(i) for i in range(max(used) + 1)] if used else []
+        return list(dict.fromkeys([*(names[i] for i in sorted(names)), *named]))
+    used = [int(obj.label) for image in images for obj in image.objects
+            if obj.label.isdigit()]
+    ids = [str(i) for i in range(max(used) + 1)] if used else []
+    return list(dict.fromkeys([*ids, *named]))
 
 
 def _id_range(names: Mapping[int, str]) -> str:
@@ -707,11 +750,13 @@ class _Splits:
             labels: set[Path] = set()
             for image in images:
                 label = _label_path(image, self.root)
+                dota = not label.is_file() and _label_path(image, self.root, DOTA).is_file()
+                label = _label_path(image, self.root, DOTA) if dota else label
                 exists = label.is_file()
                 if exists:
                     labels.add(label)
                 yield _Pending(image, _image_name(image, names_from), split,
-                               label if exists else None)
+                               label if exists else None, dota=dota)
             if source.is_dir():
                 self._orphans(source, labels)
 
@@ -746,11 +791,8 @@ class _Splits:
         if labels == folder:
             return
         if not labels.is_dir():
-            beside = labels.parent / "labelTxt"
-            if beside.is_dir():
-                self.reader.problem(beside, "", "Roboflow 'YOLOv5 OBB' labels (DOTA lines in "
-                                    "pixels) are not read; export the dataset as YOLOv8 "
-                                    "(boxes or polygons) instead")
+            labels = labels.with_name(DOTA)
+        if not labels.is_dir():
             return
         for label in sorted(labels.rglob("*.txt")):
             if label not in matched and not label.name.startswith("."):
@@ -768,9 +810,10 @@ def _images_below(folder: Path) -> list[Path]:
     return found
 
 
-def _label_path(image: Path, root: Path) -> Path:
+def _label_path(image: Path, root: Path, folder: str = "labels") -> Path:
     """The label file of ``image``: its last ``images`` folder below ``root`` read as
-    ``labels``, suffix ``.txt``; beside the image when there is no such folder."""
+    ``folder`` (``labels``; Roboflow OBB's ``labelTxt``), suffix ``.txt``; beside the image
+    when there is no such folder."""
     try:
         parts = image.relative_to(root).parts
     except ValueError:
@@ -779,7 +822,7 @@ def _label_path(image: Path, root: Path) -> Path:
     if not folders:
         return image.with_suffix(".txt")
     swapped = list(parts)
-    swapped[folders[-1]] = "labels"
+    swapped[folders[-1]] = folder
     return root.joinpath(*swapped).with_suffix(".txt")
 
 

@@ -152,15 +152,37 @@ def test_a_zip_is_not_read_outside_open_yolo_source(tmp_path):
         assert same == ROBOFLOW
 
 
-def test_roboflow_obb_labels_are_named_not_read():
+def test_roboflow_obb_labels_are_read_as_four_point_polygons_in_pixels():
+    # Roboflow's 'YOLOv5 OBB': labelTxt/<stem>.txt, DOTA lines "x1 y1 ... y4 class difficult"
     labelset = read_yolo_dataset(ROBOFLOW_OBB)
     assert [i.name.as_posix() for i in labelset.images] == [
         "train_001.jpg", "train_002.jpg", "val_001.jpg"]
-    assert labelset.object_count() == 0
-    obb = [p for p in labelset.problems if "OBB" in p.reason]
-    assert [(p.file, p.severity) for p in obb] == [("train/labelTxt", "error"),
-                                                    ("val/labelTxt", "error")]
-    assert "export the dataset as YOLOv8" in obb[0].reason
+    assert [p.line() for p in labelset.problems if p.severity == "error"] == []
+    objects = [(i.name.name, o.label, o.kind, o.where, o.polygons[0].tolist())
+               for i in labelset.images for o in i.objects]
+    assert objects == [
+        ("train_001.jpg", "label_0", "polygon", "line 1", [[0, 0], [0, 2], [2, 2], [2, 0]]),
+        ("train_002.jpg", "label_1", "polygon", "line 1", [[1, 1], [1, 5], [5, 5], [5, 1]]),
+        ("val_001.jpg", "label_0", "polygon", "line 1", [[0, 0], [0, 1], [1, 1], [1, 0]]),
+        ("val_001.jpg", "label_1", "polygon", "line 2", [[1, 2], [1, 5], [10, 5], [10, 2]])]
+    assert labelset.labels == ["label_0", "label_1"]
+    assert {i.path.parent.parent.name for i in labelset.images} == {"train", "val"}
+
+
+def test_dota_lines_that_are_not_four_points_and_a_class_are_named(tmp_path):
+    root = tmp_path / "obb"
+    _image(root / "train" / "images" / "a.jpg", (20, 10))
+    (root / "train" / "labelTxt").mkdir(parents=True)
+    (root / "train" / "labelTxt" / "a.txt").write_text(
+        "imagesource:GoogleEarth\ngsd:0.1\n1 1 5 1 5 5 1 5 car 0\n1 1 5 1 5 5 car 0\n"
+        "1 1 5 1 5 5 1 x car 0\n1 1 5 1 5 5 1 5 boat 1\n")
+    (root / "data.yaml").write_text("train: ../train/images\nnames: [car]\n")
+    labelset = read_yolo_dataset(root)
+    assert [(o.label, o.where) for o in labelset.images[0].objects] == [
+        ("car", "line 3"), ("boat", "line 6")]
+    assert [(p.where, p.severity) for p in labelset.problems
+            if p.file == "train/labelTxt/a.txt"] == [("line 4", "error"), ("line 5", "error")]
+    assert labelset.labels == ["car", "boat"]
 
 
 # -- generated Ultralytics datasets -----------------------------------------------------------
