@@ -403,8 +403,10 @@ def _report(source: Path, output: Path, chosen: str, why: str, task: str, task_w
 
 
 def _write_report(report: ConvertReport) -> None:
-    """Every problem line in ``output/convert-report.txt`` (the summary shows the first)."""
-    lines = [report.summary().splitlines()[0], ""]
+    """The summary, then every problem line (the summary shows the first), tab-separated, in
+    ``output/convert-report.txt``."""
+    summary = [line for line in report.summary().splitlines() if not line.startswith("  ")]
+    lines = [*summary, ""]
     lines += [f"{p.severity}\t{p.file}\t{p.where}\t{p.reason}" for p in report.problems]
     with atomic_writer(report.output / REPORT_NAME) as file:
         file.write(("\n".join(lines) + "\n").encode("utf-8", errors="replace"))

@@ -411,8 +411,13 @@ def test_report_lines_come_file_by_file_in_the_order_of_the_elements(tmp_path):
     report = convert_dataset(source, tmp_path / "out")  # reader's lines, then the fit's
     assert [p.where for p in report.problems] == [
         "shape 0", "shape 2", "shape 4", "shape 5", "shape 6"]
-    written = (tmp_path / "out" / "convert-report.txt").read_text().splitlines()[2:]
-    assert [line.split("\t")[2] for line in written] == [p.where for p in report.problems]
+    text = (tmp_path / "out" / "convert-report.txt").read_text()
+    header, lines = text.split("\n\n")
+    # the report file starts with what yolo convert printed above its problem lines
+    assert header.splitlines()[:3] == report.summary().splitlines()[:3]
+    assert "6 objects read, 5 written, 1 skipped" in header
+    assert [line.split("\t")[2] for line in lines.splitlines()] == [
+        p.where for p in report.problems]
 
 
 def test_a_tie_between_boxes_and_point_sets_is_guessed_detect_which_keeps_both():
