@@ -38,6 +38,8 @@ REPORT_NAME = "convert-report.txt"
 _ROBOFLOW_COCO = "_annotations.coco.json"
 _IMAGES_GIVEN = ("coco", "labelstudio")
 """Formats whose images may live elsewhere (``images=``); the others find them by layout."""
+_COCO_KINDS = ("instances_", "person_keypoints_", "keypoints_")
+_COCO_NO_OBJECTS = ("captions_", "image_info_")
 _NAMED_BELOW = ("masks", "yolo")
 """Formats whose codecs name files by their path below the folder they read."""
 _SHOWN = 20
@@ -187,8 +189,8 @@ def read_labels(path: Path, format: str, *, images: Path | None = None,
         from ..formats.coco_labelset import read_coco_labelset
 
         if path.is_dir():
-            return _merged([read_coco_labelset(json, images) for json in _coco_files(path)],
-                           path)
+            return _merged([read_coco_labelset(json, images)
+                            for json in _coco_files(path, task)], path)
         return read_coco_labelset(path, images)
     if format == "labelme":
         from ..formats.labelme_labelset import read_labelme_folder
@@ -225,12 +227,22 @@ def read_labels(path: Path, format: str, *, images: Path | None = None,
                         key="format")
 
 
-def _coco_files(folder: Path) -> list[Path]:
+def _coco_files(folder: Path, task: str | None = None) -> list[Path]:
     """The COCO JSONs of a folder: its own, those in ``annotations/`` (COCO's and Datumaro's
-    ``instances_<split>.json``), or one per split folder (Roboflow's)."""
+    ``instances_<split>.json``), or one per split folder (Roboflow's). Of COCO's own
+    ``instances_`` and ``person_keypoints_`` files for one split, the one for ``task``
+    (keypoints for pose); ``captions_`` and ``image_info_`` files hold no objects."""
     candidates = (sorted(folder.glob("*.json")) + sorted((folder / "annotations").glob("*.json"))
                   + sorted(folder.glob(f"*/{_ROBOFLOW_COCO}")))
-    found = [json for json in candidates if _is_coco_dataset(json)]
+    candidates = [json for json in candidates if not json.name.startswith(_COCO_NO_OBJECTS)]
+    chosen: dict[tuple[Path, str], Path] = {}
+    for json in candidates:
+        kind = next((p for p in _COCO_KINDS if json.name.startswith(p)), "")
+        key = (json.parent, json.name[len(kind):] if kind else json.name)
+        keypoints = kind in _COCO_KINDS[1:]
+        if key not in chosen or keypoints == (task == "pose"):
+            chosen[key] = json
+    found = [json for json in chosen.values() if _is_coco_dataset(json)]
     if not found:
         raise DatasetError("holds no COCO JSON (looked in it, in annotations/ and for "
                            f"<split>/{_ROBOFLOW_COCO}); give the JSON file itself", path=folder)

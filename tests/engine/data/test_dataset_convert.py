@@ -436,3 +436,22 @@ def test_images_given_for_a_format_that_finds_its_own_is_refused_not_ignored(tmp
         convert_dataset(FIXTURES / "cvat" / "cvat_docs_example.xml", tmp_path / "out",
                         images=tmp_path)
     assert caught.value.key == "images" and not (tmp_path / "out").exists()
+
+
+def test_cocos_own_annotations_folder_reads_each_split_once_for_the_task(tmp_path):
+    # COCO's download: captions_, instances_ and person_keypoints_<split>.json side by side
+    root = tmp_path / "coco"
+    _coco_with_blanks(FIXTURES / "coco" / "datumaro_instances_val.json",
+                      root / "annotations" / "instances_val2017.json", root / "val2017")
+    shutil.copy(FIXTURES / "coco" / "datumaro_person_keypoints_val.json",
+                root / "annotations" / "person_keypoints_val2017.json")
+    captions = json.loads((root / "annotations" / "instances_val2017.json").read_text())
+    captions = {"images": captions["images"],
+                "annotations": [{"id": 1, "image_id": captions["images"][0]["id"],
+                                 "caption": "a thing"}]}
+    (root / "annotations" / "captions_val2017.json").write_text(json.dumps(captions))
+    report = convert_dataset(root, tmp_path / "out", task="segment")
+    assert report.images == 1 and report.images_missing == 0
+    assert {Path(p.file).name for p in report.problems} <= {"instances_val2017.json"}
+    pose = convert_dataset(root, tmp_path / "pose", task="pose")
+    assert pose.images == 1 and pose.written == 1
