@@ -337,6 +337,11 @@ class _Fitter:
         if bounds is None or not placed:
             self.problems.append(Problem(image.file, where, "no labelled joint of the schema"))
             return None
+        if bounds[2] <= bounds[0] or bounds[3] <= bounds[1]:
+            self.problems.append(Problem(image.file, where, "its box has no area (one labelled "
+                                         "joint, or joints in a line): kept, but training and a "
+                                         "YOLO import leave such an object out; draw its box",
+                                         "warning"))
         return FittedObject(index, box=_normalised_box(bounds, image), keypoints=tuple(values))
 
 

@@ -205,3 +205,12 @@ def test_labelmes_unused_background_category_is_not_a_class():
     drawn = LabelSet("coco", Path("a.json"), [_image([_polygon("_background_")])],
                      ["_background_", "cat"])
     assert fit_labelset(drawn, FitOptions("segment")).classes == ["_background_", "cat"]
+
+
+def test_a_pose_object_whose_box_has_no_area_is_kept_with_a_line():
+    lone = LabeledObject("person", "points", "skeleton 3",
+                         keypoints=(Keypoint("nose", 40, 50, OCCLUDED),))
+    labels = LabelSet("test", Path("."), [_image([lone])], ["person"])
+    fitted = fit_labelset(labels, FitOptions("pose", keypoint_names=["nose", "tail"]))
+    assert fitted.written == 1
+    assert any(p.where == "skeleton 3" and "no area" in p.reason for p in fitted.problems)
