@@ -68,7 +68,7 @@ def write_format(labels: LabelSet, format: str, output: Path) -> Path:
         write_labelme_folder(labels, output)
         return output
     if format == "cvat":
-        from engine.formats.cvat import write_cvat
+        from engine.formats.cvat_write import write_cvat
 
         write_cvat(labels, output)
         return output / "annotations.xml"
@@ -77,7 +77,7 @@ def write_format(labels: LabelSet, format: str, output: Path) -> Path:
 
         return write_coco_labelset(labels, output / "annotations.json")
     if format == "masks":
-        from engine.formats.masks import write_masks
+        from engine.formats.masks_write import write_masks
 
         write_masks(labels, output)
         for image in labels.images:  # the VOC layout keeps photos in JPEGImages/

@@ -18,10 +18,8 @@ import cv2
 import numpy as np
 
 from ..errors import ImageReadError
+from ..formats.image_names import IMAGE_SUFFIXES  # one set for the engine; re-exported
 
-IMAGE_SUFFIXES = frozenset(
-    {".bmp", ".dng", ".jpeg", ".jpg", ".jpe", ".mpo", ".png", ".tif", ".tiff", ".webp", ".pfm"}
-)
 VIDEO_SUFFIXES = frozenset(
     {
         ".asf",

@@ -221,10 +221,10 @@ def _writer(format: str) -> Callable[[LabelSet, Path, list[Problem]], list[Path]
         return lambda labels, folder, problems: _collect(write_labelme_folder, labels, folder,
                                                          problems)
     if format == "cvat":
-        from engine.formats.cvat import write_cvat
+        from engine.formats.cvat_write import write_cvat
 
         return lambda labels, folder, problems: _collect(write_cvat, labels, folder, problems)
-    from engine.formats.masks import write_masks
+    from engine.formats.masks_write import write_masks
 
     return lambda labels, folder, problems: write_masks(labels, folder, problems)
 

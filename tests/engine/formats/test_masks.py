@@ -22,8 +22,8 @@ from engine.formats.masks import (
     read_class_names,
     read_masks,
     voc_colormap,
-    write_masks,
 )
+from engine.formats.masks_write import write_masks
 from engine.formats.outlines import fill_outlines
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
