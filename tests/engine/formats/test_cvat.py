@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from engine.errors import DatasetError
-from engine.formats.cvat import read_cvat, write_cvat
+from engine.formats.cvat import read_cvat
+from engine.formats.cvat_write import write_cvat
 from engine.formats.labelset import (
     ABSENT,
     OCCLUDED,
