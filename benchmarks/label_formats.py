@@ -63,7 +63,7 @@ def write_format(labels: LabelSet, format: str, output: Path) -> Path:
         assert image.path is not None
         place_image(image.path, output / image.name)
     if format == "labelme":
-        from engine.formats.labelme_labelset import write_labelme_folder
+        from engine.formats.labelme_labelset_write import write_labelme_folder
 
         write_labelme_folder(labels, output)
         return output

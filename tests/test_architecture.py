@@ -26,7 +26,7 @@ STUDIO_MAY_IMPORT = frozenset({
     # file formats and datasets
     "engine.formats.coco", "engine.formats.dataset_yaml", "engine.formats.yolo_labels",
     "engine.formats.labelset", "engine.data.labelset_fit", "engine.data.dataset_convert",
-    "engine.formats.labelme_labelset", "engine.formats.cvat_write", "engine.formats.masks",
+    "engine.formats.labelme_labelset_write", "engine.formats.cvat_write", "engine.formats.masks",
     "engine.formats.coco_labelset", "engine.formats.masks_write",
     "engine.data.check", "engine.data.classify_folder",
     "engine.data.detect_dataset", "engine.data.detect_labels", "engine.data.images",

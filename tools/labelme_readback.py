@@ -1,6 +1,6 @@
 """Load every labelme JSON of a folder with labelme's own loader and print its shapes.
 
-A check of ``engine.formats.labelme_labelset.write_labelme_folder`` against the tool itself,
+A check of ``engine.formats.labelme_labelset_write.write_labelme_folder`` against the tool itself,
 not a test: labelme is GPL-3.0 and pulls in Qt, so it is never a dependency of this project.
 Run it with a Python that has labelme installed, outside the project's virtualenv:
 

@@ -216,7 +216,7 @@ def _write(format: str, labels: LabelSet, folder: Path, problems: list[Problem])
 
 def _writer(format: str) -> Callable[[LabelSet, Path, list[Problem]], list[Path]]:
     if format == "labelme":
-        from engine.formats.labelme_labelset import write_labelme_folder
+        from engine.formats.labelme_labelset_write import write_labelme_folder
 
         return lambda labels, folder, problems: _collect(write_labelme_folder, labels, folder,
                                                          problems)

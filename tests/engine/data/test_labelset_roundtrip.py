@@ -19,7 +19,8 @@ from engine.data.labelset_yolo import write_yolo_dataset
 from engine.formats.coco_labelset import read_coco_labelset, write_coco_labelset
 from engine.formats.cvat import read_cvat
 from engine.formats.cvat_write import write_cvat
-from engine.formats.labelme_labelset import read_labelme_folder, write_labelme_folder
+from engine.formats.labelme_labelset import read_labelme_folder
+from engine.formats.labelme_labelset_write import write_labelme_folder
 from engine.formats.labelset import ABSENT, LabeledObject, LabelSet
 from engine.formats.masks import read_masks
 from engine.formats.masks_write import write_masks

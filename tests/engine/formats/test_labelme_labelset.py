@@ -26,8 +26,8 @@ from engine.formats.labelme_labelset import (
     CIRCLE_POINTS,
     UNBOXED_POINTS_LABEL,
     read_labelme_folder,
-    write_labelme_folder,
 )
+from engine.formats.labelme_labelset_write import write_labelme_folder
 from engine.formats.labelset import (
     ABSENT,
     OCCLUDED,
