@@ -73,7 +73,7 @@ def write_format(labels: LabelSet, format: str, output: Path) -> Path:
         write_cvat(labels, output)
         return output / "annotations.xml"
     if format == "coco":
-        from engine.formats.coco_labelset import write_coco_labelset
+        from engine.formats.coco_labelset_write import write_coco_labelset
 
         return write_coco_labelset(labels, output / "annotations.json")
     if format == "masks":

@@ -27,7 +27,7 @@ STUDIO_MAY_IMPORT = frozenset({
     "engine.formats.coco", "engine.formats.dataset_yaml", "engine.formats.yolo_labels",
     "engine.formats.labelset", "engine.data.labelset_fit", "engine.data.dataset_convert",
     "engine.formats.labelme_labelset_write", "engine.formats.cvat_write", "engine.formats.masks",
-    "engine.formats.coco_labelset", "engine.formats.masks_write",
+    "engine.formats.coco_labelset_write", "engine.formats.masks_write",
     "engine.data.check", "engine.data.classify_folder",
     "engine.data.detect_dataset", "engine.data.detect_labels", "engine.data.images",
     "engine.data.figure_samples", "engine.data.shape_samples",

@@ -246,13 +246,13 @@ def export_coco(project: Project, json_path: str | Path, progress: Progress = no
                 cancel: CancelToken = NEVER, *,
                 images_folder: str | Path | None = None) -> ExportSummary:
     """Write the project's objects as COCO JSON (polygons for segment, keypoints for pose)
-    through the engine's COCO codec (``engine.formats.coco_labelset``).
+    through the engine's COCO codec (``engine.formats.coco_labelset_write``).
 
     With ``images_folder`` the images are linked (or copied) there and ``file_name`` is their
     name in it; without it ``file_name`` is relative to the folder all images share
     (``summary.images_root``). Classify projects export as folders (``export_yolo``).
     """
-    from engine.formats.coco_labelset import write_coco_labelset
+    from engine.formats.coco_labelset_write import write_coco_labelset
 
     from .export_labelset import project_labelset  # it builds on this module's helpers
 

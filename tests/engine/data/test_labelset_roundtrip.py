@@ -16,7 +16,8 @@ from PIL import Image
 
 from engine.data.labelset_fit import FitOptions, fit_labelset
 from engine.data.labelset_yolo import write_yolo_dataset
-from engine.formats.coco_labelset import read_coco_labelset, write_coco_labelset
+from engine.formats.coco_labelset import read_coco_labelset
+from engine.formats.coco_labelset_write import write_coco_labelset
 from engine.formats.cvat import read_cvat
 from engine.formats.cvat_write import write_cvat
 from engine.formats.labelme_labelset import read_labelme_folder

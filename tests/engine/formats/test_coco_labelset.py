@@ -20,7 +20,8 @@ from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
 
 from engine.errors import DatasetError
-from engine.formats.coco_labelset import read_coco_labelset, write_coco_labelset
+from engine.formats.coco_labelset import read_coco_labelset
+from engine.formats.coco_labelset_write import write_coco_labelset
 from engine.formats.labelset import (
     ABSENT,
     OCCLUDED,
