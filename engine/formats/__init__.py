@@ -14,6 +14,7 @@
   XML), ``labelstudio`` (Label Studio JSON / JSON-MIN, read only), ``coco_labelset`` (COCO
   instances, RLE, keypoints; images found beside the JSON), ``masks`` (Pascal VOC style
   mask PNGs), ``yolo_dataset`` (YOLO folders and zips, Ultralytics and Roboflow layouts).
+- ``cvat_*`` (xml, shapes, write), ``labelstudio_*`` (images, regions, min, brush): their parts.
 - ``export_metadata``, ``export_layouts``: what an export says about itself, and where each
   export format keeps its parts.
 

@@ -43,66 +43,42 @@ warning says so, and the JSON export keeps everything.
 A file that is not valid JSON, not UTF-8, or not a list of tasks raises ``DatasetError`` naming
 the file and line; a bad task or region is a ``Problem`` (``where`` = ``"task 12, result
 'abc123'"``) and the rest is read. The file is only read.
+
+The image references are resolved in :mod:`~engine.formats.labelstudio_images`, JSON-MIN
+turned into tasks in :mod:`~engine.formats.labelstudio_min`, regions placed in pixels in
+:mod:`~engine.formats.labelstudio_regions` and brushes decoded in
+:mod:`~engine.formats.labelstudio_brush`.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
-import numpy as np
 from PIL import Image
 
 from ..errors import DatasetError
-from .labelset import Keypoint, LabeledImage, LabeledObject, LabelSet, Problem, ring
-from .outlines import trace_outlines
+from .labelset import Keypoint, LabeledImage, LabelSet, Problem
+from .labelstudio_images import find_image, image_reference, is_url
+from .labelstudio_min import is_json_min, tasks_from_min
+from .labelstudio_regions import (
+    LABEL_KEYS,
+    Region,
+    Skip,
+    TaskLabels,
+    number_of,
+    place_regions,
+    result_id,
+    whole,
+)
 
-__all__ = ["FORMAT", "decode_brush", "find_image", "image_reference", "read_labelstudio"]
+__all__ = ["FORMAT", "read_labelstudio"]
 
 FORMAT = "labelstudio"
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
-                            ".jfif", ".pgm", ".ppm", ".heic", ".avif"})
-_UPLOAD_PREFIX = re.compile(r"^[0-9a-fA-F]{8}-(.+)$")
-_URL_SCHEMES = ("http", "https", "s3", "gs", "azure-blob", "ftp")
-_LABEL_KEYS = ("rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels")
 _BARE_TOOLS = {"rectangle": "rectanglelabels", "polygon": "polygonlabels",
                "keypoint": "keypointlabels", "brush": "brushlabels"}
-_MIN_META = frozenset({"id", "annotator", "annotation_id", "created_at", "updated_at",
-                       "lead_time", "agreement", "history"})
-_MIN_MARKS = _MIN_META - {"id", "agreement", "history"}
-"""Keys only a JSON-MIN record has (a task file for import has ``id`` and data only)."""
-
-
-class _Skip(ValueError):
-    """A result that cannot be read: its message is the problem's reason."""
-
-
-@dataclass(frozen=True)
-class _Region:
-    """A region read but still in percent, until the image's size is known."""
-
-    label: str
-    kind: str  # the result type: rectanglelabels, polygonlabels or brushlabels
-    where: str
-    result: Mapping[str, Any]
-    value: Mapping[str, Any]
-
-
-@dataclass
-class _Task:
-    """What one task's annotation gives, before its regions are placed in pixels."""
-
-    number: str
-    regions: list[_Region] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    keypoints: list[tuple[Mapping[str, Any], Keypoint]] = field(default_factory=list)
-    sizes: list[tuple[int, int]] = field(default_factory=list)
 
 
 def read_labelstudio(path: str | Path, images_dir: str | Path | None = None) -> LabelSet:
@@ -166,65 +142,15 @@ def _tasks(content: Any, source: Path, problems: list[Problem]) -> list[dict[str
     if any("annotations" in t or "completions" in t or isinstance(t.get("data"), dict)
            for t in tasks):
         return tasks
-    if any(_MIN_MARKS & t.keys() or any(_min_regions(k, v) for k, v in t.items())
-           for t in tasks):
+    if is_json_min(tasks):
         problems.append(Problem(str(source), "", "a JSON-MIN export: it has no region ids or "
                                 "parentID (keypoints are not grouped by person), and a single "
                                 "choice is a bare string that cannot be told from task data, "
                                 "so it is not read; export as JSON to keep everything",
                                 "warning"))
-        return _from_min(tasks)
+        return tasks_from_min(tasks)
     raise DatasetError(f"{expected}; its first item has the keys "
                        f"{', '.join(map(str, tasks[0])) or 'none'}", path=source)
-
-
-def _from_min(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """JSON-MIN records (one per annotation) as JSON tasks, records of one task id merged."""
-    tasks: dict[str, dict[str, Any]] = {}
-    for index, record in enumerate(records):
-        key = repr(record.get("id", f"item {index}"))
-        task = tasks.setdefault(key, {"id": record.get("id", index), "data": {},
-                                      "annotations": []})
-        result = []
-        for name, value in record.items():
-            regions = _min_regions(name, value)
-            if regions is None:
-                if name not in _MIN_META:
-                    task["data"].setdefault(name, value)
-                continue
-            result.extend(regions)
-        if record.get("annotation_id") is not None or result:
-            task["annotations"].append({"id": record.get("annotation_id"), "result": result,
-                                        "created_at": record.get("created_at"),
-                                        "updated_at": record.get("updated_at")})
-    return list(tasks.values())
-
-
-def _min_regions(name: str, value: Any) -> list[dict[str, Any]] | None:
-    """One JSON-MIN control tag's region values as results, or None for task data."""
-    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
-        return None
-    types = [_min_type(v) for v in value]
-    if any(t is None for t in types):
-        return None
-    return [{"id": f"{name}[{i}]", "type": t, "from_name": name, "value": v,
-             "original_width": v.get("original_width"),
-             "original_height": v.get("original_height")}
-            for i, (t, v) in enumerate(zip(types, value, strict=True))]
-
-
-def _min_type(value: Mapping[str, Any]) -> str | None:
-    """The result type of a JSON-MIN region value, told by its keys."""
-    for key in (*_LABEL_KEYS, "choices", "ellipselabels"):
-        if key in value:
-            return key
-    if "rle" in value:
-        return "brush"
-    if "points" in value:
-        return "polygon"
-    if {"x", "y", "width", "height"} <= value.keys():
-        return "rectangle"
-    return "keypoint" if {"x", "y"} <= value.keys() else None
 
 
 def _read_task(task: Mapping[str, Any], base: Path, file: str,
@@ -249,15 +175,15 @@ def _read_task(task: Mapping[str, Any], base: Path, file: str,
         return None
     path, name, tried = find_image(reference, base)
     if path is None:
-        fetched = " (URLs are not fetched: download the images there)" if _is_url(
+        fetched = " (URLs are not fetched: download the images there)" if is_url(
             reference) else ""
         problems.append(Problem(file, where, f"image {reference!r} not found: looked for "
                                 f"{', '.join(tried) or 'nothing'} in {base}{fetched}",
                                 missing_image=str(name)))
-    read = _Task(where)
+    read = TaskLabels(where)
     _read_results(results, read, file, labelset)
     width, height = _image_size(read, path, file, where, problems)
-    objects = _place(read, width, height, file, problems)
+    objects = place_regions(read, width, height, file, problems)
     joints = list(labelset.keypoint_names)
     for obj in objects:
         labelset.add_label(obj.label)
@@ -295,102 +221,13 @@ def _annotation(task: Mapping[str, Any], file: str, where: str,
     return chosen
 
 
-def image_reference(data: Mapping[str, Any], results: Sequence[Mapping[str, Any]] = ()
-                    ) -> str | None:
-    """The task's image as Label Studio wrote it: ``data["image"]``, else the value named by a
-    result's ``to_name``, else the first data value that looks like an image."""
-    if isinstance(data.get("image"), str) and data["image"]:
-        return data["image"]
-    for result in results:
-        value = data.get(str(result.get("to_name")))
-        if isinstance(value, str) and value:
-            return value
-    for value in data.values():
-        if isinstance(value, str) and PurePosixPath(_path_of(value)).suffix.lower() in \
-                IMAGE_SUFFIXES:
-            return value
-    return None
-
-
-def find_image(reference: str, base: Path) -> tuple[Path | None, PurePosixPath, list[str]]:
-    """The file ``reference`` names below ``base`` (None when missing), the image's name
-    (the file's name, else the reference's name without an upload prefix) and the relative
-    paths tried, in order."""
-    tried: list[str] = []
-    for candidate in _candidates(reference):
-        for folder in ("", "images"):
-            relative = PurePosixPath(folder, candidate) if folder else candidate
-            if str(relative) in tried:
-                continue
-            tried.append(str(relative))
-            path = base / relative
-            if path.is_file():
-                return path, PurePosixPath(path.name), tried
-    name = PurePosixPath(_path_of(reference)).name
-    stripped = _UPLOAD_PREFIX.match(name)
-    name = stripped.group(1) if stripped else name
-    return None, PurePosixPath(name if name not in ("", ".", "..") else "image"), tried
-
-
-def _candidates(reference: str) -> list[PurePosixPath]:
-    """Relative paths that may hold the image, in the order they are tried."""
-    found: list[PurePosixPath] = []
-    written = _path_of(reference)
-    local = _local_files_path(reference)
-    if local is not None:
-        found.append(local)
-    elif not _is_url(reference) and not written.startswith("/") and \
-            not PureWindowsPath(written).drive:  # C:\data\a.jpg: looked for by name only
-        found.append(PurePosixPath(written))
-    name = PurePosixPath(written).name
-    stripped = _UPLOAD_PREFIX.match(name)
-    if stripped:
-        found.append(PurePosixPath(stripped.group(1)))
-    if name:
-        found.append(PurePosixPath(name))
-    # never look above the images folder (a reference with '..' or a root)
-    return [p for p in dict.fromkeys(found) if p.parts and ".." not in p.parts
-            and not p.is_absolute()]
-
-
-def _local_files_path(reference: str) -> PurePosixPath | None:
-    """The path after ``?d=`` of a ``/data/local-files/`` reference."""
-    if "?d=" not in reference and "&d=" not in reference:
-        return None
-    values = parse_qs(_split(reference).query).get("d")
-    return PurePosixPath(values[0]) if values else None
-
-
-def _split(reference: str) -> SplitResult:
-    """``urlsplit``, which refuses a malformed host (``http://[x``): then no URL at all."""
-    try:
-        return urlsplit(reference)
-    except ValueError:
-        return urlsplit("")
-
-
-def _path_of(reference: str) -> str:
-    """The path part of a reference (a URL's path, unquoted; the ``?d=`` path of a local
-    file), as a POSIX path."""
-    local = _local_files_path(reference)
-    if local is not None:
-        return str(local)
-    if _is_url(reference):
-        return unquote(_split(reference).path)
-    return unquote(reference.split("?", 1)[0]).replace("\\", "/")
-
-
-def _is_url(reference: str) -> bool:
-    return _split(reference).scheme.lower() in _URL_SCHEMES
-
-
-def _read_results(results: Sequence[Mapping[str, Any]], read: _Task, file: str,
+def _read_results(results: Sequence[Mapping[str, Any]], read: TaskLabels, file: str,
                   labelset: LabelSet) -> None:
     """Every result of one annotation into ``read`` (objects still in percent are placed
     later, once the image's size is known); unreadable results become problems."""
-    labels_by_id = {_id(r): r["value"].get("labels") for r in results
+    labels_by_id = {result_id(r): r["value"].get("labels") for r in results
                     if r.get("type") == "labels" and isinstance(r.get("value"), dict)}
-    region_ids = {_id(r) for r in results if str(r.get("type")) in _BARE_TOOLS}
+    region_ids = {result_id(r) for r in results if str(r.get("type")) in _BARE_TOOLS}
     relations = 0
     for result in results:
         kind = str(result.get("type", ""))
@@ -398,11 +235,11 @@ def _read_results(results: Sequence[Mapping[str, Any]], read: _Task, file: str,
         if kind == "relation":
             relations += 1
             continue
-        if kind == "labels" and _id(result) in region_ids:
+        if kind == "labels" and result_id(result) in region_ids:
             continue  # the class of a region drawn with a bare tool, read with it
         try:
             doubt = _read_result(result, kind, labels_by_id, read, where)
-        except _Skip as exc:
+        except Skip as exc:
             labelset.problems.append(Problem(file, where, str(exc)))
             continue
         _note_size(result, read)
@@ -420,35 +257,30 @@ def _read_results(results: Sequence[Mapping[str, Any]], read: _Task, file: str,
 
 
 def _read_result(result: Mapping[str, Any], kind: str, labels_by_id: Mapping[Any, Any],
-                 read: _Task, where: str) -> str | None:
+                 read: TaskLabels, where: str) -> str | None:
     """Read one result into ``read``; what was doubtful about it, if anything."""
     value = result.get("value")
     if not isinstance(value, dict):
-        raise _Skip(f"a {kind or 'result'} without a 'value' object")
+        raise Skip(f"a {kind or 'result'} without a 'value' object")
     if kind == "choices":
         read.tags.extend(c for c in _names(value.get("choices"), "choices")
                          if c not in read.tags)
         return None
     if kind in _BARE_TOOLS:
-        label = _names(labels_by_id.get(_id(result)), "labels", required=False)
+        label = _names(labels_by_id.get(result_id(result)), "labels", required=False)
         value = {**value, _BARE_TOOLS[kind]: label or [str(result.get("from_name") or kind)]}
         kind = _BARE_TOOLS[kind]
-    if kind not in _LABEL_KEYS:
-        raise _Skip(f"result type {kind!r} is not read (Label Studio image regions read "
-                    f"here: {', '.join(_LABEL_KEYS)}, choices)")
+    if kind not in LABEL_KEYS:
+        raise Skip(f"result type {kind!r} is not read (Label Studio image regions read "
+                   f"here: {', '.join(LABEL_KEYS)}, choices)")
     label, *more = _names(value.get(kind), kind)
     if kind == "keypointlabels":
-        point = Keypoint(label, _number(value, "x"), _number(value, "y"))
+        point = Keypoint(label, number_of(value, "x"), number_of(value, "y"))
         read.keypoints.append((result, point))
     else:
-        read.regions.append(_Region(label, kind, where, result, value))
+        read.regions.append(Region(label, kind, where, result, value))
     return f"{len(more) + 1} labels ({', '.join([label, *more])}): read as {label!r}" \
         if more else None
-
-
-def _id(result: Mapping[str, Any]) -> str | None:
-    """A result's ``id`` as text (None when it has none)."""
-    return None if result.get("id") is None else str(result["id"])
 
 
 def _names(value: Any, key: str, required: bool = True) -> list[str]:
@@ -456,20 +288,20 @@ def _names(value: Any, key: str, required: bool = True) -> list[str]:
     if value is None and not required:
         return []
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise _Skip(f"'{key}' must be a non-empty list of names, not {value!r}")
+        raise Skip(f"'{key}' must be a non-empty list of names, not {value!r}")
     bad = [v for v in value if not _is_text(v) or not v.strip()]
     if bad:
-        raise _Skip(f"the name {bad[0]!r} in '{key}' is empty or not valid Unicode text")
+        raise Skip(f"the name {bad[0]!r} in '{key}' is empty or not valid Unicode text")
     return list(value)
 
 
-def _note_size(result: Mapping[str, Any], read: _Task) -> None:
+def _note_size(result: Mapping[str, Any], read: TaskLabels) -> None:
     width, height = result.get("original_width"), result.get("original_height")
-    if _whole(width) and _whole(height):
+    if whole(width) and whole(height):
         read.sizes.append((int(width), int(height)))
 
 
-def _image_size(read: _Task, path: Path | None, file: str, where: str,
+def _image_size(read: TaskLabels, path: Path | None, file: str, where: str,
                 problems: list[Problem]) -> tuple[int, int]:
     """The image's size: the results' ``original_width``/``original_height``, else the file's
     header; (0, 0) when neither is known (a problem)."""
@@ -494,210 +326,12 @@ def _image_size(read: _Task, path: Path | None, file: str, where: str,
     return 0, 0
 
 
-def _place(read: _Task, width: int, height: int, file: str,
-           problems: list[Problem]) -> list[LabeledObject]:
-    """The task's regions in pixels, keypoints grouped into their objects."""
-    if width <= 0 or height <= 0:
-        return []
-    rectangles: dict[Any, LabeledObject] = {}
-    objects: list[LabeledObject] = []
-    for region in read.regions:
-        try:
-            obj = _region(region, width, height)
-        except _Skip as exc:
-            problems.append(Problem(file, region.where, str(exc)))
-            continue
-        if region.kind == "rectanglelabels":
-            rectangles[_id(region.result)] = obj
-        objects.append(obj)
-    return _group_keypoints(read, rectangles, objects, width, height, file, problems)
-
-
-def _size_of(result: Mapping[str, Any], width: int, height: int) -> tuple[float, float]:
-    w, h = result.get("original_width"), result.get("original_height")
-    return (float(w), float(h)) if _whole(w) and _whole(h) else (float(width), float(height))
-
-
-def _region(region: _Region, width: int, height: int) -> LabeledObject:
-    """One region in pixels."""
-    w, h = _size_of(region.result, width, height)
-    label, where, value = region.label, region.where, region.value
-    if region.kind == "polygonlabels":
-        points = value.get("points")
-        if not isinstance(points, list) or len(points) < 3:
-            count = len(points) if isinstance(points, list) else 0
-            raise _Skip(f"a polygon needs at least 3 points, it has {count}")
-        polygon = ring([_pair(p) for p in points]) * np.array([w, h]) / 100.0
-        if len(polygon) < 3:
-            raise _Skip("a polygon needs at least 3 points (its last repeats its first)")
-        return LabeledObject(label, "polygon", where, polygons=(polygon,))
-    if region.kind == "rectanglelabels":
-        return _rectangle(label, where, value, w, h)
-    return _brush(label, where, value, int(w), int(h))
-
-
-def _rectangle(label: str, where: str, value: Mapping[str, Any], w: float,
-               h: float) -> LabeledObject:
-    x, y, width, height = (_number(value, k) for k in ("x", "y", "width", "height"))
-    x, y, width, height = x * w / 100, y * h / 100, width * w / 100, height * h / 100
-    if width <= 0 or height <= 0:
-        raise _Skip(f"a rectangle of no area ({width:g} x {height:g} pixels)")
-    rotation = _number(value, "rotation", 0.0) % 360.0
-    if rotation == 0:
-        return LabeledObject(label, "rectangle", where, box=(x, y, x + width, y + height))
-    # clockwise on screen (y down) about the top-left corner, as Label Studio draws it
-    angle = math.radians(rotation)
-    cos, sin = math.cos(angle), math.sin(angle)
-    corners = np.array([[0.0, 0.0], [width, 0.0], [width, height], [0.0, height]])
-    turned = corners @ np.array([[cos, sin], [-sin, cos]]) + np.array([x, y])
-    return LabeledObject(label, "polygon", where, polygons=(turned,))
-
-
-def _brush(label: str, where: str, value: Mapping[str, Any], w: int, h: int) -> LabeledObject:
-    if value.get("format", "rle") != "rle" or not isinstance(value.get("rle"), list):
-        raise _Skip(f"a brush region must carry 'rle' in format 'rle', not "
-                    f"{value.get('format')!r}")
-    try:
-        flat = decode_brush(value["rle"], expected=w * h * 4)
-    except ValueError as exc:
-        raise _Skip(f"its brush RLE cannot be decoded for a {w}x{h} image ({exc}: 4 per "
-                    "pixel)") from exc
-    polygons, holes = trace_outlines(flat.reshape(h, w, 4)[:, :, 3])
-    if not polygons:
-        raise _Skip("an empty brush region (no painted pixels)")
-    return LabeledObject(label, "mask", where, polygons=polygons, holes=holes)
-
-
-def _group_keypoints(read: _Task, rectangles: Mapping[Any, LabeledObject],
-                     objects: list[LabeledObject], width: int, height: int, file: str,
-                     problems: list[Problem]) -> list[LabeledObject]:
-    """Keypoints joined to their parent rectangle (which becomes their object's box) or, with
-    no parent, into one object per control tag."""
-    groups: dict[Any, list[Keypoint]] = {}
-    first_where: dict[Any, str] = {}
-    for result, point in read.keypoints:
-        w, h = _size_of(result, width, height)
-        pixel = Keypoint(point.name, point.x * w / 100, point.y * h / 100)
-        where = f"{read.number}, result {str(result.get('id'))!r}"
-        parent = None if result.get("parentID") is None else str(result["parentID"])
-        key: Any = ("parent", parent)
-        if parent is None or parent not in rectangles:
-            if parent is not None:
-                problems.append(Problem(file, where, f"its parentID {parent!r} is not a "
-                                        "rectangle of this task: read with the points that "
-                                        "have no parent", "warning"))
-            key = ("tag", str(result.get("from_name") or "keypoints"))
-        members = groups.setdefault(key, [])
-        if any(k.name == pixel.name for k in members):
-            problems.append(Problem(file, where, f"a second {pixel.name!r} point in one "
-                                    "object: left out"))
-            continue
-        members.append(pixel)
-        first_where.setdefault(key, where)
-    parents = {key[1] for key in groups if key[0] == "parent"}
-    out = [obj for obj in objects if not any(rectangles[p] is obj for p in parents)]
-    for key, points in groups.items():
-        if key[0] == "parent":
-            rectangle = rectangles[key[1]]
-            out.append(LabeledObject(rectangle.label, "points", rectangle.where,
-                                     box=rectangle.bounds(), keypoints=tuple(points)))
-        else:
-            problems.append(Problem(file, first_where[key], f"{len(points)} keypoint(s) of "
-                                    f"{key[1]!r} have no parentID rectangle: read as one "
-                                    f"object labelled {key[1]!r}", "warning"))
-            out.append(LabeledObject(key[1], "points", first_where[key],
-                                     keypoints=tuple(points)))
-    return out
-
-
-def decode_brush(rle: Sequence[int], expected: int | None = None) -> np.ndarray:
-    """Label Studio's brush run-length code (a list of bytes) decoded to its flat values
-    (RGBA of every pixel, row by row: reshape to ``[height, width, 4]``). A code that does not
-    hold ``expected`` values (when given) is refused before it is expanded.
-
-    The bits, most significant first: a 32-bit count of values, 5 bits of word size minus 1,
-    four 4-bit run-length field sizes minus 1; then blocks, each a 1-bit flag, a 2-bit choice
-    of field size and a length field (the block covers length + 1 values), followed by one
-    word repeated over the block (flag 1) or one word per value (flag 0).
-    """
-    data = np.asarray(rle)
-    if data.ndim != 1 or data.size < 7 or data.dtype.kind not in "iu" or (data < 0).any() \
-            or (data > 255).any():
-        raise ValueError("it must be a list of at least 7 bytes (0..255)")
-    bits = np.unpackbits(data.astype(np.uint8))
-    text = (bits + ord("0")).tobytes().decode("ascii")  # int(text[a:b], 2) reads a field
-    count, word = int(text[:32], 2), int(text[32:37], 2) + 1
-    if expected is not None and count != expected:
-        raise ValueError(f"it holds {count} values, not {expected}")
-    sizes = [int(text[37 + 4 * i:41 + 4 * i], 2) + 1 for i in range(4)]
-    # runs gathered as (value, length) and expanded once: a brush has ~10^5 blocks, and
-    # one numpy call per block would cost more than the decoding itself
-    values: list[int] = []
-    lengths: list[int] = []
-    at, index, total = 53, 0, len(text)
-    while index < count:
-        size = sizes[int(text[at + 1:at + 3], 2)] if at + 3 <= total else total
-        if at + 3 + size > total:
-            raise ValueError("the code ends before its last run")
-        repeat, run = text[at] == "1", int(text[at + 3:at + 3 + size], 2) + 1
-        at += 3 + size
-        run = min(run, count - index)
-        if repeat:
-            values.append(_field(text, at, word))
-            lengths.append(run)
-            at += word
-        else:
-            values.extend(_fields(bits, at, run, word))
-            lengths.extend([1] * run)
-            at += run * word
-        index += run
-    dtype = np.uint8 if word <= 8 else np.uint32
-    return np.repeat(np.array(values, dtype), np.array(lengths, np.int64))
-
-
-def _field(text: str, at: int, size: int) -> int:
-    if at + size > len(text):
-        raise ValueError("the code ends before its last run")
-    return int(text[at:at + size], 2)
-
-
-def _fields(bits: np.ndarray, at: int, count: int, size: int) -> list[int]:
-    """``count`` consecutive ``size``-bit fields from bit ``at``, at numpy speed."""
-    end = at + count * size
-    if end > len(bits):
-        raise ValueError("the code ends before its last run")
-    block = bits[at:end].reshape(count, size).astype(np.uint64)
-    return (block @ (np.uint64(1) << np.arange(size - 1, -1, -1, dtype=np.uint64))).tolist()
-
-
 def _count_predictions(tasks: Iterable[Mapping[str, Any]], file: str,
                        problems: list[Problem]) -> None:
     count = sum(len(t["predictions"]) for t in tasks if isinstance(t.get("predictions"), list))
     if count:
         problems.append(Problem(file, "", f"{count} prediction(s) (a model's pre-annotations) "
                                 "are not labels: not read", "warning"))
-
-
-def _pair(point: Any) -> tuple[float, float]:
-    if not isinstance(point, list | tuple) or len(point) != 2:
-        raise _Skip(f"a point must be [x, y] in percent, not {point!r}")
-    return _finite(point[0], "a point's x"), _finite(point[1], "a point's y")
-
-
-def _number(value: Mapping[str, Any], key: str, default: float | None = None) -> float:
-    return _finite(value.get(key, default), f"'{key}'")
-
-
-def _finite(number: Any, what: str) -> float:
-    if isinstance(number, bool) or not isinstance(number, int | float) or \
-            not math.isfinite(number):
-        raise _Skip(f"{what} must be a finite number, not {number!r}")
-    return float(number)
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and \
-        math.isfinite(value) and value > 0 and float(value).is_integer()
 
 
 def _is_text(value: str) -> bool:

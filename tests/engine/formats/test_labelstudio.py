@@ -1,6 +1,7 @@
 """The Label Studio JSON export reader: exports Label Studio wrote (its converter's and SDK's test
-data) read into exact pixel objects, images found by every kind of reference Label Studio
-writes, and bad files or regions named without stopping the rest."""
+data) read into exact pixel objects, missing images and brushes, and bad files or regions named
+without stopping the rest. How references find images: test_labelstudio_images; the brush
+code: test_labelstudio_brush."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ from PIL import Image
 
 from engine.errors import DatasetError
 from engine.formats.labelset import LabelSet
-from engine.formats.labelstudio import decode_brush, find_image, read_labelstudio
+from engine.formats.labelstudio import read_labelstudio
+from engine.formats.labelstudio_brush import decode_brush
 from engine.formats.outlines import fill_outlines
+
+from .test_labelstudio_brush import BRUSH_CODE, brush_code
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "labelstudio"
 POLYGONS = "converter_test_export_yolo_data_polygons.json"
@@ -31,11 +35,6 @@ URLS = "converter_test_export_csv_csv_test.json"
 MIXED = "sdk_test_export_coco_data.json"
 KEYPOINTS = "sdk_test_export_yolo_data_keypoints.json"
 TEXT_CHOICES = "sdk_test_export_csv_csv_test2.json"
-
-# label-studio-converter tests/test_brush.py::test_rle_encoding: 18 values and the bytes
-# Label Studio's encoder writes for them (a literal block and a repeated run)
-BRUSH_VALUES = [1, 1, 1, 1, 2, 3, 5, 6, 7, 8, 4, 4, 4, 4, 4, 4, 4, 4]
-BRUSH_CODE = [0, 0, 0, 18, 57, 27, 252, 96, 32, 1, 0, 6, 0, 40, 0, 192, 3, 128, 17, 56, 32]
 
 
 def fixture(name: str) -> list[dict[str, Any]]:
@@ -215,36 +214,7 @@ def test_a_text_task_has_no_image_and_says_so():
     assert problem.where == "task 4" and "no image in its data" in problem.reason
 
 
-# --- images -------------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("reference", "on_disk", "name"), [
-    ("/data/upload/3/5f2a0b1c-photo.jpg", "photo.jpg", "photo.jpg"),
-    ("/data/upload/3/5f2a0b1c-photo.jpg", "5f2a0b1c-photo.jpg", "5f2a0b1c-photo.jpg"),
-    ("/data/upload/3/5f2a0b1c-photo.jpg", "images/photo.jpg", "photo.jpg"),
-    ("/data/local-files/?d=folder/photo.jpg", "folder/photo.jpg", "photo.jpg"),
-    ("/data/local-files/?d=folder%2Fmy%20photo.jpg", "folder/my photo.jpg", "my photo.jpg"),
-    ("s3://bucket/set/photo.jpg", "photo.jpg", "photo.jpg"),
-    ("http://host/a/photo.jpg?token=1", "photo.jpg", "photo.jpg"),
-    ("sub/photo.jpg", "sub/photo.jpg", "photo.jpg"),
-])
-def test_every_kind_of_reference_finds_its_image(tmp_path, reference, on_disk, name):
-    photo = blank_image(tmp_path / on_disk, 4, 3)
-    path, found, tried = find_image(reference, tmp_path)
-    assert (path, found) == (photo, PurePosixPath(name))
-    assert tried[-1] in (on_disk, str(PurePosixPath(on_disk)))
-
-
-@pytest.mark.parametrize(("reference", "name"), [
-    ("../outside.jpg", "outside.jpg"), ("/data/local-files/?d=../outside.jpg", "outside.jpg"),
-    ("..", "image"), ("http://[broken/outside.jpg", "outside.jpg"),
-    ("C:\\data\\outside.jpg", "outside.jpg")])
-def test_a_reference_never_looks_above_the_images_folder(tmp_path, reference, name):
-    blank_image(tmp_path / "outside.jpg", 2, 2)
-    (tmp_path / "images").mkdir()
-    path, found, tried = find_image(reference, tmp_path / "images")
-    assert (path, found) == (None, PurePosixPath(name))
-    assert not any(".." in PurePosixPath(t).parts for t in tried)
-
+# --- images (how references are resolved: test_labelstudio_images) -----------------------
 
 def test_a_missing_image_is_a_problem_and_its_labels_still_come_back(tmp_path):
     tasks = fixture(UPLOAD)
@@ -286,40 +256,7 @@ def test_without_original_size_the_image_header_gives_it(tmp_path):
         FIXTURES / POLYGONS).images[0].objects[0].polygons[0], 640)
 
 
-# --- brushes ------------------------------------------------------------------------------
-
-def brush_code(values: np.ndarray, literal: bool = False) -> list[int]:
-    """Label Studio's brush code for ``values``: repeated runs, or (``literal``) blocks of
-    values one by one, each with a 16-bit length, which the format allows. A second writer
-    of the code, independent of Label Studio's, for codes its own test does not give."""
-    fields = [f"{len(values):032b}", f"{8 - 1:05b}", *(f"{s - 1:04b}" for s in (3, 4, 8, 16))]
-    if literal:
-        for start in range(0, len(values), 1 << 16):
-            block = values[start:start + (1 << 16)]
-            fields.append(f"0{3:02b}{len(block) - 1:016b}")
-            fields.extend(f"{int(v):08b}" for v in block)
-    starts = np.flatnonzero(np.diff(values, prepend=-1) != 0).tolist() + [len(values)]
-    for start, end in zip(starts, starts[1:], strict=False):
-        length = end - start
-        while length and not literal:
-            run = min(length, 1 << 16)
-            fields.append(f"1{3:02b}{run - 1:016b}{int(values[start]):08b}")
-            length -= run
-    bits = "".join(fields)
-    bits += "0" * (-len(bits) % 8)
-    return [int(bits[i:i + 8], 2) for i in range(0, len(bits), 8)]
-
-
-def test_the_brush_code_of_label_studios_own_test_decodes_to_its_values():
-    assert decode_brush(BRUSH_CODE).tolist() == BRUSH_VALUES
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(0, 255), min_size=1, max_size=300), st.booleans())
-def test_brush_codes_decode_to_what_was_coded(values, literal):
-    array = np.array(values, np.uint8)
-    assert decode_brush(brush_code(array, literal)).tolist() == values
-
+# --- brushes (the run-length decoder itself: test_labelstudio_brush) ----------------------
 
 def test_a_brush_code_cut_short_is_a_problem_naming_its_result(tmp_path):
     with pytest.raises(ValueError, match="ends before its last run"):
