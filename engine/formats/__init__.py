@@ -14,6 +14,11 @@
   XML), ``labelstudio`` (Label Studio JSON / JSON-MIN, read only), ``coco_labelset`` (COCO
   instances, RLE, keypoints; images found beside the JSON), ``masks`` (Pascal VOC style
   mask PNGs), ``yolo_dataset`` (YOLO folders and zips, Ultralytics and Roboflow layouts).
+- Their parts: ``labelme_labelset_write``, ``coco_labelset_write``, ``masks_write`` (the
+  writers); ``coco_annotations`` (one COCO annotation to an object); ``yolo_splits`` (where
+  a YOLO dataset's images and labels are, Roboflow's paths), ``yolo_dataset_yaml`` (its
+  yaml's keys), ``yolo_rows`` (what its label files hold).
+- ``image_names``: the engine's one set of image suffixes (``engine.data.images`` uses it).
 - ``cvat_*`` (xml, shapes, write), ``labelstudio_*`` (images, regions, min, brush): their parts.
 - ``export_metadata``, ``export_layouts``: what an export says about itself, and where each
   export format keeps its parts.
