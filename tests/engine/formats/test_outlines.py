@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from engine.formats.outlines import fill_outlines, trace_outlines
@@ -34,5 +35,9 @@ def test_filled_rectangles_and_holes_round_trip(blocks):
     mask = np.zeros((36, 36), np.uint8)
     for x, y, w, h, fill in blocks:
         mask[y:y + h, x:x + w] = 1 if fill else 0
+    # a part one pixel thin traces to a line without area, which no outline holds (the mask
+    # codec counts such pixels in a line of its own): every pixel here is in a 2 x 2 block
+    assume(np.array_equal(cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)),
+                          mask))
     outer, holes = trace_outlines(mask)
     assert np.array_equal(fill_outlines(outer, holes, 36, 36), mask)
