@@ -6,8 +6,8 @@ from engine.tasks import all_tasks
 
 from ...state.models import CLASS, KEYPOINTS, POLYGON, annotation_kind
 
-TOOLS_BY_KIND = {POLYGON: ("polygon", "edit"), KEYPOINTS: ("keypoints", "box", "edit"),
-                 CLASS: ()}
+TOOLS_BY_KIND = {POLYGON: ("polygon", "box_polygon", "wand", "edit"),
+                 KEYPOINTS: ("keypoints", "box", "edit"), CLASS: ()}
 """The tools that draw each kind of annotation, the first one active when the page opens."""
 TOOLS_BY_TASK = {task.name: TOOLS_BY_KIND[task.annotation_kind] for task in all_tasks()
                  if task.annotation_kind in TOOLS_BY_KIND}
@@ -15,7 +15,25 @@ TOOLS_BY_TASK = {task.name: TOOLS_BY_KIND[task.annotation_kind] for task in all_
 
 TOOL_KEYS = {"polygon": ("P", "Polygon tool"), "box": ("R", "Box tool (pose: box only)"),
              "keypoints": ("K", "Keypoint tool (box, then keypoints)"),
-             "edit": ("V", "Edit tool (select, drag, Shift+click inserts a vertex)")}
+             "edit": ("V", "Edit tool (select, drag, Shift+click inserts a vertex)"),
+             "box_polygon": ("B", "Box → polygon (drag a box around an object: its outline)"),
+             "wand": ("W", "Magic wand (click a region: its outline, tolerance in the panel)")}
+
+TOOL_TIPS = {
+    "polygon": "Click the outline's corners; Enter, a double-click or the first vertex closes "
+               "it. With edge snapping on (S), each new edge follows the image's edges.",
+    "box_polygon": "Drag a box around one object: its outline becomes a polygon of the "
+                   "current class. Then click to add a missed part, right-click (or "
+                   "Shift/Alt+click) to cut a wrong part; Enter ends.",
+    "wand": "Click inside a region of similar colour: it becomes a polygon of the current "
+            "class (the side panel's tolerance sets how similar). Then click to add, right-click "
+            "(or Shift/Alt+click) to cut; Enter ends.",
+    "edit": "Select instances; drag vertices, keypoints, box corners or whole instances; "
+            "Shift+click on an edge inserts a vertex; arrows nudge.",
+    "keypoints": "Drag a box, then click its keypoints in order.",
+    "box": "Drag a box (pose: a box without keypoints).",
+}
+"""What each tool does, for its button's tooltip."""
 
 
 def cheat_sheet(task: str, actions: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -31,7 +49,12 @@ def cheat_sheet(task: str, actions: list[tuple[str, str]]) -> list[tuple[str, st
     if kind == POLYGON:
         rows += [("Enter / double-click / click first vertex", "Close the polygon"),
                  ("Esc", "Cancel the polygon / clear the selection"),
-                 ("Shift+click on an edge", "Insert a vertex (edit tool)")]
+                 ("Shift+click on an edge", "Insert a vertex (edit tool)"),
+                 ("Click after a box → polygon or wand result",
+                  "Refine it: add the part under the click"),
+                 ("Right-click / Shift+click / Alt+click after a result",
+                  "Refine it: cut the part under the click"),
+                 ("Enter / Esc after a result", "Stop refining (the outline stays)")]
     if kind == KEYPOINTS:
         rows += [("Tab / Shift+Tab", "Next / previous keypoint"),
                  ("Q", "Cycle visibility: visible → occluded → not labelled (before a "

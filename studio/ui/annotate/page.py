@@ -32,6 +32,7 @@ from ...services.projects import Project
 from ...workers.job import JobManager
 from ..empty_state import EmptyState
 from ..page import Page
+from .assist_tools import PageAssists
 from .autosave_hooks import PageAutosave
 from .canvas import AnnotationCanvas
 from .commands import AddInstance, EditInstance, PageUndo, RemoveInstance
@@ -39,7 +40,7 @@ from .document import ImageDocument
 from .drafts import DraftReview
 from .image_strip import ImageStrip
 from .instance_list import InstanceList
-from .keymap import TOOL_KEYS, TOOLS_BY_TASK, cheat_sheet
+from .keymap import TOOL_KEYS, TOOL_TIPS, TOOLS_BY_TASK, cheat_sheet
 from .navigation import ImageNavigator
 from .pose_tool import PoseTool
 from .side_panel import SidePanel
@@ -92,6 +93,7 @@ class AnnotatePage(PageUndo, PageAutosave, Page, QWidget):
         self.navigator = ImageNavigator(self)
         self._make_actions()
         self.drafts = DraftReview(self)
+        self.assists = PageAssists(self)  # box → polygon, magic wand, edge snapping (segment)
         available = TOOLS_BY_TASK.get(self.task, ())
         self.set_tool(available[0] if available else None)
         self.refresh_images()
@@ -118,6 +120,7 @@ class AnnotatePage(PageUndo, PageAutosave, Page, QWidget):
             key, text = TOOL_KEYS[name]
             button = QToolButton(text=f"{text.split(' (')[0]} ({key})", checkable=True)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setToolTip(f"{text} — {key}\n{TOOL_TIPS.get(name, '')}".strip())
             button.clicked.connect(lambda _=False, n=name: self.set_tool(n))
             self.toolbar.addWidget(button)
             self.tool_buttons[name] = button
@@ -465,6 +468,7 @@ class AnnotatePage(PageUndo, PageAutosave, Page, QWidget):
     def close_page(self) -> None:
         """The main window's hook before the project closes."""
         self.navigator.close()
+        self.assists.close()
         self.shutdown()
 
     def context_widget(self) -> QWidget:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -97,8 +98,42 @@ class TrashList(QGroupBox):
             self.restore.emit(item.data(DATA_ROLE))
 
 
+class AssistControls(QGroupBox):
+    """The assists' settings: the magic wand's tolerance and edge snapping for the polygon
+    tool. The page's assists keep them in the app settings."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Assists", parent)
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.tolerance_label = QLabel()
+        self.tolerance = QSlider(Qt.Orientation.Horizontal)
+        self.tolerance.setRange(0, 255)  # per colour channel, as the engine's wand takes it
+        self.tolerance.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.tolerance.setToolTip("Magic wand (W): how far (0–255 per colour channel) a "
+                                  "pixel's colour may be from the clicked one and still join "
+                                  "the region. Low: only very similar colours; high: more of "
+                                  "the image.")
+        self.tolerance.valueChanged.connect(
+            lambda value: self.tolerance_label.setText(f"Wand tolerance {value}"))
+        row.addWidget(self.tolerance_label)
+        row.addWidget(self.tolerance, 1)
+        layout.addLayout(row)
+        self.snap = QCheckBox("Snap polygon edges to the image (S)")
+        self.snap.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.snap.setToolTip("Polygon tool (P): each new edge follows the image's edges from "
+                             "the last vertex to the cursor (intelligent scissors)")
+        layout.addWidget(self.snap)
+        self.help = QLabel("B: drag a box → outline · W: click → region · then click adds, "
+                           "right-click cuts, Enter ends")
+        self.help.setWordWrap(True)
+        self.help.setStyleSheet("color: palette(placeholder-text);")
+        layout.addWidget(self.help)
+
+
 class SidePanel(QWidget):
-    """Classes, instances, opacity and trash, stacked (the right-hand dock's content)."""
+    """Classes, instances, opacity, assists and trash, stacked (the right-hand dock's
+    content)."""
 
     def __init__(self, task: str, classes: list[ClassInfo], instances: InstanceList,
                  parent: QWidget | None = None) -> None:
@@ -123,6 +158,9 @@ class SidePanel(QWidget):
             row.addWidget(QLabel("Fill"))
             row.addWidget(self.opacity)
             layout.addLayout(row)
+        self.assist = AssistControls()  # only a segment project shows it
+        if task == "segment":
+            layout.addWidget(self.assist)
         layout.addWidget(self.trash)
         if task == "classify":
             layout.addStretch(1)

@@ -7,6 +7,7 @@ it only previews, and one command is pushed on release, so undo restores exact g
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QMouseEvent, QPainterPath
@@ -27,6 +28,9 @@ from .geometry import (
     to_pixels,
 )
 from .items import Dot, cosmetic_pen
+
+if TYPE_CHECKING:
+    from .assist_worker import EdgeSnapper
 
 DRAG_PIXELS = 3.0
 MIN_BOX_PIXELS = 4.0
@@ -272,13 +276,21 @@ class EditTool(Tool):
 
 class PolygonTool(Tool):
     """P: click vertices; close with Enter, a double-click or a click on the first vertex;
-    Ctrl+Z removes the last vertex while drawing; Esc cancels."""
+    Ctrl+Z removes the last vertex while drawing; Esc cancels.
+
+    With edge snapping on (``snapper``, S), each new edge follows the image's edges from the
+    last vertex to the click: the path is computed on the assists' worker while the cursor
+    moves (shown live) and its vertices join the polygon on the click; Ctrl+Z then removes
+    the whole snapped edge."""
 
     name = "polygon"
 
     def __init__(self, canvas: AnnotationCanvas) -> None:
         super().__init__(canvas)
         self.points: list[Point] = []
+        self.anchors: list[int] = []  # where in ``points`` the clicked vertices are
+        self.snapper: EdgeSnapper | None = None  # the page's, when it has assists
+        self._snapped: tuple[Point, Point, list[Point]] | None = None  # from, to, path
         self._cursor: Point | None = None
         self._temp: list[QGraphicsItem] = []
 
@@ -286,9 +298,19 @@ class PolygonTool(Tool):
     def drawing(self) -> bool:
         return bool(self.points)
 
+    @property
+    def snapping(self) -> bool:
+        return self.snapper is not None and self.snapper.enabled
+
     def cancel(self) -> None:
         super().cancel()
-        self.points = []
+        self.points, self.anchors, self._snapped = [], [], None
+        self._redraw()
+
+    def snapping_changed(self) -> None:
+        """Edge snapping was switched: the preview follows at once."""
+        self._snapped = None
+        self._request_path()
         self._redraw()
 
     def press(self, event: QMouseEvent, point: Point) -> None:
@@ -297,16 +319,62 @@ class PolygonTool(Tool):
         if not self.points and not self.has_class():
             return
         if len(self.points) >= 3 and self.canvas.screen_distance(point, self.points[0]) <= 8:
+            path = self._path_to(self.points[0])
+            if path is not None:
+                self.points += path[1:-1]  # the closing edge follows the image too
             self.finish()
             return
         width, height = self.canvas.size_px
-        self.points.append((clip(point[0], 0, width), clip(point[1], 0, height)))
+        self.add_vertex((clip(point[0], 0, width), clip(point[1], 0, height)))
+
+    def add_vertex(self, point: Point) -> None:
+        """A clicked vertex; snapping, the edge to it follows the image (the path shown, or
+        the one computed now, spliced in when it arrives)."""
+        path = self._path_to(point) if self.points else None
+        start = self.points[-1] if self.points else None
+        self.points += path[1:-1] if path is not None else []
+        self.points.append(point)
+        self.anchors.append(len(self.points) - 1)
+        self._snapped = None
+        if path is None and start is not None and self.snapping:
+            self.snapper.request(self.canvas.document.image, start, point, self._path_arrived,
+                                 edge=True)
         self._redraw()
 
     def move(self, event: QMouseEvent, point: Point) -> None:
         self._cursor = point
         if self.points:
+            self._request_path()
             self._redraw()
+
+    def _request_path(self) -> None:
+        if self.snapping and self.points and self._cursor is not None:
+            self.snapper.request(self.canvas.document.image, self.points[-1], self._cursor,
+                                 self._path_arrived)
+
+    def _path_to(self, point: Point) -> list[Point] | None:
+        """The snapped path from the last vertex to ``point`` when the preview has it."""
+        if not self.snapping or self._snapped is None or not self.points:
+            return None
+        start, end, path = self._snapped
+        if start != self.points[-1] or self.canvas.screen_distance(end, point) > DRAG_PIXELS:
+            return None
+        return [*path[:-1], point]
+
+    def _path_arrived(self, start: Point, end: Point, path: list[Point]) -> None:
+        """A path from the worker: the preview from the last vertex, or the edge to a vertex
+        clicked before its path was ready."""
+        if not self.snapping or not self.points:
+            return
+        if len(self.anchors) >= 2 and self.anchors[-1] == self.anchors[-2] + 1 and \
+                self.points[-2] == start and self.points[-1] == end:
+            self.points[-1:-1] = path[1:-1]
+            self.anchors[-1] = len(self.points) - 1
+        elif self.points[-1] == start:
+            self._snapped = (start, end, path)
+        else:
+            return
+        self._redraw()
 
     def release(self, event: QMouseEvent, point: Point) -> None:
         pass
@@ -337,9 +405,12 @@ class PolygonTool(Tool):
         return True
 
     def remove_last_vertex(self) -> None:
-        """Ctrl+Z (or Edit → Undo) while drawing: the last vertex clicked goes."""
+        """Ctrl+Z (or Edit → Undo) while drawing: the last vertex clicked goes (with the
+        snapped edge that led to it)."""
         if self.points:
-            self.points.pop()
+            self.anchors.pop()
+            del self.points[self.anchors[-1] + 1 if self.anchors else 0:]
+            self._snapped = None
             self._redraw()
 
     def finish(self) -> None:
@@ -349,7 +420,7 @@ class PolygonTool(Tool):
         canvas = self.canvas
         polygon = to_normal(self.points, *canvas.size_px)
         data = AnnotationData(kind=POLYGON, class_index=canvas.current_class, polygon=polygon)
-        self.points = []
+        self.points, self.anchors, self._snapped = [], [], None
         self._redraw()
         canvas.push(AddInstance(canvas.document, data, text="Draw polygon"))
         canvas.select(data.key)
@@ -363,16 +434,28 @@ class PolygonTool(Tool):
             return
         color = QColor(self.canvas.class_color(self.canvas.current_class))
         path = QPainterPath(QPointF(*self.points[0]))
-        for point in [*self.points[1:], *([self._cursor] if self._cursor else [])]:
+        for point in [*self.points[1:], *self._preview()]:
             path.lineTo(QPointF(*point))
         line = QGraphicsPathItem(path)
         line.setPen(cosmetic_pen(color, 2.0))
         self._temp.append(line)
-        for index, point in enumerate(self.points):
-            self._temp.append(Dot(point, 6.0 if index == 0 else 3.5, QColor("#ffffff"), color))
+        for index in self.anchors:  # the clicked vertices (a snapped edge's own are many)
+            self._temp.append(Dot(self.points[index], 6.0 if index == 0 else 3.5,
+                                  QColor("#ffffff"), color))
         for item in self._temp:
             item.setZValue(50)
             scene.addItem(item)
+
+
+    def _preview(self) -> list[Point]:
+        """The points from the last vertex to the cursor: the snapped path while snapping
+        (a straight line meanwhile)."""
+        if self._cursor is None:
+            return []
+        snapped = self._snapped
+        if self.snapping and snapped is not None and snapped[0] == self.points[-1]:
+            return [*snapped[2][1:], self._cursor]
+        return [self._cursor]
 
 
 def with_keypoint(data: AnnotationData, index: int, x: float, y: float,
