@@ -61,8 +61,11 @@ class Frame:
         (h, w; default the image's): upscaled to the canvas, cropped to the content, resized
         (the order SAM's own post-processing uses)."""
         height, width = size or self.image_size
-        canvas = cv2.resize(np.ascontiguousarray(logits, np.float32),
-                            (self.canvas[1], self.canvas[0]), interpolation=cv2.INTER_LINEAR)
+        canvas = cv2.resize(
+            np.ascontiguousarray(logits, np.float32),
+            (self.canvas[1], self.canvas[0]),
+            interpolation=cv2.INTER_LINEAR,
+        )
         content = canvas[: self.content[0], : self.content[1]]
         return cv2.resize(content, (width, height), interpolation=cv2.INTER_LINEAR) > 0
 
@@ -81,12 +84,14 @@ def image_key(path: str | Path) -> tuple[str, int, int]:
     return str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size
 
 
-def load_sam(encoder_path: str | Path, decoder_path: str | Path, *,
-             cache_size: int = 4) -> SamPredictor:
+def load_sam(
+    encoder_path: str | Path, decoder_path: str | Path, *, cache_size: int = 4
+) -> SamPredictor:
     """Check both files (SamModelError naming the file at fault) and open them on the CPU."""
     layout = check_pair(encoder_path, decoder_path)
-    return SamPredictor(_session(encoder_path), _session(decoder_path), layout,
-                        cache_size=cache_size)
+    return SamPredictor(
+        _session(encoder_path), _session(decoder_path), layout, cache_size=cache_size
+    )
 
 
 def _session(path: str | Path) -> Any:
@@ -95,12 +100,14 @@ def _session(path: str | Path) -> Any:
     from ..process.threads import session_options
 
     try:
-        return onnxruntime.InferenceSession(str(path), session_options(),
-                                            providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(
+            str(path), session_options(), providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # onnxruntime raises its own classes (Fail, InvalidGraph, ...)
         first = (str(exc).strip().splitlines() or [repr(exc)])[0][:200]
-        raise SamModelError(f"cannot be opened by onnxruntime ({first}); download or export "
-                            "it again", path=path) from exc
+        raise SamModelError(
+            f"cannot be opened by onnxruntime ({first}); download or export it again", path=path
+        ) from exc
 
 
 class SamPredictor:
@@ -158,17 +165,26 @@ class SamPredictor:
 
     # --- the decoder --------------------------------------------------------------------
 
-    def predict(self, points: Sequence[Point] = (), box: Box | None = None, *,
-                embedding: SamEmbedding | None = None) -> np.ndarray:
+    def predict(
+        self,
+        points: Sequence[Point] = (),
+        box: Box | None = None,
+        *,
+        embedding: SamEmbedding | None = None,
+    ) -> np.ndarray:
         """The best mask (by the decoder's IoU prediction) for the prompts, as a bool
         ``[h, w]`` array in the image's pixels. Points are (x, y, label): 1 on the object, 0
         on the background; ``box`` is (x1, y1, x2, y2)."""
         embedding = self._embedding(embedding)
         return embedding.frame.to_image(self.predict_logits(points, box, embedding=embedding))
 
-    def predict_polygon(self, points: Sequence[Point] = (), box: Box | None = None, *,
-                        embedding: SamEmbedding | None = None
-                        ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    def predict_polygon(
+        self,
+        points: Sequence[Point] = (),
+        box: Box | None = None,
+        *,
+        embedding: SamEmbedding | None = None,
+    ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
         """The outlines of the best mask: (outer rings, holes) as ``[k, 2]`` arrays of image
         pixels. Large images are traced on a copy at most POLYGON_MAX_SIDE a side."""
         embedding = self._embedding(embedding)
@@ -180,14 +196,20 @@ class SamPredictor:
         back = np.array([width / size[1], height / size[0]])
         return tuple(ring * back for ring in outer), tuple(ring * back for ring in holes)
 
-    def predict_logits(self, points: Sequence[Point] = (), box: Box | None = None, *,
-                       embedding: SamEmbedding | None = None) -> np.ndarray:
+    def predict_logits(
+        self,
+        points: Sequence[Point] = (),
+        box: Box | None = None,
+        *,
+        embedding: SamEmbedding | None = None,
+    ) -> np.ndarray:
         """The decoder's best low-resolution mask logits (over the encoder's canvas)."""
         embedding = self._embedding(embedding)
         coords, labels = _prompt(points, box, embedding.frame, pad=self.layout == "sam1")
         feed = self._decoder_feed(embedding, coords, labels)
-        outputs = dict(zip(self._decoder_outputs,
-                           self.decoder.run(self._decoder_outputs, feed), strict=True))
+        outputs = dict(
+            zip(self._decoder_outputs, self.decoder.run(self._decoder_outputs, feed), strict=True)
+        )
         masks, scores = _masks_and_scores(outputs, self._decoder_outputs)
         best = int(np.argmax(scores.reshape(-1)))
         return masks.reshape(-1, *masks.shape[-2:])[best]
@@ -198,8 +220,9 @@ class SamPredictor:
             raise SamModelError("no image is set: call set_image before predict")
         return chosen
 
-    def _decoder_feed(self, embedding: SamEmbedding, coords: np.ndarray,
-                      labels: np.ndarray) -> dict[str, np.ndarray]:
+    def _decoder_feed(
+        self, embedding: SamEmbedding, coords: np.ndarray, labels: np.ndarray
+    ) -> dict[str, np.ndarray]:
         feed = {name: embedding.features[name] for name in ENCODER_OUTPUTS[self.layout]}
         if self.layout == "sam1":  # the decoder's own name for the encoder's output
             feed = {"image_embeddings": embedding.features["image_embeddings"]}
@@ -223,8 +246,9 @@ def _mask_input_shape(decoder: Any) -> tuple[int, ...]:
     return 1, 1, DEFAULT_SIDE // 4, DEFAULT_SIDE // 4
 
 
-def _masks_and_scores(outputs: dict[str, np.ndarray],
-                      order: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _masks_and_scores(
+    outputs: dict[str, np.ndarray], order: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Low-resolution logits when the decoder gives them (SAM 1's full-size ``masks`` are
     fixed to the export's dummy aspect ratio in some exports), and the IoU predictions."""
     masks = outputs.get("low_res_masks", outputs.get("masks", outputs[order[0]]))
@@ -232,8 +256,9 @@ def _masks_and_scores(outputs: dict[str, np.ndarray],
     return masks, scores
 
 
-def _prompt(points: Sequence[Point], box: Box | None, frame: Frame,
-            *, pad: bool) -> tuple[np.ndarray, np.ndarray]:
+def _prompt(
+    points: Sequence[Point], box: Box | None, frame: Frame, *, pad: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Encoder-pixel coordinates ``[n, 2]`` and labels ``[n]``: the points, the box as its two
     corners (labels 2 and 3), and for SAM 1 without a box the padding point (label -1)."""
     coords = [(float(x), float(y)) for x, y, _label in points]
@@ -255,13 +280,13 @@ def _prompt(points: Sequence[Point], box: Box | None, frame: Frame,
 
 # --- encoder inputs ---------------------------------------------------------------------------
 
+
 def _rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     if image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
-        raise SamModelError(f"expected an RGB image [h, w, 3]; got an array of shape "
-                            f"{image.shape}")
+        raise SamModelError(f"expected an RGB image [h, w, 3]; got an array of shape {image.shape}")
     return np.ascontiguousarray(image[:, :, :3])
 
 
@@ -276,8 +301,7 @@ def _fitted(image: np.ndarray, canvas: tuple[int, int]) -> tuple[np.ndarray, Fra
     scale = min(canvas[0] / height, canvas[1] / width)
     content = (max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5)))
     resized = cv2.resize(image, (content[1], content[0]), interpolation=cv2.INTER_LINEAR)
-    frame = Frame((height, width), canvas, content,
-                  (content[1] / width, content[0] / height))
+    frame = Frame((height, width), canvas, content, (content[1] / width, content[0] / height))
     return resized, frame
 
 

@@ -36,10 +36,23 @@ Layout = Literal["sam1", "sam2"]
 Half = Literal["encoder", "decoder"]
 
 DECODER_INPUTS: dict[str, tuple[str, ...]] = {
-    "sam1": ("image_embeddings", "point_coords", "point_labels", "mask_input",
-             "has_mask_input", "orig_im_size"),
-    "sam2": ("image_embed", "high_res_feats_0", "high_res_feats_1", "point_coords",
-             "point_labels", "mask_input", "has_mask_input"),
+    "sam1": (
+        "image_embeddings",
+        "point_coords",
+        "point_labels",
+        "mask_input",
+        "has_mask_input",
+        "orig_im_size",
+    ),
+    "sam2": (
+        "image_embed",
+        "high_res_feats_0",
+        "high_res_feats_1",
+        "point_coords",
+        "point_labels",
+        "mask_input",
+        "has_mask_input",
+    ),
 }
 ENCODER_OUTPUTS: dict[str, tuple[str, ...]] = {
     "sam1": ("image_embeddings",),
@@ -90,20 +103,27 @@ def _signature(path: str, _mtime_ns: int, _size: int) -> Signature:
     except Exception as exc:  # protobuf raises DecodeError, onnx its own classes
         raise SamModelError(
             "is not an ONNX model (it cannot be parsed); choose the .onnx file that the SAM "
-            "exporter wrote, or download it again", path=path) from exc
+            "exporter wrote, or download it again",
+            path=path,
+        ) from exc
     weights = {init.name for init in proto.graph.initializer}
-    inputs = tuple((value.name, _shape(value)) for value in proto.graph.input
-                   if value.name not in weights)
+    inputs = tuple(
+        (value.name, _shape(value)) for value in proto.graph.input if value.name not in weights
+    )
     if not inputs and not proto.graph.output:
-        raise SamModelError("is not an ONNX model (its graph is empty); choose the .onnx file "
-                            "that the SAM exporter wrote", path=path)
+        raise SamModelError(
+            "is not an ONNX model (its graph is empty); choose the .onnx file "
+            "that the SAM exporter wrote",
+            path=path,
+        )
     return Signature(inputs, tuple(value.name for value in proto.graph.output))
 
 
 def _shape(value) -> tuple[int | None, ...]:
     dims = value.type.tensor_type.shape.dim
-    return tuple(dim.dim_value if dim.HasField("dim_value") and dim.dim_value > 0 else None
-                 for dim in dims)
+    return tuple(
+        dim.dim_value if dim.HasField("dim_value") and dim.dim_value > 0 else None for dim in dims
+    )
 
 
 def identify(signature: Signature) -> tuple[Half, Layout] | None:
@@ -133,7 +153,8 @@ def check_encoder(path: str | Path) -> Layout:
         f"{_listed(ENCODER_OUTPUTS['sam1'])} (SAM / MobileSAM) or "
         f"{_listed(ENCODER_OUTPUTS['sam2'])} (SAM 2); found inputs "
         f"{_listed(signature.input_names)} and outputs {_listed(signature.outputs)}",
-        path=path)
+        path=path,
+    )
 
 
 def check_decoder(path: str | Path) -> Layout:
@@ -144,7 +165,9 @@ def check_decoder(path: str | Path) -> Layout:
         if len(signature.outputs) < 2:
             raise SamModelError(
                 f"gives only {_listed(signature.outputs)}; a SAM decoder gives masks and "
-                "iou_predictions (export it with several masks)", path=path)
+                "iou_predictions (export it with several masks)",
+                path=path,
+            )
         return found[1]
     if found is not None:
         raise SamModelError("this is the encoder half; choose the decoder", path=path)
@@ -152,7 +175,8 @@ def check_decoder(path: str | Path) -> Layout:
         f"is not a Segment Anything decoder: expected the inputs "
         f"{_listed(DECODER_INPUTS['sam1'])} (SAM / MobileSAM) or "
         f"{_listed(DECODER_INPUTS['sam2'])} (SAM 2); found {_listed(signature.input_names)}",
-        path=path)
+        path=path,
+    )
 
 
 def check_pair(encoder: str | Path, decoder: str | Path) -> Layout:
@@ -162,7 +186,8 @@ def check_pair(encoder: str | Path, decoder: str | Path) -> Layout:
         raise SamModelError(
             f"is a {LAYOUT_TITLES[decoder_layout]} decoder but {Path(encoder).name} is a "
             f"{LAYOUT_TITLES[encoder_layout]} encoder; choose the two files of one model",
-            path=decoder)
+            path=decoder,
+        )
     return encoder_layout
 
 
@@ -171,6 +196,7 @@ def _listed(names) -> str:
 
 
 # --- the models folder ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SamModel:
@@ -250,13 +276,20 @@ def _checked(name: str, encoder: Path, decoder: Path) -> SamModel:
 def _alone(name: str, path: Path, half: Half) -> SamModel:
     other = "decoder" if half == "encoder" else "encoder"
     guess = _HALF_IN_NAME.sub(lambda m: m.group(0).replace(m.group(1), other), path.name, 1)
-    problem = (f"{path}: the {other} half is missing; put {guess} (from the same export) in "
-               f"{path.parent}")
-    return SamModel(name, path if half == "encoder" else None,
-                    path if half == "decoder" else None, None, problem)
+    problem = (
+        f"{path}: the {other} half is missing; put {guess} (from the same export) in {path.parent}"
+    )
+    return SamModel(
+        name,
+        path if half == "encoder" else None,
+        path if half == "decoder" else None,
+        None,
+        problem,
+    )
 
 
 # --- published pairs --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DownloadFile:
@@ -286,25 +319,36 @@ _XANY = "https://github.com/CVHub520/X-AnyLabeling/releases/download"
 # its configs publish SHA-256 digests for them, so none is pinned here.
 SAM_DOWNLOADS: dict[str, SamDownload] = {
     "mobile_sam": SamDownload(
-        "MobileSAM", "sam1",
+        "MobileSAM",
+        "sam1",
         DownloadFile(f"{_XANY}/v0.2.0/mobile_sam.encoder.onnx", "mobile_sam.encoder.onnx"),
-        DownloadFile(f"{_XANY}/v0.2.0/sam_vit_h_4b8939.decoder.onnx",
-                     "sam_vit_h_4b8939.decoder.onnx"),
-        megabytes=45),
+        DownloadFile(
+            f"{_XANY}/v0.2.0/sam_vit_h_4b8939.decoder.onnx", "sam_vit_h_4b8939.decoder.onnx"
+        ),
+        megabytes=45,
+    ),
     "sam2.1_hiera_tiny": SamDownload(
-        "SAM 2.1 tiny", "sam2",
-        DownloadFile(f"{_XANY}/v2.5.0/sam2.1_hiera_tiny.encoder.onnx",
-                     "sam2.1_hiera_tiny.encoder.onnx"),
-        DownloadFile(f"{_XANY}/v2.5.0/sam2.1_hiera_tiny.decoder.onnx",
-                     "sam2.1_hiera_tiny.decoder.onnx"),
-        megabytes=150),
+        "SAM 2.1 tiny",
+        "sam2",
+        DownloadFile(
+            f"{_XANY}/v2.5.0/sam2.1_hiera_tiny.encoder.onnx", "sam2.1_hiera_tiny.encoder.onnx"
+        ),
+        DownloadFile(
+            f"{_XANY}/v2.5.0/sam2.1_hiera_tiny.decoder.onnx", "sam2.1_hiera_tiny.decoder.onnx"
+        ),
+        megabytes=150,
+    ),
     "sam2.1_hiera_small": SamDownload(
-        "SAM 2.1 small", "sam2",
-        DownloadFile(f"{_XANY}/v2.5.0/sam2.1_hiera_small.encoder.onnx",
-                     "sam2.1_hiera_small.encoder.onnx"),
-        DownloadFile(f"{_XANY}/v2.5.0/sam2.1_hiera_small.decoder.onnx",
-                     "sam2.1_hiera_small.decoder.onnx"),
-        megabytes=180),
+        "SAM 2.1 small",
+        "sam2",
+        DownloadFile(
+            f"{_XANY}/v2.5.0/sam2.1_hiera_small.encoder.onnx", "sam2.1_hiera_small.encoder.onnx"
+        ),
+        DownloadFile(
+            f"{_XANY}/v2.5.0/sam2.1_hiera_small.decoder.onnx", "sam2.1_hiera_small.decoder.onnx"
+        ),
+        megabytes=180,
+    ),
 }
 
 
@@ -336,9 +380,16 @@ def download_sam(
             target = folder / file.file_name
             temporary = folder / f".{file.file_name}.download"
             staged.append((temporary, target))
-            download_file(file.url, temporary, progress=progress or ignore,
-                          min_bytes=file.min_bytes, what=f"a SAM {half} ONNX file",
-                          error=SamModelError, cancel=cancel or NEVER, sha256=file.sha256)
+            download_file(
+                file.url,
+                temporary,
+                progress=progress or ignore,
+                min_bytes=file.min_bytes,
+                what=f"a SAM {half} ONNX file",
+                error=SamModelError,
+                cancel=cancel or NEVER,
+                sha256=file.sha256,
+            )
         check_pair(staged[0][0], staged[1][0])
         for temporary, target in staged:
             temporary.replace(target)

@@ -49,8 +49,9 @@ class _Graph:
         return self.op("Conv", source, weight, bias, output=output)
 
     def pooled(self, source: str, stride: int) -> str:
-        return self.op("AveragePool", source, kernel_shape=[stride, stride],
-                       strides=[stride, stride])
+        return self.op(
+            "AveragePool", source, kernel_shape=[stride, stride], strides=[stride, stride]
+        )
 
     def save(self, path: Path, inputs: list, outputs: list) -> Path:
         graph = helper.make_graph(self.nodes, path.stem, inputs, outputs, self.weights)
@@ -65,8 +66,7 @@ def _tensor(name: str, shape: list) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
 
 
-def sam1_encoder(path: Path, *, channels: int = 8, raw_input: bool = False, seed: int = 0
-                 ) -> Path:
+def sam1_encoder(path: Path, *, channels: int = 8, raw_input: bool = False, seed: int = 0) -> Path:
     """SAM 1 / MobileSAM encoder: ``input_image`` [1, 3, 1024, 1024] normalised, or with
     ``raw_input`` a dynamic [H, W, 3] image, to ``image_embeddings`` [1, C, 64, 64]."""
     graph = _Graph(seed)
@@ -87,8 +87,11 @@ def sam2_encoder(path: Path, *, channels: int = 8, seed: int = 0) -> Path:
     """SAM 2 encoder: ``image`` [1, 3, 1024, 1024] to ``high_res_feats_0`` [1, C/4, 256, 256],
     ``high_res_feats_1`` [1, C/2, 128, 128] and ``image_embed`` [1, C, 64, 64]."""
     graph = _Graph(seed)
-    sizes = {"high_res_feats_0": (channels // 4, 4), "high_res_feats_1": (channels // 2, 8),
-             "image_embed": (channels, 16)}
+    sizes = {
+        "high_res_feats_0": (channels // 4, 4),
+        "high_res_feats_1": (channels // 2, 8),
+        "image_embed": (channels, 16),
+    }
     for name, (out_channels, stride) in sizes.items():
         graph.conv(graph.pooled("image", stride), 3, out_channels, name)
     outputs = [_tensor(name, [1, c, SIDE // s, SIDE // s]) for name, (c, s) in sizes.items()]
@@ -101,20 +104,24 @@ def sam1_decoder(path: Path, *, channels: int = 8, ious=None, seed: int = 1) -> 
     masks = len(RADII)
     low = _geometry(graph, "image_embeddings", channels, masks)
     extra = graph.op("Mul", graph.op("ReduceMean", "mask_input", keepdims=0), "has_mask_input")
-    low = graph.op("Add", low, graph.op("Mul", extra, graph.const(1e-3)),
-                   output="low_res_masks")
+    low = graph.op("Add", low, graph.op("Mul", extra, graph.const(1e-3)), output="low_res_masks")
     size = graph.op("Cast", "orig_im_size", to=TensorProto.INT64)
     sizes = graph.op("Concat", graph.const([1, masks], np.int64), size, axis=0)
     graph.op("Resize", low, "", "", sizes, mode="linear", output="masks")
     _ious(graph, masks, ious)
-    inputs = [_tensor("image_embeddings", [1, channels, EMBED, EMBED]),
-              _tensor("point_coords", [1, "num_points", 2]),
-              _tensor("point_labels", [1, "num_points"]),
-              _tensor("mask_input", [1, 1, LOW, LOW]), _tensor("has_mask_input", [1]),
-              _tensor("orig_im_size", [2])]
-    outputs = [_tensor("masks", [1, masks, "height", "width"]),
-               _tensor("iou_predictions", [1, masks]),
-               _tensor("low_res_masks", [1, masks, LOW, LOW])]
+    inputs = [
+        _tensor("image_embeddings", [1, channels, EMBED, EMBED]),
+        _tensor("point_coords", [1, "num_points", 2]),
+        _tensor("point_labels", [1, "num_points"]),
+        _tensor("mask_input", [1, 1, LOW, LOW]),
+        _tensor("has_mask_input", [1]),
+        _tensor("orig_im_size", [2]),
+    ]
+    outputs = [
+        _tensor("masks", [1, masks, "height", "width"]),
+        _tensor("iou_predictions", [1, masks]),
+        _tensor("low_res_masks", [1, masks, LOW, LOW]),
+    ]
     return graph.save(path, inputs, outputs)
 
 
@@ -126,16 +133,17 @@ def sam2_decoder(path: Path, *, channels: int = 8, ious=None, seed: int = 1) -> 
     for name in ("high_res_feats_0", "high_res_feats_1", "mask_input"):
         mean = graph.op("ReduceMean", name, keepdims=0)
         low = graph.op("Add", low, graph.op("Mul", graph.op("Tanh", mean), graph.const(1e-4)))
-    low = graph.op("Add", low, graph.op("Mul", "has_mask_input", graph.const(0.0)),
-                   output="masks")
+    low = graph.op("Add", low, graph.op("Mul", "has_mask_input", graph.const(0.0)), output="masks")
     _ious(graph, masks, ious)
-    inputs = [_tensor("image_embed", [1, channels, EMBED, EMBED]),
-              _tensor("high_res_feats_0", [1, channels // 4, LOW, LOW]),
-              _tensor("high_res_feats_1", [1, channels // 2, LOW // 2, LOW // 2]),
-              _tensor("point_coords", ["num_labels", "num_points", 2]),
-              _tensor("point_labels", ["num_labels", "num_points"]),
-              _tensor("mask_input", ["num_labels", 1, LOW, LOW]),
-              _tensor("has_mask_input", ["num_labels"])]
+    inputs = [
+        _tensor("image_embed", [1, channels, EMBED, EMBED]),
+        _tensor("high_res_feats_0", [1, channels // 4, LOW, LOW]),
+        _tensor("high_res_feats_1", [1, channels // 2, LOW // 2, LOW // 2]),
+        _tensor("point_coords", ["num_labels", "num_points", 2]),
+        _tensor("point_labels", ["num_labels", "num_points"]),
+        _tensor("mask_input", ["num_labels", 1, LOW, LOW]),
+        _tensor("has_mask_input", ["num_labels"]),
+    ]
     outputs = [_tensor("masks", [1, masks, LOW, LOW]), _tensor("iou_predictions", [1, masks])]
     return graph.save(path, inputs, outputs)
 
@@ -153,45 +161,65 @@ def _geometry(graph: _Graph, embedding: str, channels: int, masks: int) -> str:
     points = graph.op("Reshape", "point_coords", graph.const([-1, 2], np.int64))  # [N, 2]
     labels = graph.op("Reshape", "point_labels", graph.const([-1, 1], np.int64))  # [N, 1]
     offsets = graph.op("Sub", graph.op("Unsqueeze", points, graph.const([1], np.int64)), grid)
-    distance = graph.op("Sqrt", graph.op("ReduceSum", graph.op("Mul", offsets, offsets),
-                                         graph.const([2], np.int64), keepdims=0))  # [N, P]
+    distance = graph.op(
+        "Sqrt",
+        graph.op(
+            "ReduceSum", graph.op("Mul", offsets, offsets), graph.const([2], np.int64), keepdims=0
+        ),
+    )  # [N, P]
 
     def labelled(value: float) -> str:
-        return graph.op("Cast", graph.op("Equal", labels, graph.const(value)),
-                        to=TensorProto.FLOAT)
+        return graph.op("Cast", graph.op("Equal", labels, graph.const(value)), to=TensorProto.FLOAT)
 
     def nearest(value: float) -> str:  # [P]: distance to the nearest point with this label
-        away = graph.op("Mul", graph.op("Sub", graph.const(1.0), labelled(value)),
-                        graph.const(_BIG))
+        away = graph.op(
+            "Mul", graph.op("Sub", graph.const(1.0), labelled(value)), graph.const(_BIG)
+        )
         return graph.op("ReduceMin", graph.op("Add", distance, away), axes=[0], keepdims=0)
 
     def corner(value: float) -> str:  # [1, 2]
-        return graph.op("ReduceSum", graph.op("Mul", points, labelled(value)),
-                        graph.const([0], np.int64), keepdims=1)
+        return graph.op(
+            "ReduceSum",
+            graph.op("Mul", points, labelled(value)),
+            graph.const([0], np.int64),
+            keepdims=1,
+        )
 
     radii = graph.const(np.reshape(RADII[:masks], (masks, 1)))
-    near = graph.op("Sub", radii, graph.op("Unsqueeze", nearest(1.0),
-                                           graph.const([0], np.int64)))  # [M, P]
-    inside = graph.op("Concat", graph.op("Sub", grid, corner(2.0)),
-                      graph.op("Sub", corner(3.0), grid), axis=1)
+    near = graph.op(
+        "Sub", radii, graph.op("Unsqueeze", nearest(1.0), graph.const([0], np.int64))
+    )  # [M, P]
+    inside = graph.op(
+        "Concat", graph.op("Sub", grid, corner(2.0)), graph.op("Sub", corner(3.0), grid), axis=1
+    )
     has_box = graph.op("ReduceSum", labelled(2.0), keepdims=0)
-    box = graph.op("Add", graph.op("ReduceMin", inside, axes=[1], keepdims=1),
-                   graph.op("Mul", graph.op("Sub", has_box, graph.const(1.0)),
-                            graph.const(_BIG)))  # [P, 1]
+    box = graph.op(
+        "Add",
+        graph.op("ReduceMin", inside, axes=[1], keepdims=1),
+        graph.op("Mul", graph.op("Sub", has_box, graph.const(1.0)), graph.const(_BIG)),
+    )  # [P, 1]
     box = graph.op("Transpose", box, perm=[1, 0])  # [1, P]
     cut = graph.op("Sub", nearest(0.0), graph.const(NEGATIVE_RADIUS))
-    logits = graph.op("Min", graph.op("Max", near, box),
-                      graph.op("Unsqueeze", cut, graph.const([0], np.int64)))
+    logits = graph.op(
+        "Min", graph.op("Max", near, box), graph.op("Unsqueeze", cut, graph.const([0], np.int64))
+    )
     learned = graph.conv(embedding, channels, 1, "learned")
-    grown = graph.op("Resize", learned, "", "", graph.const([1, 1, LOW, LOW], np.int64),
-                     mode="linear")
+    grown = graph.op(
+        "Resize", learned, "", "", graph.const([1, 1, LOW, LOW], np.int64), mode="linear"
+    )
     noise = graph.op("Mul", graph.op("Tanh", grown), graph.const(1e-3))
     shaped = graph.op("Reshape", logits, graph.const([1, masks, LOW, LOW], np.int64))
     return graph.op("Add", shaped, noise)
 
 
-def build_pair(folder: Path, layout: str = "sam1", *, name: str | None = None,
-               ious=None, raw_input: bool = False) -> tuple[Path, Path]:
+def build_pair(
+    folder: Path,
+    layout: str = "sam1",
+    *,
+    name: str | None = None,
+    ious=None,
+    raw_input: bool = False,
+) -> tuple[Path, Path]:
     """A tiny ``<name>.encoder.onnx`` / ``<name>.decoder.onnx`` pair of ``layout`` in
     ``folder``; returns (encoder, decoder)."""
     folder.mkdir(parents=True, exist_ok=True)

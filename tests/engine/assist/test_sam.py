@@ -35,8 +35,10 @@ HEIGHT, WIDTH = 300, 500  # not square, so a wrong x/y mapping shows
 def pairs(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     folder = tmp_path_factory.mktemp("sam")
     # the IoU predictions pick the third mask (radius 160 encoder pixels) in both layouts
-    return {"sam1": tiny.build_pair(folder, "sam1", ious=(0.1, 0.2, 0.9, 0.3)),
-            "sam2": tiny.build_pair(folder, "sam2", ious=(0.1, 0.2, 0.9))}
+    return {
+        "sam1": tiny.build_pair(folder, "sam1", ious=(0.1, 0.2, 0.9, 0.3)),
+        "sam2": tiny.build_pair(folder, "sam2", ious=(0.1, 0.2, 0.9)),
+    }
 
 
 def _image(height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
@@ -58,6 +60,7 @@ def _radii(layout: str, radius: float, height: int = HEIGHT, width: int = WIDTH)
 
 
 # --- loading and the files' contract ----------------------------------------------------------
+
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_each_layout_is_recognised_by_its_names(pairs, layout):
@@ -93,9 +96,11 @@ def test_a_decoder_with_other_inputs_names_expected_and_found(tmp_path, pairs):
     graph = tiny._Graph()
     graph.op("Identity", "point_coords", output="masks")
     graph.op("Identity", "point_labels", output="iou_predictions")
-    graph.save(odd, [tiny._tensor("point_coords", [1, 2, 2]),
-                     tiny._tensor("point_labels", [1, 2])],
-               [tiny._tensor("masks", [1, 2, 2]), tiny._tensor("iou_predictions", [1, 2])])
+    graph.save(
+        odd,
+        [tiny._tensor("point_coords", [1, 2, 2]), tiny._tensor("point_labels", [1, 2])],
+        [tiny._tensor("masks", [1, 2, 2]), tiny._tensor("iou_predictions", [1, 2])],
+    )
     with pytest.raises(SamModelError) as error:
         load_sam(pairs["sam1"][0], odd)
     message = str(error.value)
@@ -106,12 +111,16 @@ def test_a_decoder_with_other_inputs_names_expected_and_found(tmp_path, pairs):
 
 
 def test_halves_of_different_layouts_are_refused(pairs):
-    with pytest.raises(SamModelError, match=r"is a SAM 2 decoder but tiny_sam1\.encoder\.onnx "
-                                            r"is a SAM / MobileSAM encoder"):
+    with pytest.raises(
+        SamModelError,
+        match=r"is a SAM 2 decoder but tiny_sam1\.encoder\.onnx "
+        r"is a SAM / MobileSAM encoder",
+    ):
         load_sam(pairs["sam1"][0], pairs["sam2"][1])
 
 
 # --- the embedding cache ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_the_encoder_runs_once_per_image_for_many_clicks(pairs, layout):
@@ -145,6 +154,7 @@ def test_predict_without_an_image_says_what_to_do(pairs):
 
 
 # --- prompts in, masks out -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_a_click_gives_the_best_mask_in_image_pixels(pairs, layout):
@@ -185,8 +195,9 @@ def test_an_encoder_taking_the_raw_image_gets_it_unpadded(tmp_path):
     predictor.set_image(_image())
     mask = predictor.predict([(100, 150, 1)])
     radius, _ = _radii("sam1", tiny.RADII[2])
-    assert _bbox(mask) == pytest.approx((100 - radius, 150 - radius, 100 + radius,
-                                         150 + radius), abs=3)
+    assert _bbox(mask) == pytest.approx(
+        (100 - radius, 150 - radius, 100 + radius, 150 + radius), abs=3
+    )
 
 
 def test_the_polygon_of_a_huge_image_is_traced_downscaled_and_mapped_back(pairs):
@@ -201,6 +212,7 @@ def test_the_polygon_of_a_huge_image_is_traced_downscaled_and_mapped_back(pairs)
 
 
 # --- the models folder -------------------------------------------------------------------------
+
 
 def test_find_models_pairs_files_by_the_exporters_names(tmp_path):
     tiny.build_pair(tmp_path, "sam2", name="sam2.1_hiera_tiny")
@@ -228,13 +240,15 @@ def test_find_models_says_what_is_missing_or_wrong(tmp_path):
     found = {model.name: model for model in find_models(tmp_path)}
     assert found["a/lonely"].problem == (
         f"{encoder}: the decoder half is missing; put lonely.decoder.onnx (from the same export) "
-        f"in {encoder.parent}")
+        f"in {encoder.parent}"
+    )
     assert not found["b/broken"].ready
     assert "broken.decoder.onnx: is not an ONNX model" in found["b/broken"].problem
     assert find_models(tmp_path / "nowhere") == []
 
 
 # --- downloads ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def served(pairs) -> dict[str, bytes]:
@@ -243,8 +257,10 @@ def served(pairs) -> dict[str, bytes]:
 
 
 def _catalogue(url: str, served: dict[str, bytes], **sha) -> dict[str, SamDownload]:
-    files = [DownloadFile(f"{url}/{name}", name, sha.get(name.split(".")[1]), min_bytes=100)
-             for name in served]
+    files = [
+        DownloadFile(f"{url}/{name}", name, sha.get(name.split(".")[1]), min_bytes=100)
+        for name in served
+    ]
     return {"t": SamDownload("Tiny", "sam2", files[0], files[1], megabytes=1)}
 
 
@@ -255,8 +271,12 @@ def _sha(data: bytes) -> str:
 def test_a_download_fetches_both_halves_checked(tmp_path, served):
     events: list[DownloadProgress] = []
     with FileServer(served, key=by_file_name, prefix="/releases") as server:
-        catalogue = _catalogue(server.url, served, encoder=_sha(served["t.encoder.onnx"]),
-                               decoder=_sha(served["t.decoder.onnx"]))
+        catalogue = _catalogue(
+            server.url,
+            served,
+            encoder=_sha(served["t.encoder.onnx"]),
+            decoder=_sha(served["t.decoder.onnx"]),
+        )
         model = download_sam("t", tmp_path, events.append, downloads=catalogue)
     assert model.ready and model.layout == "sam2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.decoder.onnx", "t.encoder.onnx"]
@@ -284,8 +304,10 @@ def test_an_interrupted_download_keeps_nothing(tmp_path, served):
 
 
 def test_a_download_that_is_the_wrong_file_keeps_nothing(tmp_path, served):
-    swapped = {"t.encoder.onnx": served["t.decoder.onnx"],
-               "t.decoder.onnx": served["t.decoder.onnx"]}
+    swapped = {
+        "t.encoder.onnx": served["t.decoder.onnx"],
+        "t.decoder.onnx": served["t.decoder.onnx"],
+    }
     with FileServer(swapped, key=by_file_name, prefix="/releases") as server:
         with pytest.raises(SamModelError, match="this is the decoder half; choose the encoder"):
             download_sam("t", tmp_path, downloads=_catalogue(server.url, swapped))
@@ -301,12 +323,14 @@ def test_a_cancelled_download_keeps_nothing(tmp_path, served):
 
     with FileServer(served, key=by_file_name, prefix="/releases") as server:
         with pytest.raises(Cancelled):
-            download_sam("t", tmp_path, cancel_midway, token,
-                         downloads=_catalogue(server.url, served))
+            download_sam(
+                "t", tmp_path, cancel_midway, token, downloads=_catalogue(server.url, served)
+            )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_an_unknown_download_name_lists_the_known_ones(tmp_path):
-    with pytest.raises(SamModelError, match="known: mobile_sam, sam2.1_hiera_small, "
-                                            "sam2.1_hiera_tiny"):
+    with pytest.raises(
+        SamModelError, match="known: mobile_sam, sam2.1_hiera_small, sam2.1_hiera_tiny"
+    ):
         download_sam("sam3", tmp_path)
