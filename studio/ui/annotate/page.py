@@ -40,6 +40,7 @@ from .document import ImageDocument
 from .drafts import DraftReview
 from .image_strip import ImageStrip
 from .instance_list import InstanceList
+from .joint_panel import joint_panel_for
 from .keymap import TOOL_KEYS, TOOL_TIPS, TOOLS_BY_TASK, cheat_sheet
 from .navigation import ImageNavigator
 from .pose_tool import PoseTool
@@ -94,6 +95,7 @@ class AnnotatePage(PageUndo, PageAutosave, Page, QWidget):
         self._make_actions()
         self.drafts = DraftReview(self)
         self.assists = PageAssists(self)  # box → polygon, magic wand, edge snapping (segment)
+        self.joints = joint_panel_for(self)  # pose: the joints and the keypoint tool's mode
         available = TOOLS_BY_TASK.get(self.task, ())
         self.set_tool(available[0] if available else None)
         self.refresh_images()

@@ -1,17 +1,21 @@
-"""The pose tool: drag a box, then click its keypoints in schema order (K), or boxes only (R)."""
+"""The pose tool: drag a box and the schema's template is placed in it whole (K, the default),
+or, with T, click its keypoints in schema order; boxes only (R)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem
 
 from ...services.annotations import AnnotationData
+from ...services.keypoint_schemas import Layout, builtin_layout, circle_layout, layout_in_box
 from ...state.models import KEYPOINTS
 from .canvas import AnnotationCanvas
 from .commands import AddInstance
 from .geometry import Point, box_to_normal, clip, is_placed, keypoint_triples
-from .items import TagItem, cosmetic_pen
+from .items import Dot, TagItem, cosmetic_pen
 from .tools import (
     DRAG_PIXELS,
     MIN_BOX_PIXELS,
@@ -24,8 +28,11 @@ from .tools import (
 
 
 class PoseTool(Tool):
-    """K: drag a box, then click its keypoints in schema order (the joint's name follows the
-    cursor); Tab/Shift+Tab pick another keypoint, Q cycles visibility, keypoints drag.
+    """K: drag a box and the whole template is placed in it, scaled to the box, as one edit
+    (``template_mode``, the default); then drag the joints that are off. With
+    ``template_mode`` off (T): drag a box, then click its keypoints in schema order (the
+    joint's name follows the cursor). Tab/Shift+Tab pick another keypoint, Q cycles
+    visibility, keypoints drag; a keypoint selected (the joint panel) is placed by a click.
     Choosing or clicking an instance with K goes on at its first keypoint not placed.
     R (``place_keypoints=False``): boxes only.
 
@@ -45,6 +52,10 @@ class PoseTool(Tool):
         self._temp: list[QGraphicsItem] = []
         self._pending: tuple[str, int, float] | None = None  # key, keypoint, visibility
         self._skipped: set[tuple[str, int]] = set()  # said "not labelled" before placing
+        self.template_mode = True
+        # the page's template (the joint panel's: a custom schema's mean pose); None: the
+        # built-in layout of the schema, or a circle
+        self.layout: Callable[[], Layout | None] | None = None
 
     @property
     def placing(self) -> bool:
@@ -126,15 +137,33 @@ class PoseTool(Tool):
             else:
                 self.select_instance(self.canvas.hit_instance(point))
 
+    def template(self) -> Layout | None:
+        """The layout a box places whole (None: the box gets no keypoints yet)."""
+        count = len(self.canvas.schema.names) if self.canvas.schema else 0
+        if not (self.place_keypoints and self.template_mode and count):
+            return None
+        layout = (self.layout() if self.layout is not None else None) \
+            or builtin_layout(self.canvas.schema) or circle_layout(count)
+        return layout if len(layout) == count else None
+
     def add_box(self, a: Point, b: Point) -> None:
-        """A new instance with this box and every keypoint not labelled yet."""
+        """A new instance with this box and, in template mode, the whole template placed in
+        it (one edit: Ctrl+Z takes the box and its skeleton back); otherwise every keypoint
+        not labelled yet, to click in order."""
         canvas = self.canvas
         count = len(canvas.schema.names) if canvas.schema else 0
-        data = AnnotationData(kind=KEYPOINTS, class_index=canvas.current_class,
-                              box=box_to_normal(*a, *b, *canvas.size_px),
-                              keypoints=(0.0,) * (3 * count))
-        canvas.push(AddInstance(canvas.document, data, text="Draw box"))
-        if self.place_keypoints and count:
+        box = box_to_normal(*a, *b, *canvas.size_px)
+        layout = self.template()
+        keypoints = layout_in_box(layout, box) if layout else (0.0,) * (3 * count)
+        data = AnnotationData(kind=KEYPOINTS, class_index=canvas.current_class, box=box,
+                              keypoints=keypoints)
+        canvas.push(AddInstance(canvas.document, data,
+                                text="Place skeleton" if layout else "Draw box"))
+        if layout:
+            canvas.select(data.key)
+            canvas.say("Skeleton placed: drag any joint that is off (or click it in Joints, "
+                       "then its place); Q: visibility; T: click each joint in order instead")
+        elif self.place_keypoints and count:
             self.select_instance(data.key)
         else:
             canvas.select(data.key)
@@ -238,16 +267,24 @@ class PoseTool(Tool):
         self._temp = []
         color = QColor(self.canvas.class_color(self.canvas.current_class))
         if self._box_from is not None and self._cursor is not None:
-            box = scene.addRect(QRectF(QPointF(*self._box_from),
-                                       QPointF(*self._cursor)).normalized(),
-                                cosmetic_pen(color, 2.0, Qt.PenStyle.DashLine))
+            rect = QRectF(QPointF(*self._box_from), QPointF(*self._cursor)).normalized()
+            box = scene.addRect(rect, cosmetic_pen(color, 2.0, Qt.PenStyle.DashLine))
             self._temp.append(box)
+            self._temp += self._template_preview(rect, color)
         elif self.placing and self._cursor is not None:
             self._temp = self._placing_guides(self._cursor)
         for item in self._temp:
             item.setZValue(50)
             if item.scene() is None:
                 scene.addItem(item)
+
+    def _template_preview(self, rect: QRectF, color: QColor) -> list[QGraphicsItem]:
+        """Where the template's joints will land in the box being dragged (small rings)."""
+        layout = self.template()
+        if not layout:
+            return []
+        return [Dot((rect.left() + u * rect.width(), rect.top() + v * rect.height()), 3.0, None,
+                    color) for u, v in layout]
 
     def _placing_guides(self, cursor: Point) -> list[QGraphicsItem]:
         """The name of the keypoint a click places (with Q's choice), and dashed lines from

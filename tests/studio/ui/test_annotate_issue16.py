@@ -153,6 +153,7 @@ def rings_at_origin(page):
 
 def test_q_while_placing_cycles_the_current_keypoint_and_says_so(qtbot, pose_page):
     page = pose_page
+    key_to_focus(qtbot, Qt.Key.Key_T)  # click each joint in order (not the template)
     drag(qtbot, page, (100, 50), (300, 250))
     assert page.canvas.selected_keypoint == 0
     assert rings_at_origin(page) == []  # nothing drawn for a keypoint not placed yet

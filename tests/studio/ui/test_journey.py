@@ -259,6 +259,8 @@ def draw_a_pose(qtbot, window: MainWindow, folder: Path) -> tuple[int, list[floa
     assert page.canvas.tool is page.tools["box"]
     type_key(qtbot, Qt.Key.Key_K)  # the keypoint tool
     assert page.canvas.tool is page.tools["keypoints"]
+    type_key(qtbot, Qt.Key.Key_T)  # click each joint in order (not the whole template)
+    assert not page.canvas.tool.template_mode
     type_key(qtbot, Qt.Key.Key_D)  # the next image, not the Datasets page
     assert_on(window, "Annotate")
     image_id = page.current_image_id
