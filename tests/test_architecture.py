@@ -34,6 +34,8 @@ STUDIO_MAY_IMPORT = frozenset({
     # what the Train, Predict and Evaluate pages show
     "engine.train.auto_optimizer", "engine.predict.nms", "engine.val.detection_confusion",
     "engine.val.detection_metrics", "engine.val.validation_record",
+    # annotation assists (issue 20)
+    "engine.assist.checker",
     # helpers the studio's own files and child processes share
     "engine.utils.atomic", "engine.utils.child_process",
 })

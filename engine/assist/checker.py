@@ -105,17 +105,20 @@ def check_labels(
     flip_idx: Sequence[int] | None = None,
     predictions: Mapping[str | int, Sequence[Prediction]] | None = None,
     settings: CheckSettings = CheckSettings(),
+    joint_names: Sequence[str] | None = None,
 ) -> list[Finding]:
     """Every finding over ``instances``, surest first.
 
     ``flip_idx`` (a pose dataset's) enables the swap check; ``predictions`` maps each image the
     model ran on to its predictions (an image missing from it is not compared; one with an empty
-    list is: the model found nothing there)."""
+    list is: the model found nothing there); ``joint_names`` name the joints in swap messages."""
     instances = list(instances)
     skip = settings.skip
     findings: list[Finding] = []
     if flip_idx is not None and SWAP not in skip:
-        findings += find_swaps(instances, flip_idx, margin=settings.swap_margin)
+        findings += find_swaps(
+            instances, flip_idx, margin=settings.swap_margin, joint_names=joint_names
+        )
     if DUPLICATE not in skip:
         findings += find_duplicates(instances, iou=settings.duplicate_iou)
     findings += [

@@ -131,6 +131,10 @@ class DatasetsPage(Page, QWidget):
         self.classes_button.setToolTip("Add, rename, recolour, reorder, merge or delete classes")
         self.classes_button.clicked.connect(self.open_class_editor)
         bottom.addWidget(self.classes_button)
+        self.check_button = QPushButton("Check labels…")
+        self.check_button.setToolTip("Find likely label errors: swaps, duplicates, bad polygons")
+        self.check_button.clicked.connect(self.open_label_check)
+        bottom.addWidget(self.check_button)
 
         self.no_match = EmptyState("No images match these filters",
                                    "Change the filters, or show every image again.",
@@ -307,6 +311,12 @@ class DatasetsPage(Page, QWidget):
         from .class_editor import open_class_editor
 
         self.class_editor = open_class_editor(self.project, self)
+
+    def open_label_check(self) -> None:
+        """The label checker's window (studio/ui/datasets/label_check.py)."""
+        from .label_check import open_label_check
+
+        self.label_check = open_label_check(self.project, self.jobs, self, self._open_image)
 
     def close_page(self) -> None:
         """Stop the background threads (before the project closes)."""

@@ -1,0 +1,69 @@
+"""The Datasets page's "Check labels" window, in the real main window: the check runs in the
+background, a double-click opens the image in Annotate, Delete dismisses for good."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from studio.ui.main_window import PAGES
+from tests.studio.services.test_label_check import figures_project
+
+
+def _open_datasets(window, qtbot, folder):
+    window.resize(1100, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: window.project is not None, timeout=10000)
+    rail = window.rail
+    rect = rail.visualItemRect(rail.item(PAGES.index("Datasets")))
+    QTest.mouseClick(rail.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    page = window.pages["Datasets"]
+    assert window.stack.currentWidget() is page
+    return page
+
+
+def _check(qtbot, page):
+    qtbot.waitUntil(page.check_button.isVisible, timeout=5000)
+    qtbot.mouseClick(page.check_button, Qt.MouseButton.LeftButton)
+    view = page.label_check
+    qtbot.waitUntil(lambda: view.check_button.isEnabled(), timeout=10000)
+    return view
+
+
+def test_check_open_and_dismiss_in_the_main_window(window, qtbot, make_project, tmp_path):
+    project, (image_id, annotation_id) = figures_project(make_project, tmp_path)
+    folder = project.folder
+    project.close()
+    page = _open_datasets(window, qtbot, folder)
+    view = _check(qtbot, page)
+    (finding,) = view.shown_findings()
+    assert (finding.kind, finding.image, finding.instances) == ("swap", image_id,
+                                                                (annotation_id,))
+    item = view.findings.topLevelItem(0)
+    assert item.text(0) == "Left/right swap" and item.text(1).endswith(".jpg")
+    assert "1 likely error" in view.status.text()
+
+    rect = view.findings.visualItemRect(item)
+    # a real double-click: press, release, then the double-click event
+    QTest.mouseClick(view.findings.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    QTest.mouseDClick(view.findings.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    annotate = window.pages["Annotate"]
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is annotate, timeout=3000)
+    assert annotate.current_image_id == image_id
+    with window.project.database.session() as session:  # nothing was changed
+        from studio.state import Annotation
+
+        assert session.get(Annotation, annotation_id).deleted_at is None
+
+    view.findings.setFocus()
+    view.findings.setCurrentItem(item)
+    QTest.keyClick(view.findings, Qt.Key.Key_Delete)
+    assert view.shown_findings() == []
+    qtbot.waitUntil(lambda: not window.jobs.running, timeout=5000)
+    assert window.project.settings().options["label_check_dismissed"]
+    qtbot.mouseClick(view.check_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.check_button.isEnabled(), timeout=10000)
+    assert view.shown_findings() == [] and "No likely errors" in view.status.text()
+    view.close()
