@@ -36,6 +36,10 @@ _SAM2_STD = np.array([0.229, 0.224, 0.225], np.float32)
 # Tracing a 10,000-pixel mask would hold the GUI's worker for seconds: outlines are traced
 # at most this long a side and scaled back (SAM's own masks are 256 pixels a side).
 POLYGON_MAX_SIDE = 2048
+# The decoder runs on one thread: SAM's real decoder network (1.8 GMACs) took 69 ms on one
+# thread and 166-188 ms on two on this 2-core machine under load (benchmarks/sam_latency.py);
+# a click must not wait for cores the encoder or the GUI are using. The encoder takes them all.
+DECODER_THREADS = 1
 
 Point = tuple[float, float, int]  # x, y in image pixels; label 1 = object, 0 = background
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in image pixels
@@ -90,18 +94,21 @@ def load_sam(
     """Check both files (SamModelError naming the file at fault) and open them on the CPU."""
     layout = check_pair(encoder_path, decoder_path)
     return SamPredictor(
-        _session(encoder_path), _session(decoder_path), layout, cache_size=cache_size
+        _session(encoder_path, threads=0),
+        _session(decoder_path, threads=DECODER_THREADS),
+        layout,
+        cache_size=cache_size,
     )
 
 
-def _session(path: str | Path) -> Any:
+def _session(path: str | Path, *, threads: int) -> Any:
     import onnxruntime
 
     from ..process.threads import session_options
 
     try:
         return onnxruntime.InferenceSession(
-            str(path), session_options(), providers=["CPUExecutionProvider"]
+            str(path), session_options(intra_op_threads=threads), providers=["CPUExecutionProvider"]
         )
     except Exception as exc:  # onnxruntime raises its own classes (Fail, InvalidGraph, ...)
         first = (str(exc).strip().splitlines() or [repr(exc)])[0][:200]
