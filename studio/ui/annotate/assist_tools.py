@@ -124,6 +124,9 @@ class AssistTool(Tool):
                             "takes back a click's change)")
             return
         after = replace(before, polygon=to_normal(outline, *self.canvas.size_px))
+        if after == before:
+            self.canvas.say(f"That click changed nothing: {REFINE_HINT}")
+            return
         self.edit(before, after, "Refine outline")
         self.canvas.select(key)
         self.canvas.say(f"Refined ({len(self.positive)} added, {len(self.negative)} cut): "

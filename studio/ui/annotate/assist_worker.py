@@ -22,7 +22,6 @@ from ..datasets.background import BackgroundCalls
 from .geometry import Point
 
 CACHED_IMAGES = 2  # the image shown and the one before: going back and forth stays quick
-SIMPLIFY_PIXELS = 0.75  # a snapped edge keeps the path's shape within this many pixels
 
 
 @dataclass(frozen=True)
@@ -189,18 +188,11 @@ class EdgeSnapper(QObject):
 
 
 def snapped_path(session: Any, view: ImageView, start: Point, end: Point) -> list[Point]:
-    """The scissors path from ``start`` to ``end`` (document pixels), thinned to the
-    vertices that keep its shape: each one still lies on the path."""
-    import cv2
-
-    a, b = view.to_image([start, end])
-    path = np.asarray(session.path((float(a[0]), float(a[1])), (float(b[0]), float(b[1]))),
-                      np.float64).reshape(-1, 2)
-    if len(path) < 2:
-        return [start, end]
-    if len(path) > 2:
-        curve = path.astype(np.float32).reshape(-1, 1, 2)
-        path = cv2.approxPolyDP(curve, SIMPLIFY_PIXELS, False).reshape(-1, 2)
-        path = path.astype(np.float64)
-    points = view.to_document(path) or []
+    """The scissors path from ``start`` to ``end`` (document pixels; the session gives tens
+    of vertices along the edges, not one per pixel)."""
+    height, width = view.image.shape[:2]
+    a, b = (tuple(float(np.clip(v, 0, limit - 1)) for v, limit in zip(p, (width, height),
+                                                                       strict=True))
+            for p in view.to_image([start, end]))
+    points = view.to_document(session.path(a, b)) or []
     return [start, *points[1:-1], end]  # the ends exactly where the user put them
