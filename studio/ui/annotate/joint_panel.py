@@ -210,10 +210,12 @@ class JointPanel(QGroupBox):
             state = states[index] if states and index < len(states) else None
             item.setText(f"{index + 1} · {name} — {state}" if state else f"{index + 1} · {name}")
             side = KEYPOINT_SIDES[keypoint_side(name)]
-            item.setIcon(state_icon(state or NOT_LABELLED, side))
+            item.setIcon(state_icon(state, side) if state else QIcon())  # none: no instance
             color = STATE_COLORS.get(state) if state else STATE_COLORS[NOT_LABELLED]
             item.setForeground(QColor(color) if color else self.list.palette().text())
         self.list.setCurrentRow(-1 if current is None else current)
+        if current is not None:
+            self.list.scrollToItem(self.list.item(current))  # the joint a click places
         if states is None:
             self.setTitle("Joints (select or draw an instance)")
         else:
