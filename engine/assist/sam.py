@@ -40,6 +40,8 @@ POLYGON_MAX_SIDE = 2048
 # thread and 166-188 ms on two on this 2-core machine under load (benchmarks/sam_latency.py);
 # a click must not wait for cores the encoder or the GUI are using. The encoder takes them all.
 DECODER_THREADS = 1
+_FLOAT_MASK_SIDE = 4096
+_FLOAT_MASK_PIXELS = _FLOAT_MASK_SIDE * _FLOAT_MASK_SIDE
 
 Point = tuple[float, float, int]  # x, y in image pixels; label 1 = object, 0 = background
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in image pixels
@@ -71,7 +73,17 @@ class Frame:
             interpolation=cv2.INTER_LINEAR,
         )
         content = canvas[: self.content[0], : self.content[1]]
-        return cv2.resize(content, (width, height), interpolation=cv2.INTER_LINEAR) > 0
+        if height * width <= _FLOAT_MASK_PIXELS:
+            return cv2.resize(content, (width, height), interpolation=cv2.INTER_LINEAR) > 0
+        # A 10,000-pixel image: 400 MB of float logits at full size. The mask is settled at
+        # most _FLOAT_MASK_SIDE a side and enlarged as bytes (a quarter of the memory).
+        shrink = _FLOAT_MASK_SIDE / max(height, width)
+        middle = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+        settled = (cv2.resize(content, middle, interpolation=cv2.INTER_LINEAR) > 0) * 255
+        grown = cv2.resize(
+            settled.astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR
+        )
+        return grown > 127
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ Points are in the pixels of the encoder's 1024 input in both layouts.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -196,6 +197,16 @@ def _listed(names) -> str:
 
 
 # --- the models folder ------------------------------------------------------------------------
+
+
+def models_folder() -> Path:
+    """Where the user puts SAM files: ``$YOLO_STUDIO_SAM_DIR``, else
+    ``$XDG_DATA_HOME/yolo-studio/sam-models`` (beside the named datasets)."""
+    explicit = os.environ.get("YOLO_STUDIO_SAM_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "yolo-studio" / "sam-models"
 
 
 @dataclass(frozen=True)

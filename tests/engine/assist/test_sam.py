@@ -20,6 +20,7 @@ from engine.assist.sam_models import (
     check_encoder,
     download_sam,
     find_models,
+    models_folder,
 )
 from engine.cancel import CancelToken
 from engine.errors import Cancelled
@@ -211,6 +212,16 @@ def test_the_polygon_of_a_huge_image_is_traced_downscaled_and_mapped_back(pairs)
     assert ring.max(axis=0) == pytest.approx((3000, 2500), abs=8)
 
 
+def test_the_mask_of_a_huge_image_is_full_size_and_in_place(pairs):
+    predictor = load_sam(*pairs["sam2"])
+    height, width = 4200, 5000  # past the 4096-a-side float limit: enlarged as bytes
+    predictor.set_image(np.zeros((height, width, 3), np.uint8))
+    mask = predictor.predict(box=(1000, 500, 3000, 2500))
+    assert mask.shape == (height, width) and mask.dtype == bool
+    assert _bbox(mask) == pytest.approx((1000, 500, 3000, 2500), abs=8)
+    assert mask[600:2400, 1100:2900].all() and mask.sum() == pytest.approx(2000 * 2000, rel=0.02)
+
+
 # --- the models folder -------------------------------------------------------------------------
 
 
@@ -230,6 +241,14 @@ def test_find_models_pairs_files_by_the_exporters_names(tmp_path):
     assert all(model.ready for model in found.values())
     assert found["mobile_sam"].decoder == tmp_path / "sam_vit_h_4b8939.decoder.onnx"
     assert found["sam2.1_hiera_tiny"].layout == "sam2" and found["mine/mine"].layout == "sam1"
+
+
+def test_the_models_folder_follows_the_data_home(tmp_path, monkeypatch):
+    monkeypatch.delenv("YOLO_STUDIO_SAM_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert models_folder() == tmp_path / "yolo-studio" / "sam-models"
+    monkeypatch.setenv("YOLO_STUDIO_SAM_DIR", str(tmp_path / "mine"))
+    assert models_folder() == tmp_path / "mine"
 
 
 def test_find_models_says_what_is_missing_or_wrong(tmp_path):
