@@ -22,7 +22,7 @@ from studio.services.keypoint_schemas import (
     mean_layout,
 )
 from studio.state import Annotation, Image
-from tests.studio.ui.annotate_helpers import click, drag, shown_page
+from tests.studio.ui.annotate_helpers import at, click, drag, shown_page
 
 WIDTH, HEIGHT = 400, 300
 BOX = ((100, 40), (220, 280))  # a standing person's box, scene (image) pixels
@@ -89,6 +89,27 @@ def test_a_box_places_all_17_joints_inside_it_as_one_undo_step(qtbot, page):
     assert page.document.annotations == []  # one Ctrl+Z: the box and its whole skeleton
     qtbot.keyClick(page.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert page.document.annotations == [data]
+
+
+def test_the_box_being_dragged_shows_where_the_joints_will_land(qtbot, page):
+    from studio.ui.annotate.items import Dot
+
+    def rings():
+        return sorted((round(item.scenePos().x()), round(item.scenePos().y()))
+                      for item in page.canvas.scene().items()
+                      if isinstance(item, Dot) and item.parentItem() is None)
+
+    viewport, (start, end) = page.canvas.viewport(), BOX
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=at(page, *start))
+    qtbot.mouseMove(viewport, at(page, *end))
+    (x0, y0), (x1, y1) = start, end
+    expected = sorted((round(x0 + u * (x1 - x0)), round(y0 + v * (y1 - y0)))
+                      for u, v in COCO_PERSON_LAYOUT)
+    assert len(rings()) == 17
+    assert all(abs(a[0] - b[0]) <= 1 and abs(a[1] - b[1]) <= 1
+               for a, b in zip(rings(), expected, strict=True))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=at(page, *end))
+    assert rings() == []  # the preview goes; the instance draws its own joints
 
 
 def test_a_placed_joint_drags_and_the_panel_picks_one_to_place(qtbot, page):
