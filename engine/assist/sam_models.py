@@ -26,12 +26,15 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ..cancel import NEVER, CancelToken
+from ..downloads import download_file
 from ..errors import EngineError
+from ..events import Reporter, ignore
 
 Layout = Literal["sam1", "sam2"]
 Half = Literal["encoder", "decoder"]
@@ -254,10 +257,15 @@ def _models_in(directory: Path, root: Path) -> list[SamModel]:
     if len(halves["encoder"]) == 1 and len(halves["decoder"]) == 1:
         (key, encoder), (_, decoder) = halves["encoder"].popitem(), halves["decoder"].popitem()
         pairs.append((key, encoder, decoder))
-    prefix = "" if directory == root else f"{directory.name}/"
-    models = [_checked(prefix + name, encoder, decoder) for name, encoder, decoder in pairs]
-    models += [_alone(prefix + key, path, "encoder") for key, path in halves["encoder"].items()]
-    models += [_alone(prefix + key, path, "decoder") for key, path in halves["decoder"].items()]
+
+    def named(key: str) -> str:  # "encoder.onnx" in "mine/" is "mine", not "mine/mine"
+        if directory == root:
+            return key
+        return directory.name if key == directory.name.lower() else f"{directory.name}/{key}"
+
+    models = [_checked(named(key), encoder, decoder) for key, encoder, decoder in pairs]
+    models += [_alone(named(key), path, "encoder") for key, path in halves["encoder"].items()]
+    models += [_alone(named(key), path, "decoder") for key, path in halves["decoder"].items()]
     return models
 
 
@@ -366,8 +374,8 @@ SAM_DOWNLOADS: dict[str, SamDownload] = {
 def download_sam(
     name: str,
     folder: str | Path,
-    progress: Callable[[object], None] | None = None,
-    cancel=None,
+    progress: Reporter = ignore,
+    cancel: CancelToken = NEVER,
     *,
     downloads: Mapping[str, SamDownload] | None = None,
 ) -> SamModel:
@@ -376,36 +384,49 @@ def download_sam(
     Both files stream through the engine's one download (progress events, SHA-256 where known,
     atomic write) under hidden names, are checked as the right ONNX halves, and only then take
     their real names: a failed, cancelled or interrupted download leaves neither file behind.
+    ``downloads`` replaces :data:`SAM_DOWNLOADS` (a mirror, or a test's local server).
     """
-    from ..cancel import NEVER
-    from ..downloads import download_file
-    from ..events import ignore
-
     catalogue = SAM_DOWNLOADS if downloads is None else downloads
     if name not in catalogue:
         raise SamModelError(f"unknown SAM download '{name}'; known: {_listed(sorted(catalogue))}")
     spec, folder = catalogue[name], Path(folder)
-    staged: list[tuple[Path, Path]] = []
+    staged = {
+        folder / f".{file.file_name}.download": (file, folder / file.file_name)
+        for file in (spec.encoder, spec.decoder)
+    }
     try:
-        for half, file in (("encoder", spec.encoder), ("decoder", spec.decoder)):
-            target = folder / file.file_name
-            temporary = folder / f".{file.file_name}.download"
-            staged.append((temporary, target))
+        for temporary, (file, _target) in staged.items():
+            half = "encoder" if file is spec.encoder else "decoder"
             download_file(
                 file.url,
                 temporary,
-                progress=progress or ignore,
+                progress=progress,
                 min_bytes=file.min_bytes,
                 what=f"a SAM {half} ONNX file",
                 error=SamModelError,
-                cancel=cancel or NEVER,
+                cancel=cancel,
                 sha256=file.sha256,
             )
-        check_pair(staged[0][0], staged[1][0])
-        for temporary, target in staged:
+        check_pair(*staged)
+        for temporary, (_file, target) in staged.items():
             temporary.replace(target)
+    except SamModelError as exc:
+        raise _as_download_error(exc, staged) from exc
     finally:
-        for temporary, _target in staged:
+        for temporary in staged:
             temporary.unlink(missing_ok=True)
-    encoder, decoder = (target for _temporary, target in staged)
+    encoder, decoder = (target for _file, target in staged.values())
     return SamModel(name, encoder, decoder, spec.layout, None)
+
+
+def _as_download_error(
+    exc: SamModelError, staged: dict[Path, tuple[DownloadFile, Path]]
+) -> SamModelError:
+    """The error named after the file being downloaded (not its hidden staging name), with
+    where it came from and that nothing was kept."""
+    for temporary, (file, target) in staged.items():
+        if exc.path == str(temporary):
+            return SamModelError(
+                f"{exc.message} (downloaded from {file.url}; nothing was kept)", path=target
+            )
+    return exc

@@ -237,10 +237,10 @@ def test_find_models_pairs_files_by_the_exporters_names(tmp_path):
     (tmp_path / "mine" / "decoder.onnx").write_bytes(decoder.read_bytes())
     (tmp_path / ".half.encoder.onnx.download").write_bytes(b"unfinished")
     found = {model.name: model for model in find_models(tmp_path)}
-    assert set(found) == {"sam2.1_hiera_tiny", "mobile_sam", "mine/mine", "scratch/tiny_sam1"}
+    assert set(found) == {"sam2.1_hiera_tiny", "mobile_sam", "mine", "scratch/tiny_sam1"}
     assert all(model.ready for model in found.values())
     assert found["mobile_sam"].decoder == tmp_path / "sam_vit_h_4b8939.decoder.onnx"
-    assert found["sam2.1_hiera_tiny"].layout == "sam2" and found["mine/mine"].layout == "sam1"
+    assert found["sam2.1_hiera_tiny"].layout == "sam2" and found["mine"].layout == "sam1"
 
 
 def test_the_models_folder_follows_the_data_home(tmp_path, monkeypatch):
@@ -309,9 +309,13 @@ def test_a_download_fetches_both_halves_checked(tmp_path, served):
 def test_a_checksum_mismatch_keeps_nothing(tmp_path, served):
     with FileServer(served, key=by_file_name, prefix="/releases") as server:
         catalogue = _catalogue(server.url, served, decoder="0" * 64)
-        with pytest.raises(SamModelError, match="not the expected 0000"):
+        with pytest.raises(SamModelError, match="not the expected 0000") as error:
             download_sam("t", tmp_path, downloads=catalogue)
     assert list(tmp_path.iterdir()) == []  # not even the encoder that arrived first
+    assert error.value.path == str(tmp_path / "t.decoder.onnx")
+    assert error.value.message.endswith(
+        f"(downloaded from {server.url}/t.decoder.onnx; nothing was kept)"
+    )
 
 
 def test_an_interrupted_download_keeps_nothing(tmp_path, served):
