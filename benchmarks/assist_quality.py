@@ -1,0 +1,165 @@
+"""Annotation assists on the generated demo sets: how close the outlines are, and how fast.
+
+- Box → polygon (``engine.assist.classical.box_to_polygon``) on the generated shapes set
+  (``make_shapes_dataset``: 320×320 JPEGs, 1–4 circles, triangles, rectangles, stars on noisy
+  backgrounds): each true polygon's bounding box, loosened by a random 0–10% of its size on
+  each side as a hand-drawn box is, goes in; the IoU of the outline with the true polygon
+  (both filled at the image's pixels) and the time per object come out. The tight box's IoU
+  is printed beside it.
+- Magic wand (``magic_wand``) on the same set: one click at the interior point farthest from
+  the polygon's edge (``cv2.distanceTransform``), default tolerance; median IoU.
+
+Each figure is one function returning a dict; ``main`` prints a line per figure and, last, one
+JSON object with the keys the issue names (the label checker's figures are null until its
+figure function exists).
+
+Run: .venv/bin/python benchmarks/assist_quality.py [--images 250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engine.assist.classical import box_to_polygon, magic_wand
+from engine.data.images import read_image
+from engine.data.shape_samples import make_shapes_dataset
+from engine.formats.outlines import fill_outlines
+from engine.formats.yolo_labels import parse_line
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One generated image and its true polygons in image pixels."""
+
+    image: np.ndarray
+    polygons: tuple[np.ndarray, ...]
+
+
+def load_shapes(root: Path, limit: int | None = None) -> list[Sample]:
+    """The shapes set written under ``root`` (train then val), at most ``limit`` images."""
+    make_shapes_dataset(root)
+    samples = []
+    for image_path in sorted((root / "images").glob("*/*.jpg"))[:limit]:
+        image = read_image(image_path)
+        height, width = image.shape[:2]
+        label_path = root / "labels" / image_path.parent.name / f"{image_path.stem}.txt"
+        rows = [parse_line(line, "segment") for line in label_path.read_text().splitlines()]
+        polygons = tuple(row.polygon * (width, height) for row in rows if row is not None)
+        samples.append(Sample(image, polygons))
+    return samples
+
+
+def polygon_iou(found: np.ndarray | None, truth: np.ndarray, shape: tuple[int, ...]) -> float:
+    """IoU of two polygons filled at the image's pixels (0 when nothing was found)."""
+    if found is None:
+        return 0.0
+    a = fill_outlines([found], [], *shape[:2]).astype(bool)
+    b = fill_outlines([truth], [], *shape[:2]).astype(bool)
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+
+
+def loosened(box: np.ndarray, rng: np.random.Generator, most: float = 0.1) -> np.ndarray:
+    """``box`` (x0, y0, x1, y1) widened on each side by a random 0..``most`` of its size."""
+    size = np.tile(box[2:] - box[:2], 2)
+    return box + rng.uniform(0, most, 4) * size * (-1, -1, 1, 1)
+
+
+def box_to_polygon_figure(samples: list[Sample], seed: int = 0) -> dict:
+    """Median IoU (loose and tight boxes), ms per object, median vertices."""
+    rng = np.random.default_rng(seed)
+    loose, tight, seconds, vertices = [], [], [], []
+    for sample in samples:
+        for truth in sample.polygons:
+            box = np.concatenate((truth.min(0), truth.max(0)))
+            started = time.perf_counter()
+            found = box_to_polygon(sample.image, loosened(box, rng))
+            seconds.append(time.perf_counter() - started)
+            loose.append(polygon_iou(found, truth, sample.image.shape))
+            vertices.append(0 if found is None else len(found))
+            tight.append(polygon_iou(box_to_polygon(sample.image, box), truth, sample.image.shape))
+    return {
+        "objects": len(loose),
+        "median_iou": statistics.median(loose),
+        "median_iou_tight_box": statistics.median(tight),
+        "share_iou_over_0.9": float(np.mean(np.array(loose) > 0.9)),
+        "ms_per_object": 1000 * statistics.fmean(seconds),
+        "ms_p95": 1000 * float(np.percentile(seconds, 95)),
+        "median_vertices": statistics.median(vertices),
+    }
+
+
+def deepest_point(truth: np.ndarray, shape: tuple[int, ...]) -> tuple[float, float]:
+    """The pixel inside ``truth`` farthest from its edge."""
+    inside = fill_outlines([truth], [], *shape[:2])
+    distance = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
+    y, x = np.unravel_index(int(np.argmax(distance)), distance.shape)
+    return float(x), float(y)
+
+
+def magic_wand_figure(samples: list[Sample], tolerance: float = 32) -> dict:
+    """Median IoU from one click at each polygon's deepest point; ms per click."""
+    ious, seconds = [], []
+    for sample in samples:
+        for truth in sample.polygons:
+            point = deepest_point(truth, sample.image.shape)
+            started = time.perf_counter()
+            found = magic_wand(sample.image, point, tolerance)
+            seconds.append(time.perf_counter() - started)
+            ious.append(polygon_iou(found, truth, sample.image.shape))
+    return {
+        "objects": len(ious),
+        "tolerance": tolerance,
+        "median_iou": statistics.median(ious),
+        "share_iou_over_0.85": float(np.mean(np.array(ious) > 0.85)),
+        "ms_per_click": 1000 * statistics.fmean(seconds),
+    }
+
+
+def _line(name: str, figure: dict) -> str:
+    parts = [
+        f"{key}={value:.3f}" if isinstance(value, float) else f"{key}={value}"
+        for key, value in figure.items()
+    ]
+    return f"{name}: " + " ".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--images",
+        type=int,
+        default=None,
+        help="use the first N images of the shapes set (default: all 250)",
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        samples = load_shapes(Path(folder) / "shapes", args.images)
+    box = box_to_polygon_figure(samples)
+    print(_line("box_to_polygon", box), flush=True)
+    wand = magic_wand_figure(samples)
+    print(_line("magic_wand", wand), flush=True)
+    print(
+        json.dumps(
+            {
+                "box_to_polygon_median_iou": round(box["median_iou"], 4),
+                "box_to_polygon_ms": round(box["ms_per_object"], 1),
+                "magic_wand_median_iou": round(wand["median_iou"], 4),
+                "checker_recall": None,
+                "checker_false_per_100_images": None,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
