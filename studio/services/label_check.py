@@ -6,18 +6,29 @@ kept in the project (its options, ``label_check_dismissed``: no new table), keye
 the image and the annotations, so the same finding stays dismissed on the next check and a
 finding about other annotations of that image still shows. Nothing here changes an annotation.
 A model's drafts (not accepted yet) are not labels and are not checked.
+
+With a trained model (a run's checkpoint, or any model of the project's task), every live image
+is predicted at a low confidence threshold (:data:`MODEL_CONF`, so that what the model only half
+sees still scores) and the checker compares labels and predictions by box IoU.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 
-from engine.assist.checker import Finding, LabelInstance, check_labels, instance_from_normalised
+from engine.assist.checker import (
+    Finding,
+    LabelInstance,
+    Prediction,
+    check_labels,
+    instance_from_normalised,
+)
 from engine.cancel import CancelToken
 
 from ..state import Annotation, Database, Image
@@ -25,6 +36,10 @@ from ..state.models import CLASS
 from .projects import Project
 
 DISMISSED_OPTION = "label_check_dismissed"
+MODEL_CONF = 0.01
+"""Predictions kept for the comparison: low, so that a label the model sees weakly is not
+reported as unseen (a label is "doubted" below 0.05)."""
+MODEL_IOU = 0.7
 KIND_TITLES = {
     "swap": "Left/right swap",
     "duplicate": "Duplicate",
@@ -98,8 +113,45 @@ def image_names(database: Database, image_ids) -> dict[int, str]:
         return {image_id: PurePath(path).name for image_id, path in rows}
 
 
-def check_project(project: Project) -> Callable[[Callable, CancelToken], LabelCheck]:
-    """A job's work: check the project's labels (see :class:`LabelCheck`)."""
+def model_predictions(project: Project, model_path: str | Path, progress, cancel: CancelToken
+                      ) -> dict[int, list[Prediction]]:
+    """The model's predictions on every live image, in pixels and project classes (off the
+    GUI thread); ``ModelMismatch`` for a model of another task or with more classes."""
+    # imported here, on the job's thread: they load torch, which the window need not wait for
+    from .predictions import check_task, open_model
+    from .prelabel import class_map
+
+    model, info = open_model(model_path)
+    check_task(info, project.task)
+    mapping = class_map(info.names, project.classes())
+    with project.database.session() as session:
+        images = session.execute(select(Image.id, Image.path).where(
+            Image.deleted_at.is_(None), Image.problem.is_(None)).order_by(Image.id)).all()
+    predictions: dict[int, list[Prediction]] = {}
+    for done, (image_id, stored) in enumerate(images):
+        cancel.raise_if_cancelled()
+        path = project.resolve(stored)
+        results = model.predict(str(path), conf=MODEL_CONF, iou=MODEL_IOU, imgsz=info.imgsz,
+                                progress=lambda _event: None, cancel=cancel)
+        predictions[image_id] = [p for result in results
+                                 for p in _predictions(image_id, result, mapping)]
+        progress(done + 1, len(images), f"The model looks at {path.name}")
+    return predictions
+
+
+def _predictions(image_id: int, result: Any, mapping: dict[int, int]) -> list[Prediction]:
+    if result.boxes is None:
+        return []
+    data = result.boxes.data
+    rows = data.detach().cpu().numpy() if hasattr(data, "detach") else np.asarray(data)
+    return [Prediction(image_id, mapping[int(row[5])], float(row[4]), row[:4].astype(np.float64))
+            for row in rows if int(row[5]) in mapping]
+
+
+def check_project(project: Project, model_path: str | Path | None = None
+                  ) -> Callable[[Callable, CancelToken], LabelCheck]:
+    """A job's work: check the project's labels, against ``model_path``'s predictions when
+    given (see :class:`LabelCheck`)."""
     database = project.database
 
     def work(progress, cancel: CancelToken) -> LabelCheck:
@@ -108,10 +160,14 @@ def check_project(project: Project) -> Callable[[Callable, CancelToken], LabelCh
         dims = schema.dims if schema else 3
         instances = load_instances(database, dims)
         cancel.raise_if_cancelled()
+        predictions = None
+        if model_path is not None:
+            predictions = model_predictions(project, model_path, progress, cancel)
         progress(1, 3, f"Checking {len(instances):,} labels")
         flip_idx = schema.flip_idx if schema and schema.flip_idx else None
         names = schema.names if schema else None
-        findings = check_labels(instances, flip_idx=flip_idx, joint_names=names)
+        findings = check_labels(instances, flip_idx=flip_idx, predictions=predictions,
+                                joint_names=names)
         progress(2, 3, "Leaving out dismissed findings")
         hidden = dismissed_keys(project)
         findings = [f for f in findings if dismissal_key(f) not in hidden]

@@ -2,8 +2,9 @@
 
 The check runs as a job (the window stays usable; the jobs indicator shows it); the findings
 list kind, image and what looks wrong. A double-click or Enter opens the image in Annotate;
-Dismiss (or Delete) hides a finding for good — the project remembers it. Nothing here changes
-a label: the user fixes what they agree with in Annotate.
+Dismiss (or Delete) hides a finding for good — the project remembers it. With a run of the
+project chosen under "Compare with", the check also runs that model over the images and lists
+where it disagrees. Nothing here changes a label: the user fixes what they agree with in Annotate.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QHBoxLayout,
     QLabel,
@@ -25,6 +27,7 @@ from engine.assist.checker import Finding
 
 from ...services.label_check import KIND_TITLES, LabelCheck, check_project, dismiss
 from ...services.projects import Project
+from ...services.runs import list_runs
 from ...services.wording import plural
 from ...workers.job import Job, JobManager
 
@@ -47,6 +50,17 @@ class LabelCheckWindow(QDialog):
         self.resize(760, 420)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.model_choice = QComboBox()
+        self.model_choice.setToolTip("A trained model to compare the labels with (slower: it "
+                                     "looks at every image)")
+        self.model_choice.addItem("No model", None)
+        for run in list_runs(project):  # a few rows: quick enough for the GUI thread
+            checkpoint = run.checkpoint()
+            if checkpoint is not None:
+                self.model_choice.addItem(f"Run {run.name}", str(checkpoint))
+        choice_row = QHBoxLayout()
+        choice_row.addWidget(QLabel("Compare with:"))
+        choice_row.addWidget(self.model_choice, 1)
         self.findings = QTreeWidget()
         self.findings.setRootIsDecorated(False)
         self.findings.setHeaderLabels(["Kind", "Image", "What looks wrong"])
@@ -73,6 +87,7 @@ class LabelCheckWindow(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
+        layout.addLayout(choice_row)
         layout.addWidget(self.status)
         layout.addWidget(self.findings, 1)
         layout.addLayout(buttons)
@@ -83,9 +98,11 @@ class LabelCheckWindow(QDialog):
         if self.job is not None and self.job.running:
             return
         self.findings.clear()
-        self.status.setText("Checking the labels…")
+        model = self.model_choice.currentData()
+        self.status.setText("Checking the labels…" if model is None else
+                            "Checking the labels against the model (it looks at every image)…")
         self.check_button.setEnabled(False)
-        self.job = self.jobs.start("Check labels", check_project(self.project))
+        self.job = self.jobs.start("Check labels", check_project(self.project, model))
         self.job.finished.connect(self._show)
         self.job.failed.connect(lambda message, _details: self._ended(
             f"The check could not finish: {message}"))

@@ -15,6 +15,7 @@ from studio.services.label_check import (
     dismiss,
     dismissal_key,
     load_instances,
+    model_predictions,
 )
 from studio.services.projects import open_project
 from studio.state import Annotation
@@ -82,3 +83,28 @@ def test_duplicates_in_a_segment_project_and_drafts_left_out(make_project, tmp_p
         expected = (first.image_id, (first.id, copy.id))
     result = run(project)
     assert [(f.kind, f.image, f.instances) for f in result.findings] == [("duplicate", *expected)]
+
+
+def test_against_a_model_a_label_it_does_not_see_is_doubted(make_project, tmp_path):
+    from tests.studio.services.test_prelabel import add_images, tiny
+
+    project = make_project("segment", classes=("a", "b"))
+    image_id = add_images(project, tmp_path, 1)[0]  # 128 × 96 noise
+    model = tiny(tmp_path, "yolov8n-seg.yaml")
+    predictions = model_predictions(project, model, lambda *_: None, CancelToken())
+    assert list(predictions) == [image_id] and predictions[image_id]
+    seen = max(predictions[image_id], key=lambda p: p.score)
+    assert seen.score >= 0.05  # what a label where the model looks must reach
+    x1, y1, x2, y2 = (float(v) for v in seen.box / [128, 96, 128, 96])
+    faint = (0.0, 0.0, 5 / 128, 0.0, 5 / 128, 5 / 96, 0.0, 5 / 96)  # 25 px² in a corner
+    with project.database.session() as session:
+        session.add_all([
+            Annotation(image_id=image_id, kind="polygon", position=0,
+                       class_index=seen.class_index, polygon=[x1, y1, x2, y1, x2, y2, x1, y2]),
+            Annotation(image_id=image_id, kind="polygon", position=1, class_index=0,
+                       polygon=list(faint)),
+        ])
+    with project.database.session() as session:
+        faint_id = max(session.scalars(select(Annotation.id)))
+    result = check_project(project, model)(lambda *_: None, CancelToken())
+    assert [(f.kind, f.instances) for f in result.findings] == [("doubted", (faint_id,))]

@@ -67,3 +67,39 @@ def test_check_open_and_dismiss_in_the_main_window(window, qtbot, make_project, 
     qtbot.waitUntil(lambda: view.check_button.isEnabled(), timeout=10000)
     assert view.shown_findings() == [] and "No likely errors" in view.status.text()
     view.close()
+
+
+def test_a_run_of_the_project_can_be_the_model_to_compare_with(window, qtbot, make_project,
+                                                              tmp_path):
+    import shutil
+
+    from studio.services.runs import finish_run, start_run
+    from studio.state import Annotation
+    from tests.studio.services.test_prelabel import add_images, tiny
+
+    project = make_project("segment", classes=("a", "b"))
+    image_id = add_images(project, tmp_path, 1)[0]
+    run_folder = tmp_path / "run"
+    (run_folder / "weights").mkdir(parents=True)
+    shutil.copy(tiny(tmp_path, "yolov8n-seg.yaml"), run_folder / "weights" / "best.pt")
+    run_id = start_run(project, name="tiny", folder=run_folder, model="yolov8n-seg.yaml",
+                       settings={})
+    finish_run(project, run_id, "completed")
+    with project.database.session() as session:  # 25 px² in a corner: no model sees it
+        session.add(Annotation(image_id=image_id, kind="polygon", position=0, class_index=0,
+                               polygon=[0.0, 0.0, 5 / 128, 0.0, 5 / 128, 5 / 96, 0.0, 5 / 96]))
+    folder = project.folder
+    project.close()
+    page = _open_datasets(window, qtbot, folder)
+    view = _check(qtbot, page)
+    assert view.shown_findings() == []  # without a model nothing looks wrong
+    assert [view.model_choice.itemText(i) for i in range(view.model_choice.count())] == [
+        "No model", "Run tiny"]
+    view.model_choice.setFocus()
+    QTest.keyClick(view.model_choice, Qt.Key.Key_Down)
+    assert view.model_choice.currentText() == "Run tiny"
+    qtbot.mouseClick(view.check_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.check_button.isEnabled(), timeout=30000)
+    assert [(f.kind, f.image) for f in view.shown_findings()] == [("doubted", image_id)]
+    assert view.findings.topLevelItem(0).text(0) == "Label the model doubts"
+    view.close()
