@@ -175,9 +175,10 @@ def layout_in_box(layout: Layout, box: Sequence[float]) -> tuple[float, ...]:
 
 
 def labelled_poses(database: Database, *, skip_images: Iterable[int] = (),
-                   limit: int = 200) -> list[tuple[list[float], list[float]]]:
-    """``(box, keypoints)`` of the project's most recently edited labelled objects (not
-    drafts, not deleted), at most ``limit`` (a small query: the mean pose needs no more);
+                   limit: int = 100) -> list[tuple[list[float], list[float]]]:
+    """``(box, keypoints)`` of the project's latest labelled objects (not drafts, not
+    deleted), at most ``limit``: newest rows first by id, so the query stops after ``limit``
+    matches however big the project (the GUI thread may run it; the mean needs no more);
     ``skip_images``: images whose annotations the caller holds newer copies of."""
     skip = list(skip_images)
     query = select(Annotation.box, Annotation.keypoints).where(
@@ -186,6 +187,6 @@ def labelled_poses(database: Database, *, skip_images: Iterable[int] = (),
         Annotation.keypoints.is_not(None))
     if skip:
         query = query.where(Annotation.image_id.not_in(skip))
-    query = query.order_by(Annotation.updated_at.desc()).limit(limit)
+    query = query.order_by(Annotation.id.desc()).limit(limit)
     with database.session() as session:
         return [(list(box), list(keypoints)) for box, keypoints in session.execute(query)]
