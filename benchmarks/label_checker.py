@@ -5,7 +5,8 @@ pixel records (the copy that gets the errors: the files stay as written), inject
 about a quarter of the images, runs :func:`engine.assist.checker.check_labels`, and reports:
 
 - recall: the share of injected errors that some finding names (its image and instance);
-- false findings per 100 clean images: findings on the images that got no error.
+- false findings per 100 clean images: findings on the images that got no error (and, printed
+  beside it, the findings on the injected images that do not name the injected instance).
 
 Injected errors: shapes — a duplicated polygon (each vertex moved up to half a pixel), a
 self-intersecting polygon (vertices 0 and 1 of a circle or rectangle exchanged), a tiny
@@ -180,18 +181,23 @@ def _found(findings, image: str, instance: int) -> bool:
 
 
 def score(clean, injected, findings) -> dict[str, float]:
+    """Counts for one set. ``other_findings`` are those on an injected image that do not name
+    the injected instance (false findings there, or a second finding for one error)."""
     found = {image: _found(findings, image, inst) for image, (_, inst) in injected.items()}
     geometric = [found[i] for i, (kind, _) in injected.items() if kind not in MODEL_ERRORS]
     clean_images = [image for image in clean if image not in injected]
     false = [f for f in findings if f.image not in injected]
-    return {
+    other = [f for f in findings if f.image in injected and injected[f.image][1] not in f.instances]
+    counts = {
         "errors": len(injected),
         "found": sum(found.values()),
         "geometric_errors": len(geometric),
         "geometric_found": sum(geometric),
         "clean_images": len(clean_images),
         "false_findings": len(false),
+        "other_findings": len(other),
     }
+    return {key: float(value) for key, value in counts.items()}
 
 
 def measure(*, images: int = 200, seed: int = 0, share: float = 0.25) -> dict[str, float]:
@@ -243,7 +249,8 @@ def main() -> None:
         print(
             f"{name}: found {figures[f'{name}_found']:.0f} of {figures[f'{name}_errors']:.0f} "
             f"injected errors; {figures[f'{name}_false_findings']:.0f} findings on "
-            f"{figures[f'{name}_clean_images']:.0f} clean images"
+            f"{figures[f'{name}_clean_images']:.0f} clean images; "
+            f"{figures[f'{name}_other_findings']:.0f} other findings on the injected images"
         )
     print(
         f"recall {figures['checker_recall']:.3f} (without a model: "

@@ -13,7 +13,8 @@ Checks, each a function that a test can call alone:
 - :func:`find_bad_polygons` — polygons below a pixel area, and self-intersecting ones;
 - :func:`find_keypoints_outside` — labelled keypoints beyond their box, past a tolerance;
 - :func:`find_model_disagreements` — against a trained model's predictions: confident
-  predictions no label matches, labels the model scores very low, or gives another class.
+  predictions no label matches, labels the model scores very low (or that sit off an object
+  the model sees nearby: shifted), or gives another class.
 
 :func:`check_labels` runs them all. Nothing is changed: the findings are for a person to judge.
 """
@@ -34,6 +35,7 @@ from .checker_records import (
     OTHER_CLASS,
     OUTSIDE,
     SELF_INTERSECTING,
+    SHIFTED,
     SWAP,
     TINY,
     UNLABELLED,
@@ -237,34 +239,77 @@ def find_model_disagreements(
     """Compare each image's labels with the model's predictions on it (any class matches any
     class from ``settings.match_iou``): a confident prediction no label matches; a label whose
     class no prediction reaches ``settings.doubt`` for; a label the model confidently gives
-    another class."""
+    another class. A doubted label with an unlabelled prediction of its class nearby (centres
+    closer than the label's larger side) is one finding, "shifted", not two."""
     labels = _by_image(instances)
     findings = []
     for image, predicted in predictions.items():
         items = labels.get(image, [])
         overlaps = np.array([[_iou(p, item) for item in items] for p in predicted])
         overlaps = overlaps.reshape(len(predicted), len(items))
-        findings += _unlabelled(image, predicted, overlaps, settings)
+        unlabelled = _unlabelled_rows(predicted, overlaps, settings)
         for column, item in enumerate(items):
-            findings += _judge_label(image, item, predicted, overlaps[:, column], settings)
-    return findings
-
-
-def _unlabelled(image, predicted, overlaps: np.ndarray, settings: CheckSettings) -> list[Finding]:
-    findings = []
-    for row, prediction in enumerate(predicted):
-        covered = overlaps.shape[1] and overlaps[row].max() >= settings.match_iou
-        if prediction.score >= settings.confident and not covered:
-            x1, y1, x2, y2 = (int(round(v)) for v in prediction.box)
-            message = (
-                f"the model sees class {prediction.class_index} at ({x1}, {y1})–({x2}, {y2}) "
-                f"with {prediction.score:.2f} confidence, and no label is there"
+            finding = _judge_label(image, item, predicted, overlaps[:, column], settings)
+            row = (
+                _nearby(item, predicted, unlabelled)
+                if finding and finding.kind == DOUBTED
+                else None
             )
-            findings.append(Finding(UNLABELLED, image, (), message, float(prediction.score)))
+            if row is not None:  # one error, not two: the label sits off the model's object
+                unlabelled.remove(row)
+                finding = _shifted(image, item, predicted[row])
+            findings += [finding] if finding else []
+        findings += [_unlabelled(image, predicted[row]) for row in unlabelled]
     return findings
 
 
-def _judge_label(image, item, predicted, overlaps: np.ndarray, settings) -> list[Finding]:
+def _unlabelled_rows(predicted, overlaps: np.ndarray, settings: CheckSettings) -> list[int]:
+    """The confident predictions that no label matches."""
+    return [
+        row
+        for row, prediction in enumerate(predicted)
+        if prediction.score >= settings.confident
+        and not (overlaps.shape[1] and overlaps[row].max() >= settings.match_iou)
+    ]
+
+
+def _nearby(item: LabelInstance, predicted, rows: list[int]) -> int | None:
+    """The unlabelled prediction of the label's class nearest to it, when its centre is within
+    the label's larger side of the label's centre."""
+    if item.box is None:
+        return None
+    centre, reach = (item.box[:2] + item.box[2:]) / 2, float(max(item.box[2:] - item.box[:2]))
+    distances = {
+        row: float(np.hypot(*((predicted[row].box[:2] + predicted[row].box[2:]) / 2 - centre)))
+        for row in rows
+        if predicted[row].class_index == item.class_index
+    }
+    row = min(distances, key=distances.get, default=None)
+    return row if row is not None and distances[row] < reach else None
+
+
+def _where(prediction: Prediction) -> str:
+    x1, y1, x2, y2 = (int(round(v)) for v in prediction.box)
+    return f"({x1}, {y1})–({x2}, {y2})"
+
+
+def _unlabelled(image, prediction: Prediction) -> Finding:
+    message = (
+        f"the model sees class {prediction.class_index} at {_where(prediction)} "
+        f"with {prediction.score:.2f} confidence, and no label is there"
+    )
+    return Finding(UNLABELLED, image, (), message, float(prediction.score))
+
+
+def _shifted(image, item: LabelInstance, prediction: Prediction) -> Finding:
+    message = (
+        f"the model sees this class-{item.class_index} object at {_where(prediction)} "
+        f"({prediction.score:.2f} confidence), off this label: is the label shifted?"
+    )
+    return Finding(SHIFTED, image, (item.instance,), message, float(prediction.score))
+
+
+def _judge_label(image, item, predicted, overlaps: np.ndarray, settings) -> Finding | None:
     matched = [p for p, iou in zip(predicted, overlaps, strict=True) if iou >= settings.match_iou]
     same = max((p.score for p in matched if p.class_index == item.class_index), default=0.0)
     other = max(
@@ -277,11 +322,11 @@ def _judge_label(image, item, predicted, overlaps: np.ndarray, settings) -> list
             f"labelled class {item.class_index}; the model says class {other.class_index} "
             f"with {other.score:.2f} confidence"
         )
-        return [Finding(OTHER_CLASS, image, (item.instance,), message, float(other.score))]
+        return Finding(OTHER_CLASS, image, (item.instance,), message, float(other.score))
     if same < settings.doubt:
         message = (
             f"the model gives this class-{item.class_index} label at most {same:.2f} "
             "confidence: is it misplaced, or not an object?"
         )
-        return [Finding(DOUBTED, image, (item.instance,), message, 1.0 - same)]
-    return []
+        return Finding(DOUBTED, image, (item.instance,), message, 1.0 - same)
+    return None

@@ -11,7 +11,18 @@ import numpy as np
 
 SWAP, DUPLICATE, TINY, SELF_INTERSECTING = "swap", "duplicate", "tiny", "self_intersecting"
 OUTSIDE, UNLABELLED, DOUBTED, OTHER_CLASS = "outside", "unlabelled", "doubted", "other_class"
-KINDS = (SWAP, DUPLICATE, TINY, SELF_INTERSECTING, OUTSIDE, UNLABELLED, DOUBTED, OTHER_CLASS)
+SHIFTED = "shifted"
+KINDS = (
+    SWAP,
+    DUPLICATE,
+    TINY,
+    SELF_INTERSECTING,
+    OUTSIDE,
+    UNLABELLED,
+    DOUBTED,
+    SHIFTED,
+    OTHER_CLASS,
+)
 """Every finding's ``kind``."""
 
 

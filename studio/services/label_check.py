@@ -48,6 +48,7 @@ KIND_TITLES = {
     "outside": "Keypoints outside the box",
     "unlabelled": "Object without a label",
     "doubted": "Label the model doubts",
+    "shifted": "Label off its object",
     "other_class": "Class the model disputes",
 }
 """What the view calls each kind of finding."""

@@ -228,6 +228,19 @@ def test_disagreements_with_a_model():
     }
 
 
+def test_a_label_off_the_models_object_is_one_shifted_finding():
+    box = np.array([10.0, 10, 110, 110])
+    labels = [LabelInstance("a", 0, 0, box + [60, 60, 60, 60])]  # IoU 0.09 with the object
+    predictions = {"a": [Prediction("a", 0, 0.9, box)]}
+    (finding,) = find_model_disagreements(labels, predictions)
+    assert (finding.kind, finding.instances) == ("shifted", (0,))
+    assert "(10, 10)–(110, 110)" in finding.message
+    # the object the model sees is of another class: two separate findings
+    other = {"a": [Prediction("a", 1, 0.9, box)]}
+    kinds = sorted(f.kind for f in find_model_disagreements(labels, other))
+    assert kinds == ["doubted", "unlabelled"]
+
+
 def test_check_labels_sorts_surest_first_and_skips_kinds():
     box = np.array([10.0, 10, 110, 110])
     keypoints = np.array([[500.0, 500, 2]])
