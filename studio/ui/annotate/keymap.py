@@ -13,11 +13,13 @@ TOOLS_BY_TASK = {task.name: TOOLS_BY_KIND[task.annotation_kind] for task in all_
                  if task.annotation_kind in TOOLS_BY_KIND}
 """The tools each task offers: those of the kind of annotation that trains it."""
 
-TOOL_KEYS = {"polygon": ("P", "Polygon tool"), "box": ("R", "Box tool (pose: box only)"),
+TOOL_KEYS = {"polygon": ("P", "Polygon (click its corners; S: edges snap to the image)"),
+             "box": ("R", "Box tool (pose: box only)"),
              "keypoints": ("K", "Keypoint tool (box, then keypoints)"),
-             "edit": ("V", "Edit tool (select, drag, Shift+click inserts a vertex)"),
-             "box_polygon": ("B", "Box → polygon (drag a box around an object: its outline)"),
-             "wand": ("W", "Magic wand (click a region: its outline, tolerance in the panel)")}
+             "edit": ("V", "Edit (select, drag, Shift+click inserts a vertex)"),
+             "box_polygon": ("B", "Outline (box → polygon: drag a box around an object)"),
+             "wand": ("W", "Wand (magic wand: click a region, its outline; tolerance in the "
+                           "side panel)")}
 
 TOOL_TIPS = {
     "polygon": "Click the outline's corners; Enter, a double-click or the first vertex closes "

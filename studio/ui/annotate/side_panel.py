@@ -105,7 +105,6 @@ class AssistControls(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Assists", parent)
         layout = QVBoxLayout(self)
-        row = QHBoxLayout()
         self.tolerance_label = QLabel()
         self.tolerance = QSlider(Qt.Orientation.Horizontal)
         self.tolerance.setRange(0, 255)  # per colour channel, as the engine's wand takes it
@@ -116,16 +115,16 @@ class AssistControls(QGroupBox):
                                   "the image.")
         self.tolerance.valueChanged.connect(
             lambda value: self.tolerance_label.setText(f"Wand tolerance {value}"))
-        row.addWidget(self.tolerance_label)
-        row.addWidget(self.tolerance, 1)
-        layout.addLayout(row)
-        self.snap = QCheckBox("Snap polygon edges to the image (S)")
+        layout.addWidget(self.tolerance_label)  # above the slider: the dock stays narrow
+        layout.addWidget(self.tolerance)
+        self.snap = QCheckBox("Polygon: snap to edges (S)")
         self.snap.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.snap.setToolTip("Polygon tool (P): each new edge follows the image's edges from "
                              "the last vertex to the cursor (intelligent scissors)")
         layout.addWidget(self.snap)
-        self.help = QLabel("B: drag a box → outline · W: click → region · then click adds, "
-                           "right-click cuts, Enter ends")
+        self.help = QLabel("Outline (B): drag a box around an object → its polygon. Wand "
+                           "(W): click a region. Then a click adds a part, a right-click cuts "
+                           "one, Enter ends.")
         self.help.setWordWrap(True)
         self.help.setStyleSheet("color: palette(placeholder-text);")
         layout.addWidget(self.help)
