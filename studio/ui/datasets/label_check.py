@@ -36,9 +36,10 @@ FINDING_ROLE = Qt.ItemDataRole.UserRole
 
 class LabelCheckWindow(QDialog):
     """Findings of the label checker on ``project``; ``openImage(image_id)`` asks for an image
-    in Annotate."""
+    in Annotate, then ``selectAnnotation(annotation_id)`` for the finding's first instance."""
 
     openImage = Signal(int)
+    selectAnnotation = Signal(int)
 
     def __init__(self, project: Project, jobs: JobManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -153,8 +154,12 @@ class LabelCheckWindow(QDialog):
         self._update_buttons()
 
     def _open(self, item: QTreeWidgetItem | None) -> None:
-        if item is not None:
-            self.openImage.emit(int(item.data(0, FINDING_ROLE).image))
+        if item is None:
+            return
+        finding: Finding = item.data(0, FINDING_ROLE)
+        self.openImage.emit(int(finding.image))
+        if finding.instances:
+            self.selectAnnotation.emit(int(finding.instances[0]))
 
     def _update_buttons(self) -> None:
         selected = bool(self.findings.selectedItems())
@@ -168,6 +173,19 @@ def open_label_check(project: Project, jobs: JobManager, parent: QWidget,
     image in Annotate."""
     window = LabelCheckWindow(project, jobs, parent)
     window.openImage.connect(open_image)
+    window.selectAnnotation.connect(lambda annotation_id: select_in_annotate(parent,
+                                                                             annotation_id))
     window.show()
     window.run_check()
     return window
+
+
+def select_in_annotate(parent: QWidget, annotation_id: int) -> None:
+    """Select the annotation ``annotation_id`` on the main window's Annotate page, when that
+    page shows its image (it does right after ``openImage``)."""
+    annotate = getattr(parent.window(), "pages", {}).get("Annotate")
+    document = getattr(annotate, "document", None)
+    for data in document.annotations if document is not None else ():
+        if data.id == annotation_id:
+            annotate.canvas.select(data.key)
+            return

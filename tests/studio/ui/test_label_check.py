@@ -52,6 +52,7 @@ def test_check_open_and_dismiss_in_the_main_window(window, qtbot, make_project, 
     annotate = window.pages["Annotate"]
     qtbot.waitUntil(lambda: window.stack.currentWidget() is annotate, timeout=3000)
     assert annotate.current_image_id == image_id
+    assert annotate.canvas.selected().id == annotation_id  # the finding's figure, selected
     with window.project.database.session() as session:  # nothing was changed
         from studio.state import Annotation
 
