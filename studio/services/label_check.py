@@ -149,6 +149,13 @@ def _predictions(image_id: int, result: Any, mapping: dict[int, int]) -> list[Pr
             for row in rows if int(row[5]) in mapping]
 
 
+def forget_dismissals(project: Project) -> int:
+    """Show every dismissed finding again on the next check; returns how many were hidden."""
+    count = len(dismissed_keys(project))
+    project.update_options(**{DISMISSED_OPTION: []})
+    return count
+
+
 def check_project(project: Project, model_path: str | Path | None = None
                   ) -> Callable[[Callable, CancelToken], LabelCheck]:
     """A job's work: check the project's labels, against ``model_path``'s predictions when

@@ -2,7 +2,8 @@
 
 The check runs as a job (the window stays usable; the jobs indicator shows it); the findings
 list kind, image and what looks wrong. A double-click or Enter opens the image in Annotate;
-Dismiss (or Delete) hides a finding for good — the project remembers it. With a run of the
+Dismiss (or Delete) hides a finding for good — the project remembers it ("Show dismissed" lists
+them again). Opening a finding also selects its annotation there. With a run of the
 project chosen under "Compare with", the check also runs that model over the images and lists
 where it disagrees. Nothing here changes a label: the user fixes what they agree with in Annotate.
 """
@@ -25,7 +26,13 @@ from PySide6.QtWidgets import (
 
 from engine.assist.checker import Finding
 
-from ...services.label_check import KIND_TITLES, LabelCheck, check_project, dismiss
+from ...services.label_check import (
+    KIND_TITLES,
+    LabelCheck,
+    check_project,
+    dismiss,
+    forget_dismissals,
+)
 from ...services.projects import Project
 from ...services.runs import list_runs
 from ...services.wording import plural
@@ -77,13 +84,17 @@ class LabelCheckWindow(QDialog):
         self.dismiss_button = QPushButton("Dismiss")
         self.dismiss_button.setToolTip("Hide the selected findings in this project (Delete)")
         self.dismiss_button.clicked.connect(self.dismiss_selected)
+        self.undismiss_button = QPushButton("Show dismissed")
+        self.undismiss_button.setToolTip("List the findings dismissed in this project again")
+        self.undismiss_button.clicked.connect(self.show_dismissed)
         close = QPushButton("Close")
         close.clicked.connect(self.close)
         shortcut = QShortcut(QKeySequence(Qt.Key.Key_Delete), self.findings)
         shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
         shortcut.activated.connect(self.dismiss_selected)
         buttons = QHBoxLayout()
-        for button in (self.check_button, self.open_button, self.dismiss_button):
+        for button in (self.check_button, self.open_button, self.dismiss_button,
+                       self.undismiss_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(close)
@@ -129,6 +140,17 @@ class LabelCheckWindow(QDialog):
             f"Could not remember the dismissal: {message}"))
         self.status.setText(f"Dismissed {plural(len(chosen), 'finding')}; "
                             f"{plural(self.findings.topLevelItemCount(), 'finding')} left.")
+
+    def show_dismissed(self) -> None:
+        """Forget the project's dismissals, then check again (they are listed once more)."""
+        if self.job is not None and self.job.running:
+            return
+        project = self.project
+        job = self.jobs.start("Show dismissed findings",
+                              lambda _progress, _cancel: forget_dismissals(project))
+        job.finished.connect(lambda _count: self.run_check())
+        job.failed.connect(lambda message, _details: self.status.setText(
+            f"Could not bring the dismissed findings back: {message}"))
 
     def _show(self, result: LabelCheck) -> None:
         for finding in result.findings:

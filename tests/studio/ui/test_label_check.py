@@ -67,6 +67,10 @@ def test_check_open_and_dismiss_in_the_main_window(window, qtbot, make_project, 
     qtbot.mouseClick(view.check_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.check_button.isEnabled(), timeout=10000)
     assert view.shown_findings() == [] and "No likely errors" in view.status.text()
+    qtbot.mouseClick(view.undismiss_button, Qt.MouseButton.LeftButton)  # changed their mind
+    qtbot.waitUntil(lambda: len(view.shown_findings()) == 1, timeout=10000)
+    assert view.shown_findings()[0].instances == (annotation_id,)
+    qtbot.waitUntil(lambda: view.check_button.isEnabled(), timeout=10000)
     view.close()
 
 
