@@ -6,7 +6,7 @@ from engine.tasks import all_tasks
 
 from ...state.models import CLASS, KEYPOINTS, POLYGON, annotation_kind
 
-TOOLS_BY_KIND = {POLYGON: ("polygon", "box_polygon", "wand", "edit"),
+TOOLS_BY_KIND = {POLYGON: ("polygon", "box_polygon", "wand", "sam", "edit"),
                  KEYPOINTS: ("keypoints", "box", "edit"), CLASS: ()}
 """The tools that draw each kind of annotation, the first one active when the page opens."""
 TOOLS_BY_TASK = {task.name: TOOLS_BY_KIND[task.annotation_kind] for task in all_tasks()
@@ -19,7 +19,9 @@ TOOL_KEYS = {"polygon": ("P", "Polygon (click its corners; S: edges snap to the 
              "edit": ("V", "Edit (select, drag, Shift+click inserts a vertex)"),
              "box_polygon": ("B", "Outline (box → polygon: drag a box around an object)"),
              "wand": ("W", "Wand (magic wand: click a region, its outline; tolerance in the "
-                           "side panel)")}
+                           "side panel)"),
+             "sam": ("I", "AI (Segment Anything: click an object or drag a box; needs a "
+                          "model pair)")}
 
 TOOL_TIPS = {
     "polygon": "Click the outline's corners; Enter, a double-click or the first vertex closes "
@@ -30,6 +32,8 @@ TOOL_TIPS = {
     "wand": "Click inside a region of similar colour: it becomes a polygon of the current "
             "class (the side panel's tolerance sets how similar). Then click to add, right-click "
             "(or Shift/Alt+click) to cut; Enter ends.",
+    "sam": "Segment Anything: click the object, right-click (or Alt+click) the background, "
+           "drag a box; the outline shows as a preview, Enter adds it, Esc drops it.",
     "edit": "Select instances; drag vertices, keypoints, box corners or whole instances; "
             "Shift+click on an edge inserts a vertex; arrows nudge.",
     "keypoints": "Drag a box, then click its keypoints in order.",

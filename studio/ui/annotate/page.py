@@ -44,6 +44,7 @@ from .joint_panel import joint_panel_for
 from .keymap import TOOL_KEYS, TOOL_TIPS, TOOLS_BY_TASK, cheat_sheet
 from .navigation import ImageNavigator
 from .pose_tool import PoseTool
+from .sam_tool import PageSam
 from .side_panel import SidePanel
 from .tools import EditTool, PolygonTool, Tool
 
@@ -95,6 +96,7 @@ class AnnotatePage(PageUndo, PageAutosave, Page, QWidget):
         self._make_actions()
         self.drafts = DraftReview(self)
         self.assists = PageAssists(self)  # box → polygon, magic wand, edge snapping (segment)
+        self.sam = PageSam(self)  # Segment Anything (I) when a model pair is installed
         self.joints = joint_panel_for(self)  # pose: the joints and the keypoint tool's mode
         available = TOOLS_BY_TASK.get(self.task, ())
         self.set_tool(available[0] if available else None)
@@ -471,6 +473,7 @@ class AnnotatePage(PageUndo, PageAutosave, Page, QWidget):
         """The main window's hook before the project closes."""
         self.navigator.close()
         self.assists.close()
+        self.sam.close()
         self.shutdown()
 
     def context_widget(self) -> QWidget:
