@@ -35,6 +35,7 @@ from .scale import (
 from .scissors import ScissorsSession, scissors
 
 __all__ = [
+    "GRABCUT_MAX_SIDE",
     "ScissorsSession",
     "box_to_polygon",
     "magic_wand",
@@ -44,6 +45,11 @@ __all__ = [
 ]
 
 Point = Sequence[float] | np.ndarray
+
+GRABCUT_MAX_SIDE = 512
+"""GrabCut's working copy is smaller than the other assists' (``DEFAULT_MAX_SIDE``): its time
+grows with the pixels, ~0.5 s at 512² and ~2.3 s at 1,024² here, while a 512-pixel outline
+of a huge object is already within a fifth of a percent of its size."""
 
 _MIN_MARGIN_PX = 8  # background GrabCut learns from, around a small box (image pixels)
 
@@ -55,7 +61,7 @@ def box_to_polygon(
     iterations: int = 5,
     margin: float = 0.1,
     simplify: float = 1.0,
-    max_side: int = DEFAULT_MAX_SIDE,
+    max_side: int = GRABCUT_MAX_SIDE,
 ) -> np.ndarray | None:
     """The outline of the object inside ``box`` (x0, y0, x1, y1 in image pixels).
 
@@ -108,14 +114,8 @@ def magic_wand(
     if connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, not {connectivity}")
     copy = working_copy(image, None, max_side)
-    smooth = _denoised(copy.image)
-    seed = copy.pixel(xy)
-    height, width = smooth.shape[:2]
-    filled = np.zeros((height + 2, width + 2), np.uint8)
-    flags = connectivity | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
-    difference = (float(tolerance),) * 3
-    cv2.floodFill(smooth, filled, seed, (0, 0, 0), difference, difference, flags)
-    return outline_of(filled[1:-1, 1:-1], copy, simplify=simplify)
+    region = _flood(_denoised(copy.image), copy.pixel(xy), tolerance, connectivity)
+    return outline_of(region, copy, simplify=simplify)
 
 
 def refine(
@@ -125,44 +125,51 @@ def refine(
     negative: Iterable[Point] = (),
     *,
     iterations: int = 3,
+    click_tolerance: float = 24,
     click_radius: float | None = None,
     margin: float = 0.25,
     simplify: float = 1.0,
-    max_side: int = DEFAULT_MAX_SIDE,
+    max_side: int = GRABCUT_MAX_SIDE,
 ) -> np.ndarray | None:
     """The ``previous`` result (a ``[k, 2]`` polygon in image pixels, or an ``[h, w]`` mask
     the size of the image) refined by ``positive`` clicks (this is the object) and
     ``negative`` clicks (this is not).
 
-    GrabCut from a mask (``GC_INIT_WITH_MASK``): the previous region is probable foreground,
-    the rest of a crop reaching ``margin`` × its size beyond it (and beyond the clicks) probable
-    background, and a disc of ``click_radius`` image pixels (default: 1% of the crop, at least
-    2 working pixels) around each click definite foreground or background. Of the pieces found,
-    the largest one holding a positive click is kept (the largest one without clicks).
-    None if nothing is left."""
+    GrabCut from a mask (``GC_INIT_WITH_MASK``) on a crop reaching ``margin`` × the region's
+    size beyond the previous region and the clicks: the previous region is probable
+    foreground, the rest probable background. Around each click, the pixels within
+    ``click_tolerance`` (0..255) of its colour and joined to it (a flood fill, as the magic
+    wand) swap to probable foreground or background, and a disc of ``click_radius`` image
+    pixels (default: 1% of the crop, at least 2 working pixels) is definite. (Discs alone do
+    not do it: a click on a part of another colour leaves that colour in the background's
+    model, and GrabCut gives back no more than the disc.) Of the pieces found, the largest one
+    holding a positive click is kept (the largest one when no click is inside any). None if
+    nothing is left."""
     image = check_image(image)
     positive = [check_point(p, image.shape, "positive") for p in positive]
     negative = [check_point(p, image.shape, "negative") for p in negative]
+    if not 0 <= float(click_tolerance) <= 255:
+        raise ValueError(f"click_tolerance must be between 0 and 255, not {click_tolerance}")
     region, polygon, full_mask = _previous_region(previous, image.shape)
     crop = _crop_around(region, positive + negative, margin, image.shape)
     copy = working_copy(image, crop, max_side)
-    mask = _previous_in_working(copy, polygon, full_mask)
+    smooth = _denoised(copy.image)
+    mask = _previous_in_working(copy, crop, polygon, full_mask)
     radius = _click_radius(copy, click_radius)
-    for points, label in ((positive, cv2.GC_FGD), (negative, cv2.GC_BGD)):
-        for xy in points:
-            cv2.circle(mask, copy.pixel(xy), radius, label, -1)
-    if not (mask == cv2.GC_PR_FGD).any() and not (mask == cv2.GC_FGD).any():
+    seeds = [copy.pixel(xy) for xy in positive]
+    stops = [copy.pixel(xy) for xy in negative]
+    for seed in seeds:
+        mask[_flood(smooth, seed, click_tolerance) > 0] = cv2.GC_PR_FGD
+    for stop in stops:
+        mask[_flood(smooth, stop, click_tolerance) > 0] = cv2.GC_PR_BGD
+    for points, label in ((seeds, cv2.GC_FGD), (stops, cv2.GC_BGD)):
+        for pixel in points:
+            cv2.circle(mask, pixel, radius, label, -1)
+    if not np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
         return None
     models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(
-        _denoised(copy.image),
-        mask,
-        None,
-        *models,
-        _positive(iterations, "iterations"),
-        cv2.GC_INIT_WITH_MASK,
-    )
-    seeds = [copy.pixel(xy) for xy in positive]
+    iterations = _positive(iterations, "iterations")
+    cv2.grabCut(smooth, mask, None, *models, iterations, cv2.GC_INIT_WITH_MASK)
     return outline_of(_clean(_foreground(mask)), copy, simplify=simplify, prefer=seeds)
 
 
@@ -217,6 +224,20 @@ def _foreground(grabcut_mask: np.ndarray) -> np.ndarray:
     return ((grabcut_mask == cv2.GC_FGD) | (grabcut_mask == cv2.GC_PR_FGD)).astype(np.uint8)
 
 
+def _flood(
+    image: np.ndarray, seed: tuple[int, int], tolerance: float, connectivity: int = 4
+) -> np.ndarray:
+    """The pixels joined to ``seed`` whose colours are within ``tolerance`` of the seed's
+    (``FLOODFILL_FIXED_RANGE``: compared with the seed, so a gradual ramp does not leak), as
+    a 0/1 mask of ``image``'s size."""
+    height, width = image.shape[:2]
+    filled = np.zeros((height + 2, width + 2), np.uint8)
+    flags = connectivity | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
+    difference = (float(tolerance),) * 3
+    cv2.floodFill(image, filled, seed, (0, 0, 0), difference, difference, flags)
+    return filled[1:-1, 1:-1]
+
+
 def _denoised(image: np.ndarray) -> np.ndarray:
     """An edge-keeping blur (bilateral): on a noisy or textured background GrabCut's colour
     models overlap and it can lose a low-contrast object altogether, and a flood fill stops
@@ -250,10 +271,12 @@ def _previous_region(
     """(bounds x0, y0, x1, y1 in image pixels, the polygon or None, the mask or None)."""
     array = np.asarray(previous)
     if array.shape == tuple(shape[:2]):
-        mask = array > 0
+        # a uint8 or bool mask is used as it is: a full-size copy of a huge one costs seconds
+        mask = array.view(np.uint8) if array.dtype == np.bool_ else array
+        mask = mask if mask.dtype == np.uint8 else (mask != 0).view(np.uint8)
         if not mask.any():
             raise ValueError("previous mask is empty; run an assist first, or pass its polygon")
-        x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+        x, y, w, h = cv2.boundingRect(mask)
         return (x, y, x + w - 1, y + h - 1), None, mask
     if array.ndim == 2 and array.shape[1] == 2 and len(array) >= 3:
         polygon = array.astype(np.float64)
@@ -287,7 +310,10 @@ def _crop_around(
 
 
 def _previous_in_working(
-    copy: WorkingCopy, polygon: np.ndarray | None, full_mask: np.ndarray | None
+    copy: WorkingCopy,
+    crop: tuple[int, int, int, int],
+    polygon: np.ndarray | None,
+    full_mask: np.ndarray | None,
 ) -> np.ndarray:
     """A GrabCut mask of the working copy: the previous region probable foreground, the rest
     probable background."""
@@ -297,10 +323,10 @@ def _previous_in_working(
         points = np.round(copy.to_working(polygon)).astype(np.int32)
         cv2.fillPoly(inside, [points.reshape(-1, 1, 2)], 1)
     else:
-        x0, y0 = copy.origin
-        x1, y1 = copy.to_full((width - 0.5, height - 0.5)) + 0.5
-        crop = full_mask[y0 : round(y1), x0 : round(x1)].astype(np.uint8)
-        inside = cv2.resize(crop, (width, height), interpolation=cv2.INTER_NEAREST)
+        x0, y0, x1, y1 = crop
+        inside = cv2.resize(
+            full_mask[y0:y1, x0:x1], (width, height), interpolation=cv2.INTER_NEAREST
+        )
     return np.where(inside > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
 
 

@@ -31,6 +31,7 @@ DEFAULT_MAX_SIDE = 1024
 """The longer side of the working copy, in pixels: GrabCut on it takes ~0.1–0.5 s."""
 
 _MIN_MAX_SIDE = 16
+_FAST_FACTOR = 4  # from this shrink factor on, a whole factor (see working_copy)
 
 
 @dataclass(frozen=True)
@@ -74,22 +75,46 @@ def working_copy(
 ) -> WorkingCopy:
     """The crop ``region`` (``x0, y0, x1, y1``, end exclusive, already inside the image; None
     for the whole image) of the checked ``image``, downscaled so its longer side is at most
-    ``max_side`` (INTER_AREA: it averages, so thin edges stay where they were)."""
+    ``max_side`` (INTER_AREA: it averages, so thin edges stay where they were).
+
+    A crop over ``_FAST_FACTOR`` times ``max_side`` shrinks by a whole factor, its far edges
+    moved by under a factor's pixels to a multiple of it (out where the image has room, else
+    in): OpenCV averages whole blocks four times faster (0.17 s rather than 0.7 s for a
+    10,000² photo), and a missing sliver of under ten pixels out of thousands is not seen."""
     if int(max_side) < _MIN_MAX_SIDE:
         raise ValueError(f"max_side must be at least {_MIN_MAX_SIDE} pixels, not {max_side}")
     height, width = image.shape[:2]
     x0, y0, x1, y1 = region if region is not None else (0, 0, width, height)
+    longest = max(x1 - x0, y1 - y0)
+    whole = -(-longest // int(max_side))  # the smallest whole factor that fits max_side
+    if whole >= _FAST_FACTOR:
+        x1, y1 = _whole_blocks(x0, x1, whole, width), _whole_blocks(y0, y1, whole, height)
     crop = image[y0:y1, x0:x1]
     crop_w, crop_h = x1 - x0, y1 - y0
-    factor = min(1.0, max_side / max(crop_w, crop_h))
-    if factor < 1.0:
+    if whole >= _FAST_FACTOR and crop_w >= whole and crop_h >= whole:
+        size = (crop_w // whole, crop_h // whole)
+    elif longest > max_side:
+        factor = max_side / longest
         size = (max(1, round(crop_w * factor)), max(1, round(crop_h * factor)))
-        small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
     else:
         size = (crop_w, crop_h)
+    if size == (crop_w, crop_h):
         small = np.ascontiguousarray(crop)  # a copy of at most max_side² pixels
+    else:
+        small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
     small = _three_channels(small)
     return WorkingCopy(small, (x0, y0), (size[0] / crop_w, size[1] / crop_h))
+
+
+def _whole_blocks(start: int, end: int, factor: int, limit: int) -> int:
+    """``end`` moved so that ``end - start`` is a multiple of ``factor``: out if ``limit``
+    allows, else in (unchanged when that would leave nothing)."""
+    length = end - start
+    longer = start + -(-length // factor) * factor
+    if longer <= limit:
+        return longer
+    shorter = start + (length // factor) * factor
+    return shorter if shorter > start else end
 
 
 def _three_channels(image: np.ndarray) -> np.ndarray:

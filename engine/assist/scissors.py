@@ -23,7 +23,11 @@ from .scale import DEFAULT_MAX_SIDE, WorkingCopy, check_image, check_point, work
 
 __all__ = ["ScissorsSession", "scissors", "scissors_available"]
 
-_GRADIENT_LIMIT = 200  # OpenCV's sample value: very strong edges all cost the same
+# OpenCV's documented example values. Canny edges rather than the default Laplacian zero
+# crossings: on a smooth or finely textured background every bit of noise crosses zero, so
+# paths cut corners through it (50 working pixels off a star's notch; Canny: 1)
+_CANNY_THRESHOLDS = (32, 100)
+_GRADIENT_LIMIT = 200  # very strong edges all cost the same
 
 
 def scissors_available() -> bool:
@@ -53,6 +57,7 @@ class ScissorsSession:
         if scissors_available():
             self._copy = working_copy(image, None, max_side)
             self._tool = cv2.segmentation.IntelligentScissorsMB()
+            self._tool.setEdgeFeatureCannyParameters(*_CANNY_THRESHOLDS)
             self._tool.setGradientMagnitudeMaxLimit(_GRADIENT_LIMIT)
             self._tool.applyImage(self._copy.image)
 
