@@ -35,8 +35,7 @@ TOLERANCE_KEY = "annotate/wand_tolerance"
 SNAP_KEY = "annotate/edge_snapping"
 DEFAULT_TOLERANCE = 32
 NEAR_RESULT = 0.5  # a click this far (× the result's size) beyond it still refines it
-REFINE_HINT = ("click adds a missed part, right-click (or Shift/Alt+click) cuts a wrong one, "
-               "Enter ends")
+REFINE_HINT = "click adds a part, right-click (or Shift/Alt+click) cuts one, Enter ends"
 
 
 def _classical() -> Any:
@@ -59,6 +58,7 @@ class AssistTool(Tool):
         self.positive: list[Point] = []
         self.negative: list[Point] = []
         self._ticket = 0
+        self._class = 0  # the current class when the last assist started: its result's
         self._press: tuple[Point, bool] | None = None  # where, and whether it cuts
         self._temp: list[QGraphicsItem] = []
 
@@ -141,7 +141,7 @@ class AssistTool(Tool):
         if document is None:
             return
         self._ticket += 1
-        ticket = self._ticket
+        ticket, self._class = self._ticket, self.canvas.current_class
 
         def arrived(result: Any) -> None:
             if ticket == self._ticket and self.canvas.document is document:
@@ -164,12 +164,12 @@ class AssistTool(Tool):
             return
         if not self.has_class():
             return
-        data = AnnotationData(kind=POLYGON, class_index=canvas.current_class,
+        data = AnnotationData(kind=POLYGON, class_index=self._class,
                               polygon=to_normal(outline, *canvas.size_px))
         canvas.push(AddInstance(canvas.document, data, text=text))
         canvas.select(data.key)
         self.refining, self.positive, self.negative = data.key, [], []
-        canvas.say(f"{text}: {len(outline)} vertices. To refine it: {REFINE_HINT}")
+        canvas.say(f"{text} ({len(outline)} vertices): {REFINE_HINT}")
 
     # -- mouse and keys -----------------------------------------------------------------------
     def press(self, event: QMouseEvent, point: Point) -> None:
