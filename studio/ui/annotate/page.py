@@ -42,6 +42,7 @@ from .image_strip import ImageStrip
 from .instance_list import InstanceList
 from .joint_panel import joint_panel_for
 from .keymap import TOOL_KEYS, TOOL_TIPS, TOOLS_BY_TASK, cheat_sheet
+from .model_assist import PageModelAssist
 from .navigation import ImageNavigator
 from .pose_tool import PoseTool
 from .sam_tool import PageSam
@@ -97,6 +98,7 @@ class AnnotatePage(PageUndo, PageAutosave, Page, QWidget):
         self.drafts = DraftReview(self)
         self.assists = PageAssists(self)  # box → polygon, magic wand, edge snapping (segment)
         self.sam = PageSam(self)  # Segment Anything (I) when a model pair is installed
+        self.model_assist = PageModelAssist(self)  # the project's trained model (M)
         self.joints = joint_panel_for(self)  # pose: the joints and the keypoint tool's mode
         available = TOOLS_BY_TASK.get(self.task, ())
         self.set_tool(available[0] if available else None)
