@@ -22,6 +22,7 @@ from ..datasets.background import BackgroundCalls
 from .geometry import Point
 
 CACHED_IMAGES = 2  # the image shown and the one before: going back and forth stays quick
+CACHED_PIXELS = 40_000_000  # ...unless they are huge: then only the one in use is kept
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,9 @@ class AssistWorker(QObject):
             height, width = pixels.shape[:2]
             view = ImageView(pixels, width / max(image.width, 1), height / max(image.height, 1))
             self._images[image.path] = view
-            while len(self._images) > CACHED_IMAGES:
+            while len(self._images) > CACHED_IMAGES or (
+                    len(self._images) > 1 and sum(v.image.shape[0] * v.image.shape[1]
+                                                  for v in self._images.values()) > CACHED_PIXELS):
                 self._images.popitem(last=False)
         self._images.move_to_end(image.path)
         return view

@@ -117,8 +117,12 @@ def test_b_and_a_dragged_box_give_the_shapes_outline_on_a_worker_and_ctrl_z_remo
     assert page.canvas.tool is page.tools["box_polygon"]
     assert page.tool_buttons["box_polygon"].isChecked()
     drag(qtbot, page, (245, 25), (375, 155))
+    if not page.document.annotations:  # still outlining: the user sees so
+        assert page.canvas.viewport().cursor().shape() == Qt.CursorShape.BusyCursor
+        assert page.hint_label.text() == "Outlining…"
     wait_count(qtbot, page, 1)
     assert threads and threads[0] is not threading.main_thread()
+    assert page.canvas.viewport().cursor().shape() != Qt.CursorShape.BusyCursor
     result = page.document.annotations[0]
     assert result.kind == "polygon" and result.class_index == 1
     assert iou(polygon_mask(result), mask_of("square")) >= 0.8
