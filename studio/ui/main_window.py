@@ -168,6 +168,8 @@ class MainWindow(QMainWindow):
             self._action(theme_menu, theme.capitalize(), lambda _=False, t=theme: self.set_theme(t))
         self._action(view_menu, "&Full Screen", self._toggle_full_screen,
                      QKeySequence.StandardKey.FullScreen)
+        tools_menu = self.menuBar().addMenu("&Tools")
+        self._action(tools_menu, "Segment Anything &Models…", self.show_sam_models)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&About YOLO Studio", self._about)
@@ -478,6 +480,16 @@ class MainWindow(QMainWindow):
             for key, text in page.shortcuts():
                 rows.append((name, key, text))
         ShortcutsDialog(rows, self).exec()
+
+    def show_sam_models(self) -> None:
+        """Tools → Segment Anything models…: the models folder, its pairs, downloads (one
+        dialog, not modal: a download runs on while the window is used)."""
+        from .sam_models_dialog import SamModelsDialog
+
+        dialog = self.findChild(SamModelsDialog) or SamModelsDialog(self.jobs, self)
+        dialog.refresh()
+        dialog.show()
+        dialog.raise_()
 
     def _toggle_full_screen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()

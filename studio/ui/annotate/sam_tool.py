@@ -9,7 +9,7 @@ preview. Enter adds it as an ordinary polygon of the current class through ``Add
 Ctrl+Z removes it and autosave stores it); Esc drops the prompts.
 
 Without a ready pair the tool's button is off and its tooltip (and the panel) say why and where
-to get one (Tools → Segment Anything models…).
+to get one (Tools → Segment Anything Models…).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 TOOL = "sam"
 HOW_TO_GET = ("Nothing is bundled: put a Segment Anything encoder/decoder ONNX pair "
               "(MobileSAM or SAM 2.1, as X-AnyLabeling and samexporter publish them) in {folder}, "
-              "or download one with Tools → Segment Anything models…")
+              "or download one with Tools → Segment Anything Models…")
 HINT = ("Segment Anything: click the object, right-click (or Alt+click) the background, drag a "
         "box; Enter adds the outline, Esc drops it")
 

@@ -118,7 +118,7 @@ def test_without_a_pair_the_tool_is_off_and_says_where_to_get_one(qtbot, window,
                     timeout=TIMEOUT)
     assert not button.isEnabled()
     assert "Nothing is bundled" in button.toolTip() and str(sam_dir) in button.toolTip()
-    assert "Segment Anything models…" in page.sam.status.text()
+    assert "Segment Anything Models…" in page.sam.status.text()
     key(qtbot, page, Qt.Key.Key_I)
     click(qtbot, page, 200, 150)
     assert page.document.annotations == []

@@ -1,0 +1,124 @@
+"""Tools → Segment Anything Models…: the models folder, each pair's state, and downloads from a
+local file server (tests/file_server.py) with progress, checks and nothing kept on failure."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from engine.assist.sam_models import DownloadFile, SamDownload
+from studio.ui import error_dialog
+from studio.ui.sam_models_dialog import SamModelsDialog
+from studio.workers.job import JobManager
+from tests.engine.assist.sam_models import build_pair
+from tests.file_server import FileServer, by_file_name
+
+TIMEOUT = 20000
+
+
+@pytest.fixture
+def sam_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "sam-models"
+    monkeypatch.setenv("YOLO_STUDIO_SAM_DIR", str(folder))
+    return folder
+
+
+def menu_action(window, text):
+    for menu_action in window.menuBar().actions():
+        for action in menu_action.menu().actions():
+            if action.text() == text:
+                return action
+    raise AssertionError(f"no menu action {text!r}")
+
+
+def states(dialog) -> dict[str, str]:
+    tree = dialog.models
+    return {tree.topLevelItem(i).text(0): tree.topLevelItem(i).text(1)
+            for i in range(tree.topLevelItemCount())}
+
+
+def tiny_catalogue(url: str) -> dict[str, SamDownload]:
+    return {"tiny": SamDownload(
+        "Tiny SAM", "sam1",
+        DownloadFile(f"{url}/tiny.encoder.onnx", "tiny.encoder.onnx", min_bytes=100),
+        DownloadFile(f"{url}/tiny.decoder.onnx", "tiny.decoder.onnx", min_bytes=100),
+        megabytes=1)}
+
+
+def test_the_menu_shows_the_folder_a_ready_pair_and_a_bad_files_message(qtbot, window,
+                                                                       sam_dir):
+    build_pair(sam_dir, "sam1", name="good")
+    _encoder, decoder = build_pair(sam_dir / "broken", "sam2", name="bad")
+    decoder.write_bytes(b"this is not ONNX")
+    menu_action(window, "Segment Anything &Models…").trigger()
+    dialog = window.findChild(SamModelsDialog)
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.path_edit.text() == str(sam_dir)
+    qtbot.waitUntil(lambda: len(states(dialog)) == 2, timeout=TIMEOUT)
+    found = states(dialog)
+    assert found["good"] == "ready"
+    assert "bad.decoder.onnx" in found["broken/bad"] and "not an ONNX model" in found["broken/bad"]
+    assert "Ready: good" in dialog.empty_label.text()
+    text = " ".join(label.text() for label in dialog.findChildren(type(dialog.empty_label)))
+    assert "Nothing is bundled" in text and "X-AnyLabeling" in text
+    assert set(dialog.download_buttons) == {"mobile_sam", "sam2.1_hiera_tiny",
+                                           "sam2.1_hiera_small"}
+    # the menu again: the same dialog, not a second one
+    menu_action(window, "Segment Anything &Models…").trigger()
+    assert len(window.findChildren(SamModelsDialog)) == 1
+
+
+def test_with_nothing_installed_it_says_what_to_do(qtbot, sam_dir):
+    dialog = SamModelsDialog(JobManager())
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: "No model installed" in dialog.empty_label.text(), timeout=TIMEOUT)
+    assert str(sam_dir) in dialog.empty_label.text()
+    assert "Download a pair" in dialog.empty_label.text()
+
+
+def test_download_fetches_the_pair_with_progress_and_lists_it_ready(qtbot, tmp_path, sam_dir):
+    encoder, decoder = build_pair(tmp_path / "published", "sam1", name="tiny")
+    files = {path.name: path.read_bytes() for path in (encoder, decoder)}
+    with FileServer(files, key=by_file_name) as server:
+        jobs = JobManager()
+        dialog = SamModelsDialog(jobs, downloads=tiny_catalogue(server.url))
+        qtbot.addWidget(dialog)
+        dialog.show()
+        seen = []
+        qtbot.mouseClick(dialog.download_buttons["tiny"], Qt.MouseButton.LeftButton)
+        assert dialog.job is not None and dialog.cancel_button.isVisible()
+        assert not dialog.download_buttons["tiny"].isEnabled()
+        dialog.job.progress.connect(seen.append)
+        qtbot.waitUntil(lambda: states(dialog).get("tiny") == "ready", timeout=TIMEOUT)
+    assert (sam_dir / "tiny.encoder.onnx").read_bytes() == files["tiny.encoder.onnx"]
+    assert (sam_dir / "tiny.decoder.onnx").read_bytes() == files["tiny.decoder.onnx"]
+    assert sorted(p.name for p in sam_dir.iterdir()) == ["tiny.decoder.onnx",
+                                                         "tiny.encoder.onnx"]
+    totals = {progress.total for progress in seen}
+    assert len(files["tiny.decoder.onnx"]) in totals
+    assert any(progress.done == progress.total for progress in seen)
+    assert "installed" in dialog.download_status.text()
+    assert dialog.download_buttons["tiny"].isEnabled() and not dialog.progress.isVisible()
+
+
+def test_offline_download_names_the_file_and_where_to_get_it_and_keeps_nothing(qtbot,
+                                                                             sam_dir):
+    with FileServer({}) as server:
+        url = server.url  # closed below: nothing answers there any more
+    jobs = JobManager()
+    failures = []
+    jobs.failed.connect(lambda name, message, details: failures.append(message))
+    dialog = SamModelsDialog(jobs, downloads=tiny_catalogue(url))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.mouseClick(dialog.download_buttons["tiny"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=TIMEOUT)
+    status = dialog.download_status.text()
+    assert "tiny.encoder.onnx" in status
+    assert f"{url}/tiny.encoder.onnx" in status and str(sam_dir) in status
+    assert failures and "tiny.encoder.onnx" in failures[0]
+    assert not sam_dir.exists() or list(sam_dir.iterdir()) == []
+    for box in error_dialog.open_error_dialogs():
+        box.done(0)
+    QApplication.processEvents()
