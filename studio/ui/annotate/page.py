@@ -476,6 +476,7 @@ class AnnotatePage(PageUndo, PageAutosave, Page, QWidget):
         self.navigator.close()
         self.assists.close()
         self.sam.close()
+        self.model_assist.close()
         self.shutdown()
 
     def context_widget(self) -> QWidget:
