@@ -8,6 +8,8 @@
   is printed beside it.
 - Magic wand (``magic_wand``) on the same set: one click at the interior point farthest from
   the polygon's edge (``cv2.distanceTransform``), default tolerance; median IoU.
+- A 10,000 × 10,000 photo: seconds per assist on its downscaled working copy (box → polygon,
+  wand, refine, a scissors session and its first and next paths), and the box's IoU.
 
 Each figure is one function returning a dict; ``main`` prints a line per figure and, last, one
 JSON object with the keys the issue names (the label checker's figures are null until its
@@ -29,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.assist.classical import box_to_polygon, magic_wand
+from engine.assist.classical import box_to_polygon, magic_wand, refine, scissors
 from engine.data.images import read_image
 from engine.data.shape_samples import make_shapes_dataset
 from engine.formats.outlines import fill_outlines
@@ -94,7 +96,7 @@ def box_to_polygon_figure(samples: list[Sample], seed: int = 0) -> dict:
         "share_iou_over_0.9": float(np.mean(np.array(loose) > 0.9)),
         "ms_per_object": 1000 * statistics.fmean(seconds),
         "ms_p95": 1000 * float(np.percentile(seconds, 95)),
-        "median_vertices": statistics.median(vertices),
+        "median_vertices": int(np.median(vertices)),
     }
 
 
@@ -125,6 +127,41 @@ def magic_wand_figure(samples: list[Sample], tolerance: float = 32) -> dict:
     }
 
 
+def huge_image_figure(size: int = 10_000) -> dict:
+    """Seconds per assist on a ``size``² photo (a star 60% of it across on noisy stripes),
+    each on its downscaled working copy, and the IoU of the box's outline (at a tenth)."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:1000, 0:1000]
+    stripes = 18 * np.sin(xx / 5.0 + yy / 9.0)[..., None] + rng.normal(0, 18, (1000, 1000, 3))
+    tile = np.clip((110, 130, 100) + stripes, 0, 255).astype(np.uint8)
+    image = np.tile(tile, (size // 1000, size // 1000, 1))
+    angles = 0.3 + np.arange(10) * np.pi / 5
+    radii = np.where(np.arange(10) % 2 == 0, 0.3, 0.15) * size
+    centre = np.array([0.52, 0.47]) * size
+    truth = centre + np.stack((radii * np.cos(angles), radii * np.sin(angles)), 1)
+    cv2.fillPoly(image, [np.round(truth).astype(np.int32)], (200, 60, 170))
+    box = np.concatenate((truth.min(0), truth.max(0))) + (-100, -100, 100, 100)
+    timings = {}
+
+    def timed(name, call):
+        started = time.perf_counter()
+        result = call()
+        timings[name] = time.perf_counter() - started
+        return result
+
+    found = timed("box_to_polygon_s", lambda: box_to_polygon(image, box))
+    timed("magic_wand_s", lambda: magic_wand(image, centre, 40))
+    half = truth[truth[:, 0] <= centre[0] + 1]
+    timed("refine_s", lambda: refine(image, half, positive=[truth[0] - (200, 0)]))
+    session = timed("scissors_session_s", lambda: scissors(image))
+    timed("scissors_first_path_s", lambda: session.path(truth[0], truth[2]))
+    timed("scissors_next_path_s", lambda: session.path(truth[0], truth[4]))
+    shrink = 0.1
+    small = (round(size * shrink),) * 2
+    iou = polygon_iou((found + 0.5) * shrink - 0.5, (truth + 0.5) * shrink - 0.5, small)
+    return {"size": size, **timings, "box_iou": iou}
+
+
 def _line(name: str, figure: dict) -> str:
     parts = [
         f"{key}={value:.3f}" if isinstance(value, float) else f"{key}={value}"
@@ -141,6 +178,9 @@ def main() -> None:
         default=None,
         help="use the first N images of the shapes set (default: all 250)",
     )
+    parser.add_argument(
+        "--no-huge", action="store_true", help="skip the 10,000² image (it takes 300 MB of memory)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         samples = load_shapes(Path(folder) / "shapes", args.images)
@@ -148,6 +188,8 @@ def main() -> None:
     print(_line("box_to_polygon", box), flush=True)
     wand = magic_wand_figure(samples)
     print(_line("magic_wand", wand), flush=True)
+    if not args.no_huge:
+        print(_line("huge_image", huge_image_figure()), flush=True)
     print(
         json.dumps(
             {

@@ -8,8 +8,9 @@ the assist found nothing to outline. An outline is one ring: holes inside the ob
 in (the studio's polygons have no holes) and only the largest piece is kept.
 
 Every assist runs on a working copy — the region that matters, downscaled until its longer
-side is at most ``max_side`` (``scale.working_copy``) — and maps its outline back to image
-pixels, so a 10,000 × 10,000 photo costs about what a 1,024-pixel one does.
+side is at most ``max_side`` (``scale.working_copy``; 512 for GrabCut, 1,024 for the rest) —
+and maps its outline back to image pixels, so a 10,000 × 10,000 photo costs about what a
+1,024-pixel one does (box → polygon ~1 s, wand ~0.2 s on this 2-core machine).
 
 Bad input raises ValueError naming the argument (an image that is not one, a box or click
 outside the image, a box under 2 pixels on a side, a tolerance outside 0..255); an assist

@@ -9,6 +9,8 @@ import tracemalloc
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.assist import scissors as scissors_module
 from engine.assist.classical import (
@@ -275,6 +277,25 @@ def test_a_much_larger_image_shrinks_by_a_whole_factor_and_still_maps_exactly():
     assert copy.image.shape == (200, 819, 3) and copy.scale == (0.2, 0.2)
     assert np.allclose(copy.to_full([[0.0, 0.0], [818.0, 199.0]]), [[2.0, 2.0], [4092.0, 997.0]])
     assert copy.pixel((4098.0, 999.0)) == (818, 199)  # the sliver left out clicks to the edge
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data(), st.integers(2, 300), st.integers(2, 300), st.integers(16, 120))
+def test_the_working_copy_covers_its_region_to_within_a_working_pixel(data, height, width, side):
+    x0 = data.draw(st.integers(0, width - 2))
+    x1 = data.draw(st.integers(x0 + 1, width))
+    y0 = data.draw(st.integers(0, height - 2))
+    y1 = data.draw(st.integers(y0 + 1, height))
+    copy = working_copy(np.zeros((height, width), np.uint8), (x0, y0, x1, y1), side)
+    copy_h, copy_w = copy.image.shape[:2]
+    assert max(copy_h, copy_w) <= side
+    near = copy.to_full((-0.5, -0.5)) + 0.5  # the copy's outer corners, in image pixels
+    far = copy.to_full((copy_w - 0.5, copy_h - 0.5)) + 0.5
+    assert np.allclose(near, (x0, y0))
+    assert (far <= np.array((width, height)) + 1e-9).all()
+    assert (far >= np.array((x1, y1)) - copy.pixel_size - 1e-9).all()
+    points = np.array([[x0, y0], [x1 - 1, y1 - 1]], np.float64)
+    assert np.allclose(copy.to_full(copy.to_working(points)), points)
 
 
 def test_the_working_copy_maps_points_both_ways():
