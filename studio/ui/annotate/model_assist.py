@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QToolButton
 
 from ...services.annotations import AnnotationData, new_key
 from ...services.model_assist import AssistModel, ImagePrediction, ModelAssist, assist_model
+from ...workers.job import Job
 from .canvas import AnnotationCanvas
 from .commands import AddInstance
 from .geometry import Point, clip
@@ -115,6 +116,7 @@ class PageModelAssist(QObject):
         self.service: ModelAssist | None = None
         self.reason = ""
         self._running: set[Path] = set()  # images a prediction Job is running for
+        self._jobs: list[Job] = []
         self.button: QToolButton | None = None
         if self.task not in ("segment", "pose"):
             return
@@ -168,6 +170,12 @@ class PageModelAssist(QObject):
         page.canvas.say(f"{self.reason}: " + ("click an object" if self.task == "segment"
                                              else "drag a box around a figure"))
 
+    def close(self) -> None:
+        """Stop the predictions still running (before the page goes)."""
+        for job in list(self._jobs):
+            job.cancel()
+            job.wait(30000)
+
     # -- asking the model -----------------------------------------------------------------------
     def prepare(self) -> None:
         """Start predicting the current image, so that the first click is answered at once."""
@@ -206,6 +214,8 @@ class PageModelAssist(QObject):
         self._running.add(path)
         job = self.page.jobs.start("Model assist", lambda _progress, cancel:
                                    service.predict(path, cancel))
+        self._jobs.append(job)
+        job.ended.connect(lambda: self._jobs.remove(job) if job in self._jobs else None)
 
         def arrived(prediction: ImagePrediction) -> None:
             self._running.discard(path)
