@@ -151,7 +151,8 @@ def label_with_template(driver: Driver, figure: Figure, tolerance: float) -> Non
     for index in off(page, figure, tolerance):  # a drag grabbed a neighbour instead
         driver.click_joint_row(index)
         driver.click(figure.joints[index])
-    page.canvas.select(page.document.annotations[-1].key)  # stop placing, as Esc would
+    if page.canvas.tool.placing:  # the next drag must be the next figure's box
+        raise SystemExit("a joint is still selected for placing after the figure")
 
 
 def run(mode: str, images: list[Path], figures: list[Figure], folder: Path, size: int,

@@ -8,6 +8,7 @@ schema the mean pose of the project's labelled objects (a circle before there ar
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, Qt, QTimer
@@ -78,7 +79,7 @@ class JointPanel(QGroupBox):
         self.names = page.schema.names
         self._layout: Layout | None = None
         self.source = ""
-        self._documents: set[int] = set()  # id() of documents whose edits we follow
+        self._document: ImageDocument | None = None  # the one whose edits we follow
         self._shown: tuple | None = None
         self.template_box = QCheckBox("A box places the whole skeleton (T)")
         self.template_box.setToolTip("On: drag a box and every joint is placed from the "
@@ -224,9 +225,13 @@ class JointPanel(QGroupBox):
 
     def _image_changed(self, _image_id: int) -> None:
         document: ImageDocument | None = self.page.document
-        if document is not None and id(document) not in self._documents:
-            self._documents.add(id(document))
-            document.changed.connect(self._document_changed)
+        if document is not self._document:
+            if self._document is not None:
+                with suppress(RuntimeError):  # deleted with the page's cache
+                    self._document.changed.disconnect(self._document_changed)
+            if document is not None:
+                document.changed.connect(self._document_changed)
+            self._document = document
         self._document_changed()
 
     def _document_changed(self) -> None:

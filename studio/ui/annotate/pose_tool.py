@@ -65,7 +65,9 @@ class PoseTool(Tool):
 
     def cancel(self) -> None:
         super().cancel()
-        self._box_from = self._pressed = self._pending = None
+        # no cursor, so no name tag is drawn again: the canvas may be about to clear its
+        # scene (another image), which would leave the tool holding deleted items
+        self._box_from = self._pressed = self._pending = self._cursor = None
         self._redraw()
 
     def activate(self) -> None:
@@ -116,8 +118,10 @@ class PoseTool(Tool):
 
     def release(self, event: QMouseEvent, point: Point) -> None:
         if self._drag is not None:
-            self._pressed = None
+            self._pressed, joint = None, self._drag[0] == "keypoint"
             self._end_drag()
+            if joint:
+                self._after_joint_drag()
             return
         if self._pressed is not None:
             key, index, start = self._pressed
@@ -145,6 +149,14 @@ class PoseTool(Tool):
         layout = (self.layout() if self.layout is not None else None) \
             or builtin_layout(self.canvas.schema) or circle_layout(count)
         return layout if len(layout) == count else None
+
+    def _after_joint_drag(self) -> None:
+        """A dragged joint is in place: go on at the first joint not placed (none: the next
+        drag draws the next object's box, rather than moving that joint again)."""
+        selected = self.canvas.selected()
+        if self.place_keypoints and selected is not None and selected.kind == KEYPOINTS:
+            self.canvas.select(selected.key, keypoint=self._next_to_place(selected, -1))
+            self._redraw()
 
     def add_box(self, a: Point, b: Point) -> None:
         """A new instance with this box and, in template mode, the whole template placed in

@@ -244,3 +244,47 @@ def test_labelled_poses_leave_out_drafts_deleted_and_skipped_images(make_project
     add_images(project, tmp_path, rows=rows)
     assert labelled_poses(project.database) == [(box, points)]
     assert labelled_poses(project.database, skip_images=[1]) == []
+
+
+def test_the_mean_pose_learns_from_objects_labelled_in_this_session(qtbot, make_project,
+                                                                    tmp_path):
+    project = make_project("pose", classes=("animal",), keypoints=CUSTOM)
+    add_images(project, tmp_path)
+    page = shown_page(qtbot, project, (1000, 700))
+    qtbot.waitUntil(page.isActiveWindow, timeout=3000)
+    drag(qtbot, page, (100, 100), (200, 200))  # a circle: the tail (4th) at the left middle
+    tail = joints_px(page.document.annotations[0])[3]
+    drag(qtbot, page, tail[:2], (180, 190))  # the tail goes to the bottom right
+    qtbot.keyClick(page.canvas, Qt.Key.Key_D)  # the next image (the edit not saved yet)
+    assert page.current_image_id == page.image_ids[1]
+    drag(qtbot, page, (200, 50), (300, 250))
+    joints = joints_px(page.document.annotations[0])
+    assert joints[3][:2] == pytest.approx((200 + 0.8 * 100, 50 + 0.9 * 200), abs=0.6)
+    assert joints[0][:2] == pytest.approx((250, 50 + 0.1 * 200), abs=0.6)  # as on the circle
+    assert page.joints.source_label.text() == "Template: the mean pose of 1 labelled object"
+    page.shutdown()
+
+
+def test_next_image_while_placing_then_a_new_box_there(qtbot, page):
+    """Bug: D while placing a joint left the name tag at the cursor in the old image's scene,
+    which the canvas then cleared; the next mouse move removed the deleted tag: a crash."""
+    page.joints.template_box.click()  # click each joint in order
+    drag(qtbot, page, *BOX)
+    QTest.mouseMove(page.canvas.viewport(), at(page, 150, 60))  # "1 · nose" at the cursor
+    assert page.canvas.tool.placing
+    qtbot.keyClick(page.canvas, Qt.Key.Key_D)
+    assert page.current_image_id == page.image_ids[1]
+    drag(qtbot, page, (50, 50), (150, 250))
+    assert len(page.document.annotations) == 1
+
+
+def test_after_a_joint_drag_the_next_drag_draws_a_box(qtbot, page):
+    """A joint dragged into place is not then "selected for placing": the next drag on the
+    image is the next object's box, not that joint moved again."""
+    drag(qtbot, page, *BOX)
+    nose = joints_px(page.document.annotations[0])[0]
+    drag(qtbot, page, nose[:2], (165, 70))
+    assert not page.canvas.tool.placing
+    drag(qtbot, page, (250, 40), (370, 280))
+    assert len(page.document.annotations) == 2
+    assert joints_px(page.document.annotations[0])[0][:2] == pytest.approx((165, 70), abs=0.6)
