@@ -87,17 +87,17 @@ def working_copy(
     x0, y0, x1, y1 = region if region is not None else (0, 0, width, height)
     longest = max(x1 - x0, y1 - y0)
     whole = -(-longest // int(max_side))  # the smallest whole factor that fits max_side
+    size = None
     if whole >= _FAST_FACTOR:
-        x1, y1 = _whole_blocks(x0, x1, whole, width), _whole_blocks(y0, y1, whole, height)
+        ends = _whole_blocks(x0, x1, whole, width), _whole_blocks(y0, y1, whole, height)
+        if ends[0] - x0 >= whole and ends[1] - y0 >= whole:
+            x1, y1 = ends
+            size = ((x1 - x0) // whole, (y1 - y0) // whole)
     crop = image[y0:y1, x0:x1]
     crop_w, crop_h = x1 - x0, y1 - y0
-    if whole >= _FAST_FACTOR and crop_w >= whole and crop_h >= whole:
-        size = (crop_w // whole, crop_h // whole)
-    elif longest > max_side:
-        factor = max_side / longest
+    if size is None:
+        factor = min(1.0, max_side / longest)
         size = (max(1, round(crop_w * factor)), max(1, round(crop_h * factor)))
-    else:
-        size = (crop_w, crop_h)
     if size == (crop_w, crop_h):
         small = np.ascontiguousarray(crop)  # a copy of at most max_side² pixels
     else:
@@ -108,13 +108,11 @@ def working_copy(
 
 def _whole_blocks(start: int, end: int, factor: int, limit: int) -> int:
     """``end`` moved so that ``end - start`` is a multiple of ``factor``: out if ``limit``
-    allows, else in (unchanged when that would leave nothing)."""
+    allows, else in (to ``start`` when that leaves nothing: the caller then resizes as
+    usual)."""
     length = end - start
     longer = start + -(-length // factor) * factor
-    if longer <= limit:
-        return longer
-    shorter = start + (length // factor) * factor
-    return shorter if shorter > start else end
+    return longer if longer <= limit else start + (length // factor) * factor
 
 
 def _three_channels(image: np.ndarray) -> np.ndarray:
