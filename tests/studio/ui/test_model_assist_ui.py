@@ -4,6 +4,8 @@ keypoints as a draft; Enter accepts a draft; without a trained run the tool is o
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 from PySide6.QtCore import Qt
@@ -49,7 +51,15 @@ def key(qtbot, page, name):
 
 
 def test_a_click_on_an_object_gives_the_models_mask_as_a_draft_enter_accepts(
-        qtbot, make_project, tmp_path):
+        qtbot, make_project, tmp_path, monkeypatch):
+    runs = []
+    real = ModelAssist._from_result
+
+    def recorded(self, result):  # the real conversion; only where the model ran is noted
+        runs.append(threading.current_thread())
+        return real(self, result)
+
+    monkeypatch.setattr(ModelAssist, "_from_result", recorded)
     project = make_project("segment")
     checkpoint = trained_run(project, tmp_path, "yolov8n-seg.yaml")
     path = image(tmp_path)
@@ -77,6 +87,7 @@ def test_a_click_on_an_object_gives_the_models_mask_as_a_draft_enter_accepts(
         click(qtbot, page, bx * WIDTH, by * HEIGHT)
         assert len(page.document.annotations) == 1
         assert "no object there" in page.hint_label.text()
+        assert len(runs) == 1 and runs[0] is not threading.main_thread()  # once, on a Job
         # the draft is saved as one, and Enter accepts it as a pre-label draft is accepted
         qtbot.waitUntil(lambda: rows(project) == [("polygon", True)], timeout=TIMEOUT)
         key(qtbot, page, Qt.Key.Key_Return)
