@@ -143,6 +143,11 @@ class ModelAssist:
         self._cache: OrderedDict[Path, ImagePrediction] = OrderedDict()
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the checkpoint has been opened and fits the project."""
+        return self._model is not None
+
     def cached(self, path: str | Path) -> ImagePrediction | None:
         """The prediction of ``path`` when already made (no model run)."""
         with self._lock:

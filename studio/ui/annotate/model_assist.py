@@ -115,6 +115,7 @@ class PageModelAssist(QObject):
         self.model: AssistModel | None = None
         self.service: ModelAssist | None = None
         self.reason = ""
+        self.broken: str | None = None  # why the run's model cannot serve (checked once)
         self._running: set[Path] = set()  # images a prediction Job is running for
         self._jobs: list[Job] = []
         self.button: QToolButton | None = None
@@ -139,11 +140,13 @@ class PageModelAssist(QObject):
         """Look for the project's newest trained run again (one small query)."""
         model, self.reason = assist_model(self.page.project)
         if model != self.model:
-            self.model = model
+            self.model, self.broken = model, None
             self.service = ModelAssist(self.page.project, model.checkpoint) if model else None
         button = self.button
         if button is None:
             return
+        if model is not None and self.broken is not None:
+            model, self.reason = None, self.broken
         button.setEnabled(model is not None)
         button.setText(f"Model: {model.run} ({KEY})" if model else f"Model ({KEY})")
         how = ("Click an object: the model's mask under the cursor becomes a draft polygon."
@@ -156,7 +159,7 @@ class PageModelAssist(QObject):
         """Make the model assist the active tool (or say why it is off)."""
         self.recheck()
         page = self.page
-        if self.model is None:
+        if self.model is None or self.broken is not None:
             page.canvas.say(self.reason)
             return
         page.set_tool(None)  # the current tool's work is dropped, every button unchecked
@@ -226,6 +229,11 @@ class PageModelAssist(QObject):
 
         def failed(message: str, _details: str) -> None:
             self._running.discard(path)
+            if not service.loaded:  # the model itself: asking again would fail again
+                self.broken = f"{self.model.label} cannot serve as the assist: {message}"
+                if self.page.canvas.tool is self.tool:  # back to the task's drawing tool
+                    self.page.set_tool("polygon" if self.task == "segment" else "keypoints")
+                self.recheck()
             if self.page.document is document:
                 self.page.canvas.say(f"Model assist failed: {message}")
 

@@ -138,3 +138,23 @@ def test_without_a_trained_run_the_model_assist_is_off_and_says_why(qtbot, make_
         assert "No trained model yet" in page.hint_label.text()
     finally:
         page.close_page()
+
+
+def test_a_run_of_another_task_turns_the_assist_off_with_the_models_message(
+        qtbot, make_project, tmp_path):
+    project = make_project("pose", classes=("person", "dog"), keypoints=SCHEMA)
+    trained_run(project, tmp_path, "yolov8n-seg.yaml")  # a segment model in a pose project
+    add_image(project, image(tmp_path))
+    page = focused_page(qtbot, project)
+    try:
+        button = page.tool_buttons["model"]
+        key(qtbot, page, Qt.Key.Key_M)
+        qtbot.waitUntil(lambda: not button.isEnabled(), timeout=TIMEOUT)
+        assert "segment model, but this is a pose project" in page.hint_label.text()
+        assert "segment model" in button.toolTip()
+        assert page.canvas.tool is page.tools["keypoints"]
+        key(qtbot, page, Qt.Key.Key_M)  # asked again: the reason, no second load
+        assert page.canvas.tool is page.tools["keypoints"]
+        assert "cannot serve" in page.hint_label.text()
+    finally:
+        page.close_page()
