@@ -36,7 +36,7 @@ class DraftReview(QObject):
         self.active = False
         self.queue: list[int] = []
         self.finished_on: int | None = None  # the image where the last draft was accepted
-        self.button = QToolButton(text="Review drafts (most unsure first)", checkable=True)
+        self.button = QToolButton(text="Review drafts", checkable=True)
         self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.button.setToolTip("Walk the images with a model's drafts, the ones the model was "
                                "least sure of first (D / A). Enter accepts, Delete rejects.")

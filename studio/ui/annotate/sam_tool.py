@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QFileSystemWatcher, QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPolygonF
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPolygonItem, QGraphicsRectItem, QLabel
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPolygonItem,
+    QGraphicsRectItem,
+    QLabel,
+    QSizePolicy,
+)
 
 from ...services.annotations import AnnotationData, ImageInfo
 from ...state.models import POLYGON
@@ -258,6 +264,8 @@ class PageSam(QObject):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # a long folder path cannot wrap: it must not widen the dock (the tooltip has it all)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.watcher = QFileSystemWatcher(self)
         self.watcher.directoryChanged.connect(lambda _path: self.recheck())
         if TOOL not in page.tool_buttons:
@@ -294,6 +302,7 @@ class PageSam(QObject):
             button.setToolTip(f"Segment Anything — I\n{HINT}" if model is not None else
                               f"Segment Anything — I (off)\n{text}")
         self.status.setText(text if model is None else f"{text}. Choose the tool (I).")
+        self.status.setToolTip(self.status.text())
         if model is not None and self.page.canvas.tool is self.page.tools.get(TOOL):
             self.prepare_current()
 
