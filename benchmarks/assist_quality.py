@@ -12,8 +12,8 @@
   wand, refine, a scissors session and its first and next paths), and the box's IoU.
 
 Each figure is one function returning a dict; ``main`` prints a line per figure and, last, one
-JSON object with the keys the issue names (the label checker's figures are null until its
-figure function exists).
+JSON object with the keys the issue names (the label checker's from benchmarks/label_checker.py,
+errors injected into copies of the demo sets).
 
 Run: .venv/bin/python benchmarks/assist_quality.py [--images 250]
 """
@@ -162,6 +162,14 @@ def huge_image_figure(size: int = 10_000) -> dict:
     return {"size": size, **timings, "box_iou": iou}
 
 
+def checker_figure(images: int = 200, seed: int = 0) -> dict:
+    """The label checker on errors injected into copies of the demo sets
+    (benchmarks/label_checker.py)."""
+    from label_checker import measure  # beside this script (benchmarks/ is on the path)
+
+    return measure(images=images, seed=seed)
+
+
 def _line(name: str, figure: dict) -> str:
     parts = [
         f"{key}={value:.3f}" if isinstance(value, float) else f"{key}={value}"
@@ -190,14 +198,16 @@ def main() -> None:
     print(_line("magic_wand", wand), flush=True)
     if not args.no_huge:
         print(_line("huge_image", huge_image_figure()), flush=True)
+    checker = checker_figure()
+    print(_line("label_checker", checker), flush=True)
     print(
         json.dumps(
             {
                 "box_to_polygon_median_iou": round(box["median_iou"], 4),
                 "box_to_polygon_ms": round(box["ms_per_object"], 1),
                 "magic_wand_median_iou": round(wand["median_iou"], 4),
-                "checker_recall": None,
-                "checker_false_per_100_images": None,
+                "checker_recall": round(checker["checker_recall"], 4),
+                "checker_false_per_100_images": round(checker["checker_false_per_100_images"], 2),
             }
         )
     )
