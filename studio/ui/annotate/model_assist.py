@@ -132,8 +132,13 @@ class PageModelAssist(QObject):
         what = "click an object: its predicted mask" if self.task == "segment" else \
             "drag a box: the predicted keypoints"
         page.add_shortcut([KEY], f"Model assist ({what}, as a draft)", self.choose)
-        page.imageChanged.connect(lambda _id: self.recheck())
+        page.imageChanged.connect(self._image_changed)
         self.recheck()
+
+    def _image_changed(self, _image_id: int) -> None:
+        self.recheck()
+        if self.page.canvas.tool is self.tool and self.broken is None:
+            self.prepare()  # the next image is predicted while the user looks at it
 
     # -- which run ------------------------------------------------------------------------------
     def recheck(self) -> None:

@@ -62,8 +62,9 @@ def test_a_click_on_an_object_gives_the_models_mask_as_a_draft_enter_accepts(
     monkeypatch.setattr(ModelAssist, "_from_result", recorded)
     project = make_project("segment")
     checkpoint = trained_run(project, tmp_path, "yolov8n-seg.yaml")
-    path = image(tmp_path)
+    path, second = image(tmp_path), image(tmp_path, seed=1)
     add_image(project, path)
+    add_image(project, second)
     masks, _scores = reference_masks(checkpoint, path)
     page = focused_page(qtbot, project)
     try:
@@ -93,6 +94,11 @@ def test_a_click_on_an_object_gives_the_models_mask_as_a_draft_enter_accepts(
         key(qtbot, page, Qt.Key.Key_Return)
         assert page.document.annotations[0].draft is False
         qtbot.waitUntil(lambda: rows(project) == [("polygon", False)], timeout=TIMEOUT)
+        key(qtbot, page, Qt.Key.Key_D)  # the next image is predicted before any click
+        assert page.document.image.path == second
+        qtbot.waitUntil(lambda: page.model_assist.service.cached(second) is not None,
+                        timeout=TIMEOUT)
+        assert len(runs) == 2
         key(qtbot, page, Qt.Key.Key_P)  # another tool unchecks the model's button
         assert not button.isChecked()
     finally:
