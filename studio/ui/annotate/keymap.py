@@ -60,7 +60,10 @@ def cheat_sheet(task: str, actions: list[tuple[str, str]]) -> list[tuple[str, st
                   "Refine it: add the part under the click"),
                  ("Right-click / Shift+click / Alt+click after a result",
                   "Refine it: cut the part under the click"),
-                 ("Enter / Esc after a result", "Stop refining (the outline stays)")]
+                 ("Enter / Esc after a result", "Stop refining (the outline stays)"),
+                 ("AI tool (I): click / right-click or Alt+click / drag",
+                  "Segment Anything: object / background / box prompts; Enter adds the "
+                  "preview, Esc drops it")]
     if kind == KEYPOINTS:
         rows += [("Tab / Shift+Tab", "Next / previous keypoint"),
                  ("Q", "Cycle visibility: visible → occluded → not labelled (before a "

@@ -260,6 +260,7 @@ class PageSam(QObject):
         self.encoded: Encoded | None = None
         self.encoding: int | None = None  # the image id an encoder Job is running for
         self.job: Job | None = None
+        self._wanted = False  # the image changed while the encoder ran: it goes next
         self.calls = BackgroundCalls("annotate-sam", 1, self)
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -321,6 +322,9 @@ class PageSam(QObject):
         if document is None or self.encoded_for(document.image) or \
                 self.encoding == document.image.id:
             return
+        if self.job is not None:  # one encoder at a time: it takes every core
+            self._wanted = True
+            return
         image, model = document.image, self.model
         self.encoding = image.id
         self.status.setText("Segment Anything: preparing image…")
@@ -372,8 +376,10 @@ class PageSam(QObject):
     def _job_ended(self, job: Job) -> None:
         if self.job is job:
             self.job = None
-            if self.encoding is not None and self.encoded is None:
-                self.encoding = None  # cancelled from the jobs indicator
+            self.encoding = None  # done, failed or cancelled from the jobs indicator
+            if self._wanted:
+                self._wanted = False
+                self.prepare_current()
 
     def _image_changed(self, _image_id: int) -> None:
         if self.page.canvas.tool is self.page.tools.get(TOOL):

@@ -32,6 +32,11 @@ def key(qtbot, page, name, modifier=Qt.KeyboardModifier.NoModifier):
     qtbot.keyClick(page.canvas, name, modifier)
 
 
+def centre(polygon_px) -> np.ndarray:
+    polygon_px = np.asarray(polygon_px)
+    return (polygon_px.min(axis=0) + polygon_px.max(axis=0)) / 2
+
+
 def area(polygon_px: np.ndarray) -> float:
     x, y = polygon_px[:, 0], polygon_px[:, 1]
     return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
@@ -68,7 +73,7 @@ def test_with_a_pair_i_prepares_the_image_a_click_previews_enter_adds_ctrl_z_rem
     assert page.document.annotations == []  # a preview only
     outline = np.asarray(tool.outline)
     radius = RADII[0] * SIZE[0] / 1024  # encoder pixels back to the image's
-    assert np.allclose(outline.mean(axis=0), (200, 150), atol=2.0)
+    assert np.allclose(centre(outline), (200, 150), atol=2.0)
     assert area(outline) == pytest.approx(np.pi * radius**2, rel=0.2)
 
     key(qtbot, page, Qt.Key.Key_Return)
@@ -101,6 +106,9 @@ def test_right_click_cuts_a_box_prompts_and_esc_drops_the_preview(
     before = area(box_outline)
     QTest.mouseClick(viewport, Qt.MouseButton.RightButton, pos=at(page, 102, 130))  # a side bite
     assert [label for _x, _y, label in tool.points] == [0]
+    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier,
+                     at(page, 102, 140))
+    assert [label for _x, _y, label in tool.points] == [0, 0]  # Alt+click cuts too
     qtbot.waitUntil(lambda: tool.outline is not None and area(np.asarray(tool.outline))
                     < before - 100, timeout=TIMEOUT)
     key(qtbot, page, Qt.Key.Key_Escape)
@@ -133,3 +141,26 @@ def test_a_bad_file_keeps_the_tool_off_with_its_message(qtbot, window, tmp_path,
     qtbot.waitUntil(lambda: "not an ONNX model" in page.sam.status.text(), timeout=TIMEOUT)
     assert not page.tool_buttons["sam"].isEnabled()
     assert decoder.name in page.tool_buttons["sam"].toolTip()
+
+
+def test_each_image_is_encoded_once_going_back_uses_the_cached_embedding(qtbot, window,
+                                                                          tmp_path, sam_dir):
+    build_pair(sam_dir, "sam1", name="tiny", ious=BEST_FIRST)
+    folder = project_folder(tmp_path, images=2, size=SIZE)
+    page = annotate_in_window(qtbot, window, folder)
+    qtbot.waitUntil(page.tool_buttons["sam"].isEnabled, timeout=TIMEOUT)
+    key(qtbot, page, Qt.Key.Key_I)
+    first = page.current_image_id
+    qtbot.waitUntil(lambda: "ready" in page.sam.status.text(), timeout=TIMEOUT)
+    key(qtbot, page, Qt.Key.Key_D)  # the next image: its own embedding
+    assert page.current_image_id != first
+    qtbot.waitUntil(lambda: page.sam.encoded is not None
+                    and page.sam.encoded.image_id == page.current_image_id, timeout=TIMEOUT)
+    tool = page.tools["sam"]
+    click(qtbot, page, 120, 100)
+    qtbot.waitUntil(lambda: tool.outline is not None, timeout=TIMEOUT)
+    assert np.allclose(centre(tool.outline), (120, 100), atol=2.0)
+    key(qtbot, page, Qt.Key.Key_A)  # back: the prompt is dropped, the embedding is cached
+    assert tool.outline is None and not tool.points
+    qtbot.waitUntil(lambda: page.sam.encoded.image_id == first, timeout=TIMEOUT)
+    assert page.sam.predictor.encoder_runs == 2
