@@ -3,6 +3,10 @@ local file server (tests/file_server.py) with progress, checks and nothing kept 
 
 from __future__ import annotations
 
+import http.server
+import threading
+import time
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
@@ -122,3 +126,44 @@ def test_offline_download_names_the_file_and_where_to_get_it_and_keeps_nothing(q
     for box in error_dialog.open_error_dialogs():
         box.done(0)
     QApplication.processEvents()
+
+
+class _SlowHandler(http.server.BaseHTTPRequestHandler):
+    """Announces 64 MB and sends it slowly: a download that is still running when cancelled."""
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        self.send_response(200)
+        self.send_header("Content-Length", str(64 << 20))
+        self.end_headers()
+        try:
+            for _ in range(400):
+                self.wfile.write(b"\0" * (64 << 10))
+                time.sleep(0.02)
+        except OSError:  # the client hung up: it was cancelled
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+def test_cancel_stops_the_download_and_keeps_nothing(qtbot, sam_dir):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        dialog = SamModelsDialog(JobManager(), downloads=tiny_catalogue(
+            f"http://127.0.0.1:{server.server_port}"))
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.mouseClick(dialog.download_buttons["tiny"], Qt.MouseButton.LeftButton)
+        job = dialog.job
+        qtbot.waitUntil(lambda: job.last_progress.done > 0, timeout=TIMEOUT)
+        assert dialog.progress.isVisible() and "tiny.encoder.onnx" in \
+            dialog.download_status.text()
+        qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.job is None, timeout=TIMEOUT)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "cancelled; nothing was kept" in dialog.download_status.text()
+    assert list(sam_dir.iterdir()) == []
