@@ -434,11 +434,17 @@ class PolygonTool(Tool):
             return
         color = QColor(self.canvas.class_color(self.canvas.current_class))
         path = QPainterPath(QPointF(*self.points[0]))
-        for point in [*self.points[1:], *self._preview()]:
+        for point in self.points[1:]:
             path.lineTo(QPointF(*point))
         line = QGraphicsPathItem(path)
         line.setPen(cosmetic_pen(color, 2.0))
         self._temp.append(line)
+        preview = QPainterPath(QPointF(*self.points[-1]))  # to the cursor: not placed yet
+        for point in self._preview():
+            preview.lineTo(QPointF(*point))
+        ahead = QGraphicsPathItem(preview)
+        ahead.setPen(cosmetic_pen(color, 2.0, Qt.PenStyle.DashLine))
+        self._temp.append(ahead)
         for index in self.anchors:  # the clicked vertices (a snapped edge's own are many)
             self._temp.append(Dot(self.points[index], 6.0 if index == 0 else 3.5,
                                   QColor("#ffffff"), color))
