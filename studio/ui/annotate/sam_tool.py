@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QFileSystemWatcher, QObject, QPointF, QRectF, Qt
+from PySide6.QtCore import QFileSystemWatcher, QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPolygonF
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .page import AnnotatePage
 
 TOOL = "sam"
+SETTLE_MS = 500
 HOW_TO_GET = ("Nothing is bundled: put a Segment Anything encoder/decoder ONNX pair "
               "(MobileSAM or SAM 2.1, as X-AnyLabeling and samexporter publish them) in {folder}, "
               "or download one with Tools → Segment Anything Models…")
@@ -268,7 +269,11 @@ class PageSam(QObject):
         # a long folder path cannot wrap: it must not widen the dock (the tooltip has it all)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.watcher = QFileSystemWatcher(self)
-        self.watcher.directoryChanged.connect(lambda _path: self.recheck())
+        # a file being copied in changes for a while: look once it has settled
+        self.settle = QTimer(self, singleShot=True, interval=SETTLE_MS)
+        self.settle.timeout.connect(self.recheck)
+        self.watcher.directoryChanged.connect(lambda _path: self.settle.start())
+        self.watcher.fileChanged.connect(lambda _path: self.settle.start())
         if TOOL not in page.tool_buttons:
             return  # not a segment project
         page.tools[TOOL] = SamTool(page.canvas, self)
@@ -288,10 +293,24 @@ class PageSam(QObject):
         from engine.assist.sam_models import models_folder
 
         folder = models_folder()
-        if folder.is_dir() and str(folder) not in self.watcher.directories():
-            self.watcher.addPath(str(folder))  # a pair dropped in or downloaded shows up
+        self._watch(folder)
         self.calls.call(lambda: find_ready(folder), lambda found: self._set_state(*found),
                         lambda message, _d: self._set_state(None, message))
+
+    def _watch(self, folder: Path) -> None:
+        """Watch the folder, so a pair dropped in or downloaded shows up; while it does not
+        exist, its nearest existing parent (where it will be made)."""
+        watched = folder
+        while not watched.is_dir() and watched.parent != watched:
+            watched = watched.parent
+        wanted = {str(watched)}
+        if watched == folder:  # the files too: a copy still being written changes them
+            wanted |= {str(path) for path in folder.glob("*.onnx")}
+        current = set(self.watcher.directories()) | set(self.watcher.files())
+        if current - wanted:
+            self.watcher.removePaths(sorted(current - wanted))
+        if wanted - current:
+            self.watcher.addPaths(sorted(wanted - current))
 
     def _set_state(self, model: SamModel | None, text: str) -> None:
         if model != self.model:

@@ -164,3 +164,18 @@ def test_each_image_is_encoded_once_going_back_uses_the_cached_embedding(qtbot, 
     assert tool.outline is None and not tool.points
     qtbot.waitUntil(lambda: page.sam.encoded.image_id == first, timeout=TIMEOUT)
     assert page.sam.predictor.encoder_runs == 2
+
+
+def test_a_pair_put_in_the_folder_while_the_page_is_open_turns_the_tool_on(
+        qtbot, window, tmp_path, monkeypatch):
+    models = tmp_path / "not-yet" / "sam-models"  # a fresh install: not made yet
+    monkeypatch.setenv("YOLO_STUDIO_SAM_DIR", str(models))
+    folder = project_folder(tmp_path, images=1, size=SIZE)
+    page = annotate_in_window(qtbot, window, folder)
+    button = page.tool_buttons["sam"]
+    qtbot.waitUntil(lambda: "No Segment Anything model" in page.sam.status.text(),
+                    timeout=TIMEOUT)
+    assert not button.isEnabled()
+    build_pair(models, "sam1", name="dropped")  # makes the folder, then the two files
+    qtbot.waitUntil(button.isEnabled, timeout=TIMEOUT)
+    assert "dropped" in page.sam.status.text()
