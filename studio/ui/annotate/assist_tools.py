@@ -149,6 +149,7 @@ class AssistTool(Tool):
 
         def failed(message: str, _details: str) -> None:
             if ticket == self._ticket and self.canvas.document is document:
+                self._clear_temp()  # the pending box goes
                 self.canvas.say(f"{describe} failed: {message}")
 
         self.canvas.say(f"{describe}…")
