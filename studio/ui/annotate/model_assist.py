@@ -25,6 +25,7 @@ from ...services.model_assist import AssistModel, ImagePrediction, ModelAssist, 
 from ...workers.job import Job
 from .canvas import AnnotationCanvas
 from .commands import AddInstance
+from .document import ImageDocument
 from .geometry import Point, clip
 from .items import cosmetic_pen
 from .tools import DRAG_PIXELS, MIN_BOX_PIXELS, Tool
@@ -118,6 +119,7 @@ class PageModelAssist(QObject):
         self.broken: str | None = None  # why the run's model cannot serve (checked once)
         self._running: set[Path] = set()  # images a prediction Job is running for
         self._jobs: list[Job] = []
+        self._waiting: dict[Path, list[tuple[Question, str, str]]] = {}  # asked before it came
         self.button: QToolButton | None = None
         if self.task not in ("segment", "pose"):
             return
@@ -206,6 +208,8 @@ class PageModelAssist(QObject):
                   "the keypoints (K)")
 
     def _ask(self, question: Question | None, text: str, nothing: str) -> None:
+        """Answer ``question`` from the image's prediction: at once when it is cached, else
+        when the image's one prediction Job arrives (``None``: only start that Job)."""
         service, document = self.service, self.page.document
         if service is None or document is None:
             return
@@ -216,9 +220,12 @@ class PageModelAssist(QObject):
                 self._answer(question(known), text, nothing)
             return
         if question is not None:
+            self._waiting.setdefault(path, []).append((question, text, nothing))
             self.page.canvas.say(f"Model assist: predicting this image with {self.model.label}…")
-        if path in self._running and question is None:
-            return
+        if path not in self._running:
+            self._start(service, path, document)
+
+    def _start(self, service: ModelAssist, path: Path, document: ImageDocument) -> None:
         self._running.add(path)
         job = self.page.jobs.start("Model assist", lambda _progress, cancel:
                                    service.predict(path, cancel))
@@ -227,13 +234,17 @@ class PageModelAssist(QObject):
 
         def arrived(prediction: ImagePrediction) -> None:
             self._running.discard(path)
-            if question is not None and self.page.document is document:
+            asked = self._waiting.pop(path, [])
+            if self.page.document is not document:
+                return
+            for question, text, nothing in asked:
                 self._answer(question(prediction), text, nothing)
-            elif question is None and self.page.document is document:
+            if not asked:
                 self.page.canvas.say(f"{self.reason}: ready")
 
         def failed(message: str, _details: str) -> None:
             self._running.discard(path)
+            self._waiting.pop(path, None)
             if not service.loaded:  # the model itself: asking again would fail again
                 self.broken = f"{self.model.label} cannot serve as the assist: {message}"
                 if self.page.canvas.tool is self.tool:  # back to the task's drawing tool
@@ -242,9 +253,13 @@ class PageModelAssist(QObject):
             if self.page.document is document:
                 self.page.canvas.say(f"Model assist failed: {message}")
 
+        def cancelled() -> None:
+            self._running.discard(path)
+            self._waiting.pop(path, None)
+
         job.finished.connect(arrived)
         job.failed.connect(failed)
-        job.cancelled.connect(lambda: self._running.discard(path))
+        job.cancelled.connect(cancelled)
 
     def _answer(self, data: AnnotationData | None, text: str, nothing: str) -> None:
         canvas = self.page.canvas
