@@ -32,6 +32,9 @@ from .projects import Project
 from .runs import RunInfo, list_runs
 
 CACHED_IMAGES = 8
+MASK_SIDE = 1024
+"""Cached masks are kept at most this many pixels a side (a 10,000² image's masks would be
+100 MB each); a polygon from them is normalised, so it maps back to the full image."""
 MIN_POSE_IOU = 0.3
 """A drawn box takes a predicted instance only when they overlap at least this much (IoU)."""
 ASSIST_TASKS = ("segment", "pose")
@@ -108,6 +111,17 @@ class ImagePrediction:
         overlaps = box_iou(np.asarray(box, np.float64), self.boxes)
         best = int(np.argmax(overlaps))
         return self.drafts[best] if overlaps[best] >= MIN_POSE_IOU else None
+
+
+def smaller_masks(masks: np.ndarray, side: int = MASK_SIDE) -> np.ndarray:
+    """``masks`` ``[n, h, w]`` shrunk (nearest) to at most ``side`` pixels a side."""
+    height, width = masks.shape[1:]
+    scale = side / max(height, width)
+    if scale >= 1 or not len(masks):
+        return masks
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.stack([cv2.resize(m.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+                     for m in masks]).astype(bool)
 
 
 def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -189,7 +203,7 @@ class ModelAssist:
         height, width = result.orig_shape
         prediction.boxes = np.clip(rows[:, :4] / [width, height, width, height], 0, 1)
         if kind == POLYGON:
-            prediction.masks = np.asarray(result.masks.data.cpu()) > 0.5
+            prediction.masks = smaller_masks(np.asarray(result.masks.data.cpu()) > 0.5)
             prediction.drafts = [AnnotationData(POLYGON, self._mapping[int(row[5])], draft=True,
                                                 score=float(row[4])) for row in rows]
         else:

@@ -110,3 +110,23 @@ def test_no_trained_run_says_why(make_project):
     assert found is None and "Train page" in message
     found, message = assist_model(make_project("classify"))
     assert found is None and "segment and pose" in message
+
+
+def test_a_large_images_masks_are_kept_small_and_still_map_back(make_project, tmp_path):
+    project = make_project("segment")
+    checkpoint = trained_run(project, tmp_path, "yolov8n-seg.yaml")
+    small = image(tmp_path)
+    large = tmp_path / "large.png"  # the same picture at 24 times the size
+    cv2.imwrite(str(large), cv2.resize(cv2.imread(str(small)), (128 * 24, 96 * 24),
+                                       interpolation=cv2.INTER_NEAREST))
+    prediction = ModelAssist(project, checkpoint).predict(large)
+    assert len(prediction.masks) >= 1 and max(prediction.masks.shape[1:]) <= 1024
+    top = int(np.argmax([d.score for d in prediction.drafts]))
+    others = np.delete(prediction.masks, top, axis=0)
+    x, y = inside_point(prediction.masks[top] & ~others.any(axis=0))
+    draft = prediction.mask_at((x, y))
+    height, width = prediction.masks.shape[1:]
+    _n, parts = cv2.connectedComponents(prediction.masks[top].astype(np.uint8))
+    part = parts == parts[int(y * height), int(x * width)]
+    drawn = rasterise(draft.polygon, width, height)
+    assert (drawn & part).sum() / (drawn | part).sum() > 0.7
