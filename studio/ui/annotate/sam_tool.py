@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 TOOL = "sam"
 SETTLE_MS = 500
+WORK_SIDE = 2048  # the longest side the encoder and the outlines work on
 HOW_TO_GET = ("Nothing is bundled: put a Segment Anything encoder/decoder ONNX pair "
               "(MobileSAM or SAM 2.1, as X-AnyLabeling and samexporter publish them) in {folder}, "
               "or download one with Tools → Segment Anything Models…")
@@ -355,7 +356,7 @@ class PageSam(QObject):
 
             progress(0, 0, f"encoding {image.path.name}")
             predictor = self.predictor or load_sam(model.encoder, model.decoder)
-            pixels = read_image(image.path)
+            pixels = _working_copy(read_image(image.path))
             height, width = pixels.shape[:2]
             embedding = predictor.set_image(np.ascontiguousarray(pixels[..., ::-1]),
                                             key=image_key(image.path))
@@ -431,6 +432,19 @@ class PageSam(QObject):
         if self.job is not None:
             self.job.cancel()
         self.calls.close(wait=True)
+
+
+def _working_copy(pixels: np.ndarray) -> np.ndarray:
+    """The image at most WORK_SIDE a side: the encoder sees 1024 pixels anyway, and a
+    10,000-pixel photo would cost 300 MB twice over (BGR and RGB) and a slow outline trace."""
+    import cv2
+
+    height, width = pixels.shape[:2]
+    shrink = WORK_SIDE / max(height, width)
+    if shrink >= 1:
+        return pixels
+    size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 
 def _largest(rings: tuple[np.ndarray, ...], scale: tuple[float, float]) -> list[Point] | None:

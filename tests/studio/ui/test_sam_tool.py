@@ -179,3 +179,24 @@ def test_a_pair_put_in_the_folder_while_the_page_is_open_turns_the_tool_on(
     build_pair(models, "sam1", name="dropped")  # makes the folder, then the two files
     qtbot.waitUntil(button.isEnabled, timeout=TIMEOUT)
     assert "dropped" in page.sam.status.text()
+
+
+def test_a_large_image_works_on_a_smaller_copy_and_the_outline_maps_back(
+        qtbot, window, tmp_path, sam_dir, monkeypatch):
+    from studio.ui.annotate import sam_tool
+
+    monkeypatch.setattr(sam_tool, "WORK_SIDE", 160)  # 400 × 300 stands for a huge photo
+    build_pair(sam_dir, "sam1", name="tiny", ious=BEST_FIRST)
+    folder = project_folder(tmp_path, images=1, size=SIZE)
+    page = annotate_in_window(qtbot, window, folder)
+    qtbot.waitUntil(page.tool_buttons["sam"].isEnabled, timeout=TIMEOUT)
+    key(qtbot, page, Qt.Key.Key_I)
+    qtbot.waitUntil(lambda: page.sam.encoded is not None, timeout=TIMEOUT)
+    assert page.sam.encoded.scale == pytest.approx((0.4, 0.4))
+    assert page.sam.encoded.embedding.frame.image_size == (120, 160)
+    tool = page.tools["sam"]
+    click(qtbot, page, 250, 120)
+    qtbot.waitUntil(lambda: tool.outline is not None, timeout=TIMEOUT)
+    radius = RADII[0] * SIZE[0] / 1024
+    assert np.allclose(centre(tool.outline), (250, 120), atol=4.0)
+    assert area(np.asarray(tool.outline)) == pytest.approx(np.pi * radius**2, rel=0.25)
