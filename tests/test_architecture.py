@@ -35,7 +35,8 @@ STUDIO_MAY_IMPORT = frozenset({
     "engine.train.auto_optimizer", "engine.predict.nms", "engine.val.detection_confusion",
     "engine.val.detection_metrics", "engine.val.validation_record",
     # annotation assists (issue 20)
-    "engine.assist.checker", "engine.assist.sam", "engine.assist.sam_models",
+    "engine.assist.checker", "engine.assist.classical", "engine.assist.sam",
+    "engine.assist.sam_models",
     # helpers the studio's own files and child processes share
     "engine.utils.atomic", "engine.utils.child_process",
 })
