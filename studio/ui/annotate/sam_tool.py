@@ -263,6 +263,7 @@ class PageSam(QObject):
         self.encoding: int | None = None  # the image id an encoder Job is running for
         self.job: Job | None = None
         self._wanted = False  # the image changed while the encoder ran: it goes next
+        self.closed = False  # the page is going: a job ending late must not touch it
         self.calls = BackgroundCalls("annotate-sam", 1, self)
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -370,6 +371,8 @@ class PageSam(QObject):
         job.ended.connect(lambda: self._job_ended(job))
 
     def _encoded(self, model: SamModel, result: tuple[Any, Encoded]) -> None:
+        if self.closed:
+            return
         predictor, encoded = result
         if model != self.model:
             return
@@ -389,11 +392,15 @@ class PageSam(QObject):
                 self.page.canvas.say(f"Segment Anything ready. {HINT}")
 
     def _encoding_failed(self, image_id: int, message: str) -> None:
+        if self.closed:
+            return
         if self.encoding == image_id:
             self.encoding = None
         self.status.setText(f"Segment Anything could not prepare the image: {message}")
 
     def _job_ended(self, job: Job) -> None:
+        if self.closed:
+            return
         if self.job is job:
             self.job = None
             self.encoding = None  # done, failed or cancelled from the jobs indicator
@@ -429,6 +436,7 @@ class PageSam(QObject):
 
     def close(self) -> None:
         """Stop the worker and the encoder job (before the project closes)."""
+        self.closed = True
         if self.job is not None:
             self.job.cancel()
         self.calls.close(wait=True)

@@ -8,8 +8,9 @@ import threading
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from engine.assist import sam as sam_module
 from tests.engine.assist.sam_models import RADII, build_pair
@@ -200,3 +201,18 @@ def test_a_large_image_works_on_a_smaller_copy_and_the_outline_maps_back(
     radius = RADII[0] * SIZE[0] / 1024
     assert np.allclose(centre(tool.outline), (250, 120), atol=4.0)
     assert area(np.asarray(tool.outline)) == pytest.approx(np.pi * radius**2, rel=0.25)
+
+
+def test_closing_the_project_right_after_choosing_the_tool_is_quiet(qtbot, window, tmp_path, sam_dir):
+    build_pair(sam_dir, "sam1", name="tiny")
+    folder = project_folder(tmp_path, images=1, size=SIZE)
+    page = annotate_in_window(qtbot, window, folder)
+    qtbot.waitUntil(page.tool_buttons["sam"].isEnabled, timeout=TIMEOUT)
+    key(qtbot, page, Qt.Key.Key_I)
+    job = page.sam.job
+    assert job is not None
+    window.close_project()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # the page is gone
+    job.wait(TIMEOUT)
+    qtbot.wait(50)  # the job's ending signals arrive: nothing touches the closed page
+    assert window.project is None and page.sam.closed
