@@ -61,7 +61,7 @@ def box_to_polygon(
     *,
     iterations: int = 5,
     margin: float = 0.1,
-    simplify: float = 1.0,
+    simplify: float = 1.5,  # 10 vertices at the median, IoU 0.974 (1.0: 15, 0.974)
     max_side: int = GRABCUT_MAX_SIDE,
 ) -> np.ndarray | None:
     """The outline of the object inside ``box`` (x0, y0, x1, y1 in image pixels).
