@@ -26,7 +26,7 @@ from .canvas import AnnotationCanvas
 from .commands import AddInstance
 from .geometry import Point, clip, to_normal, to_pixels
 from .items import Dot, cosmetic_pen
-from .tools import DRAG_PIXELS, MIN_BOX_PIXELS, Tool
+from .tools import DRAG_PIXELS, MIN_BOX_PIXELS, OverlayItems, Tool
 
 if TYPE_CHECKING:
     from .page import AnnotatePage
@@ -44,7 +44,7 @@ def _classical() -> Any:
     return classical
 
 
-class AssistTool(Tool):
+class AssistTool(OverlayItems, Tool):
     """What the assist tools share: running an assist on the worker, adding its outline as a
     polygon of the current class, and refining that last result with clicks until Enter, Esc
     or another tool. A result arriving after the image or the tool changed is dropped."""
@@ -224,19 +224,6 @@ class AssistTool(Tool):
         width, height = self.canvas.size_px
         return clip(point[0], 0, width - 1), clip(point[1], 0, height - 1)
 
-    def _clear_temp(self) -> None:
-        scene = self.canvas.scene()
-        for item in self._temp:
-            if item.scene() is scene:
-                scene.removeItem(item)
-        self._temp = []
-
-    def _show(self, items: list[QGraphicsItem]) -> None:
-        self._clear_temp()
-        for item in items:
-            item.setZValue(50)
-            self.canvas.scene().addItem(item)
-        self._temp = items
 
     def _draw_clicks(self) -> None:
         """The refining clicks: green dots add, red ones cut."""

@@ -36,7 +36,7 @@ from .canvas import AnnotationCanvas
 from .commands import AddInstance
 from .geometry import Point, clip, to_normal
 from .items import Dot, cosmetic_pen
-from .tools import DRAG_PIXELS, MIN_BOX_PIXELS, Tool
+from .tools import DRAG_PIXELS, MIN_BOX_PIXELS, OverlayItems, Tool
 
 if TYPE_CHECKING:
     from engine.assist.sam import SamEmbedding, SamPredictor
@@ -79,7 +79,7 @@ class Encoded:
     scale: tuple[float, float]  # image pixels per document pixel (x, y)
 
 
-class SamTool(Tool):
+class SamTool(OverlayItems, Tool):
     """I: prompts → the decoder's mask outline as a preview; Enter adds it, Esc drops it."""
 
     name = TOOL
@@ -234,19 +234,6 @@ class SamTool(Tool):
                   for x, y, label in self.points]
         self._show(items)
 
-    def _clear_temp(self) -> None:
-        scene = self.canvas.scene()
-        for item in self._temp:
-            if item.scene() is scene:
-                scene.removeItem(item)
-        self._temp = []
-
-    def _show(self, items: list[QGraphicsItem]) -> None:
-        self._clear_temp()
-        for item in items:
-            item.setZValue(50)
-            self.canvas.scene().addItem(item)
-        self._temp = items
 
 
 class PageSam(QObject):

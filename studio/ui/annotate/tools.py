@@ -44,6 +44,29 @@ def _is_undo(event: QEvent) -> bool:
     return isinstance(event, QKeyEvent) and event.matches(QKeySequence.StandardKey.Undo)
 
 
+class OverlayItems:
+    """For a tool that draws passing items over the image (a box being dragged, clicks, a
+    preview): ``_show(items)`` replaces them, ``_clear_temp()`` removes them. The tool sets
+    ``self._temp = []`` in its ``__init__``."""
+
+    canvas: AnnotationCanvas
+    _temp: list[QGraphicsItem]
+
+    def _clear_temp(self) -> None:
+        scene = self.canvas.scene()
+        for item in self._temp:
+            if item.scene() is scene:
+                scene.removeItem(item)
+        self._temp = []
+
+    def _show(self, items: list[QGraphicsItem]) -> None:
+        self._clear_temp()
+        for item in items:
+            item.setZValue(50)
+            self.canvas.scene().addItem(item)
+        self._temp = items
+
+
 class Tool:
     """Base: selection keys every tool shares (Delete, Tab, Q, Esc)."""
 
