@@ -14,13 +14,11 @@ from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
-    QAbstractItemView,
     QAbstractScrollArea,
     QApplication,
     QDialog,
     QDockWidget,
     QFileDialog,
-    QGraphicsView,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -44,8 +42,15 @@ from .page import Page
 from .shortcuts_dialog import ShortcutsDialog
 from .theme import THEMES, apply_theme
 from .welcome import WelcomePage, recent_entries
+from .window_keys import GLOBAL_SHORTCUTS, key_sequences, key_target
 
 PAGES = ("Datasets", "Annotate", "Train", "Evaluate", "Predict", "Export")
+
+
+EXPORT_MENU = (("yolo", "&YOLO", "Ctrl+Shift+E"), ("coco", "&COCO JSON", None),
+               ("labelme", "&labelme JSON", None), ("cvat", "C&VAT 1.1 XML", None),
+               ("masks", "&Mask PNGs", None))
+"""File → Export Dataset as …: each format's kind, menu title and key."""
 
 
 class MainWindow(QMainWindow):
@@ -139,18 +144,11 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open the &Demo Project", self.open_demo)
         file_menu.addSeparator()
         self.project_actions = [
-            self._action(file_menu, "&Import Dataset…", self.import_dataset, "Ctrl+I"),
-            self._action(file_menu, "Export Dataset as &YOLO…",
-                         lambda: self.export_dataset("yolo"), "Ctrl+Shift+E"),
-            self._action(file_menu, "Export Dataset as &COCO JSON…",
-                         lambda: self.export_dataset("coco")),
-            self._action(file_menu, "Export Dataset as &labelme JSON…",
-                         lambda: self.export_dataset("labelme")),
-            self._action(file_menu, "Export Dataset as C&VAT 1.1 XML…",
-                         lambda: self.export_dataset("cvat")),
-            self._action(file_menu, "Export Dataset as &Mask PNGs…",
-                         lambda: self.export_dataset("masks")),
-        ]
+            self._action(file_menu, "&Import Dataset…", self.import_dataset, "Ctrl+I")]
+        self.project_actions += [
+            self._action(file_menu, f"Export Dataset as {title}…",
+                         lambda kind=kind: self.export_dataset(kind), shortcut)
+            for kind, title, shortcut in EXPORT_MENU]
         file_menu.addSeparator()
         self.project_actions.append(
             self._action(file_menu, "&Close Project", self.close_project,
@@ -190,7 +188,7 @@ class MainWindow(QMainWindow):
         ``setShortcut(QKeySequence(StandardKey.Close))`` kept only Ctrl+F4, not Ctrl+W."""
         action = QAction(text, self)
         if shortcut is not None:
-            action.setShortcuts(_key_sequences(shortcut))
+            action.setShortcuts(key_sequences(shortcut))
         # triggered(checked) must not reach the slot: import_dataset(False) opened the
         # dialog with "False" as its source
         action.triggered.connect(lambda _checked=False: slot())
@@ -413,7 +411,7 @@ class MainWindow(QMainWindow):
         the focus to when the last page hid (the new page's first button) does not count."""
         target = self._last_focus.get(name)
         if target is None or not shiboken6.isValid(target) or not target.isVisible():
-            target = _key_target(page) or page
+            target = key_target(page) or page
         target.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _set_project_actions_enabled(self, enabled: bool) -> None:
@@ -545,34 +543,6 @@ def _same_folder(first: str | Path, second: str | Path) -> bool:
         return False
 
 
-def _key_target(page: QWidget) -> QWidget | None:
-    """The page's main view to give the keyboard to: its first visible canvas, list or
-    table. Not a text field, button or combo box, where letters would be typed, Space would
-    press a button, or type-ahead would change a choice."""
-    widget = page.nextInFocusChain()
-    for _ in range(2000):  # the chain is the window's: stop when it leaves the page
-        if widget is page or widget is None:
-            break
-        if (page.isAncestorOf(widget) and widget.isVisible() and widget.isEnabled()
-                and isinstance(widget, (QAbstractItemView, QGraphicsView))
-                and widget.focusPolicy() & Qt.FocusPolicy.TabFocus):
-            return widget
-        widget = widget.nextInFocusChain()
-    return None
-
-
-GLOBAL_SHORTCUTS = (
-    ("Window", "Ctrl+N", "New project"),
-    ("Window", "Ctrl+O", "Open project"),
-    ("Window", "Ctrl+I", "Import a dataset"),
-    ("Window", "Ctrl+Shift+E", "Export the dataset as YOLO"),
-    ("Window", "Alt+1 … Alt+6", "Go to a page (Datasets … Export)"),
-    ("Window", "F1", "This list"),
-    ("Window", "F11", "Full screen"),
-    ("Window", "Ctrl+Q", "Quit"),
-)
-
-
 def page_factories() -> dict[str, Callable[[Project, JobManager, QWidget], Page]]:
     """Each page's constructor, by rail name."""
     from .annotate.page import AnnotatePage
@@ -591,15 +561,3 @@ def page_factories() -> dict[str, Callable[[Project, JobManager, QWidget], Page]
         "Export": ExportPage,
     }
     return {name: factories[name] for name in PAGES}
-
-
-def _key_sequences(shortcut) -> list[QKeySequence]:
-    """Every key sequence of ``shortcut`` (see ``MainWindow._action``), without repeats."""
-    found: list[QKeySequence] = []
-    for key in shortcut if isinstance(shortcut, tuple) else (shortcut,):
-        if isinstance(key, QKeySequence.StandardKey):
-            sequences = QKeySequence.keyBindings(key)
-        else:
-            sequences = [QKeySequence(key)]
-        found += [seq for seq in sequences if not seq.isEmpty() and seq not in found]
-    return found
