@@ -25,7 +25,8 @@ STUDIO_MAY_IMPORT = frozenset({
     "engine.process.threads",
     # file formats and datasets
     "engine.formats.coco", "engine.formats.dataset_yaml", "engine.formats.yolo_labels",
-    "engine.formats.labelset", "engine.data.labelset_fit", "engine.data.dataset_convert",
+    "engine.formats.labelset", "engine.data.labelset_fit", "engine.data.labelset_yolo",
+    "engine.data.dataset_convert",
     "engine.formats.labelme_labelset_write", "engine.formats.cvat_write", "engine.formats.masks",
     "engine.formats.coco_labelset_write", "engine.formats.masks_write",
     "engine.data.check", "engine.data.classify_folder",

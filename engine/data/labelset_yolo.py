@@ -116,22 +116,24 @@ def _merged(yaml_path: Path, fresh: dict, splits: set[str]) -> dict:
     return merged
 
 
-def place_image(origin: Path, target: Path, *, copy: bool = False) -> None:
-    """Link ``origin`` at ``target`` (a copy when ``copy`` or when linking fails), atomically."""
+def place_image(origin: Path, target: Path, *, copy: bool = False) -> bool:
+    """Link ``origin`` at ``target`` (a copy when ``copy`` or when linking fails), atomically;
+    True when it is a link (the same file), False when a copy."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and os.path.samefile(origin, target):
-        return
+        return True
     temporary = target.with_name(f".{target.name}.placing")
     if not copy:
         try:
             temporary.unlink(missing_ok=True)
             os.link(origin, temporary)
             os.replace(temporary, target)
-            return
+            return True
         except OSError:
             temporary.unlink(missing_ok=True)
     with open(origin, "rb") as reader, atomic_writer(target) as writer:
         shutil.copyfileobj(reader, writer, 1 << 20)
+    return False
 
 
 def _put_image(image: LabeledImage, target: Path, copy: bool, written: YoloWritten,

@@ -20,7 +20,6 @@ gives label files that parse to the same values.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -28,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import select
 
 from engine.cancel import NEVER, CancelToken
+from engine.data.labelset_yolo import place_image
 from engine.formats.dataset_yaml import dataset_config, write_dataset_yaml
 from engine.formats.yolo_labels import label_text, polygon_line, pose_line
 from engine.utils.atomic import atomic_directory
@@ -323,11 +323,8 @@ def unique_name(path: Path, taken: set[str]) -> str:
 
 
 def place_file(source: Path, target: Path, summary: ExportSummary) -> None:
-    """Hard-link ``source`` at ``target`` (same disk), else copy it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-        summary.linked += 1
-    except OSError:
-        shutil.copyfile(source, target)
-        summary.copied += 1
+    """Hard-link ``source`` at ``target`` (same disk), else copy it (the engine's
+    ``place_image``), and count which."""
+    linked = place_image(source, target)
+    summary.linked += linked
+    summary.copied += not linked
