@@ -24,8 +24,10 @@ Points are in the pixels of the encoder's 1024 input in both layouts.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -323,28 +325,59 @@ class DownloadFile:
 
 @dataclass(frozen=True)
 class SamDownload:
-    """A published encoder/decoder pair."""
+    """A published encoder/decoder pair: two files, or two members of one ``archive`` (a zip;
+    then each half's ``file_name`` is its member's name, and its ``sha256`` the member's)."""
 
     title: str
     layout: Layout
     encoder: DownloadFile
     decoder: DownloadFile
     megabytes: int
+    archive: DownloadFile | None = None
+
+    @property
+    def verified(self) -> bool:
+        """Whether what is fetched is checked against a published SHA-256."""
+        if self.archive is not None:
+            return self.archive.sha256 is not None
+        return self.encoder.sha256 is not None and self.decoder.sha256 is not None
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """What a person fetches by hand to install this pair without the app."""
+        if self.archive is not None:
+            return (self.archive.url,)
+        return (self.encoder.url, self.decoder.url)
 
 
 _XANY = "https://github.com/CVHub520/X-AnyLabeling/releases/download"
-# The files X-AnyLabeling's model zoo fetches (its configs mobile_sam_vit_h.yaml,
-# sam2_hiera_tiny.yaml and sam2_hiera_small.yaml). Neither X-AnyLabeling's release pages nor
-# its configs publish SHA-256 digests for them, so none is pinned here.
+_VIETANHDEV = "https://huggingface.co/vietanhdev/segment-anything-onnx-models/resolve/main"
+# MobileSAM comes as samexporter's author publishes it on Hugging Face: one zip whose SHA-256
+# (the Hugging Face LFS object id, 36,655,105 bytes) and whose two members' digests are
+# published. The SAM 2.1 pairs are the files X-AnyLabeling's model zoo fetches (its configs
+# sam2_hiera_tiny.yaml and sam2_hiera_small.yaml); neither its release pages nor its configs
+# publish SHA-256 digests for them, so none is pinned, and the dialog says "not verified".
 SAM_DOWNLOADS: dict[str, SamDownload] = {
     "mobile_sam": SamDownload(
         "MobileSAM",
         "sam1",
-        DownloadFile(f"{_XANY}/v0.2.0/mobile_sam.encoder.onnx", "mobile_sam.encoder.onnx"),
         DownloadFile(
-            f"{_XANY}/v0.2.0/sam_vit_h_4b8939.decoder.onnx", "sam_vit_h_4b8939.decoder.onnx"
+            "",
+            "mobile_sam.encoder.onnx",
+            "20deef402855b31222b528f52b04807e41ebe47216ac0e39a0729f43491a0209",
         ),
-        megabytes=45,
+        DownloadFile(
+            "",
+            "sam_vit_h_4b8939.decoder.onnx",
+            "22cf85e35d14182f4b4712364264c06b22edbef63f065189586f080ef4e2f325",
+        ),
+        megabytes=37,
+        archive=DownloadFile(
+            f"{_VIETANHDEV}/mobile_sam_20230629.zip",
+            "mobile_sam_20230629.zip",
+            "41aff2660b7531becfee21fb257c49933ddc892c554507bdb775bf504d443942",
+            min_bytes=10 << 20,
+        ),
     ),
     "sam2.1_hiera_tiny": SamDownload(
         "SAM 2.1 tiny",
@@ -381,10 +414,12 @@ def download_sam(
 ) -> SamModel:
     """Download the published pair ``name`` into ``folder`` and return it, checked.
 
-    Both files stream through the engine's one download (progress events, SHA-256 where known,
-    atomic write) under hidden names, are checked as the right ONNX halves, and only then take
-    their real names: a failed, cancelled or interrupted download leaves neither file behind.
-    ``downloads`` replaces :data:`SAM_DOWNLOADS` (a mirror, or a test's local server).
+    The files (or their zip) stream through the engine's one download (progress events,
+    SHA-256 where published, atomic write) under hidden names; a zip is unpacked with the safe
+    extractor and its two members checked against their own digests. Both halves are checked
+    as the right ONNX graphs, and only then take their real names: a failed, cancelled or
+    interrupted download leaves nothing behind. ``downloads`` replaces :data:`SAM_DOWNLOADS`
+    (a mirror, or a test's local server).
     """
     catalogue = SAM_DOWNLOADS if downloads is None else downloads
     if name not in catalogue:
@@ -395,23 +430,15 @@ def download_sam(
         for file in (spec.encoder, spec.decoder)
     }
     try:
-        for temporary, (file, _target) in staged.items():
-            half = "encoder" if file is spec.encoder else "decoder"
-            download_file(
-                file.url,
-                temporary,
-                progress=progress,
-                min_bytes=file.min_bytes,
-                what=f"a SAM {half} ONNX file",
-                error=SamModelError,
-                cancel=cancel,
-                sha256=file.sha256,
-            )
+        if spec.archive is None:
+            _fetch_halves(spec, staged, progress, cancel)
+        else:
+            _fetch_archive(spec.archive, staged, folder, progress, cancel)
         check_pair(*staged)
         for temporary, (_file, target) in staged.items():
             temporary.replace(target)
     except SamModelError as exc:
-        raise _as_download_error(exc, staged) from exc
+        raise _as_download_error(exc, staged, spec.archive) from exc
     finally:
         for temporary in staged:
             temporary.unlink(missing_ok=True)
@@ -419,14 +446,99 @@ def download_sam(
     return SamModel(name, encoder, decoder, spec.layout, None)
 
 
+_Staged = dict[Path, tuple[DownloadFile, Path]]
+
+
+def _fetch_halves(
+    spec: SamDownload, staged: _Staged, progress: Reporter, cancel: CancelToken
+) -> None:
+    for temporary, (file, _target) in staged.items():
+        half = "encoder" if file is spec.encoder else "decoder"
+        download_file(
+            file.url,
+            temporary,
+            progress=progress,
+            min_bytes=file.min_bytes,
+            what=f"a SAM {half} ONNX file",
+            error=SamModelError,
+            cancel=cancel,
+            sha256=file.sha256,
+        )
+
+
+def _fetch_archive(
+    archive: DownloadFile,
+    staged: _Staged,
+    folder: Path,
+    progress: Reporter,
+    cancel: CancelToken,
+) -> None:
+    """Download the zip, unpack it safely beside the models, and stage its two members."""
+    from ..utils.safe_zip import extract_zip
+
+    download = folder / f".{archive.file_name}.download"
+    unpacked = folder / f".{archive.file_name}.unpacked"
+    try:
+        download_file(
+            archive.url,
+            download,
+            progress=progress,
+            min_bytes=archive.min_bytes,
+            expect_magic=b"PK",
+            what="a zip of SAM ONNX files",
+            error=SamModelError,
+            cancel=cancel,
+            sha256=archive.sha256,
+        )
+        shutil.rmtree(unpacked, ignore_errors=True)  # left by a process that was killed
+        try:
+            extract_zip(download, unpacked, max_bytes=4 << 30, max_members=1000)
+        except EngineError as exc:
+            raise SamModelError(exc.message, path=download) from exc
+        for temporary, (file, _target) in staged.items():
+            member = _member(unpacked, file.file_name, download)
+            _check_digest(member, file.sha256, temporary)
+            member.replace(temporary)
+    finally:
+        download.unlink(missing_ok=True)
+        shutil.rmtree(unpacked, ignore_errors=True)
+
+
+def _member(unpacked: Path, file_name: str, archive: Path) -> Path:
+    found = sorted(path for path in unpacked.rglob(file_name) if path.is_file())
+    if not found:
+        raise SamModelError(f"holds no {file_name}; the published zip has changed", path=archive)
+    return found[0]
+
+
+def _check_digest(path: Path, sha256: str | None, named: Path) -> None:
+    if sha256 is None:
+        return
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    if digest.hexdigest() != sha256.lower():
+        raise SamModelError(
+            f"has SHA-256 {digest.hexdigest()}, not the expected {sha256}: the zip holds "
+            "another file than the one published",
+            path=named,
+        )
+
+
 def _as_download_error(
-    exc: SamModelError, staged: dict[Path, tuple[DownloadFile, Path]]
+    exc: SamModelError, staged: _Staged, archive: DownloadFile | None
 ) -> SamModelError:
     """The error named after the file being downloaded (not its hidden staging name), with
     where it came from and that nothing was kept."""
-    for temporary, (file, target) in staged.items():
+    named = {temporary: (file.url, target) for temporary, (file, target) in staged.items()}
+    if archive is not None:
+        folder = next(iter(staged)).parent
+        named = {temporary: (archive.url, target) for temporary, (_u, target) in named.items()}
+        named[folder / f".{archive.file_name}.download"] = (archive.url, folder / archive.file_name)
+    for temporary, (url, target) in named.items():
         if exc.path == str(temporary):
             return SamModelError(
-                f"{exc.message} (downloaded from {file.url}; nothing was kept)", path=target
+                f"{exc.message} (downloaded from {url}; nothing was kept)", path=target
             )
     return exc

@@ -104,9 +104,10 @@ class SamModelsDialog(QDialog):
         box = QGroupBox("Download (needs the internet)")
         grid = QGridLayout(box)
         for row, (name, spec) in enumerate(self.downloads.items()):
-            grid.addWidget(QLabel(f"{spec.title} (about {spec.megabytes} MB)"), row, 0)
+            check = "SHA-256 checked" if spec.verified else "no published checksum"
+            grid.addWidget(QLabel(f"{spec.title} (about {spec.megabytes} MB, {check})"), row, 0)
             button = QPushButton("Download")
-            button.setToolTip(f"{spec.encoder.url}\n{spec.decoder.url}\ninto {self.folder}")
+            button.setToolTip("\n".join([*spec.urls, f"into {self.folder}"]))
             button.clicked.connect(lambda _=False, n=name: self.download(n))
             grid.addWidget(button, row, 1)
             self.download_buttons[name] = button
@@ -201,12 +202,15 @@ class SamModelsDialog(QDialog):
         self.download_status.setText(f"Downloading {progress.text}")
 
     def _downloaded(self, spec: SamDownload, model: Any) -> None:
-        self.download_status.setText(f"{spec.title} is installed in {self.folder} and ready")
+        check = ("its SHA-256 matched the published one" if spec.verified else
+                 "not verified: no checksum is published for it, so only that each file is "
+                 "the right ONNX half was checked")
+        self.download_status.setText(
+            f"{spec.title} is installed in {self.folder} and ready ({check})")
 
     def _download_failed(self, spec: SamDownload, message: str) -> None:
         self.download_status.setText(
-            f"{message}. Without the internet: download {spec.encoder.url} and "
-            f"{spec.decoder.url} on another computer and put both files in {self.folder}.")
+            f"{message}. Without the internet: {manual_steps(spec, self.folder)}")
 
     def _download_ended(self) -> None:
         self.job = None
@@ -215,3 +219,12 @@ class SamModelsDialog(QDialog):
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
         self.refresh()
+
+
+def manual_steps(spec: SamDownload, folder: Path) -> str:
+    """How to install ``spec`` by hand, from another computer."""
+    names = f"{spec.encoder.file_name} and {spec.decoder.file_name}"
+    if spec.archive is not None:
+        return (f"download {spec.archive.url} on another computer, unzip it, and put "
+                f"{names} in {folder}.")
+    return f"download {' and '.join(spec.urls)} on another computer and put both in {folder}."

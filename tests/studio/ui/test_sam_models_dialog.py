@@ -3,13 +3,16 @@ local file server (tests/file_server.py) with progress, checks and nothing kept 
 
 from __future__ import annotations
 
+import hashlib
 import http.server
+import io
 import threading
 import time
+import zipfile
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from engine.assist.sam_models import DownloadFile, SamDownload
 from studio.ui import error_dialog
@@ -103,7 +106,38 @@ def test_download_fetches_the_pair_with_progress_and_lists_it_ready(qtbot, tmp_p
     assert len(files["tiny.decoder.onnx"]) in totals
     assert any(progress.done == progress.total for progress in seen)
     assert "installed" in dialog.download_status.text()
+    assert "not verified: no checksum is published" in dialog.download_status.text()
     assert dialog.download_buttons["tiny"].isEnabled() and not dialog.progress.isVisible()
+
+
+def test_a_zipped_pair_downloads_verified_and_says_so(qtbot, tmp_path, sam_dir):
+    encoder, decoder = build_pair(tmp_path / "published", "sam1", name="tiny")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for path in (encoder, decoder):
+            bundle.writestr(f"tiny_2023/{path.name}", path.read_bytes())
+    archive = buffer.getvalue()
+    with FileServer({"tiny.zip": archive}, key=by_file_name) as server:
+        halves = [DownloadFile("", path.name, _sha(path.read_bytes())) for path in (encoder,
+                                                                                  decoder)]
+        zipped = DownloadFile(f"{server.url}/tiny.zip", "tiny.zip", _sha(archive),
+                              min_bytes=100)
+        catalogue = {"tiny": SamDownload("Tiny SAM", "sam1", *halves, 1, archive=zipped)}
+        dialog = SamModelsDialog(JobManager(), downloads=catalogue)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        row = dialog.download_buttons["tiny"].parentWidget().findChildren(QLabel)
+        assert any("SHA-256 checked" in label.text() for label in row)
+        assert dialog.download_buttons["tiny"].toolTip().startswith(f"{server.url}/tiny.zip")
+        qtbot.mouseClick(dialog.download_buttons["tiny"], Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: states(dialog).get("tiny") == "ready", timeout=TIMEOUT)
+    assert "its SHA-256 matched the published one" in dialog.download_status.text()
+    assert sorted(p.name for p in sam_dir.iterdir()) == ["tiny.decoder.onnx",
+                                                         "tiny.encoder.onnx"]
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def test_offline_download_names_the_file_and_where_to_get_it_and_keeps_nothing(qtbot,
