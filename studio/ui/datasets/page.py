@@ -313,9 +313,15 @@ class DatasetsPage(Page, QWidget):
         self.class_editor = open_class_editor(self.project, self)
 
     def open_label_check(self) -> None:
-        """The label checker's window (studio/ui/datasets/label_check.py)."""
+        """The label checker's window (studio/ui/datasets/label_check.py); pressed again while
+        it is open, the same window comes to the front (its findings and dismissals kept)."""
         from .label_check import open_label_check
 
+        window = getattr(self, "label_check", None)
+        if window is not None and window.isVisible():
+            window.raise_()
+            window.activateWindow()
+            return
         self.label_check = open_label_check(self.project, self.jobs, self, self._open_image)
 
     def close_page(self) -> None:

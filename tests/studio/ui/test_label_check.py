@@ -108,3 +108,22 @@ def test_a_run_of_the_project_can_be_the_model_to_compare_with(window, qtbot, ma
     assert [(f.kind, f.image) for f in view.shown_findings()] == [("doubted", image_id)]
     assert view.findings.topLevelItem(0).text(0) == "Label the model doubts"
     view.close()
+
+
+def test_pressing_check_labels_again_brings_back_the_same_window(window, qtbot, make_project,
+                                                                tmp_path):
+    project, _ids = figures_project(make_project, tmp_path)
+    folder = project.folder
+    project.close()
+    page = _open_datasets(window, qtbot, folder)
+    view = _check(qtbot, page)
+    window.activateWindow()  # the user went back to the main window, the checker still open
+    qtbot.mouseClick(page.check_button, Qt.MouseButton.LeftButton)
+    assert page.label_check is view and view.isVisible()
+    checkers = [w for w in window.findChildren(type(view)) if w.isVisible()]
+    assert checkers == [view]
+    view.close()
+    qtbot.mouseClick(page.check_button, Qt.MouseButton.LeftButton)  # closed: a fresh check
+    assert page.label_check is not view and page.label_check.isVisible()
+    qtbot.waitUntil(lambda: page.label_check.check_button.isEnabled(), timeout=10000)
+    page.label_check.close()
