@@ -15,7 +15,8 @@ TOOLS_BY_TASK = {task.name: TOOLS_BY_KIND[task.annotation_kind] for task in all_
 
 TOOL_KEYS = {"polygon": ("P", "Polygon (click its corners; S: edges snap to the image)"),
              "box": ("R", "Box tool (pose: box only)"),
-             "keypoints": ("K", "Keypoint tool (box, then keypoints)"),
+             "keypoints": ("K", "Keypoint tool (a box places the skeleton template; T: click "
+                                "each joint in order)"),
              "edit": ("V", "Edit (select, drag, Shift+click inserts a vertex)"),
              "box_polygon": ("B", "Outline (box → polygon: drag a box around an object)"),
              "wand": ("W", "Wand (magic wand: click a region, its outline; tolerance in the "
@@ -36,7 +37,9 @@ TOOL_TIPS = {
            "drag a box; the outline shows as a preview, Enter adds it, Esc drops it.",
     "edit": "Select instances; drag vertices, keypoints, box corners or whole instances; "
             "Shift+click on an edge inserts a vertex; arrows nudge.",
-    "keypoints": "Drag a box, then click its keypoints in order.",
+    "keypoints": "Drag a box: the whole skeleton template appears in it, each joint "
+                 "draggable (the joint panel shows which are placed). T switches to clicking "
+                 "the joints in order after the box.",
     "box": "Drag a box (pose: a box without keypoints).",
 }
 """What each tool does, for its button's tooltip."""
@@ -65,7 +68,10 @@ def cheat_sheet(task: str, actions: list[tuple[str, str]]) -> list[tuple[str, st
                   "Segment Anything: object / background / box prompts; Enter adds the "
                   "preview, Esc drops it")]
     if kind == KEYPOINTS:
-        rows += [("Tab / Shift+Tab", "Next / previous keypoint"),
+        rows += [("Keypoint tool (K): drag a box", "Place the skeleton template in it (T: "
+                  "click the joints in order instead)"),
+                 ("Click a joint in the joint panel", "Select it for placing"),
+                 ("Tab / Shift+Tab", "Next / previous keypoint"),
                  ("Q", "Cycle visibility: visible → occluded → not labelled (before a "
                        "keypoint is placed: how the next click places it)"),
                  ("Esc", "Stop placing keypoints / clear the selection"),
