@@ -31,3 +31,14 @@ def remember_project(folder: Path | str) -> None:
     folder = str(Path(folder).resolve())
     items = [folder] + [item for item in recent_projects() if item != folder]
     app_settings().setValue("recent_projects", items[:MAX_RECENT])
+
+
+def chosen_sam_model() -> str | None:
+    """The Segment Anything pair the user chose for the AI tool (a name ``find_models``
+    gives), or None: then the first ready pair is used."""
+    value = app_settings().value("sam_model", "")
+    return str(value) or None
+
+
+def choose_sam_model(name: str) -> None:
+    app_settings().setValue("sam_model", name)

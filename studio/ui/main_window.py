@@ -484,7 +484,10 @@ class MainWindow(QMainWindow):
         dialog, not modal: a download runs on while the window is used)."""
         from .sam_models_dialog import SamModelsDialog
 
-        dialog = self.findChild(SamModelsDialog) or SamModelsDialog(self.jobs, self)
+        dialog = self.findChild(SamModelsDialog)
+        if dialog is None:
+            dialog = SamModelsDialog(self.jobs, self)
+            dialog.modelChosen.connect(lambda _name: self.pages["Annotate"].sam.recheck())
         dialog.refresh()
         dialog.show()
         dialog.raise_()

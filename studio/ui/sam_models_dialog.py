@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QDialog,
@@ -41,13 +41,19 @@ INTRO = ("Segment Anything (the AI tool, I, on the Annotate page of a segment pr
          "the weights. Download a published pair below, or put a pair exported by samexporter "
          "or published with X-AnyLabeling (MobileSAM, SAM 2.1 tiny or small: "
          "<name>.encoder.onnx and <name>.decoder.onnx) in this folder.")
-SOURCES = ("Where to get pairs: github.com/CVHub520/X-AnyLabeling/releases (the files the "
-           "Download buttons fetch), or export your own with github.com/vietanhdev/samexporter.")
+SOURCES = ("Where to get pairs: huggingface.co/vietanhdev/segment-anything-onnx-models (the "
+           "MobileSAM zip) and github.com/CVHub520/X-AnyLabeling/releases (the SAM 2.1 files), "
+           "the files the Download buttons fetch; or export your own with "
+           "github.com/vietanhdev/samexporter.")
+IN_USE = "ready · the AI tool uses it"
 
 
 class SamModelsDialog(QDialog):
     """The models folder, its pairs and their states, and a Download button per published
-    pair. ``downloads`` replaces the published catalogue (a mirror, or a test's server)."""
+    pair. ``downloads`` replaces the published catalogue (a mirror, or a test's server).
+    ``modelChosen(name)``: the user chose the pair the AI tool uses (double-click or "Use")."""
+
+    modelChosen = Signal(str)
 
     def __init__(self, jobs: JobManager, parent: QWidget | None = None, *,
                  folder: Path | None = None,
@@ -85,7 +91,14 @@ class SamModelsDialog(QDialog):
         self.models.setRootIsDecorated(False)
         self.models.setWordWrap(True)
         self.models.setColumnWidth(0, 180)
+        self.models.itemActivated.connect(lambda _item, _column: self.use_selected())
+        self.models.itemSelectionChanged.connect(self._update_use_button)
         inner.addWidget(self.models)
+        self.use_button = QPushButton("Use for the AI tool")
+        self.use_button.setToolTip("The AI tool (I) on the Annotate page uses the selected "
+                                   "ready pair (or double-click it)")
+        self.use_button.clicked.connect(self.use_selected)
+        inner.addWidget(self.use_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.empty_label = QLabel()
         self.empty_label.setWordWrap(True)
         inner.addWidget(self.empty_label)
@@ -140,10 +153,14 @@ class SamModelsDialog(QDialog):
 
     def _show_models(self, models: list[Any]) -> None:
         self.models.clear()
+        in_use = self._in_use(models)
         for model in models:
-            item = QTreeWidgetItem([model.name, "ready" if model.ready else model.problem])
+            state = (IN_USE if model.name == in_use else "ready") if model.ready else model.problem
+            item = QTreeWidgetItem([model.name, state])
             item.setToolTip(1, item.text(1))
+            item.setData(0, Qt.ItemDataRole.UserRole, model.ready)
             self.models.addTopLevelItem(item)
+        self._update_use_button()
         self.models.setVisible(bool(models))
         ready = [model for model in models if model.ready]
         if not models:
@@ -154,8 +171,40 @@ class SamModelsDialog(QDialog):
             self.empty_label.setText("No pair is ready: each one's problem is listed above; "
                                      "replace the file it names.")
         else:
-            self.empty_label.setText(f"Ready: {', '.join(m.name for m in ready)}. The AI tool "
-                                     "(I) on the Annotate page uses the first.")
+            self.empty_label.setText(
+                f"Ready: {', '.join(m.name for m in ready)}. The AI tool (I) on the Annotate "
+                f"page uses {in_use}" + (" (select another and press Use to change it)."
+                                         if len(ready) > 1 else "."))
+
+    @staticmethod
+    def _in_use(models: list[Any]) -> str | None:
+        """The pair the AI tool uses: the one chosen, while it is ready, else the first."""
+        from .app_settings import chosen_sam_model
+
+        ready = [model.name for model in models if model.ready]
+        chosen = chosen_sam_model()
+        return chosen if chosen in ready else next(iter(ready), None)
+
+    def use_selected(self) -> None:
+        """Make the selected ready pair the AI tool's."""
+        from .app_settings import choose_sam_model
+
+        item = self.models.currentItem()
+        if item is None or not item.data(0, Qt.ItemDataRole.UserRole):
+            return
+        choose_sam_model(item.text(0))
+        for row in range(self.models.topLevelItemCount()):
+            other = self.models.topLevelItem(row)
+            if other.data(0, Qt.ItemDataRole.UserRole):
+                other.setText(1, IN_USE if other is item else "ready")
+        self.empty_label.setText(f"The AI tool (I) on the Annotate page now uses {item.text(0)}.")
+        self._update_use_button()
+        self.modelChosen.emit(item.text(0))
+
+    def _update_use_button(self) -> None:
+        item = self.models.currentItem()
+        self.use_button.setEnabled(bool(item is not None and item.data(0, Qt.ItemDataRole.UserRole)
+                                        and item.text(1) != IN_USE))
 
     # -- downloading ----------------------------------------------------------------------------
     def download(self, name: str) -> None:

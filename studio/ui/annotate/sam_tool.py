@@ -55,13 +55,14 @@ HINT = ("Segment Anything: click the object, right-click (or Alt+click) the back
         "box; Enter adds the outline, Esc drops it")
 
 
-def find_ready(folder: Path) -> tuple[SamModel | None, str]:
-    """The first ready pair in ``folder`` and a sentence about what was found (on a worker:
-    checking a pair parses its ONNX graphs)."""
+def find_ready(folder: Path, chosen: str | None = None) -> tuple[SamModel | None, str]:
+    """The ready pair named ``chosen`` in ``folder`` (else the first ready one) and a sentence
+    about what was found (on a worker: checking a pair parses its ONNX graphs)."""
     from engine.assist.sam_models import find_models
 
     models = find_models(folder)
-    ready = next((model for model in models if model.ready), None)
+    ready = next((model for model in models if model.ready and model.name == chosen), None)
+    ready = ready or next((model for model in models if model.ready), None)
     if ready is not None:
         return ready, f"Segment Anything: {ready.name} ({ready.encoder.parent})"
     if models:
@@ -281,9 +282,11 @@ class PageSam(QObject):
         ready."""
         from engine.assist.sam_models import models_folder
 
-        folder = models_folder()
+        from ..app_settings import chosen_sam_model
+
+        folder, chosen = models_folder(), chosen_sam_model()
         self._watch(folder)
-        self.calls.call(lambda: find_ready(folder), lambda found: self._set_state(*found),
+        self.calls.call(lambda: find_ready(folder, chosen), lambda found: self._set_state(*found),
                         lambda message, _d: self._set_state(None, message))
 
     def _watch(self, folder: Path) -> None:

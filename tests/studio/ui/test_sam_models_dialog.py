@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QLabel
 
 from engine.assist.sam_models import DownloadFile, SamDownload
 from studio.ui import error_dialog
-from studio.ui.sam_models_dialog import SamModelsDialog
+from studio.ui.sam_models_dialog import IN_USE, SamModelsDialog
 from studio.workers.job import JobManager
 from tests.engine.assist.sam_models import build_pair
 from tests.file_server import FileServer, by_file_name
@@ -64,7 +64,7 @@ def test_the_menu_shows_the_folder_a_ready_pair_and_a_bad_files_message(qtbot, w
     assert dialog.path_edit.text() == str(sam_dir)
     qtbot.waitUntil(lambda: len(states(dialog)) == 2, timeout=TIMEOUT)
     found = states(dialog)
-    assert found["good"] == "ready"
+    assert found["good"] == IN_USE  # the only ready pair is the one the AI tool uses
     assert "bad.decoder.onnx" in found["broken/bad"] and "not an ONNX model" in found["broken/bad"]
     assert "Ready: good" in dialog.empty_label.text()
     text = " ".join(label.text() for label in dialog.findChildren(type(dialog.empty_label)))
@@ -97,7 +97,7 @@ def test_download_fetches_the_pair_with_progress_and_lists_it_ready(qtbot, tmp_p
         assert dialog.job is not None and dialog.cancel_button.isVisible()
         assert not dialog.download_buttons["tiny"].isEnabled()
         dialog.job.progress.connect(seen.append)
-        qtbot.waitUntil(lambda: states(dialog).get("tiny") == "ready", timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: states(dialog).get("tiny") == IN_USE, timeout=TIMEOUT)
     assert (sam_dir / "tiny.encoder.onnx").read_bytes() == files["tiny.encoder.onnx"]
     assert (sam_dir / "tiny.decoder.onnx").read_bytes() == files["tiny.decoder.onnx"]
     assert sorted(p.name for p in sam_dir.iterdir()) == ["tiny.decoder.onnx",
@@ -130,7 +130,7 @@ def test_a_zipped_pair_downloads_verified_and_says_so(qtbot, tmp_path, sam_dir):
         assert any("SHA-256 checked" in label.text() for label in row)
         assert dialog.download_buttons["tiny"].toolTip().startswith(f"{server.url}/tiny.zip")
         qtbot.mouseClick(dialog.download_buttons["tiny"], Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: states(dialog).get("tiny") == "ready", timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: states(dialog).get("tiny") == IN_USE, timeout=TIMEOUT)
     assert "its SHA-256 matched the published one" in dialog.download_status.text()
     assert sorted(p.name for p in sam_dir.iterdir()) == ["tiny.decoder.onnx",
                                                          "tiny.encoder.onnx"]

@@ -216,3 +216,32 @@ def test_closing_the_project_right_after_choosing_the_tool_is_quiet(qtbot, windo
     job.wait(TIMEOUT)
     qtbot.wait(50)  # the job's ending signals arrive: nothing touches the closed page
     assert window.project is None and page.sam.closed
+
+
+def test_the_pair_chosen_in_the_models_dialog_is_the_one_the_tool_uses(qtbot, window,
+                                                                      tmp_path, sam_dir):
+    from studio.ui.sam_models_dialog import IN_USE, SamModelsDialog
+
+    build_pair(sam_dir, "sam1", name="first")
+    build_pair(sam_dir, "sam2", name="second")
+    folder = project_folder(tmp_path, images=1, size=SIZE)
+    page = annotate_in_window(qtbot, window, folder)
+    qtbot.waitUntil(lambda: page.sam.model is not None, timeout=TIMEOUT)
+    assert page.sam.model.name == "first"  # nothing chosen yet: the first ready pair
+    window.show_sam_models()
+    dialog = window.findChild(SamModelsDialog)
+    tree = dialog.models
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 2, timeout=TIMEOUT)
+    rows = {tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(2)}
+    assert rows["first"].text(1) == IN_USE and rows["second"].text(1) == "ready"
+    assert "uses first (select another and press Use" in dialog.empty_label.text()
+    rect = tree.visualItemRect(rows["second"])
+    QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert dialog.use_button.isEnabled()
+    QTest.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
+    assert rows["second"].text(1) == IN_USE and rows["first"].text(1) == "ready"
+    assert not dialog.use_button.isEnabled()
+    qtbot.waitUntil(lambda: page.sam.model is not None and page.sam.model.name == "second",
+                    timeout=TIMEOUT)
+    assert page.sam.model.layout == "sam2" and "second" in page.sam.status.text()
+    dialog.close()
