@@ -23,3 +23,11 @@ def _isolated_datasets(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("YOLO_STUDIO_DATASETS_DIR", str(tmp_path_factory.mktemp("datasets")))
     monkeypatch.setenv("YOLO_STUDIO_DATASETS_URL", "http://127.0.0.1:9/closed")
     monkeypatch.setenv("YOLO_STUDIO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(autouse=True)
+def _pytorch_runtime(monkeypatch):
+    """A .pt predicts and validates with PyTorch unless a test asks for the fast CPU path
+    (tests/engine/api/test_runtime_cache.py): compiling every checkpoint a test makes for
+    OpenVINO would cost seconds each. Tests of the default delete the variable."""
+    monkeypatch.setenv("YOLO_STUDIO_RUNTIME", "torch")

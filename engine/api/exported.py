@@ -73,15 +73,35 @@ class ExportedModel(YOLO):
         return self.exported
 
     def _forward(self, task: Task, device):
-        backend = self.exported
+        return backend_forward(task, self.exported)
 
-        def forward(images: torch.Tensor):
-            outputs = backend.forward(images.to(backend.device))
-            if isinstance(outputs, torch.Tensor):  # classify, detect and pose: one output
-                return outputs.to(images.device)
-            return tuple(o.to(images.device) for o in outputs)
+    @property
+    def runtime(self) -> str:
+        """What runs this export: ``OpenVINO``, ``ONNX Runtime``, ``TorchScript`` ..."""
+        from .runtime_cache import runtime_title
 
-        return task.val_forward(forward)
+        return runtime_title(self.exported)
+
+    def _predict_backend(self, settings, imgsz, progress, cancel):
+        self._check_runtime(settings.runtime)
+        return self.exported
+
+    def _val_forward(self, task: Task, settings, imgsz, progress, cancel):
+        self._check_runtime(settings.runtime)
+        return self._forward(task, None)
+
+    def _check_runtime(self, runtime: str) -> None:
+        """``runtime=`` other than auto names the runtime of a .pt: an export has its own."""
+        from .runtime_cache import RUNTIMES
+
+        own = RUNTIMES.get(runtime)
+        if runtime == "auto" or (own is not None and own.title == self.runtime):
+            return
+        raise ModelConfigError(
+            f"is an export that runs on {self.runtime}; runtime={runtime} chooses what runs a "
+            ".pt checkpoint. Leave runtime out, or predict with the .pt it was exported from",
+            path=self.checkpoint_path, key="runtime",
+        )
 
     # --- what only the model it came from can do ----------------------------------------------
 
@@ -119,6 +139,19 @@ class ExportedModel(YOLO):
     def forward(self, images: torch.Tensor) -> NoReturn:
         """The PyTorch model's forward; an export's is ``backend().forward(images)``."""
         self._cannot("run the PyTorch model's forward() (backend().forward runs the export)")
+
+
+def backend_forward(task: Task, backend):
+    """``backend``'s forward in the form the ``task``'s validation takes, on the images'
+    device."""
+
+    def forward(images: torch.Tensor):
+        outputs = backend.forward(images.to(backend.device))
+        if isinstance(outputs, torch.Tensor):  # classify, detect and pose: one output
+            return outputs.to(images.device)
+        return tuple(o.to(images.device) for o in outputs)
+
+    return task.val_forward(forward)
 
 
 _WARNED_FOREIGN: set[str] = set()

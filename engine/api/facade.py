@@ -99,6 +99,18 @@ class YOLO:
         """The validator's forward on ``device``, in the form the ``task``'s validation takes."""
         raise NotImplementedError
 
+    def _predict_backend(self, settings, imgsz: int, progress: Reporter,
+                         cancel: CancelToken) -> Backend:
+        """The backend ``predict`` runs with ``settings`` (its ``runtime`` and ``device``)."""
+        return self.backend(settings.device)
+
+    def _val_forward(self, task: Task, settings, imgsz: int, progress: Reporter,
+                     cancel: CancelToken):
+        """The validator's forward for ``settings`` (its ``runtime`` and ``device``)."""
+        from ..devices import select_device
+
+        return self._forward(task, select_device(settings.device))
+
     # --- settings ---------------------------------------------------------------------------
 
     def _settings(self, mode: str, overrides: dict[str, Any], inherit: tuple[str, ...] = ()):
@@ -138,13 +150,14 @@ class YOLO:
         task = self._task("validating")
         device = select_device(settings.device)
         imgsz = one_size(settings.imgsz)
+        reporter = self._progress if progress is None else progress
         validation, save_dir = task.validate(
-            self._forward(task, device),
+            self._val_forward(task, settings, imgsz, reporter, cancel or NEVER),
             self.names,
             settings,
             imgsz,
             device=device,
-            progress=self._progress if progress is None else progress,
+            progress=reporter,
             cancel=NEVER if cancel is None else cancel,
         )
         metrics = validation.details
@@ -180,13 +193,14 @@ class YOLO:
         if save_images or settings.save_txt:
             save_dir = run_dir(self.task, "predict", project=settings.project,
                                name=settings.name, exist_ok=settings.exist_ok)
-        backend, imgsz = self.backend(settings.device), one_size(settings.imgsz)
+        imgsz, reporter = one_size(settings.imgsz), self._progress if progress is None else progress
+        backend = self._predict_backend(settings, imgsz, reporter, cancel or NEVER)
         predictor = Predictor(
             backend, task.steps(backend, imgsz, DetectOptions.from_settings(settings)),
             imgsz=imgsz,
             batch=int(settings.batch) if "batch" in kwargs else 1,
             vid_stride=settings.vid_stride, save_dir=save_dir,
-            progress=self._progress if progress is None else progress,
+            progress=reporter,
             cancel=NEVER if cancel is None else cancel,
             on_result=result_sink(save_dir, print_results, images=save_images,
                                   labels=settings.save_txt, confidences=settings.save_conf),

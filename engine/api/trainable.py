@@ -30,8 +30,10 @@ from ..runs.train_result import TrainResult
 from ..tasks import Task, find_task, task_for
 from ..weights import resolve_weights
 from .facade import YOLO
+from .runtime_cache import runtime_title
 
 if TYPE_CHECKING:
+    from ..backends.base import Backend
     from ..export.result import ExportResult
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,11 @@ class TrainableModel(YOLO):
               isolated: bool) -> None:
         self.transfer_report: TransferReport | None = None
         self._backend = None  # the PyTorch backend predict uses, cached per device
+        self._isolated = isolated  # run the fast path's runtime in a child (runtime_cache.py)
+        self._fast: dict[tuple[str, int], Backend | None] = {}  # (runtime, imgsz) -> backend
+        self._saved_weights: tuple | None = None  # the weights as the checkpoint holds them
+        self.runtime = "PyTorch"
+        """What ran the last predict or val: ``PyTorch``, ``OpenVINO`` or ``ONNX Runtime``."""
         suffix = Path(source).suffix.lower()
         if suffix in _YAML_SUFFIXES:
             self.model: TaskModel = build_model(
@@ -82,6 +89,7 @@ class TrainableModel(YOLO):
             path = resolve_weights(source, progress=self._progress)
             self.model, weights = load_model(path)
             self.checkpoint_path, self.checkpoint_meta = path, weights.metadata
+            self._saved_weights = _weights_state(self.model)
         else:
             raise ModelConfigError(
                 "is not a model yaml or a .pt checkpoint; YOLO(path) opens an export, which "
@@ -112,6 +120,7 @@ class TrainableModel(YOLO):
         self.transfer_report = TransferReport(str(weights), len(matched), len(target), skipped)
         log.info("%s", self.transfer_report)
         self._backend = None  # it runs a copy of the model: the next predict copies these weights
+        self._saved_weights, self._fast = None, {}  # no longer the checkpoint's weights
         return self
 
     def info(
@@ -126,7 +135,10 @@ class TrainableModel(YOLO):
 
     def fuse(self) -> TrainableModel:
         """Fold batch norms into convolutions for faster inference."""
+        unchanged = self._runs_checkpoint()
         self.model.eval().fuse()
+        if unchanged:  # the same function: exports (which fuse) of the checkpoint still hold
+            self._saved_weights = _weights_state(self.model)
         return self
 
     def save(self, path: str | Path, *, half: bool = False) -> Path:
@@ -162,6 +174,80 @@ class TrainableModel(YOLO):
     def _forward(self, task: Task, device):
         return task.val_forward(self.model.to(device).eval())
 
+    def _predict_backend(self, settings, imgsz: int, progress: Reporter,
+                         cancel: CancelToken) -> Backend:
+        """The fast CPU path's backend when ``settings.runtime`` allows it and one passes its
+        check (engine/api/runtime_cache.py), else the PyTorch backend."""
+        from ..devices import select_device
+
+        device = select_device(settings.device)
+        backend = self._fast_backend(settings.runtime, device, imgsz, progress, cancel)
+        backend = backend or self.backend(device)
+        self.runtime = runtime_title(backend)
+        return backend
+
+    def _val_forward(self, task: Task, settings, imgsz: int, progress: Reporter,
+                     cancel: CancelToken):
+        """The fast CPU path's forward (chosen at the first batch, so that a val refused before
+        any image costs no export), else the PyTorch model's."""
+        from ..devices import select_device
+        from .exported import backend_forward
+
+        device = select_device(settings.device)
+        if settings.runtime == "torch" or device.type != "cpu" or not self._runs_checkpoint():
+            self.runtime = "PyTorch"
+            return self._forward(task, device)
+        chosen: list = []
+
+        def forward(images: torch.Tensor):
+            if not chosen:
+                backend = self._fast_backend(settings.runtime, device, imgsz, progress, cancel)
+                self.runtime = runtime_title(backend) if backend is not None else "PyTorch"
+                chosen.append(self._forward(task, device) if backend is None
+                              else backend_forward(task, backend))
+            return chosen[0](images)
+
+        return forward
+
+    def _fast_backend(self, runtime: str, device, imgsz: int, progress: Reporter,
+                      cancel: CancelToken) -> Backend | None:
+        """The cached fast backend for ``runtime`` at ``imgsz``, made on first use; None for
+        PyTorch (asked for, not on the CPU, or weights that are not the checkpoint's)."""
+        from ..tasks import find_task
+        from .runtime_cache import FastPath, choose_backend
+
+        if runtime == "torch" or device.type != "cpu":
+            return None
+        if not self._runs_checkpoint():
+            if runtime != "auto":
+                log.warning("runtime=%s runs a checkpoint as saved; this model's weights were "
+                            "built or changed in memory, so PyTorch runs them", runtime)
+            return None
+        task = find_task(self.task)
+        if task is None:
+            return None
+        key = (runtime, int(imgsz))
+        if key not in self._fast:
+            path = FastPath(self.model, Path(self.checkpoint_path), self.task, task.parity(),
+                            _imgsz_multiple(task, self.model), isolated=self._isolated,
+                            progress=progress, cancel=cancel)
+            self._fast[key] = choose_backend(path, runtime, imgsz)
+        return self._fast[key]
+
+    def _runs_checkpoint(self) -> bool:
+        """Whether the model's weights are still those of the checkpoint it was loaded from
+        (not loaded into, trained or changed in place since)."""
+        return (self.checkpoint_path is not None and self._saved_weights is not None
+                and self._saved_weights == _weights_state(self.model))
+
+    def _settings(self, mode: str, overrides: dict[str, Any], inherit: tuple[str, ...] = ()):
+        if mode in ("predict", "val") and "runtime" not in overrides:
+            from .runtime_cache import default_runtime
+
+            chosen = default_runtime()  # $YOLO_STUDIO_RUNTIME
+            overrides = overrides if chosen is None else {**overrides, "runtime": chosen}
+        return super()._settings(mode, overrides, inherit)
+
     # --- train and export -----------------------------------------------------------------
 
     def train(
@@ -186,9 +272,11 @@ class TrainableModel(YOLO):
             cancel=NEVER if cancel is None else cancel,
         )
         best = result.best or result.last
+        self._saved_weights, self._fast = None, {}
         if best is not None and best.exists():
             self.model, weights = load_model(best)
             self.checkpoint_path, self.checkpoint_meta = best, weights.metadata
+            self._saved_weights = _weights_state(self.model)
         self._backend = None  # predict runs a copy of the model it had: copy the trained one
         return result
 
@@ -255,6 +343,12 @@ def _imgsz_multiple(task: Task | None, model: TaskModel) -> int:
     if task is None:
         return default_imgsz_multiple(model)
     return 1 if task.any_imgsz else max(int(s) for s in model.strides)
+
+
+def _weights_state(model: TaskModel) -> tuple:
+    """Which tensors the model holds and how often each was changed in place: equal as long
+    as its weights are those it was loaded with (cheap: no tensor is read)."""
+    return tuple((id(t), t._version) for t in (*model.parameters(), *model.buffers()))
 
 
 def _float_metrics(meta: dict[str, Any]) -> dict[str, float]:

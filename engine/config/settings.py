@@ -101,6 +101,10 @@ class Settings(BaseModel):
     classes: list[int] | None = None
     retina_masks: bool = False
     embed: list[int] | None = None
+    # What runs a .pt on the CPU for predict and val: "auto" picks the fastest runtime installed
+    # that passes the export parity check (compiled once, cached: engine/api/runtime_cache.py);
+    # the others force one. Training, CUDA and MPS run PyTorch.
+    runtime: Literal["auto", "torch", "openvino", "onnxruntime"] = "auto"
 
     # --- visualisation
     show: bool = False

@@ -28,9 +28,9 @@ NOT_ADVANCED = frozenset({
     "task", "mode", "model", "data", "epochs", "imgsz", "batch", "device", "project", "name",
     "exist_ok", "resume", "save", "verbose", "profile", "split", "save_json", "half", "dnn",
     "source", "vid_stride", "stream_buffer", "visualize", "augment", "agnostic_nms", "classes",
-    "retina_masks", "embed", "show", "save_frames", "save_txt", "save_conf", "save_crop",
-    "show_labels", "show_conf", "show_boxes", "line_width", "format", "keras", "optimize",
-    "int8", "dynamic", "simplify", "opset", "workspace", "nms", "cfg", "tracker",
+    "retina_masks", "embed", "runtime", "show", "save_frames", "save_txt", "save_conf",
+    "save_crop", "show_labels", "show_conf", "show_boxes", "line_width", "format", "keras",
+    "optimize", "int8", "dynamic", "simplify", "opset", "workspace", "nms", "cfg", "tracker",
 })
 AUGMENTATION = frozenset({
     "hsv_h", "hsv_s", "hsv_v", "degrees", "translate", "scale", "shear", "perspective",
