@@ -2,6 +2,12 @@
 
 This is a shell around the engine: it parses, validates through ``Settings``, calls the API,
 and prints. Engine errors become one line on stderr and exit status 1.
+
+Importing this module loads only the standard library and the engine's error and process
+modules: ``yolo version`` and ``yolo help`` answer without numpy, pydantic, OpenCV or torch,
+and ``yolo train``'s relaunch with the allocator (engine/process/allocator.py) replaces a
+process that has loaded next to nothing. The settings, yaml and the API load when a command
+needs them.
 """
 
 from __future__ import annotations
@@ -12,29 +18,38 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-import yaml
-
-from .cancel import CancelToken
-from .config import Settings, validate_settings
-from .config.settings import Mode, Task
 from .errors import Cancelled, CheckpointError, EngineError, ExportCheckFailed, SettingsError
 from .process.allocator import relaunch_with_allocator, trains
 from .process.threads import configure_threads
-from .runs.run_dir import latest_checkpoint
-from .utils.safe_yaml import safe_load_bounded
 from .version import __version__
 
-TASKS = get_args(Task)
-MODES = get_args(Mode)
+if TYPE_CHECKING:
+    from .cancel import CancelToken
+    from .config import Settings
+
 # Modes the engine can run today; the rest are accepted by the parser and named as pending.
 AVAILABLE_MODES = ("info", "train", "val", "predict", "export", "benchmark")
 
-USAGE = f"""usage: yolo [TASK] MODE [key=value ...]
 
-  TASK   one of {", ".join(TASKS)} (optional; taken from the model when left out)
-  MODE   one of {", ".join(MODES)}
+def tasks_and_modes() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The task and mode words the command takes (from the settings' types)."""
+    from .config.settings import Mode, Task
+
+    return get_args(Task), get_args(Mode)
+
+
+def usage() -> str:
+    """The text ``yolo help`` prints."""
+    tasks, modes = tasks_and_modes()
+    return USAGE.format(tasks=", ".join(tasks), modes=", ".join(modes))
+
+
+USAGE = """usage: yolo [TASK] MODE [key=value ...]
+
+  TASK   one of {tasks} (optional; taken from the model when left out)
+  MODE   one of {modes}
 
 examples:
   yolo classify train data=mnist160 model=yolov8n-cls.yaml epochs=100 imgsz=64
@@ -58,15 +73,17 @@ examples:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``yolo`` console script; returns the exit status."""
     configure_threads()  # before anything imports torch; see engine/process/threads.py
-    _quiet_opencv()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("help", "-h", "--help"):
-        print(USAGE)
+        print(usage())
         return 0
     if args[0] in ("version", "--version"):
         print(__version__)
         return 0
+    _quiet_opencv()
     if args[0] == "settings":
+        from .config import Settings
+
         print(render_settings(Settings()))
         return 0
     try:
@@ -113,6 +130,9 @@ def parse_arguments(args: Sequence[str]) -> Settings:
     ``=`` are refused rather than resolved silently: either could be a typo that changes
     the run without a word.
     """
+    from .config import validate_settings
+
+    tasks, modes = tasks_and_modes()
     values: dict[str, Any] = {}
     given: dict[str, str] = {}
     for token in args:
@@ -121,17 +141,17 @@ def parse_arguments(args: Sequence[str]) -> Settings:
             if not key:
                 raise SettingsError(f"'{token}' has no key before '='")
             _put_once(values, given, key, raw)
-        elif token in TASKS:
+        elif token in tasks:
             _put_once(values, given, "task", token)
-        elif token in MODES:
+        elif token in modes:
             _put_once(values, given, "mode", token)
         else:
             raise SettingsError(
-                f"'{token}' is neither a task ({', '.join(TASKS)}), a mode "
-                f"({', '.join(MODES)}) nor key=value"
+                f"'{token}' is neither a task ({', '.join(tasks)}), a mode "
+                f"({', '.join(modes)}) nor key=value"
             )
     if "mode" not in values:
-        raise SettingsError(f"no mode given; add one of {', '.join(MODES)}")
+        raise SettingsError(f"no mode given; add one of {', '.join(modes)}")
     return validate_settings(values, source="command line")
 
 
@@ -193,6 +213,8 @@ def _model_source(settings: Settings) -> str:
     if settings.model:
         return settings.model
     if settings.mode == "train" and settings.resume is True:
+        from .runs.run_dir import latest_checkpoint
+
         root = Path(settings.project) if settings.project else Path("runs")
         latest = latest_checkpoint(root)
         if latest is None:
@@ -212,6 +234,8 @@ def _model_source(settings: Settings) -> str:
 def _interruptible() -> Iterator[CancelToken]:
     """Ctrl+C sets a cancel token (the run stops at its next safe point and keeps what it
     saved); a second Ctrl+C interrupts at once."""
+    from .cancel import CancelToken
+
     token = CancelToken()
     if threading.current_thread() is not threading.main_thread():
         yield token
@@ -303,6 +327,10 @@ def render_settings(settings: Settings) -> str:
 
 def _parse_value(raw: str) -> Any:
     """Values are yaml scalars or lists (``True``, ``640``, ``[5, 3]``, ``None``)."""
+    import yaml
+
+    from .utils.safe_yaml import safe_load_bounded
+
     if raw in ("None", "none", "null"):
         return None
     try:
