@@ -67,7 +67,8 @@ class ImagePredictions:
 
     ``boxes`` [n, 4] xyxy, ``scores`` [n], ``classes`` [n] class indices, ``masks`` [n, H, W]
     binary at the original image size (or None for boxes only), ``keypoints`` [n, K, 3] as
-    (x, y, confidence) in pixels (or None).
+    (x, y, confidence) in pixels (or None). ``segmentations`` [n] are masks already encoded
+    as COCO RLE (``{"size", "counts"}``), used when ``masks`` is None.
     """
 
     image_id: int | str
@@ -76,6 +77,7 @@ class ImagePredictions:
     classes: np.ndarray
     masks: np.ndarray | None = None
     keypoints: np.ndarray | None = None
+    segmentations: Sequence[Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ def coco_results(
         scores = np.asarray(image.scores, np.float64).reshape(-1)
         classes = np.asarray(image.classes).reshape(-1).astype(np.int64)
         masks = None if image.masks is None else np.asarray(image.masks)
+        if masks is None and image.segmentations is not None:
+            masks = image.segmentations  # already RLE: only its length is checked below
         points = None if image.keypoints is None else np.asarray(image.keypoints, np.float64)
         if not len(boxes) == len(scores) == len(classes) or any(
             extra is not None and len(extra) != len(boxes) for extra in (masks, points)
@@ -149,8 +153,10 @@ def coco_results(
                 "bbox": _rounded(xyxy_to_xywh(boxes[index]), decimals),
                 "score": _rounded([float(scores[index])], decimals)[0],
             }
-            if masks is not None:
+            if image.masks is not None:
                 record["segmentation"] = rle.encode(masks[index])
+            elif masks is not None:
+                record["segmentation"] = dict(masks[index])
             if points is not None:
                 record["keypoints"] = _rounded(points[index].reshape(-1).tolist(), decimals)
             records.append(record)

@@ -9,6 +9,8 @@ All of it is batched over instances; only chunks bound the memory of large origi
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Literal
 
 import cv2
@@ -126,6 +128,148 @@ def process_mask_native(
     probabilities = mask_probabilities(prototypes, coefficients)
     masks = _resample(probabilities, input_shape, original_shape, ratio_pad, threshold=True)
     return crop_masks(masks, boxes)
+
+
+@dataclass(frozen=True)
+class MaskWindow:
+    """A binary mask of an ``H x W`` image kept only where it can be set: ``mask [h, w]`` with
+    its top-left pixel at (``top``, ``left``); every pixel outside the window is 0."""
+
+    top: int
+    left: int
+    mask: np.ndarray
+
+    @property
+    def area(self) -> int:
+        """How many pixels are set."""
+        return int(np.count_nonzero(self.mask))
+
+    def paste(self, shape: Shape) -> np.ndarray:
+        """The whole ``[H, W]`` bool mask."""
+        full = np.zeros(tuple(int(v) for v in shape), bool)
+        height, width = self.mask.shape
+        full[self.top : self.top + height, self.left : self.left + width] = self.mask
+        return full
+
+
+def native_mask_windows(
+    prototypes: torch.Tensor,
+    coefficients: torch.Tensor,
+    boxes: torch.Tensor,
+    input_shape: Shape,
+    original_shape: Shape,
+    ratio_pad: LetterboxInfo | RatioPad | None = None,
+) -> list[MaskWindow]:
+    """The masks of :func:`process_mask_native` (original size, cropped to ``boxes``), each
+    computed only inside its box.
+
+    ``boxes [n, 4]`` are xyxy in original pixels. Both bilinear resizes (prototypes -> input,
+    then the unpadded input -> original) are linear, so they fold into one per axis, where
+    each output pixel reads a band of 2-4 prototype cells; a mask's window is those bands
+    applied to the cells its box touches, columns then rows. Validation scores hundreds of
+    low-confidence masks per image at the original size this way without building any whole.
+    """
+    count = len(coefficients)
+    if count == 0:
+        return []
+    height0, width0 = (int(v) for v in original_shape)
+    info = letterbox_info(input_shape, original_shape, ratio_pad)
+    rows, cols = _resize_matrices(
+        tuple(prototypes.shape[1:]),
+        (int(input_shape[0]), int(input_shape[1])),
+        (height0, width0),
+        float(info.gain),
+        (float(info.pad[0]), float(info.pad[1])),
+    )
+    # pixel (r, c) is kept when x1 <= c < x2 and y1 <= r < y2, as crop_masks keeps it
+    limits = boxes[:, :4].detach().float().cpu().ceil().numpy()
+    x1, x2 = (np.clip(limits[:, k], 0, width0).astype(int) for k in (0, 2))
+    y1, y2 = (np.clip(limits[:, k], 0, height0).astype(int) for k in (1, 3))
+    # numpy, not torch: a window's products are tiny, and torch's thread pool costs
+    # milliseconds per call on them where numpy takes microseconds
+    weights = coefficients.detach().float().cpu().numpy()
+    cells = prototypes.detach().float().cpu().numpy()
+    windows = []
+    for index in range(count):
+        if y2[index] <= y1[index] or x2[index] <= x1[index]:
+            windows.append(MaskWindow(int(y1[index]), int(x1[index]), np.zeros((0, 0), bool)))
+            continue
+        row_cells, row_weights, (p0, p1) = rows.part(y1[index], y2[index])
+        col_cells, col_weights, (q0, q1) = cols.part(x1[index], x2[index])
+        logits = np.tensordot(weights[index], cells[:, p0:p1, q0:q1], axes=1)
+        probabilities = 1.0 / (1.0 + np.exp(-logits))
+        # each output pixel reads a few cells per axis: columns first, then rows
+        across = np.einsum("pwk,wk->pw", probabilities[:, col_cells], col_weights)
+        values = np.einsum("hkw,hk->hw", across[row_cells], row_weights)
+        windows.append(MaskWindow(int(y1[index]), int(x1[index]), values > 0.5))
+    return windows
+
+
+@dataclass(frozen=True)
+class _AxisResize:
+    """One axis of the two bilinear resizes: output pixel ``i`` is the sum over ``k`` of
+    input cell ``cells[i, k]`` times ``weights[i, k]`` (a band of a few cells)."""
+
+    cells: np.ndarray  # [out, K] int, never decreasing down a column
+    weights: np.ndarray  # [out, K] float32, 0 past the cells a pixel reads
+
+    def part(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        """Output pixels ``start:stop``: each one's cells (``[n, K]``, counted from ``low``)
+        and weights, and the cells ``low:high`` they read together."""
+        cells = self.cells[start:stop]
+        low, high = int(cells[0, 0]), int(cells[-1, -1]) + 1
+        return cells - low, self.weights[start:stop], (low, high)
+
+
+@functools.lru_cache(maxsize=64)
+def _resize_matrices(
+    proto_shape: tuple[int, int],
+    input_shape: tuple[int, int],
+    original_shape: tuple[int, int],
+    gain: float,
+    pad: tuple[float, float],
+) -> tuple[_AxisResize, _AxisResize]:
+    """Rows and columns of ``_resample``: prototypes -> input (skipped at the same size), the
+    letterbox content (``gain``, ``pad`` as left, top) cut out, -> original; each axis one
+    matrix. Kept for the few geometries of a data set."""
+    height, width = input_shape
+    top, left = int(pad[1]), int(pad[0])
+    bottom = min(height, top + round(original_shape[0] * gain))
+    right = min(width, left + round(original_shape[1] * gain))
+    axes = []
+    for proto, size, start, stop, out in (
+        (proto_shape[0], height, top, bottom, int(original_shape[0])),
+        (proto_shape[1], width, left, right, int(original_shape[1])),
+    ):
+        to_input = _bilinear_matrix(proto, size) if proto != size else np.eye(size)
+        matrix = _bilinear_matrix(stop - start, out) @ to_input[start:stop]
+        used = matrix != 0
+        first = np.argmax(used, axis=1)
+        last = used.shape[1] - 1 - np.argmax(used[:, ::-1], axis=1)
+        band = np.arange(int((last - first).max()) + 1)
+        # past the last column a band reads a padded zero cell: clip, with weight 0
+        cells = np.minimum(first[:, None] + band, matrix.shape[1] - 1)
+        weights = np.where(
+            first[:, None] + band <= last[:, None],
+            np.take_along_axis(matrix, cells, axis=1),
+            0.0,
+        )
+        axes.append(_AxisResize(cells, weights.astype(np.float32)))
+    return axes[0], axes[1]
+
+
+def _bilinear_matrix(size_in: int, size_out: int) -> np.ndarray:
+    """``[size_out, size_in]`` weights of a bilinear resize with ``align_corners=False`` (as
+    ``F.interpolate`` samples): output pixel ``i`` reads ``(i + 0.5) * in / out - 0.5``,
+    clamped at 0, between its two nearest input pixels."""
+    source = np.maximum((np.arange(size_out) + 0.5) * (size_in / size_out) - 0.5, 0.0)
+    low = np.minimum(np.floor(source).astype(int), size_in - 1)
+    high = np.minimum(low + 1, size_in - 1)
+    weight = source - low
+    matrix = np.zeros((size_out, size_in))
+    np.add.at(matrix, (np.arange(size_out), low), 1.0 - weight)
+    np.add.at(matrix, (np.arange(size_out), high), weight)
+    return matrix
 
 
 def scale_masks(

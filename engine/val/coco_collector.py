@@ -54,13 +54,14 @@ class CocoJsonCollector:
                 boxes.cpu().numpy(),
                 det[:, 4].cpu().numpy(),
                 det[:, 5].cpu().numpy().astype(int),
-                **{k: v.cpu().numpy() for k, v in outputs.items()},
+                **{k: v.cpu().numpy() if hasattr(v, "cpu") else v for k, v in outputs.items()},
             )
         )
         self._add_ground_truth(image_id, path, original_shape)
 
     def _outputs(self, det, boxes, info, original_shape, input_shape, **inputs) -> dict:
-        """The task's outputs in original pixels: ``masks`` or ``keypoints`` tensors."""
+        """The task's outputs in original pixels: ``masks`` or ``keypoints`` tensors, or
+        ``segmentations`` (COCO RLE records)."""
         raise NotImplementedError
 
     def _add_ground_truth(self, image_id: int, path: str, shape: tuple[int, int]) -> None:

@@ -1,18 +1,29 @@
 """Segmentation's part of validation (see :func:`~engine.val.detect_validator.validate_detections`):
-mask decoding, box and mask AP. Masks are compared at the prototype resolution (1/4 of the
-input), boxes in input pixels."""
+mask decoding, box and mask AP.
+
+With the split's labels (``yolo segment val``), each image is scored as pycocotools scores the
+``save_json`` files: boxes and masks in original-image pixels, predicted masks as
+:func:`~engine.predict.masks.native_mask_windows` makes them (the masks the JSON holds), the
+label polygons filled as pycocotools fills them (:mod:`engine.val.coco_masks`). Without them
+(validation during training, which sees only the batches) masks are compared at the prototype
+resolution (1/4 of the input) against the batch's mask targets, boxes in input pixels: cheaper,
+and close, but not COCO's figure.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..predict.masks import process_mask
-from ..utils.boxes import xywh_to_xyxy
-from .detection_metrics import SegmentMetrics
+from ..data.detect_labels import LabelledImage
+from ..predict.masks import MaskWindow, native_mask_windows, process_mask
+from ..utils.boxes import LetterboxInfo, scale_boxes, xywh_to_xyxy
+from .coco_masks import polygon_window, window_iou
+from .detection_metrics import SegmentMetrics, box_iou
 from .segment_json import SegmentJsonCollector
 
 # images [N, 3, H, W] -> the model's eval output: (detections, prototypes) for an export, or
@@ -21,13 +32,22 @@ SegmentForward = Callable[[torch.Tensor], Any]
 
 
 class SegmentScorer:
-    """Segmentation's part of :func:`validate_detections`: prototypes and masks."""
+    """Segmentation's part of :func:`validate_detections`: prototypes and masks.
+
+    With ``samples`` (the split's labelled images, in any order) images are scored against
+    their labels in original pixels, as COCO scores them; without, against the batch."""
 
     def __init__(
-        self, names: dict[int, str], overlap: bool = True, collector=None, ap_method="coco"
+        self,
+        names: dict[int, str],
+        overlap: bool = True,
+        collector=None,
+        ap_method="coco",
+        samples: Sequence[LabelledImage] | None = None,
     ) -> None:
         self.metrics = SegmentMetrics(names, method=ap_method)
         self.overlap, self.collector = overlap, collector
+        self.samples = None if samples is None else {str(s.image): s for s in samples}
 
     def unpack(self, output) -> tuple[torch.Tensor, Any, Any]:
         """(detections, prototypes, what the loss takes or None) from either output form."""
@@ -37,7 +57,13 @@ class SegmentScorer:
         return detections, rest, None
 
     def score(self, i: int, det: torch.Tensor, prototypes, batch: dict, input_shape) -> None:
-        _score_image(self.metrics, i, det, prototypes[i].float(), batch, input_shape, self.overlap)
+        if self.samples is None:
+            _score_image(
+                self.metrics, i, det, prototypes[i].float(), batch, input_shape, self.overlap
+            )
+            windows = None
+        else:
+            windows = self._score_as_coco(i, det, prototypes[i], batch, tuple(input_shape))
         if self.collector is not None:
             self.collector.add(
                 batch["paths"][i],
@@ -46,7 +72,35 @@ class SegmentScorer:
                 det,
                 tuple(input_shape),
                 prototypes=prototypes[i].float(),
+                windows=windows,
             )
+
+    def _score_as_coco(
+        self, i: int, det: torch.Tensor, prototypes: torch.Tensor, batch: dict, input_shape
+    ) -> list[MaskWindow] | None:
+        """Score image ``i`` in original pixels against its labels; returns the predicted masks
+        when they were all made (for the JSON collector), else None."""
+        path = batch["paths"][i]
+        height, width = (int(v) for v in batch["ori_shapes"][i])
+        info = LetterboxInfo.from_ratio_pad(batch["ratio_pad"][i])
+        truth = self.samples[path].instances.to_pixels(width, height)
+        true_masks = _label_masks(truth, height, width)
+        boxes = scale_boxes(det[:, :4].float(), input_shape, (height, width), ratio_pad=info)
+        classes = det[:, 5].long().cpu().numpy()
+        same_class = truth.cls[:, None] == classes[None, :]
+        box_ious = box_iou(truth.boxes, boxes.cpu())
+        # only a mask that can be matched (same class, touching a label's box) is needed for
+        # the metric; the JSON wants every mask
+        wanted = (same_class & (box_ious > 0)).any(0) | (self.collector is not None)
+        windows = _masks_where(wanted, prototypes, det, boxes, input_shape, (height, width), info)
+        self.metrics.add_image(
+            det[:, 4].cpu(),
+            classes,
+            truth.cls,
+            {"box": box_ious, "seg": window_iou(true_masks, windows, same_class)},
+            image=path,
+        )
+        return windows if wanted.all() else None
 
 
 def _score_image(
@@ -78,6 +132,25 @@ def _score_image(
     )
 
 
+def _label_masks(truth, height: int, width: int) -> list[MaskWindow]:
+    """Each labelled object's polygon filled as pycocotools fills it (empty without one)."""
+    if not truth.segments:
+        return [MaskWindow(0, 0, np.zeros((0, 0), bool)) for _ in range(len(truth))]
+    return [polygon_window([segment], height, width) for segment in truth.segments]
+
+
+def _masks_where(wanted, prototypes, det, boxes, input_shape, original_shape, info):
+    """The original-size masks of the rows ``wanted`` marks; an empty window for the rest."""
+    rows = torch.from_numpy(wanted).to(det.device)
+    made = iter(
+        native_mask_windows(
+            prototypes, det[rows, 6:], boxes[rows], input_shape, original_shape, info
+        )
+    )
+    empty = MaskWindow(0, 0, np.zeros((0, 0), bool))
+    return [next(made) if keep else empty for keep in wanted]
+
+
 def _ground_truth(batch: dict, i: int, input_shape, overlap: bool):
     """Image ``i``'s boxes (xyxy input pixels), classes and masks [m, h, w] from the batch."""
     owner = batch["batch_idx"].view(-1) == i
@@ -98,4 +171,7 @@ def segment_scorer(names: dict[int, str], settings, _dataset, samples) -> tuple[
     """Segmentation's scorer for ``run_detect_val``, with a COCO JSON collector when
     ``settings.save_json``."""
     collector = SegmentJsonCollector(samples, names) if settings.save_json else None
-    return SegmentScorer(names, settings.overlap_mask, collector, settings.ap_method), collector
+    scorer = SegmentScorer(
+        names, settings.overlap_mask, collector, settings.ap_method, samples=samples
+    )
+    return scorer, collector
