@@ -85,6 +85,7 @@ def instance_from_normalised(
     box_xywh: Sequence[float] | None = None,
     polygon: np.ndarray | None = None,
     keypoints: np.ndarray | None = None,
+    number: int | None = None,
 ) -> LabelInstance:
     """A :class:`LabelInstance` in pixels from a YOLO row's normalised values; ``size`` is the
     image's (width, height)."""
@@ -98,7 +99,7 @@ def instance_from_normalised(
     if keypoints is not None:
         keypoints = np.array(keypoints, np.float64)
         keypoints[:, :2] *= scale
-    return LabelInstance(image, instance, class_index, box, polygon, keypoints)
+    return LabelInstance(image, instance, class_index, box, polygon, keypoints, number)
 
 
 def check_labels(
@@ -108,12 +109,14 @@ def check_labels(
     predictions: Mapping[str | int, Sequence[Prediction]] | None = None,
     settings: CheckSettings = CheckSettings(),
     joint_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | Mapping[int, str] | None = None,
 ) -> list[Finding]:
     """Every finding over ``instances``, surest first.
 
     ``flip_idx`` (a pose dataset's) enables the swap check; ``predictions`` maps each image the
     model ran on to its predictions (an image missing from it is not compared; one with an empty
-    list is: the model found nothing there); ``joint_names`` name the joints in swap messages."""
+    list is: the model found nothing there); ``joint_names`` name the joints in swap messages and
+    ``class_names`` the classes in every message ("class 2" without them)."""
     instances = list(instances)
     skip = settings.skip
     findings: list[Finding] = []
@@ -122,7 +125,7 @@ def check_labels(
             instances, flip_idx, margin=settings.swap_margin, joint_names=joint_names
         )
     if DUPLICATE not in skip:
-        findings += find_duplicates(instances, iou=settings.duplicate_iou)
+        findings += find_duplicates(instances, iou=settings.duplicate_iou, names=class_names)
     findings += [
         f for f in find_bad_polygons(instances, settings.min_polygon_area) if f.kind not in skip
     ]
@@ -133,7 +136,7 @@ def check_labels(
     if predictions is not None:
         findings += [
             f
-            for f in find_model_disagreements(instances, predictions, settings)
+            for f in find_model_disagreements(instances, predictions, settings, class_names)
             if f.kind not in skip
         ]
     return sorted(findings, key=lambda f: -f.score)
@@ -155,7 +158,19 @@ def _iou(a: LabelInstance | Prediction, b: LabelInstance | Prediction) -> float:
     return box_iou(a.box, b.box)
 
 
-def find_duplicates(instances: Iterable[LabelInstance], iou: float = 0.9) -> list[Finding]:
+def class_name(index: int, names: Sequence[str] | Mapping[int, str] | None) -> str:
+    """A class as messages name it: its name when known, else "class <index>"."""
+    try:
+        return str(names[index]) if names is not None else f"class {index}"
+    except (IndexError, KeyError):
+        return f"class {index}"
+
+
+def find_duplicates(
+    instances: Iterable[LabelInstance],
+    iou: float = 0.9,
+    names: Sequence[str] | Mapping[int, str] | None = None,
+) -> list[Finding]:
     """Pairs of one class in one image that overlap with IoU above ``iou``."""
     findings = []
     for image, items in _by_image(instances).items():
@@ -166,8 +181,9 @@ def find_duplicates(instances: Iterable[LabelInstance], iou: float = 0.9) -> lis
                 overlap = _iou(first, second)
                 if overlap > iou:
                     message = (
-                        f"instances {first.instance} and {second.instance} (class "
-                        f"{first.class_index}) overlap with IoU {overlap:.2f}: a duplicate?"
+                        f"instances {first.shown} and {second.shown} "
+                        f"({class_name(first.class_index, names)}) overlap with IoU "
+                        f"{overlap:.2f}: a duplicate?"
                     )
                     pair = (first.instance, second.instance)
                     findings.append(Finding(DUPLICATE, image, pair, message, overlap))
@@ -191,12 +207,15 @@ def find_bad_polygons(instances: Iterable[LabelInstance], min_area: float = 16.0
             continue
         # Crossing first: a bow-tie's net (shoelace) area is near zero, yet it is not tiny.
         if self_intersects(item.polygon):
-            message = "the polygon's outline crosses itself"
+            message = f"instance {item.shown}: the polygon's outline crosses itself"
             findings.append(Finding(SELF_INTERSECTING, item.image, (item.instance,), message, 0.8))
             continue
         area = polygon_area(item.polygon)
         if area < min_area:
-            message = f"polygon of {area:.1f} px² (under {min_area:g}): too small to be an object?"
+            message = (
+                f"instance {item.shown}: polygon of {area:.1f} px² (under {min_area:g}): too "
+                "small to be an object?"
+            )
             findings.append(Finding(TINY, item.image, (item.instance,), message, 0.9))
     return findings
 
@@ -217,7 +236,10 @@ def find_keypoints_outside(
         outside = np.flatnonzero(np.any((points < low) | (points > high), axis=1))
         if len(outside):
             joints = ", ".join(str(int(j)) for j in outside)
-            message = f"keypoint(s) {joints} lie outside the box: is the box or a joint misplaced?"
+            message = (
+                f"instance {item.shown}: keypoint(s) {joints} lie outside the box: is the box "
+                "or a joint misplaced?"
+            )
             findings.append(Finding(OUTSIDE, item.image, (item.instance,), message, 0.85))
     return findings
 
@@ -235,6 +257,7 @@ def find_model_disagreements(
     instances: Iterable[LabelInstance],
     predictions: Mapping[str | int, Sequence[Prediction]],
     settings: CheckSettings = CheckSettings(),
+    names: Sequence[str] | Mapping[int, str] | None = None,
 ) -> list[Finding]:
     """Compare each image's labels with the model's predictions on it (any class matches any
     class from ``settings.match_iou``): a confident prediction no label matches; a label whose
@@ -249,7 +272,7 @@ def find_model_disagreements(
         overlaps = overlaps.reshape(len(predicted), len(items))
         unlabelled = _unlabelled_rows(predicted, overlaps, settings)
         for column, item in enumerate(items):
-            finding = _judge_label(image, item, predicted, overlaps[:, column], settings)
+            finding = _judge_label(image, item, predicted, overlaps[:, column], settings, names)
             row = (
                 _nearby(item, predicted, unlabelled)
                 if finding and finding.kind == DOUBTED
@@ -257,9 +280,9 @@ def find_model_disagreements(
             )
             if row is not None:  # one error, not two: the label sits off the model's object
                 unlabelled.remove(row)
-                finding = _shifted(image, item, predicted[row])
+                finding = _shifted(image, item, predicted[row], names)
             findings += [finding] if finding else []
-        findings += [_unlabelled(image, predicted[row]) for row in unlabelled]
+        findings += [_unlabelled(image, predicted[row], names) for row in unlabelled]
     return findings
 
 
@@ -293,23 +316,26 @@ def _where(prediction: Prediction) -> str:
     return f"({x1}, {y1})–({x2}, {y2})"
 
 
-def _unlabelled(image, prediction: Prediction) -> Finding:
+def _unlabelled(image, prediction: Prediction, names) -> Finding:
     message = (
-        f"the model sees class {prediction.class_index} at {_where(prediction)} "
+        f"the model sees {class_name(prediction.class_index, names)} at {_where(prediction)} "
         f"with {prediction.score:.2f} confidence, and no label is there"
     )
     return Finding(UNLABELLED, image, (), message, float(prediction.score))
 
 
-def _shifted(image, item: LabelInstance, prediction: Prediction) -> Finding:
+def _shifted(image, item: LabelInstance, prediction: Prediction, names) -> Finding:
     message = (
-        f"the model sees this class-{item.class_index} object at {_where(prediction)} "
-        f"({prediction.score:.2f} confidence), off this label: is the label shifted?"
+        f"the model sees this {class_name(item.class_index, names)} (instance {item.shown}) at "
+        f"{_where(prediction)} ({prediction.score:.2f} confidence), off this label: is the "
+        "label shifted?"
     )
     return Finding(SHIFTED, image, (item.instance,), message, float(prediction.score))
 
 
-def _judge_label(image, item, predicted, overlaps: np.ndarray, settings) -> Finding | None:
+def _judge_label(
+    image, item, predicted, overlaps: np.ndarray, settings, names=None
+) -> Finding | None:
     matched = [p for p, iou in zip(predicted, overlaps, strict=True) if iou >= settings.match_iou]
     same = max((p.score for p in matched if p.class_index == item.class_index), default=0.0)
     other = max(
@@ -319,14 +345,15 @@ def _judge_label(image, item, predicted, overlaps: np.ndarray, settings) -> Find
     )
     if other is not None and other.score >= settings.confident and same < settings.doubt:
         message = (
-            f"labelled class {item.class_index}; the model says class {other.class_index} "
-            f"with {other.score:.2f} confidence"
+            f"instance {item.shown} is labelled {class_name(item.class_index, names)}; the "
+            f"model says {class_name(other.class_index, names)} with {other.score:.2f} "
+            "confidence"
         )
         return Finding(OTHER_CLASS, image, (item.instance,), message, float(other.score))
     if same < settings.doubt:
         message = (
-            f"the model gives this class-{item.class_index} label at most {same:.2f} "
-            "confidence: is it misplaced, or not an object?"
+            f"the model gives instance {item.shown} ({class_name(item.class_index, names)}) at "
+            f"most {same:.2f} confidence: is it misplaced, or not an object?"
         )
         return Finding(DOUBTED, image, (item.instance,), message, 1.0 - same)
     return None

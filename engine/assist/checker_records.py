@@ -31,9 +31,10 @@ class LabelInstance:
     """One labelled object, in pixels.
 
     ``image`` and ``instance`` identify it (a path and a row number, or database ids);
-    ``box`` is ``x1 y1 x2 y2``; ``polygon`` is ``(N, 2)`` x y; ``keypoints`` is ``(K, 2)`` or
-    ``(K, 3)`` x y visibility (visibility 0 is "not labelled"). A polygon without a box gets the
-    polygon's bounding box.
+    ``number`` is how a person counts it in its image (an editor's 1-based list), used in
+    messages instead of ``instance`` when given; ``box`` is ``x1 y1 x2 y2``; ``polygon`` is
+    ``(N, 2)`` x y; ``keypoints`` is ``(K, 2)`` or ``(K, 3)`` x y visibility (visibility 0 is
+    "not labelled"). A polygon without a box gets the polygon's bounding box.
     """
 
     image: str | int
@@ -42,6 +43,12 @@ class LabelInstance:
     box: np.ndarray | None = None
     polygon: np.ndarray | None = None
     keypoints: np.ndarray | None = None
+    number: int | None = None
+
+    @property
+    def shown(self) -> str:
+        """How messages name it: ``#number``, else its ``instance``."""
+        return f"#{self.number}" if self.number is not None else str(self.instance)
 
     def __post_init__(self) -> None:
         if self.box is None and self.polygon is not None and len(self.polygon):

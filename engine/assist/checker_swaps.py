@@ -165,4 +165,5 @@ def _finding(item, swapped_pairs, strength: float, whole: bool, joint_names) -> 
         message = f"every left/right pair looks swapped ({described}): a mirrored skeleton?"
     else:
         message = f"left/right joints look swapped: {described}"
+    message = f"instance {item.shown}: {message}"
     return Finding(SWAP, item.image, (item.instance,), message, min(1.0, 0.5 + strength / 2))

@@ -65,29 +65,34 @@ class LabelCheck:
 
 
 def load_instances(database: Database, keypoint_dims: int = 3) -> list[LabelInstance]:
-    """Every live, accepted annotation of a live image, in pixels (ids as the records' ids)."""
+    """Every live, accepted annotation of a live image, in pixels (ids as the records' ids,
+    numbered as the Annotate page's instance list numbers them)."""
     query = (
         select(Annotation, Image.width, Image.height)
         .join(Image, Annotation.image_id == Image.id)
         .where(
             Annotation.deleted_at.is_(None),
             Image.deleted_at.is_(None),
-            Annotation.draft.is_(False),
             Annotation.kind != CLASS,
         )
         .order_by(Annotation.image_id, Annotation.position, Annotation.id)
     )
+    records, image, number = [], None, 0
     with database.session() as session:
-        return [_record(row, (width, height), keypoint_dims) for row, width, height
-                in session.execute(query)]
+        for row, width, height in session.execute(query):
+            number = number + 1 if row.image_id == image else 1
+            image = row.image_id
+            if not row.draft:  # a draft waits for review: listed, numbered, not yet checked
+                records.append(_record(row, (width, height), keypoint_dims, number))
+    return records
 
 
-def _record(row: Annotation, size: tuple[int, int], dims: int) -> LabelInstance:
+def _record(row: Annotation, size: tuple[int, int], dims: int, number: int) -> LabelInstance:
     polygon = np.asarray(row.polygon, np.float64).reshape(-1, 2) if row.polygon else None
     keypoints = np.asarray(row.keypoints, np.float64).reshape(-1, dims) if row.keypoints else None
     return instance_from_normalised(row.image_id, row.id, row.class_index, size,
                                     box_xywh=row.box or None, polygon=polygon,
-                                    keypoints=keypoints)
+                                    keypoints=keypoints, number=number)
 
 
 def dismissal_key(finding: Finding) -> str:
@@ -175,7 +180,8 @@ def check_project(project: Project, model_path: str | Path | None = None
         flip_idx = schema.flip_idx if schema and schema.flip_idx else None
         names = schema.names if schema else None
         findings = check_labels(instances, flip_idx=flip_idx, predictions=predictions,
-                                joint_names=names)
+                                joint_names=names,
+                                class_names={c.index: c.name for c in project.classes()})
         progress(2, 3, "Leaving out dismissed findings")
         hidden = dismissed_keys(project)
         findings = [f for f in findings if dismissal_key(f) not in hidden]

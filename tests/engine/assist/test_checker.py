@@ -98,7 +98,7 @@ def test_where_people_face_both_ways_only_a_pair_against_its_body_is_reported():
     items.append(figure(rng, "bad", mirrored=True, swap=[(3, 4)]))
     findings = find_swaps(items, FLIP, joint_names=NAMES)
     assert [(f.image, f.message) for f in findings] == [
-        ("bad", "left/right joints look swapped: left_elbow↔right_elbow")
+        ("bad", "instance 0: left/right joints look swapped: left_elbow↔right_elbow")
     ]
 
 

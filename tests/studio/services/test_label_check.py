@@ -81,8 +81,16 @@ def test_duplicates_in_a_segment_project_and_drafts_left_out(make_project, tmp_p
         session.add_all([copy, draft])
         session.flush()
         expected = (first.image_id, (first.id, copy.id))
+        labels = session.scalars(select(Annotation).where(
+            Annotation.image_id == first.image_id).order_by(Annotation.position,
+                                                            Annotation.id)).all()
+        numbers = [labels.index(first) + 1, labels.index(copy) + 1]  # the Annotate list's
+        name = next(c.name for c in project.classes() if c.index == first.class_index)
     result = run(project)
     assert [(f.kind, f.image, f.instances) for f in result.findings] == [("duplicate", *expected)]
+    # named as the user sees them: the instance list's numbers and the class's name
+    assert result.findings[0].message.startswith(
+        f"instances #{numbers[0]} and #{numbers[1]} ({name}) overlap with IoU 1.00")
 
 
 def test_against_a_model_a_label_it_does_not_see_is_doubted(make_project, tmp_path):
