@@ -1,12 +1,15 @@
 """Export a model to the formats of the engine's table, one after another, and record each.
 
-Qt-free; the Export page runs ``export_models`` in one Job. Each format is written by its own
-child process (studio/services/export_process.py), so a converter or runtime that crashes
-(OpenVINO aborting, a broken install segfaulting) ends that child, not the app. Each format's
-outcome is a value (``ExportOutcome``): passed, failed its parity check (files kept, figures
-shown), not checked (no runtime here), unavailable (what to install), or an error (the engine's
-message, or how the child crashed and what was kept). One format failing never stops the
-others; cancelling stops the format being written.
+Qt-free; the Export page runs ``export_models`` in one Job. An int8 export is also scored on
+the project's val split beside the PyTorch model (the task's key metric, as ``yolo benchmark``
+reports it), so its row shows what the speed costs in accuracy; other exports say "not
+measured" (fp32 and fp16 ones match PyTorch within their parity tolerance). Each format is
+written by its own child process (studio/services/export_process.py), so a converter or runtime
+that crashes (OpenVINO aborting, a broken install segfaulting) ends that child, not the app.
+Each format's outcome is a value (``ExportOutcome``): passed, failed its parity check (files
+kept, figures shown), not checked (no runtime here), unavailable (what to install), or an error
+(the engine's message, or how the child crashed and what was kept). One format failing never
+stops the others; cancelling stops the format being written.
 """
 
 from __future__ import annotations
@@ -129,10 +132,26 @@ class ExportOutcome:
     message: str = ""
     usage: tuple[str, ...] = ()
     record_id: int | None = None
+    metric_label: str = ""
+    metric: float | None = None
+    """The export's key metric on the project's val split (int8 exports), else None."""
+    metric_fp32: float | None = None
+    """The PyTorch (fp32) model's, on the same images."""
+    accuracy_note: str = ""
+    """Why the accuracy was not measured, or how (shown as the cell's tooltip)."""
 
     @property
     def status_text(self) -> str:
         return STATUS_TEXT.get(self.status, self.status)
+
+    @property
+    def accuracy_text(self) -> str:
+        """``mask mAP50-95 0.712 (fp32 0.718, -0.006)``, or ``not measured``."""
+        if self.metric is None or self.metric_fp32 is None:
+            return "not measured"
+        change = self.metric - self.metric_fp32
+        return (f"{self.metric_label} {self.metric:.3f} (fp32 {self.metric_fp32:.3f}, "
+                f"{change:+.3f})")
 
     @property
     def figures(self) -> str:
@@ -254,7 +273,43 @@ def export_outcome(model: Any, info: FormatInfo | None, request: ExportRequest,
     except Exception as exc:  # noqa: BLE001 - one format's crash must not end the others
         return ExportOutcome(request.format, name, "error", model.task,
                              message=f"{type(exc).__name__}: {exc}")
-    return _from_result(result, "passed" if result.parity.status == "passed" else "unchecked")
+    outcome = _from_result(result, "passed" if result.parity.status == "passed" else "unchecked")
+    if options.get("int8") and data is not None:
+        outcome = _with_accuracy(outcome, model, data, max(result.imgsz), cancel)
+    elif options.get("int8"):
+        outcome = _replaced(outcome, accuracy_note="the project has no labelled images to "
+                                                   "score it on")
+    return outcome
+
+
+def _with_accuracy(outcome: ExportOutcome, model: Any, data: str, imgsz: int,
+                   cancel: CancelToken) -> ExportOutcome:
+    """``outcome`` with the int8 export's key metric and the PyTorch model's, both scored on
+    the val split of ``data`` (the dataset it was calibrated on): the accuracy its speed costs.
+    A model that cannot be scored here (no runtime, no val images) says why instead."""
+    from engine.api import YOLO
+    from engine.tasks import get_task
+
+    task = get_task(model.task)
+    quiet = {"progress": lambda _event: None, "cancel": cancel}
+    scores = []
+    try:
+        for scored in (model, YOLO(outcome.path, progress=lambda _event: None)):
+            metrics = scored.val(data=data, imgsz=imgsz, split="val", plots=False, save=False,
+                                 **quiet)
+            scores.append(float(metrics.results_dict[task.key_metric]))
+    except Cancelled:
+        raise
+    except (EngineError, KeyError) as exc:
+        return _replaced(outcome, accuracy_note=f"not measured: {exc}")
+    return _replaced(outcome, metric_label=task.metric_label, metric=scores[1],
+                     metric_fp32=scores[0],
+                     accuracy_note=f"{task.metric_label} on the project's val split, the int8 "
+                                   "export against the PyTorch (fp32) model")
+
+
+def _replaced(outcome: ExportOutcome, **values: Any) -> ExportOutcome:
+    return ExportOutcome(**{**outcome.__dict__, **values})
 
 
 def _from_result(result: Any, status: str) -> ExportOutcome:
@@ -271,7 +326,9 @@ def _recorded(project: Project, run_id: int | None, outcome: ExportOutcome) -> E
     details = {"name": outcome.name, "size_mb": outcome.size_mb,
                "latency_ms": outcome.latency_ms, "max_error": _finite(outcome.max_error),
                "agreement": outcome.agreement, "parity": outcome.parity,
-               "message": outcome.message}
+               "message": outcome.message, "metric_label": outcome.metric_label,
+               "metric": outcome.metric, "metric_fp32": outcome.metric_fp32,
+               "accuracy_note": outcome.accuracy_note}
     record_id = record_export(project, run_id=run_id, format=outcome.format,
                               path=outcome.path or Path(), status=outcome.status,
                               details=details)

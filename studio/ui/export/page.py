@@ -1,7 +1,9 @@
 """The Export wizard: pick a model and formats (those this machine cannot build are shown
 disabled with the reason and what to install), set each format's options, export them in turn
 in one background Job, and read the results: status, file, size, parity against PyTorch and
-latency, with buttons to open the folder and copy a ready-to-run snippet."""
+latency, the accuracy an int8 export costs (its key metric on the project's val split against
+the PyTorch model's; "not measured" for the others), with buttons to open the folder and copy a
+ready-to-run snippet."""
 
 from __future__ import annotations
 
@@ -48,7 +50,8 @@ from .snippet_dialog import SnippetDialog
 
 STATUS_COLORS = {"passed": "#009e73", "failed": "#d55e00", "error": "#d55e00",
                  "unchecked": "#b8860b", "unavailable": "#7f7f7f"}
-RESULT_COLUMNS = ("Format", "Status", "File", "Size", "Parity with PyTorch", "Latency")
+RESULT_COLUMNS = ("Format", "Status", "File", "Size", "Parity with PyTorch", "Latency",
+                  "Accuracy vs fp32")
 
 
 class _Bridge(QObject):
@@ -363,6 +366,9 @@ class ExportPage(Page, QWidget):
             size_mb=details.get("size_mb"), latency_ms=details.get("latency_ms"),
             max_error=details.get("max_error"), agreement=details.get("agreement"),
             parity=str(details.get("parity") or ""), message=str(details.get("message") or ""),
+            metric_label=str(details.get("metric_label") or ""), metric=details.get("metric"),
+            metric_fp32=details.get("metric_fp32"),
+            accuracy_note=str(details.get("accuracy_note") or ""),
             usage=(f"yolo {task} predict model={where}",
                    f"yolo {task} val model={where} data=<your dataset>"),
             record_id=record.id)
@@ -400,6 +406,9 @@ class ExportPage(Page, QWidget):
         self._set_cell(row, 4, outcome.figures, color if outcome.status != "passed" else None)
         self._set_cell(row, 5, f"{outcome.latency_ms:.1f} ms" if outcome.latency_ms is not None
                        else "")
+        self._set_cell(row, 6, outcome.accuracy_text if outcome.path is not None else "",
+                       tip=outcome.accuracy_note or "Scored for int8 exports only: fp32 and "
+                       "fp16 exports match PyTorch within their parity tolerance")
         self.results.resizeColumnsToContents()
         self.results.setColumnWidth(4, min(self.results.columnWidth(4), 520))
         if self.results.currentRow() < 0 and outcome.path is not None:
