@@ -30,6 +30,9 @@ from .segment_json import SegmentJsonCollector
 # (detections, (raw levels, coefficients, prototypes)) for a TaskModel in eval mode.
 SegmentForward = Callable[[torch.Tensor], Any]
 
+COCO_MAX_DETS = 100
+"""Detections per image and class that COCO's mAP50-95 counts (``maxDets``, its last)."""
+
 
 class SegmentScorer:
     """Segmentation's part of :func:`validate_detections`: prototypes and masks.
@@ -84,23 +87,36 @@ class SegmentScorer:
         height, width = (int(v) for v in batch["ori_shapes"][i])
         info = LetterboxInfo.from_ratio_pad(batch["ratio_pad"][i])
         truth = self.samples[path].instances.to_pixels(width, height)
-        true_masks = _label_masks(truth, height, width)
         boxes = scale_boxes(det[:, :4].float(), input_shape, (height, width), ratio_pad=info)
         classes = det[:, 5].long().cpu().numpy()
-        same_class = truth.cls[:, None] == classes[None, :]
-        box_ious = box_iou(truth.boxes, boxes.cpu())
-        # only a mask that can be matched (same class, touching a label's box) is needed for
-        # the metric; the JSON wants every mask
-        wanted = (same_class & (box_ious > 0)).any(0) | (self.collector is not None)
+        conf = det[:, 4].float().cpu().numpy()
+        scored = _coco_scored(classes, conf)
+        same_class = truth.cls[:, None] == classes[None, scored]
+        box_ious = box_iou(truth.boxes, boxes[scored].cpu())
+        # the metric needs the masks that can reach IoU 0.5 (same class, boxes overlapping);
+        # the JSON needs every mask
+        wanted = np.zeros(len(det), bool)
+        wanted[scored] = (same_class & (box_ious > 0)).any(0)
+        wanted |= self.collector is not None
         windows = _masks_where(wanted, prototypes, det, boxes, input_shape, (height, width), info)
+        mask_ious = window_iou(
+            _label_masks(truth, height, width), [windows[k] for k in scored], same_class
+        )
         self.metrics.add_image(
-            det[:, 4].cpu(),
-            classes,
-            truth.cls,
-            {"box": box_ious, "seg": window_iou(true_masks, windows, same_class)},
+            conf[scored], classes[scored], truth.cls, {"box": box_ious, "seg": mask_ious},
             image=path,
         )
         return windows if wanted.all() else None
+
+
+def _coco_scored(classes: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """The rows COCO scores: per class, the :data:`COCO_MAX_DETS` highest scores (ties in row
+    order, as pycocotools' stable sort keeps them), in row order."""
+    order = np.argsort(-conf, kind="stable")
+    kept = np.zeros(len(classes), bool)
+    for label in np.unique(classes):
+        kept[order[classes[order] == label][:COCO_MAX_DETS]] = True
+    return np.flatnonzero(kept)
 
 
 def _score_image(

@@ -122,3 +122,35 @@ def test_val_mask_map_equals_pycocotools_on_its_own_json(tmp_path: Path, seed: i
     assert 0.15 < mask_coco < 0.9  # the scenes reach into every threshold
     assert scorer.metrics.seg.map == pytest.approx(mask_coco, abs=0.002)
     assert scorer.metrics.box.map == pytest.approx(box_coco, abs=1e-6)
+
+
+def test_only_the_100_best_detections_of_a_class_in_an_image_count(tmp_path: Path) -> None:
+    """COCO's maxDets: the one right answer ranked 130th of its class is past the cut."""
+    rng = np.random.default_rng(7)
+    polygon = _polygon(rng, 40.0, 45.0, 15.0, 12.0)
+    size = np.array([WIDTH, HEIGHT], np.float32)
+    box = np.concatenate([polygon.min(0), polygon.max(0)])[None] / np.tile(size, 2)
+    sample = LabelledImage(tmp_path / "a.jpg", tmp_path / "a.txt",
+                           Instances(np.array([0]), box, [polygon / size]))
+    image, objects, ratio_pad = DetectValTransform(IMGSZ)(
+        np.zeros((HEIGHT, WIDTH, 3), np.uint8), sample.instances
+    )
+    info = LetterboxInfo.from_ratio_pad(ratio_pad)
+    hit, prototypes = _head_outputs([(40.0, 45.0, 15.0, 12.0, 0)], info, rng)
+    alarms = torch.zeros((129, hit.shape[1]))  # empty masks in boxes far from the object
+    alarms[:, :4] = torch.tensor([120.0, 80.0, 130.0, 90.0])
+    alarms[:, 4] = torch.linspace(0.9, 0.5, 129)
+    hit[:, 4] = 0.4
+    det = torch.cat([alarms, hit])
+    batch = {
+        key: torch.from_numpy(np.ascontiguousarray(value))
+        for key, value in to_targets([objects], IMGSZ, task="segment").items()
+    }
+    batch.update(paths=[str(sample.image)], ori_shapes=[(HEIGHT, WIDTH)], ratio_pad=[ratio_pad])
+    scorer, collector = segment_scorer(NAMES, Settings(save_json=True), None, [sample])
+    scorer.score(0, det, prototypes[None], batch, image.shape[:2])
+    collector.write(tmp_path)
+
+    assert _coco_map(tmp_path, "segm") == 0.0 == _coco_map(tmp_path, "bbox")
+    assert scorer.metrics.seg.map == 0.0
+    assert scorer.metrics.box.map == 0.0
