@@ -359,6 +359,8 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(page)  # Annotate reads its images again as it shows
         if name == "Annotate":
             self._open_annotate_on_grid_image()
+        elif name == "Datasets":  # labels drawn on Annotate: its thumbnails and counts
+            page.labels_edited(self.pages["Annotate"].take_edited_images())
         app_settings().setValue("last_page", row)
         if context is not None:
             self.context_dock.setWindowTitle(page.context_title or name)

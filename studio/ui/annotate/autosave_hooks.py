@@ -18,6 +18,7 @@ class PageAutosave:
             self._set_saved_text("Saving…", "")
 
     def _on_saved(self, image_id: int, assigned: dict[str, int]) -> None:
+        self.edited_images.add(image_id)
         if image_id in self._documents:
             self._documents[image_id][0].learn_ids(assigned)
         if self._failing:
@@ -27,6 +28,11 @@ class PageAutosave:
             self.saved.emit()
         if image_id == self.current_image_id:
             self._show_trash()
+
+    def take_edited_images(self) -> set[int]:
+        """The images whose labels were saved since the last call (for pages that show them)."""
+        edited, self.edited_images = self.edited_images, set()
+        return edited
 
     def _on_failed(self, image_id: int, message: str) -> None:
         self._set_saved_text("Not saved — retrying", "color: #c62828; font-weight: bold;")

@@ -87,6 +87,7 @@ class AnnotatePage(PageUndo, PageAutosave, Page, QWidget):
         self.current_image_id: int | None = None
         self._documents: OrderedDict[int, tuple[ImageDocument, QUndoStack]] = OrderedDict()
         self._failing = False
+        self.edited_images: set[int] = set()  # saved since the Datasets page last looked
         self.undo_group = QUndoGroup(self)
         self._build()
         self.tools: dict[str, Tool] = {

@@ -221,6 +221,16 @@ class DatasetsPage(Page, QWidget):
         self.model.reload()
         self._reload_stats()
 
+    def labels_edited(self, image_ids: set[int]) -> None:
+        """Labels of ``image_ids`` changed elsewhere (on Annotate): show them again, with the
+        statistics and the preview."""
+        if not image_ids:
+            return
+        self.model.forget_thumbnails()
+        self.model.reload()
+        self._reload_stats()
+        self._update_preview()
+
     def current_image_id(self) -> int | None:
         """The id of the grid's current image (the one previewed), or None when there is none."""
         index = self.grid.currentIndex()
