@@ -30,6 +30,7 @@ from ...services import annotations as service
 from ...services.annotations import AnnotationData, AutosaveWriter
 from ...services.projects import Project
 from ...workers.job import JobManager
+from ..elided_label import ElidedLabel
 from ..empty_state import EmptyState
 from ..page import Page
 from .assist_tools import PageAssists
@@ -137,11 +138,10 @@ class AnnotatePage(PageUndo, PageAutosave, Page, QWidget):
         self.advance_box.toggled.connect(lambda on: setattr(self, "auto_advance", on))
         self.advance_box.setVisible(self.task == "classify")
         self.toolbar.addWidget(self.advance_box)
-        self.hint_label = QLabel()  # what the last key or click did ("nose: occluded")
+        # what the last key or click did ("nose: occluded"); a long hint ends in "…" and never
+        # widens the window (the whole text is its tooltip)
+        self.hint_label = ElidedLabel()
         self.hint_label.setStyleSheet("color: palette(link);")
-        # a long hint is cut, never widens the window (the whole text is its tooltip)
-        self.hint_label.setSizePolicy(QSizePolicy.Policy.Ignored,
-                                      QSizePolicy.Policy.Preferred)
         self.canvas.hint.connect(self._show_hint)
         self.file_label = QLabel()  # the image's file name (its path is the tooltip)
         self.file_label.setStyleSheet("font-weight: bold;")
