@@ -23,6 +23,7 @@ import torch
 from engine.api import YOLO
 from engine.cancel import NEVER, CancelToken
 from engine.errors import EngineError
+from engine.events import RunStarted
 from engine.predict.nms import nms
 from engine.val.detection_metrics import box_iou
 
@@ -126,6 +127,11 @@ class PredictionRun:
 
     frames: list[FramePrediction] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    runtime: str = ""
+    """What ran the model: ``OpenVINO``, ``ONNX Runtime``, ``PyTorch`` ... (a checkpoint runs on
+    the fastest runtime that matches it, engine/api/runtime_cache.py)."""
+    notes: list[str] = field(default_factory=list)
+    """What the user should know about how it ran (a runtime that fell back to PyTorch)."""
 
 
 def frame_from_result(result: Any, *, image_id: int | None = None) -> FramePrediction:
@@ -180,7 +186,14 @@ def predict_frames(model: YOLO, source: Any, *, imgsz: int, image_ids: dict[str,
     """Run ``model`` over ``source`` (paths, a folder, a video, a camera index) keeping raw
     candidates. Unreadable inputs are skipped and listed; ``on_frame`` gets each frame."""
     run = PredictionRun()
-    report = ProgressReporter()  # keeps the warnings: the inputs skipped, with why
+    started: list[int] = []  # how many warnings came before the run's first input
+
+    def mark_start(event: Any) -> None:
+        if isinstance(event, RunStarted) and event.mode == "predict" and not started:
+            started.append(len(report.warnings))
+
+    # keeps the warnings: before the run, about the model; after, the inputs skipped, with why
+    report = ProgressReporter(forward=mark_start)
     stream = model.predict(source, stream=True, conf=RAW_CONF, iou=RAW_IOU,
                            max_det=RAW_MAX_DET, imgsz=imgsz, progress=report, cancel=cancel)
     try:
@@ -196,7 +209,10 @@ def predict_frames(model: YOLO, source: Any, *, imgsz: int, image_ids: dict[str,
                 break
     finally:
         stream.close()
-    run.skipped = [(warning.path or "", warning.message) for warning in report.warnings]
+    before = started[0] if started else len(report.warnings)
+    run.notes = [warning.message for warning in report.warnings[:before]]
+    run.skipped = [(warning.path or "", warning.message) for warning in report.warnings[before:]]
+    run.runtime = str(getattr(model, "runtime", ""))
     return run
 
 

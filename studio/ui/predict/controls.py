@@ -78,7 +78,19 @@ class PredictControls(QWidget):
         row.addWidget(self.browse_model_file)
         row.addWidget(self.browse_model_folder)
         inner.addLayout(row)
+        self.runtime_label = QLabel()
+        self.runtime_label.setToolTip(
+            "What ran the model last: a checkpoint runs on the fastest runtime installed that "
+            "matches PyTorch (compiled once, then cached)")
+        self.runtime_label.setStyleSheet("color: palette(mid);")
+        self.runtime_label.hide()
+        inner.addWidget(self.runtime_label)
         return box
+
+    def set_runtime(self, runtime: str) -> None:
+        """Show what ran the model ("Ran on OpenVINO"); hidden when nothing ran yet."""
+        self.runtime_label.setText(f"Ran on {runtime}" if runtime else "")
+        self.runtime_label.setVisible(bool(runtime))
 
     def _source_box(self) -> QGroupBox:
         box = QGroupBox("Source")

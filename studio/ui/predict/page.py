@@ -243,6 +243,7 @@ class PredictPage(Page, QWidget):
             self._say(str(exc))
             return None
         strict = self.controls.source_kind.currentIndex() == 0
+        self.controls.set_runtime("")  # until this run says what ran it
         self.frames, self.current, self._truth = [], -1, {}
         self.view.set_frame(None, None)
         self._update_frame_bar()
@@ -281,7 +282,10 @@ class PredictPage(Page, QWidget):
 
     def _run_finished(self, run: service.PredictionRun) -> None:
         self.last_run = run
+        self.controls.set_runtime(run.runtime)
         text = f"{plural(len(run.frames), 'frame')} predicted."
+        for note in run.notes:
+            text += f" Note: {note}"  # e.g. a runtime that fell back to PyTorch
         if run.skipped:
             names = ", ".join(f"{Path(p).name} ({why})" for p, why in run.skipped[:5])
             text += f" Skipped {len(run.skipped)} unreadable: {names}"
