@@ -89,8 +89,8 @@ class StatsPanel(QWidget):
                                               width=0.7, brushes=brushes,
                                               pens=[pg.mkPen(b.color()) for b in brushes])
             plot.addItem(self.class_bars)
-            ticks = [(n, _short(names.get(i, str(i)))) for n, i in enumerate(indices)]
-            plot.getAxis("bottom").setTicks([ticks if len(ticks) <= 12 else ticks[::2], []])
+            self._class_names = [names.get(i, str(i)) for i in indices]
+            self._fit_class_ticks()
             plot.setXRange(-0.6, len(indices) - 0.4, padding=0)
             plot.setYRange(0, max(heights + [1]) * 1.1, padding=0)
         tips = []
@@ -101,6 +101,24 @@ class StatsPanel(QWidget):
                         f"{by_split.get('train', 0):,}, val {by_split.get('val', 0):,}, "
                         f"test {by_split.get('test', 0):,})")
         plot.setToolTip("\n".join(tips))
+
+    def _fit_class_ticks(self) -> None:
+        """Class names under the bars, each cut to the room its bar has (at most 10
+        characters), so that neighbours never run into each other."""
+        names = getattr(self, "_class_names", [])
+        if not names:
+            return
+        shown = names if len(names) <= 12 else names[::2]
+        step = 1 if len(names) <= 12 else 2
+        slot = self.class_chart.width() * 0.85 / max(1, len(shown))  # the axis leaves ~15%
+        char = max(1, self.class_chart.fontMetrics().horizontalAdvance("n"))
+        limit = max(3, min(10, int(slot / char) - 1))
+        ticks = [(n * step, _short(name, limit)) for n, name in enumerate(shown)]
+        self.class_chart.getAxis("bottom").setTicks([ticks, []])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's naming
+        super().resizeEvent(event)
+        self._fit_class_ticks()
 
     def _draw_instances(self, stats: DatasetStats) -> None:
         plot = self.instances_chart
