@@ -44,8 +44,8 @@ def main() -> None:
 
     app = QApplication(sys.argv[:1])
     apply_theme(app, args.theme)
-    window = MainWindow(demo_provider=lambda progress, cancel: demo_project(
-        args.task, progress=progress, cancel=cancel))
+    window = MainWindow(demo_provider=lambda task, progress, cancel: demo_project(
+        task, progress=progress, cancel=cancel), demo_task=args.task)
     window.resize(*(int(v) for v in args.size.split("x")))
     window.show()
     shots: list[Path] = []

@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     theme = args.theme or str(settings.value("theme", "system"))
     apply_theme(app, theme)
 
-    window = MainWindow(demo_provider=lambda progress, cancel: demo_project(
-        args.demo or "segment", progress=progress, cancel=cancel))
+    window = MainWindow(demo_provider=lambda task, progress, cancel: demo_project(
+        task, progress=progress, cancel=cancel), demo_task=args.demo or "segment")
     install_excepthook(lambda: window)
     window.show()
     if args.demo:

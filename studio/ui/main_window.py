@@ -53,16 +53,24 @@ EXPORT_MENU = (("yolo", "&YOLO", "Ctrl+Shift+E"), ("coco", "&COCO JSON", None),
 """File → Export Dataset as …: each format's kind, menu title and key."""
 
 
+DEMO_MENU = (("segment", "Instance Segmentation (shapes)"), ("pose", "Pose (figures)"),
+             ("classify", "Classification (digits)"))
+"""File ▸ Open a Demo Project: services/demo.DEMO_TASKS with their titles."""
+
+
 class MainWindow(QMainWindow):
     """``open_folder(path)`` opens a project (in a job); ``project`` is the open one or None."""
 
     def __init__(self, jobs: JobManager | None = None,
-                 demo_provider: Callable[[], Path] | None = None) -> None:
+                 demo_provider: Callable[..., Path] | None = None,
+                 demo_task: str = "segment") -> None:
+        """``demo_provider(task, progress, cancel)`` gives the folder of the demo project for
+        ``task`` (made on first use); ``demo_task`` is the one ``open_demo()`` opens."""
         super().__init__()
         self.jobs = jobs or JobManager(self)
         self.jobs.failed.connect(lambda name, message, details: show_error(
             self, f"{name} failed", message, details))
-        self.demo_provider = demo_provider
+        self.demo_provider, self.demo_task = demo_provider, demo_task
         self.project: Project | None = None
         self.pages: dict[str, Page] = {}
         self._page_policies: dict[str, QSizePolicy] = {}
@@ -141,7 +149,9 @@ class MainWindow(QMainWindow):
                      QKeySequence.StandardKey.Open)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self._action(file_menu, "Open the &Demo Project", self.open_demo)
+        demo_menu = file_menu.addMenu("Open a &Demo Project")
+        for task, title in DEMO_MENU:
+            self._action(demo_menu, title, lambda _=False, t=task: self.open_demo(t))
         file_menu.addSeparator()
         self.project_actions = [
             self._action(file_menu, "&Import Dataset…", self.import_dataset, "Ctrl+I")]
@@ -223,18 +233,32 @@ class MainWindow(QMainWindow):
             return
         self._run_open("Opening project", lambda _p, _c: open_project(folder))
 
-    def open_demo(self) -> None:
+    def open_demo(self, task: str | None = None) -> None:
+        """Open the demo project of ``task`` (default: ``demo_task``), made on first use; the
+        one already open here stays open as it is."""
         if self.demo_provider is None:
             show_error(self, "No demo project", "This build has no demo project.")
             return
-        provider = self.demo_provider
-        self._run_open("Preparing the demo project", lambda p, c: open_project(provider(p, c)))
+        provider, task = self.demo_provider, task or self.demo_task
+        current = self.project.folder if self.project is not None else None
+
+        def work(progress, cancel) -> Project | None:
+            folder = provider(task, progress, cancel)
+            if current is not None and _same_folder(current, folder):
+                return None  # open here already: opening it again would meet its own lock
+            return open_project(folder)
+
+        self._run_open("Preparing the demo project", work)
 
     def _run_open(self, name: str, work) -> None:
         job = self.jobs.start(name, work)
         job.finished.connect(self._project_opened)
 
-    def _project_opened(self, project: Project) -> None:
+    def _project_opened(self, project: Project | None) -> None:
+        if project is None:
+            if self.project is not None:
+                self.statusBar().showMessage(f"{self.project.name} is already open", 5000)
+            return
         self.close_project()
         self.project = project
         remember_project(project.folder)

@@ -156,8 +156,8 @@ def test_themes_switch_the_palette(window):
 
 
 def test_the_demo_project_opens(qtbot, tmp_path):
-    window = MainWindow(demo_provider=lambda progress, cancel: demo_project(
-        "pose", root=tmp_path, progress=progress, cancel=cancel))
+    window = MainWindow(demo_provider=lambda task, progress, cancel: demo_project(
+        task, root=tmp_path, progress=progress, cancel=cancel), demo_task="pose")
     qtbot.addWidget(window)
     window.open_demo()
     qtbot.waitUntil(lambda: window.project is not None, timeout=30000)
@@ -196,3 +196,40 @@ def test_the_demo_project_suggests_a_training_of_about_a_minute(qtbot, tmp_path)
         page.close_page()
     finally:
         project.close()
+
+
+def _demo_action(window, title):
+    file_menu = window.menuBar().actions()[0].menu()
+    demos = next(a.menu() for a in file_menu.actions() if a.text() == "Open a &Demo Project")
+    return next(a for a in demos.actions() if a.text() == title)
+
+
+def test_the_file_menu_opens_each_task_s_demo_and_the_open_one_stays(qtbot, tmp_path):
+    from studio.services.keypoint_schemas import KeypointSchema
+
+    create_project(tmp_path / "pose", name="Demo (pose)", task="pose", classes=["figure"],
+                   keypoints=KeypointSchema.build(["head", "left_hand", "right_hand"],
+                                                  [(0, 1), (0, 2)])).close()
+    folders = {"segment": closed_project(tmp_path, "segment", "Demo (segment)"),
+               "pose": tmp_path / "pose"}
+    asked = []
+
+    def provider(task, progress, cancel):
+        asked.append(task)
+        return folders[task]
+
+    window = MainWindow(demo_provider=provider)  # the default demo: segment
+    qtbot.addWidget(window)
+    window.show()
+    window.open_demo()
+    qtbot.waitUntil(lambda: window.project is not None, timeout=10000)
+    first = window.project
+    # the demo already open, chosen again: it stays open, no "open in another studio" error
+    _demo_action(window, "Instance Segmentation (shapes)").trigger()
+    qtbot.waitUntil(lambda: "already open" in window.statusBar().currentMessage(),
+                    timeout=10000)
+    assert window.project is first and error_dialog.open_error_dialogs() == []
+    _demo_action(window, "Pose (figures)").trigger()
+    qtbot.waitUntil(lambda: window.project is not first, timeout=10000)
+    assert window.project.task == "pose" and asked == ["segment", "segment", "pose"]
+    window.close()
