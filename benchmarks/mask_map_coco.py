@@ -15,6 +15,7 @@ Steps, all in this process:
    polygons in original pixels), so a fault in our ground-truth writer cannot hide.
 
 Run: .venv/bin/python benchmarks/mask_map_coco.py [--weights PT] [--runs 3] [--epochs 30]
+[--runtime torch]
 The last line is one JSON object of the key figures.
 """
 
@@ -138,19 +139,23 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=int, default=3, help="timed val runs without save_json")
     parser.add_argument("--retrain", action="store_true")
+    parser.add_argument("--runtime", help="runtime= for val (auto, torch, openvino, ...); "
+                        "default: the setting's default")
     args = parser.parse_args()
+    options = {} if args.runtime is None else {"runtime": args.runtime}
 
     if args.weights:
         weights, data = Path(args.weights), _data_only(args.seed)
     else:
         weights, data = trained_model(args.epochs, args.seed, retrain=args.retrain)
-    print(f"model {weights}\ndata {data}")
+    print(f"model {weights}\ndata {data}\nruntime {args.runtime or 'default'}")
     model = YOLO(str(weights))
     with tempfile.TemporaryDirectory() as temp:
         project = Path(temp) / "runs"
-        timed_val(model, data, project)  # warm-up: label cache, threads, first-call costs
-        times = [timed_val(model, data, project)[0] for _ in range(max(args.runs, 1))]
-        json_seconds, metrics = timed_val(model, data, project, save_json=True)
+        # warm-up: label cache, threads, a runtime's export on first use
+        timed_val(model, data, project, **options)
+        times = [timed_val(model, data, project, **options)[0] for _ in range(max(args.runs, 1))]
+        json_seconds, metrics = timed_val(model, data, project, save_json=True, **options)
         folder = Path(metrics.save_dir)
         predictions, written = folder / "predictions.json", folder / "ground_truth.json"
         rebuilt = label_ground_truth(written, data, Path(temp) / "labels_gt.json")
