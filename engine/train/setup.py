@@ -15,6 +15,7 @@ import torch
 
 from ..errors import SettingsError
 from ..nn.model import TaskModel
+from ..process.threads import available_cores, busy_threads_elsewhere, training_threads
 from .auto_optimizer import OptimizerChoice
 from .ema import ModelEMA
 from .optim import build_optimizer, interpolate, lr_factor, warmup_steps
@@ -166,6 +167,25 @@ def resolve_batch(batch: int | float, warn: Warn) -> int:
             f"batch={batch} must be at least 1 (or -1 for automatic)", key="batch"
         )
     return int(batch)
+
+
+def cpu_threads(device: torch.device, warn: Callable[[str], None]) -> int | None:
+    """On the CPU, train with one torch thread per core other programs leave free
+    (engine/process/threads.py); returns the thread count to restore after the run, or None
+    when it was left as it is."""
+    if device.type != "cpu":
+        return None
+    current = torch.get_num_threads()
+    busy = busy_threads_elsewhere()
+    threads = training_threads(current, busy)
+    if threads >= current:
+        return None
+    torch.set_num_threads(threads)
+    warn(f"the CPU is busy ({busy} threads of other programs running on {available_cores()} "
+         f"cores): training on {threads} torch thread(s) instead of {current}, which is "
+         "faster while they run (results may differ in the last digits from a run on a free "
+         "CPU). Set OMP_NUM_THREADS to choose")
+    return current
 
 
 def place_model(

@@ -55,6 +55,7 @@ from .seeding import seed_everything
 from .setup import (
     Setup,
     build_setup,
+    cpu_threads,
     freeze_layers,
     place_model,
     resolve_batch,
@@ -95,6 +96,7 @@ class Trainer:
         self.fresh = fresh
         self.loop = LoopProgress()  # the resumed run's, once its state is restored
         self.saved: dict[str, int | None] = {}  # see Checkpoints.saved
+        self._restore_threads: int | None = None  # torch's thread count before the run
 
     # --- public --------------------------------------------------------------------------
 
@@ -145,6 +147,8 @@ class Trainer:
                 data.train.close()
                 if data.val is not None:
                     data.val.close()
+            if self._restore_threads is not None:
+                torch.set_num_threads(self._restore_threads)
 
     def _setup(self) -> tuple[Setup, TaskData]:
         """Seed, data, the model on its device, then optimizer, schedule, EMA and scaler, and a
@@ -153,6 +157,7 @@ class Trainer:
         seed_everything(s.seed, s.deterministic)
         model = build_model(self.model.yaml) if self.fresh else self.model
         device = select_device(s.device)
+        self._restore_threads = cpu_threads(device, self._warn)
         imgsz = round_imgsz(s.imgsz, max(model.strides), self._warn)
         batch = resolve_batch(s.batch, self._warn)
         data = self.hooks.build_data(s, imgsz, batch, warn=self._warn, cancel=self.cancel)

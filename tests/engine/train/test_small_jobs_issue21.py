@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from engine.process.threads import busy_threads_elsewhere, training_threads
+
 
 def _run_python(code: str) -> str:
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
@@ -76,3 +78,54 @@ def test_the_cli_module_loads_nothing_heavy_before_the_allocator_relaunch():
         print(sorted(m for m in {HEAVY!r} if m in sys.modules))
     """)
     assert out == "[]"
+
+
+def _fake_proc(root: Path, runnable: int, own_states: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "loadavg").write_text(f"7.92 7.68 6.20 {runnable}/177 14199\n")
+    for index, state in enumerate(own_states):
+        task = root / "self" / "task" / str(100 + index)
+        task.mkdir(parents=True)
+        task.joinpath("stat").write_text(f"{100 + index} (pt main) thread) {state} 1 2 3\n")
+    return root
+
+
+def test_busy_threads_elsewhere_leaves_out_this_processes_own(tmp_path):
+    proc = _fake_proc(tmp_path, runnable=10, own_states="RSSR")
+    assert busy_threads_elsewhere(proc=proc, samples=1) == 8
+    quiet = _fake_proc(tmp_path / "quiet", runnable=1, own_states="RS")
+    assert busy_threads_elsewhere(proc=quiet, samples=1) == 0
+
+
+def test_busy_threads_elsewhere_is_none_where_the_system_does_not_say(tmp_path):
+    assert busy_threads_elsewhere(proc=tmp_path, samples=1) is None
+
+
+def test_training_threads_one_per_free_core_and_the_users_choice_kept():
+    assert training_threads(2, 0, cores=2, environ={}) == 2  # a free machine: as before
+    assert training_threads(2, 8, cores=2, environ={}) == 1  # never below one
+    assert training_threads(8, 3, cores=8, environ={}) == 5
+    assert training_threads(4, 0, cores=8, environ={}) == 4  # never above torch's own count
+    assert training_threads(2, None, cores=2, environ={}) == 2
+    assert training_threads(2, 8, cores=2, environ={"OMP_NUM_THREADS": "2"}) == 2
+
+
+def test_a_busy_cpu_trains_on_fewer_threads_says_so_and_gives_the_count_back(monkeypatch):
+    import torch
+
+    from engine.train import setup as setup_module
+
+    warnings: list[str] = []
+    before = torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(setup_module, "busy_threads_elsewhere", lambda: 64)
+    try:
+        restore = setup_module.cpu_threads(torch.device("cpu"), warnings.append)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert restore == before if before > 1 else restore is None
+    assert (len(warnings) == 1 and "OMP_NUM_THREADS" in warnings[0]) == (before > 1)
+    monkeypatch.setattr(setup_module, "busy_threads_elsewhere", lambda: 0)
+    assert setup_module.cpu_threads(torch.device("cpu"), warnings.append) is None
+    assert torch.get_num_threads() == before
