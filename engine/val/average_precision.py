@@ -15,7 +15,8 @@ The rules follow the COCO evaluation (pycocotools), so our numbers can be checke
 Precision, recall and F1 are read, as the Ultralytics reference does, at the one confidence that
 maximises the (smoothed) F1 averaged over classes. ``fitness`` is mAP50-95.
 Deliberate differences from pycocotools: no crowd annotations, no area ranges and no ``maxDets``
-cap (the caller's NMS limits detections).
+cap here (the caller's NMS limits detections; segment validation keeps COCO's 100 per image and
+class itself, see :mod:`engine.val.segment_validator`).
 """
 
 from __future__ import annotations
