@@ -214,7 +214,7 @@ class TrainableModel(YOLO):
         """The cached fast backend for ``runtime`` at ``imgsz``, made on first use; None for
         PyTorch (asked for, not on the CPU, or weights that are not the checkpoint's)."""
         from ..tasks import find_task
-        from .runtime_cache import FastPath, choose_backend
+        from .fast_path import FastPath, choose_backend
 
         if runtime == "torch" or device.type != "cpu":
             return None
