@@ -60,6 +60,8 @@ class SegmentScorer:
         return detections, rest, None
 
     def score(self, i: int, det: torch.Tensor, prototypes, batch: dict, input_shape) -> None:
+        """Add image ``i``'s NMS rows ``det`` and its ground truth to the metrics (and to the
+        JSON collector)."""
         if self.samples is None:
             _score_image(
                 self.metrics, i, det, prototypes[i].float(), batch, input_shape, self.overlap
@@ -92,7 +94,7 @@ class SegmentScorer:
         conf = det[:, 4].float().cpu().numpy()
         scored = _coco_scored(classes, conf)
         same_class = truth.cls[:, None] == classes[None, scored]
-        box_ious = box_iou(truth.boxes, boxes[scored].cpu())
+        box_ious = box_iou(truth.boxes, boxes.cpu()[torch.from_numpy(scored)])
         # the metric needs the masks that can reach IoU 0.5 (same class, boxes overlapping);
         # the JSON needs every mask
         wanted = np.zeros(len(det), bool)
