@@ -21,6 +21,7 @@ from engine.cancel import NEVER, CancelToken
 from engine.data.figure_samples import make_figures_dataset
 from engine.data.shape_samples import make_shapes_dataset
 
+from ..errors import ProjectLocked
 from .keypoint_schemas import KeypointSchema
 from .projects import create_project, open_project
 from .starting_weights import (
@@ -112,8 +113,13 @@ def _build(task: str, folder: Path, progress, cancel: CancelToken) -> None:
 
 
 def _refresh_suggestions(folder: Path, task: str) -> None:
-    """A demo made by an older version gets this version's suggested settings."""
-    project = open_project(folder)
+    """A demo made by an older version gets this version's suggested settings. A demo open
+    right now (here or in another studio) is left as it is: whoever opens it next meets the
+    lock and says so, or finds it open already."""
+    try:
+        project = open_project(folder)
+    except ProjectLocked:
+        return
     try:
         if (project.settings().options or {}).get("demo_version", 1) < DEMO_VERSION:
             project.update_options(train_defaults=TRAIN_DEFAULTS[task],

@@ -81,3 +81,13 @@ def test_an_older_demo_gets_the_new_suggestions(demos: Path) -> None:
         project.close()
     assert options["demo_version"] == DEMO_VERSION
     assert options["train_defaults"] == TRAIN_DEFAULTS["classify"]
+
+
+def test_asking_for_a_demo_that_is_open_gives_its_folder_and_leaves_it_open(demos: Path) -> None:
+    folder = demo_project("classify", root=demos / "open")
+    project = open_project(folder)  # the window holds it
+    try:
+        assert demo_project("classify", root=demos / "open") == folder  # no lock error
+        assert project.settings() is not None  # still usable by its holder
+    finally:
+        project.close()
