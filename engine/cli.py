@@ -349,7 +349,24 @@ def entry() -> None:
     """
     if trains(sys.argv[1:]):
         relaunch_with_allocator()
-    raise SystemExit(main())
+    status = main()
+    _exit_quickly()
+    raise SystemExit(status)
+
+
+def _exit_quickly() -> None:
+    """Spare the exiting interpreter its last garbage collections.
+
+    Once torch is loaded, the interpreter's shutdown walks hundreds of thousands of objects
+    in its final collections: 0.6-0.7 s after a bare ``import torch`` and 1.5-1.8 s after a
+    training run (2 busy cores), against 0.2-0.3 s with them frozen. The command is over:
+    files are closed and atomically in place, and exit handlers (thread joins, logging, temp
+    folders) still run; only cycles that nothing frees before exit stay as they are.
+    """
+    if "torch" in sys.modules:
+        import gc
+
+        gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover
