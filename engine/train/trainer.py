@@ -123,6 +123,7 @@ class Trainer:
         weights_dir = save_dir / "weights"
         weights_dir.mkdir(parents=True, exist_ok=True)
         data: TaskData | None = None
+        hooks: list[EpochHook] = []
         try:
             remove_interrupted_saves((weights_dir, save_dir), self._warn)
             run, data = self._setup()
@@ -143,6 +144,8 @@ class Trainer:
                 raise
             raise error from exc
         finally:
+            for hook in hooks:
+                hook.close()
             if data is not None:
                 data.train.close()
                 if data.val is not None:

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 from engine.process.threads import busy_threads_elsewhere, training_threads
+from engine.train.epoch_hooks import EpochOutcome
 
 
 def _run_python(code: str) -> str:
@@ -129,3 +130,71 @@ def test_a_busy_cpu_trains_on_fewer_threads_says_so_and_gives_the_count_back(mon
     monkeypatch.setattr(setup_module, "busy_threads_elsewhere", lambda: 0)
     assert setup_module.cpu_threads(torch.device("cpu"), warnings.append) is None
     assert torch.get_num_threads() == before
+
+
+# --- plots drawn off the run's path, all in place when it ends ------------------------------
+
+
+def test_results_png_is_drawn_on_the_plot_thread_and_waited_for(tmp_path, monkeypatch):
+    import threading
+
+    import engine.plots
+    from engine.train.classify import ClassifyTask
+    from engine.train.epoch_hooks import Plots, ResultsCsv
+    from engine.train.loop_progress import LoopProgress
+
+    drawn_on: list[str] = []
+    release = threading.Event()
+    real = engine.plots.plot_results
+
+    def slow_plot_results(path):
+        drawn_on.append(threading.current_thread().name)
+        release.wait(30)  # held until the run's thread has moved on
+        return real(path)
+
+    monkeypatch.setattr(engine.plots, "plot_results", slow_plot_results)
+    warnings: list[str] = []
+    hook = Plots(ClassifyTask(), tmp_path, {0: "a"}, first_epoch=0, warn=warnings.append)
+    hook.before_train(LoopProgress())
+    progress = LoopProgress().after_epoch(0, {"epoch": 1, "train/loss": 0.5}, 0.1)[0]
+    ResultsCsv(tmp_path / "results.csv").after_epoch(EpochOutcome(0, {}, True, progress))
+    hook.after_train(progress)  # returns while results.png is being drawn
+    assert not (tmp_path / "results.png").exists()
+    release.set()
+    hook.after_final(None)
+    assert (tmp_path / "results.png").is_file() and warnings == []
+    assert drawn_on and drawn_on[0].startswith("yolo-plots")
+
+
+def test_a_plot_that_fails_on_the_plot_thread_fails_on_the_runs_thread(tmp_path, monkeypatch):
+    import pytest
+
+    from engine.train.epoch_hooks import Plots
+    from engine.train.loop_progress import LoopProgress
+
+    class Task:
+        def final_plots(self, validation, save_dir, names):
+            raise OSError(28, "No space left on device")
+
+    hook = Plots(Task(), tmp_path, {}, first_epoch=0, warn=lambda message: None)
+    hook.after_train(LoopProgress())
+    with pytest.raises(OSError, match="No space left"):
+        hook.after_final(object())
+
+
+def test_the_console_script_leaves_every_plot_and_the_same_files(digits, tmp_path):
+    # The yolo command as a user runs it: when it exits, every plot is in place.
+    script = Path(sys.executable).with_name("yolo")
+    done = subprocess.run(
+        [str(script), "classify", "train", f"data={digits}", "model=yolov8n-cls.yaml",
+         "imgsz=32", "epochs=2", "batch=32", "workers=1", f"project={tmp_path}", "name=run"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = tmp_path / "run"
+    assert sorted(p.name for p in run.iterdir()) == [
+        "args.yaml", "confusion_matrix.csv", "confusion_matrix.png",
+        "confusion_matrix_normalized.png", "final_validation.json", "results.csv",
+        "results.png", "train_batch0.jpg", "train_batch1.jpg", "train_batch2.jpg", "weights"]
+    assert sorted(p.name for p in (run / "weights").iterdir()) == ["best.pt", "last.pt"]
+    assert not [p for p in run.rglob(".*.tmp")]
+    assert f"weights: {run / 'weights' / 'best.pt'}" in done.stdout
