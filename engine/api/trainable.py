@@ -74,7 +74,7 @@ class TrainableModel(YOLO):
         self._backend = None  # the PyTorch backend predict uses, cached per device
         self._isolated = isolated  # run the fast path's runtime in a child (runtime_cache.py)
         self._fast: dict[tuple[str, int], Backend | None] = {}  # (runtime, imgsz) -> backend
-        self._saved_weights: tuple | None = None  # the weights as the checkpoint holds them
+        self._saved_weights: SavedWeights | None = None  # the checkpoint's, as loaded
         self.runtime = "PyTorch"
         """What ran the last predict or val: ``PyTorch``, ``OpenVINO`` or ``ONNX Runtime``."""
         suffix = Path(source).suffix.lower()
@@ -89,7 +89,7 @@ class TrainableModel(YOLO):
             path = resolve_weights(source, progress=self._progress)
             self.model, weights = load_model(path)
             self.checkpoint_path, self.checkpoint_meta = path, weights.metadata
-            self._saved_weights = _weights_state(self.model)
+            self._saved_weights = SavedWeights.of(self.model)
         else:
             raise ModelConfigError(
                 "is not a model yaml or a .pt checkpoint; YOLO(path) opens an export, which "
@@ -138,7 +138,7 @@ class TrainableModel(YOLO):
         unchanged = self._runs_checkpoint()
         self.model.eval().fuse()
         if unchanged:  # the same function: exports (which fuse) of the checkpoint still hold
-            self._saved_weights = _weights_state(self.model)
+            self._saved_weights = SavedWeights.of(self.model)
         return self
 
     def save(self, path: str | Path, *, half: bool = False) -> Path:
@@ -238,7 +238,7 @@ class TrainableModel(YOLO):
         """Whether the model's weights are still those of the checkpoint it was loaded from
         (not loaded into, trained or changed in place since)."""
         return (self.checkpoint_path is not None and self._saved_weights is not None
-                and self._saved_weights == _weights_state(self.model))
+                and self._saved_weights.unchanged())
 
     def _settings(self, mode: str, overrides: dict[str, Any], inherit: tuple[str, ...] = ()):
         if mode in ("predict", "val") and "runtime" not in overrides:
@@ -276,7 +276,7 @@ class TrainableModel(YOLO):
         if best is not None and best.exists():
             self.model, weights = load_model(best)
             self.checkpoint_path, self.checkpoint_meta = best, weights.metadata
-            self._saved_weights = _weights_state(self.model)
+            self._saved_weights = SavedWeights.of(self.model)
         self._backend = None  # predict runs a copy of the model it had: copy the trained one
         return result
 
@@ -345,10 +345,25 @@ def _imgsz_multiple(task: Task | None, model: TaskModel) -> int:
     return 1 if task.any_imgsz else max(int(s) for s in model.strides)
 
 
-def _weights_state(model: TaskModel) -> tuple:
-    """Which tensors the model holds and how often each was changed in place: equal as long
-    as its weights are those it was loaded with (cheap: no tensor is read)."""
-    return tuple((id(t), t._version) for t in (*model.parameters(), *model.buffers()))
+@dataclass(frozen=True)
+class SavedWeights:
+    """A model's tensors as loaded, and where each lived and how often it had been changed in
+    place: ``unchanged()`` as long as they are (cheap: no tensor is read, no module walked)."""
+
+    tensors: tuple[torch.Tensor, ...]
+    state: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def of(cls, model: TaskModel) -> SavedWeights:
+        tensors = (*model.parameters(), *model.buffers())
+        return cls(tensors, _state(tensors))
+
+    def unchanged(self) -> bool:
+        return _state(self.tensors) == self.state
+
+
+def _state(tensors: tuple[torch.Tensor, ...]) -> tuple[tuple[int, int], ...]:
+    return tuple((t.data_ptr(), t._version) for t in tensors)
 
 
 def _float_metrics(meta: dict[str, Any]) -> dict[str, float]:

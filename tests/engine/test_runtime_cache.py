@@ -149,6 +149,18 @@ def test_runtime_torch_forces_pytorch(first_call, default_runtime, image):
     assert model.runtime == "PyTorch" and exports(events) == []
 
 
+def test_weights_changed_in_memory_run_on_pytorch(first_call, default_runtime, image):
+    # the cache holds the checkpoint's weights as saved: a model changed since runs itself
+    events: list = []
+    model = YOLO(SEGMENT, progress=events.append)
+    model.predict(image, imgsz=SIZE)
+    assert model.runtime == "OpenVINO"
+    with torch.no_grad():
+        next(model.model.parameters()).mul_(0.5)
+    model.predict(image, imgsz=SIZE)
+    assert model.runtime == "PyTorch" and exports(events) == [] and warnings(events) == []
+
+
 def test_the_yolo_command_in_a_new_process_reuses_the_cache(first_call, cache, image, tmp_path):
     written = manifest(cache)
     before = written.stat().st_mtime_ns
