@@ -22,6 +22,7 @@ class ImageDocument(QObject):
         self.image = image
         self.annotations: list[AnnotationData] = list(annotations)
         self.known_ids: set[int] = {a.id for a in annotations if a.id is not None}
+        self._saved_keys: dict[int, str] = {}  # row id -> key, for instances drawn here
 
     def keys(self) -> list[str]:
         return [a.key for a in self.annotations]
@@ -60,3 +61,13 @@ class ImageDocument(QObject):
     def learn_ids(self, assigned: dict[str, int]) -> None:
         """Remember the rows the autosave made (not an edit: nothing is emitted)."""
         self.known_ids.update(assigned.values())
+        self._saved_keys.update({row: key for key, row in assigned.items()})
+
+    def key_of(self, annotation_id: int) -> str | None:
+        """The key of the instance stored as row ``annotation_id``, also for one drawn here
+        (its data has no id; the autosave told which row it became); None if not shown."""
+        for annotation in self.annotations:
+            if annotation.id == annotation_id:
+                return annotation.key
+        key = self._saved_keys.get(annotation_id)
+        return key if key is not None and self.get(key) is not None else None

@@ -204,10 +204,9 @@ def open_label_check(project: Project, jobs: JobManager, parent: QWidget,
 
 def select_in_annotate(parent: QWidget, annotation_id: int) -> None:
     """Select the annotation ``annotation_id`` on the main window's Annotate page, when that
-    page shows its image (it does right after ``openImage``)."""
+    page shows its image (it does right after ``openImage``), also one drawn in this session."""
     annotate = getattr(parent.window(), "pages", {}).get("Annotate")
     document = getattr(annotate, "document", None)
-    for data in document.annotations if document is not None else ():
-        if data.id == annotation_id:
-            annotate.canvas.select(data.key)
-            return
+    key = document.key_of(annotation_id) if document is not None else None
+    if key is not None:
+        annotate.canvas.select(key)

@@ -127,3 +127,31 @@ def test_pressing_check_labels_again_brings_back_the_same_window(window, qtbot, 
     assert page.label_check is not view and page.label_check.isVisible()
     qtbot.waitUntil(lambda: page.label_check.check_button.isEnabled(), timeout=10000)
     page.label_check.close()
+
+
+def test_a_finding_on_an_instance_drawn_in_this_session_selects_it(window, qtbot, tmp_path):
+    from tests.studio.ui.annotate_helpers import annotate_in_window, click, project_folder
+
+    annotate = annotate_in_window(qtbot, window, project_folder(tmp_path, images=1))
+    QTest.keyClick(annotate.canvas, Qt.Key.Key_P)
+    for x, y in ((100, 100), (200, 200), (200, 100), (100, 200)):  # a bow-tie: it crosses
+        click(qtbot, annotate, x, y)
+    QTest.keyClick(annotate.canvas, Qt.Key.Key_Return)
+    (drawn,) = annotate.document.annotations
+    assert drawn.id is None  # a row is made by the autosave; the canvas keeps its key
+    qtbot.waitUntil(lambda: bool(annotate.edited_images), timeout=10000)
+    annotate.canvas.select(None)
+    rail = window.rail
+    rect = rail.visualItemRect(rail.item(PAGES.index("Datasets")))
+    QTest.mouseClick(rail.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    view = _check(qtbot, window.pages["Datasets"])
+    (finding,) = view.shown_findings()
+    assert finding.kind == "self_intersecting" and finding.message.startswith("instance #1:")
+    item = view.findings.topLevelItem(0)
+    rect = view.findings.visualItemRect(item)
+    QTest.mouseClick(view.findings.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    QTest.mouseDClick(view.findings.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is annotate, timeout=3000)
+    assert annotate.canvas.selected() is not None
+    assert annotate.canvas.selected().key == drawn.key
+    view.close()
