@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import StepEnd, Warning
+from engine.events import RunStarted, StepEnd, Warning
 
 from .image_files import Progress, no_progress
 
@@ -26,6 +26,13 @@ def step_progress(event: StepEnd, what: str = "") -> tuple[int, int, str]:
         return done, event.epochs * event.steps, f"epoch {event.epoch}/{event.epochs}"
     text = f"batch {event.step} of {event.steps}"
     return event.step, event.steps, f"{what}: {text}" if what else text
+
+
+def say_compiling(event: Any, progress: Progress) -> None:
+    """Show what a checkpoint's first prediction compiles, if ``event`` says so: the engine's
+    fast CPU path exports it once for a faster runtime (a run of mode ``export``)."""
+    if isinstance(event, RunStarted) and event.mode == "export" and event.description:
+        progress(0, 0, event.description)
 
 
 @dataclass
@@ -51,6 +58,8 @@ class ProgressReporter:
                 self.progress(*step_progress(event, self.what))
         elif isinstance(event, Warning):
             self.warnings.append(event)
+        else:
+            say_compiling(event, self.progress)
 
     @property
     def messages(self) -> list[str]:

@@ -28,7 +28,7 @@ from engine.predict.nms import nms
 from engine.val.detection_metrics import box_iou
 
 from .image_queries import Shape
-from .job_progress import ProgressReporter
+from .job_progress import ProgressReporter, say_compiling
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,8 @@ def predict_frames(model: YOLO, source: Any, *, imgsz: int, image_ids: dict[str,
     def mark_start(event: Any) -> None:
         if isinstance(event, RunStarted) and event.mode == "predict" and not started:
             started.append(len(report.warnings))
+        if progress is not None:
+            say_compiling(event, progress)  # a checkpoint's first run compiles it once
 
     # keeps the warnings: before the run, about the model; after, the inputs skipped, with why
     report = ProgressReporter(forward=mark_start)

@@ -27,6 +27,7 @@ from engine.utils.atomic import atomic_writer
 from ..state import Annotation, Database, Image
 from ..state.models import CLASS, KEYPOINTS, POLYGON, annotation_kind, utc_now
 from .annotations import AnnotationData
+from .job_progress import say_compiling
 from .predictions import KEYPOINT_MIN_CONF, ModelMismatch, check_task, open_model
 from .projects import ClassInfo, Project
 from .wording import plural
@@ -181,7 +182,7 @@ def run_prelabel(project: Project, model_path: str | Path, *, only_unlabelled: b
             path = project.resolve(session.get(Image, image_id).path)
         try:
             results = model.predict(str(path), conf=conf, iou=iou, imgsz=info.imgsz,
-                                    progress=_ignore, cancel=cancel)
+                                    progress=_compiling(progress), cancel=cancel)
         except EngineError as exc:
             report.skipped.append((str(path), exc.message))
             continue
@@ -195,6 +196,11 @@ def run_prelabel(project: Project, model_path: str | Path, *, only_unlabelled: b
             progress(done + 1, len(targets), path.name)
     save_uncertainty(project, margins)
     return report
+
+
+def _compiling(progress: Callable[[int, int, str], None] | None) -> Callable[[Any], None]:
+    """A reporter that only shows what the first prediction compiles (once per checkpoint)."""
+    return _ignore if progress is None else lambda event: say_compiling(event, progress)
 
 
 def _ignore(_event: Any) -> None:
