@@ -57,6 +57,7 @@ def download_file(
     cancel: CancelToken = NEVER,
     sha256: str | None = None,
     offline_error: type[EngineError] | None = None,
+    shown_as: str | Path | None = None,
 ) -> Path:
     """Stream ``url`` to ``destination`` atomically and return ``destination``.
 
@@ -65,6 +66,8 @@ def download_file(
     ``manual`` replaces the default "download it by hand and put it in ..." advice given then.
     ``cancel`` is checked between chunks (raises ``Cancelled``; the temp file is removed).
     ``sha256`` (hex) is checked when given; the last event's ``verified`` says whether it was.
+    ``shown_as`` is the path messages name when ``destination`` is a hidden staging file that
+    the caller renames afterwards.
     """
     destination = Path(destination)
     digest = hashlib.sha256()
@@ -77,7 +80,8 @@ def download_file(
             _check_content(url, destination, done, head, min_bytes, expect_magic, what, error)
             _check_digest(url, destination, digest.hexdigest(), sha256, error)
     except _Unreachable as exc:
-        raise _offline(url, destination, exc.cause, manual, offline_error or error) from exc.cause
+        named = Path(shown_as) if shown_as is not None else destination
+        raise _offline(url, named, exc.cause, manual, offline_error or error) from exc.cause
     except EngineError:
         raise
     except OSError as exc:  # the disk, not the network: the temp file is already gone

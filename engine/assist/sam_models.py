@@ -452,7 +452,7 @@ _Staged = dict[Path, tuple[DownloadFile, Path]]
 def _fetch_halves(
     spec: SamDownload, staged: _Staged, progress: Reporter, cancel: CancelToken
 ) -> None:
-    for temporary, (file, _target) in staged.items():
+    for temporary, (file, target) in staged.items():
         half = "encoder" if file is spec.encoder else "decoder"
         download_file(
             file.url,
@@ -463,6 +463,7 @@ def _fetch_halves(
             error=SamModelError,
             cancel=cancel,
             sha256=file.sha256,
+            shown_as=target,
         )
 
 
@@ -489,6 +490,12 @@ def _fetch_archive(
             error=SamModelError,
             cancel=cancel,
             sha256=archive.sha256,
+            shown_as=folder / archive.file_name,
+            manual=(
+                f"On a machine with internet access, download {archive.url}, unzip it, and "
+                f"put {' and '.join(f.file_name for f, _t in staged.values())} in the "
+                f"folder {folder}."
+            ),
         )
         shutil.rmtree(unpacked, ignore_errors=True)  # left by a process that was killed
         try:

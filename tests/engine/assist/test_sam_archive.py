@@ -127,3 +127,16 @@ def test_the_published_mobilesam_zip_is_pinned_by_digest():
     digests = (mobile.archive.sha256, mobile.encoder.sha256, mobile.decoder.sha256)
     assert all(len(d) == 64 and int(d, 16) >= 0 for d in digests)
     assert (mobile.encoder.file_name, mobile.decoder.file_name) == (ENCODER, DECODER)
+
+
+def test_offline_the_message_names_the_zip_and_says_to_unzip_it(tmp_path, halves):
+    with FileServer({}) as server:
+        url = server.url  # closed below: nothing answers there any more
+    archive = _published(halves)
+    catalogue = _catalogue(url, archive, halves)
+    with pytest.raises(SamModelError) as error:
+        download_sam("m", tmp_path, downloads=catalogue)
+    message = error.value.message
+    assert message.startswith("m.zip is not on this machine") and ".download" not in message
+    assert f"download {url}/m.zip, unzip it, and put {ENCODER} and {DECODER}" in message
+    assert list(tmp_path.iterdir()) == []

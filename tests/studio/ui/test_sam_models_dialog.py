@@ -153,9 +153,10 @@ def test_offline_download_names_the_file_and_where_to_get_it_and_keeps_nothing(q
     qtbot.mouseClick(dialog.download_buttons["tiny"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.job is None, timeout=TIMEOUT)
     status = dialog.download_status.text()
-    assert "tiny.encoder.onnx" in status
+    assert status.startswith("tiny.encoder.onnx is not on this machine")
+    assert ".download" not in status  # never the hidden name the download was staged under
     assert f"{url}/tiny.encoder.onnx" in status and str(sam_dir) in status
-    assert failures and "tiny.encoder.onnx" in failures[0]
+    assert failures and failures[0].startswith("tiny.encoder.onnx is not on this machine")
     assert not sam_dir.exists() or list(sam_dir.iterdir()) == []
     for box in error_dialog.open_error_dialogs():
         box.done(0)
