@@ -169,23 +169,23 @@ def resolve_batch(batch: int | float, warn: Warn) -> int:
     return int(batch)
 
 
-def cpu_threads(device: torch.device, warn: Callable[[str], None]) -> int | None:
+def cpu_threads(device: torch.device) -> tuple[int | None, str | None]:
     """On the CPU, train with one torch thread per core other programs leave free
-    (engine/process/threads.py); returns the thread count to restore after the run, or None
-    when it was left as it is."""
+    (engine/process/threads.py). Returns the thread count to restore after the run (None when
+    it was left as it is) and the warning to give when it was lowered."""
     if device.type != "cpu":
-        return None
+        return None, None
     current = torch.get_num_threads()
     busy = busy_threads_elsewhere()
     threads = training_threads(current, busy)
     if threads >= current:
-        return None
+        return None, None
     torch.set_num_threads(threads)
-    warn(f"the CPU is busy ({busy} threads of other programs running on {available_cores()} "
-         f"cores): training on {threads} torch thread(s) instead of {current}, which is "
-         "faster while they run (results may differ in the last digits from a run on a free "
-         "CPU). Set OMP_NUM_THREADS to choose")
-    return current
+    return current, (
+        f"the CPU is busy ({busy} threads of other programs running on {available_cores()} "
+        f"cores): training on {threads} torch thread(s) instead of {current}, which is "
+        "faster while they run (results may differ in the last digits from a run on a free "
+        "CPU). Set OMP_NUM_THREADS to choose")
 
 
 def place_model(

@@ -97,6 +97,8 @@ class Trainer:
         self.loop = LoopProgress()  # the resumed run's, once its state is restored
         self.saved: dict[str, int | None] = {}  # see Checkpoints.saved
         self._restore_threads: int | None = None  # torch's thread count before the run
+        self._threads_warning: str | None = None  # said once the run has started
+        self._best_validation: tuple[int, Validation] | None = None  # (epoch, its validation)
 
     # --- public --------------------------------------------------------------------------
 
@@ -160,7 +162,7 @@ class Trainer:
         seed_everything(s.seed, s.deterministic)
         model = build_model(self.model.yaml) if self.fresh else self.model
         device = select_device(s.device)
-        self._restore_threads = cpu_threads(device, self._warn)
+        self._restore_threads, self._threads_warning = cpu_threads(device)
         imgsz = round_imgsz(s.imgsz, max(model.strides), self._warn)
         batch = resolve_batch(s.batch, self._warn)
         data = self.hooks.build_data(s, imgsz, batch, warn=self._warn, cancel=self.cancel)
@@ -209,6 +211,8 @@ class Trainer:
         )
         self.progress(RunStarted("train", self.hooks.task, str(save_dir), run.schedule.epochs,
                                  description))
+        if self._threads_warning:
+            self._warn(self._threads_warning)
         return hooks
 
     def _loop(self, run: Setup, data: TaskData, hooks: list[EpochHook]) -> Validation | None:
@@ -221,6 +225,8 @@ class Trainer:
             metrics, fitness, validation = self._epoch(run, data, epoch, hooks)
             last_validation = validation or last_validation
             self.loop, is_best = self.loop.after_epoch(epoch, metrics, fitness)
+            if is_best and validation is not None:
+                self._best_validation = (epoch, validation)
             outcome = EpochOutcome(epoch, metrics, is_best, self.loop)
             stop = any([hook.after_epoch(outcome) for hook in hooks])
             self.progress(EpochEnd(epoch + 1, run.schedule.epochs, frozen_metrics(metrics),
@@ -239,12 +245,8 @@ class Trainer:
             hook.after_train(self.loop)
         final = None
         if data.val is not None and result.best:
-            from ..checkpoints import load_model
-
-            best, _ = load_model(result.best)
             try:
-                final = self.hooks.validate(best.to(run.device), data.val, run.device,
-                                            half=False, cancel=self.cancel)
+                final = self._best_pt_validation(result.best, run, data)
             except Cancelled:  # every epoch is done and saved: only the final report is lost
                 self._warn("final validation of best.pt skipped: stopped on request")
                 return
@@ -255,6 +257,27 @@ class Trainer:
                 self._warn(problem, str(result.save_dir))
         for hook in hooks:
             hook.after_final(final)
+
+    def _best_pt_validation(self, best: Path, run: Setup, data: TaskData) -> Validation:
+        """best.pt's validation: the one its epoch already ran where that was the same
+        computation, else best.pt loaded and validated.
+
+        The same computation: best.pt holds exactly the EMA weights its epoch validated (saved
+        right after, in fp32), on the same loader and device, without autocast, in the memory
+        layout a loaded checkpoint has (the detection tasks train channels-last, whose kernels
+        may round differently). On the digits run this saves loading and validating best.pt.
+        """
+        self.cancel.raise_if_cancelled()
+        kept = self._best_validation
+        same = (kept is not None and kept[0] == self.saved.get("best.pt") and not run.amp
+                and run.memory_format == torch.contiguous_format)
+        if same:
+            return kept[1]
+        from ..checkpoints import load_model
+
+        model, _ = load_model(best)
+        return self.hooks.validate(model.to(run.device), data.val, run.device, half=False,
+                                   cancel=self.cancel)
 
     # --- one epoch -----------------------------------------------------------------------
 

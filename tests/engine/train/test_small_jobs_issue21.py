@@ -116,19 +116,39 @@ def test_a_busy_cpu_trains_on_fewer_threads_says_so_and_gives_the_count_back(mon
 
     from engine.train import setup as setup_module
 
-    warnings: list[str] = []
     before = torch.get_num_threads()
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(setup_module, "busy_threads_elsewhere", lambda: 64)
     try:
-        restore = setup_module.cpu_threads(torch.device("cpu"), warnings.append)
+        restore, warning = setup_module.cpu_threads(torch.device("cpu"))
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
     assert restore == before if before > 1 else restore is None
-    assert (len(warnings) == 1 and "OMP_NUM_THREADS" in warnings[0]) == (before > 1)
+    assert (warning is not None and "OMP_NUM_THREADS" in warning) == (before > 1)
     monkeypatch.setattr(setup_module, "busy_threads_elsewhere", lambda: 0)
-    assert setup_module.cpu_threads(torch.device("cpu"), warnings.append) is None
+    assert setup_module.cpu_threads(torch.device("cpu")) == (None, None)
+    assert torch.get_num_threads() == before
+
+
+def test_a_run_on_a_busy_cpu_warns_after_it_starts_and_restores_torchs_threads(
+        digits, tmp_path, monkeypatch):
+    import torch
+
+    from engine import YOLO
+    from engine.events import RunStarted, Warning
+    from engine.train import setup as setup_module
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(setup_module, "busy_threads_elsewhere", lambda: 64)
+    before = torch.get_num_threads()
+    events: list = []
+    result = YOLO("yolov8n-cls.yaml").train(
+        progress=events.append, data=str(digits), project=str(tmp_path), epochs=1, imgsz=32,
+        batch=16, workers=1, plots=False)
+    assert result.status == "completed" and isinstance(events[0], RunStarted)
+    busy = [e for e in events if isinstance(e, Warning) and "CPU is busy" in e.message]
+    assert len(busy) == (1 if before > 1 else 0)
     assert torch.get_num_threads() == before
 
 
@@ -198,3 +218,52 @@ def test_the_console_script_leaves_every_plot_and_the_same_files(digits, tmp_pat
     assert sorted(p.name for p in (run / "weights").iterdir()) == ["best.pt", "last.pt"]
     assert not [p for p in run.rglob(".*.tmp")]
     assert f"weights: {run / 'weights' / 'best.pt'}" in done.stdout
+
+
+# --- best.pt's final validation: its epoch's own where that is the same computation ----------
+
+
+def test_the_final_validation_is_best_pts_without_reading_it_back(digits, tmp_path, monkeypatch):
+    import numpy as np
+    import torch
+
+    import engine.checkpoints
+    from engine import YOLO
+    from engine.cancel import NEVER
+    from engine.checkpoints import load_model
+    from engine.events import EpochEnd
+    from engine.train.classify import ClassifyTask
+
+    loads: list[str] = []
+    real_load = engine.checkpoints.load_model
+    monkeypatch.setattr(engine.checkpoints, "load_model",
+                        lambda path: loads.append(str(path)) or real_load(path))
+    events: list = []
+    result = YOLO("yolov8n-cls.yaml").train(
+        progress=events.append, data=str(digits), project=str(tmp_path), epochs=3, imgsz=32,
+        batch=16, workers=1, plots=False, seed=0)
+    assert result.status == "completed" and loads == []  # best.pt was not loaded again
+    best_epoch = max((e for e in events if isinstance(e, EpochEnd)),
+                     key=lambda e: (e.best_fitness if e.is_best else -1.0, e.epoch))
+    assert result.final_metrics == {k: v for k, v in best_epoch.metrics.items()
+                                    if k in result.final_metrics}
+    # ... and it is what validating best.pt from the file gives, to the last bit
+    model, _ = load_model(result.best)
+    task = ClassifyTask()
+    data = task.build_data(_settings(digits), 32, 16, warn=lambda *a: None)
+    try:
+        fresh = task.validate(model, data.val, torch.device("cpu"), half=False, cancel=NEVER)
+    finally:
+        data.train.close()
+        data.val.close()
+    assert fresh.metrics == result.validation.metrics
+    assert fresh.losses == result.validation.losses
+    assert np.array_equal(fresh.details.confusion_matrix,
+                          result.validation.details.confusion_matrix)
+
+
+def _settings(digits):
+    from engine.config import validate_settings
+
+    return validate_settings({"data": str(digits), "workers": 1, "imgsz": 32, "batch": 16},
+                             source="test")
