@@ -23,6 +23,9 @@ class TrainResult:
     validation: Validation | None = None
     final_metrics: dict[str, float] = field(default_factory=dict)
     """best.pt's validation metrics (``metrics`` is the last epoch's results.csv row)."""
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    """Wall seconds by phase of the run (``setup``, ``dataset``, ``train``, ``val``,
+    ``epoch_hooks``, ``end``, ...): where the time went, for benchmarks and the curious."""
 
     def __getattr__(self, name: str):
         """``result.top1`` etc.: the task's metrics of best.pt (e.g. ClassifyMetrics)."""

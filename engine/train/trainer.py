@@ -44,6 +44,7 @@ from .epoch_hooks import (
     TimeLimit,
 )
 from .loop_progress import LoopProgress
+from .phase_clock import PhaseClock
 from .pretrained import transfer_pretrained
 from .run_files import (
     disk_full_error,
@@ -99,6 +100,7 @@ class Trainer:
         self._restore_threads: int | None = None  # torch's thread count before the run
         self._threads_warning: str | None = None  # said once the run has started
         self._best_validation: tuple[int, Validation] | None = None  # (epoch, its validation)
+        self.phases = PhaseClock()  # TrainResult.phase_seconds
 
     # --- public --------------------------------------------------------------------------
 
@@ -114,6 +116,7 @@ class Trainer:
             record.save_dir = str(save_dir)
             result = self._run(save_dir)
             result.seconds = time.perf_counter() - started
+            result.phase_seconds = dict(self.phases.seconds)
             record.results, record.status = result.metrics, result.status
         return result
 
@@ -128,10 +131,12 @@ class Trainer:
         hooks: list[EpochHook] = []
         try:
             remove_interrupted_saves((weights_dir, save_dir), self._warn)
-            run, data = self._setup()
-            hooks = self._start(run, data, save_dir)
+            with self.phases("setup"):
+                run, data = self._setup()
+                hooks = self._start(run, data, save_dir)
             result = self._result(save_dir, "completed", self._loop(run, data, hooks))
-            self._finish(result, run, data, hooks)
+            with self.phases("end"):
+                self._finish(result, run, data, hooks)
             return result
         except Cancelled:
             if new_folder:
@@ -165,7 +170,8 @@ class Trainer:
         self._restore_threads, self._threads_warning = cpu_threads(device)
         imgsz = round_imgsz(s.imgsz, max(model.strides), self._warn)
         batch = resolve_batch(s.batch, self._warn)
-        data = self.hooks.build_data(s, imgsz, batch, warn=self._warn, cancel=self.cancel)
+        with self.phases("setup/dataset"):
+            data = self.hooks.build_data(s, imgsz, batch, warn=self._warn, cancel=self.cancel)
         memory_format = (torch.channels_last if getattr(self.hooks, "channels_last", False)
                          else torch.contiguous_format)
         model = place_model(self.hooks.adapt_model(model, data.names), device, memory_format,
@@ -228,7 +234,8 @@ class Trainer:
             if is_best and validation is not None:
                 self._best_validation = (epoch, validation)
             outcome = EpochOutcome(epoch, metrics, is_best, self.loop)
-            stop = any([hook.after_epoch(outcome) for hook in hooks])
+            with self.phases("epoch_hooks"):  # results.csv, checkpoints, stopping rules
+                stop = any([hook.after_epoch(outcome) for hook in hooks])
             self.progress(EpochEnd(epoch + 1, run.schedule.epochs, frozen_metrics(metrics),
                                    time.perf_counter() - started, self.loop.best_fitness,
                                    is_best))
@@ -241,12 +248,14 @@ class Trainer:
         """The epochs are over: the hooks close their files, best.pt is validated once more
         (the run's result is best.pt's score, as the reference reports it), then the final
         reports. A cancel during that validation loses only the reports."""
-        for hook in hooks:
-            hook.after_train(self.loop)
+        with self.phases("end/after_train"):
+            for hook in hooks:
+                hook.after_train(self.loop)
         final = None
         if data.val is not None and result.best:
             try:
-                final = self._best_pt_validation(result.best, run, data)
+                with self.phases("end/final_validation"):
+                    final = self._best_pt_validation(result.best, run, data)
             except Cancelled:  # every epoch is done and saved: only the final report is lost
                 self._warn("final validation of best.pt skipped: stopped on request")
                 return
@@ -255,8 +264,9 @@ class Trainer:
                                              result.best, self.saved.get("best.pt"))
             if problem:
                 self._warn(problem, str(result.save_dir))
-        for hook in hooks:
-            hook.after_final(final)
+        with self.phases("end/after_final"):  # waits for the plots
+            for hook in hooks:
+                hook.after_final(final)
 
     def _best_pt_validation(self, best: Path, run: Setup, data: TaskData) -> Validation:
         """best.pt's validation: the one its epoch already ran where that was the same
@@ -285,9 +295,11 @@ class Trainer:
                hooks: list[EpochHook]) -> tuple[dict[str, float], float, Validation | None]:
         """Train and validate ``epoch``: its results.csv row, its fitness, its validation."""
         run.schedule.start_epoch(run.optimizer, epoch)
-        train_losses = self._train_epoch(run, data, epoch, hooks)
+        with self.phases("train"):
+            train_losses = self._train_epoch(run, data, epoch, hooks)
         lrs = {f"lr/pg{i}": g["lr"] for i, g in enumerate(run.optimizer.param_groups)}
-        validation = self._validate(run, data, epoch)
+        with self.phases("val"):
+            validation = self._validate(run, data, epoch)
         metrics = {"epoch": epoch + 1, **train_losses}
         if validation is not None:
             metrics.update(validation.metrics)

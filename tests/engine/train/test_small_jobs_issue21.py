@@ -147,6 +147,13 @@ def test_a_run_on_a_busy_cpu_warns_after_it_starts_and_restores_torchs_threads(
         progress=events.append, data=str(digits), project=str(tmp_path), epochs=1, imgsz=32,
         batch=16, workers=1, plots=False)
     assert result.status == "completed" and isinstance(events[0], RunStarted)
+    # where the time went, phase by phase, within the run's own time
+    phases = result.phase_seconds
+    assert {"setup", "setup/dataset", "train", "val", "epoch_hooks", "end",
+            "end/final_validation", "end/after_final"} <= set(phases)
+    assert all(value >= 0 for value in phases.values())
+    assert phases["setup/dataset"] <= phases["setup"]
+    assert sum(phases[k] for k in ("setup", "train", "val", "epoch_hooks", "end")) <= result.seconds
     busy = [e for e in events if isinstance(e, Warning) and "CPU is busy" in e.message]
     assert len(busy) == (1 if before > 1 else 0)
     assert torch.get_num_threads() == before
