@@ -9,6 +9,7 @@ floating point: quantising box arithmetic in pixels would cost whole pixels of a
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import warnings
 from collections import Counter
@@ -70,7 +71,7 @@ class OpenVinoExporter:
         for output, name in zip(converted.outputs, output_names(len(output_shapes)), strict=True):
             output.get_tensor().set_names({name})
         if options.int8:
-            converted = _quantize(converted, options, metadata)
+            converted = _quantize(converted, options, metadata, model)
         for key, value in metadata.items():
             converted.set_rt_info(str(value), ["model_info", str(key)])
         stem = target.name[: -len(self.suffix)] or "model"
@@ -108,9 +109,10 @@ def _raise_if_no_room(exc: Exception, target: Path, needed: int) -> None:
     ) from exc
 
 
-def _quantize(converted: Any, options: ExportOptions, metadata: Mapping[str, Any]) -> Any:
-    """NNCF post-training int8, calibrated on the given images; the head's decoding kept
-    in floating point (see the module docstring)."""
+def _quantize(converted: Any, options: ExportOptions, metadata: Mapping[str, Any],
+              model: nn.Module) -> Any:
+    """NNCF post-training int8, calibrated on the given images, with what must stay in floating
+    point left out (``kept_in_float``)."""
     from ..errors import ExportError
 
     if not modules_available("nncf"):
@@ -126,9 +128,11 @@ def _quantize(converted: Any, options: ExportOptions, metadata: Mapping[str, Any
     images = list(options.calibration)
     batches = [torch.stack(images[i : i + batch]).numpy() for i in range(0, len(images), batch)
                if len(images[i : i + batch]) == batch]
-    ignored = None
-    if metadata.get("task") != "classify":
-        ignored = nncf.IgnoredScope(types=["Multiply", "Subtract", "Sigmoid"])
+    types, patterns = kept_in_float(model, str(metadata.get("task", "")))
+    ignored = nncf.IgnoredScope(types=types, patterns=patterns, validate=False) \
+        if types or patterns else None
+    # MIXED: symmetric int8 weights, asymmetric activations (SiLU outputs dip below zero, so a
+    # symmetric range would waste half its codes); fast bias correction is NNCF's default
     return nncf.quantize(
         converted,
         nncf.Dataset(batches),
@@ -136,6 +140,28 @@ def _quantize(converted: Any, options: ExportOptions, metadata: Mapping[str, Any
         subset_size=len(batches),
         ignored_scope=ignored,
     )
+
+
+def kept_in_float(model: nn.Module, task: str) -> tuple[list[str], list[str]]:
+    """What an int8 export leaves in fp32, as NNCF ignored-scope op types and name patterns.
+
+    A classifier: nothing. The detection family: the head's decoding, which turns the last
+    convolutions' outputs into pixels and probabilities, namely the anchor arithmetic
+    (Multiply, Subtract) and the class sigmoid, and the DFL (the softmax over 16 distance bins
+    and its fixed 1x1 convolution with weights 0..15, which int8 cannot hold exactly: 1 is
+    stored as 0.94, and an expected distance moves by up to 0.06 of a stride, 2 px at stride
+    32). They are a handful of elementwise operations, not the convolutions that take the
+    time, so keeping them costs no measurable speed (benchmarks/int8_openvino.py). The DFL is
+    found by its module's name, which ``openvino.convert_model`` puts in each op's name
+    (``__module.model.22.dfl.conv/...``).
+    """
+    from ..nn.blocks import DFL
+
+    if task == "classify":
+        return [], []
+    patterns = [rf"__module\.{re.escape(name)}[./].*"
+                for name, module in model.named_modules() if isinstance(module, DFL)]
+    return ["Multiply", "Subtract", "Sigmoid"], patterns
 
 
 INT8_PRECISIONS = frozenset({"u8", "i8"})
@@ -155,6 +181,8 @@ class PrecisionCensus:
     convolutions: int
     float_kinds: tuple[tuple[str, int], ...] = ()
     """The layer types that run in floating point, with their counts, most first."""
+    float_convolutions: tuple[str, ...] = ()
+    """The names of the convolutions that run in floating point."""
 
     def summary(self) -> str:
         """``112 ops in int8, 58 in fp32 (76 of 77 convolutions in int8; fp32: 18 Reshape…)``."""
@@ -169,6 +197,7 @@ def precision_census(compiled: Any) -> PrecisionCensus:
     and placed the quantisation): what actually runs in int8, not what the IR asks for."""
     int8 = floats = int8_convolutions = convolutions = 0
     float_kinds: Counter[str] = Counter()
+    float_convolutions: list[str] = []
     for op in compiled.get_runtime_model().get_ordered_ops():
         info = op.get_rt_info()
         kind = info["layerType"].astype(str) if "layerType" in info else op.get_type_name()
@@ -183,5 +212,7 @@ def precision_census(compiled: Any) -> PrecisionCensus:
         if kind in ("Convolution", "Deconvolution"):
             convolutions += 1
             int8_convolutions += is_int8
+            if not is_int8:
+                float_convolutions.append(op.get_friendly_name())
     return PrecisionCensus(int8, floats, int8_convolutions, convolutions,
-                           tuple(float_kinds.most_common()))
+                           tuple(float_kinds.most_common()), tuple(float_convolutions))
