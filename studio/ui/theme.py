@@ -98,8 +98,23 @@ def apply_theme(app: QApplication, theme: str) -> str:
         palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
     app.setPalette(palette)
     app.setProperty("studio_theme", name)
+    _repolish_styled(app)
     restyle_plots(app)
     return name
+
+
+def _repolish_styled(app: QApplication) -> None:
+    """Widgets a style sheet ever styled ("font-weight: bold", or a sheet set and cleared
+    again, as the saved indicator does) keep the colours of the palette they were polished
+    with after the application's palette changes (seen on the Annotate page's file name and
+    status labels: dark text on the dark theme). Every widget that did not choose a palette of
+    its own is given back the application's, and the sheets are resolved again."""
+    for widget in app.allWidgets():
+        if not widget.testAttribute(Qt.WidgetAttribute.WA_SetPalette):
+            widget.setPalette(QPalette())  # nothing set: all inherited again
+        sheet = widget.styleSheet()
+        if sheet:
+            widget.setStyleSheet(sheet)
 
 
 _PLOT_BACKGROUND = "studio_plot_background"
