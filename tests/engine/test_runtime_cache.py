@@ -195,6 +195,28 @@ def test_a_cache_folder_that_cannot_be_written_predicts_with_pytorch(monkeypatch
     assert len(result.boxes) > 0
 
 
+def test_an_export_that_failed_its_check_is_remembered_and_pytorch_runs(monkeypatch, image,
+                                                                        tmp_path):
+    # the verdict a build writes when the export does not match PyTorch (written here with the
+    # key a build of this checkpoint would have): later runs warn and use PyTorch, no export
+    from engine.api.runtime_cache import RUNTIMES, CacheKey, file_digest, runtime_version
+
+    key = CacheKey(file_digest(SEGMENT), "segment", SIZE, "openvino",
+                   runtime_version(RUNTIMES["openvino"]))
+    folder = tmp_path / "cache" / "runtimes" / key.folder_name
+    folder.mkdir(parents=True)
+    reason = "outputs differ by 2.50e-02, more than the fp32 tolerance 1e-03"
+    (folder / MANIFEST).write_text(json.dumps({"version": 1, "key": key.__dict__,
+                                               "status": "failed", "reason": reason}))
+    monkeypatch.delenv(RUNTIME_VARIABLE, raising=False)
+    monkeypatch.setenv("YOLO_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    result, model, events = predict(SEGMENT, image)
+    assert model.runtime == "PyTorch" and exports(events) == []
+    said = warnings(events)
+    assert len(said) == 1 and reason in said[0].message and "PyTorch" in said[0].message
+    assert len(result.boxes) > 0
+
+
 def test_a_runtime_broken_at_import_falls_back_to_pytorch(monkeypatch, image, tmp_path):
     # an openvino package whose import fails as a broken install's does (a library missing)
     broken = tmp_path / "site" / "openvino"
