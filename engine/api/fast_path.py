@@ -185,8 +185,7 @@ def _build(path: FastPath, runtime: Runtime, key: CacheKey, folder: Path) -> Bac
         raise
     except (EngineError, OSError) as exc:
         return _fall_back(path, f"the {runtime.title} export for the fast CPU path failed "
-                          f"({str(exc).splitlines()[0][:300] if str(exc) else exc!r}); "
-                          "predicting with PyTorch")
+                          f"({_reason(exc)}); predicting with PyTorch")
     tidy(folder.parent, keep=folder)
     if entry.status != "passed":
         return _fall_back(path, _failed_text(runtime, entry))
@@ -197,6 +196,12 @@ def _build(path: FastPath, runtime: Runtime, key: CacheKey, folder: Path) -> Bac
     except EngineError as exc:
         return _fall_back(path, f"{runtime.title} could not load its export ({exc}); "
                           "predicting with PyTorch")
+
+
+def _reason(exc: BaseException) -> str:
+    """An error's first line without the (temp) file it names: the checkpoint is named."""
+    text = getattr(exc, "message", None) or str(exc) or repr(exc)
+    return text.strip().splitlines()[0][:500]
 
 
 def _failed_text(runtime: Runtime, entry: Entry) -> str:

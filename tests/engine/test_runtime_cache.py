@@ -263,6 +263,27 @@ def test_two_processes_building_one_entry_both_succeed(classify_entry):
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temp left
 
 
+def test_the_yolo_command_with_a_broken_runtime_predicts_with_pytorch(image, tmp_path):
+    # the command runs the build in a child process: a runtime that fails there (here: an
+    # openvino package whose import fails) is one warning, and PyTorch predicts
+    broken = tmp_path / "site" / "openvino"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(
+        'raise ImportError("libopenvino.so.2026.4.1: cannot open shared object file")\n')
+    env = {k: v for k, v in os.environ.items()
+           if k not in (ACTIVE_VARIABLE, "LD_PRELOAD", RUNTIME_VARIABLE, "PYTEST_CURRENT_TEST")}
+    env.update(YOLO_STUDIO_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(broken.parent))
+    done = subprocess.run([str(YOLO_SCRIPT), "predict", f"model={SEGMENT}", f"source={image}",
+                           f"imgsz={SIZE}", "conf=0.001"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0 and "Traceback" not in out, out[-3000:]
+    said = [line for line in out.splitlines() if line.startswith("WARNING")]
+    assert len(said) == 1 and "OpenVINO" in said[0] and "PyTorch" in said[0], out[-3000:]
+    assert "cannot open shared object file" in said[0]
+    assert "shapes.png" in out  # predicted
+
+
 def test_a_corrupt_entry_is_rebuilt_not_trusted(classify_entry, monkeypatch, image, tmp_path):
     # a copy of the classifier's entry in a cache of its own, with damaged weights
     _key, source, _replies = classify_entry
