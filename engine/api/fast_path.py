@@ -91,7 +91,7 @@ def choose_backend(path: FastPath, requested: str, imgsz: int) -> Backend | None
             os.utime(folder)
         try:
             return _load(entry, runtime, path)
-        except EngineError as exc:  # intact files the runtime refuses: made again below
+        except Exception as exc:  # noqa: BLE001 - files the runtime refuses: made again below
             log.info("rebuilding %s: %s", folder, exc)
     elif entry is not None:
         return _fall_back(path, _failed_text(runtime, entry))
@@ -150,7 +150,7 @@ def _load(entry: Entry, runtime: Runtime, path: FastPath) -> Backend:
         if problem:
             raise EngineError(f"{runtime.title} is installed but does not load ({problem})")
     backend = load_backend(entry.model, device="cpu", isolated=isolated)
-    log.info("predicting %s with %s (cached in %s)", path.checkpoint.name, runtime.title,
+    log.info("running %s on %s (cached in %s)", path.checkpoint.name, runtime.title,
              entry.model.parent)
     return backend
 
@@ -183,7 +183,7 @@ def _build(path: FastPath, runtime: Runtime, key: CacheKey, folder: Path) -> Bac
             record.message = entry.parity
     except Cancelled:
         raise
-    except (EngineError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever a runtime or converter raises: PyTorch
         return _fall_back(path, f"the {runtime.title} export for the fast CPU path failed "
                           f"({_reason(exc)}); predicting with PyTorch")
     tidy(folder.parent, keep=folder)
@@ -193,8 +193,8 @@ def _build(path: FastPath, runtime: Runtime, key: CacheKey, folder: Path) -> Bac
         return backend
     try:
         return _load(entry, runtime, path)
-    except EngineError as exc:
-        return _fall_back(path, f"{runtime.title} could not load its export ({exc}); "
+    except Exception as exc:  # noqa: BLE001 - whatever a runtime raises: PyTorch
+        return _fall_back(path, f"{runtime.title} could not load its export ({_reason(exc)}); "
                           "predicting with PyTorch")
 
 
