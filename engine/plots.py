@@ -48,13 +48,6 @@ def _one_figure_at_a_time(function: Callable[_P, _R]) -> Callable[_P, _R]:
     return locked
 
 
-def preload_matplotlib() -> None:
-    """Import the parts of matplotlib the figures use, ahead of the first figure (a training
-    run does it on a background thread while its first epoch trains)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
-    from matplotlib.figure import Figure  # noqa: F401
-
-
 # -- confusion matrix ------------------------------------------------------------------------
 
 
