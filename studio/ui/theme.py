@@ -96,8 +96,8 @@ def apply_theme(app: QApplication, theme: str) -> str:
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText,
                  QPalette.ColorRole.WindowText):
         palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    app.setProperty("studio_theme", name)  # first: palette-change handlers read it
     app.setPalette(palette)
-    app.setProperty("studio_theme", name)
     _repolish_styled(app)
     restyle_plots(app)
     return name
@@ -159,3 +159,21 @@ def restyle_plots(app: QApplication) -> None:
             background = widget.property(_PLOT_BACKGROUND)
             if background is not None:
                 style_plot(widget, background=bool(background))
+
+
+_BANNERS = {
+    "light": {"info": ("#1f5f3f", "#e6f4ea"), "warning": ("#7a5200", "#fff4d6"),
+              "error": ("#8a1c00", "#fde7e1")},
+    "dark": {"info": ("#a8dcb8", "#1d3a2a"), "warning": ("#f2d38a", "#3d3218"),
+             "error": ("#ffb4a2", "#4a2019")},
+}
+
+
+def banner_sheet(level: str) -> str:
+    """The style sheet of a message banner ("info", "warning" or "error") in the theme now
+    applied: dark text on a pale ground in the light theme, light text on a deep one in the
+    dark theme."""
+    app = QApplication.instance()
+    name = "dark" if app is not None and app.property("studio_theme") == "dark" else "light"
+    foreground, background = _BANNERS[name].get(level, _BANNERS[name]["info"])
+    return f"color: {foreground}; background: {background}; border-radius: 4px; padding: 6px;"

@@ -64,6 +64,7 @@ from ...services.training import (
 )
 from ...state.models import CLASS, KEYPOINTS, POLYGON, annotation_kind
 from ...workers.job import Job, JobManager
+from ..banner import Banner
 from ..page import Page
 from .plots import RunCurves, TrainPlots
 from .run_list import RunList, run_color
@@ -145,10 +146,7 @@ class TrainPage(Page, QWidget):
         self.start_note.setObjectName("start_note")
         self.start_note.setWordWrap(True)
         self.start_note.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.banner = QLabel()
-        self.banner.setWordWrap(True)
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.hide()
+        self.banner = Banner()
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setFormat("Not training")
@@ -557,13 +555,7 @@ class TrainPage(Page, QWidget):
         self.trainingEnded.emit(ended.run_id, ended.status, ended.message)
 
     def _set_banner(self, text: str, level: str) -> None:
-        colours = {"info": ("#1f5f3f", "#e6f4ea"), "warning": ("#7a5200", "#fff4d6"),
-                   "error": ("#8a1c00", "#fde7e1")}
-        foreground, background = colours.get(level, colours["info"])
-        self.banner.setStyleSheet(f"color: {foreground}; background: {background}; "
-                                  "border-radius: 4px; padding: 6px;")
-        self.banner.setText(text)
-        self.banner.setVisible(bool(text))
+        self.banner.show_message(text, level)
 
     def _append_log(self, level: str, text: str) -> None:
         """A line of the live run's log (shown when that run, or nothing yet, is selected)."""
