@@ -247,7 +247,7 @@ def test_the_final_validation_is_best_pts_without_reading_it_back(digits, tmp_pa
                         lambda path: loads.append(str(path)) or real_load(path))
     events: list = []
     result = YOLO("yolov8n-cls.yaml").train(
-        progress=events.append, data=str(digits), project=str(tmp_path), epochs=3, imgsz=32,
+        progress=events.append, data=str(digits), project=str(tmp_path), epochs=2, imgsz=32,
         batch=16, workers=1, plots=False, seed=0)
     assert result.status == "completed" and loads == []  # best.pt was not loaded again
     best_epoch = max((e for e in events if isinstance(e, EpochEnd)),
