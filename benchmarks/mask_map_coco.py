@@ -17,6 +17,12 @@ Steps, all in this process:
 Run: .venv/bin/python benchmarks/mask_map_coco.py [--weights PT] [--runs 3] [--epochs 30]
 [--runtime torch]
 The last line is one JSON object of the key figures.
+
+Measured 2026-12-07 on the 2-core machine, others working (30-epoch model, 50 val images):
+before (val scored masks at prototype resolution against the batch's mask targets) mask
+mAP50-95 0.2735 from val against 0.2695 from pycocotools, box 0.2379 both; val 6.2 s (14.1 s
+with runtime=torch), 23.3 s with save_json (34.4 s). After: mask 0.2695 both, box 0.2379
+both; val 5.4 s (9.3 s with runtime=torch), 9.0 s with save_json (9.8 s).
 """
 
 from __future__ import annotations
