@@ -23,7 +23,7 @@ torch pre-processing plus an onnxruntime call took 6.5 ms instead of 2.5 ms even
   4.08 ms never spinning, 3.65 ms with onnxruntime's default; a whole frame (torch
   pre-processing then the run) 5.97, 5.15 and 7.43 ms.
 - Training on the CPU uses one torch thread per core that other programs leave free
-  (``training_threads``, counted when a run starts). Every parallel region of torch's OpenMP
+  (``training_threads``, counted when a run starts and again before each epoch). Every parallel region of torch's OpenMP
   team ends at a barrier that waits for all of its threads, so a team with more threads than
   free cores waits, at every small operator, for a thread the system has put aside: on the
   2-core machine with about nine other threads running, 3 epochs of yolov8n-cls on digits

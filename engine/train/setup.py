@@ -169,23 +169,40 @@ def resolve_batch(batch: int | float, warn: Warn) -> int:
     return int(batch)
 
 
-def cpu_threads(device: torch.device) -> tuple[int | None, str | None]:
-    """On the CPU, train with one torch thread per core other programs leave free
-    (engine/process/threads.py). Returns the thread count to restore after the run (None when
-    it was left as it is) and the warning to give when it was lowered."""
-    if device.type != "cpu":
-        return None, None
-    current = torch.get_num_threads()
-    busy = busy_threads_elsewhere()
-    threads = training_threads(current, busy)
-    if threads >= current:
-        return None, None
-    torch.set_num_threads(threads)
-    return current, (
-        f"the CPU is busy ({busy} threads of other programs running on {available_cores()} "
-        f"cores): training on {threads} torch thread(s) instead of {current}, which is "
-        "faster while they run (results may differ in the last digits from a run on a free "
-        "CPU). Set OMP_NUM_THREADS to choose")
+class CpuThreads:
+    """torch's thread count in a CPU run: one per core that other programs leave free
+    (engine/process/threads.py), looked at when the run starts and before each epoch, never
+    above the count torch had before the run, which is put back when the run ends."""
+
+    def __init__(self, device: torch.device,
+                 busy_threads: Callable[[], int | None] | None = None) -> None:
+        self.active = device.type == "cpu"
+        self.ceiling = torch.get_num_threads()
+        self._busy_threads = busy_threads
+        self._warned = False
+
+    def adjust(self) -> str | None:
+        """Set the count for what runs now; returns the warning to give the first time the
+        run goes below the ceiling (None otherwise)."""
+        if not self.active:
+            return None
+        busy = (self._busy_threads or busy_threads_elsewhere)()
+        threads = training_threads(self.ceiling, busy)
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+        if threads >= self.ceiling or self._warned:
+            return None
+        self._warned = True
+        return (
+            f"the CPU is busy ({busy} threads of other programs running on "
+            f"{available_cores()} cores): training on {threads} torch thread(s) instead of "
+            f"{self.ceiling} while they run, which is faster (looked at again each epoch; "
+            "results may differ in the last digits from a run on a free CPU). Set "
+            "OMP_NUM_THREADS to choose")
+
+    def restore(self) -> None:
+        if self.active and torch.get_num_threads() != self.ceiling:
+            torch.set_num_threads(self.ceiling)
 
 
 def place_model(

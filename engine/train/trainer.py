@@ -54,9 +54,9 @@ from .run_files import (
 )
 from .seeding import seed_everything
 from .setup import (
+    CpuThreads,
     Setup,
     build_setup,
-    cpu_threads,
     freeze_layers,
     place_model,
     resolve_batch,
@@ -97,7 +97,7 @@ class Trainer:
         self.fresh = fresh
         self.loop = LoopProgress()  # the resumed run's, once its state is restored
         self.saved: dict[str, int | None] = {}  # see Checkpoints.saved
-        self._restore_threads: int | None = None  # torch's thread count before the run
+        self._threads: CpuThreads | None = None  # torch's threads on a busy CPU
         self._threads_warning: str | None = None  # said once the run has started
         self._best_validation: tuple[int, Validation] | None = None  # (epoch, its validation)
         self.phases = PhaseClock()  # TrainResult.phase_seconds
@@ -157,8 +157,8 @@ class Trainer:
                 data.train.close()
                 if data.val is not None:
                     data.val.close()
-            if self._restore_threads is not None:
-                torch.set_num_threads(self._restore_threads)
+            if self._threads is not None:
+                self._threads.restore()
 
     def _setup(self) -> tuple[Setup, TaskData]:
         """Seed, data, the model on its device, then optimizer, schedule, EMA and scaler, and a
@@ -167,7 +167,8 @@ class Trainer:
         seed_everything(s.seed, s.deterministic)
         model = build_model(self.model.yaml) if self.fresh else self.model
         device = select_device(s.device)
-        self._restore_threads, self._threads_warning = cpu_threads(device)
+        self._threads = CpuThreads(device)
+        self._threads_warning = self._threads.adjust()
         imgsz = round_imgsz(s.imgsz, max(model.strides), self._warn)
         batch = resolve_batch(s.batch, self._warn)
         with self.phases("setup/dataset"):
@@ -226,8 +227,11 @@ class Trainer:
         last_validation = None
         if any([hook.before_train(self.loop) for hook in hooks]):  # every hook is called
             return None
-        for epoch in range(self.loop.next_epoch, run.schedule.epochs):
+        first = self.loop.next_epoch
+        for epoch in range(first, run.schedule.epochs):
             started = time.perf_counter()
+            if epoch > first:
+                self._adjust_threads()
             metrics, fitness, validation = self._epoch(run, data, epoch, hooks)
             last_validation = validation or last_validation
             self.loop, is_best = self.loop.after_epoch(epoch, metrics, fitness)
@@ -361,6 +365,12 @@ class Trainer:
                                    cancel=self.cancel)
 
     # --- outputs -------------------------------------------------------------------------
+
+    def _adjust_threads(self) -> None:
+        """Follow the other programs' load between epochs (the run's start looked already)."""
+        warning = self._threads.adjust() if self._threads is not None else None
+        if warning:
+            self._warn(warning)
 
     def _warn(self, message: str, path: str | None = None) -> None:
         self.progress(Warning(message, path))

@@ -111,24 +111,28 @@ def test_training_threads_one_per_free_core_and_the_users_choice_kept():
     assert training_threads(2, 8, cores=2, environ={"OMP_NUM_THREADS": "2"}) == 2
 
 
-def test_a_busy_cpu_trains_on_fewer_threads_says_so_and_gives_the_count_back(monkeypatch):
+def test_cpu_threads_follow_the_load_warn_once_and_give_the_count_back(monkeypatch):
     import torch
 
-    from engine.train import setup as setup_module
+    from engine.train.setup import CpuThreads
 
-    before = torch.get_num_threads()
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(setup_module, "busy_threads_elsewhere", lambda: 64)
+    before = torch.get_num_threads()
+    load = [64]
+    threads = CpuThreads(torch.device("cpu"), busy_threads=lambda: load[0])
     try:
-        restore, warning = setup_module.cpu_threads(torch.device("cpu"))
+        first = threads.adjust()
         assert torch.get_num_threads() == 1
+        assert (first is not None and "OMP_NUM_THREADS" in first) == (before > 1)
+        load[0] = 0  # the others stopped: back to every core, without a second warning
+        assert threads.adjust() is None and torch.get_num_threads() == before
+        load[0] = 64
+        assert threads.adjust() is None and torch.get_num_threads() == 1
     finally:
-        torch.set_num_threads(before)
-    assert restore == before if before > 1 else restore is None
-    assert (warning is not None and "OMP_NUM_THREADS" in warning) == (before > 1)
-    monkeypatch.setattr(setup_module, "busy_threads_elsewhere", lambda: 0)
-    assert setup_module.cpu_threads(torch.device("cpu")) == (None, None)
+        threads.restore()
     assert torch.get_num_threads() == before
+    on_gpu = CpuThreads(torch.device("meta"), busy_threads=lambda: 64)
+    assert on_gpu.adjust() is None and torch.get_num_threads() == before
 
 
 def test_a_run_on_a_busy_cpu_warns_after_it_starts_and_restores_torchs_threads(
@@ -136,17 +140,23 @@ def test_a_run_on_a_busy_cpu_warns_after_it_starts_and_restores_torchs_threads(
     import torch
 
     from engine import YOLO
-    from engine.events import RunStarted, Warning
-    from engine.train import setup as setup_module
+    from engine.events import EpochEnd, RunStarted, Warning
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(setup_module, "busy_threads_elsewhere", lambda: 64)
     before = torch.get_num_threads()
+    looks: list[int] = []  # torch's count each time the load is looked at
+
+    def busy() -> int:
+        looks.append(torch.get_num_threads())
+        return 64
+
+    monkeypatch.setattr("engine.train.setup.busy_threads_elsewhere", busy)
     events: list = []
     result = YOLO("yolov8n-cls.yaml").train(
-        progress=events.append, data=str(digits), project=str(tmp_path), epochs=1, imgsz=32,
+        progress=events.append, data=str(digits), project=str(tmp_path), epochs=2, imgsz=32,
         batch=16, workers=1, plots=False)
     assert result.status == "completed" and isinstance(events[0], RunStarted)
+    assert len(looks) == 2  # at the start and before the second epoch
     # where the time went, phase by phase, within the run's own time
     phases = result.phase_seconds
     assert {"setup", "setup/dataset", "train", "val", "epoch_hooks", "end",
@@ -154,8 +164,11 @@ def test_a_run_on_a_busy_cpu_warns_after_it_starts_and_restores_torchs_threads(
     assert all(value >= 0 for value in phases.values())
     assert phases["setup/dataset"] <= phases["setup"]
     assert sum(phases[k] for k in ("setup", "train", "val", "epoch_hooks", "end")) <= result.seconds
-    busy = [e for e in events if isinstance(e, Warning) and "CPU is busy" in e.message]
-    assert len(busy) == (1 if before > 1 else 0)
+    busy_warnings = [i for i, e in enumerate(events)
+                     if isinstance(e, Warning) and "CPU is busy" in e.message]
+    assert len(busy_warnings) == (1 if before > 1 else 0)
+    first_epoch_end = next(i for i, e in enumerate(events) if isinstance(e, EpochEnd))
+    assert all(i < first_epoch_end for i in busy_warnings)
     assert torch.get_num_threads() == before
 
 
