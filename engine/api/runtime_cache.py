@@ -81,8 +81,9 @@ RUNTIMES = {
                            "ONNX"),
 }
 AUTO_ORDER = ("openvino", "onnxruntime")
-"""What ``runtime=auto`` tries, fastest first (yolov8n-seg at 640 on this CPU: OpenVINO about
-2.5x PyTorch's speed, ONNX Runtime about 1.7x; benchmarks/predict_runtime.py)."""
+"""What ``runtime=auto`` tries, fastest first: yolov8n-seg at 640 on a quiet 2-core machine here
+took 53 ms on OpenVINO, 72 ms on ONNX Runtime (issue 6) and 144 ms on PyTorch (issue 21's
+figures; benchmarks/predict_runtime.py measures the whole predict call)."""
 TITLES = {"torch": "PyTorch", "openvino": "OpenVINO", "onnx": "ONNX Runtime",
           "OpenVINO": "OpenVINO", "ONNX": "ONNX Runtime"}
 """Backend kinds (and IsolatedBackend runtimes) as the user reads them."""
