@@ -7,7 +7,6 @@ numpy's global generator is not among them: data sampling draws from generators 
 from __future__ import annotations
 
 import random
-import sys
 from typing import Any
 
 import numpy as np
@@ -20,25 +19,10 @@ def seed_everything(seed: int, deterministic: bool) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-    set_deterministic(deterministic)
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
     if torch.backends.cudnn.is_available():
         torch.backends.cudnn.deterministic = deterministic
         torch.backends.cudnn.benchmark = not deterministic
-
-
-def set_deterministic(deterministic: bool) -> None:
-    """Deterministic kernels where torch has them, with a warning (not an error) where not.
-
-    The same as ``torch.use_deterministic_algorithms(deterministic, warn_only=True)``, which
-    also imports torch's compiler (``torch._inductor``, and with it ``torch._dynamo`` and
-    sympy) to set its flag: 1.5 s of every run's start on 2 cores, for a compiler training
-    never uses. The debug mode sets the same two switches; the compiler's flag is set only
-    when something has loaded the compiler already.
-    """
-    torch.set_deterministic_debug_mode("warn" if deterministic else "default")
-    inductor_config = sys.modules.get("torch._inductor.config")
-    if inductor_config is not None:
-        inductor_config.deterministic = deterministic
 
 
 def rng_state() -> dict[str, Any]:

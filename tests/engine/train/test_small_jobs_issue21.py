@@ -18,34 +18,6 @@ def _run_python(code: str) -> str:
     return done.stdout.strip()
 
 
-def test_seeding_sets_deterministic_algorithms_without_loading_the_compiler():
-    # torch.use_deterministic_algorithms imports torch._inductor (and with it torch._dynamo and
-    # sympy): over a second of every training run's start, for a compiler training never uses.
-    out = _run_python("""
-        import sys, torch
-        from engine.train.seeding import seed_everything
-        seed_everything(0, True)
-        on = (torch.are_deterministic_algorithms_enabled(),
-              torch.is_deterministic_algorithms_warn_only_enabled())
-        seed_everything(0, False)
-        off = torch.are_deterministic_algorithms_enabled()
-        print(on, off, "torch._inductor" in sys.modules, "torch._dynamo" in sys.modules)
-    """)
-    assert out == "(True, True) False False False"
-
-
-def test_seeding_keeps_the_compilers_setting_when_it_is_loaded():
-    out = _run_python("""
-        import torch, torch._inductor.config as inductor
-        from engine.train.seeding import seed_everything
-        seed_everything(0, True)
-        first = inductor.deterministic
-        seed_everything(0, False)
-        print(first, inductor.deterministic)
-    """)
-    assert out == "True False"
-
-
 HEAVY = ("torch", "numpy", "pydantic", "cv2", "yaml", "matplotlib")
 
 
