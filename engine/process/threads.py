@@ -23,14 +23,15 @@ torch pre-processing plus an onnxruntime call took 6.5 ms instead of 2.5 ms even
   4.08 ms never spinning, 3.65 ms with onnxruntime's default; a whole frame (torch
   pre-processing then the run) 5.97, 5.15 and 7.43 ms.
 - Training on the CPU uses one torch thread per core that other programs leave free
-  (``training_threads``, counted when a run starts and again before each epoch). Every parallel region of torch's OpenMP
-  team ends at a barrier that waits for all of its threads, so a team with more threads than
-  free cores waits, at every small operator, for a thread the system has put aside: on the
-  2-core machine with about nine other threads running, 3 epochs of yolov8n-cls on digits
-  (32 px, batch 64) took 58-64 s with 2 threads and 20-23 s with 1. On a free machine every
-  core is used, as before. The count changes kernels' summation order (weights after 3 epochs
-  agreed to 1e-4, metrics to the printed digits), so a run on a busy machine says so in a
-  warning; ``OMP_NUM_THREADS`` set by the user is kept.
+  (``training_threads``, counted when a run starts and again before each epoch). Every
+  parallel region of torch's OpenMP team ends at a barrier that waits for all of its
+  threads, so a team with more threads than free cores waits, at every small operator, for
+  a thread the system has put aside: on the 2-core machine with about nine other threads
+  running, 3 epochs of yolov8n-cls on digits (32 px, batch 64) took 58-64 s with 2 threads
+  and 20-23 s with 1. On a free machine every core is used, as before. The count changes
+  kernels' summation order (weights after 3 epochs agreed to 1e-4, metrics to the printed
+  digits), so a run on a busy machine says so in a warning; ``OMP_NUM_THREADS`` set by the
+  user is kept.
 """
 
 from __future__ import annotations
