@@ -89,3 +89,33 @@ def test_build_optimizer_still_makes_the_three_groups():
     model = _model()
     optimizer = build_optimizer(model, OptimizerChoice("SGD", 0.01, 0.937, False), 5e-4)
     assert isinstance(optimizer, torch.optim.SGD) and len(optimizer.param_groups) == 3
+
+
+def test_seeding_sets_torch_s_deterministic_flags_without_its_compiler():
+    code = """
+import sys, torch
+from engine.train.seeding import seed_everything
+seed_everything(0, True)
+on = (torch.are_deterministic_algorithms_enabled(),
+      torch.is_deterministic_algorithms_warn_only_enabled())
+seed_everything(0, False)
+print(on, torch.are_deterministic_algorithms_enabled(), "torch._dynamo" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=120)
+    assert result.stdout.strip() == "(True, True) False False", result.stderr
+
+
+def test_a_whole_training_run_never_imports_torch_s_compiler(tmp_path):
+    code = """
+import sys
+from engine import YOLO
+from engine.data.samples import make_digits_folder
+data = make_digits_folder(sys.argv[1] + "/digits")
+YOLO("yolov8n-cls.yaml").train(data=str(data), epochs=1, imgsz=32, batch=64, plots=False,
+                               project=sys.argv[1], name="run")
+print("torch._dynamo" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                            text=True, check=True, timeout=300)
+    assert result.stdout.strip().splitlines()[-1] == "False", result.stderr[-2000:]
