@@ -46,6 +46,7 @@ class DetectFamilyTask:
         self.gains = dict(self.loss_gains)
         self.keypoint_shape: tuple[int, int] | None = None
         self.keypoint_layout: dict[str, list] = {}
+        self.val_samples: list | None = None  # the validation split's labelled images
         self._loss = None
         self._loss_model: TaskModel | None = None
 
@@ -88,6 +89,7 @@ class DetectFamilyTask:
         if dataset.splits.get(val_split):
             val = self._verified(dataset, val_split, settings, warn, cancel)
             val_count = len(val.samples)
+            self.val_samples = list(val.samples)
             if val.samples:
                 val_loader = self._loader(
                     list(val.samples), imgsz, batch * 2, None, settings, warn, cancel

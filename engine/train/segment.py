@@ -26,7 +26,12 @@ class SegmentTask(DetectFamilyTask):
         )
 
     def scorer(self, model: TaskModel):
-        return SegmentScorer(model.names, self.overlap, ap_method=self.ap_method)
+        # with the split's labels the masks are scored as COCO (and `yolo val`) score them:
+        # at the original size against the label polygons, so each epoch's mask mAP, the
+        # choice of best.pt and the final figures agree with `yolo val` and pycocotools
+        return SegmentScorer(
+            model.names, self.overlap, ap_method=self.ap_method, samples=self.val_samples
+        )
 
     def final_plots(self, validation: Validation, save_dir: Path, names: dict[int, str]) -> None:
         """Confusion matrix, and PR / F1 / P / R curves of boxes and masks (PNG and CSV)."""

@@ -200,3 +200,22 @@ def test_a_detection_checkpoint_loads_into_a_segmentation_model(tmp_path):
     assert report.total == len(model.model.state_dict())
     name = "model.22.cv2.0.0.conv.weight"
     assert (model.model.state_dict()[name] == detect.model.state_dict()[name]).all()
+
+
+def test_the_epoch_s_mask_map_is_the_one_yolo_val_and_pycocotools_give(tmp_path):
+    """Training scores masks as `val` does (original size, label polygons): the last epoch's
+    mask mAP50-95 equals `val` of the same weights. The demo weights (trained on shapes) keep
+    the figures far from 0, where any two methods would agree."""
+    from pathlib import Path
+
+    data = make_shapes_dataset(tmp_path / "data", size=160, train=8, val=6, seed=3)
+    weights = Path(__file__).resolve().parents[3] / "resources" / "weights" / "demo-segment.pt"
+    model = YOLO(str(weights), progress=ignore)
+    result = model.train(data=str(data), epochs=1, imgsz=160, batch=4, workers=1, seed=0,
+                         lr0=1e-7, warmup_epochs=0, project=str(tmp_path / "runs"),
+                         plots=False, progress=ignore)
+    epoch_map = result.metrics["metrics/mAP50-95(M)"]
+    metrics = YOLO(str(result.last), progress=ignore).val(data=str(data), imgsz=160, batch=4,
+                                                         plots=False, runtime="torch")
+    assert epoch_map > 0.2  # the weights know these shapes
+    assert epoch_map == pytest.approx(metrics.seg.map, abs=1e-6)
