@@ -43,6 +43,7 @@ from .shortcuts_dialog import ShortcutsDialog
 from .theme import THEMES, apply_theme
 from .welcome import WelcomePage, recent_entries
 from .window_keys import GLOBAL_SHORTCUTS, key_sequences, key_target
+from .window_sizing import keep_size
 
 PAGES = ("Datasets", "Annotate", "Train", "Evaluate", "Predict", "Export")
 
@@ -369,6 +370,7 @@ class MainWindow(QMainWindow):
         # The dock changes before the page: a wide page must not meet the last page's dock,
         # and a page's panel leaves the page before the page's size counts (either made
         # the window grow past the screen).
+        before = self.size()
         if context is None:
             self.context_dock.hide()
         else:
@@ -391,6 +393,7 @@ class MainWindow(QMainWindow):
             self.context_dock.show()
         self._focus_page(name, page)
         self._update_edit_menu()
+        keep_size(self, before)
 
     def _size_pages(self, current: str) -> None:
         """Only the page shown counts for the window's minimum size: a stack is as large as

@@ -82,7 +82,7 @@ class PredictControls(QWidget):
         self.runtime_label.setToolTip(
             "What ran the model last: a checkpoint runs on the fastest runtime installed that "
             "matches PyTorch (compiled once, then cached)")
-        self.runtime_label.setStyleSheet("color: palette(mid);")
+        self.runtime_label.setStyleSheet("color: palette(placeholder-text);")
         self.runtime_label.hide()
         inner.addWidget(self.runtime_label)
         return box
