@@ -43,39 +43,16 @@ from engine.process.threads import configure_threads
 configure_threads()  # as the yolo command does, before torch loads
 
 import cv2  # noqa: E402
+
+# the 30-epoch model and the shapes set int8_openvino.py trains once and caches (one model
+# for both benchmarks: their figures are of the same weights)
+from int8_openvino import CACHE, trained_model  # noqa: E402
+from int8_openvino import TRAIN_IMGSZ as IMGSZ  # noqa: E402
 from pycocotools.coco import COCO  # noqa: E402
 from pycocotools.cocoeval import COCOeval  # noqa: E402
 
 from engine import YOLO  # noqa: E402
 from engine.data.shape_samples import make_shapes_dataset  # noqa: E402
-
-CACHE = Path.home() / ".cache" / "yolo-studio" / "benchmarks" / "int8_openvino"
-IMGSZ = 320
-
-
-def trained_model(epochs: int, seed: int, *, retrain: bool = False) -> tuple[Path, Path]:
-    """``(best.pt, shapes.yaml)``: the shapes set and a yolov8n-seg our engine trained on it,
-    made once and kept in CACHE (keyed by epochs and seed)."""
-    folder = CACHE / f"shapes-seed{seed}-e{epochs}-{IMGSZ}"
-    data = folder / "data" / "shapes.yaml"
-    weights = folder / "best.pt"
-    if not data.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(folder / "data.tmp", ignore_errors=True)
-        made = make_shapes_dataset(folder / "data.tmp", seed=seed)
-        (folder / "data.tmp").rename(folder / "data")
-        assert made.name == data.name
-    if weights.exists() and not retrain:
-        return weights, data
-    print(f"training yolov8n-seg for {epochs} epochs at {IMGSZ} (cached in {folder})", flush=True)
-    with tempfile.TemporaryDirectory() as temp:
-        result = YOLO("yolov8n-seg.yaml").train(
-            data=str(data), epochs=epochs, imgsz=IMGSZ, batch=16, seed=seed, workers=2,
-            project=str(Path(temp) / "runs"), plots=False, progress=lambda _event: None,
-        )
-        shutil.copy2(result.best, folder / "best.pt.tmp")
-        (folder / "best.pt.tmp").replace(weights)
-    return weights, data
 
 
 def _data_only(seed: int) -> Path:
