@@ -12,16 +12,13 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from engine.checkpoints import checkpoint_dict, save_checkpoint
-from engine.export.decisive import make_decisive
-from engine.nn import build_model
 from engine.tasks import get_task
 from studio.services.importers import import_dataset
 from studio.services.projects import create_project
-from studio.services.runs import finish_run, start_run
 from studio.ui.export import ExportPage
 from studio.ui.export.page import RESULT_COLUMNS
 from studio.workers import JobManager
+from tests.studio.ui.test_export_page import add_classify_run
 
 COLOURS = {"red": (40, 40, 220), "green": (40, 200, 40), "blue": (220, 60, 40)}  # BGR
 ACCURACY = RESULT_COLUMNS.index("Accuracy vs fp32")
@@ -41,16 +38,7 @@ def project(tmp_path):
                 cv2.imwrite(str(data / split / name / f"{name}_{index}.png"), image)
     project = create_project(tmp_path / "project", name="Colours", task="classify", classes=[])
     import_dataset(project, data)
-    classes = [info.name for info in project.classes()]
-    model = build_model("yolov8n-cls.yaml", num_classes=len(classes))
-    model.names = dict(enumerate(classes))
-    make_decisive(model)
-    folder = project.folder / "runs" / "train"
-    save_checkpoint(folder / "weights" / "best.pt",
-                    checkpoint_dict(model, train_args={"imgsz": 32}))
-    run_id = start_run(project, name="train", folder=folder, model="yolov8n-cls.yaml",
-                       settings={"imgsz": 32})
-    finish_run(project, run_id, "completed")
+    add_classify_run(project, [info.name for info in project.classes()])
     yield project
     project.close()
 

@@ -19,18 +19,23 @@ from studio.ui.export import ExportPage
 from studio.workers import JobManager
 
 
-@pytest.fixture
-def project(make_project):
-    project = make_project("classify", classes=("cat", "dog"))
+def add_classify_run(project, names) -> None:
+    """A completed run "train" whose best.pt is a decisive 32 px yolov8n-cls of ``names``."""
     folder = project.folder / "runs" / "train"
-    model = build_model("yolov8n-cls.yaml", num_classes=2)
-    model.names = {0: "cat", 1: "dog"}
+    model = build_model("yolov8n-cls.yaml", num_classes=len(names))
+    model.names = dict(enumerate(names))
     make_decisive(model)
     save_checkpoint(folder / "weights" / "best.pt",
                     checkpoint_dict(model, train_args={"imgsz": 32}))
     run_id = start_run(project, name="train", folder=folder, model="yolov8n-cls.yaml",
                        settings={"imgsz": 32})
     finish_run(project, run_id, "completed")
+
+
+@pytest.fixture
+def project(make_project):
+    project = make_project("classify", classes=("cat", "dog"))
+    add_classify_run(project, ["cat", "dog"])
     return project
 
 

@@ -10,19 +10,10 @@ from PySide6.QtCore import Qt
 
 from studio.state import Image
 from studio.ui.predict import PredictPage
-from studio.workers.job import JobManager
 from tests.conftest import OFFICIAL
+from tests.studio.ui.test_predict_page import open_page
 
 DIGITS = OFFICIAL / "yolov8n-cls-digits.pt"  # the reference's digits classifier, 32 px
-
-
-def open_page(qtbot, project) -> PredictPage:
-    page = PredictPage(project, JobManager())
-    qtbot.addWidget(page)
-    page.resize(1200, 700)
-    page.show()
-    qtbot.waitExposed(page)
-    return page
 
 
 def click_run(qtbot, page: PredictPage) -> None:
