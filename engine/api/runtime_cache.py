@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from ..cancel import NEVER, CancelToken
 from ..errors import EngineError, SettingsError
 from ..utils.atomic import atomic_directory, atomic_writer
+from ..utils.cache_dirs import cache_folder
 from ..version import __version__
 
 if TYPE_CHECKING:
@@ -97,11 +98,7 @@ def runtime_title(backend: Backend) -> str:
 
 def runtime_cache_dir() -> Path:
     """``$YOLO_STUDIO_CACHE_DIR/runtimes``, else ``$XDG_CACHE_HOME/yolo-studio/runtimes``."""
-    explicit = os.environ.get("YOLO_STUDIO_CACHE_DIR")
-    if explicit:
-        return Path(explicit) / "runtimes"
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache_home) / "yolo-studio" / "runtimes"
+    return cache_folder("runtimes")
 
 
 def default_runtime(environ: dict[str, str] | None = None) -> str | None:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..utils.atomic import atomic_writer
+from ..utils.cache_dirs import cache_folder
 from .check import Problem
 from .instances import Instances
 
@@ -41,11 +42,7 @@ CACHE_FORMAT = 1
 
 def label_cache_dir() -> Path:
     """``$YOLO_STUDIO_CACHE_DIR/labels``, else ``$XDG_CACHE_HOME/yolo-studio/labels``."""
-    explicit = os.environ.get("YOLO_STUDIO_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser() / "labels"
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache_home) / "yolo-studio" / "labels"
+    return cache_folder("labels")
 
 
 @dataclass(frozen=True)

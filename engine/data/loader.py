@@ -25,6 +25,7 @@ import torch
 from ..cancel import NEVER, CancelToken
 from ..errors import DatasetError, ImageReadError
 from ..utils.atomic import atomic_writer
+from ..utils.cache_dirs import cache_folder
 from .images import read_image
 
 Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
@@ -127,11 +128,7 @@ class ImageStore:
 
 def image_cache_dir() -> Path:
     """``$YOLO_STUDIO_CACHE_DIR/images``, else ``$XDG_CACHE_HOME/yolo-studio/images``."""
-    explicit = os.environ.get("YOLO_STUDIO_CACHE_DIR")
-    if explicit:
-        return Path(explicit) / "images"
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache_home) / "yolo-studio" / "images"
+    return cache_folder("images")
 
 
 def to_tensor(images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:

@@ -1,0 +1,16 @@
+"""Where the engine keeps what it can make again (label, image and runtime caches)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cache_folder(name: str) -> Path:
+    """``$YOLO_STUDIO_CACHE_DIR/<name>``, else ``$XDG_CACHE_HOME/yolo-studio/<name>`` (by
+    default ``~/.cache/yolo-studio/<name>``)."""
+    explicit = os.environ.get("YOLO_STUDIO_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser() / name
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "yolo-studio" / name
