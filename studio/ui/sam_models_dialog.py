@@ -258,8 +258,13 @@ class SamModelsDialog(QDialog):
             f"{spec.title} is installed in {self.folder} and ready ({check})")
 
     def _download_failed(self, spec: SamDownload, message: str) -> None:
-        self.download_status.setText(
-            f"{message}. Without the internet: {manual_steps(spec, self.folder)}")
+        # the engine's message names the URL when it already says where the files come from
+        # (its offline advice, "downloaded from …"): the manual steps again would repeat it
+        if any(url in message for url in spec.urls):
+            self.download_status.setText(message)
+        else:
+            self.download_status.setText(
+                f"{message}. Without the internet: {manual_steps(spec, self.folder)}")
 
     def _download_ended(self) -> None:
         self.job = None
