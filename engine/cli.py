@@ -13,6 +13,7 @@ needs them.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -95,8 +96,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("yolo: stopped on request; nothing half-written was kept", file=sys.stderr)
         return 130
     except EngineError as exc:
-        print(f"yolo: error: {exc}", file=sys.stderr)
+        print(f"yolo: error: {_rank_prefix()}{exc}", file=sys.stderr)
         return 1
+
+
+def _rank() -> int:
+    """This process's rank in a distributed training run (torchrun's RANK; 0 outside one)."""
+    try:
+        return int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 \
+            else 0
+    except ValueError:
+        return 0
+
+
+def _rank_prefix() -> str:
+    """``[rank 1] `` in the lines of a distributed run's other processes; rank 0 speaks for
+    the run (one summary, one ``weights:`` line)."""
+    rank = _rank()
+    return f"[rank {rank}] " if rank else ""
 
 
 def _convert(args: Sequence[str]) -> int:
@@ -223,7 +240,8 @@ def _model_source(settings: Settings) -> str:
                 "pass model=<run>/weights/last.pt",
                 key="resume",
             )
-        print(f"resuming {latest}", file=sys.stderr)
+        if _rank() == 0:
+            print(f"resuming {latest}", file=sys.stderr)
         return str(latest)
     from .tasks import get_task
 
@@ -257,6 +275,8 @@ def _interruptible() -> Iterator[CancelToken]:
 def _train(model, overrides: dict[str, Any]) -> int:
     with _interruptible() as token:
         result = model.train(cancel=token, **overrides)
+    if _rank() != 0:  # one distributed run: rank 0 prints its results
+        return 0 if result.status == "completed" else 130
     details = getattr(result.validation, "details", None)
     if details is not None and hasattr(details, "summary_table"):
         print(details.summary_table())

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -27,6 +28,9 @@ from ..errors import DatasetError, ImageReadError
 from ..utils.atomic import atomic_writer
 from ..utils.cache_dirs import cache_folder
 from .images import read_image
+
+if TYPE_CHECKING:
+    from torch.utils.data import DistributedSampler
 
 Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 WarningSink = Callable[[str, str | None], None]
@@ -181,9 +185,30 @@ class BatchLoader:
         self.on_warning = on_warning
         self.cancel = cancel
         self._pool: ThreadPoolExecutor | None = None
+        self._sampler: DistributedSampler | None = None  # see shard()
 
     def __len__(self) -> int:
-        return -(-len(self.store) // self.batch_size)
+        return -(-self._count() // self.batch_size)
+
+    def shard(self, rank: int, world: int) -> None:
+        """Load only rank ``rank``'s share of each epoch, out of ``world`` training processes.
+
+        The epoch's order stays this loader's own permutation; a ``DistributedSampler`` (no
+        process group needed) picks every ``world``-th position of it, from ``rank`` on,
+        padded to a multiple of ``world``. With ``batch_size`` the total over ``world``, step
+        k's batches of the ranks together are exactly step k's batch of a single process at
+        the total batch, and each sample is augmented the same way (its randomness is keyed
+        by its dataset position, not by the process that loads it).
+        """
+        from torch.utils.data import DistributedSampler
+
+        self._sampler = None if world <= 1 else DistributedSampler(
+            range(len(self.store)), num_replicas=world, rank=rank, shuffle=False,
+            drop_last=False,
+        )
+
+    def _count(self) -> int:
+        return len(self._sampler) if self._sampler is not None else len(self.store)
 
     @property
     def num_images(self) -> int:
@@ -193,9 +218,14 @@ class BatchLoader:
         self.epoch = epoch
 
     def order(self) -> np.ndarray:
+        """The dataset positions of this epoch, in order (this rank's share when sharded)."""
         if not self.shuffle:
-            return np.arange(len(self.store))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.store))
+            order = np.arange(len(self.store))
+        else:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.store))
+        if self._sampler is None:
+            return order
+        return order[np.fromiter(iter(self._sampler), dtype=np.int64)]
 
     def __iter__(self) -> Iterator[dict]:
         order = self.order()

@@ -14,6 +14,7 @@ from ..errors import CheckpointError, EngineError
 from ..events import Reporter, Warning, ignore
 from ..nn.model import TaskModel
 from ..runs.train_result import TrainResult
+from . import distributed
 from .task import TaskHooks
 from .trainer import Trainer
 
@@ -50,12 +51,21 @@ def start_training(
     cancel: CancelToken = NEVER,
 ) -> TrainResult:
     """Train ``model`` with ``settings`` (or resume the run ``checkpoint`` belongs to), with
-    the hooks ``hooks_for`` gives for the model's task."""
-    if settings.resume:
-        return _resume(settings, checkpoint, hooks_for, progress, cancel)
-    hooks = hooks_for(model.task, checkpoint)
-    fresh = checkpoint is None  # a new model from yaml: rebuilt after seeding
-    return Trainer(hooks, model, settings, progress=progress, cancel=cancel, fresh=fresh).train()
+    the hooks ``hooks_for`` gives for the model's task.
+
+    Under torchrun (``WORLD_SIZE`` > 1 in the environment) this process is one rank of a
+    distributed run: it joins the process group, trains its share, and rank 0 alone writes
+    the run folder and reports (engine/train/distributed.py). Otherwise nothing changes.
+    """
+    if cancel is NEVER and distributed.from_env().active:
+        cancel = CancelToken()  # SIGTERM from torchrun must be able to stop the run
+    with distributed.session(settings.device, cancel) as dist:
+        if settings.resume:
+            return _resume(settings, checkpoint, hooks_for, progress, cancel, dist)
+        hooks = hooks_for(model.task, checkpoint)
+        fresh = checkpoint is None  # a new model from yaml: rebuilt after seeding
+        return Trainer(hooks, model, settings, progress=progress, cancel=cancel, fresh=fresh,
+                       dist=dist).train()
 
 
 def _resume(
@@ -64,6 +74,7 @@ def _resume(
     hooks_for: HooksFor,
     progress: Reporter,
     cancel: CancelToken,
+    dist: distributed.Dist = distributed.SINGLE,
 ) -> TrainResult:
     source = resume_source(settings, checkpoint)
     model, weights = load_model(source)
@@ -85,7 +96,8 @@ def _resume(
     )
     save_dir = source.parent.parent
     hooks = hooks_for(model.task, source)
-    repair_best(weights, save_dir / "weights" / "best.pt", progress)
+    if dist.is_main:  # the others read the run folder, never write it
+        repair_best(weights, save_dir / "weights" / "best.pt", progress)
     trainer = Trainer(
         hooks,
         model.train(),
@@ -94,6 +106,7 @@ def _resume(
         cancel=cancel,
         resume_state=state,
         save_dir=save_dir,
+        dist=dist,
     )
     return trainer.train()
 

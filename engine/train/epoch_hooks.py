@@ -88,8 +88,12 @@ class Checkpoints(EpochHook):
 
     def __init__(self, weights_dir: Path, setup: Setup, train_args: dict[str, Any], *,
                  progress: LoopProgress, saved: dict[str, int | None], save_period: int = -1,
-                 report: Reporter) -> None:
+                 report: Reporter,
+                 rng_by_rank: Callable[[], list[dict[str, Any]] | None] | None = None) -> None:
+        """``rng_by_rank``: every rank's RNG at the epoch's end, in a distributed run (each
+        resumes its own)."""
         self.weights_dir = weights_dir
+        self.rng_by_rank = rng_by_rank
         self.setup = setup
         self.train_args = train_args
         self.saved = saved
@@ -128,6 +132,9 @@ class Checkpoints(EpochHook):
             **progress.state(),
             "epochs": setup.schedule.epochs,
         }
+        by_rank = self.rng_by_rank() if self.rng_by_rank is not None else None
+        if by_rank:
+            train_state["rng_by_rank"] = by_rank
         extra = {"best_fitness": progress.best_fitness, "imgsz": setup.imgsz,
                  "train_state": train_state}
         return checkpoint_dict(setup.ema.ema, train_args=self.train_args,

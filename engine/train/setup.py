@@ -80,10 +80,18 @@ class Setup:
     scaler: torch.amp.GradScaler
     val_each_epoch: bool = True
     """False: only the last epoch is validated (``val=False``)."""
+    forward_model: torch.nn.Module | None = None
+    """What the steps run forward through: ``model`` under DistributedDataParallel in a
+    distributed run (None: ``model`` itself). ``model`` stays the bare model for the loss,
+    the EMA and the checkpoints (no ``module.`` prefixes)."""
 
     @property
     def accumulate(self) -> int:
         return self.schedule.accumulate
+
+    @property
+    def forward(self) -> torch.nn.Module:
+        return self.model if self.forward_model is None else self.forward_model
 
 
 def build_setup(
@@ -132,13 +140,22 @@ def build_setup(
                  ema, torch.amp.GradScaler("cuda", enabled=amp), val_each_epoch)
 
 
-def restore(setup: Setup, train_state: dict[str, Any]) -> None:
-    """Put a last.pt's ``train_state`` back: weights, optimizer, EMA, scaler and every RNG."""
+def restore(setup: Setup, train_state: dict[str, Any], *, rank: int = 0,
+            world: int = 1) -> str | None:
+    """Put a last.pt's ``train_state`` back: weights, optimizer, EMA, scaler and every RNG
+    (rank ``rank``'s of a distributed run, ``world`` processes). Returns a warning when the
+    interrupted run had another number of processes (its random draws cannot all continue)."""
     setup.model.load_state_dict(train_state["model"])
     setup.optimizer.load_state_dict(train_state["optimizer"])
     setup.ema.load_state_dict(train_state["ema"])
     setup.scaler.load_state_dict(train_state.get("scaler", {}) or setup.scaler.state_dict())
-    restore_rng_state(train_state["rng"])
+    by_rank = train_state.get("rng_by_rank") or [train_state["rng"]]
+    if len(by_rank) == world:
+        restore_rng_state(by_rank[rank])
+        return None
+    restore_rng_state(by_rank[0])
+    return (f"resumed on {world} training process(es) instead of {len(by_rank)}: the random "
+            "draws (dropout) differ from the interrupted run's; the data order does not")
 
 
 def round_imgsz(imgsz: int | list[int], stride: int, warn: Warn) -> int:

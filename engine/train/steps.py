@@ -31,14 +31,21 @@ def to_device(batch: dict, setup: Setup) -> dict:
     return out
 
 
-def optimizer_step(setup: Setup) -> None:
-    """Unscale, clip, step, zero the (kept) gradients, then update the EMA."""
-    setup.scaler.unscale_(setup.optimizer)
+def optimizer_step(setup: Setup) -> bool:
+    """Unscale, clip, step, zero the (kept) gradients, then update the EMA.
+
+    Returns False when mixed precision skipped the step: the scaler found inf/NaN gradients
+    and lowered its scale (under DDP the gradients, so the skips, are the same on every rank).
+    """
+    scaler = setup.scaler
+    before = scaler.get_scale() if scaler.is_enabled() else None
+    scaler.unscale_(setup.optimizer)
     torch.nn.utils.clip_grad_norm_(setup.model.parameters(), max_norm=MAX_GRAD_NORM)
-    setup.scaler.step(setup.optimizer)
-    setup.scaler.update()
+    scaler.step(setup.optimizer)
+    scaler.update()
     setup.optimizer.zero_grad(set_to_none=False)
     setup.ema.update(setup.model)
+    return before is None or scaler.get_scale() >= before
 
 
 def skip_step(setup: Setup, loss: torch.Tensor, *, epoch: int, step: int, nonfinite: int,

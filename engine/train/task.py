@@ -31,7 +31,12 @@ WarningSink = Callable[[str, str | None], None]
 
 
 class TaskHooks(Protocol):
-    """The task-specific half of training. ``loss_names`` label the columns ``train/<name>``."""
+    """The task-specific half of training. ``loss_names`` label the columns ``train/<name>``.
+
+    A task whose loss is the batch's sum rather than its mean sets ``loss_sums_batch = True``
+    (a class attribute, False when absent): a distributed run then scales it by the number of
+    processes, so that the same total batch gives the same gradient.
+    """
 
     task: str
     loss_names: tuple[str, ...]

@@ -8,6 +8,8 @@ policies (results.csv, checkpoints, early stopping, time limit, plots) are
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,9 @@ from ..nn.zoo import build_model
 from ..runs.run_dir import remove_if_no_files, run_dir
 from ..runs.train_result import TrainResult
 from ..runs.validation import Validation
+from . import distributed
 from .auto_optimizer import resolve_optimizer
+from .distributed import Dist
 from .epoch_hooks import (
     Checkpoints,
     EarlyStopping,
@@ -83,14 +87,18 @@ class Trainer:
         resume_state: dict[str, Any] | None = None,
         save_dir: Path | None = None,
         fresh: bool = False,
+        dist: Dist = distributed.SINGLE,
     ) -> None:
         """``resume_state``: the interrupted run's last.pt (its metadata, with
         ``train_state``). ``fresh``: the model is new (built from yaml); it is rebuilt after
-        seeding so the initial weights, and so the whole run, follow ``seed``."""
+        seeding so the initial weights, and so the whole run, follow ``seed``. ``dist``: this
+        process's rank in a distributed run (engine/train/distributed.py); rank 0 alone
+        validates, writes the run's files and reports, the others only train."""
         self.hooks = hooks
         self.model = model
         self.settings = settings
-        self.progress = progress
+        self.dist = dist
+        self.progress = progress if dist.is_main else distributed.rank_reporter(dist.rank)
         self.cancel = cancel
         self.resume_state = resume_state
         self.save_dir = save_dir
@@ -101,6 +109,10 @@ class Trainer:
         self._threads_warning: str | None = None  # said once the run has started
         self._best_validation: tuple[int, Validation] | None = None  # (epoch, its validation)
         self.phases = PhaseClock()  # TrainResult.phase_seconds
+        self._rng_by_rank: list | None = None  # every rank's RNG at the epoch's end
+        self._last_validation: Validation | None = None
+        self._amp_skipped = 0  # optimizer steps mixed precision skipped this epoch
+        self._trace = distributed.Trace.from_env(dist)  # YOLO_DDP_TRACE (tests)
 
     # --- public --------------------------------------------------------------------------
 
@@ -109,9 +121,11 @@ class Trainer:
         and closes the run with one ``RunFinished``."""
         started = time.perf_counter()
         s = self.settings
-        self.save_dir = save_dir = self.save_dir or run_dir(
-            self.hooks.task, "train", project=s.project, name=s.name, exist_ok=s.exist_ok
-        )
+        if self.save_dir is None:  # chosen once, by rank 0, for every rank of the run
+            self.save_dir = Path(self.dist.share(lambda: str(run_dir(
+                self.hooks.task, "train", project=s.project, name=s.name, exist_ok=s.exist_ok
+            ))))
+        save_dir = self.save_dir
         with reported_run("train", self.progress) as record:
             record.save_dir = str(save_dir)
             result = self._run(save_dir)
@@ -124,19 +138,25 @@ class Trainer:
 
     def _run(self, save_dir: Path) -> TrainResult:
         """Set up, train, finish; a cancel returns what was saved, a full disk says what."""
-        new_folder = not any(save_dir.iterdir())
+        main = self.dist.is_main  # only rank 0 touches the run folder
+        new_folder = main and not any(save_dir.iterdir())
         weights_dir = save_dir / "weights"
-        weights_dir.mkdir(parents=True, exist_ok=True)
+        if main:
+            weights_dir.mkdir(parents=True, exist_ok=True)
         data: TaskData | None = None
         hooks: list[EpochHook] = []
         try:
-            remove_interrupted_saves((weights_dir, save_dir), self._warn)
+            if main:
+                remove_interrupted_saves((weights_dir, save_dir), self._warn)
             with self.phases("setup"):
                 run, data = self._setup()
                 hooks = self._start(run, data, save_dir)
             result = self._result(save_dir, "completed", self._loop(run, data, hooks))
-            with self.phases("end"):
-                self._finish(result, run, data, hooks)
+            if self._trace is not None:
+                self._trace.finish(run.model, run.ema.ema)
+            if main:  # no collective after the loop: the other ranks are done
+                with self.phases("end"):
+                    self._finish(result, run, data, hooks)
             return result
         except Cancelled:
             if new_folder:
@@ -145,6 +165,9 @@ class Trainer:
         except BaseException as exc:
             if new_folder:
                 remove_if_no_files(save_dir)  # a run that wrote nothing leaves no folder
+            if self.dist.active and distributed.is_peer_failure(exc):
+                raise distributed.peer_stopped_error(self.saved.get("last.pt"),
+                                                     weights_dir / "last.pt") from exc
             error = disk_full_error(exc, saved=self.saved, save_dir=save_dir,
                                     weights_dir=weights_dir, task=self.hooks.task)
             if error is None:
@@ -166,13 +189,18 @@ class Trainer:
         s = self.settings
         seed_everything(s.seed, s.deterministic)
         model = build_model(self.model.yaml) if self.fresh else self.model
-        device = select_device(s.device)
+        device = select_device(s.device)  # in a distributed run: this rank's
+        self.dist.set_device(device)
         self._threads = CpuThreads(device)
         self._threads_warning = self._threads.adjust()
         imgsz = round_imgsz(s.imgsz, max(model.strides), self._warn)
-        batch = resolve_batch(s.batch, self._warn)
+        # batch is the total over the ranks (as in the reference); each loads its share
+        batch = (self.dist.total_batch(s.batch) if self.dist.active
+                 else resolve_batch(s.batch, self._warn))
         with self.phases("setup/dataset"):
-            data = self.hooks.build_data(s, imgsz, batch, warn=self._warn, cancel=self.cancel)
+            data = self.hooks.build_data(s, imgsz, batch // self.dist.world, warn=self._warn,
+                                         cancel=self.cancel)
+        self._shard(data)
         memory_format = (torch.channels_last if getattr(self.hooks, "channels_last", False)
                          else torch.contiguous_format)
         model = place_model(self.hooks.adapt_model(model, data.names), device, memory_format,
@@ -181,6 +209,7 @@ class Trainer:
             # after the head fits the dataset, so a head of the same size transfers too
             transfer_pretrained(model, s.pretrained, self.progress)
         freeze_layers(model, s.freeze)
+        forward_model = self.dist.wrap(model, device)  # DDP: rank 0's weights on every rank
         choice = resolve_optimizer(s, train_images=data.train.num_images, batch=batch,
                                    num_classes=len(data.names))
         run = build_setup(
@@ -191,19 +220,41 @@ class Trainer:
             warmup_bias_lr=s.warmup_bias_lr, warmup_momentum=s.warmup_momentum,
             val_each_epoch=s.val,
         )
+        if forward_model is not model:
+            run = dataclasses.replace(run, forward_model=forward_model)
         if self.resume_state:
-            restore(run, self.resume_state["train_state"])
+            problem = restore(run, self.resume_state["train_state"], rank=self.dist.rank,
+                              world=self.dist.world)
+            if problem:
+                self._warn(problem)
             self.loop = LoopProgress.from_checkpoint(self.resume_state)
         return run, data
 
+    def _shard(self, data: TaskData) -> None:
+        """In a distributed run: each rank trains on its share of each epoch; rank 0 alone
+        validates. The loaders no longer stop on cancel by themselves: a rank that stopped
+        alone would leave the others waiting in the next step's collective, so the step
+        flags stop every rank at the same step."""
+        if not self.dist.active:
+            return
+        data.train.shard(self.dist.rank, self.dist.world)
+        data.train.cancel = NEVER
+        if not self.dist.is_main and data.val is not None:
+            data.val.close()
+            data.val = None
+
     def _start(self, run: Setup, data: TaskData, save_dir: Path) -> list[EpochHook]:
-        """args.yaml, the run's hooks, then ``RunStarted``."""
+        """args.yaml, the run's hooks, then ``RunStarted`` (rank 0 alone: the others have no
+        hooks)."""
+        if not self.dist.is_main:
+            return []
         s = self.settings
         hooks: list[EpochHook] = [ResultsCsv(save_dir / "results.csv")]
         hooks.append(Checkpoints(
             save_dir / "weights", run, write_run_args(save_dir, s, run.imgsz, run.batch),
             progress=self.loop, saved=self.saved, save_period=s.save_period,
             report=self.progress,
+            rng_by_rank=(lambda: self._rng_by_rank) if self.dist.active else None,
         ))
         if s.patience:
             hooks.append(EarlyStopping(s.patience, self._warn))
@@ -212,9 +263,11 @@ class Trainer:
         if s.plots:
             hooks.append(Plots(self.hooks, save_dir, data.names, first_epoch=self.loop.next_epoch,
                                warn=self._warn))
+        processes = (f" · {self.dist.world} processes ({self.dist.backend})"
+                     if self.dist.active else "")
         description = (
             f"{data.description} · {run.schedule.epochs} epochs · imgsz {run.imgsz} · batch "
-            f"{run.batch} · {run.choice.name}(lr={run.choice.lr:g}) · {run.device}"
+            f"{run.batch} · {run.choice.name}(lr={run.choice.lr:g}) · {run.device}{processes}"
         )
         self.progress(RunStarted("train", self.hooks.task, str(save_dir), run.schedule.epochs,
                                  description))
@@ -223,29 +276,57 @@ class Trainer:
         return hooks
 
     def _loop(self, run: Setup, data: TaskData, hooks: list[EpochHook]) -> Validation | None:
-        """Epochs until the last, an early stop or the time limit; the last validation."""
-        last_validation = None
-        if any([hook.before_train(self.loop) for hook in hooks]):  # every hook is called
+        """Epochs until the last, an early stop or the time limit; the last validation.
+
+        In a distributed run every rank trains the epoch, then rank 0 validates, saves and
+        decides whether to stop, and every rank follows its decision."""
+        self._last_validation = None
+        if self.dist.share(lambda: any([hook.before_train(self.loop) for hook in hooks])):
             return None
         first = self.loop.next_epoch
         for epoch in range(first, run.schedule.epochs):
             started = time.perf_counter()
             if epoch > first:
                 self._adjust_threads()
-            metrics, fitness, validation = self._epoch(run, data, epoch, hooks)
-            last_validation = validation or last_validation
-            self.loop, is_best = self.loop.after_epoch(epoch, metrics, fitness)
-            if is_best and validation is not None:
-                self._best_validation = (epoch, validation)
-            outcome = EpochOutcome(epoch, metrics, is_best, self.loop)
-            with self.phases("epoch_hooks"):  # results.csv, checkpoints, stopping rules
-                stop = any([hook.after_epoch(outcome) for hook in hooks])
-            self.progress(EpochEnd(epoch + 1, run.schedule.epochs, frozen_metrics(metrics),
-                                   time.perf_counter() - started, self.loop.best_fitness,
-                                   is_best))
+            run.schedule.start_epoch(run.optimizer, epoch)
+            with self.phases("train"):
+                train_losses = self._train_epoch(run, data, epoch, hooks)
+            train_losses = self._epoch_sync(run, train_losses)
+            stop = self.dist.share(
+                lambda e=epoch, t=train_losses, st=started: self._epoch_end(run, data, e, t,
+                                                                            hooks, st)
+            )
             if stop:
                 break
-        return last_validation
+        return self._last_validation
+
+    def _epoch_sync(self, run: Setup, train_losses: dict[str, float]) -> dict[str, float]:
+        """A distributed run's epoch end on every rank: BatchNorm statistics (model and EMA)
+        averaged, so every rank holds the same state; the losses' means over all the ranks;
+        every rank's RNG for last.pt (an exact resume)."""
+        if not self.dist.active:
+            return train_losses
+        self.dist.average_buffers(run.model, run.ema.ema)
+        from .seeding import rng_state
+
+        self._rng_by_rank = self.dist.gather_object(rng_state())
+        return self.dist.mean(train_losses)
+
+    def _epoch_end(self, run: Setup, data: TaskData, epoch: int, train_losses: dict[str, float],
+                   hooks: list[EpochHook], started: float) -> bool:
+        """Rank 0's part of an epoch's end: validate, record, save; True to stop the run."""
+        metrics, fitness, validation = self._epoch(run, data, epoch, train_losses)
+        self._last_validation = validation or self._last_validation
+        self.loop, is_best = self.loop.after_epoch(epoch, metrics, fitness)
+        if is_best and validation is not None:
+            self._best_validation = (epoch, validation)
+        outcome = EpochOutcome(epoch, metrics, is_best, self.loop)
+        with self.phases("epoch_hooks"):  # results.csv, checkpoints, stopping rules
+            stop = any([hook.after_epoch(outcome) for hook in hooks])
+        self.progress(EpochEnd(epoch + 1, run.schedule.epochs, frozen_metrics(metrics),
+                               time.perf_counter() - started, self.loop.best_fitness,
+                               is_best))
+        return stop
 
     def _finish(self, result: TrainResult, run: Setup, data: TaskData,
                 hooks: list[EpochHook]) -> None:
@@ -295,12 +376,9 @@ class Trainer:
 
     # --- one epoch -----------------------------------------------------------------------
 
-    def _epoch(self, run: Setup, data: TaskData, epoch: int,
-               hooks: list[EpochHook]) -> tuple[dict[str, float], float, Validation | None]:
-        """Train and validate ``epoch``: its results.csv row, its fitness, its validation."""
-        run.schedule.start_epoch(run.optimizer, epoch)
-        with self.phases("train"):
-            train_losses = self._train_epoch(run, data, epoch, hooks)
+    def _epoch(self, run: Setup, data: TaskData, epoch: int, train_losses: dict[str, float],
+               ) -> tuple[dict[str, float], float, Validation | None]:
+        """Validate the trained ``epoch``: its results.csv row, its fitness, its validation."""
         lrs = {f"lr/pg{i}": g["lr"] for i, g in enumerate(run.optimizer.param_groups)}
         with self.phases("val"):
             validation = self._validate(run, data, epoch)
@@ -316,38 +394,58 @@ class Trainer:
     def _train_epoch(self, run: Setup, data: TaskData, epoch: int,
                      hooks: list[EpochHook]) -> dict[str, float]:
         """One pass over the training data; the mean of each loss as ``train/<name>``."""
-        run.model.train()
+        run.forward.train()
         data.train.set_epoch(epoch)
         steps = run.schedule.steps_per_epoch
         meter = LossMeter(self.hooks.loss_names)
         nonfinite, last_step = 0, -1
+        self._amp_skipped = 0
+        # DDP averages the gradients over the ranks: a loss summed over the batch (the detect
+        # family's) is scaled back up to the total batch's; a mean loss (classify) already is
+        # the mean over the total batch
+        loss_scale = self.dist.world if getattr(self.hooks, "loss_sums_batch", False) else 1
         run.optimizer.zero_grad(set_to_none=False)
         for step, batch in enumerate(data.train):
-            self.cancel.raise_if_cancelled()
+            if not self.dist.active:
+                self.cancel.raise_if_cancelled()
             global_step = step + steps * epoch
             accumulate = run.schedule.warm_up(run.optimizer, global_step, epoch)
-            for hook in hooks:
-                hook.before_step(epoch, step, batch)
-            batch = to_device(batch, run)
-            with torch.autocast(run.device.type, enabled=run.amp):
-                loss, items = self.hooks.loss(run.model, run.model(batch["img"]), batch)
-            if not torch.isfinite(loss):
-                nonfinite += 1
-                skip_step(run, loss, epoch=epoch, step=step, nonfinite=nonfinite,
-                          save_dir=self.save_dir, warn=self._warn)
-                continue
-            nonfinite = 0
-            run.scaler.scale(loss).backward()
             # Unlike the reference, the last batch of an epoch always steps: no gradient is
             # carried into the next epoch, so a checkpoint holds everything resume needs.
-            if global_step - last_step >= accumulate or step == steps - 1:
-                optimizer_step(run)
+            steps_now = global_step - last_step >= accumulate or step == steps - 1
+            for hook in hooks:
+                hook.before_step(epoch, step, batch)
+            if self._trace is not None:
+                self._trace.step(epoch, step, batch)
+            batch = to_device(batch, run)
+            with self._sync_unless(run, steps_now):
+                with torch.autocast(run.device.type, enabled=run.amp):
+                    loss, items = self.hooks.loss(run.model, run.forward(batch["img"]), batch)
+                bad = not torch.isfinite(loss)
+                if self.dist.active:  # every rank stops, or skips, at the same step
+                    cancelled, bad = self.dist.step_flags(self.cancel.cancelled, bad)
+                    if cancelled:
+                        raise Cancelled("stopped on request")
+                if bad:
+                    nonfinite += 1
+                    skip_step(run, loss, epoch=epoch, step=step, nonfinite=nonfinite,
+                              save_dir=self.save_dir, warn=self._warn)
+                    continue
+                nonfinite = 0
+                run.scaler.scale(loss * loss_scale if loss_scale != 1 else loss).backward()
+            if steps_now:
+                self._amp_skipped += not optimizer_step(run)
                 last_step = global_step
             meter.add(items, len(batch["img"]))
             if step % 5 == 4 or step == steps - 1:
                 self.progress(StepEnd("train", epoch + 1, run.schedule.epochs, step + 1, steps,
                                       frozen_metrics(meter.means()),
-                                      run.optimizer.param_groups[0]["lr"], meter.rate()))
+                                      run.optimizer.param_groups[0]["lr"],
+                                      meter.rate() * self.dist.world))
+        if self._amp_skipped:
+            self._warn(f"epoch {epoch + 1}: mixed precision skipped {self._amp_skipped} "
+                       "optimizer step(s) with inf/NaN gradients (its scale was lowered); "
+                       "amp=False trains without it")
         if meter.count == 0:
             raise TrainingDiverged(
                 f"the loss was not finite in any step of epoch {epoch + 1}; training stopped "
@@ -356,6 +454,14 @@ class Trainer:
                 path=self.save_dir,
             )
         return {f"train/{k}": v for k, v in meter.means().items()}
+
+    @staticmethod
+    def _sync_unless(run: Setup, steps_now: bool) -> contextlib.AbstractContextManager:
+        """DDP's ``no_sync`` for a step that only accumulates: its gradients are averaged
+        over the ranks together with the next step's (a speed-up; the sum is the same)."""
+        if run.forward_model is None or steps_now:
+            return contextlib.nullcontext()
+        return run.forward_model.no_sync()
 
     def _validate(self, run: Setup, data: TaskData, epoch: int) -> Validation | None:
         if data.val is None or not run.val_each_epoch and epoch + 1 < run.schedule.epochs:
