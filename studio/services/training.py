@@ -96,17 +96,35 @@ class Device:
 
 
 def list_devices() -> list[Device]:
-    """The CPU, each CUDA GPU and Apple MPS, as torch sees them now (imports torch: slow once)."""
+    """The CPU, each CUDA GPU (and all of them together when there are several: one training
+    process per GPU) and Apple MPS, as torch sees them now (imports torch: slow once)."""
     import torch
 
     devices = [Device("cpu", "CPU")]
     if torch.cuda.is_available():
-        for index in range(torch.cuda.device_count()):
+        count = torch.cuda.device_count()
+        for index in range(count):
             devices.append(Device(str(index), f"GPU {index}: {torch.cuda.get_device_name(index)}"))
+        if count >= 2:
+            devices.append(Device(",".join(map(str, range(count))), f"All GPUs ({count})"))
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         devices.append(Device("mps", "Apple GPU (MPS)"))
     return devices
+
+
+def gpu_indices(value: str) -> list[int] | None:
+    """The GPUs a device value of several names (``"0,2"`` -> [0, 2]); None for one device or
+    anything else (torch-free: the form reads it before torch has loaded)."""
+    parts = [part.strip() for part in str(value).split(",")]
+    if len(parts) < 2 or not all(part.isdigit() for part in parts):
+        return None
+    return [int(part) for part in parts]
+
+
+def gpu_count(value: str) -> int:
+    """How many GPUs a device value trains on (1 for one GPU, the CPU or MPS)."""
+    return len(gpu_indices(value) or [value])
 
 
 def resumable(run: RunInfo) -> bool:
@@ -357,7 +375,7 @@ def failure_message(exc: BaseException) -> str:
 def _fresh(project: Project, plan: TrainPlan, folder: Path, feed: TrainingFeed,
            reporter: Callable[[Any], None], cancel: CancelToken):
     """Check the data, device and model, write the dataset, and train a new run."""
-    from engine.devices import select_device
+    from engine.devices import parse_devices, select_device
 
     from .dataset_export import YAML_NAME, export_yolo
 
@@ -372,7 +390,8 @@ def _fresh(project: Project, plan: TrainPlan, folder: Path, feed: TrainingFeed,
         feed.put(Note("warning", "no examples of " + ", ".join(check.empty_classes)
                       + ": the model cannot learn these classes"))
     try:
-        select_device(plan.device)
+        if len(parse_devices(plan.device)) <= 1:  # several GPUs: one process each picks one
+            select_device(plan.device)
     except EngineError as exc:
         raise TrainingError(f"the device {plan.device!r} is not available now ({exc.message}). "
                             "Choose another device and start again") from exc
@@ -532,7 +551,7 @@ def estimate_duration(task: str, plan: TrainPlan, data: TrainingData,
     per_pixel = known.train_seconds_per_pixel if known is not None else ROUGH_SECONDS_PER_PIXEL
     rough = per_pixel * 2 / min(cpus, 16)
     if plan.device not in ("cpu", ""):
-        rough /= 20  # a GPU: very rough, the first run measures it
+        rough /= 20 * gpu_count(plan.device)  # very rough, the first run measures it
     return DurationEstimate(STARTUP_SECONDS + work * rough,
                             f"rough estimate for yolov8{scale} on this machine", False)
 

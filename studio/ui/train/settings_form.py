@@ -33,14 +33,18 @@ from ...services.training import (
     OptimizerChoice,
     TrainingData,
     TrainPlan,
+    gpu_indices,
     model_source,
     planned_optimizer,
 )
 from ...workers.job import JobManager
+from .gpu_dialog import GpuDialog, gpus_label
 from .model_source import ModelSource
 from .schema import GROUPS, FieldSpec, advanced_fields, check_value, format_value, parse_value
 
 INVALID_STYLE = "border: 1px solid #d55e00; background: rgba(213, 94, 0, 40);"
+CHOOSE_GPUS = "choose-gpus"
+"""The data of the device list's "Choose GPUs…" item (offered with 2 GPUs or more)."""
 
 
 class AdvancedPanel(QWidget):
@@ -177,7 +181,13 @@ class SettingsForm(QScrollArea):
         self.batch = self._spin(1, 1024, 16, "Images per step; lower it if memory runs out")
         self.device = QComboBox()
         self.device.addItem("CPU", "cpu")
-        self.device.setToolTip("Where training runs; GPUs are listed when torch sees them")
+        self.device.setToolTip("Where training runs; GPUs are listed when torch sees them "
+                               "(several GPUs: one training process each)")
+        self.device_value = "cpu"  # the device chosen (the list may show "Choose GPUs…")
+        self.gpus: list[Device] = []
+        self.gpu_dialog: GpuDialog | None = None
+        self.device.currentIndexChanged.connect(self._remember_device)
+        self.device.activated.connect(self._device_activated)
         self.optimizer_note = QLabel()
         self.optimizer_note.setObjectName("optimizer_note")
         self.optimizer_note.setWordWrap(True)
@@ -309,17 +319,50 @@ class SettingsForm(QScrollArea):
             note.setVisible(bool(text))
 
     def set_devices(self, devices: Sequence[Device]) -> None:
-        chosen = self.device.currentData()
+        """Offer ``devices`` (``list_devices``); with 2 GPUs or more also "Choose GPUs…"."""
+        chosen = self.device_value
+        self.gpus = [device for device in devices if device.value.isdigit()]
         self.device.clear()
         for device in devices:
             self.device.addItem(device.label, device.value)
+        if len(self.gpus) >= 2:
+            self.device.addItem("Choose GPUs…", CHOOSE_GPUS)
+        self._add_gpus(chosen)
         self.device.setCurrentIndex(max(self.device.findData(chosen), 0))
 
     def set_device(self, value: str) -> None:
-        """Choose ``value`` (adding it when torch does not list it: e.g. a GPU that vanished)."""
-        if self.device.findData(value) < 0:
+        """Choose ``value`` (adding it when torch does not list it: e.g. a GPU that vanished);
+        several GPUs that all exist (``"0,2"``) show as ``GPUs 0, 2``."""
+        if not self._add_gpus(value) and self.device.findData(value) < 0:
             self.device.addItem(f"{value} (not found)", value)
         self.device.setCurrentIndex(self.device.findData(value))
+
+    def _add_gpus(self, value: str) -> bool:
+        """List ``value`` when it names several GPUs that all exist (before "Choose GPUs…");
+        True when it is listed now."""
+        indices = gpu_indices(value)
+        if indices is None or not set(indices) <= {int(gpu.value) for gpu in self.gpus}:
+            return False
+        if self.device.findData(value) < 0:
+            self.device.insertItem(self.device.findData(CHOOSE_GPUS), gpus_label(indices),
+                                   value)
+        return True
+
+    def _remember_device(self, index: int) -> None:
+        value = self.device.itemData(index)
+        if value is not None and value != CHOOSE_GPUS:
+            self.device_value = str(value)
+
+    def _device_activated(self, index: int) -> None:
+        """"Choose GPUs…" opens the dialog (not modal to the app: the page stays usable)."""
+        if self.device.itemData(index) != CHOOSE_GPUS:
+            return
+        chosen = gpu_indices(self.device_value) or [int(gpu.value) for gpu in self.gpus]
+        self.gpu_dialog = dialog = GpuDialog(self.gpus, chosen, self)
+        dialog.accepted.connect(lambda: self.set_device(dialog.value()))
+        dialog.rejected.connect(lambda: self.device.setCurrentIndex(
+            max(self.device.findData(self.device_value), 0)))
+        dialog.open()
 
     def errors(self) -> dict[str, str]:
         """What is wrong, by key (``model`` and advanced keys); empty when Start may go."""
@@ -328,5 +371,5 @@ class SettingsForm(QScrollArea):
     def plan(self) -> TrainPlan:
         return TrainPlan(model=self.model() or "", epochs=self.epochs.value(),
                          imgsz=self.imgsz.value(), batch=self.batch.value(),
-                         device=str(self.device.currentData() or "cpu"),
+                         device=self.device_value or "cpu",
                          overrides=self.advanced.overrides())
