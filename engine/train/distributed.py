@@ -151,7 +151,7 @@ class Dist:
         """Each value's mean over the ranks (the keys are the same on every rank)."""
         if not self.active or not values:
             return values
-        keys = sorted(values)
+        keys = list(values)  # the same order on every rank: the task's loss names
         tensor = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64,
                               device=self._device)
         torch.distributed.all_reduce(tensor)
@@ -255,10 +255,12 @@ def backend_for(device: Any) -> str:
     return "gloo"
 
 
-def init_from_env(device: Any = None, environ: dict[str, str] | None = None) -> Dist:
-    """Join the run's process group (``env://``) when ``WORLD_SIZE`` > 1; a caller's own group
-    is reused as it is. Returns world 1 when there is no run to join."""
-    env = os.environ if environ is None else environ
+def init_from_env(device: Any = None) -> Dist:
+    """Join the run's process group (``env://``: torchrun's variables) when ``WORLD_SIZE`` > 1;
+    a caller's own group is reused as it is. Returns world 1 when there is no run to join.
+
+    ``device``: the run's ``device=`` (NCCL for GPUs, gloo for the CPU)."""
+    env = os.environ
     dist = from_env(env)
     if not dist.active:
         return dist
@@ -279,26 +281,18 @@ def init_from_env(device: Any = None, environ: dict[str, str] | None = None) -> 
         torch.cuda.set_device(select_device(device))
     timeout = datetime.timedelta(seconds=timeout_seconds(env))
     try:
-        _init_group(dist, env, timeout)
+        torch.distributed.init_process_group(dist.backend, init_method="env://",
+                                             timeout=timeout)
     except Exception as exc:
-        raise _port_error(exc, env) or exc from exc
+        error = _port_error(exc, env)
+        if error is None:
+            raise
+        raise error from exc
     dist.owns_group = True
     return dist
 
 
-def _init_group(dist: Dist, env: dict[str, str], timeout: datetime.timedelta) -> None:
-    if env is os.environ:
-        torch.distributed.init_process_group(dist.backend, init_method="env://",
-                                             timeout=timeout)
-        return
-    # an explicit environment (tests): the same rendezvous, without touching os.environ
-    addr, port = env.get("MASTER_ADDR", "127.0.0.1"), int(env.get("MASTER_PORT", "29500"))
-    store = torch.distributed.TCPStore(addr, port, dist.world, dist.rank == 0, timeout=timeout)
-    torch.distributed.init_process_group(dist.backend, store=store, rank=dist.rank,
-                                         world_size=dist.world, timeout=timeout)
-
-
-def _port_error(exc: Exception, env: dict[str, str]) -> EngineError | None:
+def _port_error(exc: Exception, env: Any) -> EngineError | None:
     """A rendezvous port that another program holds, as one clear line."""
     text = str(exc)
     taken = (getattr(exc, "errno", None) == errno.EADDRINUSE or "EADDRINUSE" in text
