@@ -35,7 +35,9 @@ from .training import SCALES, TASK_SUFFIX, model_source
 Kind = Literal["official", "bundled", "run", "file", "scratch"]
 Progress = Callable[[int, int, str], None]
 
-BUNDLED_FOLDER = Path(__file__).resolve().parents[2] / "resources" / "weights"
+_PACKAGED = Path(__file__).resolve().parents[1] / "resources" / "weights"  # a wheel's (setup.py)
+BUNDLED_FOLDER = (_PACKAGED if _PACKAGED.is_dir()
+                  else Path(__file__).resolve().parents[2] / "resources" / "weights")
 """Where the studio's own starting weights ship (``demo-{task}.pt``, tools/demo_weights.py)."""
 OPTIONS_KEY = "starting_weights"
 """The project option that remembers chosen files (``files``) and the last choice (``chosen``)."""
