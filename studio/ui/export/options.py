@@ -1,14 +1,17 @@
 """One format's row in the wizard: a check box to pick it, the options that format takes (and
 only those), and what this machine can do with it (why it is unavailable and what to install,
-or why its parity cannot be checked here)."""
+or why its parity cannot be checked here). In the desktop bundle a missing exporter was left
+out of the download, so its row says how to get it there instead of naming a pip command for a
+Python the user may not have."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from engine.export import EXPORT_OPTIONS
+from engine.export import EXPORT_FORMATS, EXPORT_OPTIONS
 
 from ...services.model_export import OPTION_HELP, FormatInfo
 
@@ -94,10 +97,34 @@ def _spin(low: int, high: int, value: int, step: int) -> QSpinBox:
     return spin
 
 
+# What each exporter family the bundle leaves out would add (MiB installed, Linux x86-64, the
+# versions of installer/constraints.txt; installer/bundle/README.md has the bundle's sizes).
+LEFT_OUT_MIB = {"openvino": 190, "coreml": 26, "tensorflow": 2010, "paddle": 726, "ncnn": 111}
+
+
+def in_bundle() -> bool:
+    """Whether the studio runs from the frozen desktop bundle (PyInstaller sets sys.frozen)."""
+    return bool(getattr(sys, "frozen", False))
+
+
+def unavailable_text(info: FormatInfo, *, bundle: bool | None = None) -> str:
+    """Why ``info``'s format cannot be built here and how to get it: the exporter's reason
+    (what to pip install) from Python; in the bundle, which has no pip, how to add it there."""
+    bundle = in_bundle() if bundle is None else bundle
+    extra = getattr(EXPORT_FORMATS.get(info.format), "extra", "")
+    if not bundle or not extra:
+        return f"Unavailable: {info.reason}"
+    size = f" (about {LEFT_OUT_MIB[extra]:,} MB)" if extra in LEFT_OUT_MIB else ""
+    return (f"Not in this download: the {info.name} exporter{size} is left out of the bundle "
+            f"to keep it small. To export to {info.name}, install YOLO Studio with Python "
+            f"(pip install 'yolo-studio[studio,{extra}]', then run yolo-studio), or build a "
+            f"bundle that includes it (YOLO_BUNDLE_EXPORTERS={extra} make bundle)")
+
+
 def availability_text(info: FormatInfo) -> str:
     """What the row says about this machine: unavailable (and why), or how it is checked."""
     if not info.available:
-        return f"Unavailable: {info.reason}"
+        return unavailable_text(info)
     if info.runtime_note:
         return f"Exported, not checked here: {info.runtime_note}"
     return "Exported and checked against PyTorch here"

@@ -45,7 +45,7 @@ from ...workers import JobManager
 from ...workers.job import Job, JobProgress
 from ..file_dialogs import start_folder
 from ..page import Page
-from .options import FormatOptions, availability_text, cuda_available
+from .options import FormatOptions, availability_text, cuda_available, unavailable_text
 from .snippet_dialog import SnippetDialog
 
 STATUS_COLORS = {"passed": "#009e73", "failed": "#d55e00", "error": "#d55e00",
@@ -138,7 +138,7 @@ class ExportPage(Page, QWidget):
             note.setToolTip(availability_text(info))
             if not info.available:
                 note.setForeground(QColor(STATUS_COLORS["failed"]))
-                check.setToolTip(info.reason)
+                check.setToolTip(unavailable_text(info))
             elif info.runtime_note:
                 note.setForeground(grey)
             self.format_table.setItem(row, 2, note)
