@@ -255,22 +255,18 @@ class TrainableModel(YOLO):
     ) -> TrainResult:
         """Train on ``data=`` (see ``yolo settings`` for every key); afterwards this object
         holds the best weights, and ``val()`` with no arguments scores them on the same data."""
-        from ..train.entry import start_training
-
         settings = self._settings("train", kwargs)
         reporter = self._progress if progress is None else progress
+        token = NEVER if cancel is None else cancel
+        processes = self._processes(settings)
+        if processes > 1:  # one process per device (engine/api/ddp_worker.py)
+            from .ddp_worker import train_in_processes
 
-        def hooks_for(task: str, checkpoint: Path | None):
-            return task_for(task, "training", path=checkpoint).hooks(reporter)
-
-        result = start_training(
-            self.model,
-            settings,
-            hooks_for=hooks_for,
-            checkpoint=self.checkpoint_path,
-            progress=reporter,
-            cancel=NEVER if cancel is None else cancel,
-        )
+            result = train_in_processes(self, settings, processes, progress=reporter,
+                                        cancel=token)
+        else:
+            result = train_model(self.model, settings, checkpoint=self.checkpoint_path,
+                                 progress=reporter, cancel=token)
         best = result.best or result.last
         self._saved_weights, self._fast = None, {}
         if best is not None and best.exists():
@@ -279,6 +275,30 @@ class TrainableModel(YOLO):
             self._saved_weights = SavedWeights.of(self.model)
         self._backend = None  # predict runs a copy of the model it had: copy the trained one
         return result
+
+    def _processes(self, settings) -> int:
+        """How many processes the run trains in: one per GPU of ``device=0,1``, else 1 (also
+        inside a rank of a distributed run, which trains as itself)."""
+        from ..devices import parse_devices
+        from ..process.launch import in_distributed_run, processes_for
+
+        if in_distributed_run():
+            return 1
+        return processes_for(parse_devices(self._run_device(settings)))
+
+    def _run_device(self, settings):
+        """The device the run uses: ``device=``, or for a resume without one the interrupted
+        run's (resumed runs keep their settings, engine/train/entry.py)."""
+        if not settings.resume or "device" in settings.model_fields_set:
+            return settings.device
+        from ..train.entry import resume_source
+
+        source = resume_source(settings, self.checkpoint_path)
+        if self.checkpoint_path is not None and Path(source) == Path(self.checkpoint_path):
+            meta = self.checkpoint_meta
+        else:
+            meta = read_weights(source).metadata
+        return (meta.get("train_args") or {}).get("device", settings.device)
 
     def export(self, *, progress: Reporter | None = None, cancel: CancelToken | None = None,
                **kwargs) -> ExportResult:
@@ -333,6 +353,19 @@ class TrainableModel(YOLO):
                 raise
             log.warning("export check without dataset images: %s", exc)
             return []
+
+
+def train_model(model: TaskModel, settings, *, checkpoint: Path | None, progress: Reporter,
+                cancel: CancelToken) -> TrainResult:
+    """Train ``model`` in this process (one rank of a distributed run trains this way too):
+    a new run, or with ``resume`` the run ``checkpoint`` belongs to."""
+    from ..train.entry import start_training
+
+    def hooks_for(task: str, path: Path | None):
+        return task_for(task, "training", path=path).hooks(progress)
+
+    return start_training(model, settings, hooks_for=hooks_for, checkpoint=checkpoint,
+                          progress=progress, cancel=cancel)
 
 
 def _imgsz_multiple(task: Task | None, model: TaskModel) -> int:

@@ -5,7 +5,10 @@
 - ``before``: when the temp file is complete, just before it replaces the file (a full-size
   temp file is left; the old file is untouched);
 - ``after``: just after it replaced the file.
-Without the variable it is the plain CLI. Usage: ``python kill_point.py classify train ...``.
+``YOLO_TEST_KILL_STEP=<rank>:<n>`` kills rank ``<rank>`` of a distributed run (torchrun's
+``RANK``) at its n-th optimizer step (a rank that dies mid-epoch).
+Without the variables it is the plain CLI. Usage: ``python kill_point.py classify train ...``
+(or ``torchrun --nproc_per_node 2 kill_point.py ...``).
 """
 
 from __future__ import annotations
@@ -48,9 +51,32 @@ def install(spec: str) -> None:
     os.replace, os.chmod = replace, chmod
 
 
+def install_step_kill(spec: str) -> None:
+    """Wrap the trainer's optimizer step so that rank ``<rank>`` dies at its n-th call."""
+    rank, nth = (int(part) for part in spec.split(":"))
+    if int(os.environ.get("RANK", "0")) != rank:
+        return
+    from engine.process.threads import configure_threads
+
+    configure_threads()  # before the trainer's import loads torch, as the CLI does
+    from engine.train import trainer
+
+    real_step, count = trainer.optimizer_step, [0]
+
+    def optimizer_step(*args, **kwargs):
+        count[0] += 1
+        if count[0] == nth:
+            _kill()
+        return real_step(*args, **kwargs)
+
+    trainer.optimizer_step = optimizer_step
+
+
 if __name__ == "__main__":
     if os.environ.get("YOLO_TEST_KILL"):
         install(os.environ["YOLO_TEST_KILL"])
+    if os.environ.get("YOLO_TEST_KILL_STEP"):
+        install_step_kill(os.environ["YOLO_TEST_KILL_STEP"])
     from engine.cli import main
 
     raise SystemExit(main(sys.argv[1:]))
