@@ -332,8 +332,8 @@ def session(device: Any, cancel: CancelToken) -> Iterator[Dist]:
         yield dist
     finally:
         stop_watch.set()
+        teardown(dist)  # first: torchrun's SIGTERM during it must not kill this rank silently
         _restore_signal_handlers(previous)
-        teardown(dist)
 
 
 def _install_signal_handlers(cancel: CancelToken) -> dict[int, Any]:

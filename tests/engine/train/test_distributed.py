@@ -259,3 +259,29 @@ def test_segment_train_under_torchrun_trains_one_model(tmp_path):
     assert (tmp_path / "runs" / "train" / "weights" / "best.pt").is_file()
     ends = [t[-1] for t in _trace(tmp_path / "trace")]
     assert ends[0] == ends[1]
+
+
+def test_a_mixed_precision_step_with_inf_gradients_counts_as_skipped():
+    """The scaler skips a step whose gradients hold inf/NaN and lowers its scale;
+    optimizer_step says so (the loop counts them and warns once per epoch). A CPU scaler
+    stands in for the CUDA one: the rule is the same."""
+    import dataclasses
+
+    from engine.nn.zoo import build_model
+    from engine.train.auto_optimizer import OptimizerChoice
+    from engine.train.setup import build_setup
+    from engine.train.steps import optimizer_step
+
+    model = build_model("yolov8n-cls.yaml")
+    run = build_setup(model, OptimizerChoice("SGD", 0.01, 0.9, False), device=torch.device("cpu"),
+                      amp=False, imgsz=32, batch=16, memory_format=torch.contiguous_format,
+                      epochs=1, steps_per_epoch=1, nbs=16, weight_decay=0.0, lrf=0.01,
+                      cos_lr=False, warmup_epochs=0.0, warmup_bias_lr=0.0, warmup_momentum=0.8)
+    run = dataclasses.replace(run, scaler=torch.amp.GradScaler("cpu", init_scale=2.0 ** 8))
+    run.scaler.scale(torch.ones(()))  # as a backward does: the scale starts
+    assert optimizer_step(run)  # zero gradients: a normal step
+    before = [p.detach().clone() for p in model.parameters()]
+    next(model.parameters()).grad.fill_(float("inf"))
+    assert not optimizer_step(run)
+    assert run.scaler.get_scale() < 2.0 ** 8
+    assert all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
