@@ -285,3 +285,38 @@ def test_a_mixed_precision_step_with_inf_gradients_counts_as_skipped():
     assert not optimizer_step(run)
     assert run.scaler.get_scale() < 2.0 ** 8
     assert all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
+
+
+def test_the_first_sigterm_cancels_and_the_second_interrupts():
+    """torchrun stops its workers with SIGTERM (SIGINT on Ctrl+C): the first stops the run at
+    the next step, on every rank; a second one stops it at once."""
+    import signal
+
+    from engine.cancel import CancelToken
+
+    token = CancelToken()
+    previous = distributed._install_signal_handlers(token)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert token.wait(5)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            token.wait(5)  # the handler runs on the next bytecode; this gives it one
+    finally:
+        distributed._restore_signal_handlers(previous)
+    assert signal.getsignal(signal.SIGTERM) is previous[signal.SIGTERM]
+
+
+def test_a_rank_whose_launcher_died_stops_its_run():
+    import threading
+
+    from engine.cancel import CancelToken
+
+    token, stop = CancelToken(), threading.Event()
+    watcher = threading.Thread(target=distributed._watch_parent,
+                               args=(-1, token, stop, 0.01, 60.0), daemon=True)
+    watcher.start()  # -1: never this process's parent, as after the launcher's SIGKILL
+    assert token.wait(10)
+    stop.set()  # the run ended within the grace: no hard exit
+    watcher.join(10)
+    assert not watcher.is_alive()
