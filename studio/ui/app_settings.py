@@ -20,6 +20,16 @@ def app_settings() -> QSettings:
                      "yolo-studio")
 
 
+def int_setting(key: str, default: int) -> int:
+    """The integer stored under ``key``, or ``default`` when the file holds none this version
+    can read: every installed version of the studio shares the file, and another may store
+    the key differently (its other keys are left as they are)."""
+    try:
+        return int(app_settings().value(key, default))
+    except (TypeError, ValueError):
+        return default
+
+
 def recent_projects() -> list[str]:
     """Recently opened project folders, newest first, those that still exist."""
     value = app_settings().value("recent_projects", [])

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from ..services.projects import Project, create_project, open_project
 from ..workers import JobManager
-from .app_settings import app_settings, recent_projects, remember_project
+from .app_settings import app_settings, int_setting, recent_projects, remember_project
 from .edit_menu import build_edit_menu, update_edit_menu
 from .error_dialog import show_error
 from .file_dialogs import start_folder
@@ -267,7 +267,7 @@ class MainWindow(QMainWindow):
         self.project_label.setText(f"{project.name} · {project.task} · {project.folder}")
         self._build_pages(project)
         self._set_project_actions_enabled(True)
-        last = int(app_settings().value("last_page", 0) or 0)
+        last = int_setting("last_page", 0)
         self.rail.setCurrentRow(min(max(last, 0), len(PAGES) - 1))
         self._page_chosen(self.rail.currentRow())
 

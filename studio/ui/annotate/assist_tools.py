@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 from ...services.annotations import AnnotationData
 from ...state.models import POLYGON
-from ..app_settings import app_settings
+from ..app_settings import app_settings, int_setting
 from .assist_worker import AssistWorker, EdgeSnapper, ImageView
 from .canvas import AnnotationCanvas
 from .commands import AddInstance
@@ -327,7 +327,7 @@ class PageAssists(QObject):
         self.snapper = EdgeSnapper(self.worker, self)
         self.worker.busyChanged.connect(self._busy)
         settings = app_settings()
-        controls.tolerance.setValue(int(settings.value(TOLERANCE_KEY, DEFAULT_TOLERANCE)))
+        controls.tolerance.setValue(int_setting(TOLERANCE_KEY, DEFAULT_TOLERANCE))
         controls.tolerance_label.setText(f"Wand tolerance {controls.tolerance.value()}")
         controls.tolerance.valueChanged.connect(
             lambda value: app_settings().setValue(TOLERANCE_KEY, value))
