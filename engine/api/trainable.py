@@ -254,7 +254,10 @@ class TrainableModel(YOLO):
         self, *, progress: Reporter | None = None, cancel: CancelToken | None = None, **kwargs
     ) -> TrainResult:
         """Train on ``data=`` (see ``yolo settings`` for every key); afterwards this object
-        holds the best weights, and ``val()`` with no arguments scores them on the same data."""
+        holds the best weights, and ``val()`` with no arguments scores them on the same data.
+
+        ``device=[0, 1]`` (or ``"0,1"``) trains in one process per GPU (DDP; ``batch`` is the
+        total); the events still reach ``progress`` and ``cancel`` stops every process."""
         settings = self._settings("train", kwargs)
         reporter = self._progress if progress is None else progress
         token = NEVER if cancel is None else cancel
