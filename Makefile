@@ -47,7 +47,7 @@ dist: $(STAMP)
 
 # The wheel installed into a brand-new venv with the constraints, its console scripts run from
 # outside the checkout, offline, from a read-only install (tests/installer/test_wheel_install.py;
-# marker `dist`). Dependencies come from a wheelhouse kept in build/wheelhouse
+# marker `dist`). Dependencies come from a wheelhouse, ~/.cache/yolo-studio-dev/wheelhouse
 # (YOLO_STUDIO_WHEELHOUSE moves it): filled from the registry on the first run, offline after.
 test-dist: $(STAMP)
 	$(PY) -m pytest -m dist tests/installer

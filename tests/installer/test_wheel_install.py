@@ -2,9 +2,10 @@
 
 The wheel is built as ``make dist`` builds it and installed with the constraints file
 (``pip install --constraint installer/constraints.txt "yolo_studio-*.whl[studio]"``). Its
-dependencies come from a wheelhouse (``build/wheelhouse``, or ``$YOLO_STUDIO_WHEELHOUSE``):
-the install is tried offline from it first, and only when something is missing are the
-wheels downloaded into it from the registry, so a second run needs no network. Then the
+dependencies come from a wheelhouse (``~/.cache/yolo-studio-dev/wheelhouse``, or
+``$YOLO_STUDIO_WHEELHOUSE``): the install is tried offline from it first, and only when
+something is missing are the wheels downloaded into it from the registry, so a second run
+needs no network. Then the
 whole venv is made read-only (``chmod -R a-w``, and a read-only remount where namespaces can be
 made: root ignores the permission bits) and every console script runs from a temporary
 folder outside the checkout (which is therefore not importable), with a temporary home,
@@ -39,7 +40,12 @@ INSTALL_S = 1200
 
 
 def wheelhouse() -> Path:
-    return Path(os.environ.get("YOLO_STUDIO_WHEELHOUSE") or ROOT / "build" / "wheelhouse")
+    """Outside the checkout, so that every clone (CI's too) on the machine shares it."""
+    explicit = os.environ.get("YOLO_STUDIO_WHEELHOUSE")
+    if explicit:
+        return Path(explicit)
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "yolo-studio-dev" / "wheelhouse"
 
 
 def pip_install(venv: Path, wheel: Path) -> None:
@@ -99,15 +105,17 @@ class Installed:
         changes = sandbox.tree_changes(self.state, sandbox.tree_state(self.venv))
         assert changes == [], "the install folder was written to:\n" + "\n".join(changes)
 
-    def restore_permissions(self) -> None:
+    def remove(self) -> None:
+        """Writable again, and gone (1.7 GB; pytest keeps its last three runs' folders)."""
         subprocess.run(["chmod", "-R", "u+w", str(self.venv)], check=False, timeout=300)
+        shutil.rmtree(self.venv, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     install = Installed(tmp_path_factory.mktemp("wheel-install"))
     yield install
-    install.restore_permissions()
+    install.remove()
 
 
 def test_the_console_scripts_run_the_installed_wheel_not_the_checkout(installed):
