@@ -29,5 +29,8 @@ def _isolated_datasets(tmp_path_factory, monkeypatch):
 def _pytorch_runtime(monkeypatch):
     """A .pt predicts and validates with PyTorch unless a test asks for the fast CPU path
     (tests/engine/api/test_runtime_cache.py): compiling every checkpoint a test makes for
-    OpenVINO would cost seconds each. Tests of the default delete the variable."""
+    OpenVINO would cost seconds each. Tests of the default delete the variable. The fast path
+    is held to float32 so that its tests can ask for PyTorch's very numbers; the bf16 tests
+    (tests/engine/test_runtime_bf16.py) delete that variable too."""
     monkeypatch.setenv("YOLO_STUDIO_RUNTIME", "torch")
+    monkeypatch.setenv("YOLO_STUDIO_RUNTIME_PRECISION", "f32")

@@ -95,7 +95,7 @@ class ExportedModel(YOLO):
         from .runtime_cache import RUNTIMES
 
         own = RUNTIMES.get(runtime)
-        if runtime == "auto" or (own is not None and own.title == self.runtime):
+        if runtime == "auto" or (own is not None and self.runtime.startswith(own.title)):
             return
         raise ModelConfigError(
             f"is an export that runs on {self.runtime}; runtime={runtime} chooses what runs a "

@@ -42,6 +42,7 @@ from .runtime_cache import (
     Runtime,
     build_entry,
     file_digest,
+    precision_preference,
     read_entry,
     runtime_cache_dir,
     runtime_version,
@@ -80,7 +81,7 @@ def choose_backend(path: FastPath, requested: str, imgsz: int) -> Backend | None
         return None
     try:
         key = CacheKey(file_digest(path.checkpoint), path.task, int(imgsz), runtime.name,
-                       runtime_version(runtime))
+                       runtime_version(runtime), precision=precision_preference())
     except OSError as exc:
         return _fall_back(path, f"{path.checkpoint} could not be read to key the {runtime.title} "
                           f"cache ({exc.strerror or exc})")

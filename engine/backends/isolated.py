@@ -48,6 +48,7 @@ class IsolatedBackend(Backend):
                                     env=without_allocator())
         fields = self._worker.ready["fields"]
         fixed = bool(fields.pop("fixed_shape", False))
+        self.precision = str(fields.pop("precision", "") or "")
         fields["names"] = {int(k): v for k, v in fields["names"].items()}
         fields["imgsz"] = tuple(fields["imgsz"]) if fields.get("imgsz") else None
         super().__init__(source=path, device=torch.device("cpu"), fixed_shape=fixed,
@@ -74,6 +75,7 @@ def _fields(backend: Backend) -> dict[str, Any]:
         "keypoint_shape": list(backend.keypoint_shape) if backend.keypoint_shape else None,
         "keypoint_layout": backend.keypoint_layout, "author": backend.author,
         "fixed_shape": backend.fixed_shape,
+        "precision": getattr(backend, "precision", ""),
     }
 
 

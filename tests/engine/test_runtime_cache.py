@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from engine import YOLO
-from engine.api.runtime_cache import MANIFEST, RUNTIME_VARIABLE
+from engine.api.runtime_cache import MANIFEST, PRECISION_VARIABLE, RUNTIME_VARIABLE
 from engine.events import RunStarted, Warning
 from engine.process.allocator import ACTIVE_VARIABLE
 from engine.utils.boxes import box_iou
@@ -76,7 +76,7 @@ def warnings(events: list) -> list[Warning]:
 
 
 def manifest(cache: Path) -> Path:
-    found = list((cache / "runtimes").glob(f"*-segment-{SIZE}-openvino/{MANIFEST}"))
+    found = list((cache / "runtimes").glob(f"*-segment-{SIZE}-openvino-f32/{MANIFEST}"))
     assert len(found) == 1, found
     return found[0]
 
@@ -101,6 +101,7 @@ def first_call(image, cache):
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv(RUNTIME_VARIABLE, raising=False)
         patch.setenv("YOLO_STUDIO_CACHE_DIR", str(cache))
+        patch.setenv(PRECISION_VARIABLE, "f32")  # as tests/conftest.py sets it for the tests
         result, model, events = predict(SEGMENT, image)
         torch_result, torch_model, _ = predict(SEGMENT, image, runtime="torch")
     return result, model, events, torch_result, torch_model
@@ -115,6 +116,7 @@ def test_auto_predicts_a_checkpoint_with_openvino_matching_pytorch(first_call, c
     assert_same_detections(result, torch_result)
     written = json.loads(manifest(cache).read_text())
     assert written["status"] == "passed" and written["key"]["imgsz"] == SIZE
+    assert written["precision"] == "f32" and "(fp32," in written["parity"]
     assert written["parity"].startswith("passed")
 
 
@@ -199,10 +201,16 @@ def test_an_export_that_failed_its_check_is_remembered_and_pytorch_runs(monkeypa
                                                                         tmp_path):
     # the verdict a build writes when the export does not match PyTorch (written here with the
     # key a build of this checkpoint would have): later runs warn and use PyTorch, no export
-    from engine.api.runtime_cache import RUNTIMES, CacheKey, file_digest, runtime_version
+    from engine.api.runtime_cache import (
+        RUNTIMES,
+        CacheKey,
+        file_digest,
+        precision_preference,
+        runtime_version,
+    )
 
     key = CacheKey(file_digest(SEGMENT), "segment", SIZE, "openvino",
-                   runtime_version(RUNTIMES["openvino"]))
+                   runtime_version(RUNTIMES["openvino"]), precision=precision_preference())
     folder = tmp_path / "cache" / "runtimes" / key.folder_name
     folder.mkdir(parents=True)
     reason = "outputs differ by 2.50e-02, more than the fp32 tolerance 1e-03"
@@ -239,10 +247,15 @@ def test_a_runtime_broken_at_import_falls_back_to_pytorch(monkeypatch, image, tm
 def classify_entry(tmp_path_factory):
     """Two builder processes (the one the yolo command and the studio start) at once on one
     entry of the smallest checkpoint, the reference's digits classifier at 32 px."""
-    from engine.api.runtime_cache import RUNTIMES, CacheKey, file_digest, runtime_version
+    from engine.api.runtime_cache import (
+        RUNTIMES,
+        CacheKey,
+        file_digest,
+        runtime_version,
+    )
 
     key = CacheKey(file_digest(CLASSIFY), "classify", 32, "openvino",
-                   runtime_version(RUNTIMES["openvino"]))
+                   runtime_version(RUNTIMES["openvino"]), precision="f32")
     folder = tmp_path_factory.mktemp("classify") / "runtimes" / key.folder_name
     command = [sys.executable, "-m", "engine.api.runtime_cache", str(CLASSIFY),
                json.dumps(key.__dict__), str(folder), "1"]

@@ -29,6 +29,18 @@ def test_error_is_absolute_for_small_values_and_relative_for_large_ones():
     assert max_error(expected, (torch.tensor([0.5, float("nan")]),)) == float("inf")
 
 
+def test_bf16_error_is_taken_against_each_channels_range():
+    # channel 0 holds coordinates (0.6 to 600 px), channel 1 scores: bf16 moves the corner at
+    # 0.6 by 0.3 px and the one at 600 by 2 px, both small against the 600 px the row spans
+    expected = (torch.tensor([[[600.0, 0.6, 300.0], [0.9, 0.1, 0.5]]]),)
+    shifted = (torch.tensor([[[602.0, 0.9, 300.0], [0.9, 0.1, 0.5]]]),)
+    assert abs(max_error(expected, shifted, per_channel_range=True) - 2 / 600) < 1e-6
+    assert abs(max_error(expected, shifted) - 0.3) < 1e-6  # the value's own scale
+    # a score off by 0.05 stays 0.05: its channel spans less than 1
+    wrong_score = (torch.tensor([[[600.0, 0.6, 300.0], [0.85, 0.1, 0.5]]]),)
+    assert abs(max_error(expected, wrong_score, per_channel_range=True) - 0.05) < 1e-6
+
+
 def test_an_identical_classifier_passes_and_a_wrong_one_fails_with_figures():
     inputs = parity_inputs(2, 3, (8, 8))
     same = compare(TOP1, _classifier_outputs, _classifier_outputs, inputs, num_classes=3)
