@@ -232,16 +232,19 @@ def test_the_ranks_end_with_identical_weights(ddp_digits):
 def test_two_processes_and_one_end_close(ddp_digits, single_digits):
     """The global batches are the same images, augmented the same way (sharding), so only
     three things differ: BatchNorm normalises each rank's half-batch with its own statistics
-    (no SyncBatchNorm), the all-reduce sums gradients in another order, and the CPU thread
-    counts differ. Measured (2 epochs, digits, batch 16, seed 0): final train loss 2.268 vs
-    2.285 (0.7 % relative), val loss 2.293 vs 2.298 (0.2 %), top-1 0.125 both, top-5 0.50 vs
-    0.55. The bounds are about 3x those gaps; a different seed moves the train loss by more
-    (see benchmarks/ddp_cpu.py)."""
+    (no SyncBatchNorm), the all-reduce sums gradients in another order, and the threads differ
+    (here both sides run 1 OpenMP thread per process).
+
+    Measured with benchmarks/ddp_cpu.py --epochs 2 (digits, batch 16, seed 0): final train
+    loss 2.268 vs 2.285 (0.74 % relative), val loss 2.293 vs 2.298 (0.20 %), top-1 0.125
+    both. The bounds are about 3x those gaps (2.2 %, 0.6 %; top-1 within 2 of the 40 images).
+    The same single process with seed 1 instead lands 1.9 %, 1.0 % and 0.075 away: the val
+    loss bound would catch it, so the check says more than "both runs trained"."""
     two = _results(ddp_digits[0] / "runs" / "train")[-1]
     one = _results(single_digits)[-1]
-    assert abs(two["train/loss"] - one["train/loss"]) <= 0.025 * one["train/loss"]
-    assert abs(two["val/loss"] - one["val/loss"]) <= 0.01 * one["val/loss"]
-    assert abs(two["metrics/accuracy_top1"] - one["metrics/accuracy_top1"]) <= 0.075
+    assert abs(two["train/loss"] - one["train/loss"]) <= 0.022 * one["train/loss"]
+    assert abs(two["val/loss"] - one["val/loss"]) <= 0.006 * one["val/loss"]
+    assert abs(two["metrics/accuracy_top1"] - one["metrics/accuracy_top1"]) <= 0.05
 
 
 @pytest.mark.full_matrix
