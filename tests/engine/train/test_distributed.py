@@ -323,3 +323,32 @@ def test_a_rank_whose_launcher_died_stops_its_run():
     stop.set()  # the run ended within the grace: no hard exit
     watcher.join(10)
     assert not watcher.is_alive()
+
+
+def test_last_pt_keeps_every_ranks_rng_and_each_rank_resumes_its_own(tmp_path):
+    """An exact resume: each rank continues its own random draws; on another number of
+    processes rank 0's are taken, with a warning."""
+    from engine.train.epoch_hooks import Checkpoints
+    from engine.train.loop_progress import LoopProgress
+    from engine.train.seeding import rng_state
+    from engine.train.setup import restore
+    from tests.engine.train.test_epoch_hooks import outcomes, tiny_setup
+
+    states = []
+    for seed in (11, 22):  # what two ranks' generators hold at an epoch's end
+        torch.manual_seed(seed)
+        states.append(rng_state())
+    setup = tiny_setup()
+    hook = Checkpoints(tmp_path, setup, {}, progress=LoopProgress(), saved={},
+                       report=lambda event: None, rng_by_rank=lambda: states)
+    train_state = hook.checkpoint(outcomes([0.5])[0])["train_state"]
+    assert len(train_state["rng_by_rank"]) == 2
+
+    assert restore(setup, train_state, rank=1, world=2) is None
+    assert torch.equal(torch.get_rng_state(), states[1]["torch"])
+    warning = restore(setup, train_state, rank=0, world=3)
+    assert "resumed on 3 training process(es) instead of 2" in warning
+    assert torch.equal(torch.get_rng_state(), states[0]["torch"])
+    single = Checkpoints(tmp_path, setup, {}, progress=LoopProgress(), saved={},
+                         report=lambda event: None)
+    assert "rng_by_rank" not in single.checkpoint(outcomes([0.5])[0])["train_state"]
