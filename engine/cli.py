@@ -96,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("yolo: stopped on request; nothing half-written was kept", file=sys.stderr)
         return 130
     except EngineError as exc:
-        print(f"yolo: error: {_rank_prefix()}{exc}", file=sys.stderr)
+        if not _repeats_rank_zero(exc):
+            print(f"yolo: error: {_rank_prefix()}{exc}", file=sys.stderr)
         return 1
 
 
@@ -107,6 +108,15 @@ def _rank() -> int:
             else 0
     except ValueError:
         return 0
+
+
+def _repeats_rank_zero(exc: EngineError) -> bool:
+    """Another rank stopping because rank 0 failed: rank 0 has said why already."""
+    if _rank() == 0 or "engine.train.distributed" not in sys.modules:
+        return False
+    from .train.distributed import StoppedByRankZero
+
+    return isinstance(exc, StoppedByRankZero)
 
 
 def _rank_prefix() -> str:

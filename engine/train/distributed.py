@@ -108,7 +108,7 @@ class Dist:
                 return outcome["value"]
             if outcome["kind"] == "cancelled":
                 raise Cancelled("stopped on request")
-            raise EngineError(f"rank 0 stopped the run: {outcome['message']}")
+            raise StoppedByRankZero(f"rank 0 stopped the run: {outcome['message']}")
         try:
             value = work()
         except BaseException as exc:
@@ -208,6 +208,11 @@ class Dist:
 
     def _object_device(self) -> torch.device | None:
         return self._device if self.backend == "nccl" else None
+
+
+class StoppedByRankZero(EngineError):  # noqa: N818 - the name says what happened
+    """Rank 0 failed at an epoch's end (its message is the run's); the other ranks stop with
+    this, which the CLI does not print a second time."""
 
 
 SINGLE = Dist()

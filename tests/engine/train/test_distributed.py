@@ -352,3 +352,16 @@ def test_last_pt_keeps_every_ranks_rng_and_each_rank_resumes_its_own(tmp_path):
     single = Checkpoints(tmp_path, setup, {}, progress=LoopProgress(), saved={},
                          report=lambda event: None)
     assert "rng_by_rank" not in single.checkpoint(outcomes([0.5])[0])["train_state"]
+
+
+def test_only_rank_zero_prints_the_runs_error(monkeypatch):
+    from engine import cli
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    forwarded = distributed.StoppedByRankZero("rank 0 stopped the run: disk full")
+    assert cli._repeats_rank_zero(forwarded)  # rank 0 printed it
+    assert not cli._repeats_rank_zero(EngineError("this rank's own problem"))
+    assert cli._rank_prefix() == "[rank 1] "
+    monkeypatch.setenv("RANK", "0")
+    assert not cli._repeats_rank_zero(forwarded) and cli._rank_prefix() == ""
