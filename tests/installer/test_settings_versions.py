@@ -21,6 +21,7 @@ from studio.ui.annotate.assist_tools import DEFAULT_TOLERANCE, TOLERANCE_KEY  # 
 from studio.ui.app_settings import app_settings  # noqa: E402
 from studio.ui.main_window import PAGES, MainWindow  # noqa: E402
 from studio.ui.theme import apply_theme  # noqa: E402
+from studio.ui.welcome import recent_entries  # noqa: E402
 
 # What a later version might write: keys this one does not know, and known keys whose values
 # it cannot read (a page by name, a theme it lacks, a tolerance as a word).
@@ -57,6 +58,7 @@ def test_a_settings_file_another_version_wrote_opens_and_keeps_its_keys(
     assert apply_theme(app, str(app_settings().value("theme", "system"))) in ("light", "dark")
     window = MainWindow()
     qtbot.addWidget(window)
+    assert [entry.folder for entry in recent_entries()] == [str(project.resolve())]
     try:
         window.show()
         window.open_folder(project)
