@@ -68,7 +68,7 @@ def network_attempts(root: Path) -> list[dict]:
 
 
 def watched_processes(root: Path) -> list[list[str]]:
-    """The command lines (first four words) of the Python processes the hook watched."""
+    """The command lines (first six words) of the Python processes the hook watched."""
     log = Path(f"{network_log(root)}.processes")
     if not log.is_file():
         return []
@@ -77,7 +77,8 @@ def watched_processes(root: Path) -> list[list[str]]:
 
 def assert_offline(root: Path, *commands: str) -> None:
     """No network use was recorded under ``root``, and a process of each of ``commands`` (a
-    word of its command line, e.g. ``yolo-studio``) was watched, so the silence counts."""
+    word of its command line or a file name in it: ``yolo-studio``, ``train``, a ``-m``
+    module) was watched, so the silence counts."""
     attempts = network_attempts(root)
     assert attempts == [], "network use:\n" + describe(attempts)
     watched = watched_processes(root)

@@ -56,7 +56,7 @@ def test_a_download_the_user_asks_for_is_the_network_use_the_hook_sees(tmp_path)
     assert "could not be downloaded from http://127.0.0.1:9/yolov8n-seg.pt" in done.stderr
     assert "Traceback" not in done.stderr
     attempts = sandbox.network_attempts(tmp_path)
-    assert attempts and all(a["argv"][0].endswith("yolo") for a in attempts), attempts
+    assert attempts and all(a["argv"][1].endswith("yolo") for a in attempts), attempts
 
 
 def test_yolo_version_makes_no_connection(tmp_path):

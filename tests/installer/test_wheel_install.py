@@ -10,7 +10,8 @@ whole venv is made read-only (``chmod -R a-w``, and a read-only remount where na
 made: root ignores the permission bits) and every console script runs from a temporary
 folder outside the checkout (which is therefore not importable), with a temporary home,
 offline (tests/installer/sandbox.py): ``yolo version``, ``yolo info``, a one-epoch training and
-an ONNX export, ``yolo-studio --help``, and the studio opening its demo on Xvfb and quitting.
+an ONNX export, ``yolo-studio --help``, the studio opening its demo on Xvfb and quitting, and
+the studio training and exporting its demo (studio/self_test.py, offscreen).
 Each must work, try no network connection, and leave the install as it was.
 """
 
@@ -202,6 +203,20 @@ def test_a_download_the_user_asks_for_is_refused_and_recorded(installed):
     assert "Traceback" not in done.stderr
     events = {attempt["event"] for attempt in sandbox.network_attempts(work.parent)}
     assert "socket.getaddrinfo" in events or "socket.connect" in events, events
+
+
+def test_the_studio_trains_and_exports_its_demo_offline_from_a_read_only_install(installed):
+    """studio/self_test.py (the desktop bundle's check) on the installed wheel, offscreen: the
+    demo opens, one epoch trains in the training child process, the Export page exports ONNX,
+    the window closes."""
+    work, env = installed.user("self-test", QT_QPA_PLATFORM="offscreen")
+    script = "import sys; from studio.self_test import run_self_test; sys.exit(run_self_test([]))"
+    out = sandbox.ok(installed.run("python", "-c", script, cwd=work, env=env, timeout=900))
+    assert "self-test: passed, quitting" in out, out[-4000:]
+    home = work.parent
+    assert list((home / "home/.local/share/yolo-studio/demo-segment").rglob("best.onnx")), out
+    sandbox.assert_offline(home, "studio.services.training_process")
+    installed.assert_untouched()
 
 
 class InstalledStudio(console.Studio):

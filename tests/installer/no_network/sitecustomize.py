@@ -30,7 +30,7 @@ def _record(event: str, args: tuple) -> None:
     if not _LOG:
         return
     entry = {"event": event, "args": repr(args)[:300], "pid": os.getpid(),
-             "argv": sys.argv[:4], "stack": traceback.format_stack(limit=12)[:-2]}
+             "argv": sys.orig_argv[:6], "stack": traceback.format_stack(limit=12)[:-2]}
     with open(_LOG, "a", encoding="utf-8") as log:
         log.write(json.dumps(entry) + "\n")
 
@@ -54,7 +54,8 @@ def _watched() -> None:
     they ran were, so that an empty log means something."""
     if _LOG:
         with open(_LOG + ".processes", "a", encoding="utf-8") as log:
-            log.write(json.dumps({"pid": os.getpid(), "argv": sys.argv[:4]}) + "\n")
+            # the interpreter's own command line: sys.argv is not set up yet for `-m module`
+            log.write(json.dumps({"pid": os.getpid(), "argv": sys.orig_argv[:6]}) + "\n")
 
 
 sys.addaudithook(_hook)
