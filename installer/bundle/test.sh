@@ -20,7 +20,7 @@ if [ ! -x "$program" ]; then
     echo "No bundle in dist/ yet: building it (installer/bundle/build.sh)"
     bash installer/bundle/build.sh
 fi
-# -p no:randomly etc. are not used; `-o addopts=` drops the suite's 'not full_matrix' filter
+# -s prints the self-test's steps and times; `-o addopts=` drops the suite's 'not full_matrix' filter
 # and its 30 slowest durations, which mean nothing for one file.
 "$PY" -m pytest tests/installer/test_bundle.py -p no:cacheprovider -o addopts="-ra" \
-    --timeout 1200 -v
+    --timeout 1200 -v -s

@@ -147,3 +147,17 @@ def test_the_desktop_entry_and_icon_are_installed_for_the_user(tmp_path):
     assert f'Exec="{BUNDLE}/yolo-studio" %f' in entry.splitlines()
     assert "Icon=yolo-studio" in entry.splitlines()
     assert (tmp_path / ".local/share/icons/hicolor/256x256/apps/yolo-studio.png").stat().st_size
+
+
+def test_onnx_and_torchscript_are_in_and_a_left_out_exporter_says_how_to_add_it(tmp_path):
+    script = ("import json\n"
+              "from studio.services.model_export import export_formats\n"
+              "from studio.ui.export.options import availability_text\n"
+              "print(json.dumps({f.format: availability_text(f) for f in export_formats()}))\n")
+    done = subprocess.run([str(PROGRAM), "-c", script], env=user_environment(tmp_path),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    assert rows["onnx"] == rows["torchscript"] == "Exported and checked against PyTorch here"
+    assert rows["openvino"].startswith("Not in this download: the OpenVINO exporter (about ")
+    assert rows["openvino"].endswith("(YOLO_BUNDLE_EXPORTERS=openvino make bundle)")
