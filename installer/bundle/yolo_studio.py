@@ -49,15 +49,31 @@ def display_problem(environ: Mapping[str, str], platform: str) -> str:
     return ""
 
 
+def run_child_command(argv: list[str]) -> bool:
+    """Run ``argv`` as ``python`` would when it is a ``-m``/``-c`` child command (see
+    engine/process/child_command.py); whether it was one. ``-c`` code is the engine's own
+    converter and worker scripts (engine/export/tensorflow.py, paddle.py, ...), run here
+    because this program stands in for Python, and the engine itself executes no strings."""
+    from engine.process.child_command import parse_python_arguments, run_module_command
+
+    command = parse_python_arguments(argv)
+    if command is None:
+        return False
+    if command.flag == "-m":
+        run_module_command(command)
+    else:
+        sys.argv = ["-c", *command.args]
+        exec(compile(command.target, "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a child command, or the studio; the exit status."""
     args = sys.argv[1:] if argv is None else argv
     import multiprocessing
 
     multiprocessing.freeze_support()  # Windows and macOS spawn data-loader workers through us
-    from engine.process.child_command import run_python_arguments
-
-    if run_python_arguments(args):
+    if run_child_command(args):
         return 0
     problem = display_problem(os.environ, sys.platform)
     if problem:

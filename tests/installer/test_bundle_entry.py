@@ -2,6 +2,7 @@
 bundle does before the studio starts, checked without building it (tests/installer/
 test_bundle.py checks the built bundle).
 
+- ``-c CODE`` runs as ``python -c`` does.
 - The studio's children (``sys.executable -m ...``) run through it: a stand-in for the frozen
   executable that runs the entry script takes ``sys.executable``'s place, and a real export
   child and a real training child answer through it.
@@ -57,6 +58,17 @@ def test_the_training_child_runs_through_the_app_program(frozen_executable, tmp_
     with pytest.raises(ChildTrainingFailed, match="missing.pt"):
         train_in_child({"model": str(missing), "settings": {"epochs": 1}}, lambda _e: None,
                        CancelToken())
+
+
+def test_c_code_runs_as_main_with_pythons_argv():
+    done = subprocess.run([sys.executable, str(ENTRY), "-c",
+                           "import sys; print(__name__, sys.argv)", "a", "b"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "__main__ ['-c', 'a', 'b']\n"
+    failed = subprocess.run([sys.executable, str(ENTRY), "-c", "raise SystemExit(3)"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert failed.returncode == 3
 
 
 def _start(environ: dict[str, str]) -> subprocess.CompletedProcess:

@@ -1,6 +1,7 @@
 """engine/process/child_command.py: which arguments are a Python-style child command, and that
-running one behaves as ``python -m`` / ``python -c`` do (in a fresh interpreter each: it sets
-``sys.argv`` and runs ``__main__`` code)."""
+running a ``-m`` one behaves as ``python -m`` does (in a fresh interpreter each: it sets
+``sys.argv`` and runs ``__main__`` code). The bundle's entry runs ``-c`` code itself
+(tests/installer/test_bundle_entry.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,20 @@ import sys
 
 import pytest
 
-from engine.process.child_command import PythonArguments, is_frozen, parse_python_arguments
+from engine.process.child_command import (
+    PythonArguments,
+    is_frozen,
+    parse_python_arguments,
+    run_module_command,
+)
 
-DISPATCH = ("import sys; from engine.process.child_command import run_python_arguments; "
-            "done = run_python_arguments(sys.argv[1:]); "
-            "print('dispatched' if done else 'not a child', file=sys.stderr)")
+DISPATCH = ("import sys\n"
+            "from engine.process.child_command import parse_python_arguments, "
+            "run_module_command\n"
+            "command = parse_python_arguments(sys.argv[1:])\n"
+            "print('not a child' if command is None else 'dispatching', file=sys.stderr)\n"
+            "if command is not None:\n"
+            "    run_module_command(command)\n")
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
@@ -23,7 +33,9 @@ DISPATCH = ("import sys; from engine.process.child_command import run_python_arg
     (["-m", "engine.backends.isolated", "/m.onnx", "fp16"],
      PythonArguments("-m", "engine.backends.isolated", ("/m.onnx", "fp16"))),
     (["-c", "print(1)", "a"], PythonArguments("-c", "print(1)", ("a",))),
-    ([], None), (["-m"], None), (["--demo"], None), (["project", "-m", "x"], None),
+    (["-u", "-B", "-m", "engine.cli", "train"], PythonArguments("-m", "engine.cli", ("train",))),
+    ([], None), (["-m"], None), (["-u"], None), (["--demo"], None),
+    (["project", "-m", "x"], None), (["-u", "project"], None),
 ])
 def test_parse_python_arguments(argv, expected):
     assert parse_python_arguments(argv) == expected
@@ -33,15 +45,14 @@ def test_not_frozen_here():
     assert not is_frozen()
 
 
+def test_only_module_commands_run_here():
+    with pytest.raises(ValueError, match="only -m commands"):
+        run_module_command(PythonArguments("-c", "print(1)", ()))
+
+
 def _dispatch(*argv: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", DISPATCH, *argv], capture_output=True,
                           text=True, timeout=60, check=False)
-
-
-def test_c_runs_code_as_main_with_python_argv():
-    done = _dispatch("-c", "import sys; print(__name__, sys.argv)", "a", "b")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "__main__ ['-c', 'a', 'b']\n" and done.stderr == "dispatched\n"
 
 
 def test_m_runs_module_as_main_like_python(tmp_path):
@@ -51,15 +62,16 @@ def test_m_runs_module_as_main_like_python(tmp_path):
     python = subprocess.run([sys.executable, "-m", "json.tool", "--sort-keys", str(data)],
                             capture_output=True, text=True, timeout=60, check=True)
     assert ours.returncode == 0, ours.stderr
-    assert ours.stdout == python.stdout and ours.stderr == "dispatched\n"
+    assert ours.stdout == python.stdout and ours.stderr == "dispatching\n"
     assert json.loads(python.stdout) == {"a": [2], "b": 1}
 
 
-def test_a_childs_exit_status_passes_through(tmp_path):
-    done = _dispatch("-c", "raise SystemExit(3)")
-    assert done.returncode == 3 and "dispatched" not in done.stderr
+def test_a_modules_exit_status_passes_through(tmp_path):
     missing = _dispatch("-m", "json.tool", str(tmp_path / "missing.json"))
-    assert missing.returncode != 0 and "missing.json" in missing.stderr
+    python = subprocess.run([sys.executable, "-m", "json.tool", str(tmp_path / "missing.json")],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert missing.returncode == python.returncode != 0
+    assert "missing.json" in missing.stderr
 
 
 def test_other_arguments_are_the_apps():
