@@ -2,8 +2,8 @@
 a user runs it: ``make test-bundle`` (installer/bundle/test.sh) runs this file. It skips when the
 bundle has not been built (test.sh builds it first, so there it never skips).
 
-- Under Xvfb, with a temporary home, data and settings folder and no Python on PATH, the
-  bundle's ``--self-test`` opens the demo project, trains one epoch in the training child
+- Under Xvfb, with a temporary home, data and settings folder, no Python on PATH and (as root)
+  no network at all (``unshare --net``), the bundle's ``--self-test`` opens the demo project, trains one epoch in the training child
   process (the bundle's own program, run as ``-m studio.services.training_process``), exports
   ONNX in the export child, and quits with exit status 0, leaving no process behind and
   nothing written inside the bundle.
@@ -55,9 +55,21 @@ def bundle_files() -> dict[str, int]:
     return {str(p.relative_to(BUNDLE)): p.lstat().st_size for p in BUNDLE.rglob("*")}
 
 
+def network_namespace() -> list[str]:
+    """``unshare --net --``: a new network namespace with no interface up (so nothing can be
+    reached, not even localhost), where this user may make one (root); else []."""
+    try:
+        done = subprocess.run(["unshare", "--net", "--", "true"], capture_output=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return ["unshare", "--net", "--"] if done.returncode == 0 else []
+
+
 @pytest.fixture(scope="module")
 def self_test(tmp_path_factory):
-    """One ``--self-test`` run: (exit status, stderr, home, seconds, processes left)."""
+    """One ``--self-test`` run, without a network where one can be taken away: (exit status,
+    output, home, processes left, the bundle's files before, whether it had no network)."""
     home = tmp_path_factory.mktemp("home")
     before = bundle_files()
     server = XServer(home / "xvfb.log")
@@ -66,7 +78,8 @@ def self_test(tmp_path_factory):
                            YOLO_STUDIO_SETTINGS_DIR=str(home / "settings"))
     began = time.monotonic()
     try:
-        process = subprocess.Popen([str(PROGRAM), "--self-test"], cwd=home, env=env,
+        offline = network_namespace()  # X still answers: Xvfb's socket is a file
+        process = subprocess.Popen([*offline, str(PROGRAM), "--self-test"], cwd=home, env=env,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
@@ -82,11 +95,11 @@ def self_test(tmp_path_factory):
     finally:
         server.stop()
     print(f"\nbundle --self-test: {seconds:.1f} s\n{err[-3000:]}")
-    return process.returncode, out + err, home, left, before
+    return process.returncode, out + err, home, left, before, bool(offline)
 
 
 def test_self_test_trains_exports_and_quits(self_test):
-    code, output, home, left, _before = self_test
+    code, output, home, left, *_ = self_test
     assert code == 0, output[-6000:]
     assert "self-test: passed, quitting" in output, output[-6000:]
     assert "Traceback" not in output and "Fatal Python error" not in output, output[-6000:]
@@ -94,7 +107,7 @@ def test_self_test_trains_exports_and_quits(self_test):
 
 
 def test_the_run_and_the_onnx_file_are_in_the_data_folder(self_test):
-    _code, output, home, _left, _before = self_test
+    _code, output, home, *_ = self_test
     demo = home / "data" / "demo-segment"
     (results,) = demo.rglob("results.csv")
     with results.open() as file:
@@ -108,8 +121,15 @@ def test_the_run_and_the_onnx_file_are_in_the_data_folder(self_test):
 
 
 def test_nothing_is_written_inside_the_bundle(self_test):
-    *_, before = self_test
+    before = self_test[4]
     assert bundle_files() == before
+
+
+def test_it_worked_with_no_network(self_test):
+    """Training, export and the window need no network: the run above had none."""
+    if not self_test[5]:
+        pytest.skip("this user cannot make a network namespace (unshare --net needs root)")
+    assert self_test[0] == 0
 
 
 def test_the_bundle_runs_its_own_python(tmp_path):
