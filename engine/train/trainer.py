@@ -9,6 +9,7 @@ policies (results.csv, checkpoints, early stopping, time limit, plots) are
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import time
 from pathlib import Path
@@ -365,7 +366,8 @@ class Trainer:
         self.cancel.raise_if_cancelled()
         kept = self._best_validation
         same = (kept is not None and kept[0] == self.saved.get("best.pt") and not run.amp
-                and run.memory_format == torch.contiguous_format)
+                and (run.memory_format == torch.contiguous_format
+                     or getattr(self.hooks, "validates_as_loaded", False)))
         if same:
             return kept[1]
         from ..checkpoints import load_model
@@ -467,7 +469,12 @@ class Trainer:
         if data.val is None or not run.val_each_epoch and epoch + 1 < run.schedule.epochs:
             return None
         data.val.set_epoch(0)
-        return self.hooks.validate(run.ema.ema, data.val, run.device, half=run.amp,
+        model = run.ema.ema
+        if (getattr(self.hooks, "validates_as_loaded", False)
+                and run.memory_format != torch.contiguous_format):
+            # in the layout best.pt loads in, so that its final validation is this one
+            model = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+        return self.hooks.validate(model, data.val, run.device, half=run.amp,
                                    cancel=self.cancel)
 
     # --- outputs -------------------------------------------------------------------------
