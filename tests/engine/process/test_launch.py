@@ -168,3 +168,21 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rfind(")") + 2] != "Z"
+
+
+def test_the_yolo_command_trains_one_model_in_two_processes(digits, tmp_path):
+    # the installed console script, as a user types it: device=cpu with two gloo processes
+    yolo = Path(sys.executable).with_name("yolo")
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    done = subprocess.run(
+        [str(yolo), "classify", "train", f"data={digits}", "model=yolov8n-cls.yaml",
+         f"project={tmp_path / 'runs'}", "epochs=1", "imgsz=32", "batch=8", "device=cpu",
+         "plots=False"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-3000:]
+    assert "2 processes (gloo)" in out, out[-3000:]
+    assert [line for line in out.splitlines() if line.startswith("weights:")] == [
+        f"weights: {tmp_path / 'runs' / 'train' / 'weights' / 'best.pt'}"], out[-3000:]
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["train"]
+    assert (tmp_path / "runs" / "train" / "weights" / "last.pt").is_file()
