@@ -100,6 +100,10 @@ def _spin(low: int, high: int, value: int, step: int) -> QSpinBox:
 # What each exporter family the bundle leaves out would add (MiB installed, Linux x86-64, the
 # versions of installer/constraints.txt; installer/bundle/README.md has the bundle's sizes).
 LEFT_OUT_MIB = {"openvino": 190, "coreml": 26, "tensorflow": 2010, "paddle": 726, "ncnn": 111}
+# The extras a bundle can be built with (YOLO_BUNDLE_EXPORTERS) and then export and check in
+# it, as tried on Linux: TensorFlow's converters import tf_keras modules by name, and Paddle's
+# runtime looks for its MKL libraries under a site-packages folder that a bundle has not.
+BUNDLE_CAN_ADD = frozenset({"openvino", "ncnn", "coreml"})
 
 
 def in_bundle() -> bool:
@@ -115,10 +119,12 @@ def unavailable_text(info: FormatInfo, *, bundle: bool | None = None) -> str:
     if not bundle or not extra:
         return f"Unavailable: {info.reason}"
     size = f" (about {LEFT_OUT_MIB[extra]:,} MB)" if extra in LEFT_OUT_MIB else ""
+    pip = (f"install YOLO Studio with Python (pip install 'yolo-studio[studio,{extra}]', then "
+           "run yolo-studio)")
+    rebuild = (f", or build a bundle that includes it (YOLO_BUNDLE_EXPORTERS={extra} make "
+               "bundle)" if extra in BUNDLE_CAN_ADD else "")
     return (f"Not in this download: the {info.name} exporter{size} is left out of the bundle "
-            f"to keep it small. To export to {info.name}, install YOLO Studio with Python "
-            f"(pip install 'yolo-studio[studio,{extra}]', then run yolo-studio), or build a "
-            f"bundle that includes it (YOLO_BUNDLE_EXPORTERS={extra} make bundle)")
+            f"to keep it small. To export to {info.name}, {pip}{rebuild}")
 
 
 def availability_text(info: FormatInfo) -> str:

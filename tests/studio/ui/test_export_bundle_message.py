@@ -1,5 +1,5 @@
 """The Export page in the desktop bundle: an exporter left out of the download says so, and how
-to get it (pip, or a bundle built with it), instead of a pip command for a Python the user may
+to get it (pip, or a bundle built with it where that works), instead of a pip command for a Python the user may
 not have. The page is the real one; only ``sys.frozen`` is set, as PyInstaller sets it."""
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ def test_a_left_out_exporter_says_how_to_add_it_in_the_bundle(bundle_page):
     assert note == (
         "Not in this download: the TensorRT exporter is left out of the bundle to keep it small. "
         "To export to TensorRT, install YOLO Studio with Python (pip install "
-        "'yolo-studio[studio,tensorrt]', then run yolo-studio), or build a bundle that includes "
-        "it (YOLO_BUNDLE_EXPORTERS=tensorrt make bundle)")
+        "'yolo-studio[studio,tensorrt]', then run yolo-studio)")
     assert bundle_page.checks["engine"].toolTip() == note
     assert not bundle_page.checks["engine"].isEnabled()
     assert bundle_page.checks["onnx"].isEnabled()  # in every bundle
@@ -52,3 +51,7 @@ def test_the_left_out_size_is_named_and_python_keeps_the_pip_reason():
         "Not in this download: the OpenVINO exporter (about 190 MB) is left out")
     assert "YOLO_BUNDLE_EXPORTERS=openvino make bundle" in unavailable_text(info, bundle=True)
     assert availability_text(info) == f"Unavailable: {info.reason}"  # not frozen here
+    paddle = FormatInfo("paddle", "PaddlePaddle", "_paddle_model", (), available=False)
+    assert unavailable_text(paddle, bundle=True).endswith(
+        "install YOLO Studio with Python (pip install 'yolo-studio[studio,paddle]', then run "
+        "yolo-studio)")  # a bundle built with it cannot load Paddle models: not offered
