@@ -298,6 +298,7 @@ def _val(model, overrides: dict[str, Any]) -> int:
     with _interruptible() as token:
         metrics = model.val(cancel=token, **overrides)
     print(metrics.summary_table())
+    print(f"ran on {model.runtime}")
     folder = getattr(metrics, "save_dir", None)
     if folder:
         print(f"results: {folder}")
@@ -319,6 +320,7 @@ def _predict(model, overrides: dict[str, Any]) -> int:
     if count == 0:
         print("no images were predicted", file=sys.stderr)
         return 1
+    print(f"ran on {model.runtime}")
     return 0
 
 

@@ -176,7 +176,7 @@ def test_the_yolo_command_in_a_new_process_reuses_the_cache(first_call, cache, i
     assert done.returncode == 0, out[-3000:]
     assert "Traceback" not in out and "WARNING" not in out, out[-3000:]
     assert "compiling" not in out, out[-3000:]  # no export: the entry was reused
-    assert "shapes.png" in out
+    assert "shapes.png" in out and "ran on OpenVINO\n" in out, out[-3000:]
     assert written.stat().st_mtime_ns == before
 
 
@@ -294,7 +294,7 @@ def test_the_yolo_command_with_a_broken_runtime_predicts_with_pytorch(image, tmp
     said = [line for line in out.splitlines() if line.startswith("WARNING")]
     assert len(said) == 1 and "OpenVINO" in said[0] and "PyTorch" in said[0], out[-3000:]
     assert "cannot open shared object file" in said[0]
-    assert "shapes.png" in out  # predicted
+    assert "shapes.png" in out and "ran on PyTorch" in out  # predicted
 
 
 def test_a_corrupt_entry_is_rebuilt_not_trusted(classify_entry, monkeypatch, image, tmp_path):
