@@ -36,7 +36,7 @@ test: $(STAMP)
 # Everything in `make test`, plus the whole task x format matrix through the `yolo` console
 # script (about 20 minutes more on 2 cores; tests/engine/test_yolo_console.py says what runs where).
 test-full: $(STAMP)
-	$(PY) -m pytest $(PYTEST_WORKERS) -m "not dist"
+	$(PY) -m pytest $(PYTEST_WORKERS) -m "not dist and not bundle"
 
 # dist/yolo_studio-<version>-py3-none-any.whl and the sdist (the wheel is built from the sdist,
 # so both are checked); the version is engine/version.py's. --no-isolation: built with the

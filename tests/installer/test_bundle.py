@@ -1,6 +1,6 @@
 """The built Linux desktop bundle (dist/yolo-studio-linux-<arch>/, made by `make bundle`), run as
-a user runs it: ``make test-bundle`` (installer/bundle/test.sh) runs this file. It skips when the
-bundle has not been built (test.sh builds it first, so there it never skips).
+a user runs it: ``make test-bundle`` (installer/bundle/test.sh) runs this file, after building
+the bundle when there is none; `make test` leaves it out (marker ``bundle``).
 
 - Under Xvfb, with a temporary home, data and settings folder, no Python on PATH and (as root)
   no network at all (``unshare --net``), the bundle's ``--self-test`` opens the demo project, trains one epoch in the training child
@@ -30,8 +30,13 @@ BUNDLE = ROOT / "dist" / f"yolo-studio-linux-{platform.machine()}"
 PROGRAM = BUNDLE / "yolo-studio"
 SELF_TEST_S = 900  # 1 epoch and an ONNX export: 1-3 minutes on 2 cores
 
-pytestmark = pytest.mark.skipif(not PROGRAM.is_file(),
-                                reason=f"the bundle is not built ({PROGRAM}): make bundle")
+pytestmark = pytest.mark.bundle  # make test-bundle only: `make test` never finds a bundle
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _built() -> None:
+    """test.sh builds the bundle first; run on its own, this file says what is missing."""
+    assert PROGRAM.is_file(), f"the bundle is not built ({PROGRAM}): run make test-bundle"
 
 
 def user_environment(home: Path, **extra: str) -> dict[str, str]:
