@@ -68,9 +68,9 @@ def test_runs_number_themselves_and_name_exist_ok_choose_the_folder(digits, tmp_
     assert reused.save_dir == named.save_dir
 
 
-def test_same_seed_same_weights_whatever_the_threads_and_cache(digits, tmp_path, monkeypatch):
-    # loader threads and caches vary here; torch's thread count is held (see the resume test)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+def test_same_seed_same_weights_whatever_the_threads_and_cache(digits, tmp_path,
+                                                              one_torch_thread):
+    # loader threads and caches vary here; torch's thread count is held
     _, a = train(digits, tmp_path / "a", epochs=1)
     _, b = train(digits, tmp_path / "b", epochs=1, workers=0, cache="ram")
     wa = torch.load(a.last, weights_only=True)["state_dict"]
@@ -106,10 +106,18 @@ def test_cancel_returns_quickly_and_leaves_a_resumable_run(digits, tmp_path):
     assert state["epoch"] == 0 and "train_state" in state
 
 
-def test_resume_continues_exactly(digits, tmp_path, monkeypatch):
-    # the same thread count in both runs: without OMP_NUM_THREADS a run follows the machine's
-    # load (engine/process/threads.py), and another count rounds sums in another order
+@pytest.fixture
+def one_torch_thread(monkeypatch):
+    """One torch thread in every run of the test: without OMP_NUM_THREADS a run follows the
+    machine's load (engine/process/threads.py), and another count sums in another order."""
+    before = torch.get_num_threads()
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_resume_continues_exactly(digits, tmp_path, one_torch_thread):
     _, straight = train(digits, tmp_path / "straight", epochs=3)
     token = CancelToken()
 
