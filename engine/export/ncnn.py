@@ -23,7 +23,6 @@ import logging
 import shutil
 import subprocess
 import tempfile
-import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,6 @@ from ..errors import ExportError
 from ..events import Reporter
 from ..formats.export_layouts import NCNN_BIN_FILE, NCNN_FILES, NCNN_PARAM_FILE
 from ..formats.export_metadata import write_metadata_yaml
-from ..nn.heads import Pose
 from ..utils.atomic import atomic_directory
 from .base import ExportOptions, modules_available
 
@@ -102,40 +100,13 @@ class NcnnExporter:
 
 
 def trace_for_ncnn(model: nn.Module, example: torch.Tensor, path: Path) -> Path:
-    """Trace ``model`` (on the CPU, fp32, with ncnn-friendly keypoint decoding) to ``path``."""
-    traceable = ncnn_friendly(model).to("cpu").float()  # a copy: the caller's model stays
+    """Trace ``model`` (on the CPU, fp32) to ``path``. The pose head decodes keypoints by view,
+    without the strided slices ncnn has no layer for (``Pose.decode_keypoints``)."""
+    traceable = copy.deepcopy(model).to("cpu").float()  # a copy: the caller's model stays
     with quiet_jit(), torch.no_grad():
         traced = torch.jit.trace(traceable, example, check_trace=False, strict=False)
     traced.save(str(path))
     return path
-
-
-def ncnn_friendly(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` whose pose heads decode keypoints without strided slices.
-
-    The head writes x, y and visibility with ``out[:, 0::3] = ...``; ncnn has no layer for a
-    slice with a step or for assigning into one (pnnx leaves ``Tensor.slice`` in the graph and
-    ncnn refuses to load it). Viewing the keypoints as ``[N, K, ndim, A]`` gives the same
-    numbers with plain slices and a concatenation.
-    """
-    friendly = copy.deepcopy(model)
-    for module in friendly.modules():
-        if isinstance(module, Pose):
-            module.decode_keypoints = types.MethodType(_decode_keypoints_by_view, module)
-    return friendly
-
-
-def _decode_keypoints_by_view(
-    head: Pose, keypoints: torch.Tensor, anchors: torch.Tensor, strides: torch.Tensor
-) -> torch.Tensor:
-    """``Pose.decode_keypoints`` (pixels and sigmoid visibility, ``[N, K*ndim, A]``) by view."""
-    count, ndim = head.kpt_shape
-    batch, _, anchor_count = keypoints.shape
-    grouped = keypoints.view(batch, count, ndim, anchor_count)
-    decoded = (grouped[:, :, :2] * 2.0 + (anchors - 0.5)) * strides
-    if ndim == 3:
-        decoded = torch.cat((decoded, grouped[:, :, 2:3].sigmoid()), 2)
-    return decoded.view(batch, count * ndim, anchor_count)
 
 
 def pnnx_executable() -> str:

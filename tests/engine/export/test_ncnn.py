@@ -3,7 +3,6 @@ and val on the export, fixed input size, atomic folders and clear errors."""
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import stat
@@ -18,6 +17,7 @@ from engine.errors import ExportError
 from engine.events import ignore
 from engine.export import export_model, get_exporter
 from engine.export import ncnn as ncnn_export
+from engine.nn.heads import Pose
 from tests.engine.export.task_models import TASKS, first_image, make_datasets, task_model
 from tests.engine.export.test_paddle import Exports, assert_predictions_match
 
@@ -111,9 +111,18 @@ def test_yolo_predicts_and_validates_on_the_export(exports, datasets, task):
 
 
 def test_a_pose_head_with_strided_slices_is_refused_with_the_reason(tmp_path, monkeypatch):
-    """Without the view-based keypoint decoding pnnx keeps ``Tensor.slice`` (step 3), which
-    ncnn has no layer for: the export stops before writing anything."""
-    monkeypatch.setattr(ncnn_export, "ncnn_friendly", lambda model: copy.deepcopy(model))
+    """A head that decodes keypoints into strided slices (as ours once did): pnnx keeps
+    ``Tensor.slice`` (step 3), which ncnn has no layer for, and the export stops before writing
+    anything."""
+
+    def strided(head, keypoints, anchors, strides):
+        out = keypoints.clone()
+        out[:, 2::3] = out[:, 2::3].sigmoid()
+        out[:, 0::3] = (out[:, 0::3] * 2.0 + (anchors[0] - 0.5)) * strides
+        out[:, 1::3] = (out[:, 1::3] * 2.0 + (anchors[1] - 0.5)) * strides
+        return out
+
+    monkeypatch.setattr(Pose, "decode_keypoints", strided)
     with pytest.raises(ExportError, match=r"pnnx left operations that ncnn has no layer for: "
                                           r".*Tensor\.slice"):
         export_model(task_model("pose"), "ncnn", output=tmp_path / "m.pt", imgsz=64)
