@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
@@ -109,6 +110,33 @@ Reporter = Callable[[Event], None]
 EVENT_TYPES: tuple[type, ...] = get_args(Event)
 """Every event class, in one place: a transport that sends events by name (the studio's training
 process) decodes with this, so a new event added to ``Event`` is carried, never dropped."""
+_BY_NAME = {event_type.__name__: event_type for event_type in EVENT_TYPES}
+
+
+def event_payload(event: Any) -> dict[str, Any] | None:
+    """An event as ``{"event": name, "fields": {...}}`` for a JSON transport (the studio's
+    training process, the distributed launcher's event file); None for anything else. Dump it
+    with ``json.dumps(..., default=json_default)``."""
+    name = type(event).__name__
+    if name not in _BY_NAME:
+        return None
+    # not asdict: it deep-copies, and the events' mappings are read-only proxies
+    return {"event": name, "fields": {f.name: getattr(event, f.name) for f in fields(event)}}
+
+
+def event_from_payload(payload: Mapping[str, Any]) -> Event:
+    """The event of an :func:`event_payload` read back from JSON (KeyError or TypeError for a
+    foreign one)."""
+    return _BY_NAME[payload["event"]](**payload["fields"])
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps``' ``default`` for event fields: read-only mappings and paths."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def ignore(_event: Event) -> None:

@@ -37,13 +37,13 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..cancel import CancelToken
 from ..errors import SettingsError
-from ..events import EVENT_TYPES, Event
+from ..events import Event, event_from_payload, event_payload, json_default
 
 WORKER_FILE = "worker.json"
 EVENTS_FILE = "events.jsonl"
@@ -57,7 +57,6 @@ SHUTDOWN_S = 15
 """How long workers get to stop after SIGTERM before SIGKILL (torchrun's default is 30)."""
 POLL_S = 0.1
 
-_EVENT_TYPES = {event_type.__name__: event_type for event_type in EVENT_TYPES}
 log = logging.getLogger(__name__)
 
 
@@ -374,28 +373,15 @@ class EventWriter:
 
 def event_line(event: Any) -> str | None:
     """An engine event as one JSON line (None for anything that is not one)."""
-    name = type(event).__name__
-    if name not in _EVENT_TYPES:
-        return None
-    # not asdict: it deep-copies, and the events' mappings are read-only proxies
-    values = {f.name: getattr(event, f.name) for f in fields(event)}
-    return json.dumps({"event": name, "fields": values}, default=_plain)
+    payload = event_payload(event)
+    return None if payload is None else json.dumps(payload, default=json_default)
 
 
 def event_from_line(line: str) -> Event | None:
     """The event of a line made by :func:`event_line` (None for a blank or foreign line)."""
     try:
-        answer = json.loads(line)
-        return _EVENT_TYPES[answer["event"]](**answer["fields"])
+        return event_from_payload(json.loads(line))
     except (ValueError, KeyError, TypeError):
         return None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 

@@ -21,8 +21,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from engine import events as engine_events
@@ -33,8 +32,6 @@ from engine.utils.child_process import stop_child
 
 from .child_job import forward_cancel, listen_for_cancel
 
-EVENT_TYPES = {event_type.__name__: event_type for event_type in engine_events.EVENT_TYPES}
-"""The engine's events by name (from ``engine.events.EVENT_TYPES``: a new event is carried)."""
 CHILD_EXIT_S = 30.0
 """How long the training process may take to exit once its input is closed, before a kill."""
 
@@ -68,7 +65,7 @@ def train_in_child(job: Mapping[str, Any], reporter: Callable[[Any], None],
         for line in process.stdout:
             answer = json.loads(line)
             if "event" in answer:
-                reporter(decode_event(answer))
+                reporter(engine_events.event_from_payload(answer))
             elif "finished" in answer:
                 answered = True
                 return ChildResult(answer["finished"])
@@ -98,34 +95,12 @@ _PROTOCOL: list[Any] = []  # the child's real stdout, once main() has moved sys.
 
 def _send(payload: Mapping[str, Any]) -> None:
     out = _PROTOCOL[0] if _PROTOCOL else sys.stdout
-    out.write(json.dumps(payload, default=_plain) + "\n")
+    out.write(json.dumps(payload, default=engine_events.json_default) + "\n")
     out.flush()
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def encode_event(event: Any) -> dict[str, Any] | None:
-    """The protocol's line for an engine event (None for anything else)."""
-    name = type(event).__name__
-    if name not in EVENT_TYPES:
-        return None
-    # not asdict: it deep-copies, and the events' mappings are read-only proxies
-    return {"event": name, "fields": {f.name: getattr(event, f.name) for f in fields(event)}}
-
-
-def decode_event(answer: Mapping[str, Any]) -> Any:
-    """The engine event of a protocol line made by :func:`encode_event` (after JSON)."""
-    return EVENT_TYPES[answer["event"]](**answer["fields"])
-
-
 def _report(event: Any) -> None:
-    payload = encode_event(event)
+    payload = engine_events.event_payload(event)
     if payload is not None:
         _send(payload)
 

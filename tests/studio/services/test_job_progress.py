@@ -18,7 +18,6 @@ from engine.events import (
     Warning,
     frozen_metrics,
 )
-from studio.services import training_process
 from studio.services.job_progress import ProgressReporter, step_progress
 
 SAMPLES = {
@@ -43,18 +42,17 @@ def _engine_event_classes() -> set[type]:
 def test_every_engine_event_class_is_listed_and_carried_by_the_training_process():
     found = _engine_event_classes()
     assert set(events.EVENT_TYPES) == found
-    assert set(training_process.EVENT_TYPES.values()) == found
     assert set(SAMPLES) == found  # a new event needs a sample here, and is then checked below
 
 
 def test_every_event_crosses_the_training_process_protocol_unchanged():
     for event in SAMPLES.values():
-        line = json.dumps(training_process.encode_event(event), default=training_process._plain)
-        assert training_process.decode_event(json.loads(line)) == event
+        line = json.dumps(events.event_payload(event), default=events.json_default)
+        assert events.event_from_payload(json.loads(line)) == event
 
 
 def test_anything_else_is_not_sent():
-    assert training_process.encode_event(object()) is None
+    assert events.event_payload(object()) is None
 
 
 def test_training_steps_count_over_every_epoch_and_only_train_steps_move_the_bar():
