@@ -57,6 +57,7 @@ def test_cli_exports_then_predicts_and_validates_on_the_openvino_folder(trained,
     assert f"yolo classify val model={folder} imgsz=32 data={digits}" in out  # its own data
     image = sorted((digits / "val" / "3").glob("*.png"))[0]
     assert main(["predict", f"model={folder}/", f"source={image}"]) == 0
-    assert f"{image}: 32x32 " in capsys.readouterr().out.strip().splitlines()[-1]
+    *_, last_image, ran_on = capsys.readouterr().out.strip().splitlines()
+    assert f"{image}: 32x32 " in last_image and ran_on == "ran on OpenVINO"
     assert main(["val", f"model={folder}", f"data={digits}"]) == 0
     assert "top1" in capsys.readouterr().out.lower()

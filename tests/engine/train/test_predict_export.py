@@ -52,9 +52,10 @@ def test_predict_save_writes_annotated_images(trained, digits, tmp_path):
 
 def test_cli_predict_prints_a_line_per_image(trained, digits, capsys):
     status = main(["classify", "predict", f"model={trained}", f"source={digits / 'val' / '3'}"])
-    out = capsys.readouterr().out.strip().splitlines()
+    *out, ran_on = capsys.readouterr().out.strip().splitlines()
     assert status == 0 and len(out) == len(list((digits / "val" / "3").glob("*.png")))
     assert out[0].startswith("1 ") and out[0].count(",") == 4
+    assert ran_on == "ran on PyTorch"  # the suite's default runtime (tests/conftest.py)
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
