@@ -133,7 +133,8 @@ def test_nothing_is_written_inside_the_bundle(self_test):
 def test_it_worked_with_no_network(self_test):
     """Training, export and the window need no network: the run above had none."""
     if not self_test[5]:
-        pytest.skip("this user cannot make a network namespace (unshare --net needs root)")
+        pytest.skip("cannot run here: this user cannot make a network namespace (unshare --net "
+                    "needs root), so the self-test above ran with the network up")
     assert self_test[0] == 0
 
 

@@ -31,7 +31,8 @@ def bundle_page(qtbot, make_project, monkeypatch):
 def test_a_left_out_exporter_says_how_to_add_it_in_the_bundle(bundle_page):
     tensorrt = next(i for i in bundle_page.formats if i.format == "engine")
     if tensorrt.available:
-        pytest.skip("TensorRT and an NVIDIA GPU are here: no row is unavailable")
+        pytest.skip("cannot run here: TensorRT and an NVIDIA GPU are installed, so no exporter "
+                    "row is left out to carry the message")
     row = [i.format for i in bundle_page.formats].index("engine")
     note = bundle_page.format_table.item(row, 2).text()
     assert note == (
