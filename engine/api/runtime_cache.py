@@ -41,6 +41,7 @@ from ..cancel import NEVER, CancelToken
 from ..errors import EngineError, SettingsError
 from ..utils.atomic import atomic_directory, atomic_writer
 from ..utils.cache_dirs import cache_folder
+from ..utils.log_filter import filtered
 from ..version import __version__
 
 if TYPE_CHECKING:
@@ -287,15 +288,8 @@ class _ThisThread(logging.Filter):
         return record.thread != self.thread or record.levelno >= logging.WARNING
 
 
-@contextlib.contextmanager
 def _quiet_export():
-    exporter_log = logging.getLogger("engine.export")
-    quiet = _ThisThread()
-    exporter_log.addFilter(quiet)
-    try:
-        yield
-    finally:
-        exporter_log.removeFilter(quiet)
+    return filtered("engine.export", _ThisThread())
 
 
 def _remove(path: Path) -> None:

@@ -44,6 +44,7 @@ from typing import Any
 from ..cancel import CancelToken
 from ..errors import SettingsError
 from ..events import Event, event_from_payload, event_payload, json_default
+from ..utils.log_filter import filtered
 
 WORKER_FILE = "worker.json"
 EVENTS_FILE = "events.jsonl"
@@ -270,15 +271,8 @@ class _ChildThreadWarning(logging.Filter):
         return "running on a child thread" not in record.getMessage()
 
 
-@contextlib.contextmanager
-def _quiet_child_thread_warning() -> Iterator[None]:
-    logger = logging.getLogger("torch.distributed.elastic.multiprocessing.api")
-    quiet = _ChildThreadWarning()
-    logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        logger.removeFilter(quiet)
+def _quiet_child_thread_warning():
+    return filtered("torch.distributed.elastic.multiprocessing.api", _ChildThreadWarning())
 
 
 def _signal_workers(folder: Path, signum: int) -> None:
