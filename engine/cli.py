@@ -67,6 +67,8 @@ examples:
                                             a YOLO zip -> a YOLO dataset (format and task
                                             guessed and printed, or format= task=)
   yolo settings                             every setting and its default
+  yolo setup tfjs                           install the npm packages that run TF.js exports,
+                                            for this user (needs npm and its registry)
   yolo version
 """
 
@@ -90,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args[0] == "convert":
             return _convert(args[1:])
+        if args[0] == "setup":
+            return _setup(args[1:])
         settings = parse_arguments(args)
         return run(settings)
     except Cancelled:  # Ctrl+C in val or export; train and predict report their own stop
@@ -140,6 +144,21 @@ def _convert(args: Sequence[str]) -> int:
         _put_once(values, given, key, raw)
     report = convert_from_cli(values)
     print(report.summary())
+    return 0
+
+
+def _setup(args: Sequence[str]) -> int:
+    """``yolo setup tfjs``: the TF.js runner's npm packages into the user's data folder, for
+    an install whose own folder cannot be written to (engine/backends/tfjs_setup.py)."""
+    from .backends import tfjs_setup
+
+    if list(args) != ["tfjs"]:
+        raise SettingsError(f"yolo setup takes one word, tfjs: `{tfjs_setup.SETUP_COMMAND}` "
+                            "installs the npm packages that run TF.js exports, for this user")
+    print(f"installing the TF.js runner's npm packages into {tfjs_setup.user_runner_dir()} "
+          "(npm ci) ...", flush=True)
+    folder = tfjs_setup.install_user_runner()
+    print(f"installed: TF.js exports run with the packages in {folder}")
     return 0
 
 

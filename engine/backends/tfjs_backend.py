@@ -4,12 +4,16 @@ One ``node`` process per loaded model (engine/backends/tfjs_runner/runner.js) ke
 model in memory and answers one request per batch over its stdin/stdout: a JSON header line and
 raw float32 values each way. It computes with TF.js's WebAssembly backend (7x faster than the
 pure-JavaScript one on yolov8n-seg at 64 px, same results), falling back to the JavaScript one.
-The runner's npm packages are installed by ``npm ci --prefix engine/backends/tfjs_runner``.
+The runner's npm packages live in its own folder (``npm ci --prefix engine/backends/tfjs_runner``,
+as ``make`` does in a checkout) or, for an install that folder cannot be written to, in the user's
+data folder (``yolo setup tfjs``; see engine/backends/tfjs_setup.py); Node.js is pointed at the
+one that holds them.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -18,26 +22,36 @@ import torch
 from ..errors import ExportError
 from ..formats.export_metadata import read_metadata_yaml
 from ..process.array_process import ArrayProcess
+from . import tfjs_setup
 from .base import Backend, metadata_fields
 
 log = logging.getLogger(__name__)
 
-RUNNER_DIR = Path(__file__).resolve().parent / "tfjs_runner"
-RUNNER = RUNNER_DIR / "runner.js"
-NODE_PACKAGES = ("@tensorflow/tfjs-core", "@tensorflow/tfjs-converter",
-                 "@tensorflow/tfjs-backend-cpu", "@tensorflow/tfjs-backend-wasm")
-SETUP = f"npm ci --prefix {RUNNER_DIR}"
+RUNNER_DIR = tfjs_setup.RUNNER_DIR  # read when used: tests point it at an install's copy
+NODE_PACKAGES = tfjs_setup.NODE_PACKAGES
 
 
 def runner_missing() -> str:
     """Why TF.js exports cannot be run here (empty when Node.js and the runner's packages are
-    installed)."""
+    installed, in the runner's folder or the user's); names the command that installs them."""
     if shutil.which("node") is None:
         return "running TF.js models needs Node.js 18 or newer (`node` on PATH)"
-    missing = [p for p in NODE_PACKAGES if not (RUNNER_DIR / "node_modules" / p).is_dir()]
-    if missing:
-        return f"the TF.js runner's npm packages are not installed ({SETUP})"
+    if tfjs_setup.packages_folder(RUNNER_DIR) is None:
+        return tfjs_setup.missing_packages_message(RUNNER_DIR)
     return ""
+
+
+def runner_environment() -> dict[str, str] | None:
+    """The Node.js process's environment: this one, plus ``NODE_PATH`` to the user's packages
+    when the runner's folder has none (require() looks there after the script's own folders;
+    the packages then find each other, and the wasm backend its .wasm files, beside
+    themselves). None: this environment as it is."""
+    packages = tfjs_setup.packages_folder(RUNNER_DIR)
+    if packages is None or packages == RUNNER_DIR / "node_modules":
+        return None
+    earlier = os.environ.get("NODE_PATH")
+    return {**os.environ,
+            "NODE_PATH": os.pathsep.join([str(packages), *([earlier] if earlier else [])])}
 
 
 class TfJsBackend(Backend):
@@ -83,8 +97,9 @@ class _NodeProcess(ArrayProcess):
 
     def __init__(self, folder: Path) -> None:
         folder = folder.resolve()  # the runner runs in its own folder
-        super().__init__(["node", str(RUNNER), str(folder), "wasm"], folder=folder,
-                         runtime="TF.js", cwd=RUNNER_DIR)
+        super().__init__(["node", str(RUNNER_DIR / "runner.js"), str(folder), "wasm"],
+                         folder=folder, runtime="TF.js", cwd=RUNNER_DIR,
+                         env=runner_environment())
         self.backend = self.ready.get("backend")
         self.input_shape = list((self.ready.get("input") or {}).get("shape") or [])
         self.outputs = list(self.ready.get("outputs") or [])
