@@ -24,9 +24,13 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
+from engine.backends import tfjs_setup
 from engine.version import __version__
+from tests.engine.tfjs_tiny_model import write_web_model
 from tests.studio import test_studio_console as console
 
 from . import sandbox
@@ -204,6 +208,43 @@ def test_a_download_the_user_asks_for_is_refused_and_recorded(installed):
     assert "Traceback" not in done.stderr
     events = {attempt["event"] for attempt in sandbox.network_attempts(work.parent)}
     assert "socket.getaddrinfo" in events or "socket.connect" in events, events
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or not tfjs_setup.has_packages(tfjs_setup.RUNNER_DIR),
+    reason="cannot run here: no Node.js, or the checkout's TF.js runner has no npm packages")
+def test_a_tfjs_export_runs_from_a_read_only_install_with_the_users_packages(installed,
+                                                                             monkeypatch):
+    """The wheel ships no node_modules and its folder is read-only: predicting on a TF.js
+    export names `yolo setup tfjs`; that command, with no npm registry to reach, says so in one
+    line and leaves nothing; with the packages in the user's folder (linked to the checkout's,
+    as the command would leave them) the export runs."""
+    work, env = installed.user("tfjs", npm_config_registry="http://127.0.0.1:9/",
+                               npm_config_fetch_retries="0")
+    model = write_web_model(work / "tiny_web_model")
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[..., 2] = 255  # red: the tiny model's class 0
+    cv2.imwrite(str(work / "red.png"), image)
+    predict = ("yolo", "predict", f"model={model.name}", "source=red.png")
+    refused = installed.run(*predict, cwd=work, env=env)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "npm packages are not installed" in refused.stderr
+    assert "`yolo setup tfjs`" in refused.stderr and "Traceback" not in refused.stderr
+    monkeypatch.setenv("XDG_DATA_HOME", env["XDG_DATA_HOME"])
+    monkeypatch.delenv("YOLO_STUDIO_DATA_DIR", raising=False)
+    users = tfjs_setup.user_runner_dir(installed.site_packages / "engine/backends/tfjs_runner")
+    assert users.is_relative_to(work.parent)
+    setup = installed.run("yolo", "setup", "tfjs", cwd=work, env=env, timeout=120)
+    assert setup.returncode == 1 and str(users) in setup.stdout, setup.stdout + setup.stderr
+    assert setup.stderr.startswith(f"yolo: error: {users}: npm could not install")
+    assert setup.stderr.count("\n") == 1 and "then run `yolo setup tfjs` again" in setup.stderr
+    assert not users.exists()
+    users.mkdir(parents=True)
+    (users / "node_modules").symlink_to(tfjs_setup.RUNNER_DIR / "node_modules")
+    out = sandbox.ok(installed.run(*predict, cwd=work, env=env))
+    assert "red.png: 32x32 red 0.60, blue 0.37, green 0.03" in out and "ran on tfjs" in out, out
+    sandbox.assert_offline(work.parent, "yolo")
+    installed.assert_untouched()
 
 
 def test_the_studio_trains_and_exports_its_demo_offline_from_a_read_only_install(installed):
