@@ -25,9 +25,9 @@ RUNTIME_FILES = {
     "engine/data/detect_dataset.py": ["engine/data/configs/coco8-seg.yaml"],
     # the folder that holds engine/, for TensorFlow's worker process (code, not data)
     "engine/export/tensorflow.py": ["engine/export/tf_worker.py"],
-    "engine/backends/tfjs_backend.py": ["engine/backends/tfjs_runner/runner.js",
-                                        "engine/backends/tfjs_runner/package.json",
-                                        "engine/backends/tfjs_runner/package-lock.json"],
+    "engine/backends/tfjs_setup.py": ["engine/backends/tfjs_runner/runner.js",
+                                      "engine/backends/tfjs_runner/package.json",
+                                      "engine/backends/tfjs_runner/package-lock.json"],
     "studio/services/starting_weights.py": [f"studio/resources/weights/{p.name}"
                                             for p in DEMO_WEIGHTS],
     "studio/state/database.py": ["studio/state/migrations/env.py",
