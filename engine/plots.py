@@ -6,17 +6,23 @@ leaves the caller's matplotlib state alone. Matplotlib's font cache is shared an
 promises no thread safety, so figures are drawn one at a time under a module lock. Matplotlib
 is imported inside the functions so ``import engine`` stays fast. Every file is written
 atomically.
+
+Inside :func:`drawn_elsewhere` the figure functions hand their calls to another drawer (the
+training run's plot worker, engine/plot_worker.py) and return the file it will write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
+import inspect
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 import numpy as np
 
@@ -36,16 +42,46 @@ _TILE_MIN_SIDE = 160
 _MATPLOTLIB_LOCK = threading.Lock()
 
 _P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 
-def _one_figure_at_a_time(function: Callable[_P, _R]) -> Callable[_P, _R]:
+Delegate = Callable[[str, tuple[Any, ...], dict[str, Any]], None]
+"""Takes one figure call (the function's name, its arguments) to draw it elsewhere."""
+
+_DELEGATE: ContextVar[Delegate | None] = ContextVar("engine_plots_delegate", default=None)
+FIGURE_FUNCTIONS: dict[str, Callable[..., Path]] = {}
+"""The figure functions by name: the calls a delegate may be handed, and all it may run."""
+
+
+@contextlib.contextmanager
+def drawn_elsewhere(delegate: Delegate) -> Iterator[None]:
+    """Inside (this thread or task), each figure function hands its call to ``delegate`` and
+    returns the path of the file that will be written, without drawing."""
+    token = _DELEGATE.set(delegate)
+    try:
+        yield
+    finally:
+        _DELEGATE.reset(token)
+
+
+def _one_figure_at_a_time(function: Callable[_P, Path]) -> Callable[_P, Path]:
     @functools.wraps(function)
-    def locked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+    def locked(*args: _P.args, **kwargs: _P.kwargs) -> Path:
+        delegate = _DELEGATE.get()
+        if delegate is not None:
+            delegate(function.__name__, args, kwargs)
+            return _target(function, args, kwargs)
         with _MATPLOTLIB_LOCK:
             return function(*args, **kwargs)
 
+    FIGURE_FUNCTIONS[function.__name__] = locked
     return locked
+
+
+def _target(function: Callable[..., Path], args: tuple, kwargs: dict) -> Path:
+    """The file a figure call writes: its ``path``, else results.png beside the CSV."""
+    bound = inspect.signature(function).bind(*args, **kwargs).arguments
+    path = bound.get("path")
+    return Path(path) if path is not None else results_png_path(bound["csv_path"])
 
 
 # -- confusion matrix ------------------------------------------------------------------------
@@ -153,8 +189,14 @@ def plot_results(csv_path: str | Path, path: str | Path | None = None) -> Path:
         _plot_series(axes, epochs, values, name)
     if not series:
         figure.add_subplot().text(0.5, 0.5, "no metrics yet", ha="center", va="center")
-    figure.tight_layout()
-    return _save_figure(figure, Path(path) if path is not None else source.with_name("results.png"))
+    figure.tight_layout()  # fits every label in the figure: no second, bbox-measuring draw
+    return _save_figure(figure, Path(path) if path is not None else results_png_path(source),
+                        tight_bbox=False)
+
+
+def results_png_path(csv_path: str | Path) -> Path:
+    """Where :func:`plot_results` draws a results.csv by default: results.png beside it."""
+    return Path(csv_path).with_name("results.png")
 
 
 def read_results_csv(path: Path) -> tuple[list[str], list[list[float]]]:
@@ -313,13 +355,15 @@ def _new_figure(size: tuple[float, float]) -> Figure:
     return figure
 
 
-def _save_figure(figure: Figure, path: str | Path) -> Path:
+def _save_figure(figure: Figure, path: str | Path, *, tight_bbox: bool = True) -> Path:
+    """Write ``figure``; ``tight_bbox`` crops it to its contents (an extra draw to measure)."""
     target = Path(path)
     file_format = target.suffix.lower().lstrip(".") or "png"
     if file_format not in _FIGURE_FORMATS:
         raise ValueError(f"{target}: use a .png, .jpg, .pdf or .svg name for a plot")
     with atomic_writer(target) as handle:
-        figure.savefig(handle, format=file_format, dpi=_DPI, bbox_inches="tight")
+        figure.savefig(handle, format=file_format, dpi=_DPI,
+                       bbox_inches="tight" if tight_bbox else None)
     return target
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import logging
 import os
-import statistics
 import sys
 import time
 from collections.abc import Mapping, MutableMapping
@@ -79,11 +78,15 @@ def available_cores() -> int:
 
 def busy_threads_elsewhere(*, samples: int = 5, interval_s: float = 0.002,
                            proc: Path = Path("/proc")) -> int | None:
-    """Threads of other programs running or ready to run now (Linux), the median of a few
+    """Threads of other programs running or ready to run now (Linux), the fewest of a few
     looks; None where the system does not say.
 
     ``/proc/loadavg``'s fourth field counts the runnable threads of the whole system, this
-    process's own among them (at least the one reading), so those are taken off.
+    process's own among them (at least the one reading), so those are taken off. The two are
+    read at different instants, so one look can count this run's own threads (waking between
+    operators) or a kernel worker as another program's; a program that keeps a core busy is
+    runnable in every look, so the fewest is kept (the median still saw 2 busy threads on an
+    idle 2-core machine in about one run out of two).
     """
     counts = []
     for index in range(max(samples, 1)):
@@ -94,20 +97,34 @@ def busy_threads_elsewhere(*, samples: int = 5, interval_s: float = 0.002,
         except (OSError, IndexError, ValueError):
             return None
         counts.append(max(runnable - _own_runnable_threads(proc), 0))
-    return int(statistics.median_low(counts))
+    return min(counts)
 
 
 def _own_runnable_threads(proc: Path) -> int:
-    """This process's threads in state R (the reading thread is always one)."""
+    """This process's threads in state R (the reading thread is always one), and those of
+    its child processes (a run's plot worker, engine/plot_worker.py, is the run's own load)."""
+    own = proc / "self"
+    running = _runnable_in(own)
+    for children in own.glob("task/*/children"):
+        try:
+            pids = children.read_text().split()
+        except OSError:
+            continue
+        running += sum(_runnable_in(proc / pid) for pid in pids)
+    return max(running, 1)
+
+
+def _runnable_in(process: Path) -> int:
+    """The threads in state R of the process whose /proc folder is ``process``."""
     running = 0
-    for stat in (proc / "self" / "task").glob("*/stat"):
+    for stat in (process / "task").glob("*/stat"):
         try:
             # "pid (name) S ...": the state follows the last ')' (a name may hold spaces)
             state = stat.read_text().rpartition(")")[2].split()[0]
         except (OSError, IndexError):
             continue
         running += state == "R"
-    return max(running, 1)
+    return running
 
 
 def training_threads(current: int, busy: int | None, *, cores: int | None = None,

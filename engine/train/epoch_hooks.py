@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ..checkpoints import checkpoint_dict, save_checkpoint
 from ..checkpoints.loading import finished_checkpoint, read_weights
 from ..errors import EngineError
 from ..events import CheckpointSaved, Reporter
+from ..plot_worker import FigureJobs, PlotWorker
 from ..runs.validation import Validation
+from .checkpoint_writer import CheckpointWriter, Written
 from .loop_progress import LoopProgress
 from .run_files import write_results_csv
 from .seeding import rng_state
@@ -24,7 +25,6 @@ from .steps import check_finite_weights
 from .task import TaskHooks
 
 Warn = Callable[[str], None]
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,9 @@ class Checkpoints(EpochHook):
     state (a finished run has nothing to resume).
 
     ``saved`` records the epoch (0-based) each file holds (None: last.pt of a finished run);
-    the run's full-disk message says what was kept from it.
+    the run's full-disk message says what was kept from it. The files are written in the
+    background while the next epoch trains (checkpoint_writer.py); each is recorded and
+    reported as saved once it is on disk, at the next epoch's end, the run's end or ``close``.
     """
 
     def __init__(self, weights_dir: Path, setup: Setup, train_args: dict[str, Any], *,
@@ -99,6 +101,7 @@ class Checkpoints(EpochHook):
         self.saved = saved
         self.save_period = save_period
         self.report = report
+        self._writer = CheckpointWriter()
         # A resumed run's files stay its own: best.pt from before the resume is the best until
         # an epoch beats it (entry.py has made it agree with last.pt).
         if progress.epoch >= 0:
@@ -107,17 +110,20 @@ class Checkpoints(EpochHook):
                     saved[name] = epoch
 
     def after_epoch(self, outcome: EpochOutcome) -> bool:
+        self._record(self._writer.finished(wait=True))  # the last epoch's: written meanwhile
         epoch, ema = outcome.epoch, self.setup.ema.ema
         check_finite_weights(ema, epoch, self.weights_dir.parent)
         checkpoint = self.checkpoint(outcome)
         # last.pt first: a kill between the two saves leaves last.pt recording this epoch as
         # the best while holding its EMA, from which a resume rewrites best.pt (entry.py).
-        self._save("last.pt", checkpoint, epoch)
+        self._writer.write(self.weights_dir / "last.pt", checkpoint, epoch=epoch)
         if outcome.is_best:
             checkpoint.pop("train_state")
-            self._save("best.pt", checkpoint, epoch, is_best=True)
+            self._writer.write(self.weights_dir / "best.pt", checkpoint, epoch=epoch,
+                               is_best=True)
         if self.save_period > 0 and (epoch + 1) % self.save_period == 0:
-            save_checkpoint(self.weights_dir / f"epoch{epoch + 1}.pt", checkpoint)
+            self._writer.write(self.weights_dir / f"epoch{epoch + 1}.pt", checkpoint,
+                               epoch=epoch, report=False)
         return False
 
     def checkpoint(self, outcome: EpochOutcome) -> dict[str, Any]:
@@ -141,15 +147,24 @@ class Checkpoints(EpochHook):
                                metrics=dict(outcome.metrics), epoch=outcome.epoch, extra=extra)
 
     def after_train(self, progress: LoopProgress) -> None:
+        self._record(self._writer.finished(wait=True))
         last = self.weights_dir / "last.pt"
         if "last.pt" in self.saved and last.exists():
             save_checkpoint(last, finished_checkpoint(read_weights(last)))
             self.saved["last.pt"] = None
 
-    def _save(self, name: str, checkpoint: dict, epoch: int, *, is_best: bool = False) -> None:
-        path = save_checkpoint(self.weights_dir / name, checkpoint)
-        self.saved[name] = epoch
-        self.report(CheckpointSaved(str(path), epoch + 1, is_best=is_best))
+    def close(self) -> None:
+        """Wait for the writes handed over; record those that landed (a run that stopped or
+        failed says what it kept)."""
+        self._writer.close()
+        self._record(self._writer.settled())
+
+    def _record(self, written: list[Written]) -> None:
+        for file in written:
+            if not file.report:
+                continue
+            self.saved[file.path.name] = file.epoch
+            self.report(CheckpointSaved(str(file.path), file.epoch + 1, is_best=file.is_best))
 
 
 class EarlyStopping(EpochHook):
@@ -195,70 +210,68 @@ class TimeLimit(EpochHook):
 
 class Plots(EpochHook):
     """train_batch0-2.jpg from the first epoch this run trains, then results.png and best.pt's
-    validation plots.
+    validation plots, drawn by a plot worker started with the run (engine/plot_worker.py).
 
-    results.png is drawn on a background thread while best.pt is validated (the detection
-    tasks validate it again; large operators there leave the interpreter free for drawing
-    most of the time). ``after_final`` waits for every figure, so all are in place when the
-    run ends, and errors surface on the run's thread as before. Matplotlib is not loaded
-    ahead, while the epochs train: on the 2-core machine a background import slowed
-    yolov8n-cls steps at 32 px (many small operators, each taking the interpreter lock back)
-    by more time than the import itself takes (1.1-1.2 s against 0.6-0.9 s).
+    The worker loads matplotlib on the core the training leaves idle. results.png is handed to
+    it as soon as results.csv is complete, so the detection tasks' second validation of best.pt
+    runs meanwhile; the final figures follow, and the worker draws them side by side.
+    ``after_final`` waits for every figure, so all are in place when the run ends; a figure
+    the worker could not draw is drawn here, and its errors surface on the run's thread as
+    they would without the worker. ``use_worker=False`` draws everything here.
     """
 
     def __init__(self, task: TaskHooks, save_dir: Path, names: dict[int, str], *,
-                 first_epoch: int, warn: Warn) -> None:
+                 first_epoch: int, warn: Warn, use_worker: bool = True) -> None:
         self.task = task
         self.save_dir = save_dir
         self.names = names
         self.first_epoch = first_epoch
         self.warn = warn
-        self._pool: ThreadPoolExecutor | None = None
-        self._results: Future[str | None] | None = None
+        self.use_worker = use_worker
+        self._worker: PlotWorker | None = None
+        self._results: FigureJobs | None = None
+
+    def before_train(self, progress: LoopProgress) -> bool:
+        if self.use_worker and self._worker is None:
+            self._worker = PlotWorker.start()
+        return False
 
     def before_step(self, epoch: int, step: int, batch: dict) -> None:
         if epoch == self.first_epoch and step < 3:
             self.task.plot_batch(batch, self.names, self.save_dir / f"train_batch{step}.jpg")
 
     def after_train(self, progress: LoopProgress) -> None:
-        self._results = self._background(self._draw_results)  # results.csv is complete
+        self._results = self._draw_results()  # results.csv is complete
 
     def after_final(self, validation: Validation | None) -> None:
         try:
-            results = self._results or self._background(self._draw_results)
-            final = None
+            results = self._results or self._draw_results()
+            final = FigureJobs(self._worker)
             if validation is not None:
-                final = self._background(self.task.final_plots, validation, self.save_dir,
-                                         self.names)
-            problem = results.result()
-            if final is not None:
-                final.result()
-            if problem:
-                self.warn(problem)
+                with final.delegated():
+                    self.task.final_plots(validation, self.save_dir, self.names)
+            try:
+                results.finish()
+            except EngineError as exc:
+                self.warn(f"results.png was not drawn: {exc}")
+            final.finish()
         finally:
             self.close()
 
     def close(self) -> None:
-        """Wait for the figure being drawn; drop those not started (a run that stopped)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Stop the worker (after the figure in hand); figures not drawn yet are dropped."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
         self._results = None
 
-    def _background(self, function: Callable[..., _T], *args: Any) -> Future[_T]:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="yolo-plots")
-        return self._pool.submit(function, *args)
-
-    def _draw_results(self) -> str | None:
-        """results.png; returns why it was not drawn (a warning), or None."""
+    def _draw_results(self) -> FigureJobs:
+        """results.png, handed to the worker (drawn by ``finish``)."""
+        jobs = FigureJobs(self._worker)
         results = self.save_dir / "results.csv"
-        if not results.exists():
-            return None
-        from ..plots import plot_results  # matplotlib: only once a run has ended
+        if results.exists():
+            from ..plots import plot_results
 
-        try:
-            plot_results(results)
-        except EngineError as exc:
-            return f"results.png was not drawn: {exc}"
-        return None
+            with jobs.delegated():
+                plot_results(results)
+        return jobs

@@ -152,7 +152,12 @@ class Trainer:
             with self.phases("setup"):
                 run, data = self._setup()
                 hooks = self._start(run, data, save_dir)
-            result = self._result(save_dir, "completed", self._loop(run, data, hooks))
+            last_validation = self._loop(run, data, hooks)
+            if main:  # the hooks finish their files (checkpoints land) before the result
+                with self.phases("end/after_train"):
+                    for hook in hooks:
+                        hook.after_train(self.loop)
+            result = self._result(save_dir, "completed", last_validation)
             if self._trace is not None:
                 self._trace.finish(run.model, run.ema.ema)
             if main:  # no collective after the loop: the other ranks are done
@@ -160,10 +165,12 @@ class Trainer:
                     self._finish(result, run, data, hooks)
             return result
         except Cancelled:
+            _close(hooks)  # the checkpoints being written land before the folder is judged
             if new_folder:
                 remove_if_no_files(save_dir)
             return self._result(save_dir, "cancelled")
         except BaseException as exc:
+            _close(hooks)
             if new_folder:
                 remove_if_no_files(save_dir)  # a run that wrote nothing leaves no folder
             if self.dist.active and distributed.is_peer_failure(exc):
@@ -175,8 +182,7 @@ class Trainer:
                 raise
             raise error from exc
         finally:
-            for hook in hooks:
-                hook.close()
+            _close(hooks)
             if data is not None:
                 data.train.close()
                 if data.val is not None:
@@ -331,12 +337,9 @@ class Trainer:
 
     def _finish(self, result: TrainResult, run: Setup, data: TaskData,
                 hooks: list[EpochHook]) -> None:
-        """The epochs are over: the hooks close their files, best.pt is validated once more
-        (the run's result is best.pt's score, as the reference reports it), then the final
-        reports. A cancel during that validation loses only the reports."""
-        with self.phases("end/after_train"):
-            for hook in hooks:
-                hook.after_train(self.loop)
+        """The epochs are over and the hooks have closed their files: best.pt is validated
+        once more (the run's result is best.pt's score, as the reference reports it), then
+        the final reports. A cancel during that validation loses only the reports."""
         final = None
         if data.val is not None and result.best:
             try:
@@ -501,3 +504,9 @@ class Trainer:
             best_fitness=self.loop.best_fitness,
             validation=validation,
         )
+
+
+def _close(hooks: list[EpochHook]) -> None:
+    """Close each hook once (the list is emptied)."""
+    while hooks:
+        hooks.pop(0).close()

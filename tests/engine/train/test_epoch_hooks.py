@@ -76,7 +76,11 @@ def test_checkpoints_save_last_every_epoch_best_when_best_and_the_period(tmp_pat
                        save_period=2, report=events.append)
     first, second = outcomes([0.5, 0.4])  # the second epoch is worse
     hook.after_epoch(first)
+    assert events == []  # written while the next epoch trains; reported once on disk
     hook.after_epoch(second)
+    assert [(e.path, e.epoch, e.is_best) for e in events] == [
+        (str(tmp_path / "last.pt"), 1, False), (str(tmp_path / "best.pt"), 1, True)]
+    hook.close()  # the run's end: every file handed over is on disk
     assert [(e.path, e.epoch, e.is_best) for e in events if isinstance(e, CheckpointSaved)] == [
         (str(tmp_path / "last.pt"), 1, False), (str(tmp_path / "best.pt"), 1, True),
         (str(tmp_path / "last.pt"), 2, False)]
@@ -181,3 +185,19 @@ def test_an_unreadable_results_csv_is_a_warning_not_a_failure(tmp_path):
     warnings = Warnings()
     Plots(ClassifyTask(), tmp_path, {}, first_epoch=0, warn=warnings).after_final(None)
     assert len(warnings) == 1 and warnings[0].startswith("results.png was not drawn: ")
+
+
+def test_a_checkpoint_write_that_fails_is_raised_at_the_next_epoch_end(tmp_path):
+    # Written in the background: the error surfaces on the run's thread, one epoch later at
+    # the latest, and nothing unwritten is recorded as saved.
+    blocker = tmp_path / "weights"
+    blocker.write_text("a file where the weights folder should be")
+    setup, saved, events = tiny_setup(), {}, []
+    hook = Checkpoints(blocker, setup, {}, progress=LoopProgress(), saved=saved,
+                       report=events.append)
+    first, second = outcomes([0.5, 0.6])
+    hook.after_epoch(first)
+    with pytest.raises(OSError):
+        hook.after_epoch(second)
+    hook.close()
+    assert saved == {} and events == []

@@ -247,6 +247,10 @@ def test_a_full_disk_before_any_checkpoint_says_nothing_was_saved(digits, tmp_pa
 
 
 def test_a_full_disk_when_the_finished_run_draws_its_plots(digits, tmp_path, monkeypatch):
+    # The disk fills up in this process only; the plot worker (a child) would not see it. A
+    # figure the worker fails is drawn again here (tests/engine/test_plot_worker.py), so the
+    # run draws here from the start.
+    monkeypatch.setattr("engine.train.epoch_hooks.PlotWorker.start", lambda: None)
     FillingDisk(monkeypatch, tmp_path / "train", pattern="confusion_matrix.png")
     with pytest.raises(OSError, match="Training finished: last.pt and best.pt are saved"):
         YOLO("yolov8n-cls.yaml").train(progress=Recorder(), **quick(

@@ -70,6 +70,18 @@ def test_busy_threads_elsewhere_leaves_out_this_processes_own(tmp_path):
     assert busy_threads_elsewhere(proc=quiet, samples=1) == 0
 
 
+def test_the_threads_of_this_processes_children_count_as_its_own(tmp_path):
+    # A run's plot worker (a child) warming up is the run's own load, not another program's.
+    proc = _fake_proc(tmp_path, runnable=6, own_states="RS")
+    (proc / "self" / "task" / "100" / "children").write_text("4242 4243\n")
+    for pid, states in (("4242", "RR"), ("4243", "S")):
+        for index, state in enumerate(states):
+            task = proc / pid / "task" / f"{pid}{index}"
+            task.mkdir(parents=True)
+            task.joinpath("stat").write_text(f"{pid} (python3) {state} 1 2 3\n")
+    assert busy_threads_elsewhere(proc=proc, samples=1) == 3  # 6 runnable - 1 own - 2 children
+
+
 def test_busy_threads_elsewhere_is_none_where_the_system_does_not_say(tmp_path):
     assert busy_threads_elsewhere(proc=tmp_path, samples=1) is None
 
@@ -147,38 +159,30 @@ def test_a_run_on_a_busy_cpu_warns_after_it_starts_and_restores_torchs_threads(
 # --- plots drawn off the run's path, all in place when it ends ------------------------------
 
 
-def test_results_png_is_drawn_on_the_plot_thread_and_waited_for(tmp_path, monkeypatch):
-    import threading
-
+def test_results_png_is_drawn_by_the_plot_worker_and_waited_for(tmp_path, monkeypatch):
     import engine.plots
     from engine.train.classify import ClassifyTask
     from engine.train.epoch_hooks import Plots, ResultsCsv
     from engine.train.loop_progress import LoopProgress
 
-    drawn_on: list[str] = []
-    release = threading.Event()
-    real = engine.plots.plot_results
+    def not_here(*args, **kwargs):
+        raise AssertionError("drawn in the run's process")
 
-    def slow_plot_results(path):
-        drawn_on.append(threading.current_thread().name)
-        release.wait(30)  # held until the run's thread has moved on
-        return real(path)
-
-    monkeypatch.setattr(engine.plots, "plot_results", slow_plot_results)
+    monkeypatch.setattr(engine.plots, "_save_figure", not_here)  # the worker has its own
     warnings: list[str] = []
     hook = Plots(ClassifyTask(), tmp_path, {0: "a"}, first_epoch=0, warn=warnings.append)
     hook.before_train(LoopProgress())
+    worker = hook._worker
+    assert worker is not None and worker.alive
     progress = LoopProgress().after_epoch(0, {"epoch": 1, "train/loss": 0.5}, 0.1)[0]
     ResultsCsv(tmp_path / "results.csv").after_epoch(EpochOutcome(0, {}, True, progress))
-    hook.after_train(progress)  # returns while results.png is being drawn
-    assert not (tmp_path / "results.png").exists()
-    release.set()
-    hook.after_final(None)
+    hook.after_train(progress)  # hands results.png over and returns
+    hook.after_final(None)  # waits for it
     assert (tmp_path / "results.png").is_file() and warnings == []
-    assert drawn_on and drawn_on[0].startswith("yolo-plots")
+    assert hook._worker is None and worker._process.poll() is not None  # stopped at the end
 
 
-def test_a_plot_that_fails_on_the_plot_thread_fails_on_the_runs_thread(tmp_path, monkeypatch):
+def test_a_final_plot_that_fails_fails_on_the_runs_thread(tmp_path, monkeypatch):
     import pytest
 
     from engine.train.epoch_hooks import Plots
