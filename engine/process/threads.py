@@ -127,6 +127,67 @@ def _runnable_in(process: Path) -> int:
     return running
 
 
+class CpuUseElsewhere:
+    """Cores other programs kept busy, on average, since the last call (Linux); None where
+    the system does not say.
+
+    The whole system's busy time (``/proc/stat``) less this process's and its children's
+    (``/proc/<pid>/stat``; a run's plot worker is its own load), over the time between two
+    calls. Used between epochs instead of :func:`busy_threads_elsewhere`'s glance at the run
+    queue: a program that wakes often without using much (the terminal or the benchmark
+    script reading the progress bar) was runnable at the glance and counted as a busy core,
+    and the run dropped to one thread for an epoch; over a whole epoch it uses a few percent.
+    A program that keeps a core busy uses most of one even beside the run's threads.
+    """
+
+    def __init__(self, proc: Path = Path("/proc")) -> None:
+        self.proc = proc
+        self._last = self._sample()
+
+    def __call__(self) -> int | None:
+        now = self._sample()
+        last, self._last = self._last, now
+        if now is None or last is None:
+            return None
+        busy, total, ours = (a - b for a, b in zip(now[:3], last[:3], strict=True))
+        if total <= 0:
+            return None
+        cpus = now[3]
+        return int(max(busy - ours, 0) / total * cpus + 0.5)
+
+    def _sample(self) -> tuple[int, int, int, int] | None:
+        """(busy, busy + idle) clock ticks of all CPUs, this process's and its children's
+        ticks, and the CPU count."""
+        try:
+            lines = (self.proc / "stat").read_text().splitlines()
+            values = [int(v) for v in lines[0].split()[1:]]
+            cpus = sum(1 for line in lines[1:] if line.startswith("cpu"))
+            ours = _process_ticks(self.proc / "self", reaped=True)
+        except (OSError, IndexError, ValueError):
+            return None
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        total = sum(values[:8])  # user nice system idle iowait irq softirq steal
+        for children in (self.proc / "self").glob("task/*/children"):
+            try:
+                pids = children.read_text().split()
+            except OSError:
+                continue
+            ours += sum(_process_ticks(self.proc / pid) for pid in pids)
+        return total - idle, total, ours, max(cpus, 1)
+
+
+def _process_ticks(process: Path, *, reaped: bool = False) -> int:
+    """utime + stime of the process whose /proc folder is ``process`` (with ``reaped``, its
+    waited-for children's too); 0 for one that has gone."""
+    try:
+        fields = (process / "stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0
+    # after the name: state(0) ... utime(11) stime(12) cutime(13) cstime(14)
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks + (int(fields[13]) + int(fields[14]) if reaped else 0)
+
+
 def training_threads(current: int, busy: int | None, *, cores: int | None = None,
                      environ: Mapping[str, str] | None = None) -> int:
     """torch threads for a CPU training run: one per core that other programs leave free,

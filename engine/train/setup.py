@@ -15,7 +15,12 @@ import torch
 
 from ..errors import SettingsError
 from ..nn.model import TaskModel
-from ..process.threads import available_cores, busy_threads_elsewhere, training_threads
+from ..process.threads import (
+    CpuUseElsewhere,
+    available_cores,
+    busy_threads_elsewhere,
+    training_threads,
+)
 from .auto_optimizer import OptimizerChoice
 from .ema import ModelEMA
 from .optim import build_optimizer, interpolate, lr_factor, warmup_steps
@@ -197,13 +202,14 @@ class CpuThreads:
         self.ceiling = torch.get_num_threads()
         self._busy_threads = busy_threads
         self._warned = False
+        self._since_last: CpuUseElsewhere | None = None
 
     def adjust(self) -> str | None:
         """Set the count for what runs now; returns the warning to give the first time the
         run goes below the ceiling (None otherwise)."""
         if not self.active:
             return None
-        busy = (self._busy_threads or busy_threads_elsewhere)()
+        busy = self._busy()
         threads = training_threads(self.ceiling, busy)
         if threads != torch.get_num_threads():
             torch.set_num_threads(threads)
@@ -216,6 +222,16 @@ class CpuThreads:
             f"{self.ceiling} while they run, which is faster (looked at again each epoch; "
             "results may differ in the last digits from a run on a free CPU). Set "
             "OMP_NUM_THREADS to choose")
+
+    def _busy(self) -> int | None:
+        """Other programs' busy threads: a look at the run queue when the run starts, then
+        their average use since the last look (``CpuUseElsewhere``)."""
+        if self._busy_threads is not None:
+            return self._busy_threads()
+        if self._since_last is None:
+            self._since_last = CpuUseElsewhere()
+            return busy_threads_elsewhere()
+        return self._since_last()
 
     def restore(self) -> None:
         if self.active and torch.get_num_threads() != self.ceiling:

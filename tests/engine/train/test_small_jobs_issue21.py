@@ -82,6 +82,35 @@ def test_the_threads_of_this_processes_children_count_as_its_own(tmp_path):
     assert busy_threads_elsewhere(proc=proc, samples=1) == 3  # 6 runnable - 1 own - 2 children
 
 
+def _ticks(proc: Path, *, busy: int, idle: int, ours: int, child: int) -> None:
+    """/proc/stat of 2 CPUs, this process's CPU ticks and one child's."""
+    user = busy // 2
+    proc.joinpath("stat").write_text(
+        f"cpu  {user} 0 {busy - user} {idle} 0 0 0 0 0 0\ncpu0 1 2 3 4\ncpu1 1 2 3 4\n"
+        "intr 12345\n")
+    me = proc / "self"
+    (me / "task" / "7").mkdir(parents=True, exist_ok=True)
+    (me / "task" / "7" / "children").write_text("99\n")
+    me.joinpath("stat").write_text(f"7 (yolo run) R 1 2 3 4 5 6 7 8 9 10 {ours} 0 0 0 20\n")
+    (proc / "99").mkdir(exist_ok=True)
+    (proc / "99" / "stat").write_text(f"99 (python3) S 7 2 3 4 5 6 7 8 9 10 {child} 0 0 0\n")
+
+
+def test_cpu_use_elsewhere_is_other_programs_average_use_since_the_last_look(tmp_path):
+    from engine.process.threads import CpuUseElsewhere
+
+    _ticks(tmp_path, busy=1000, idle=1000, ours=300, child=50)
+    use = CpuUseElsewhere(proc=tmp_path)
+    # 1 s on 2 CPUs (200 ticks): the run used 150, its plot worker 30, others 10 -> none busy
+    _ticks(tmp_path, busy=1190, idle=1010, ours=450, child=80)
+    assert use() == 0
+    # the next second: the run 100, others 80 (a program keeping most of a core) -> one
+    _ticks(tmp_path, busy=1370, idle=1030, ours=550, child=80)
+    assert use() == 1
+    (tmp_path / "stat").unlink()
+    assert use() is None
+
+
 def test_busy_threads_elsewhere_is_none_where_the_system_does_not_say(tmp_path):
     assert busy_threads_elsewhere(proc=tmp_path, samples=1) is None
 
@@ -134,7 +163,12 @@ def test_a_run_on_a_busy_cpu_warns_after_it_starts_and_restores_torchs_threads(
         looks.append(torch.get_num_threads())
         return 64
 
+    class AverageSinceLastLook:  # what the looks between epochs read
+        def __call__(self) -> int:
+            return busy()
+
     monkeypatch.setattr("engine.train.setup.busy_threads_elsewhere", busy)
+    monkeypatch.setattr("engine.train.setup.CpuUseElsewhere", AverageSinceLastLook)
     events: list = []
     result = YOLO("yolov8n-cls.yaml").train(
         progress=events.append, data=str(digits), project=str(tmp_path), epochs=2, imgsz=32,
