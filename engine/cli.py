@@ -400,9 +400,21 @@ def entry() -> None:
     """
     if trains(sys.argv[1:]):
         relaunch_with_allocator()
+        _prestart_plot_worker(sys.argv[1:])
     status = main()
     _exit_quickly()
     raise SystemExit(status)
+
+
+def _prestart_plot_worker(args: Sequence[str]) -> None:
+    """Rank 0 of a run that draws plots starts its plot worker before torch is imported
+    (engine/plot_worker.py)."""
+    if os.environ.get("RANK", "0") != "0" or any(
+            arg.replace(" ", "").lower() in ("plots=false", "plots=0") for arg in args):
+        return
+    from .plot_worker import prestart
+
+    prestart()
 
 
 def _exit_quickly() -> None:

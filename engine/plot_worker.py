@@ -4,9 +4,11 @@ side by side.
 Why: on a small job the end of a run was mostly drawing. On the digits benchmark (yolov8n-cls,
 32 px, 10 epochs, 2 cores) results.png and the two confusion matrices took 1.3-1.5 s after the
 last epoch, one after the other: importing matplotlib (0.35 s), its first figure (fonts), then
-0.25-0.5 s per figure. A training run of that size keeps only ~1.2 of the 2 cores busy, so
-this worker is started with the run (``Plots.before_train``): it imports matplotlib and draws
-one throwaway figure on the idle core, then waits. At the end the run hands it each figure call
+0.25-0.5 s per figure. So the worker starts with the run: ``yolo train`` and the studio's
+training process start it before they import torch (:func:`prestart`), else
+``Plots.before_train`` does. It imports matplotlib and draws one throwaway figure at the
+lowest priority, on CPU time the run leaves idle (the torch import keeps one core; a
+yolov8n-cls epoch at 32 px ~1.6 of 2), then waits. At the end the run hands it each figure call
 (``engine.plots.drawn_elsewhere``); each is drawn at once in a forked copy of the worker (on
 Linux), so the figures are drawn in parallel, not in turn. A worker thread in the training
 process was measured slower than no worker: the import takes the interpreter lock from the
@@ -16,7 +18,7 @@ Nothing depends on the worker: a figure it could not draw (it failed to start, d
 call failed) is drawn again in the run's own process by :class:`FigureJobs`, so errors and
 their messages are exactly those of drawing in-process.
 
-Protocol, one JSON line each way: the worker says ``{"ready": true}`` once warm; the run sends
+Protocol, one JSON line each way: the run sends
 ``{"id": N, "function": NAME, "args": [...], "kwargs": {...}}`` (NAME one of
 ``engine.plots.FIGURE_FUNCTIONS``; numpy arrays as ``{"ndarray": [...], "dtype": "..."}``);
 the worker answers ``{"id": N, "error": null}`` or the error's text. It exits when its stdin
@@ -60,7 +62,16 @@ class PlotWorker:
 
     @classmethod
     def start(cls, environment: dict[str, str] | None = None) -> PlotWorker | None:
-        """Start the worker (returns at once; it warms up on its own)."""
+        """The worker :func:`prestart` started for this run, else a new one (returns at once;
+        it warms up on its own)."""
+        global _PRESTARTED
+        worker, _PRESTARTED = _PRESTARTED, None
+        if worker is not None and worker.alive and worker._process.poll() is None:
+            return worker
+        return cls._launch(environment)
+
+    @classmethod
+    def _launch(cls, environment: dict[str, str] | None = None) -> PlotWorker | None:
         from .process.allocator import without_allocator
 
         stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop_child
@@ -111,6 +122,18 @@ class PlotWorker:
         with self._lock:
             self.alive = False
         stop_child(self._process, self._stderr)
+
+
+_PRESTARTED: PlotWorker | None = None
+
+
+def prestart() -> None:
+    """Start the worker for the run this process is about to train, before it imports torch:
+    matplotlib then loads on the core that import leaves idle (``yolo train`` and the studio's
+    training process call it; the run's ``PlotWorker.start`` takes it over)."""
+    global _PRESTARTED
+    if _PRESTARTED is None:
+        _PRESTARTED = PlotWorker._launch()
 
 
 class FigureJobs:
@@ -208,7 +231,8 @@ def _draw(job: dict[str, Any]) -> str | None:
 class _Server:
     """Reads jobs from stdin and draws each in a forked child (Linux), answering as each ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, warm_up: _WarmUp) -> None:
+        self.warm_up = warm_up
         self.selector = selectors.DefaultSelector()
         self.stdin = sys.stdin.buffer.fileno()
         self.selector.register(self.stdin, selectors.EVENT_READ)
@@ -242,6 +266,10 @@ class _Server:
 
     def _start(self, job: dict[str, Any]) -> None:
         job_id = int(job.get("id", -1))
+        self.warm_up.join()  # no thread but this one when forking
+        if self.warm_up.error:
+            self.reply(job_id, self.warm_up.error)
+            return
         if not self.can_fork:
             self.reply(job_id, _draw(job))
             return
@@ -277,15 +305,29 @@ class _Server:
 
 
 def main() -> int:
-    """The worker: warm up, say ready, draw until stdin closes."""
-    try:
-        _warm_up()
-    except Exception as exc:  # noqa: BLE001 - the run draws its figures itself
-        os.write(sys.stdout.fileno(), json.dumps({"error": str(exc)}).encode() + b"\n")
-        return 1
-    os.write(sys.stdout.fileno(), b'{"ready": true}\n')
-    _Server().serve()
+    """The worker: warm up on a low-priority thread, draw until stdin closes."""
+    warm_up = _WarmUp()
+    warm_up.start()
+    _Server(warm_up).serve()
     return 0
+
+
+class _WarmUp(threading.Thread):
+    """Imports matplotlib and draws a throwaway figure at the lowest priority (nice 19, this
+    thread only, Linux): it takes only CPU time the training leaves idle. The figures
+    themselves are drawn by forks of the main thread, at the normal priority."""
+
+    def __init__(self) -> None:
+        super().__init__(name="plot-worker-warm-up", daemon=True)
+        self.error: str | None = None
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):  # only where threads have a nice
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        try:
+            _warm_up()
+        except Exception as exc:  # noqa: BLE001 - each figure is then drawn by the run
+            self.error = f"matplotlib could not be loaded: {exc}"
 
 
 if __name__ == "__main__":

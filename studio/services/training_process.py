@@ -130,6 +130,10 @@ def main() -> None:
     _PROTOCOL.append(sys.stdout)
     sys.stdout = sys.stderr  # anything else printed must not break the protocol
     job = json.loads(sys.stdin.readline())
+    if (job.get("settings") or {}).get("plots", True) is not False:
+        from engine.plot_worker import prestart
+
+        prestart()  # matplotlib loads while this process imports torch
     cancel = CancelToken()
     threading.Thread(target=listen_for_cancel, args=(cancel,), daemon=True).start()
     try:
