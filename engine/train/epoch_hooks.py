@@ -102,6 +102,7 @@ class Checkpoints(EpochHook):
         self.save_period = save_period
         self.report = report
         self._writer = CheckpointWriter()
+        self._finished: dict[str, Any] | None = None  # the last epoch's, for after_train
         # A resumed run's files stay its own: best.pt from before the resume is the best until
         # an epoch beats it (entry.py has made it agree with last.pt).
         if progress.epoch >= 0:
@@ -114,6 +115,7 @@ class Checkpoints(EpochHook):
         epoch, ema = outcome.epoch, self.setup.ema.ema
         check_finite_weights(ema, epoch, self.weights_dir.parent)
         checkpoint = self.checkpoint(outcome)
+        self._finished = {k: v for k, v in checkpoint.items() if k != "train_state"}
         # last.pt first: a kill between the two saves leaves last.pt recording this epoch as
         # the best while holding its EMA, from which a resume rewrites best.pt (entry.py).
         self._writer.write(self.weights_dir / "last.pt", checkpoint, epoch=epoch)
@@ -147,11 +149,20 @@ class Checkpoints(EpochHook):
                                metrics=dict(outcome.metrics), epoch=outcome.epoch, extra=extra)
 
     def after_train(self, progress: LoopProgress) -> None:
+        """last.pt without its training state (a finished run has nothing to resume): written
+        in the background from the last epoch's checkpoint, waited for in ``after_final``."""
         self._record(self._writer.finished(wait=True))
         last = self.weights_dir / "last.pt"
-        if "last.pt" in self.saved and last.exists():
+        if "last.pt" not in self.saved or not last.exists():
+            return
+        if self._finished is not None and self.saved["last.pt"] == self._finished["epoch"]:
+            self._writer.write(last, self._finished, epoch=self._finished["epoch"], report=False)
+        else:  # no epoch trained in this process
             save_checkpoint(last, finished_checkpoint(read_weights(last)))
-            self.saved["last.pt"] = None
+        self.saved["last.pt"] = None
+
+    def after_final(self, validation: Validation | None) -> None:
+        self._writer.finished(wait=True)  # last.pt of the finished run
 
     def close(self) -> None:
         """Wait for the writes handed over; record those that landed (a run that stopped or

@@ -257,6 +257,9 @@ class Trainer:
             return []
         s = self.settings
         hooks: list[EpochHook] = [ResultsCsv(save_dir / "results.csv")]
+        if s.plots:  # before Checkpoints: the figures are handed over first at the run's end
+            hooks.append(Plots(self.hooks, save_dir, data.names, first_epoch=self.loop.next_epoch,
+                               warn=self._warn))
         hooks.append(Checkpoints(
             save_dir / "weights", run, write_run_args(save_dir, s, run.imgsz, run.batch),
             progress=self.loop, saved=self.saved, save_period=s.save_period,
@@ -267,9 +270,6 @@ class Trainer:
             hooks.append(EarlyStopping(s.patience, self._warn))
         if s.time:
             hooks.append(TimeLimit(s.time, self._warn))
-        if s.plots:
-            hooks.append(Plots(self.hooks, save_dir, data.names, first_epoch=self.loop.next_epoch,
-                               warn=self._warn))
         processes = (f" · {self.dist.world} processes ({self.dist.backend})"
                      if self.dist.active else "")
         description = (

@@ -102,7 +102,8 @@ def test_a_finished_run_strips_last_pt_which_still_loads(tmp_path):
                        report=lambda _e: None)
     (outcome,) = outcomes([0.5])
     hook.after_epoch(outcome)
-    hook.after_train(outcome.progress)
+    hook.after_train(outcome.progress)  # written while best.pt is validated and plotted
+    hook.after_final(None)
     assert saved["last.pt"] is None
     assert "train_state" not in torch.load(tmp_path / "last.pt", weights_only=True)
     model, _ = load_model(tmp_path / "last.pt")
