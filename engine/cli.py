@@ -153,7 +153,7 @@ def _setup(args: Sequence[str]) -> int:
     from .backends import tfjs_setup
 
     if list(args) != ["tfjs"]:
-        raise SettingsError(f"yolo setup takes one word, tfjs: `{tfjs_setup.SETUP_COMMAND}` "
+        raise SettingsError(f"yolo setup takes one word, tfjs: `{tfjs_setup.setup_command()}` "
                             "installs the npm packages that run TF.js exports, for this user")
     print(f"installing the TF.js runner's npm packages into {tfjs_setup.user_runner_dir()} "
           "(npm ci) ...", flush=True)

@@ -39,7 +39,9 @@ STUDIO_MAY_IMPORT = frozenset({
     "engine.assist.checker", "engine.assist.classical", "engine.assist.sam",
     "engine.assist.sam_models",
     # helpers the studio's own files and child processes share
-    "engine.utils.atomic", "engine.utils.child_process",
+    "engine.utils.atomic", "engine.utils.child_process", "engine.utils.cache_dirs",
+    # the training process starts its plot worker before importing torch
+    "engine.plot_worker",
 })
 
 

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from ..errors import ExportError
 from ..utils.atomic import atomic_directory
+from ..utils.cache_dirs import data_folder
 
 RUNNER_DIR = Path(__file__).resolve().parent / "tfjs_runner"
 """The runner as installed: runner.js, package.json and package-lock.json."""
@@ -30,18 +33,17 @@ NODE_PACKAGES = ("@tensorflow/tfjs-core", "@tensorflow/tfjs-converter",
                  "@tensorflow/tfjs-backend-cpu", "@tensorflow/tfjs-backend-wasm")
 SETUP_COMMAND = "yolo setup tfjs"
 """The command that installs the packages into the user's folder (``install_user_runner``)."""
+
+
+def setup_command() -> str:
+    """:data:`SETUP_COMMAND`, or in the desktop bundle, which has no ``yolo`` command, its own
+    program running the engine's command line (engine/process/child_command.py)."""
+    if getattr(sys, "frozen", False):
+        return f"{shlex.quote(sys.executable)} -m engine.cli setup tfjs"
+    return SETUP_COMMAND
+
 MANIFESTS = ("package.json", "package-lock.json")
 _REASON_CHARS = 200
-
-
-def data_folder() -> Path:
-    """The user's YOLO Studio data folder: ``$YOLO_STUDIO_DATA_DIR``, else
-    ``$XDG_DATA_HOME/yolo-studio`` (the studio's demo projects live there too)."""
-    explicit = os.environ.get("YOLO_STUDIO_DATA_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data_home) / "yolo-studio"
 
 
 def user_runner_dir(runner_dir: Path = RUNNER_DIR) -> Path:
@@ -70,9 +72,9 @@ def missing_packages_message(runner_dir: Path = RUNNER_DIR) -> str:
     folder this user cannot write is not offered to ``npm ci``."""
     if _can_write(runner_dir):
         return (f"the TF.js runner's npm packages are not installed (npm ci --prefix "
-                f"{runner_dir}, or `{SETUP_COMMAND}` to install them for this user)")
+                f"{runner_dir}, or `{setup_command()}` to install them for this user)")
     return (f"the TF.js runner's npm packages are not installed and {runner_dir} is read-only: "
-            f"run `{SETUP_COMMAND}` to install them for this user (into "
+            f"run `{setup_command()}` to install them for this user (into "
             f"{user_runner_dir(runner_dir)})")
 
 
@@ -88,7 +90,7 @@ def install_user_runner(runner_dir: Path | None = None) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise ExportError("installing the TF.js runner's npm packages needs npm (it comes with "
-                          f"Node.js 18 or newer); install Node.js, then run `{SETUP_COMMAND}`")
+                          f"Node.js 18 or newer); install Node.js, then run `{setup_command()}`")
     target = user_runner_dir(runner_dir)
     try:
         with atomic_directory(target) as scratch:
@@ -99,7 +101,7 @@ def install_user_runner(runner_dir: Path | None = None) -> Path:
         raise ExportError(f"cannot install the TF.js runner's npm packages there "
                           f"({exc.strerror or exc}); free some space or set "
                           "YOLO_STUDIO_DATA_DIR to a writable folder, then run "
-                          f"`{SETUP_COMMAND}` again", path=target) from exc
+                          f"`{setup_command()}` again", path=target) from exc
     return target
 
 
@@ -112,7 +114,7 @@ def _npm_ci(npm: str, folder: Path, target: Path) -> None:
         raise ExportError(
             f"npm could not install the TF.js runner's packages ({_npm_reason(done)}); check the "
             "connection to the npm registry (or npm's proxy and registry settings), then run "
-            f"`{SETUP_COMMAND}` again", path=target)
+            f"`{setup_command()}` again", path=target)
 
 
 def _npm_reason(done: subprocess.CompletedProcess) -> str:

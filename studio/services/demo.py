@@ -20,6 +20,7 @@ import numpy as np
 from engine.cancel import NEVER, CancelToken
 from engine.data.figure_samples import make_figures_dataset
 from engine.data.shape_samples import make_shapes_dataset
+from engine.utils.cache_dirs import data_folder
 
 from ..errors import ProjectLocked
 from .keypoint_schemas import KeypointSchema
@@ -53,15 +54,6 @@ def suggested_plan(project) -> TrainPlan:
     start = default_candidate(list_candidates(project, "n"), names, remembered_choice(project))
     return TrainPlan(model=start.model, epochs=int(defaults.get("epochs", 30)),
                      imgsz=int(defaults.get("imgsz", 320)), batch=int(defaults.get("batch", 16)))
-
-
-def data_folder() -> Path:
-    """Where the studio keeps its own files (the demo projects)."""
-    base = os.environ.get("YOLO_STUDIO_DATA_DIR")
-    if base:
-        return Path(base)
-    xdg = os.environ.get("XDG_DATA_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "yolo-studio"
 
 
 def demo_project(task: str = "segment", *, root: Path | None = None,

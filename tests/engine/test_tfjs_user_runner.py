@@ -128,3 +128,16 @@ def test_yolo_setup_takes_only_tfjs(capsys):
     assert capsys.readouterr().err == (
         "yolo: error: yolo setup takes one word, tfjs: `yolo setup tfjs` installs the npm "
         "packages that run TF.js exports, for this user\n")
+
+
+def test_the_desktop_bundle_names_its_own_program_to_set_the_packages_up(monkeypatch):
+    # The bundle has no `yolo` command; its program runs the engine's CLI with -m
+    # (installer/bundle/yolo_studio.py, engine/process/child_command.py).
+    import sys
+
+    from engine.backends import tfjs_setup
+
+    assert tfjs_setup.setup_command() == "yolo setup tfjs"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", "/opt/YOLO Studio/yolo-studio")
+    assert tfjs_setup.setup_command() == "'/opt/YOLO Studio/yolo-studio' -m engine.cli setup tfjs"
