@@ -143,12 +143,13 @@ def test_a_checkpoint_of_another_task_is_refused(shapes_project, tmp_path):
 
 
 def test_a_full_disk_during_training_fails_the_run_and_says_so(shapes_project, monkeypatch):
-    import engine.train.epoch_hooks as epoch_hooks
+    import engine.train.checkpoint_writer as checkpoint_writer
 
     def full(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(epoch_hooks, "save_checkpoint", full)  # in this process: not isolated
+    # the epochs' checkpoint files, in this process: not isolated
+    monkeypatch.setattr(checkpoint_writer, "atomic_writer", full)
     _ended, _events, error = train(shapes_project, tiny_plan(isolated=False))
     assert error is not None and "disk is full" in str(error)
     (run,) = list_runs(shapes_project)
