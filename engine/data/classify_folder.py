@@ -22,6 +22,7 @@ from pathlib import Path
 from ..cancel import NEVER, CancelToken
 from ..errors import DatasetError
 from .check import CheckProgress, Problem, check_images
+from .check_cache import checked_with_cache
 from .images import IMAGE_SUFFIXES
 from .links import LinkNotes, leaves
 
@@ -162,7 +163,7 @@ def load_classify_folder(
     if val_split == "test":
         problems.append(_test_as_val_warning(folders["test"]))
     problems += _class_mismatches(names, scans, folders)
-    bad = _check_all(scans, check, workers, cancel, progress)
+    bad = _check_all(root, scans, check, workers, cancel, progress)
     problems += [Problem(path, reason, "error") for path, reason in sorted(bad.items())]
     samples = {split: _samples(names, scan, bad) for split, scan in scans.items()}
     problems += _classes_without_images(
@@ -324,16 +325,22 @@ def _class_mismatches(
 
 
 def _check_all(
+    root: Path,
     scans: Mapping[str, _Scan],
     check: bool,
     workers: int | None,
     cancel: CancelToken,
     progress: CheckProgress | None,
 ) -> dict[Path, str]:
+    """The unusable images; those unchanged since the last check keep its answer."""
     if not check:
         return {}
     paths = [path for scan in scans.values() for images in scan.classes.values() for path in images]
-    return check_images(paths, workers=workers, cancel=cancel, progress=progress)
+    bad = checked_with_cache(root, paths, lambda fresh: check_images(
+        fresh, workers=workers, cancel=cancel, progress=progress))
+    if progress is not None:
+        progress(len(paths), len(paths))
+    return bad
 
 
 def _samples(names: tuple[str, ...], scan: _Scan, bad: Mapping[Path, str]) -> tuple[Sample, ...]:
