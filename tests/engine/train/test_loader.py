@@ -141,3 +141,23 @@ def test_without_a_cache_small_datasets_stay_in_memory_up_to_the_budget(digits, 
     none_kept = ImageStore(paths[:10], auto_ram_bytes=0)
     none_kept.get(0)
     assert none_kept.ram == {}
+
+
+def test_a_dataset_that_fits_the_automatic_cache_is_decoded_up_front(digits, monkeypatch):
+    paths, _ = paths_and_labels(digits)
+    files = sum(p.stat().st_size for p in paths[:10])
+    calls = []
+    monkeypatch.setattr("engine.data.loader.read_image",
+                        lambda p: calls.append(p) or read_image(p))
+    small = ImageStore(paths[:10], auto_ram_bytes=20 * files)
+    assert small.fits_in_ram
+    small.fill(workers=2)
+    assert sorted(calls) == sorted(paths[:10]) and len(small.ram) == 10
+    calls.clear()
+    for i in range(10):
+        small.get(i)
+    assert calls == []  # the epochs read memory only
+    large = ImageStore(paths[:10], auto_ram_bytes=20 * files - 1)
+    assert not large.fits_in_ram
+    large.fill(workers=2)
+    assert calls == [] and large.ram == {}  # decoded as the first epoch asks
