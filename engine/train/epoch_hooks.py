@@ -266,15 +266,19 @@ class Plots(EpochHook):
             except EngineError as exc:
                 self.warn(f"results.png was not drawn: {exc}")
             final.finish()
+            self._stop_worker(wait=False)  # every figure is in place
         finally:
             self.close()
 
     def close(self) -> None:
         """Stop the worker (after the figure in hand); figures not drawn yet are dropped."""
-        if self._worker is not None:
-            self._worker.close()
-            self._worker = None
+        self._stop_worker(wait=True)
         self._results = None
+
+    def _stop_worker(self, *, wait: bool) -> None:
+        if self._worker is not None:
+            self._worker.close(wait=wait)
+            self._worker = None
 
     def _draw_results(self) -> FigureJobs:
         """results.png, handed to the worker (drawn by ``finish``)."""
