@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -407,14 +407,27 @@ def entry() -> None:
 
 
 def _prestart_plot_worker(args: Sequence[str]) -> None:
-    """Rank 0 of a run that draws plots starts its plot worker before torch is imported
-    (engine/plot_worker.py)."""
-    if os.environ.get("RANK", "0") != "0" or any(
-            arg.replace(" ", "").lower() in ("plots=false", "plots=0") for arg in args):
-        return
-    from .plot_worker import prestart
+    """A run that trains here and draws plots starts its plot worker before torch is
+    imported (engine/plot_worker.py)."""
+    if wants_plot_worker(args, os.environ):
+        from .plot_worker import prestart
 
-    prestart()
+        prestart()
+
+
+def wants_plot_worker(args: Sequence[str], environ: Mapping[str, str]) -> bool:
+    """Whether ``yolo`` ``args`` train in this process with plots: not with ``plots=False``,
+    not on a rank other than 0, and not in the launcher of a run on several devices (each
+    device's process starts its own)."""
+    if environ.get("RANK", "0") != "0" or environ.get("YOLO_DDP_CPU_PROCESSES", "1") != "1":
+        return False
+    for arg in args:
+        key, _, value = arg.replace(" ", "").lower().partition("=")
+        if key == "plots" and value in ("false", "0"):
+            return False
+        if key == "device" and ("," in value or "[" in value):
+            return False
+    return True
 
 
 def _exit_quickly() -> None:

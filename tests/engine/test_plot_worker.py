@@ -100,3 +100,17 @@ def test_the_worker_runs_only_the_figure_functions(worker, tmp_path):
     job = worker.send("remove", (str(tmp_path),), {})
     assert worker.wait({job}) == {job: "no figure function named 'remove'"}
     assert tmp_path.exists()
+
+
+def test_yolo_train_starts_the_worker_early_only_where_it_will_draw():
+    from engine.cli import wants_plot_worker
+
+    train = ["classify", "train", "data=digits", "epochs=3"]
+    assert wants_plot_worker(train, {})
+    assert wants_plot_worker([*train, "device=cpu", "plots=True"], {"RANK": "0"})
+    assert not wants_plot_worker([*train, "plots=False"], {})
+    assert not wants_plot_worker(train, {"RANK": "1"})  # another rank of a distributed run
+    # the launcher of a run on several devices: each device's process starts its own
+    assert not wants_plot_worker([*train, "device=0,1"], {})
+    assert not wants_plot_worker([*train, "device=[0, 1]"], {})
+    assert not wants_plot_worker(train, {"YOLO_DDP_CPU_PROCESSES": "2"})
