@@ -268,6 +268,7 @@ class InstalledStudio(console.Studio):
     def __init__(self, installed: Installed, xserver: console.XServer, folder: Path,
                  env: dict[str, str]) -> None:
         self.xserver, self.folder = xserver, folder
+        self.titles: dict[str, str] = {}
         self.stdout_path, self.stderr_path = folder / "stdout.txt", folder / "stderr.txt"
         command = sandbox.isolated([installed.bin("yolo-studio"), "--demo"], [installed.venv])
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
