@@ -103,15 +103,20 @@ def busy_threads_elsewhere(*, samples: int = 5, interval_s: float = 0.002,
 def _own_runnable_threads(proc: Path) -> int:
     """This process's threads in state R (the reading thread is always one), and those of
     its child processes (a run's plot worker, engine/plot_worker.py, is the run's own load)."""
-    own = proc / "self"
-    running = _runnable_in(own)
-    for children in own.glob("task/*/children"):
+    running = _runnable_in(proc / "self") + sum(_runnable_in(proc / pid)
+                                                for pid in _child_pids(proc))
+    return max(running, 1)
+
+
+def _child_pids(proc: Path) -> list[str]:
+    """The pids of this process's children (each thread lists those it started)."""
+    pids: list[str] = []
+    for children in (proc / "self").glob("task/*/children"):
         try:
-            pids = children.read_text().split()
+            pids += children.read_text().split()
         except OSError:
             continue
-        running += sum(_runnable_in(proc / pid) for pid in pids)
-    return max(running, 1)
+    return pids
 
 
 def _runnable_in(process: Path) -> int:
@@ -167,12 +172,7 @@ class CpuUseElsewhere:
             return None
         idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
         total = sum(values[:8])  # user nice system idle iowait irq softirq steal
-        for children in (self.proc / "self").glob("task/*/children"):
-            try:
-                pids = children.read_text().split()
-            except OSError:
-                continue
-            ours += sum(_process_ticks(self.proc / pid) for pid in pids)
+        ours += sum(_process_ticks(self.proc / pid) for pid in _child_pids(self.proc))
         return total - idle, total, ours, max(cpus, 1)
 
 
