@@ -189,9 +189,26 @@ def plot_results(csv_path: str | Path, path: str | Path | None = None) -> Path:
         _plot_series(axes, epochs, values, name)
     if not series:
         figure.add_subplot().text(0.5, 0.5, "no metrics yet", ha="center", va="center")
-    figure.tight_layout()  # fits every label in the figure: no second, bbox-measuring draw
+    _grid_margins(figure, grid_rows, grid_columns)
     return _save_figure(figure, Path(path) if path is not None else results_png_path(source),
                         tight_bbox=False)
+
+
+def _grid_margins(figure: Figure, rows: int, columns: int) -> None:
+    """Room for each small plot's title and 8 pt tick labels, set in inches.
+
+    Fixed margins, not ``tight_layout``: its measuring pass drew every tick label once more,
+    0.14 s of results.png's 0.37 s at the end of each run (10 epochs of digits, 2 cores).
+    The y labels have room for 7 characters ("0.00075"; longer values get an offset above).
+    """
+    width, height = figure.get_size_inches()
+    left, right, bottom, top = 0.55, 0.12, 0.3, 0.3  # inches
+    gap_x, gap_y = 0.62, 0.55
+    axes_width = (width - left - right - gap_x * (columns - 1)) / columns
+    axes_height = (height - bottom - top - gap_y * (rows - 1)) / rows
+    figure.subplots_adjust(left=left / width, right=1 - right / width,
+                           bottom=bottom / height, top=1 - top / height,
+                           wspace=gap_x / axes_width, hspace=gap_y / axes_height)
 
 
 def results_png_path(csv_path: str | Path) -> Path:

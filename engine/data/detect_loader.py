@@ -116,6 +116,10 @@ class DetectBatchLoader(BatchLoader):
         """Mosaic (with copy-paste and mixup) is on, except in the last ``close_mosaic`` epochs."""
         return self.mosaic_until is None or self.epoch < self.mosaic_until
 
+    def share_cores_with_training(self) -> None:
+        """Keeps the loader threads: a mosaic batch is heavy, and making it between steps
+        measured no faster (yolov8n-seg at 320 on 2 cores: 14.2-14.7 images/s either way)."""
+
     def _make_batch(self, indices: np.ndarray) -> dict:
         images, instances, paths, shapes, ratio_pads = [], [], [], [], []
         for position in indices:

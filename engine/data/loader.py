@@ -5,6 +5,8 @@ the per-image Python work is tens of microseconds, and on the 2–8 core machine
 targets, forked workers cost hundreds of MiB each and are the usual source of orphaned
 processes after a cancel. Every image's randomness comes from (seed, epoch, position), so a
 run is reproducible whatever the thread scheduling, and a resumed run sees the same batches.
+A CPU run whose torch threads take every core makes in-memory batches between its steps
+instead (``BatchLoader.share_cores_with_training``): the same batches, no thread switches.
 """
 
 from __future__ import annotations
@@ -71,6 +73,11 @@ class ImageStore:
     def caches_everything(self) -> bool:
         """True for ``cache='ram'`` or ``'disk'``: worth decoding everything up front."""
         return self.ram_budget == math.inf or self.disk is not None
+
+    @property
+    def all_in_ram(self) -> bool:
+        """Every image is decoded and held in memory (bad files aside)."""
+        return len(self.ram) + len(self.bad) >= len(self.paths)
 
     def get(self, index: int) -> np.ndarray:
         image = self.ram.get(index)
@@ -226,6 +233,20 @@ class BatchLoader:
             range(len(self.store)), num_replicas=world, rank=rank, shuffle=False,
             drop_last=False,
         )
+
+    def share_cores_with_training(self) -> None:
+        """Called when training runs on the CPU with a torch thread on every core: make the
+        batches on the iterating thread, between steps, where that is cheap (all images in
+        RAM: only the augmentation is left, ~5 ms for 64 digits at 32 px).
+
+        Why: a loader thread then has no free core; each time it runs it stops one of torch's
+        threads, and the others wait for it at the operator's end. On the digits benchmark
+        (2 cores, yolov8n-cls at 32 px) 10 epochs took 9.0-9.7 s of training this way against
+        10.6-11.8 s with two loader threads. Images read from disk keep the threads (decoding
+        is slower than the thread switches it causes).
+        """
+        if self.store.all_in_ram:
+            self.workers = 0
 
     def _count(self) -> int:
         return len(self._sampler) if self._sampler is not None else len(self.store)

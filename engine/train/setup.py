@@ -238,6 +238,16 @@ class CpuThreads:
             torch.set_num_threads(self.ceiling)
 
 
+def share_cores(device: torch.device, *loaders: Any) -> None:
+    """Training on the CPU with a torch thread on every core: each loader decides whether to
+    make its batches between steps instead (``BatchLoader.share_cores_with_training``)."""
+    if device.type != "cpu" or torch.get_num_threads() < available_cores():
+        return
+    for loader in loaders:
+        if loader is not None:
+            loader.share_cores_with_training()
+
+
 def place_model(
     model: TaskModel, device: torch.device, memory_format: torch.memory_format,
     names: dict[int, str],

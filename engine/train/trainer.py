@@ -9,7 +9,6 @@ policies (results.csv, checkpoints, early stopping, time limit, plots) are
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import time
 from pathlib import Path
@@ -67,6 +66,7 @@ from .setup import (
     resolve_batch,
     restore,
     round_imgsz,
+    share_cores,
 )
 from .steps import LossMeter, TrainingDiverged, optimizer_step, skip_step, to_device
 from .task import TaskData, TaskHooks
@@ -208,6 +208,7 @@ class Trainer:
             data = self.hooks.build_data(s, imgsz, batch // self.dist.world, warn=self._warn,
                                          cancel=self.cancel)
         self._shard(data)
+        share_cores(device, data.train, data.val)
         memory_format = (torch.channels_last if getattr(self.hooks, "channels_last", False)
                          else torch.contiguous_format)
         model = place_model(self.hooks.adapt_model(model, data.names), device, memory_format,
@@ -476,7 +477,7 @@ class Trainer:
         if (getattr(self.hooks, "validates_as_loaded", False)
                 and run.memory_format != torch.contiguous_format):
             # in the layout best.pt loads in, so that its final validation is this one
-            model = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+            model = run.ema.contiguous_copy()
         return self.hooks.validate(model, data.val, run.device, half=run.amp,
                                    cancel=self.cancel)
 

@@ -137,6 +137,36 @@ def test_results_with_any_columns_and_an_explicit_path(tmp_path):
     assert one_row_png.shape[0] < _decode(out).shape[0]
 
 
+@pytest.mark.parametrize("columns", [1, 3, 7, 11])
+def test_results_png_fits_every_title_and_tick_label_without_overlap(tmp_path, monkeypatch,
+                                                                      columns):
+    import engine.plots
+
+    names = ["train/box_loss", "metrics/mAP50-95(M)", "lr/pg0", "val/dfl_loss"]
+    header = ["epoch"] + [names[i % len(names)] + str(i) for i in range(columns)]
+    scales = [1234.5, 0.00075, 0.331, -0.4, 1e-5, 3.2]
+    rows = [",".join([str(epoch)] + [f"{scales[i % len(scales)] * (1 + epoch % 3):.6g}"
+                                     for i in range(columns)]) for epoch in range(1, 31)]
+    csv_path = tmp_path / "results.csv"
+    csv_path.write_text("\n".join([",".join(header), *rows]) + "\n")
+    drawn = []
+    real_save = engine.plots._save_figure
+    monkeypatch.setattr(engine.plots, "_save_figure",
+                        lambda figure, path, **kw: drawn.append(figure) or real_save(
+                            figure, path, **kw))
+    _decode(plot_results(csv_path))
+    figure = drawn[0]
+    renderer = figure.canvas.get_renderer()
+    page = figure.bbox
+    boxes = [axes.get_tightbbox(renderer) for axes in figure.axes]
+    for axes, box in zip(figure.axes, boxes, strict=True):
+        assert (box.x0 >= page.x0 and box.y0 >= page.y0 and box.x1 <= page.x1
+                and box.y1 <= page.y1), axes.get_title()
+    for i, box in enumerate(boxes):
+        for other in boxes[i + 1:]:
+            assert not box.overlaps(other)
+
+
 @pytest.mark.parametrize("rows", [0, 1])
 def test_header_only_or_one_row_is_fine(tmp_path, rows):
     csv_path = tmp_path / "results.csv"

@@ -161,3 +161,25 @@ def test_a_dataset_that_fits_the_automatic_cache_is_decoded_up_front(digits, mon
     assert not large.fits_in_ram
     large.fill(workers=2)
     assert calls == [] and large.ram == {}  # decoded as the first epoch asks
+
+
+def test_a_loader_with_every_image_in_ram_makes_its_batches_inline_and_the_same(digits):
+    paths, labels = paths_and_labels(digits)
+    held = ImageStore(paths[:40])
+    held.fill(workers=2)
+    assert held.all_in_ram
+    threaded = BatchLoader(held, labels[:40], lambda im, rng: im + rng.integers(0, 9, dtype=np.uint8),
+                           batch_size=16, shuffle=True, seed=1, workers=2)
+    before = [batch["img"].clone() for batch in threaded]
+    threaded.share_cores_with_training()
+    assert threaded.workers == 0
+    names_before = threading.enumerate()
+    after = [batch["img"] for batch in threaded]
+    assert threading.enumerate() == names_before  # no pool started
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+    on_disk = ImageStore(paths[:40], auto_ram_bytes=0)
+    from_disk = BatchLoader(on_disk, labels[:40], identity, batch_size=16, shuffle=False,
+                            workers=2)
+    from_disk.share_cores_with_training()
+    assert not on_disk.all_in_ram and from_disk.workers == 2  # decoding keeps its threads

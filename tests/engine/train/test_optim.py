@@ -81,3 +81,25 @@ def test_ema_follows_the_ramped_decay():
     again = ModelEMA(torch.nn.Linear(2, 1, bias=False))
     again.load_state_dict(state)
     assert again.updates == 1 and torch.equal(again.ema.weight, ema.ema.weight)
+
+
+def test_the_emas_contiguous_copy_is_made_once_and_follows_every_update():
+    model = build_model("yolov8n-cls.yaml").to(memory_format=torch.channels_last)
+    ema = ModelEMA(model, decay=0.5, tau=1.0)
+    first = ema.contiguous_copy()
+    conv = next(m for m in first.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous()  # the layout best.pt loads in
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+        for b in model.buffers():
+            if b.is_floating_point():
+                b.add_(0.5)
+    ema.update(model)
+    again = ema.contiguous_copy()
+    assert again is first
+    for (name, value), copied in zip(ema.ema.state_dict().items(),
+                                     again.state_dict().values(), strict=True):
+        assert torch.equal(value, copied), name
+    ema.load_state_dict(ema.state_dict())
+    assert ema.contiguous_copy() is not first  # weights loaded anew: a new copy

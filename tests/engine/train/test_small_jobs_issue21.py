@@ -298,3 +298,47 @@ def _settings(digits):
 
     return validate_settings({"data": str(digits), "workers": 1, "imgsz": 32, "batch": 16},
                              source="test")
+
+
+def test_a_cpu_run_on_every_core_makes_in_memory_batches_between_steps(digits, tmp_path,
+                                                                          monkeypatch):
+    import concurrent.futures
+
+    import pytest
+    import torch
+
+    import engine.data.loader
+    from engine import YOLO
+    from engine.process.threads import available_cores
+
+    pools: list[str] = []
+
+    class Recording(concurrent.futures.ThreadPoolExecutor):
+        def __init__(self, *args, thread_name_prefix: str = "", **kwargs) -> None:
+            pools.append(thread_name_prefix)
+            super().__init__(*args, thread_name_prefix=thread_name_prefix, **kwargs)
+
+    monkeypatch.setattr(engine.data.loader, "ThreadPoolExecutor", Recording)
+    # other programs' load (the suite's other worker) would lower the run's threads itself
+    monkeypatch.setattr("engine.train.setup.busy_threads_elsewhere", lambda: 0)
+    before = torch.get_num_threads()
+
+    def train(threads: int) -> list[float]:
+        pools.clear()
+        torch.set_num_threads(threads)
+        try:
+            result = YOLO("yolov8n-cls.yaml").train(
+                data=str(digits), project=str(tmp_path), epochs=1, imgsz=32, batch=16,
+                workers=2, plots=False, seed=0, device="cpu", progress=lambda event: None)
+        finally:
+            torch.set_num_threads(before)
+        assert result.status == "completed"
+        return list(result.final_metrics.values())
+
+    on_every_core = train(available_cores())
+    assert "yolo-data" not in pools  # the batches were made on the training thread
+    if available_cores() < 2:
+        pytest.skip("cannot run here: one core, so torch always has a thread on every core")
+    on_fewer = train(available_cores() - 1)
+    assert "yolo-data" in pools  # a free core: the loader's threads make the batches
+    assert len(on_fewer) == len(on_every_core)
