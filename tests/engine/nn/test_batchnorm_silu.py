@@ -10,9 +10,30 @@ import pytest
 import torch
 from torch import nn
 
+import engine.nn.batchnorm_silu
 from engine.nn import build_model
-from engine.nn.batchnorm_silu import RecomputingConv2d, batchnorm_silu, can_fuse
+from engine.nn.batchnorm_silu import FUSE_MIN_ELEMENTS, RecomputingConv2d, batchnorm_silu, can_fuse
 from engine.nn.blocks import Conv
+
+
+@pytest.fixture(autouse=True)
+def fuse_small_tensors(request, monkeypatch):
+    """The tests below use small tensors: let them take the fused path (the threshold has its
+    own test)."""
+    if "threshold" not in request.node.name:
+        monkeypatch.setattr(engine.nn.batchnorm_silu, "FUSE_MIN_ELEMENTS", 0)
+
+
+def test_the_fused_path_starts_at_the_threshold_and_smaller_tensors_take_the_modules() -> None:
+    conv = Conv(4, 16, 1).train()
+    side = int((FUSE_MIN_ELEMENTS // 16) ** 0.5)
+    large = torch.randn(1, 16, side, side)
+    small = torch.randn(1, 16, side, side - 1)
+    assert large.numel() == FUSE_MIN_ELEMENTS and can_fuse(conv.bn, conv.act, large)
+    assert not can_fuse(conv.bn, conv.act, small)
+    out = conv(torch.randn(1, 4, side, side - 1))  # the block's plain path
+    assert not hasattr(out, engine.nn.batchnorm_silu.SOURCE_ATTRIBUTE)
+    assert hasattr(conv(torch.randn(1, 4, side, side)), engine.nn.batchnorm_silu.SOURCE_ATTRIBUTE)
 
 
 def _pair(channels: int) -> tuple[nn.BatchNorm2d, nn.BatchNorm2d]:
