@@ -32,7 +32,8 @@ tensor (8 MiB at this size) but costs its Python autograd functions' overhead ea
 yolov8n-cls at 32 px, batch 64 (every activation below this size) a training step took
 27 ms with the plain modules against 31 ms fused (medians, steps alternated in one process);
 on yolov8n-seg at 320 px, batch 16 the step's time is the same either way, and its large
-activations (80x80 and 40x40) still keep the memory saving."""
+activations (80x80 and 40x40) still keep most of the memory saving: peak RSS over 3 epochs
+1.26 GiB against 1.19 GiB with every activation fused (yolov8n-pose: 1.17 against 1.00)."""
 
 SOURCE_ATTRIBUTE = "_silu_source"
 """Attribute of a fused output tensor that holds its :class:`SiLUSource`."""

@@ -45,8 +45,9 @@ class ModelEMA:
     def contiguous_copy(self) -> nn.Module:
         """A copy of the EMA in the default (contiguous) memory format, with its weights now.
 
-        The copy is made once and refreshed in place afterwards: a deep copy each epoch cost
-        ~50 ms on the digits benchmark (about 0.5 s of a 14 s run), the in-place copy ~2 ms.
+        The copy is made once and refreshed in place afterwards, instead of a deep copy each
+        epoch: on the digits benchmark (10 epochs) validation took 0.60 s in all, against
+        0.78 s with the copies.
         """
         if self._contiguous is None:
             model = copy.deepcopy(self.ema).to(memory_format=torch.contiguous_format)
