@@ -197,7 +197,8 @@ def native_mask_windows(
         row_cells, row_weights, (p0, p1) = rows.part(y1[index], y2[index])
         col_cells, col_weights, (q0, q1) = cols.part(x1[index], x2[index])
         logits = np.tensordot(weights[index], cells[:, p0:p1, q0:q1], axes=1)
-        probabilities = 1.0 / (1.0 + np.exp(-logits))
+        with np.errstate(over="ignore"):  # exp(-logit) = inf for a very negative logit: 0
+            probabilities = 1.0 / (1.0 + np.exp(-logits))
         # each output pixel reads a few cells per axis: columns first, then rows
         across = np.einsum("pwk,wk->pw", probabilities[:, col_cells], col_weights)
         values = np.einsum("hkw,hk->hw", across[row_cells], row_weights)

@@ -4,6 +4,8 @@ function it stands in for."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -78,3 +80,18 @@ def test_mask_windows_are_the_native_masks() -> None:
     # the same sums in another order: only a pixel within float rounding of 0.5 may differ
     assert (pasted != native).sum() <= 2
     assert native.sum() > 5000
+
+
+def test_mask_windows_of_huge_logits_are_empty_or_full_without_a_warning() -> None:
+    """An untrained model's logits can be far beyond exp's range: no overflow warning."""
+    prototypes = torch.ones(32, PROTO, PROTO)
+    coefficients = torch.full((2, 32), 40.0)
+    coefficients[0] *= -1  # logit -1280: probability 0
+    boxes = torch.tensor([[10.0, 10.0, 60.0, 50.0], [10.0, 10.0, 60.0, 50.0]])
+    info = LetterboxInfo.from_shapes((IMGSZ, IMGSZ), (HEIGHT, WIDTH))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        empty, full = native_mask_windows(prototypes, coefficients, boxes, (IMGSZ, IMGSZ),
+                                          (HEIGHT, WIDTH), info)
+    assert empty.mask.size > 0 and not empty.mask.any()
+    assert full.mask.all()
