@@ -177,7 +177,8 @@ def main() -> int:
         kept = sorted({name.split("/")[0].removeprefix("__module.")
                        for name in census.float_convolutions})
         print(f"  convolutions left in fp32: {', '.join(kept) or 'none'} (the export keeps the "
-              f"DFL and the box decoding in fp32: engine/export/openvino.py kept_in_float)")
+              f"DFL, the head's output convolutions and the box decoding in fp32: "
+              f"engine/export/openvino.py kept_in_float)")
         print(f"  CPU plugin: {threads} inference threads, {hint} hint; CPU int8 instructions: "
               f"{cpu_int8_instructions()}")
         if speedup < 1.5:

@@ -154,13 +154,25 @@ def kept_in_float(model: nn.Module, task: str) -> tuple[list[str], list[str]]:
     time, so keeping them costs no measurable speed (benchmarks/int8_openvino.py). The DFL is
     found by its module's name, which ``openvino.convert_model`` puts in each op's name
     (``__module.model.22.dfl.conv/...``).
+
+    The head's output convolutions, the last 1x1 of each branch (box distributions, class
+    logits, mask coefficients or keypoints), stay in fp32 too: they write the outputs
+    directly. On a 30-epoch yolov8n-seg of the shapes set, quantising them cost box / mask
+    mAP50-95 0.014 / 0.013; kept, 0.004 / +0.002, at the same speed (int8 2.40x fp32 at 640
+    against 2.43x: they are 9 small convolutions of 77).
     """
     from ..nn.blocks import DFL
+    from ..nn.heads import Detect
 
     if task == "classify":
         return [], []
-    patterns = [rf"__module\.{re.escape(name)}[./].*"
-                for name, module in model.named_modules() if isinstance(module, DFL)]
+    names = [name for name, module in model.named_modules() if isinstance(module, DFL)]
+    for name, module in model.named_modules():
+        if isinstance(module, Detect):
+            names += [f"{name}.{attr}.{index}.{len(branch) - 1}"
+                      for attr in ("cv2", "cv3", "cv4") for index, branch
+                      in enumerate(getattr(module, attr, ()))]
+    patterns = [rf"__module\.{re.escape(name)}[./].*" for name in names]
     return ["Multiply", "Subtract", "Sigmoid"], patterns
 
 

@@ -34,11 +34,15 @@ def test_compiled_int8_model_runs_its_convolutions_in_int8(exports):
     int8 = precision_census(load_backend(exports["int8"].path).compiled)
     assert fp32.int8_ops == 0 and fp32.int8_convolutions == 0 and fp32.convolutions > 60
     assert int8.convolutions == fp32.convolutions
-    # the DFL's fixed convolution is kept in fp32 (kept_in_float); at this tiny size the CPU
-    # plugin also runs the mask prototypes' upsampling in fp32 (in int8 at 640)
+    # the DFL's fixed convolution and the head's nine output convolutions (the last 1x1 of
+    # each branch: boxes, classes, mask coefficients at 3 levels) are kept in fp32
+    # (kept_in_float); at this tiny size the CPU plugin also runs the mask prototypes'
+    # upsampling in fp32 (in int8 at 640)
     kept = {name.split("/")[0] for name in int8.float_convolutions}
-    assert "__module.model.22.dfl.conv" in kept
-    assert kept <= {"__module.model.22.dfl.conv", "__module.model.22.proto.upsample"}
+    outputs = {f"__module.model.22.{branch}.{level}.2" for branch in ("cv2", "cv3", "cv4")
+               for level in range(3)}
+    assert {"__module.model.22.dfl.conv", *outputs} <= kept
+    assert kept <= {"__module.model.22.dfl.conv", "__module.model.22.proto.upsample", *outputs}
     assert int8.int8_convolutions == int8.convolutions - len(int8.float_convolutions)
     assert int8.int8_ops > int8.float_ops
     assert int8.summary().startswith(f"{int8.int8_ops} ops in int8, {int8.float_ops} in fp32 "
