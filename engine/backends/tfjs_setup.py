@@ -33,6 +33,8 @@ NODE_PACKAGES = ("@tensorflow/tfjs-core", "@tensorflow/tfjs-converter",
                  "@tensorflow/tfjs-backend-cpu", "@tensorflow/tfjs-backend-wasm")
 SETUP_COMMAND = "yolo setup tfjs"
 """The command that installs the packages into the user's folder (``install_user_runner``)."""
+MANIFESTS = ("package.json", "package-lock.json")
+_REASON_CHARS = 200
 
 
 def setup_command() -> str:
@@ -41,9 +43,6 @@ def setup_command() -> str:
     if getattr(sys, "frozen", False):
         return f"{shlex.quote(sys.executable)} -m engine.cli setup tfjs"
     return SETUP_COMMAND
-
-MANIFESTS = ("package.json", "package-lock.json")
-_REASON_CHARS = 200
 
 
 def user_runner_dir(runner_dir: Path = RUNNER_DIR) -> Path:

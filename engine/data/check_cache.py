@@ -1,25 +1,25 @@
 """Image check results kept between runs, so an unchanged classify dataset is not decoded again.
 
 Checking the 1,797 images of the digits set took 0.15-0.25 s of every ``yolo classify train``
-(the reference keeps a cache beside the dataset for the same reason). An entry is reused only
-while the file's size and modification time are what they were when it was checked. One JSON
-file per dataset folder in ``$YOLO_STUDIO_CACHE_DIR/image-checks`` (else
-``$XDG_CACHE_HOME/yolo-studio/image-checks``), never inside the dataset; written atomically; a
-cache that cannot be read is ignored and one that cannot be written only costs speed.
+(the reference keeps a cache beside the dataset for the same reason). The results are kept by
+the label cache's mechanism (label_cache.py: an entry is reused only while the image's size and
+modification time are unchanged; atomic JSON, never inside the dataset), one file per dataset
+folder in ``$YOLO_STUDIO_CACHE_DIR/image-checks`` (else
+``$XDG_CACHE_HOME/yolo-studio/image-checks``). A cache that cannot be read is ignored and one
+that cannot be written only costs speed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..utils.atomic import atomic_writer
 from ..utils.cache_dirs import cache_folder
+from .check import Problem
+from .label_cache import CachedLabels, LabelCache, image_stamp
 
-CACHE_FORMAT = 1
+CACHE_SETTINGS = {"format": 1, "holds": "image checks"}
 Check = Callable[[Sequence[Path]], dict[Path, str]]
 """Checks files; returns the unusable ones with the reason (engine/data/check.check_images)."""
 
@@ -28,49 +28,18 @@ def checked_with_cache(root: Path, paths: Sequence[Path], check: Check, *,
                        cache_dir: Path | None = None) -> dict[Path, str]:
     """``check(paths)``'s answer, checking only the files that changed since the last time
     ``root``'s images were checked."""
-    stamps = {path: _stamp(path) for path in paths}
-    cache_file = (cache_dir or cache_folder("image-checks")) / _name(root)
-    known = _read(cache_file)
-    fresh = [path for path in paths
-             if stamps[path] is None or known.get(str(path), {}).get("stamp") != stamps[path]]
+    name = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:24] + ".json"
+    cache = LabelCache((cache_dir or cache_folder("image-checks")) / name, CACHE_SETTINGS)
+    cache.load()
+    stamps = {path: image_stamp(path) for path in paths}
+    known = {path: cache.get(path, stamps[path]) for path in paths}
+    fresh = [path for path, entry in known.items() if entry is None]
+    bad = {path: entry.problems[0].reason for path, entry in known.items()
+           if entry is not None and entry.problems}
     found = check(fresh) if fresh else {}
-    rechecked = set(fresh)
-    bad = {path: reason for path in paths if path not in rechecked
-           for reason in [known[str(path)].get("reason")] if reason}
     bad.update(found)
-    if fresh:
-        entries = {str(path): {"stamp": stamps[path], "reason": bad.get(path)}
-                   for path in paths if stamps[path] is not None}
-        _write(cache_file, entries)
+    for path in fresh:
+        problems = (Problem(path, found[path], "error"),) if path in found else ()
+        cache.put(path, CachedLabels(stamps[path], None, problems))
+    cache.save()
     return bad
-
-
-def _stamp(path: Path) -> list[int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return [stat.st_size, stat.st_mtime_ns]
-
-
-def _name(root: Path) -> str:
-    return hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:24] + ".json"
-
-
-def _read(path: Path) -> dict[str, dict]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
-        return {}
-    entries = data.get("images")
-    return entries if isinstance(entries, dict) else {}
-
-
-def _write(path: Path, entries: dict[str, dict]) -> None:
-    try:
-        with atomic_writer(path) as handle:
-            handle.write(json.dumps({"format": CACHE_FORMAT, "images": entries}).encode())
-    except OSError:
-        pass  # a full or read-only cache folder only costs speed

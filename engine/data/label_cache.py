@@ -10,6 +10,7 @@ never inside the dataset. Writes are atomic; a cache that cannot be written only
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -31,6 +32,7 @@ __all__ = [
     "CachedLabels",
     "LabelCache",
     "Stamp",
+    "image_stamp",
     "label_cache_dir",
     "read_stamp",
 ]
@@ -59,17 +61,25 @@ def read_stamp(image: Path, label: Path) -> tuple[Stamp | None, bytes | None]:
 
     The stamp is None when either file cannot be read: such a pair is verified, never cached.
     """
-    try:
-        stat = os.stat(image)
-    except OSError:
+    stamp = image_stamp(image)
+    if stamp is None:
         return None, _label_bytes(label)
     try:
         data = label.read_bytes()
     except FileNotFoundError:
-        return Stamp(stat.st_size, stat.st_mtime_ns, None), None
+        return stamp, None
     except OSError:
         return None, None
-    return Stamp(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest()), data
+    return dataclasses.replace(stamp, label_sha256=hashlib.sha256(data).hexdigest()), data
+
+
+def image_stamp(image: Path) -> Stamp | None:
+    """The stamp of an image alone (no label file); None when it cannot be read."""
+    try:
+        stat = os.stat(image)
+    except OSError:
+        return None
+    return Stamp(stat.st_size, stat.st_mtime_ns, None)
 
 
 def _label_bytes(label: Path) -> bytes | None:
